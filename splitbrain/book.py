@@ -1,0 +1,146 @@
+"""Build the book: execute every chapter notebook with papermill, then render with Jupyter Book.
+
+``python -m splitbrain.book build --preset smoke`` (what ``make book`` calls):
+
+1. reads ``_toc.yml`` and collects the chapter notebooks (``notebooks/*.ipynb``) it lists;
+2. executes each committed notebook with papermill, injecting ``PRESET``, into a staging copy of
+   the book under ``_build/src`` (the committed notebooks stay output-free);
+3. writes the per-chapter wall times papermill measured to ``_build/src/runtimes.json``;
+4. renders the staged copy with Jupyter Book 1.x, execution off and Sphinx warnings as errors,
+   into ``_build/html``.
+
+The staged copy keeps the repository's relative layout, so each page's Colab button opens the
+committed notebook at its real path.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PRESETS = ("auto", "smoke", "cpu", "colab", "paper")
+STAGED_DIRS = ("book", "results")
+STAGED_FILES = ("_config.yml", "_toc.yml")
+
+
+def toc_files(toc_path: Path) -> list[str]:
+    """Every ``file:`` entry of a Jupyter Book ``_toc.yml``, in reading order, root first."""
+    toc = yaml.safe_load(toc_path.read_text())
+    found = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                found.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({key: value for key, value in toc.items() if key != "root"})
+    return found
+
+
+def chapter_notebooks(root: Path) -> list[Path]:
+    """The committed notebooks the table of contents lists, as paths relative to ``root``."""
+    notebooks = []
+    for entry in toc_files(root / "_toc.yml"):
+        path = Path(entry).with_suffix(".ipynb")
+        if (root / path).exists():
+            notebooks.append(path)
+    return notebooks
+
+
+def resolve_preset(preset: str) -> str:
+    """``auto`` becomes ``colab`` when a CUDA GPU is visible, else ``cpu``."""
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
+    if preset != "auto":
+        return preset
+    import torch
+
+    return "colab" if torch.cuda.is_available() else "cpu"
+
+
+def stage(root: Path, staging: Path) -> None:
+    """Copy the book's sources (config, toc, prose, result records) into ``staging``."""
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    for name in STAGED_FILES:
+        shutil.copy2(root / name, staging / name)
+    for name in STAGED_DIRS:
+        if (root / name).exists():
+            shutil.copytree(root / name, staging / name)
+
+
+def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | None = None) -> dict:
+    """Execute each chapter with papermill into ``staging``; returns {notebook: seconds}."""
+    import papermill
+
+    durations = {}
+    for notebook in chapter_notebooks(root):
+        if only and not any(key in notebook.name for key in only):
+            continue
+        target = staging / notebook
+        target.parent.mkdir(parents=True, exist_ok=True)
+        print(f"executing {notebook} with preset {preset}", flush=True)
+        start = time.perf_counter()
+        papermill.execute_notebook(
+            str(root / notebook),
+            str(target),
+            parameters={"PRESET": preset},
+            cwd=str(root / notebook.parent),
+            progress_bar=False,
+            kernel_name="python3",
+        )
+        durations[notebook.as_posix()] = round(time.perf_counter() - start, 2)
+        print(f"  done in {durations[notebook.as_posix()]:.1f} s", flush=True)
+    return durations
+
+
+def build_html(staging: Path, output: Path) -> None:
+    """Render ``staging`` with Jupyter Book 1.x into ``output/html``, warnings as errors."""
+    command = [
+        str(Path(sys.executable).with_name("jupyter-book")), "build", str(staging),
+        "--path-output", str(output / "jb"), "--warningiserror", "--keep-going", "--all",
+    ]
+    subprocess.run(command, check=True)
+    html = output / "html"
+    if html.exists():
+        shutil.rmtree(html)
+    (output / "jb" / "_build" / "html").rename(html)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m splitbrain.book", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="execute the notebooks and build the HTML book")
+    build.add_argument("--preset", default="auto", choices=PRESETS,
+                       help="run preset injected into every notebook (default: auto)")
+    build.add_argument("--out", default="_build", help="output folder (default: _build)")
+    build.add_argument("--only", nargs="*", help="execute only notebooks whose name contains one of these")
+    args = parser.parse_args(argv)
+
+    preset = resolve_preset(args.preset)
+    output = (REPO_ROOT / args.out).resolve()
+    staging = output / "src"
+    stage(REPO_ROOT, staging)
+    durations = execute_notebooks(REPO_ROOT, staging, preset, args.only)
+    (staging / "runtimes.json").write_text(json.dumps({"preset": preset, "seconds": durations}, indent=2))
+    build_html(staging, output)
+    print(f"book built: {output / 'html' / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

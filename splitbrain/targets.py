@@ -1,0 +1,99 @@
+"""The device-side target pipeline of one pretraining step.
+
+A uint8 RGB batch from the DataLoader goes in; out come the two halves' network inputs and the
+two halves' class-map targets (DESIGN.md, "Data flow of one pretraining step")::
+
+    uint8 RGB (N,3,H,W) -> float colour space (Lab / rescaled Lab / RGB)
+        -> split into group 1 (L or R) and group 2 (ab or GB)
+        -> inputs:  each group normalised to roughly [-1, 1] at full resolution
+        -> targets: each group area-averaged to the grid (12x12) and quantized
+
+Half 1 sees group 1 and predicts group 2's classes (``t2``); half 2 sees group 2 and predicts
+group 1's classes (``t1``). Everything runs batched on whatever device the batch is on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._checks import check_image_batch, check_positive_int
+from .color import ColorSpace, get_color_space
+from .quantize import downsample_targets, poster_quantizers
+
+
+@dataclass
+class Batch:
+    """One prepared pretraining batch.
+
+    x1: (N, c1, H, W) float, group 1 normalised (the input of half 1).
+    x2: (N, c2, H, W) float, group 2 normalised (the input of half 2).
+    t1: (N, g, g) long in [0, K1), group 1's classes (the target of half 2).
+    t2: (N, g, g) long in [0, K2), group 2's joint classes (the target of half 1).
+    """
+
+    x1: torch.Tensor
+    x2: torch.Tensor
+    t1: torch.Tensor
+    t2: torch.Tensor
+
+
+class CrossChannelTargets:
+    """Turns uint8 RGB batches into split-brain inputs and targets for one colour space.
+
+    Args:
+        space: the colour space (``splitbrain.color.get_color_space``).
+        quantizer1: quantizer of group 1 (e.g. L in 100 bins).
+        quantizer2: quantizer of group 2 (e.g. ab in 10 x 10 joint bins, fixed or rescaled).
+        grid: side of the square target grid (12 in the paper and the poster).
+    """
+
+    def __init__(self, space: ColorSpace, quantizer1, quantizer2, grid: int = 12):
+        check_positive_int(grid, "grid")
+        self.space = space
+        self.quantizer1 = quantizer1
+        self.quantizer2 = quantizer2
+        self.grid = grid
+
+    @property
+    def num_classes(self) -> tuple[int, int]:
+        """(K2, K1): the class counts predicted by half 1 and by half 2."""
+        return (self.quantizer2.num_classes, self.quantizer1.num_classes)
+
+    @property
+    def in_channels(self) -> tuple[int, int]:
+        """(c1, c2): the input channel counts of half 1 and half 2."""
+        return self.space.group_channels
+
+    def prepare(self, rgb: torch.Tensor) -> Batch:
+        """Prepare one batch.
+
+        Args:
+            rgb: (N, 3, H, W) uint8 in [0, 255] or float in [0, 1], on the training device,
+                with H, W >= ``grid``.
+        Returns:
+            a :class:`Batch` on the same device.
+        """
+        check_image_batch(rgb, "rgb", channels=3)
+        if min(rgb.shape[-2:]) < self.grid:
+            raise ValueError(
+                f"grid must not exceed the image size: grid={self.grid}, rgb has H, W = {tuple(rgb.shape[-2:])}"
+            )
+        values = self.space.from_rgb(rgb)
+        x1, x2 = self.space.split(self.space.normalize(values))
+        g1, g2 = self.space.split(values)
+        with torch.no_grad():
+            t1, _ = downsample_targets(g1, self.quantizer1, grid=self.grid)
+            t2, _ = downsample_targets(g2, self.quantizer2, grid=self.grid)
+        return Batch(x1=x1, x2=x2, t1=t1, t2=t2)
+
+
+def build_targets(space_name: str, grid: int = 12, bins1: int = 100, bins2: int = 10) -> CrossChannelTargets:
+    """The poster's target pipeline for ``space_name`` in {"lab", "rescaled_lab", "rgb"}.
+
+    Group 1 (L or R) gets ``bins1`` uniform bins; each channel of group 2 (a, b or G, B) gets
+    ``bins2`` bins, ``bins2 ** 2`` joint classes, fixed ranges or per-image ranges (rescaled Lab).
+    """
+    space = get_color_space(space_name)
+    quantizer1, quantizer2 = poster_quantizers(space_name, bins1=bins1, bins2=bins2)
+    return CrossChannelTargets(space, quantizer1, quantizer2, grid=grid)
