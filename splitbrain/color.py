@@ -1,0 +1,288 @@
+"""Colour conversion (sRGB <-> CIE L*a*b*) and the colour spaces a split-brain network can use.
+
+``rgb_to_lab`` and ``lab_to_rgb`` work on channels-first torch tensors on any device, are
+differentiable, and agree with colour-science (``colour.XYZ_to_Lab(colour.sRGB_to_XYZ(rgb))``)
+to 1e-4 in float64. A :class:`ColorSpace` bundles everything the training code needs to know
+about "lab", "rescaled_lab" and "rgb" (conversion, channel groups, bin ranges, input scaling),
+so that code never branches on the colour-space name.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from ._checks import check_image_batch
+
+__all__ = [
+    "RGB_TO_XYZ",
+    "D65_WHITE",
+    "rgb_to_lab",
+    "lab_to_rgb",
+    "ColorSpace",
+    "COLOR_SPACES",
+    "get_color_space",
+]
+
+# Linear sRGB -> CIE XYZ, the four-decimal matrix of IEC 61966-2-1. It is the matrix colour-science
+# uses (colour.RGB_COLOURSPACES["sRGB"].matrix_RGB_to_XYZ); scikit-image uses a six-decimal variant.
+RGB_TO_XYZ = (
+    (0.4124, 0.3576, 0.1805),
+    (0.2126, 0.7152, 0.0722),
+    (0.0193, 0.1192, 0.9505),
+)
+# D65 reference white (Xn, Yn, Zn) for L*a*b*: the chromaticity x, y = (0.3127, 0.3290) of
+# IEC 61966-2-1 at Y = 1, which is what colour.XYZ_to_Lab uses by default. The matrix rows sum to
+# (0.9505, 1, 1.089) instead, so RGB white lands at a* = 0.008, b* = 0.004 rather than exactly 0
+# (colour-science gives the same values).
+D65_WHITE = (0.3127 / 0.3290, 1.0, (1.0 - 0.3127 - 0.3290) / 0.3290)
+
+_SRGB_KNEE = 0.04045  # encoded value where the sRGB curve switches from linear to power
+_LINEAR_KNEE = 0.0031308  # the same point in linear light (the two pieces meet only to ~3e-8)
+_DELTA = 6.0 / 29.0  # CIE 1976: f(t) is linear for t <= DELTA**3
+
+_RGB_DTYPES = (torch.uint8, torch.float32, torch.float64)
+_FLOAT_DTYPES = (torch.float32, torch.float64)
+
+
+def _check_dtype(x: torch.Tensor, name: str, allowed: tuple[torch.dtype, ...]) -> None:
+    if x.dtype not in allowed:
+        names = ", ".join(str(d).replace("torch.", "") for d in allowed)
+        raise ValueError(f"{name} must have dtype {names}, got {str(x.dtype).replace('torch.', '')}")
+
+
+def _srgb_decode(encoded: torch.Tensor) -> torch.Tensor:
+    """sRGB-encoded values -> linear light (IEC 61966-2-1 transfer function)."""
+    # Clamping the power branch's argument keeps its value and gradient finite where it is not
+    # selected (torch.where differentiates both branches).
+    power = ((encoded.clamp_min(_SRGB_KNEE) + 0.055) / 1.055) ** 2.4
+    return torch.where(encoded <= _SRGB_KNEE, encoded / 12.92, power)
+
+
+def _srgb_encode(linear: torch.Tensor) -> torch.Tensor:
+    """Linear light -> sRGB-encoded values (inverse of :func:`_srgb_decode`)."""
+    p = linear.clamp_min(_LINEAR_KNEE) ** (1.0 / 2.4)
+    power = p + 0.055 * (p - 1.0)  # = 1.055 p - 0.055, but exactly 1 at p = 1 (white stays 255)
+    return torch.where(linear <= _LINEAR_KNEE, 12.92 * linear, power)
+
+
+def _lab_f(t: torch.Tensor) -> torch.Tensor:
+    """CIE 1976 f(t): cube root above DELTA**3, a linear segment below it."""
+    cube_root = t.clamp_min(_DELTA**3) ** (1.0 / 3.0)  # clamp: d/dt t^(1/3) is infinite at 0
+    return torch.where(t > _DELTA**3, cube_root, t / (3 * _DELTA**2) + 4.0 / 29.0)
+
+
+def _lab_f_inverse(f: torch.Tensor) -> torch.Tensor:
+    return torch.where(f > _DELTA, f**3, 3 * _DELTA**2 * (f - 4.0 / 29.0))
+
+
+@functools.lru_cache(maxsize=None)
+def _matrices(device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(linear RGB -> XYZ/white, its inverse) as (3, 3) tensors, computed in float64 once per device/dtype."""
+    with torch.inference_mode(False):  # a cached inference tensor would break later autograd use
+        to_xyz = torch.tensor(RGB_TO_XYZ, dtype=torch.float64) / torch.tensor(D65_WHITE, dtype=torch.float64)[:, None]
+        return to_xyz.to(device, dtype), torch.linalg.inv(to_xyz).to(device, dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _srgb_decode_table(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(256,) linear light of the 8-bit sRGB codes 0..255, computed in float64 once per device/dtype."""
+    with torch.inference_mode(False):
+        return _srgb_decode(torch.arange(256, dtype=torch.float64) / 255.0).to(device, dtype)
+
+
+def _apply_matrix(matrix: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """(3, 3) matrix times every pixel of a (..., 3, H, W) image."""
+    return torch.einsum("ij,...jhw->...ihw", matrix, image)
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    r"""Convert sRGB images to CIE 1976 L*a*b* (D65 white).
+
+    sRGB decoding follows IEC 61966-2-1; XYZ uses :data:`RGB_TO_XYZ` and the white :data:`D65_WHITE`.
+    Differentiable for float input, with finite gradients everywhere (black and the piecewise
+    knees included). uint8 input is decoded through a cached 256-entry table.
+
+    Args:
+        rgb: (N, 3, H, W) or (3, H, W) sRGB image, float32 or float64 in [0, 1], or uint8 in
+            [0, 255], on any device.
+
+    Returns:
+        Lab image of the same shape, on the same device; float32 for uint8 input, else the input
+        dtype. L in [0, 100]; for sRGB colours a in about [-86.2, 98.2] and b in about
+        [-107.9, 94.5].
+
+    Raises:
+        ValueError: on a wrong rank, a channel count other than 3 (e.g. channels-last input), an
+            empty tensor, NaN/inf, or a dtype other than uint8/float32/float64.
+
+    Example:
+        >>> rgb_to_lab(torch.ones(3, 1, 1, dtype=torch.float64)).flatten()  # white
+        tensor([1.0000e+02, 7.7283e-03, 3.5353e-03], dtype=torch.float64)
+    """
+    check_image_batch(rgb, "rgb", channels=3, allow_unbatched=True)
+    _check_dtype(rgb, "rgb", _RGB_DTYPES)
+    if rgb.dtype == torch.uint8:
+        linear = _srgb_decode_table(rgb.device, torch.float32)[rgb.long()]
+    else:
+        linear = _srgb_decode(rgb)
+    to_xyz, _ = _matrices(linear.device, linear.dtype)
+    fx, fy, fz = _lab_f(_apply_matrix(to_xyz, linear)).unbind(-3)
+    return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=-3)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    r"""Convert CIE 1976 L*a*b* (D65 white) images to sRGB, the inverse of :func:`rgb_to_lab`.
+
+    Lab values outside the sRGB gamut (e.g. L=50, a=120, b=-120, or L > 100) have no sRGB colour:
+    they are **clipped** to [0, 1] per channel in linear light, so the result is always a valid
+    image but does not round-trip for them (and the gradient through a clipped channel is 0).
+
+    Args:
+        lab: (N, 3, H, W) or (3, H, W) Lab image, float32 or float64, L nominally in [0, 100],
+            on any device.
+
+    Returns:
+        sRGB image of the same shape, dtype and device, in [0, 1].
+
+    Raises:
+        ValueError: on a wrong rank, a channel count other than 3 (e.g. channels-last input), an
+            empty tensor, NaN/inf, or a dtype other than float32/float64.
+    """
+    check_image_batch(lab, "lab", channels=3, allow_unbatched=True)
+    _check_dtype(lab, "lab", _FLOAT_DTYPES)
+    lightness, a, b = lab.unbind(-3)
+    fy = (lightness + 16.0) / 116.0
+    xyz = torch.stack([_lab_f_inverse(fy + a / 500.0), _lab_f_inverse(fy), _lab_f_inverse(fy - b / 200.0)], dim=-3)
+    _, to_rgb = _matrices(lab.device, lab.dtype)
+    linear = _apply_matrix(to_rgb, xyz).clamp(0.0, 1.0)
+    return _srgb_encode(linear).clamp(0.0, 1.0)  # the second clamp only removes round-off
+
+
+def _rgb_to_float(rgb: torch.Tensor) -> torch.Tensor:
+    """Validated sRGB as float in [0, 1]: uint8 -> float32 / 255, float32/float64 unchanged."""
+    check_image_batch(rgb, "rgb", channels=3, allow_unbatched=True)
+    _check_dtype(rgb, "rgb", _RGB_DTYPES)
+    return rgb.float() / 255.0 if rgb.dtype == torch.uint8 else rgb
+
+
+def _clip_rgb(x: torch.Tensor) -> torch.Tensor:
+    check_image_batch(x, "x", channels=3, allow_unbatched=True)
+    _check_dtype(x, "x", _FLOAT_DTYPES)
+    return x.clamp(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ColorSpace:
+    """A colour space for split-brain training: conversion, channel groups, bins and input scaling.
+
+    All tensors are channels-first, (N, 3, H, W) (or unbatched (3, H, W)), on any device.
+
+    Attributes:
+        name: "lab", "rescaled_lab" or "rgb".
+        channel_names: ("L", "a", "b") or ("R", "G", "B").
+        value_ranges: per channel (low, high), the poster's fixed quantization ranges:
+            Lab L (0, 101), a (-87, 99), b (-108, 95); RGB (0, 1.01) each.
+        per_image_ranges: True only for "rescaled_lab": group 2 (a, b) is binned between each
+            image's own min and max instead of ``value_ranges``.
+        norm_shift, norm_scale: per channel, ``normalize(x) = (x - norm_shift) / norm_scale``.
+        groups: channel indices of group 1 and group 2, ((0,), (1, 2)).
+    """
+
+    name: str
+    channel_names: tuple[str, str, str]
+    value_ranges: tuple[tuple[float, float], ...]
+    per_image_ranges: bool
+    norm_shift: tuple[float, float, float]
+    norm_scale: tuple[float, float, float]
+    _from_rgb: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
+    _to_rgb: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
+    groups: tuple[tuple[int, ...], tuple[int, ...]] = ((0,), (1, 2))
+
+    @property
+    def group_channels(self) -> tuple[int, int]:
+        """(1, 2): the channel counts of group 1 and group 2."""
+        return (len(self.groups[0]), len(self.groups[1]))
+
+    def from_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
+        """sRGB (N, 3, H, W), uint8 in [0, 255] or float in [0, 1] -> this space's values.
+
+        Returns the same shape, float32 for uint8 input (else the input dtype): Lab values
+        (see :func:`rgb_to_lab`) or RGB floats in [0, 1].
+        """
+        return self._from_rgb(rgb)
+
+    def to_rgb(self, x: torch.Tensor) -> torch.Tensor:
+        """This space's values (N, 3, H, W) float -> sRGB float in [0, 1] (out-of-gamut clipped)."""
+        return self._to_rgb(x)
+
+    def split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, 3, H, W) -> (group 1 (N, 1, H, W), group 2 (N, 2, H, W)), views of ``x``."""
+        check_image_batch(x, "x", channels=3, allow_unbatched=True, check_finite=False)
+        return x[..., 0:1, :, :], x[..., 1:3, :, :]
+
+    def merge(self, g1: torch.Tensor, g2: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`split`: (N, 1, H, W) and (N, 2, H, W) -> (N, 3, H, W)."""
+        check_image_batch(g1, "g1", channels=1, allow_unbatched=True, check_finite=False)
+        check_image_batch(g2, "g2", channels=2, allow_unbatched=True, check_finite=False)
+        if g1.shape[:-3] + g1.shape[-2:] != g2.shape[:-3] + g2.shape[-2:]:
+            raise ValueError(
+                f"g1 and g2 must have the same batch and spatial size, got {tuple(g1.shape)} and {tuple(g2.shape)}"
+            )
+        return torch.cat([g1, g2], dim=-3)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Scale values (N, 3, H, W) float to network inputs, roughly in [-1, 1].
+
+        Lab: ((L - 50) / 50, a / 110, b / 110); RGB: 2 x - 1. Same shape, dtype and device.
+        (No NaN check here, to keep the training step free of device synchronisation.)
+        """
+        shift, scale = self._affine(x, "x")
+        return (x - shift) / scale
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`normalize`: network-scale (N, 3, H, W) float -> this space's values."""
+        shift, scale = self._affine(x, "x")
+        return x * scale + shift
+
+    def _affine(self, x: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        check_image_batch(x, name, channels=3, allow_unbatched=True, check_finite=False)
+        _check_dtype(x, name, _FLOAT_DTYPES)
+        shift = torch.tensor(self.norm_shift, dtype=x.dtype, device=x.device).view(3, 1, 1)
+        scale = torch.tensor(self.norm_scale, dtype=x.dtype, device=x.device).view(3, 1, 1)
+        return shift, scale
+
+
+_LAB_RANGES = ((0.0, 101.0), (-87.0, 99.0), (-108.0, 95.0))
+_LAB_SPACE = dict(
+    channel_names=("L", "a", "b"),
+    value_ranges=_LAB_RANGES,
+    norm_shift=(50.0, 0.0, 0.0),
+    norm_scale=(50.0, 110.0, 110.0),
+    _from_rgb=rgb_to_lab,
+    _to_rgb=lab_to_rgb,
+)
+
+COLOR_SPACES: dict[str, ColorSpace] = {
+    "lab": ColorSpace(name="lab", per_image_ranges=False, **_LAB_SPACE),
+    "rescaled_lab": ColorSpace(name="rescaled_lab", per_image_ranges=True, **_LAB_SPACE),
+    "rgb": ColorSpace(
+        name="rgb",
+        channel_names=("R", "G", "B"),
+        value_ranges=((0.0, 1.01),) * 3,
+        per_image_ranges=False,
+        norm_shift=(0.5, 0.5, 0.5),
+        norm_scale=(0.5, 0.5, 0.5),
+        _from_rgb=_rgb_to_float,
+        _to_rgb=_clip_rgb,
+    ),
+}
+
+
+def get_color_space(name: str) -> ColorSpace:
+    """The :class:`ColorSpace` called ``name``, one of "lab", "rescaled_lab", "rgb"."""
+    if not isinstance(name, str) or name not in COLOR_SPACES:
+        raise ValueError(f"name must be one of {', '.join(map(repr, COLOR_SPACES))}, got {name!r}")
+    return COLOR_SPACES[name]
