@@ -5,7 +5,9 @@
 1. reads ``_toc.yml`` and collects the chapter notebooks (``notebooks/*.ipynb``) it lists;
 2. executes each committed notebook with papermill, injecting ``PRESET``, into a staging copy of
    the book under ``_build/src`` (the committed notebooks stay output-free);
-3. writes the per-chapter wall times papermill measured to ``_build/src/runtimes.json``;
+3. writes the per-chapter wall times to ``_build/src/runtimes.json`` (and, with
+   ``--record-runtimes``, to ``results/runtimes/<preset>.json``), and renders the committed
+   records as the instructors' run-time page ``book/runtimes.md``;
 4. renders the staged copy with Jupyter Book 1.x, execution off and Sphinx warnings as errors,
    into ``_build/html``.
 
@@ -24,8 +26,11 @@ from pathlib import Path
 
 import yaml
 
+from .presets import resolve_preset_name
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PRESETS = ("auto", "smoke", "cpu", "colab", "paper")
+RUNTIME_RECORDS = Path("results") / "runtimes"
 STAGED_DIRS = ("book", "results")
 STAGED_FILES = ("_config.yml", "_toc.yml")
 
@@ -57,17 +62,6 @@ def chapter_notebooks(root: Path) -> list[Path]:
         if (root / path).exists():
             notebooks.append(path)
     return notebooks
-
-
-def resolve_preset(preset: str) -> str:
-    """``auto`` becomes ``colab`` when a CUDA GPU is visible, else ``cpu``."""
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
-    if preset != "auto":
-        return preset
-    import torch
-
-    return "colab" if torch.cuda.is_available() else "cpu"
 
 
 def stage(root: Path, staging: Path) -> None:
@@ -107,6 +101,70 @@ def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | 
     return durations
 
 
+def machine_description() -> str:
+    """One line naming the machine: CPU count and model, and the GPU when there is one."""
+    import os
+    import platform
+
+    import torch
+
+    text = f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
+    if torch.cuda.is_available():
+        text += f", {torch.cuda.get_device_name(0)}"
+    return text
+
+
+def record_runtimes(root: Path, preset: str, seconds: dict) -> Path:
+    """Save this run's per-chapter wall times as ``results/runtimes/<preset>.json``."""
+    path = root / RUNTIME_RECORDS / f"{preset}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "preset": preset,
+        "machine": machine_description(),
+        "date": time.strftime("%Y-%m-%d"),
+        "seconds": seconds,
+    }
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(record, indent=2) + "\n")
+    temporary.replace(path)
+    return path
+
+
+def runtime_page(records: list[dict]) -> str:
+    """The instructors' runtime page (Markdown): one column of wall times per preset record."""
+    lines = [
+        "# Chapter run times",
+        "",
+        "Wall time papermill measured for executing each chapter, per preset, as recorded by",
+        "`python -m splitbrain.book build --preset NAME --record-runtimes` (kernel start",
+        "included). Use it to plan a lab session.",
+        "",
+    ]
+    if not records:
+        return "\n".join(lines + ["No run times have been recorded yet.", ""])
+    chapters = sorted({name for record in records for name in record["seconds"]})
+    header = "| chapter | " + " | ".join(f"`{r['preset']}` (s)" for r in records) + " |"
+    lines += [header, "|---" * (len(records) + 1) + "|"]
+    for chapter in chapters:
+        cells = [f"{r['seconds'][chapter]:.0f}" if chapter in r["seconds"] else "" for r in records]
+        lines.append(f"| `{chapter}` | " + " | ".join(cells) + " |")
+    totals = [f"**{sum(r['seconds'].values()) / 60:.1f} min**" for r in records]
+    lines.append("| total | " + " | ".join(totals) + " |")
+    lines += ["", "Machines:", ""]
+    lines += [f"- `{r['preset']}`: {r['machine']}, {r['date']}" for r in records]
+    return "\n".join(lines + [""])
+
+
+def write_runtime_page(root: Path, staging: Path) -> None:
+    """Render the committed runtime records into the staged ``book/runtimes.md``."""
+    folder = root / RUNTIME_RECORDS
+    order = {name: i for i, name in enumerate(PRESETS)}
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
+    records.sort(key=lambda r: order.get(r["preset"], len(order)))
+    (staging / "book").mkdir(exist_ok=True)
+    (staging / "book" / "runtimes.md").write_text(runtime_page(records))
+
+
 def build_html(staging: Path, output: Path) -> None:
     """Render ``staging`` with Jupyter Book 1.x into ``output/html``, warnings as errors."""
     command = [
@@ -129,14 +187,19 @@ def main(argv: list[str] | None = None) -> int:
                        help="run preset injected into every notebook (default: auto)")
     build.add_argument("--out", default="_build", help="output folder (default: _build)")
     build.add_argument("--only", nargs="*", help="execute only notebooks whose name contains one of these")
+    build.add_argument("--record-runtimes", action="store_true",
+                       help="save the per-chapter wall times to results/runtimes/<preset>.json")
     args = parser.parse_args(argv)
 
-    preset = resolve_preset(args.preset)
+    preset = resolve_preset_name(args.preset)
     output = (REPO_ROOT / args.out).resolve()
     staging = output / "src"
     stage(REPO_ROOT, staging)
     durations = execute_notebooks(REPO_ROOT, staging, preset, args.only)
     (staging / "runtimes.json").write_text(json.dumps({"preset": preset, "seconds": durations}, indent=2))
+    if args.record_runtimes:
+        print(f"run times recorded in {record_runtimes(REPO_ROOT, preset, durations)}")
+    write_runtime_page(REPO_ROOT, staging)
     build_html(staging, output)
     print(f"book built: {output / 'html' / 'index.html'}")
     return 0
