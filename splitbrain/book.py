@@ -77,15 +77,19 @@ def stage(root: Path, staging: Path) -> None:
 
 
 def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | None = None) -> dict:
-    """Execute each chapter with papermill into ``staging``; returns {notebook: seconds}."""
+    """Execute each chapter with papermill into ``staging``; returns {notebook: seconds}.
+
+    With ``only``, the chapters whose names match none of its keys are staged unexecuted.
+    """
     import papermill
 
     durations = {}
     for notebook in chapter_notebooks(root):
-        if only and not any(key in notebook.name for key in only):
-            continue
         target = staging / notebook
         target.parent.mkdir(parents=True, exist_ok=True)
+        if only and not any(key in notebook.name for key in only):
+            shutil.copy2(root / notebook, target)  # staged unexecuted, so the toc stays whole
+            continue
         print(f"executing {notebook} with preset {preset}", flush=True)
         start = time.perf_counter()
         papermill.execute_notebook(
