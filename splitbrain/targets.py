@@ -30,12 +30,15 @@ class Batch:
     x2: (N, c2, H, W) float, group 2 normalised (the input of half 2).
     t1: (N, g, g) long in [0, K1), group 1's classes (the target of half 2).
     t2: (N, g, g) long in [0, K2), group 2's joint classes (the target of half 1).
+    ranges2: (N, c2, 2) per-image (low, high) of group 2 when its bins are rescaled per image
+        (needed to decode half 1's predictions back to colours), else None.
     """
 
     x1: torch.Tensor
     x2: torch.Tensor
     t1: torch.Tensor
     t2: torch.Tensor
+    ranges2: torch.Tensor | None = None
 
 
 class CrossChannelTargets:
@@ -84,8 +87,8 @@ class CrossChannelTargets:
         g1, g2 = self.space.split(values)
         with torch.no_grad():
             t1, _ = downsample_targets(g1, self.quantizer1, grid=self.grid)
-            t2, _ = downsample_targets(g2, self.quantizer2, grid=self.grid)
-        return Batch(x1=x1, x2=x2, t1=t1, t2=t2)
+            t2, ranges2 = downsample_targets(g2, self.quantizer2, grid=self.grid)
+        return Batch(x1=x1, x2=x2, t1=t1, t2=t2, ranges2=ranges2)
 
 
 def build_targets(space_name: str, grid: int = 12, bins1: int = 100, bins2: int = 10) -> CrossChannelTargets:

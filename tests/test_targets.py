@@ -23,6 +23,11 @@ def test_shapes_ranges_and_class_counts(space):
     assert 0 <= int(batch.t1.min()) and int(batch.t1.max()) < 100
     assert 0 <= int(batch.t2.min()) and int(batch.t2.max()) < 100
     assert batch.x1.abs().max() <= 1.5 and batch.x2.abs().max() <= 1.5
+    if space == "rescaled_lab":
+        assert batch.ranges2.shape == (3, 2, 2)
+        assert bool((batch.ranges2[..., 0] < batch.ranges2[..., 1]).all())
+    else:
+        assert batch.ranges2 is None
 
 
 def test_lab_targets_equal_the_step_by_step_pipeline():
