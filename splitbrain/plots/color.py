@@ -1,0 +1,445 @@
+"""Figures of chapter 1 (colour spaces) and the small numeric helpers behind them.
+
+The helpers answer "which Lab colours exist in sRGB?" with the package's own conversion
+(:func:`splitbrain.color.lab_to_rgb` followed by :func:`splitbrain.color.rgb_to_lab`: a Lab
+value is reachable when the round trip returns it unchanged, i.e. when ``lab_to_rgb`` did not
+have to clip it), and measure how strongly an image's channels move together.
+
+Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself;
+nothing here touches the network.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from .._checks import check_image_batch, check_positive_int
+from ..color import get_color_space, lab_to_rgb, rgb_to_lab
+
+__all__ = [
+    "POSTER_A_RANGE",
+    "POSTER_B_RANGE",
+    "ab_plane",
+    "in_srgb_gamut",
+    "reachable_fraction",
+    "reachable_fractions",
+    "overall_reachable_fraction",
+    "srgb_cube_samples",
+    "channel_correlation",
+    "lab_axis_colormap",
+    "plot_srgb_gamut",
+    "plot_ab_slices",
+    "plot_reachable_fraction",
+    "plot_channel_split",
+    "plot_correlation_matrices",
+]
+
+_LAB_RANGES = get_color_space("lab").value_ranges
+POSTER_A_RANGE: tuple[float, float] = tuple(_LAB_RANGES[1])
+"""The poster's fixed quantization range of a*, (-87, 99)."""
+POSTER_B_RANGE: tuple[float, float] = tuple(_LAB_RANGES[2])
+"""The poster's fixed quantization range of b*, (-108, 95)."""
+
+_UNREACHABLE_GREY = 0.82  # grey level painted where an ab value has no sRGB colour
+
+
+# --------------------------------------------------------------------------------------------
+# Numeric helpers
+# --------------------------------------------------------------------------------------------
+def _check_range(value_range: Sequence[float], name: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in value_range)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be a (low, high) pair of numbers, got {value_range!r}") from error
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"{name} must be finite with low < high, got {value_range!r}")
+    return low, high
+
+
+def _check_step(step: float, name: str = "step") -> float:
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not np.isfinite(step) or step <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {step!r}")
+    return float(step)
+
+
+def _grid_values(value_range: tuple[float, float], step: float) -> torch.Tensor:
+    """Centres of the cells of width ``step`` tiling [low, high): (M,) float64, M >= 1."""
+    low, high = value_range
+    count = max(1, int(np.ceil((high - low) / step - 1e-9)))
+    return low + step / 2 + step * torch.arange(count, dtype=torch.float64)
+
+
+def ab_plane(
+    lightness: float,
+    a_range: Sequence[float] = POSTER_A_RANGE,
+    b_range: Sequence[float] = POSTER_B_RANGE,
+    step: float = 1.0,
+) -> torch.Tensor:
+    """A Lab image of the ab plane at one lightness.
+
+    Args:
+        lightness: L* of every pixel (0 to 100).
+        a_range, b_range: (low, high) of a* and b*; the plane is sampled at the centres of
+            cells of side ``step`` tiling [low, high).
+        step: > 0, sampling step in Lab units.
+    Returns:
+        (3, H, W) float64 Lab image: row i has b = b_low + (i + 0.5) * step (b grows downwards
+        in memory, so draw it with ``origin="lower"``), column j has a = a_low + (j + 0.5) * step.
+    """
+    a_range, b_range = _check_range(a_range, "a_range"), _check_range(b_range, "b_range")
+    step = _check_step(step)
+    a_values, b_values = _grid_values(a_range, step), _grid_values(b_range, step)
+    b_grid, a_grid = torch.meshgrid(b_values, a_values, indexing="ij")
+    return torch.stack([torch.full_like(a_grid, float(lightness)), a_grid, b_grid])
+
+
+def in_srgb_gamut(lab: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
+    """Which Lab values are colours of the sRGB gamut.
+
+    A value is in gamut when converting it to sRGB (:func:`splitbrain.color.lab_to_rgb`, which
+    clips out-of-gamut colours) and back (:func:`splitbrain.color.rgb_to_lab`) returns it to
+    within ``tol`` in every channel. Compute in float64: float32 round-off is about 1e-4.
+
+    Args:
+        lab: (N, 3, H, W) or (3, H, W) float Lab values.
+        tol: > 0, largest round-trip change still counted as unchanged (Lab units).
+    Returns:
+        bool tensor (N, H, W) or (H, W), True where the colour is reachable.
+    """
+    check_image_batch(lab, "lab", channels=3, allow_unbatched=True)
+    if not lab.is_floating_point():
+        raise ValueError(f"lab must be a float tensor of Lab values, got dtype {lab.dtype}")
+    _check_step(tol, "tol")
+    back = rgb_to_lab(lab_to_rgb(lab))
+    return (back - lab).abs().amax(dim=-3) <= tol
+
+
+def reachable_fraction(
+    lightness: float,
+    a_range: Sequence[float] = POSTER_A_RANGE,
+    b_range: Sequence[float] = POSTER_B_RANGE,
+    step: float = 1.0,
+) -> float:
+    """Share (0 to 1) of the box a_range x b_range at one L* whose colours exist in sRGB.
+
+    Measured on the grid of :func:`ab_plane` (cell centres, side ``step``).
+    """
+    return float(in_srgb_gamut(ab_plane(lightness, a_range, b_range, step)).double().mean())
+
+
+def reachable_fractions(
+    lightness_values: Sequence[float],
+    a_range: Sequence[float] = POSTER_A_RANGE,
+    b_range: Sequence[float] = POSTER_B_RANGE,
+    step: float = 1.0,
+) -> torch.Tensor:
+    """:func:`reachable_fraction` at several lightnesses: (M,) float64 in [0, 1]."""
+    lightness_values = [float(v) for v in lightness_values]
+    if not lightness_values:
+        raise ValueError("lightness_values must hold at least one L* value, got an empty sequence")
+    planes = torch.stack([ab_plane(v, a_range, b_range, step) for v in lightness_values])
+    return in_srgb_gamut(planes).double().mean(dim=(1, 2))
+
+
+def overall_reachable_fraction(
+    a_range: Sequence[float] = POSTER_A_RANGE,
+    b_range: Sequence[float] = POSTER_B_RANGE,
+    step: float = 1.0,
+    lightness_step: float = 1.0,
+) -> float:
+    """Share (0 to 1) of the whole Lab box [0, 100] x a_range x b_range inside the sRGB gamut.
+
+    The mean of :func:`reachable_fractions` over slices at the cell centres of L* in [0, 100]
+    (``lightness_step`` apart): the volume fraction of the box that sRGB fills.
+    """
+    lightness_step = _check_step(lightness_step, "lightness_step")
+    lightness_values = _grid_values((0.0, 100.0), lightness_step)
+    return float(reachable_fractions(lightness_values.tolist(), a_range, b_range, step).mean())
+
+
+def srgb_cube_samples(levels: int = 17) -> torch.Tensor:
+    """A regular grid over the sRGB cube: (levels**3, 3) float64 in [0, 1], red slowest.
+
+    Every channel takes ``levels`` evenly spaced values from 0 to 1 (``levels`` >= 2), so the
+    cube's corners (black, white, the primaries and secondaries) are included.
+    """
+    check_positive_int(levels, "levels")
+    if levels < 2:
+        raise ValueError(f"levels must be >= 2 (0 and 1 are both sampled), got {levels}")
+    values = torch.linspace(0.0, 1.0, levels, dtype=torch.float64)
+    red, green, blue = torch.meshgrid(values, values, values, indexing="ij")
+    return torch.stack([red.reshape(-1), green.reshape(-1), blue.reshape(-1)], dim=1)
+
+
+def channel_correlation(image: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation between an image's channels over all its pixels.
+
+    Args:
+        image: (C, H, W) or (N, C, H, W) float (N images are pooled into one set of pixels).
+    Returns:
+        (C, C) float64 correlation matrix (1 on the diagonal). A constant channel has no
+        defined correlation: its row and column are NaN.
+    """
+    check_image_batch(image, "image", allow_unbatched=True)
+    if not image.is_floating_point():
+        raise ValueError(f"image must be a float tensor, got dtype {image.dtype}")
+    channels = image.shape[-3]
+    pixels = image.double().movedim(-3, 0).reshape(channels, -1)
+    return torch.corrcoef(pixels)
+
+
+def lab_axis_colormap(channel: str, lightness: float = 70.0, limit: float = 100.0) -> ListedColormap:
+    """A colormap that shows a* or b* in its own colours: the sRGB of (L, t, 0) or (L, 0, t).
+
+    Args:
+        channel: "a" (green to magenta) or "b" (blue to yellow).
+        lightness: L* of the colours.
+        limit: the map runs from t = -limit to t = +limit.
+    Returns:
+        a 256-entry :class:`~matplotlib.colors.ListedColormap` (out-of-gamut ends are clipped).
+    """
+    if channel not in ("a", "b"):
+        raise ValueError(f"channel must be 'a' or 'b', got {channel!r}")
+    values = torch.linspace(-float(limit), float(limit), 256, dtype=torch.float64)
+    lab = torch.zeros(3, 1, 256, dtype=torch.float64)
+    lab[0] = lightness
+    lab[1 if channel == "a" else 2, 0] = values
+    rgb = lab_to_rgb(lab)[:, 0].T.numpy()  # (256, 3)
+    return ListedColormap(rgb, name=f"lab_{channel}")
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------
+def _as_unit_rgb(rgb: torch.Tensor, name: str = "rgb") -> torch.Tensor:
+    """(3, H, W) uint8 or float -> (3, H, W) float64 in [0, 1]."""
+    check_image_batch(rgb, name, channels=3, allow_unbatched=True)
+    if rgb.dim() == 4:
+        if rgb.shape[0] != 1:
+            raise ValueError(f"{name} must be one image, (3, H, W) or (1, 3, H, W), got shape {tuple(rgb.shape)}")
+        rgb = rgb[0]
+    if rgb.dtype == torch.uint8:
+        return rgb.double() / 255.0
+    if not rgb.is_floating_point():
+        raise ValueError(f"{name} must be uint8 or float, got dtype {rgb.dtype}")
+    return rgb.double().clamp(0.0, 1.0)
+
+
+def _to_numpy_image(rgb: torch.Tensor) -> np.ndarray:
+    """(3, H, W) float in [0, 1] -> (H, W, 3) numpy for imshow."""
+    return rgb.permute(1, 2, 0).cpu().numpy()
+
+
+def _draw_box(ax, a_range, b_range, label: str | None = "poster's a/b box") -> None:
+    (a_low, a_high), (b_low, b_high) = a_range, b_range
+    ax.add_patch(Rectangle((a_low, b_low), a_high - a_low, b_high - b_low, fill=False,
+                           edgecolor="black", linestyle="--", linewidth=1.0, label=label))
+
+
+def plot_srgb_gamut(levels: int = 17, a_range=POSTER_A_RANGE, b_range=POSTER_B_RANGE) -> Figure:
+    """The sRGB cube seen in CIE Lab: three views of :func:`srgb_cube_samples` (``levels**3`` colours).
+
+    Panels: a 3-D scatter (a*, b*, L*); the top view (a*, b*) with the poster's a/b box dashed;
+    a side view (a*, L*). Each point is drawn in its own colour.
+
+    Returns:
+        a Figure with 3 axes.
+    """
+    rgb = srgb_cube_samples(levels)
+    lab = rgb_to_lab(rgb.T.reshape(3, 1, -1))[:, 0].T.numpy()  # (M, 3)
+    colours = rgb.numpy()
+    lightness, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
+    order = np.argsort(lightness)  # draw dark points first so the top view shows light ones
+
+    fig = Figure(figsize=(13, 4.3), layout="constrained")
+    ax3d = fig.add_subplot(1, 3, 1, projection="3d")
+    ax3d.scatter(a, b, lightness, c=colours, s=6, depthshade=False)
+    ax3d.set_xlabel("a*")
+    ax3d.set_ylabel("b*")
+    ax3d.set_zlabel("L*")
+    ax3d.set_title(f"{len(rgb)} sRGB colours in Lab")
+    ax3d.view_init(elev=22, azim=-60)
+
+    top = fig.add_subplot(1, 3, 2)
+    top.scatter(a[order], b[order], c=colours[order], s=6)
+    _draw_box(top, a_range, b_range)
+    top.set_xlabel("a*  (green <-> red)")
+    top.set_ylabel("b*  (blue <-> yellow)")
+    top.set_title("seen from above: the ab plane")
+    top.set_aspect("equal")
+    top.legend(loc="lower left", fontsize="small")
+
+    side = fig.add_subplot(1, 3, 3)
+    by_b = np.argsort(-np.abs(b))
+    side.scatter(a[by_b], lightness[by_b], c=colours[by_b], s=6)
+    side.set_xlabel("a*")
+    side.set_ylabel("L*")
+    side.set_title("seen from the side: narrow at black and white")
+    return fig
+
+
+def plot_ab_slices(
+    lightness_values: Sequence[float] = (25.0, 50.0, 75.0),
+    step: float = 1.0,
+    extent: Sequence[float] = (-120.0, 120.0, -120.0, 120.0),
+    a_range=POSTER_A_RANGE,
+    b_range=POSTER_B_RANGE,
+) -> Figure:
+    """Slices of Lab at fixed L*: every reachable ab in its sRGB colour, unreachable ab in grey.
+
+    Args:
+        lightness_values: one panel per L*.
+        step: sampling step of the ab plane (Lab units).
+        extent: (a_low, a_high, b_low, b_high) of the drawn plane.
+        a_range, b_range: the box drawn dashed and used for the share in each title.
+    Returns:
+        a Figure with ``len(lightness_values)`` axes.
+    """
+    lightness_values = [float(v) for v in lightness_values]
+    if not lightness_values:
+        raise ValueError("lightness_values must hold at least one L* value, got an empty sequence")
+    a_low, a_high, b_low, b_high = (float(v) for v in extent)
+    fig = Figure(figsize=(4.1 * len(lightness_values), 4.3), layout="constrained")
+    axes = fig.subplots(1, len(lightness_values), squeeze=False)[0]
+    for ax, lightness in zip(axes, lightness_values):
+        lab = ab_plane(lightness, (a_low, a_high), (b_low, b_high), step)
+        reachable = in_srgb_gamut(lab)
+        image = lab_to_rgb(lab)
+        image[:, ~reachable] = _UNREACHABLE_GREY
+        ax.imshow(_to_numpy_image(image), origin="lower", extent=(a_low, a_high, b_low, b_high),
+                  interpolation="nearest")
+        _draw_box(ax, a_range, b_range)
+        share = reachable_fraction(lightness, a_range, b_range, step)
+        ax.set_title(f"L* = {lightness:g}: {100 * share:.0f}% of the box reachable")
+        ax.set_xlabel("a*")
+        ax.set_ylabel("b*")
+        ax.axhline(0, color="black", linewidth=0.4)
+        ax.axvline(0, color="black", linewidth=0.4)
+    axes[0].legend(loc="lower left", fontsize="small")
+    return fig
+
+
+def plot_reachable_fraction(
+    lightness: Sequence[float] | torch.Tensor,
+    fractions: Sequence[float] | torch.Tensor,
+    highlight: Sequence[float] = (),
+) -> Figure:
+    """Share of the a/b box reachable in sRGB against L*.
+
+    Args:
+        lightness: (M,) L* values.
+        fractions: (M,) shares in [0, 1] (e.g. :func:`reachable_fractions`).
+        highlight: L* values to mark with a dot (their share is interpolated).
+    Returns:
+        a Figure with 1 axes.
+    """
+    lightness = np.asarray(lightness, dtype=np.float64).reshape(-1)
+    fractions = np.asarray(fractions, dtype=np.float64).reshape(-1)
+    if lightness.shape != fractions.shape or lightness.size == 0:
+        raise ValueError(
+            f"lightness and fractions must be non-empty and of equal length, got {lightness.size} and {fractions.size}"
+        )
+    fig = Figure(figsize=(6, 3.6), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(lightness, 100 * fractions, color="tab:blue")
+    ax.fill_between(lightness, 100 * fractions, color="tab:blue", alpha=0.15)
+    for value in highlight:
+        share = float(np.interp(value, lightness, fractions))
+        ax.plot([value], [100 * share], "o", color="tab:red")
+        ax.annotate(f"{100 * share:.0f}%", (value, 100 * share), textcoords="offset points",
+                    xytext=(0, 7), ha="center")
+    ax.set_xlabel("L*")
+    ax.set_ylabel("reachable share of the a/b box (%)")
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, max(5.0, 110 * float(fractions.max())))
+    ax.set_title("How much of the a/b box sRGB colours fill, slice by slice")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_channel_split(rgb: torch.Tensor, colour_lightness: float = 70.0) -> Figure:
+    """One image taken apart in RGB (top row) and in Lab (bottom row).
+
+    Top: the image, then R, G and B each as a grey image (0 to 1). Bottom: L* as a grey image
+    (0 to 100), a* and b* in their own colours (:func:`lab_axis_colormap`, symmetric limits),
+    and the colour alone: the image's a*, b* with L* set to ``colour_lightness`` everywhere.
+
+    Args:
+        rgb: (3, H, W) (or (1, 3, H, W)) sRGB, uint8 in [0, 255] or float in [0, 1].
+        colour_lightness: L* of the "colour only" panel.
+    Returns:
+        a Figure with 8 axes (2 x 4).
+    """
+    rgb = _as_unit_rgb(rgb)
+    lab = rgb_to_lab(rgb)
+    colour_only = lab.clone()
+    colour_only[0] = colour_lightness
+    colour_only = lab_to_rgb(colour_only)
+    limit = max(float(lab[1:].abs().max()), 1.0)
+
+    fig = Figure(figsize=(12, 6.4), layout="constrained")
+    axes = fig.subplots(2, 4)
+    axes[0, 0].imshow(_to_numpy_image(rgb))
+    axes[0, 0].set_title("image")
+    for ax, channel, name in zip(axes[0, 1:], rgb, ("R", "G", "B")):
+        ax.imshow(channel.numpy(), cmap="gray", vmin=0.0, vmax=1.0)
+        ax.set_title(f"{name} (0 to 1)")
+    axes[1, 0].imshow(lab[0].numpy(), cmap="gray", vmin=0.0, vmax=100.0)
+    axes[1, 0].set_title("L* (0 to 100): the grey image")
+    for ax, channel, name in zip(axes[1, 1:3], lab[1:], ("a", "b")):
+        ax.imshow(channel.numpy(), cmap=lab_axis_colormap(name), vmin=-limit, vmax=limit)
+        ax.set_title(f"{name}* (-{limit:.0f} to {limit:.0f})")
+    axes[1, 3].imshow(_to_numpy_image(colour_only))
+    axes[1, 3].set_title(f"a*, b* alone (L* = {colour_lightness:g})")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("RGB", fontsize="large")
+    axes[1, 0].set_ylabel("CIE Lab", fontsize="large")
+    return fig
+
+
+def plot_correlation_matrices(
+    matrices: dict[str, torch.Tensor | np.ndarray],
+    channel_names: dict[str, Sequence[str]] | None = None,
+    absolute: bool = False,
+) -> Figure:
+    """Heat maps of channel correlation matrices, one panel each, values written in the cells.
+
+    Args:
+        matrices: title -> (3, 3) correlation matrix (e.g. :func:`channel_correlation`), in
+            [-1, 1] (or [0, 1] for ``absolute``).
+        channel_names: title -> the three channel names (default R, G, B).
+        absolute: the matrices hold sizes |r| (e.g. a mean of absolute correlations): draw
+            them on a 0 to 1 scale.
+    Returns:
+        a Figure with ``len(matrices)`` axes.
+    """
+    if not matrices:
+        raise ValueError("matrices must hold at least one correlation matrix, got none")
+    channel_names = channel_names or {}
+    fig = Figure(figsize=(3.6 * len(matrices), 3.5), layout="constrained")
+    axes = fig.subplots(1, len(matrices), squeeze=False)[0]
+    for ax, (title, matrix) in zip(axes, matrices.items()):
+        matrix = np.asarray(matrix, dtype=np.float64)
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+            raise ValueError(f"matrices[{title!r}] must be square (C, C), got shape {matrix.shape}")
+        names = list(channel_names.get(title, ("R", "G", "B")))[: matrix.shape[0]]
+        if absolute:
+            ax.imshow(matrix, cmap="Blues", vmin=0.0, vmax=1.0)
+        else:
+            ax.imshow(matrix, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
+        for i in range(matrix.shape[0]):
+            for j in range(matrix.shape[1]):
+                colour = "white" if abs(matrix[i, j]) > 0.6 else "black"
+                text = f"{matrix[i, j]:.2f}" if absolute else f"{matrix[i, j]:+.2f}"
+                ax.text(j, i, text, ha="center", va="center", color=colour)
+        ax.set_xticks(range(len(names)), names)
+        ax.set_yticks(range(len(names)), names)
+        ax.set_title(title)
+    return fig

@@ -1,0 +1,554 @@
+"""Figures of chapters 2 and 3 (quantization, rescaled bins) and the small helpers behind them.
+
+Bins come from :mod:`splitbrain.quantize`; this module only measures and draws them: the bin
+centres on the ab plane, how often real images use each class, images side by side
+("original / downsampled / reconstruction"), what a per-pixel prediction over classes looks
+like and how it decodes, per-image class maps and ranges.
+
+Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+from matplotlib.colors import ListedColormap, LogNorm, hsv_to_rgb
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from .._checks import check_image_batch, check_positive_int
+from ..color import lab_to_rgb
+from .color import POSTER_A_RANGE, POSTER_B_RANGE, _draw_box
+
+__all__ = [
+    "centre_colours",
+    "class_colormap",
+    "entropy_bits",
+    "class_statistics",
+    "example_logits",
+    "plot_bin_centres",
+    "plot_class_occupancy",
+    "plot_image_table",
+    "plot_prediction_decoding",
+    "plot_class_maps",
+    "plot_image_ranges",
+    "plot_per_image_statistics",
+    "plot_class_histograms",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Numeric helpers
+# --------------------------------------------------------------------------------------------
+def _as_ab_points(points, name: str) -> np.ndarray:
+    array = np.asarray(points.detach().cpu() if isinstance(points, torch.Tensor) else points, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 2 or array.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (K, 2) of (a, b) values, got shape {array.shape}")
+    return array
+
+
+def centre_colours(ab, lightness: float = 65.0) -> np.ndarray:
+    """The sRGB colour of ab points drawn at one lightness.
+
+    Args:
+        ab: (K, 2) (a*, b*) values (tensor or array).
+        lightness: L* of every colour.
+    Returns:
+        (K, 3) float64 sRGB in [0, 1]; ab values without an sRGB colour at this L* are clipped
+        (:func:`splitbrain.color.lab_to_rgb`).
+    """
+    ab = _as_ab_points(ab, "ab")
+    lab = torch.zeros(3, 1, len(ab), dtype=torch.float64)
+    lab[0] = float(lightness)
+    lab[1:, 0] = torch.from_numpy(ab.T.copy())
+    return lab_to_rgb(lab)[:, 0].T.numpy()
+
+
+def class_colormap(num_classes: int) -> ListedColormap:
+    """A categorical colormap with ``num_classes`` entries in which neighbouring indices differ.
+
+    Hues step by the golden ratio and brightness alternates, so classes 44 and 45 (or 44 and
+    54) get clearly different colours, unlike a continuous map such as "turbo". Draw a class
+    map with ``imshow(classes, cmap=class_colormap(K), vmin=-0.5, vmax=K - 0.5)``.
+    """
+    check_positive_int(num_classes, "num_classes")
+    index = np.arange(num_classes)
+    hue = (index * 0.6180339887498949) % 1.0
+    saturation = np.where(index % 2 == 0, 0.85, 0.55)
+    value = np.where(index % 3 == 0, 0.95, np.where(index % 3 == 1, 0.75, 0.55))
+    return ListedColormap(hsv_to_rgb(np.stack([hue, saturation, value], axis=1)), name=f"classes_{num_classes}")
+
+
+def entropy_bits(distribution) -> float:
+    """Shannon entropy in bits of a distribution over classes, (K,) non-negative (normalised here)."""
+    p = torch.as_tensor(distribution, dtype=torch.float64).reshape(-1)
+    if p.numel() == 0 or not bool(torch.isfinite(p).all()) or bool((p < 0).any()) or float(p.sum()) <= 0:
+        raise ValueError("distribution must be non-empty, finite, non-negative and have a positive sum")
+    p = p / p.sum()
+    p = p[p > 0]
+    return float(-(p * p.log2()).sum())
+
+
+def class_statistics(classes: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image: how many distinct classes it uses, and the entropy of its class histogram.
+
+    Args:
+        classes: (N, H, W) integer class maps in [0, num_classes) (e.g. 12x12 targets).
+        num_classes: K.
+    Returns:
+        (distinct (N,) int64 in [1, min(K, H*W)], entropy (N,) float64 in bits, in
+        [0, log2 of distinct]).
+    """
+    check_positive_int(num_classes, "num_classes")
+    if not isinstance(classes, torch.Tensor) or classes.dim() != 3 or classes.numel() == 0:
+        raise ValueError(f"classes must be a non-empty (N, H, W) tensor, got {getattr(classes, 'shape', classes)!r}")
+    if classes.is_floating_point() or classes.dtype == torch.bool:
+        raise ValueError(f"classes must be an integer tensor, got dtype {classes.dtype}")
+    if int(classes.min()) < 0 or int(classes.max()) >= num_classes:
+        raise ValueError(f"classes must lie in [0, {num_classes}), got values in [{int(classes.min())}, {int(classes.max())}]")
+    flat = classes.reshape(classes.shape[0], -1).long()
+    counts = torch.zeros(flat.shape[0], num_classes, dtype=torch.float64)
+    counts.scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.float64))
+    p = counts / counts.sum(dim=1, keepdim=True)
+    entropy = -(torch.where(p > 0, p * p.clamp_min(1e-300).log2(), torch.zeros_like(p))).sum(dim=1)
+    return (counts > 0).sum(dim=1), entropy.clamp_min(0.0)
+
+
+def example_logits(
+    ab: torch.Tensor,
+    centres: torch.Tensor,
+    prior: torch.Tensor,
+    sigma: float = 10.0,
+    prior_weight: float = 0.5,
+) -> torch.Tensor:
+    """Logits of an illustrative, hedging "predictor" (no network involved).
+
+    For each pixel it puts ``1 - prior_weight`` of its belief on the bins near the true
+    colour (a Gaussian of width ``sigma`` around the true ab) and ``prior_weight`` on the
+    dataset's usual colours (``prior``): what a colorizer that is unsure tends to do. Used to
+    compare decoding rules on realistic, uncertain predictions.
+
+    Args:
+        ab: (N, 2, H, W) true a*, b* values.
+        centres: (K, 2) bin centres in ab units.
+        prior: (K,) class frequencies (non-negative; normalised here).
+        sigma: > 0, width of the belief around the true colour (ab units).
+        prior_weight: in [0, 1).
+    Returns:
+        (N, K, H, W) float32 logits (log-probabilities).
+    """
+    check_image_batch(ab, "ab", channels=2)
+    centres = torch.as_tensor(centres, dtype=torch.float64)
+    prior = torch.as_tensor(prior, dtype=torch.float64).reshape(-1)
+    if centres.dim() != 2 or centres.shape[1] != 2 or prior.numel() != centres.shape[0]:
+        raise ValueError(
+            f"centres must be (K, 2) and prior (K,), got shapes {tuple(centres.shape)} and {tuple(prior.shape)}"
+        )
+    if not (isinstance(sigma, (int, float)) and sigma > 0):
+        raise ValueError(f"sigma must be a number > 0, got {sigma!r}")
+    if not (isinstance(prior_weight, (int, float)) and 0 <= prior_weight < 1):
+        raise ValueError(f"prior_weight must be a number in [0, 1), got {prior_weight!r}")
+    values = ab.double().permute(0, 2, 3, 1)  # (N, H, W, 2)
+    distance2 = ((values[..., None, :] - centres) ** 2).sum(-1)  # (N, H, W, K)
+    near = torch.softmax(-distance2 / (2 * sigma**2), dim=-1)
+    mixture = (1 - prior_weight) * near + prior_weight * prior / prior.sum()
+    return mixture.clamp_min(1e-12).log().permute(0, 3, 1, 2).float().contiguous()
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------
+def _ab_axes(ax, title: str, limit: float = 120.0) -> None:
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-limit, limit)
+    ax.set_aspect("equal")
+    ax.set_xlabel("a*")
+    ax.set_ylabel("b*")
+    ax.set_title(title)
+    ax.axhline(0, color="grey", linewidth=0.4)
+    ax.axvline(0, color="grey", linewidth=0.4)
+
+
+def plot_bin_centres(
+    sets: Mapping[str, object],
+    lightness: float = 65.0,
+    reachable: Mapping[str, object] | None = None,
+    box: bool = True,
+    marker_size: float = 40.0,
+    zoom: bool = False,
+) -> Figure:
+    """Bin centres on the ab plane, one panel per bin set, each centre in its own colour.
+
+    Args:
+        sets: title -> (K, 2) centres (e.g. ``quantizer.centres()``).
+        lightness: L* at which the centres are coloured (see :func:`centre_colours`).
+        reachable: optional title -> (K,) bool: centres marked False (classes no sRGB colour
+            falls into) are drawn hollow.
+        box: draw the poster's a/b box dashed (not with ``zoom``).
+        marker_size: matplotlib marker area.
+        zoom: fit each panel to its own centres (e.g. per-image rescaled bins, which occupy a
+            small part of the plane) instead of showing the whole ab plane.
+    Returns:
+        a Figure with ``len(sets)`` axes.
+    """
+    if not sets:
+        raise ValueError("sets must hold at least one bin set, got none")
+    reachable = reachable or {}
+    fig = Figure(figsize=(4.2 * len(sets), 4.4), layout="constrained")
+    axes = fig.subplots(1, len(sets), squeeze=False)[0]
+    for ax, (title, centres) in zip(axes, sets.items()):
+        centres = _as_ab_points(centres, f"sets[{title!r}]")
+        colours = centre_colours(centres, lightness)
+        mask = np.ones(len(centres), dtype=bool)
+        if title in reachable:
+            mask = np.asarray(reachable[title], dtype=bool).reshape(-1)
+            if mask.shape != (len(centres),):
+                raise ValueError(f"reachable[{title!r}] must have shape ({len(centres)},), got {mask.shape}")
+        ax.scatter(centres[mask, 0], centres[mask, 1], c=colours[mask], s=marker_size,
+                   edgecolors="black", linewidths=0.3)
+        if (~mask).any():
+            ax.scatter(centres[~mask, 0], centres[~mask, 1], facecolors="none", s=marker_size,
+                       edgecolors="grey", linewidths=0.8, label="no sRGB colour falls here")
+        if box and not zoom:
+            _draw_box(ax, POSTER_A_RANGE, POSTER_B_RANGE)
+        _ab_axes(ax, f"{title}: {len(centres)} bins")
+        if zoom:
+            low, high = centres.min(axis=0), centres.max(axis=0)
+            half = 0.5 * float(max(high - low)) * 1.15 + 1.0
+            middle = (low + high) / 2
+            ax.set_xlim(middle[0] - half, middle[0] + half)
+            ax.set_ylim(middle[1] - half, middle[1] + half)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="lower left", fontsize="x-small")
+    return fig
+
+
+def plot_class_occupancy(
+    sets: Mapping[str, tuple[object, object]],
+    lightness: float = 65.0,
+    marker_scale: float = 900.0,
+) -> Figure:
+    """How often each bin is used: centres on the ab plane, area proportional to frequency.
+
+    Args:
+        sets: title -> (centres (K, 2), distribution (K,)) with the distribution summing to 1
+            (e.g. :func:`splitbrain.quantize.class_distribution`).
+        lightness: L* at which the centres are coloured.
+        marker_scale: marker area of a class holding all the mass.
+    Returns:
+        a Figure with ``len(sets)`` axes. Unused classes are small grey dots.
+    """
+    if not sets:
+        raise ValueError("sets must hold at least one (centres, distribution) pair, got none")
+    fig = Figure(figsize=(4.2 * len(sets), 4.4), layout="constrained")
+    axes = fig.subplots(1, len(sets), squeeze=False)[0]
+    for ax, (title, (centres, distribution)) in zip(axes, sets.items()):
+        centres = _as_ab_points(centres, f"sets[{title!r}] centres")
+        p = np.asarray(torch.as_tensor(distribution, dtype=torch.float64).cpu(), dtype=np.float64).reshape(-1)
+        if p.shape != (len(centres),):
+            raise ValueError(f"sets[{title!r}] distribution must have shape ({len(centres)},), got {p.shape}")
+        used = p > 0
+        ax.scatter(centres[~used, 0], centres[~used, 1], s=3, color="lightgrey")
+        order = np.argsort(-p[used])  # big markers first, small ones stay visible on top
+        ax.scatter(centres[used, 0][order], centres[used, 1][order], s=marker_scale * p[used][order] + 4,
+                   c=centre_colours(centres[used], lightness)[order], edgecolors="black", linewidths=0.3)
+        _ab_axes(ax, f"{title}: {int(used.sum())} of {len(centres)} classes used")
+    return fig
+
+
+def _as_unit_images(images, name: str) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor (N, 3, H, W), got {type(images).__name__}")
+    check_image_batch(images, name, channels=3)
+    if images.dtype == torch.uint8:
+        return images.float() / 255.0
+    if not images.is_floating_point():
+        raise ValueError(f"{name} must be uint8 or float, got dtype {images.dtype}")
+    return images.float().clamp(0.0, 1.0)
+
+
+def plot_image_table(
+    images: Mapping[str, torch.Tensor],
+    layout: str = "rows",
+    max_images: int = 6,
+    image_titles: Sequence[str] | None = None,
+    cell_size: float = 1.9,
+) -> Figure:
+    """Images side by side: each entry of ``images`` is one row (or one column) of the table.
+
+    Args:
+        images: label -> (N, 3, H, W) sRGB, uint8 or float in [0, 1]; every entry holds the
+            same N images (e.g. "original", "downsampled 12x12", "reconstruction").
+        layout: "rows" (one row per entry, images along it) or "columns".
+        max_images: show at most this many of the N images.
+        image_titles: optional titles of the images (along the other direction).
+        cell_size: inches per image.
+    Returns:
+        a Figure with ``len(images) * min(N, max_images)`` axes.
+    """
+    if layout not in ("rows", "columns"):
+        raise ValueError(f"layout must be 'rows' or 'columns', got {layout!r}")
+    check_positive_int(max_images, "max_images")
+    if not images:
+        raise ValueError("images must hold at least one entry, got none")
+    tensors = {label: _as_unit_images(x, f"images[{label!r}]") for label, x in images.items()}
+    counts = {x.shape[0] for x in tensors.values()}
+    if len(counts) != 1:
+        raise ValueError(f"every entry of images must hold the same number of images, got {sorted(counts)}")
+    count = min(counts.pop(), max_images)
+    entries = len(tensors)
+    rows, cols = (entries, count) if layout == "rows" else (count, entries)
+    fig = Figure(figsize=(cell_size * cols + 0.6, cell_size * rows + 0.3), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for e, (label, x) in enumerate(tensors.items()):
+        for i in range(count):
+            ax = axes[e, i] if layout == "rows" else axes[i, e]
+            ax.imshow(x[i].permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if layout == "rows" and i == 0:
+                ax.set_ylabel(label)
+            if layout == "columns" and i == 0:
+                ax.set_title(label)
+    if image_titles is not None:
+        for i, title in enumerate(list(image_titles)[:count]):
+            if layout == "rows":
+                axes[0, i].set_title(title)
+            else:
+                axes[i, 0].set_ylabel(title)
+    return fig
+
+
+def plot_prediction_decoding(
+    probabilities,
+    quantizer,
+    target_class: int | None = None,
+    decoded: Mapping[str, Sequence[float]] | None = None,
+    lightness: float = 60.0,
+    title: str = "predicted distribution over the 100 ab classes",
+) -> Figure:
+    """One pixel's predicted class distribution on the ab grid, and the colours it decodes to.
+
+    Left: the probabilities of a two-channel uniform quantizer's joint classes
+    (class = a_bin * bins_b + b_bin) as a heat map over the a/b box, the target class
+    outlined, the decoded ab values marked. Right: a swatch of each decoded colour.
+
+    Args:
+        probabilities: (K,) probabilities (summing to 1) of ``quantizer``'s classes.
+        quantizer: a :class:`splitbrain.quantize.UniformQuantizer` with 2 channels (a, b).
+        target_class: the true class, outlined (optional).
+        decoded: label -> (a, b) decoded values (e.g. from ``quantizer.decode(logits, mode)``).
+        lightness: L* of the swatches.
+        title: title of the heat map.
+    Returns:
+        a Figure with 3 axes: the heat map, its colour bar and the swatches.
+    """
+    bins = getattr(quantizer, "bins", None)
+    if bins is None or len(bins) != 2 or not hasattr(quantizer, "low"):
+        raise ValueError(f"quantizer must be a UniformQuantizer with 2 channels, got {quantizer!r}")
+    p = np.asarray(torch.as_tensor(probabilities, dtype=torch.float64).cpu()).reshape(-1)
+    if p.size != bins[0] * bins[1]:
+        raise ValueError(f"probabilities must have {bins[0] * bins[1]} entries, got {p.size}")
+    (a_low, b_low), (a_high, b_high) = quantizer.low, quantizer.high
+    decoded = dict(decoded or {})
+
+    fig = Figure(figsize=(9.5, 4.2), layout="constrained")
+    heat, swatches = fig.subplots(1, 2, width_ratios=[1.4, 1])
+    grid = p.reshape(bins[0], bins[1]).T  # rows: b bins, columns: a bins
+    shown = heat.imshow(grid, origin="lower", extent=(a_low, a_high, b_low, b_high), cmap="Greys",
+                        vmin=0.0, vmax=max(float(p.max()), 1e-12), aspect="auto")
+    fig.colorbar(shown, ax=heat, label="probability", shrink=0.85)
+    width_a, width_b = (a_high - a_low) / bins[0], (b_high - b_low) / bins[1]
+    if target_class is not None:
+        i, j = divmod(int(target_class), bins[1])
+        heat.add_patch(Rectangle((a_low + i * width_a, b_low + j * width_b), width_a, width_b, fill=False,
+                                 edgecolor="tab:red", linewidth=2.0, label="target class"))
+    markers = ("o", "s", "^", "D", "v")
+    ab_values = np.array([list(map(float, v)) for v in decoded.values()]).reshape(-1, 2)
+    colours = centre_colours(ab_values, lightness) if len(ab_values) else np.zeros((0, 3))
+    for k, (label, (a, b)) in enumerate(zip(decoded, ab_values)):
+        heat.scatter([a], [b], marker=markers[k % len(markers)], s=90, color=colours[k],
+                     edgecolors="black", linewidths=1.0, label=f"{label}", zorder=3)
+    heat.set_xlabel("a*")
+    heat.set_ylabel("b*")
+    heat.set_title(title)
+    if target_class is not None or decoded:
+        heat.legend(loc="lower left", fontsize="x-small")
+
+    for k, (label, (a, b)) in enumerate(zip(decoded, ab_values)):
+        swatches.add_patch(Rectangle((k, 0), 0.9, 1, color=colours[k]))
+        swatches.text(k + 0.45, -0.08, f"{label}\n({a:.0f}, {b:.0f})", ha="center", va="top", fontsize="small")
+    swatches.set_xlim(-0.1, max(len(decoded), 1))
+    swatches.set_ylim(-0.45, 1.05)
+    swatches.set_axis_off()
+    swatches.set_title(f"decoded colours at L* = {lightness:g}")
+    return fig
+
+
+def plot_class_maps(
+    images: torch.Tensor,
+    maps: Mapping[str, torch.Tensor],
+    num_classes: Mapping[str, int] | int,
+    row_titles: Sequence[str] | None = None,
+) -> Figure:
+    """Images next to their class maps (e.g. 12x12 targets under two bin sets).
+
+    Each class map is drawn with one colour per class index (:func:`class_colormap`, so that
+    neighbouring classes look different) and its title counts the cells that differ from the
+    first row's map.
+
+    Args:
+        images: (M, 3, H, W) sRGB, uint8 or float in [0, 1].
+        maps: title -> (M, h, w) integer class maps of the M images.
+        num_classes: K per map title (or one K for all).
+        row_titles: one label per image.
+    Returns:
+        a Figure with ``M * (1 + len(maps))`` axes.
+    """
+    images = _as_unit_images(images, "images")
+    count = images.shape[0]
+    if row_titles is not None and len(row_titles) != count:
+        raise ValueError(f"row_titles must have one entry per image ({count}), got {len(row_titles)}")
+    for title, m in maps.items():
+        if not isinstance(m, torch.Tensor) or m.dim() != 3 or m.shape[0] != count:
+            raise ValueError(f"maps[{title!r}] must be an (M, h, w) tensor with M = {count}, got {getattr(m, 'shape', m)!r}")
+    fig = Figure(figsize=(2.6 * (1 + len(maps)), 2.6 * count + 0.2), layout="constrained")
+    axes = fig.subplots(count, 1 + len(maps), squeeze=False)
+    for r in range(count):
+        axes[r, 0].imshow(images[r].permute(1, 2, 0).cpu().numpy())
+        axes[r, 0].set_ylabel(row_titles[r] if row_titles is not None else f"image {r}")
+        for c, (title, m) in enumerate(maps.items(), start=1):
+            k = num_classes[title] if isinstance(num_classes, Mapping) else int(num_classes)
+            axes[r, c].imshow(m[r].cpu().numpy(), cmap=class_colormap(k), vmin=-0.5, vmax=k - 0.5,
+                              interpolation="nearest")
+            if r == 0:
+                axes[r, c].set_title(f"{title}")
+            else:
+                changed = int((m[r] != m[0]).sum())
+                axes[r, c].set_title(f"{title}\n{changed} of {m[r].numel()} cells differ")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig
+
+
+def plot_image_ranges(
+    ranges: torch.Tensor,
+    a_range: Sequence[float] = POSTER_A_RANGE,
+    b_range: Sequence[float] = POSTER_B_RANGE,
+    max_boxes: int = 200,
+) -> Figure:
+    """Each image's own ab range against the poster's fixed box.
+
+    Left: one thin rectangle per image, [a_min, a_max] x [b_min, b_max] (at most ``max_boxes``),
+    the fixed box dashed. Right: histograms of each image's range width as a share of the box's
+    width, for a* and for b*.
+
+    Args:
+        ranges: (N, 2, 2) per-image (low, high) of a* and b* (e.g. from
+            :func:`splitbrain.quantize.downsample_targets` with a rescaled quantizer).
+        a_range, b_range: the fixed box.
+    Returns:
+        a Figure with 2 axes.
+    """
+    if not isinstance(ranges, torch.Tensor) or ranges.dim() != 3 or ranges.shape[1:] != (2, 2) or ranges.shape[0] == 0:
+        raise ValueError(f"ranges must be an (N, 2, 2) tensor, got {getattr(ranges, 'shape', ranges)!r}")
+    r = ranges.detach().double().cpu().numpy()
+    fig = Figure(figsize=(10, 4.3), layout="constrained")
+    boxes, hist = fig.subplots(1, 2)
+    for (a0, a1), (b0, b1) in r[:max_boxes]:
+        boxes.add_patch(Rectangle((a0, b0), a1 - a0, b1 - b0, fill=False, edgecolor="tab:blue",
+                                  alpha=0.35, linewidth=0.8))
+    _draw_box(boxes, tuple(a_range), tuple(b_range))
+    _ab_axes(boxes, f"ab range of {min(len(r), max_boxes)} images (blue) vs the fixed box")
+    boxes.legend(loc="lower left", fontsize="x-small")
+    width_a = (r[:, 0, 1] - r[:, 0, 0]) / (a_range[1] - a_range[0])
+    width_b = (r[:, 1, 1] - r[:, 1, 0]) / (b_range[1] - b_range[0])
+    edges = np.linspace(0, 1, 21)
+    hist.hist(100 * width_a, bins=100 * edges, alpha=0.6, label="a*", color="tab:pink")
+    hist.hist(100 * width_b, bins=100 * edges, alpha=0.6, label="b*", color="tab:olive")
+    hist.set_xlabel("image's range as a share of the fixed box's width (%)")
+    hist.set_ylabel("images")
+    hist.set_title("how much of each axis one image spans")
+    hist.legend()
+    return fig
+
+
+def plot_per_image_statistics(
+    stats: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+    num_classes: int,
+    cells: int | None = None,
+) -> Figure:
+    """Histograms over images of the classes each uses and of their entropy.
+
+    Args:
+        stats: label -> (distinct (N,), entropy in bits (N,)) (e.g. :func:`class_statistics`).
+        num_classes: K, for the axis limits.
+        cells: cells per class map (e.g. 144); the entropy's ceiling is log2(min(K, cells)).
+    Returns:
+        a Figure with 2 axes.
+    """
+    if not stats:
+        raise ValueError("stats must hold at least one entry, got none")
+    check_positive_int(num_classes, "num_classes")
+    ceiling = np.log2(min(num_classes, cells) if cells else num_classes)
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    used_ax, entropy_ax = fig.subplots(1, 2)
+    top = min(num_classes, cells) if cells else num_classes
+    for label, (distinct, entropy) in stats.items():
+        distinct = np.asarray(torch.as_tensor(distinct).cpu(), dtype=np.float64)
+        entropy = np.asarray(torch.as_tensor(entropy).cpu(), dtype=np.float64)
+        used_ax.hist(distinct, bins=np.linspace(0.5, top + 0.5, 26), alpha=0.6,
+                     label=f"{label} (mean {distinct.mean():.1f})")
+        entropy_ax.hist(entropy, bins=np.linspace(0, ceiling, 26), alpha=0.6,
+                        label=f"{label} (mean {entropy.mean():.2f})")
+    used_ax.set_xlabel(f"distinct classes in one image (of {num_classes})")
+    used_ax.set_ylabel("images")
+    used_ax.set_title("classes used per image")
+    used_ax.legend(fontsize="small")
+    entropy_ax.axvline(ceiling, color="black", linestyle="--", linewidth=0.8, label="ceiling")
+    entropy_ax.set_xlabel("entropy of the image's class histogram (bits)")
+    entropy_ax.set_ylabel("images")
+    entropy_ax.set_title("how evenly one image spreads over its classes")
+    entropy_ax.legend(fontsize="small")
+    return fig
+
+
+def plot_class_histograms(
+    distributions: Mapping[str, object],
+    bins: tuple[int, int] = (10, 10),
+    axis_labels: Mapping[str, tuple[str, str]] | None = None,
+) -> Figure:
+    """Class frequencies of joint two-channel bins as heat maps (log scale, unused cells white).
+
+    Args:
+        distributions: title -> (bins[0] * bins[1],) frequencies of classes
+            a_bin * bins[1] + b_bin.
+        bins: bins per channel.
+        axis_labels: title -> (x label, y label); default ("a* bin", "b* bin").
+    Returns:
+        a Figure with ``len(distributions) + 1`` axes (the last is the shared colour bar).
+    """
+    if not distributions:
+        raise ValueError("distributions must hold at least one entry, got none")
+    axis_labels = axis_labels or {}
+    grids = {}
+    for title, d in distributions.items():
+        p = np.asarray(torch.as_tensor(d, dtype=torch.float64).cpu()).reshape(-1)
+        if p.size != bins[0] * bins[1]:
+            raise ValueError(f"distributions[{title!r}] must have {bins[0] * bins[1]} entries, got {p.size}")
+        grids[title] = np.ma.masked_equal(p.reshape(bins).T, 0.0)  # rows: b bins, columns: a bins
+    smallest = min((float(g.min()) for g in grids.values() if g.count()), default=1e-3)
+    norm = LogNorm(vmin=min(smallest, 1e-3), vmax=1.0)
+    fig = Figure(figsize=(4.0 * len(grids) + 1.0, 4.0), layout="constrained")
+    axes = fig.subplots(1, len(grids), squeeze=False)[0]
+    for ax, (title, grid) in zip(axes, grids.items()):
+        shown = ax.imshow(grid, origin="lower", cmap="viridis", norm=norm)
+        used = int(grid.count())
+        ax.set_title(f"{title}: {used} of {grid.size} classes used")
+        xlabel, ylabel = axis_labels.get(title, ("a* bin", "b* bin"))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+    fig.colorbar(shown, ax=list(axes), label="share of all target cells (log scale)")
+    return fig
