@@ -1,0 +1,369 @@
+"""The ``splitbrain`` command (also ``python -m splitbrain``): pretrain, probe, fine-tune, tabulate.
+
+Every subcommand starts from a named preset (``--preset``, see ``splitbrain.presets``) and
+applies the options given on top; ``--set FIELD=VALUE`` reaches any other configuration field.
+Errors (a bad option, a missing dataset, a checkpoint of another architecture) end the
+program with exit status 2 and one line on stderr: ``splitbrain: error: ...``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .presets import (
+    ARCHITECTURES,
+    COLOR_SPACE_NAMES,
+    DATASETS,
+    METHODS,
+    PRESET_NAMES,
+    EvalConfig,
+    PretrainConfig,
+    get_eval_preset,
+    get_preset,
+)
+
+PROG = "splitbrain"
+
+DESCRIPTION = """\
+Split-brain autoencoders (Zhang, Isola, Efros 2017): self-supervised pretraining by
+cross-channel prediction, with the poster's per-image rescaled Lab bins.
+
+  pretrain   train a split-brain network (or the denoising-autoencoder baseline) without labels
+  probe      linear probes on the frozen features of a checkpoint, layer by layer
+  finetune   add a classifier on the last layer and train everything with labels
+  evaluate   probe + the same probe on a random network (the floor) + fine-tune
+  table      the poster's Table 1 from the JSON records under results/
+
+Presets: smoke (CPU, seconds), cpu (CPU, minutes), colab (one T4 GPU, STL-10 96x96),
+paper (the poster's setup), auto (colab with a GPU, else cpu)."""
+
+EPILOG = """\
+examples:
+  splitbrain pretrain --preset smoke --out runs/smoke
+  splitbrain probe --checkpoint runs/smoke/checkpoint.pt --preset smoke
+  splitbrain probe --random-init --arch simplenet --preset smoke
+  splitbrain pretrain --preset cpu --color-space rescaled_lab --seed 1
+  splitbrain pretrain --preset cpu --data folder --data-root cifar10/train --set lr=3e-4
+  splitbrain pretrain --preset cpu --resume              # continue runs/... from its checkpoint
+  splitbrain finetune --checkpoint runs/smoke/checkpoint.pt --epochs 2
+  splitbrain evaluate --checkpoint runs/smoke/checkpoint.pt
+  splitbrain table --results results
+  torchrun --nproc_per_node 2 -m splitbrain pretrain --preset colab   # several GPUs (DDP)
+
+Run records (JSON) go to --results (default: results/); checkpoints and metrics.jsonl to
+--out (default: runs/<preset>-<method>-<arch>-<color space>-seed<seed>).
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``splitbrain: error: ...`` (no usage dump)."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        _fail(message)
+
+
+def _fail(message: str, status: int = 2):
+    one_line = " ".join(str(message).split())
+    print(f"{PROG}: error: {one_line}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+# ----------------------------------------------------------------------------------------------
+# --set FIELD=VALUE
+
+
+def _convert(field: dataclasses.Field, text: str, cls) -> Any:
+    """Parse ``text`` for a dataclass field, by the type of its default value."""
+    default = field.default
+    lowered = text.strip().lower()
+    if lowered in ("none", "null"):
+        return None
+    if isinstance(default, bool) or field.name in ("progress",):
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{field.name} must be true or false, got {text!r}")
+    if field.name == "layers":
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    try:
+        if isinstance(default, int) or field.name in ("max_steps_per_epoch", "max_train_images", "max_test_images"):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        kind = "an integer" if isinstance(default, int) else "a number"
+        raise ValueError(f"{field.name} must be {kind}, got {text!r}") from None
+    return text
+
+
+def _parse_sets(pairs: Sequence[str], cls) -> dict[str, Any]:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    overrides = {}
+    for pair in pairs or ():
+        if "=" not in pair:
+            raise ValueError(f"--set expects FIELD=VALUE, got {pair!r}")
+        name, value = pair.split("=", 1)
+        name = name.strip().replace("-", "_")
+        if name not in fields:
+            raise ValueError(f"--set: unknown {cls.__name__} field {name!r}; valid fields: {', '.join(sorted(fields))}")
+        overrides[name] = _convert(fields[name], value, cls)
+    return overrides
+
+
+# ----------------------------------------------------------------------------------------------
+# The parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="auto", choices=PRESET_NAMES,
+                        help="named configuration to start from (default: auto = colab with a GPU, else cpu)")
+    parser.add_argument("--data", choices=DATASETS, help="dataset: embedded photographs, stl10, cifar10, or an image folder")
+    parser.add_argument("--data-root", help="dataset directory (for --data folder: root/<class>/<image>)")
+    parser.add_argument("--download", action="store_true", help="let torchvision download STL-10 / CIFAR-10 if missing")
+    parser.add_argument("--image-size", type=int, help="square crop side in pixels")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--num-workers", type=int, help="DataLoader worker processes")
+    parser.add_argument("--results", default="results", help="directory for the JSON run record (default: results)")
+    parser.add_argument("--no-record", action="store_true", help="do not write a JSON run record")
+    parser.add_argument("--quiet", action="store_true", help="print only the final summary")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override any configuration field, e.g. --set lr=3e-4 (repeatable)")
+
+
+def _model_options(parser: argparse.ArgumentParser, for_eval: bool) -> None:
+    what = " (with --random-init and no --checkpoint: the network to build; else checked against the checkpoint)" if for_eval else ""
+    parser.add_argument("--method", choices=METHODS, help="splitbrain (default) or dae, the denoising-autoencoder baseline" + what)
+    parser.add_argument("--arch", choices=ARCHITECTURES, help="network architecture" + what)
+    parser.add_argument("--color-space", choices=COLOR_SPACE_NAMES, help="lab, rescaled_lab (the poster's) or rgb" + what)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    pretrain = commands.add_parser("pretrain", help="self-supervised pretraining (no labels)",
+                                   description="Pretrain a split-brain network (or the DAE baseline) without labels.",
+                                   epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(pretrain)
+    _model_options(pretrain, for_eval=False)
+    pretrain.add_argument("--out", help="run directory for checkpoint.pt and metrics.jsonl")
+    pretrain.add_argument("--epochs", type=int, help="number of epochs (0 saves the initial weights only)")
+    pretrain.add_argument("--batch-size", type=int, help="global batch size (split across torchrun processes)")
+    pretrain.add_argument("--lr", type=float, help="Adam learning rate")
+    pretrain.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
+                          help="continue from --out's checkpoint.pt (or from CHECKPOINT) up to --epochs")
+
+    for name, text in (("probe", "linear probes on frozen features, layer by layer"),
+                       ("finetune", "fine-tune with a classifier on the last layer"),
+                       ("evaluate", "probe + random-init probe (the floor) + fine-tune")):
+        sub = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
+                                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        _common(sub)
+        _model_options(sub, for_eval=True)
+        sub.add_argument("--checkpoint", help="pretraining checkpoint (checkpoint.pt of a run directory)")
+        sub.add_argument("--random-init", action="store_true",
+                         help="evaluate a randomly initialised network of the same architecture instead")
+        sub.add_argument("--epochs", type=int,
+                         help="probe epochs" if name == "probe" else "fine-tuning epochs" if name == "finetune"
+                         else "fine-tuning epochs (the probe uses the preset's)")
+        if name != "finetune":
+            sub.add_argument("--layers", help="comma-separated layers to probe (default: all)")
+        if name == "evaluate":
+            sub.add_argument("--no-finetune", action="store_true", help="skip fine-tuning")
+
+    table = commands.add_parser("table", help="render Table 1 from result records",
+                                description="Render the poster's Table 1 (mean ± std over seeds) from JSON records.")
+    table.add_argument("--results", default="results", help="directory of JSON records (default: results)")
+    table.add_argument("--kind", default="finetune", choices=("finetune", "probe"), help="which records (default: finetune)")
+    table.add_argument("--format", default="markdown", choices=("markdown", "json"), help="output format")
+    return parser
+
+
+# ----------------------------------------------------------------------------------------------
+# Commands
+
+
+def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, Any]:
+    """Config overrides from the options the user actually gave: {field: value}."""
+    return {field: getattr(args, option) for option, field in mapping.items() if getattr(args, option, None) is not None}
+
+
+_DATA_OPTIONS = {"data": "data", "data_root": "data_root", "image_size": "image_size", "seed": "seed",
+                 "device": "device", "num_workers": "num_workers"}
+
+
+def _pretrain_config(args: argparse.Namespace) -> PretrainConfig:
+    overrides = _given(args, {**_DATA_OPTIONS, "method": "method", "arch": "arch", "color_space": "color_space",
+                              "out": "out", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr"})
+    if args.download:
+        overrides["download"] = True
+    if args.quiet:
+        overrides["verbose"] = False
+    overrides["record_dir"] = None if args.no_record else args.results
+    overrides.update(_parse_sets(args.set, PretrainConfig))
+    config = get_preset(args.preset, **overrides)
+    if "out" not in overrides:
+        from .presets import resolve_preset_name
+
+        name = f"{resolve_preset_name(args.preset)}-{config.method}-{config.arch}-{config.color_space}-seed{config.seed}"
+        config = dataclasses.replace(config, out=str(Path("runs") / name))
+    return config
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from .train import init_distributed, pretrain
+
+    config = _pretrain_config(args)
+    resume = args.resume
+    if isinstance(resume, str) and resume.lower() in ("true", "latest"):
+        resume = True
+    result = pretrain(config, resume=resume)
+    if init_distributed().is_main:
+        print(f"pretrained {config.method} {config.arch} ({config.color_space}): {result.epochs} epochs, "
+              f"{result.steps} steps in {result.wall_time_s:.1f} s ({result.images_per_s:.0f} img/s); "
+              f"final loss {result.final_loss:.4f}")
+        print(f"checkpoint: {result.checkpoint}")
+        if result.record_path is not None:
+            print(f"record: {result.record_path}")
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    return 0
+
+
+def _eval_config(args: argparse.Namespace, epochs_field: str | None) -> EvalConfig:
+    overrides = _given(args, _DATA_OPTIONS)
+    if args.checkpoint:
+        # By default, evaluate on the dataset and at the image size of pretraining.
+        saved = _checkpoint(args)["config"]
+        if "data" not in overrides:
+            overrides["data"] = saved["data"]
+            if "data_root" not in overrides and saved.get("data_root"):
+                overrides["data_root"] = saved["data_root"]
+        overrides.setdefault("image_size", saved["image_size"])
+    if args.download:
+        overrides["download"] = True
+    if args.quiet:
+        overrides["verbose"] = False
+    if epochs_field and args.epochs is not None:
+        overrides[epochs_field] = args.epochs
+    if getattr(args, "layers", None):
+        overrides["layers"] = tuple(layer.strip() for layer in args.layers.split(",") if layer.strip())
+    overrides["record_dir"] = None if args.no_record else args.results
+    overrides.update(_parse_sets(args.set, EvalConfig))
+    return get_eval_preset(args.preset, **overrides)
+
+
+def _checkpoint(args: argparse.Namespace) -> dict[str, Any]:
+    """The checkpoint named by --checkpoint, loaded once."""
+    if not hasattr(args, "_loaded_checkpoint"):
+        from .train import load_checkpoint
+
+        args._loaded_checkpoint = load_checkpoint(args.checkpoint)
+    return args._loaded_checkpoint
+
+
+def _subject(args: argparse.Namespace) -> dict[str, Any]:
+    """keyword arguments of linear_probe / finetune saying what to evaluate."""
+    if not args.checkpoint and not args.random_init:
+        raise ValueError("give --checkpoint PATH (a pretraining checkpoint) or --random-init")
+    asked = _given(args, {"method": "method", "arch": "arch", "color_space": "color_space"})
+    if args.checkpoint:
+        from .train import check_compatible
+
+        check_compatible(_checkpoint(args)["config"], asked, source=f"checkpoint {args.checkpoint}")
+        return {"checkpoint": args.checkpoint, "random_init": args.random_init}
+    if args.image_size is not None:
+        asked["image_size"] = args.image_size  # the size the network's stem is built for
+    return {"pretrain_config": get_preset(args.preset, **asked), "random_init": True}
+
+
+def _print_eval(result, label: str) -> None:
+    m = result.metrics
+    where = f" (layer {m['best_layer']})" if "best_layer" in m else ""
+    note = "  [top-5 is trivially 1.0 with <= 5 classes]" if m.get("top5_trivial") else ""
+    print(f"{label}: top-1 {m['top1']:.4f}  top-5 {m['top5']:.4f}{where}  {result.wall_time_s:.1f} s{note}")
+    if result.record_path is not None:
+        print(f"record: {result.record_path}")
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from .evaluate import linear_probe
+
+    config = _eval_config(args, "probe_epochs")
+    subject = _subject(args)
+    result = linear_probe(config, **subject)
+    _print_eval(result, "probe" + (" (random init)" if subject["random_init"] else ""))
+    return 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from .evaluate import finetune
+
+    config = _eval_config(args, "finetune_epochs")
+    subject = _subject(args)
+    result = finetune(config, **subject)
+    _print_eval(result, "finetune" + (" (random init)" if subject["random_init"] else ""))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import build_eval_datasets, finetune, linear_probe
+
+    config = _eval_config(args, "finetune_epochs")
+    subject = _subject(args)
+    datasets = build_eval_datasets(config)
+    probe = linear_probe(config, **subject, datasets=datasets)
+    floor = linear_probe(config, **{**subject, "random_init": True}, datasets=datasets)
+    _print_eval(probe, "probe")
+    _print_eval(floor, "probe (random init)")
+    print(f"margin over random init: {probe.metrics['top1'] - floor.metrics['top1']:+.4f} top-1")
+    if not args.no_finetune:
+        _print_eval(finetune(config, **subject), "finetune")
+    return 0
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from .results import load_records, table1, table1_rows
+
+    records = load_records(args.results)
+    if args.format == "json":
+        print(json.dumps(table1_rows(records, kind=args.kind), indent=2))
+    else:
+        print(table1(records, kind=args.kind))
+    return 0
+
+
+COMMANDS = {"pretrain": cmd_pretrain, "probe": cmd_probe, "finetune": cmd_finetune,
+            "evaluate": cmd_evaluate, "table": cmd_table}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``splitbrain`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, FloatingPointError, ImportError) as error:
+        # ValueError covers CheckpointMismatchError; FileNotFoundError covers MissingDatasetError.
+        one_line = " ".join(str(error).split())
+        print(f"{PROG}: error: {one_line}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,513 @@
+"""Evaluation: linear probes on frozen features, and fine-tuning with a classifier on top.
+
+Linear probe (the protocol of Zhang et al. 2017, section 4.1): the pretrained network is frozen;
+for every layer, its activations on labelled images are average-pooled to at most ``max_dim``
+values, flattened and concatenated over the two halves, standardised with the mean and
+standard deviation of the training split, and a linear classifier (softmax regression) is
+trained on them. Top-1 / top-5 accuracy is measured on a held-out split. The same code probes
+a randomly initialised network (``random_init=True``): the floor that pretraining has to beat.
+
+Fine-tuning (the poster's "add a classifier as the last layer"): both halves' last layer,
+global-average-pooled, feeds a Linear classifier; everything is trained with labels.
+
+Networks of both kinds (:class:`~splitbrain.models.SplitBrainNet` and the
+:class:`~splitbrain.models.DenoisingAutoencoder` baseline) go through a
+:class:`FeatureExtractor`, which turns uint8 RGB images into the model's inputs and runs its
+trunks, so the probing and fine-tuning code treats them alike.
+
+Top-5 accuracy is reported always; with 5 classes or fewer it is trivially 1.0.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from .color import ColorSpace, get_color_space
+from .models import DenoisingAutoencoder, SplitBrainNet, pool_features
+from .presets import EvalConfig, PretrainConfig
+from .results import make_record, write_record
+from .train import (
+    build_model,
+    check_compatible,
+    config_from_dict,
+    load_checkpoint,
+    resolve_amp,
+    resolve_device,
+    seed_everything,
+    tqdm_disable,
+)
+
+# ----------------------------------------------------------------------------------------------
+# Feature extractors: one interface over split-brain pairs and autoencoders
+
+
+class FeatureExtractor(nn.Module):
+    """uint8 RGB images -> a model's representation at named layers.
+
+    Subclasses say how RGB becomes the model's inputs (:meth:`prepare`) and which trunk reads
+    which input (:meth:`trunk_inputs`); the representation at a layer is the trunks'
+    activations at that layer concatenated along channels (both halves of a split-brain pair,
+    or the autoencoder's single encoder).
+
+    Attributes:
+        model: the wrapped network; space: its :class:`~splitbrain.color.ColorSpace`.
+        trunks: the trunks (``nn.ModuleList``): the parameters fine-tuning trains.
+        feature_layers: the layer names, shallow to deep.
+    """
+
+    def __init__(self, model: nn.Module, space: ColorSpace, trunks: Iterable[nn.Module]):
+        super().__init__()
+        self.model = model
+        self.space = space
+        self.trunks = nn.ModuleList(trunks)
+        self.feature_layers: tuple[str, ...] = tuple(model.feature_layers)
+
+    def prepare(self, rgb: torch.Tensor) -> tuple[torch.Tensor, ...]:  # pragma: no cover
+        raise NotImplementedError
+
+    def activations(self, rgb: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
+        """Concatenated activation maps at ``layers``: layer -> (N, C_layer, h, w) float.
+
+        ``rgb``: (N, 3, H, W) uint8 in [0, 255] (or float in [0, 1]). One pass per trunk, stopping
+        at the deepest requested layer; runs in the caller's train/eval and grad mode.
+        """
+        wanted = {self.model.resolve_layer(layer): layer for layer in layers}
+        deepest = max(wanted, key=self.feature_layers.index)
+        per_layer: dict[str, list[torch.Tensor]] = {layer: [] for layer in wanted.values()}
+        with torch.autocast(rgb.device.type, enabled=False):  # colour conversion stays float32
+            inputs = self.prepare(rgb)
+        for trunk, x in zip(self.trunks, inputs):
+            for name, stage in trunk.stages.items():
+                x = stage(x)
+                if name in wanted:
+                    per_layer[wanted[name]].append(x)
+                if name == deepest:
+                    break
+        return {layer: torch.cat(maps, dim=1) for layer, maps in per_layer.items()}
+
+    def forward(self, rgb: torch.Tensor, layer: str, max_dim: int | None = None) -> torch.Tensor:
+        """Features (N, D) at ``layer``: pooled to at most ``max_dim`` values (the model's
+        ``features`` rule), or global-average-pooled (D = channels) when ``max_dim`` is None."""
+        activation = self.activations(rgb, [layer])[layer]
+        if max_dim is None:
+            return activation.mean(dim=(2, 3))
+        return pool_features(activation, max_dim)
+
+
+class SplitBrainFeatures(FeatureExtractor):
+    """A :class:`SplitBrainNet`: half 1 reads group 1 (L / R), half 2 group 2 (ab / GB)."""
+
+    def __init__(self, model: SplitBrainNet, space: ColorSpace):
+        super().__init__(model, space, [model.half1.trunk, model.half2.trunk])
+
+    def prepare(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.space.split(self.space.normalize(self.space.from_rgb(rgb)))
+
+
+class AutoencoderFeatures(FeatureExtractor):
+    """A :class:`DenoisingAutoencoder`: its encoder reads all three normalised channels."""
+
+    def __init__(self, model: DenoisingAutoencoder, space: ColorSpace):
+        super().__init__(model, space, [model.encoder])
+
+    def prepare(self, rgb: torch.Tensor) -> tuple[torch.Tensor]:
+        return (self.space.normalize(self.space.from_rgb(rgb)),)
+
+
+_EXTRACTORS = {SplitBrainNet: SplitBrainFeatures, DenoisingAutoencoder: AutoencoderFeatures}
+
+
+def feature_extractor(model: nn.Module, color_space: str | ColorSpace) -> FeatureExtractor:
+    """The :class:`FeatureExtractor` for ``model`` (a SplitBrainNet or a DenoisingAutoencoder)."""
+    space = get_color_space(color_space) if isinstance(color_space, str) else color_space
+    for kind, extractor in _EXTRACTORS.items():
+        if isinstance(model, kind):
+            return extractor(model, space)
+    raise ValueError(f"model must be a SplitBrainNet or a DenoisingAutoencoder, got {type(model).__name__}")
+
+
+# ----------------------------------------------------------------------------------------------
+# The pieces of a linear probe
+
+
+def topk_accuracy(logits: torch.Tensor, labels: torch.Tensor, ks: Iterable[int] = (1, 5)) -> dict[int, float]:
+    """Fraction of rows whose label is among the k highest logits, for each k.
+
+    ``logits`` (N, K) float, ``labels`` (N,) int in [0, K). k >= K counts every row as correct
+    (top-5 is 1.0 with 5 classes or fewer).
+    """
+    if logits.dim() != 2 or labels.dim() != 1 or logits.shape[0] != labels.shape[0]:
+        raise ValueError(f"logits must be (N, K) and labels (N,), got {tuple(logits.shape)} and {tuple(labels.shape)}")
+    if logits.shape[0] == 0:
+        raise ValueError("logits must hold at least one row")
+    ranked = logits.topk(min(max(ks), logits.shape[1]), dim=1).indices
+    hits = ranked == labels[:, None]
+    return {k: float(hits[:, :k].any(dim=1).float().mean()) for k in ks}
+
+
+@torch.no_grad()
+def extract_features(
+    extractor: FeatureExtractor,
+    loader: Iterable,
+    layers: Iterable[str],
+    device: torch.device,
+    max_dim: int = 9216,
+    amp_dtype: torch.dtype | None = None,
+    progress: bool | None = None,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Frozen features of every batch of ``loader``: (layer -> (N, D) float32 on the CPU, labels (N,)).
+
+    ``loader`` yields (uint8 images (B, 3, S, S), labels (B,)). The extractor runs in eval mode.
+    """
+    layers = list(layers)
+    extractor.eval()
+    chunks: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
+    labels = []
+    for rgb, y in tqdm(loader, desc="features", leave=False, disable=tqdm_disable(progress)):
+        rgb = rgb.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            maps = extractor.activations(rgb, layers)
+        for layer in layers:
+            chunks[layer].append(pool_features(maps[layer].float(), max_dim).cpu())
+        labels.append(torch.as_tensor(y).long())
+    return {layer: torch.cat(chunks[layer]) for layer in layers}, torch.cat(labels)
+
+
+def standardize(train: torch.Tensor, *others: torch.Tensor, eps: float = 1e-6) -> tuple[torch.Tensor, ...]:
+    """Standardise ``train`` (N, D) and ``others`` with the training split's mean and std.
+
+    Constant features (std < eps) are centred, not scaled.
+    """
+    mean = train.mean(dim=0, keepdim=True)
+    std = train.std(dim=0, keepdim=True)
+    std = torch.where(std < eps, torch.ones_like(std), std)
+    return tuple((x - mean) / std for x in (train, *others))
+
+
+def train_linear_classifier(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    epochs: int = 30,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    batch_size: int = 256,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> nn.Linear:
+    """Softmax regression on (N, D) features: Adam, fixed epochs, L2 ``weight_decay``.
+
+    Mini-batches are shuffled by a generator seeded with ``seed``; the weights start at zero,
+    so the result depends only on the data and ``seed``. Returns the trained ``nn.Linear``.
+    """
+    device = torch.device(device)
+    n, dim = features.shape
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), got {tuple(labels.shape)}")
+    classifier = nn.Linear(dim, num_classes).to(device)
+    nn.init.zeros_(classifier.weight)
+    nn.init.zeros_(classifier.bias)
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=lr, weight_decay=weight_decay)
+    x, y = features.to(device), labels.to(device)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator).to(device)
+        for start in range(0, n, batch_size):
+            batch = order[start : start + batch_size]
+            loss = F.cross_entropy(classifier(x[batch]), y[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    return classifier.eval()
+
+
+def probe_features(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    num_classes: int,
+    epochs: int = 30,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    batch_size: int = 256,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> dict[str, float]:
+    """Standardise, train a linear classifier on (train_x, train_y), score it on the test split.
+
+    Returns {"top1", "top5", "train_top1", "dim"} (accuracies as fractions).
+    """
+    train_s, test_s = standardize(train_x.float(), test_x.float())
+    classifier = train_linear_classifier(train_s, train_y, num_classes, epochs, lr, weight_decay, batch_size, seed, device)
+    with torch.no_grad():
+        test_acc = topk_accuracy(classifier(test_s.to(device)).cpu(), test_y)
+        train_acc = topk_accuracy(classifier(train_s.to(device)).cpu(), train_y, ks=(1,))
+    return {"top1": test_acc[1], "top5": test_acc[5], "train_top1": train_acc[1], "dim": int(train_x.shape[1])}
+
+
+# ----------------------------------------------------------------------------------------------
+# What is evaluated: a checkpoint, a given model, or a random initialisation
+
+
+@dataclass
+class EvalResult:
+    """What :func:`linear_probe` and :func:`finetune` return.
+
+    metrics: for a probe {"layers": {layer: {"top1", "top5", "train_top1", "dim"}},
+    "best_layer", "top1", "top5" (the best layer's), "num_classes", "train_images",
+    "test_images"}; for fine-tuning {"top1", "top5", "history", ...}.
+    """
+
+    kind: str
+    metrics: dict[str, Any]
+    model_info: dict[str, Any]
+    pretrain_config: PretrainConfig
+    wall_time_s: float
+    record_path: Path | None = None
+    model: nn.Module | None = field(default=None, repr=False)
+
+
+def load_subject(
+    checkpoint: str | Path | dict | None = None,
+    pretrain_config: PretrainConfig | None = None,
+    random_init: bool = False,
+    model: nn.Module | None = None,
+    seed: int = 0,
+) -> tuple[nn.Module, PretrainConfig]:
+    """The network to evaluate and the configuration it was (or would be) pretrained with.
+
+    - ``model`` given: used as is (``pretrain_config`` required: it names the colour space).
+    - ``checkpoint`` given: the network it holds; with ``random_init`` the same architecture
+      freshly initialised (seeded by ``seed``). If ``pretrain_config`` is also given, its
+      architecture must match the checkpoint's (CheckpointMismatchError otherwise).
+    - neither: ``random_init`` must be True; a fresh network of ``pretrain_config``.
+    """
+    if model is not None:
+        if pretrain_config is None:
+            raise ValueError("pretrain_config is required with model= (it names the model's colour space)")
+        return model, pretrain_config
+    if checkpoint is not None:
+        saved = load_checkpoint(checkpoint) if not isinstance(checkpoint, dict) else checkpoint
+        saved_config = config_from_dict(saved["config"])
+        if pretrain_config is not None:
+            check_compatible(saved["config"], pretrain_config.to_dict(), source=f"checkpoint {checkpoint}")
+        seed_everything(seed)
+        network = build_model(saved_config)
+        if not random_init:
+            network.load_state_dict(saved["model"])
+        return network, saved_config
+    if not random_init:
+        raise ValueError("give a checkpoint to evaluate, or random_init=True with a pretrain_config")
+    if pretrain_config is None:
+        raise ValueError("pretrain_config is required for random_init=True without a checkpoint")
+    seed_everything(seed)
+    return build_model(pretrain_config), pretrain_config
+
+
+def describe_model(config: PretrainConfig, random_init: bool) -> dict[str, Any]:
+    """The "model" entry of a results record."""
+    info = {"method": config.method, "arch": config.arch, "color_space": config.color_space,
+            "width": config.width, "random_init": bool(random_init)}
+    if config.method == "dae":
+        info.update(noise=config.noise, noise_level=config.noise_level)
+    return info
+
+
+def build_eval_datasets(config: EvalConfig, augment_train: bool = False) -> tuple[Dataset, Dataset, int]:
+    """(labelled training split, held-out split, number of classes) of ``config.data``.
+
+    The training split is centre-cropped (fixed crops for "embedded") unless ``augment_train``.
+    """
+    from .data import STANDARD_SPLITS, build_dataset
+
+    splits = STANDARD_SPLITS[config.data]
+    common = dict(root=config.data_root, image_size=config.image_size, download=config.download, seed=config.split_seed)
+    train = build_dataset(config.data, split=splits.probe_train, augment=augment_train, length=config.max_train_images,
+                          **common)
+    test = build_dataset(config.data, split=splits.evaluate, augment=False, length=config.max_test_images, **common)
+    return train, test, train.num_classes
+
+
+def _loader(dataset: Dataset, config: EvalConfig, device: torch.device) -> DataLoader:
+    return DataLoader(dataset, batch_size=config.feature_batch_size, shuffle=False,
+                      num_workers=config.num_workers, pin_memory=device.type == "cuda")
+
+
+def _finish(kind: str, config: EvalConfig, metrics: dict, pretrain_config: PretrainConfig, random_init: bool,
+            start: float, model: nn.Module, checkpoint) -> EvalResult:
+    wall = time.perf_counter() - start
+    info = describe_model(pretrain_config, random_init)
+    result = EvalResult(kind, metrics, info, pretrain_config, wall, model=model)
+    if config.record_dir is not None:
+        record = make_record(kind, config.to_dict(), metrics, model=info, seed=config.seed, wall_time_s=wall,
+                             pretrain_config=pretrain_config.to_dict(),
+                             extra={"checkpoint": None if checkpoint is None or isinstance(checkpoint, dict) else str(checkpoint)})
+        result.record_path = write_record(record, config.record_dir)
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+# The two evaluations
+
+
+def linear_probe(
+    config: EvalConfig,
+    checkpoint: str | Path | dict | None = None,
+    *,
+    pretrain_config: PretrainConfig | None = None,
+    random_init: bool = False,
+    model: nn.Module | None = None,
+    datasets: tuple[Dataset, Dataset, int] | None = None,
+) -> EvalResult:
+    """Linear probes of a frozen network at every layer (or ``config.layers``).
+
+    Args:
+        config: an :class:`~splitbrain.presets.EvalConfig` (e.g. ``get_eval_preset("smoke")``).
+        checkpoint, pretrain_config, random_init, model: what to evaluate (see :func:`load_subject`).
+        datasets: optional (train, test, num_classes) instead of ``config.data``'s splits.
+    Returns:
+        an :class:`EvalResult` (per-layer top-1 / top-5 on the held-out split; the best layer's
+        at the top level); writes a "probe" record when ``config.record_dir`` is set.
+    """
+    start = time.perf_counter()
+    device = resolve_device(config.device)
+    amp_dtype = resolve_amp(config.amp, device)
+    network, pretrain_config = load_subject(checkpoint, pretrain_config, random_init, model, config.seed)
+    extractor = feature_extractor(network, pretrain_config.color_space).to(device)
+    layers = config.layers or extractor.feature_layers
+    for layer in layers:
+        network.resolve_layer(layer)  # a clear ValueError for an unknown layer, before any work
+    train_set, test_set, num_classes = datasets or build_eval_datasets(config)
+
+    train_features, train_labels = extract_features(extractor, _loader(train_set, config, device), layers, device,
+                                                    config.max_dim, amp_dtype, config.progress)
+    test_features, test_labels = extract_features(extractor, _loader(test_set, config, device), layers, device,
+                                                  config.max_dim, amp_dtype, config.progress)
+    per_layer = {}
+    for layer in layers:
+        per_layer[layer] = probe_features(
+            train_features[layer], train_labels, test_features[layer], test_labels, num_classes,
+            epochs=config.probe_epochs, lr=config.probe_lr, weight_decay=config.probe_weight_decay,
+            batch_size=config.probe_batch_size, seed=config.seed, device=device,
+        )
+        if config.verbose:
+            scores = per_layer[layer]
+            print(f"probe {layer:>7}: top-1 {scores['top1']:.4f}  top-5 {scores['top5']:.4f}  "
+                  f"(train top-1 {scores['train_top1']:.4f}, {scores['dim']} dims)", flush=True)
+    best = max(layers, key=lambda layer: per_layer[layer]["top1"])
+    metrics = {
+        "layers": per_layer,
+        "best_layer": best,
+        "top1": per_layer[best]["top1"],
+        "top5": per_layer[best]["top5"],
+        "num_classes": num_classes,
+        "train_images": len(train_labels),
+        "test_images": len(test_labels),
+        "top5_trivial": num_classes <= 5,
+    }
+    return _finish("probe", config, metrics, pretrain_config, random_init, start, network, checkpoint)
+
+
+class FinetuneClassifier(nn.Module):
+    """The trunks of a pretrained network + a Linear classifier on the global-average-pooled
+    last layer (both halves concatenated). ``forward(rgb uint8 (N, 3, H, W)) -> logits (N, K)``."""
+
+    def __init__(self, extractor: FeatureExtractor, num_classes: int):
+        super().__init__()
+        self.extractor = extractor
+        self.layer = extractor.feature_layers[-1]
+        channels = sum(trunk.layer_channels[trunk.resolve_layer(self.layer)] for trunk in extractor.trunks)
+        self.head = nn.Linear(channels, num_classes)
+
+    def trainable_parameters(self):
+        """The trunks' and the head's parameters (the pretext heads / decoder are not used)."""
+        return list(self.extractor.trunks.parameters()) + list(self.head.parameters())
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return self.head(self.extractor(rgb, self.layer, max_dim=None))
+
+
+@torch.no_grad()
+def _accuracy(classifier: nn.Module, loader: Iterable, device, amp_dtype) -> dict[int, float]:
+    classifier.eval()
+    logits, labels = [], []
+    for rgb, y in loader:
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            logits.append(classifier(rgb.to(device, non_blocking=True)).float().cpu())
+        labels.append(torch.as_tensor(y).long())
+    return topk_accuracy(torch.cat(logits), torch.cat(labels))
+
+
+def finetune(
+    config: EvalConfig,
+    checkpoint: str | Path | dict | None = None,
+    *,
+    pretrain_config: PretrainConfig | None = None,
+    random_init: bool = False,
+    model: nn.Module | None = None,
+    datasets: tuple[Dataset, Dataset, int] | None = None,
+) -> EvalResult:
+    """Fine-tune the whole network with a classifier on its last layer; top-1 / top-5 held out.
+
+    Arguments as for :func:`linear_probe`. Trains for ``config.finetune_epochs`` epochs with
+    Adam (``finetune_lr``, ``finetune_weight_decay``), random crops and flips of the training
+    split when ``config.augment``; writes a "finetune" record when ``config.record_dir`` is set.
+    """
+    from .data import build_loader
+
+    start = time.perf_counter()
+    device = resolve_device(config.device)
+    amp_dtype = resolve_amp(config.amp, device)
+    network, pretrain_config = load_subject(checkpoint, pretrain_config, random_init, model, config.seed)
+    train_set, test_set, num_classes = datasets or build_eval_datasets(config, augment_train=config.augment)
+    seed_everything(config.seed)
+    classifier = FinetuneClassifier(feature_extractor(network, pretrain_config.color_space), num_classes).to(device)
+    optimizer = torch.optim.Adam(classifier.trainable_parameters(), lr=config.finetune_lr,
+                                 weight_decay=config.finetune_weight_decay)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    train_loader = build_loader(train_set, config.finetune_batch_size, train=True, num_workers=config.num_workers,
+                                seed=config.seed, drop_last=len(train_set) > config.finetune_batch_size)
+    test_loader = _loader(test_set, config, device)
+
+    history = []
+    for epoch in range(config.finetune_epochs):
+        classifier.train()
+        total, count = torch.zeros((), device=device), 0
+        bar = tqdm(train_loader, desc=f"finetune {epoch + 1}/{config.finetune_epochs}", leave=False,
+                   disable=tqdm_disable(config.progress))
+        for rgb, y in bar:
+            rgb, y = rgb.to(device, non_blocking=True), torch.as_tensor(y).to(device)
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                logits = classifier(rgb)
+            loss = F.cross_entropy(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total += loss.detach() * len(y)
+            count += len(y)
+        history.append({"epoch": epoch + 1, "train_loss": float(total) / max(count, 1)})
+        if config.verbose:
+            print(f"finetune epoch {epoch + 1}/{config.finetune_epochs}  train loss {history[-1]['train_loss']:.4f}", flush=True)
+    accuracy = _accuracy(classifier, test_loader, device, amp_dtype)
+    metrics = {
+        "top1": accuracy[1],
+        "top5": accuracy[5],
+        "history": history,
+        "num_classes": num_classes,
+        "train_images": len(train_set),
+        "test_images": len(test_set),
+        "top5_trivial": num_classes <= 5,
+    }
+    if config.verbose:
+        print(f"finetune: top-1 {metrics['top1']:.4f}  top-5 {metrics['top5']:.4f}", flush=True)
+    return _finish("finetune", config, metrics, pretrain_config, random_init, start, classifier, checkpoint)

@@ -1,0 +1,395 @@
+"""Named configurations: one dataclass for pretraining, one for evaluation, four presets each.
+
+A preset is a complete, validated configuration with a name a student can remember::
+
+    from splitbrain.presets import get_preset
+    config = get_preset("smoke")                    # seconds on a laptop CPU
+    config = get_preset("cpu", epochs=3, seed=1)    # overrides go through dataclasses.replace
+
+===========  ====================================================================================
+``smoke``    CPU, the embedded photographs, 32 px crops, a few dozen steps: seconds. For tests
+             and for checking that a notebook runs end to end.
+``cpu``      CPU, the embedded photographs, 32 px crops, 8x8 targets: a few minutes, enough for
+             the loss to fall visibly and for features to beat a random network.
+``colab``    one T4-class GPU (a free Colab session), STL-10 at 96x96, the poster's bins and
+             12x12 targets.
+``paper``    the poster's setup: STL-10 96x96 in place of the (unavailable) NYU course set,
+             FC-ResNet18 (its best), 12x12 targets, 100 / 10 bins, Adam lr 1e-4, lr x0.1 per
+             epoch, batch 64, full-width halves.
+``auto``     ``colab`` when CUDA is available, else ``cpu``.
+===========  ====================================================================================
+
+Every configuration validates itself on construction (and so on every ``dataclasses.replace``):
+a bad field raises ``ValueError`` naming the field and what was expected.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+METHODS = ("splitbrain", "dae")
+ARCHITECTURES = ("simplenet", "fcalexnet", "fcresnet18")
+COLOR_SPACE_NAMES = ("lab", "rescaled_lab", "rgb")
+DATASETS = ("embedded", "stl10", "cifar10", "folder")
+WIDTHS = ("half", "full")
+AMP_MODES = ("auto", "off", "bf16", "fp16")
+LOSSES = ("ce", "rebalanced")
+NOISES = ("masking", "salt_pepper", "gaussian")
+PRESET_NAMES = ("smoke", "cpu", "colab", "paper", "auto")
+
+
+# ----------------------------------------------------------------------------------------------
+# validation helpers (each raises ValueError naming the field)
+
+
+def _choice(value: Any, name: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+def _int(value: Any, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+
+
+def _optional_int(value: Any, name: str, minimum: int) -> None:
+    if value is not None:
+        _int(value, name, minimum)
+
+
+def _number(value: Any, name: str, low: float, high: float | None = None, low_open: bool = False) -> None:
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and value == value
+    if ok:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        bound = f"> {low}" if low_open else f">= {low}"
+        if high is not None:
+            bound += f" and <= {high}"
+        raise ValueError(f"{name} must be a number {bound}, got {value!r}")
+
+
+def _bool(value: Any, name: str) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# pretraining
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything one pretraining run needs. Defaults are the ``smoke`` preset.
+
+    Model: ``method`` "splitbrain" (two halves predicting each other's channel group) or "dae"
+    (the denoising-autoencoder baseline); ``arch`` in ``ARCHITECTURES``; ``width`` "full" (each
+    half as wide as a whole network, like the poster's code) or "half" (the paper's halves,
+    together as wide as one network); ``noise``/``noise_level`` only matter for "dae".
+
+    Targets: ``color_space`` in {"lab", "rescaled_lab", "rgb"}; targets on a ``grid`` x ``grid``
+    map; group 1 in ``bins1`` bins, each channel of group 2 in ``bins2`` bins (``bins2**2`` joint
+    classes). ``loss`` "ce" (plain per-pixel cross-entropy, the paper's choice) or "rebalanced"
+    (cross-entropy weighted by ``quantize.rebalancing_weights`` of the class prior measured on
+    the first few batches; smoothed with sigma 5 for fixed Lab bins, unsmoothed otherwise).
+
+    Data: ``data`` in {"embedded", "stl10", "cifar10", "folder"} with ``data_root`` (a folder of
+    class subfolders for "folder"); ``image_size`` square crop side; ``train_length`` images per
+    epoch of the embedded dataset (random crops of a dozen photographs); ``augment`` random
+    crops and flips; ``download`` lets torchvision fetch STL-10 / CIFAR-10; ``split_seed``
+    fixes the dataset's parts (the folder parts, the embedded held-out crops): keep it equal
+    between pretraining and evaluation so the held-out images stay unseen. ``seed`` seeds
+    everything else (initialisation, data order, augmentation).
+
+    Optimisation: Adam(``lr``, ``weight_decay``); the learning rate is multiplied by
+    ``lr_decay`` after every epoch (StepLR, step 1); ``batch_size`` is the GLOBAL batch: under
+    ``torchrun`` each of the N processes takes ``batch_size // N`` images, so the
+    hyper-parameters mean the same on 1 or 8 GPUs. ``max_steps_per_epoch`` caps an epoch.
+
+    Machinery: ``device`` "auto" (CUDA when available, else CPU) or a torch device string;
+    ``amp`` "auto" (bf16 on GPUs that support it, else fp16 with a GradScaler; off on the CPU),
+    "off", "bf16", "fp16"; ``channels_last``; ``compile`` (torch.compile); ``num_workers``
+    DataLoader processes; ``out`` the run directory (checkpoint.pt, metrics.jsonl);
+    ``log_every`` steps between metric lines; ``progress`` True / False / None (a tqdm bar only
+    when stderr is a terminal); ``verbose`` one printed line per epoch; ``record_dir`` where a
+    JSON result record is written (None: none).
+    """
+
+    method: str = "splitbrain"
+    arch: str = "simplenet"
+    width: str = "half"
+    noise: str = "salt_pepper"
+    noise_level: float = 0.05
+    color_space: str = "lab"
+    grid: int = 8
+    bins1: int = 100
+    bins2: int = 10
+    loss: str = "ce"
+    data: str = "embedded"
+    data_root: str | None = None
+    download: bool = False
+    image_size: int = 32
+    train_length: int = 256
+    augment: bool = True
+    epochs: int = 2
+    batch_size: int = 16
+    lr: float = 1e-3
+    lr_decay: float = 1.0
+    weight_decay: float = 0.0
+    max_steps_per_epoch: int | None = None
+    seed: int = 0
+    split_seed: int = 0
+    device: str = "auto"
+    amp: str = "auto"
+    channels_last: bool = False
+    compile: bool = False
+    num_workers: int = 0
+    out: str = "runs/pretrain"
+    log_every: int = 10
+    progress: bool | None = None
+    verbose: bool = True
+    record_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        _choice(self.method, "method", METHODS)
+        _choice(self.arch, "arch", ARCHITECTURES)
+        _choice(self.width, "width", WIDTHS)
+        _choice(self.noise, "noise", NOISES)
+        _number(self.noise_level, "noise_level", 0.0, 1.0)
+        _choice(self.color_space, "color_space", COLOR_SPACE_NAMES)
+        _int(self.grid, "grid", 1)
+        _int(self.bins1, "bins1", 2)
+        _int(self.bins2, "bins2", 2)
+        _choice(self.loss, "loss", LOSSES)
+        _choice(self.data, "data", DATASETS)
+        if self.data == "folder" and not self.data_root:
+            raise ValueError("data_root must name a folder of class subfolders when data='folder'")
+        if self.data_root is not None and not isinstance(self.data_root, str):
+            raise ValueError(f"data_root must be a string path or None, got {self.data_root!r}")
+        _bool(self.download, "download")
+        _int(self.image_size, "image_size", 1)
+        if self.grid > self.image_size:
+            raise ValueError(f"grid must be <= image_size, got grid={self.grid}, image_size={self.image_size}")
+        _int(self.train_length, "train_length", 1)
+        _bool(self.augment, "augment")
+        _int(self.epochs, "epochs", 0)
+        _int(self.batch_size, "batch_size", 1)
+        _number(self.lr, "lr", 0.0, low_open=True)
+        _number(self.lr_decay, "lr_decay", 0.0, 1.0, low_open=True)
+        _number(self.weight_decay, "weight_decay", 0.0)
+        _optional_int(self.max_steps_per_epoch, "max_steps_per_epoch", 1)
+        _int(self.seed, "seed", 0)
+        _int(self.split_seed, "split_seed", 0)
+        if not isinstance(self.device, str) or not self.device:
+            raise ValueError(f"device must be 'auto' or a torch device string like 'cpu', 'cuda:0', got {self.device!r}")
+        _choice(self.amp, "amp", AMP_MODES)
+        _bool(self.channels_last, "channels_last")
+        _bool(self.compile, "compile")
+        _int(self.num_workers, "num_workers", 0)
+        if not isinstance(self.out, str) or not self.out:
+            raise ValueError(f"out must be a directory path, got {self.out!r}")
+        _int(self.log_every, "log_every", 1)
+        if self.progress is not None:
+            _bool(self.progress, "progress")
+        _bool(self.verbose, "verbose")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as a JSON-friendly dict (what checkpoints and records store)."""
+        return dataclasses.asdict(self)
+
+
+# The fields that define the network and its targets: a checkpoint can only be resumed, probed
+# or fine-tuned under a configuration that agrees on these (image_size chooses each trunk's stem).
+MODEL_FIELDS = ("method", "arch", "width", "color_space", "image_size", "grid", "bins1", "bins2")
+DAE_FIELDS = ("noise", "noise_level")
+
+
+_PRETRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    # Seconds on a CPU: 3 epochs x 8 steps of 16 crops of 32 px from the embedded photographs.
+    "smoke": dict(
+        arch="simplenet", width="half", data="embedded", image_size=32, train_length=128,
+        grid=8, epochs=3, batch_size=16, lr=1e-3, lr_decay=1.0, device="cpu", log_every=4,
+    ),
+    # A few minutes on a 2-core CPU: 5 epochs x 32 steps of 64 crops of 32 px, 8x8 targets
+    # (the grid that suits 32 px images), lr 1e-3 (the fast CPU prototype's rate).
+    "cpu": dict(
+        arch="simplenet", width="half", data="embedded", image_size=32, train_length=2048,
+        grid=8, epochs=5, batch_size=64, lr=1e-3, lr_decay=0.5, device="cpu", log_every=8,
+    ),
+    # One T4-class GPU in a free Colab session: the 100k unlabelled STL-10 images at 96 px,
+    # the poster's 12x12 targets and bins, fp16 mixed precision. Full-width SimpleNet halves
+    # cost about 1 GMAC per image forward, so by FLOP count an epoch takes roughly 1-2 min
+    # on a T4 (the loader only slices raw arrays, 2 Colab cores keep up): the 4 epochs plus
+    # the STL-10 download (2.5 GB, a few minutes) fit in about 15 minutes of a session.
+    "colab": dict(
+        arch="simplenet", width="full", data="stl10", download=True, image_size=96,
+        train_length=100_000, grid=12, epochs=4, batch_size=128, lr=1e-3, lr_decay=0.5,
+        device="auto", amp="auto", channels_last=True, num_workers=2, log_every=50,
+    ),
+    # The poster's setup: full-width FC-ResNet18 halves, 96 px inputs, 12x12 targets,
+    # 100 / 10 bins, Adam lr 1e-4 decayed x0.1 every epoch, batch 64, rescaled Lab (their
+    # best). STL-10's 100k unlabelled images stand in for the NYU course set. Heavy: to keep a
+    # 12x12 output at 96 px the ResNet keeps full resolution in layer1 (about 11 GMAC per image
+    # forward for the pair), so by FLOP count an epoch takes very roughly 5-10 min on a T4 and
+    # 1-2 min on an A100-class GPU.
+    "paper": dict(
+        arch="fcresnet18", width="full", color_space="rescaled_lab", data="stl10",
+        download=True, image_size=96, train_length=100_000, grid=12, bins1=100, bins2=10,
+        epochs=5, batch_size=64, lr=1e-4, lr_decay=0.1, weight_decay=0.0, device="auto",
+        amp="auto", channels_last=True, num_workers=4, log_every=100,
+    ),
+}
+
+
+def resolve_preset_name(name: str) -> str:
+    """``auto`` -> ``colab`` when CUDA is available, else ``cpu``; other names pass through."""
+    if name not in PRESET_NAMES:
+        raise ValueError(f"preset must be one of {PRESET_NAMES}, got {name!r}")
+    if name != "auto":
+        return name
+    import torch
+
+    return "colab" if torch.cuda.is_available() else "cpu"
+
+
+def _build(cls, table: dict[str, dict[str, Any]], name: str, overrides: dict[str, Any]):
+    resolved = resolve_preset_name(name)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid fields: {sorted(fields)}")
+    config = cls(**table[resolved])
+    return dataclasses.replace(config, **overrides) if overrides else config
+
+
+def get_preset(name: str, **overrides: Any) -> PretrainConfig:
+    """The pretraining preset ``name`` (smoke, cpu, colab, paper, auto) with ``overrides``.
+
+    Raises ValueError for an unknown preset, an unknown field or an invalid value.
+    """
+    return _build(PretrainConfig, _PRETRAIN_PRESETS, name, overrides)
+
+
+# ----------------------------------------------------------------------------------------------
+# evaluation (linear probes and fine-tuning)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Everything one linear-probe or fine-tuning run needs. Defaults are the ``smoke`` preset.
+
+    Data: labelled images of ``data`` (+ ``data_root``) at ``image_size``, the dataset's
+    probe-training and evaluation splits (``data.STANDARD_SPLITS``: STL-10 train / test,
+    CIFAR-10 train / test, the embedded photographs' train / held-out regions, an ImageFolder's
+    "probe_train" / "val" parts, fixed by ``split_seed``, disjoint from its "pretrain" part).
+    ``max_train_images`` / ``max_test_images`` cap each side (None: all; for "embedded" they
+    are the numbers of crops, default 1000 / 500).
+
+    Linear probe (the Zhang et al. protocol): the network is frozen; features of ``layers``
+    (None: all of the model's ``feature_layers``; each layer's map average-pooled to at most
+    ``max_dim`` values) are computed once, standardised with the training split's mean and
+    std, and a linear classifier is trained on them with Adam (``probe_lr``,
+    ``probe_weight_decay``) for ``probe_epochs`` epochs of ``probe_batch_size``. The cached
+    features take N x sum(D) x 4 bytes (20k images x 5 layers x 9216 dims: 3.7 GB).
+
+    Fine-tuning (the poster's "add a classifier as the last layer"): global-average-pooled last
+    layer of both halves -> Linear, everything trained with Adam (``finetune_lr``,
+    ``finetune_weight_decay``) for ``finetune_epochs`` epochs of ``finetune_batch_size``, random
+    crops and flips on the training split when ``augment``.
+    """
+
+    data: str = "embedded"
+    data_root: str | None = None
+    download: bool = False
+    image_size: int = 32
+    max_train_images: int | None = None
+    max_test_images: int | None = None
+    layers: tuple[str, ...] | None = None
+    max_dim: int = 9216
+    probe_epochs: int = 30
+    probe_lr: float = 1e-3
+    probe_weight_decay: float = 1e-4
+    probe_batch_size: int = 256
+    finetune_epochs: int = 2
+    finetune_lr: float = 1e-3
+    finetune_weight_decay: float = 0.0
+    finetune_batch_size: int = 32
+    augment: bool = True
+    feature_batch_size: int = 128
+    seed: int = 0
+    split_seed: int = 0
+    device: str = "auto"
+    amp: str = "auto"
+    num_workers: int = 0
+    out: str = "runs/eval"
+    progress: bool | None = None
+    verbose: bool = True
+    record_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        _choice(self.data, "data", DATASETS)
+        if self.data == "folder" and not self.data_root:
+            raise ValueError("data_root must name a folder of class subfolders when data='folder'")
+        _bool(self.download, "download")
+        _int(self.image_size, "image_size", 1)
+        _optional_int(self.max_train_images, "max_train_images", 1)
+        _optional_int(self.max_test_images, "max_test_images", 1)
+        if self.layers is not None:
+            if isinstance(self.layers, str) or not all(isinstance(layer, str) for layer in self.layers) or not self.layers:
+                raise ValueError(f"layers must be None or a non-empty tuple of layer names, got {self.layers!r}")
+            object.__setattr__(self, "layers", tuple(self.layers))
+        _int(self.max_dim, "max_dim", 1)
+        _int(self.probe_epochs, "probe_epochs", 0)
+        _number(self.probe_lr, "probe_lr", 0.0, low_open=True)
+        _number(self.probe_weight_decay, "probe_weight_decay", 0.0)
+        _int(self.probe_batch_size, "probe_batch_size", 1)
+        _int(self.finetune_epochs, "finetune_epochs", 0)
+        _number(self.finetune_lr, "finetune_lr", 0.0, low_open=True)
+        _number(self.finetune_weight_decay, "finetune_weight_decay", 0.0)
+        _int(self.finetune_batch_size, "finetune_batch_size", 1)
+        _bool(self.augment, "augment")
+        _int(self.feature_batch_size, "feature_batch_size", 1)
+        _int(self.seed, "seed", 0)
+        _int(self.split_seed, "split_seed", 0)
+        if not isinstance(self.device, str) or not self.device:
+            raise ValueError(f"device must be 'auto' or a torch device string, got {self.device!r}")
+        _choice(self.amp, "amp", AMP_MODES)
+        _int(self.num_workers, "num_workers", 0)
+        if not isinstance(self.out, str) or not self.out:
+            raise ValueError(f"out must be a directory path, got {self.out!r}")
+        if self.progress is not None:
+            _bool(self.progress, "progress")
+        _bool(self.verbose, "verbose")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as a JSON-friendly dict."""
+        d = dataclasses.asdict(self)
+        d["layers"] = list(self.layers) if self.layers is not None else None
+        return d
+
+
+_EVAL_PRESETS: dict[str, dict[str, Any]] = {
+    # Seconds: 300 / 150 fixed crops of the embedded photographs (10 classes).
+    "smoke": dict(data="embedded", image_size=32, max_train_images=300, max_test_images=150,
+                  probe_epochs=15, finetune_epochs=1, device="cpu"),
+    # A minute or two: 1000 / 500 crops.
+    "cpu": dict(data="embedded", image_size=32, probe_epochs=30, finetune_epochs=3, device="cpu"),
+    # STL-10: 5k labelled training images, 8k test images, 10 classes.
+    "colab": dict(
+        data="stl10", download=True, image_size=96, probe_epochs=30, probe_batch_size=256,
+        finetune_epochs=5, finetune_batch_size=64, device="auto", num_workers=2,
+    ),
+    # The poster fine-tuned for 5 epochs (2 for FC-AlexNet), lr 1e-4.
+    "paper": dict(
+        data="stl10", download=True, image_size=96, probe_epochs=30, finetune_epochs=5,
+        finetune_lr=1e-4, finetune_batch_size=64, device="auto", num_workers=4,
+    ),
+}
+
+
+def get_eval_preset(name: str, **overrides: Any) -> EvalConfig:
+    """The evaluation preset ``name`` (smoke, cpu, colab, paper, auto) with ``overrides``."""
+    return _build(EvalConfig, _EVAL_PRESETS, name, overrides)

@@ -1,0 +1,730 @@
+"""Pretraining: the split-brain loop (and the denoising-autoencoder baseline), top to bottom.
+
+One step, as in the paper::
+
+    uint8 RGB batch --(non_blocking)--> device
+        --targets.prepare--> x1 (N,1,H,W), x2 (N,2,H,W), t1 (N,g,g), t2 (N,g,g)
+        --model(x1, x2)--> logits1 (N,K2,g,g), logits2 (N,K1,g,g)
+        --> loss = CE(logits1, t2) + CE(logits2, t1)      (mean over pixels, sum over halves)
+        --> backward --> Adam step;  StepLR (x lr_decay) after every epoch
+
+``pretrain(config)`` runs it for ``config.epochs`` epochs and leaves in ``config.out``:
+
+``checkpoint.pt``   written atomically after every epoch: model, optimizer, scheduler, grad
+                    scaler, RNG states, epoch, step, config. ``pretrain(config, resume=True)``
+                    continues from it.
+``metrics.jsonl``   one JSON object per line: every ``log_every`` steps (``"kind": "step"``)
+                    and after every epoch (``"kind": "epoch"``).
+``config.json``     the configuration.
+
+Reproducibility: on the CPU, a run interrupted after epoch e and resumed ends with exactly the
+weights of the uninterrupted run. This holds because checkpoints are taken at epoch
+boundaries and the data order and the DataLoader workers' seeds are functions of
+(seed, epoch) only, not of what happened before: each epoch re-seeds the loader's generator
+and the sampler. The global RNG (initialisation, augmentation when ``num_workers=0``, DAE
+noise) is saved and restored. On a GPU, cuDNN kernels are not bitwise deterministic, so a
+resumed run matches only approximately.
+
+Multiple GPUs: ``torchrun --nproc_per_node N -m splitbrain pretrain ...`` starts N processes;
+each joins the process group (NCCL on CUDA, gloo on the CPU) and the model is wrapped in
+DistributedDataParallel. ``config.batch_size`` is the GLOBAL batch: each process takes
+``batch_size // N`` images of its own shard (DistributedSampler). On CUDA, BatchNorm layers
+become SyncBatchNorm so batch statistics are those of the global batch; on the CPU (gloo),
+PyTorch has no SyncBatchNorm, so each process normalises with its own shard's statistics.
+Only rank 0 writes files.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from tqdm import tqdm
+
+from .presets import DAE_FIELDS, MODEL_FIELDS, PretrainConfig
+from .results import atomic_write_text, make_record, write_record
+
+CHECKPOINT_NAME = "checkpoint.pt"
+METRICS_NAME = "metrics.jsonl"
+CONFIG_NAME = "config.json"
+CHECKPOINT_FORMAT = "splitbrain-pretrain-1"
+PRIOR_BATCHES = 8  # batches used to measure the class prior of the rebalanced loss
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint was made for a different network or target setting than the one asked for."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Machinery: processes, devices, precision
+
+
+@dataclass(frozen=True)
+class DistributedContext:
+    """Where this process stands in a (possibly one-process) run."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: str = "auto") -> DistributedContext:
+    """Join the process group torchrun describes in the environment (WORLD_SIZE > 1).
+
+    Backend: NCCL when training on CUDA (``device`` "auto" with a GPU, or "cuda..."), else
+    gloo. A single process (no WORLD_SIZE, or 1) returns the trivial context and initialises
+    nothing; an already initialised group is joined as it is.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return DistributedContext()
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    if not dist.is_initialized():
+        on_cuda = torch.cuda.is_available() and (device == "auto" or device.startswith("cuda"))
+        backend = "nccl" if on_cuda else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(local_rank)
+        dist.init_process_group(backend=backend, init_method="env://")
+    return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank)
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``"auto"`` -> CUDA (this process's GPU) when available, else the CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}") from error
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={name!r} but CUDA is not available; use device='cpu' or 'auto'")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+    return device
+
+
+def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``mode`` on ``device`` (None: full float32).
+
+    "auto": bf16 on GPUs that support it, fp16 on older ones (a T4), float32 on the CPU.
+    """
+    if mode == "off" or (mode == "auto" and device.type != "cuda"):
+        return None
+    if mode == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if mode == "fp16" and device.type != "cuda":
+        raise ValueError("amp='fp16' needs a CUDA device; use amp='bf16' or 'off' on the CPU")
+    return torch.bfloat16 if mode == "bf16" else torch.float16
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (all devices), numpy and Python's ``random``."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    """The loader generator's seed for ``epoch``: a function of (seed, epoch, rank) only."""
+    return (seed * 1_000_003 + epoch * 7919 + rank * 104_729) % 2**63
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Every global RNG's state, in types ``torch.load(weights_only=True)`` accepts."""
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss),
+        "python": random.getstate(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of :func:`capture_rng_state` (CUDA states only when the GPU count matches)."""
+    torch.set_rng_state(state["torch"])
+    kind, keys, position, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+    random.setstate(state["python"])
+    if state.get("cuda") is not None and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Model, targets and data
+
+
+def build_targets_for(config: PretrainConfig):
+    """The device-side target pipeline of ``config`` (colour space, bins, grid)."""
+    from .targets import build_targets
+
+    return build_targets(config.color_space, grid=config.grid, bins1=config.bins1, bins2=config.bins2)
+
+
+def build_model(config: PretrainConfig, targets=None) -> nn.Module:
+    """A fresh (randomly initialised) network for ``config``: SplitBrainNet or the DAE."""
+    from . import models
+
+    if config.method == "dae":
+        return models.DenoisingAutoencoder(
+            config.arch, noise=config.noise, noise_level=config.noise_level, width=config.width,
+            input_size=config.image_size, grid=config.grid,
+        )
+    targets = build_targets_for(config) if targets is None else targets
+    return models.SplitBrainNet(
+        config.arch,
+        in_channels=tuple(targets.space.group_channels),
+        num_classes=tuple(targets.num_classes),
+        width=config.width,
+        grid=config.grid,
+        input_size=config.image_size,
+    )
+
+
+def build_pretrain_dataset(config: PretrainConfig) -> Dataset:
+    """The unlabelled images of ``config.data`` that pretraining reads (labels are ignored).
+
+    Uses each dataset's pretraining split (``data.STANDARD_SPLITS``): STL-10 "unlabeled",
+    the first two thirds of each embedded photograph, the "pretrain" part of an ImageFolder.
+    """
+    from .data import STANDARD_SPLITS, build_dataset
+
+    return build_dataset(
+        config.data,
+        root=config.data_root,
+        split=STANDARD_SPLITS[config.data].pretrain,
+        image_size=config.image_size,
+        augment=config.augment,
+        download=config.download,
+        length=config.train_length if config.data == "embedded" else None,
+        seed=config.split_seed,
+    )
+
+
+def build_train_loader(
+    dataset: Dataset, config: PretrainConfig, ctx: DistributedContext, device: torch.device
+) -> DataLoader:
+    """A DataLoader of uint8 batches (N, 3, S, S), N = batch_size // world_size per process.
+
+    The sampler is a DistributedSampler even for one process: its order is a function of
+    (seed, epoch) after ``set_epoch``. Workers are not persistent, so their seeds are drawn
+    afresh from the loader's generator, re-seeded every epoch (see :func:`seed_epoch`).
+    """
+    from .data import seed_worker
+
+    if config.batch_size % ctx.world_size:
+        raise ValueError(
+            f"batch_size must be divisible by the number of processes: batch_size={config.batch_size}, "
+            f"processes={ctx.world_size} (batch_size is the global batch)"
+        )
+    per_rank = config.batch_size // ctx.world_size
+    sampler = DistributedSampler(
+        dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=config.seed
+    )
+    if len(sampler) < per_rank:
+        raise ValueError(
+            f"batch_size={config.batch_size} needs at least {per_rank} images per process, but the "
+            f"dataset has {len(dataset)} images; lower batch_size or use more data (train_length)"
+        )
+    return DataLoader(
+        dataset,
+        batch_size=per_rank,
+        sampler=sampler,
+        num_workers=config.num_workers,
+        pin_memory=device.type == "cuda",
+        drop_last=True,
+        generator=torch.Generator(),
+        worker_init_fn=seed_worker,
+        persistent_workers=False,
+    )
+
+
+def seed_epoch(loader: DataLoader, config: PretrainConfig, epoch: int, ctx: DistributedContext) -> None:
+    """Make epoch ``epoch``'s order and worker seeds depend on (seed, epoch, rank) only."""
+    loader.sampler.set_epoch(epoch)
+    loader.generator.manual_seed(epoch_seed(config.seed, epoch, ctx.rank))
+
+
+# ----------------------------------------------------------------------------------------------
+# Objectives: prepare (float32, outside autocast) -> forward (autocast) -> loss (float32)
+
+
+class SplitBrainObjective:
+    """Cross-channel prediction: half 1 predicts group 2's classes, half 2 group 1's.
+
+    Args:
+        targets: a ``CrossChannelTargets`` (``splitbrain.targets``).
+        class_weights: optional (w1 (K1,), w2 (K2,)) cross-entropy weights for group 1's and
+            group 2's classes (the rebalanced loss); None for plain cross-entropy.
+        channels_last: give the network channels-last inputs.
+    """
+
+    def __init__(self, targets, class_weights=None, channels_last: bool = False):
+        self.targets = targets
+        self.class_weights = class_weights
+        self.channels_last = channels_last
+        groups = targets.space.groups
+        names = targets.space.channel_names
+        group1 = "".join(names[i] for i in groups[0])
+        group2 = "".join(names[i] for i in groups[1])
+        self.part_names = {"loss1": f"{group1}->{group2}", "loss2": f"{group2}->{group1}"}
+
+    def prepare(self, rgb: torch.Tensor):
+        batch = self.targets.prepare(rgb)
+        if self.channels_last:
+            batch.x1 = batch.x1.contiguous(memory_format=torch.channels_last)
+            batch.x2 = batch.x2.contiguous(memory_format=torch.channels_last)
+        return batch
+
+    def forward(self, model: nn.Module, batch):
+        return model(batch.x1, batch.x2)
+
+    def loss(self, outputs, batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        logits1, logits2 = outputs
+        w1, w2 = self.class_weights if self.class_weights is not None else (None, None)
+        loss1 = F.cross_entropy(logits1.float(), batch.t2, weight=w2)
+        loss2 = F.cross_entropy(logits2.float(), batch.t1, weight=w1)
+        return loss1 + loss2, {"loss1": loss1.detach(), "loss2": loss2.detach()}
+
+
+class DenoisingObjective:
+    """The baseline: reconstruct the clean normalised image from a corrupted copy (MSE).
+
+    Args:
+        space: the ``ColorSpace`` of the network's 3-channel input.
+        corrupt: the model's ``corrupt(x)`` (its noise type and level).
+    """
+
+    part_names = {"loss": "reconstruction"}
+
+    def __init__(self, space, corrupt, channels_last: bool = False):
+        self.space = space
+        self.corrupt = corrupt
+        self.channels_last = channels_last
+
+    def prepare(self, rgb: torch.Tensor):
+        clean = self.space.normalize(self.space.from_rgb(rgb))
+        noisy = self.corrupt(clean)
+        if self.channels_last:
+            noisy = noisy.contiguous(memory_format=torch.channels_last)
+        return clean, noisy
+
+    def forward(self, model: nn.Module, prepared):
+        return model(prepared[1])
+
+    def loss(self, outputs, prepared) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        loss = F.mse_loss(outputs.float(), prepared[0])
+        return loss, {}
+
+
+def estimate_class_weights(targets, loader: DataLoader, device: torch.device, batches: int = PRIOR_BATCHES):
+    """Rebalancing weights (w1 (K1,), w2 (K2,)) float32 from the classes of a few batches.
+
+    Fixed Lab bins are smoothed with sigma 5 in Lab units (Zhang et al. 2016); RGB bins and
+    per-image (rescaled) bins, whose centres are not in Lab units or move per image, unsmoothed.
+    Under torchrun the counts of all processes are summed, so every process uses the same weights.
+    """
+    from .quantize import rebalancing_weights
+
+    k2, k1 = targets.num_classes
+    counts1 = torch.zeros(k1, dtype=torch.float64, device=device)
+    counts2 = torch.zeros(k2, dtype=torch.float64, device=device)
+    for rgb, _ in itertools.islice(loader, batches):
+        batch = targets.prepare(rgb.to(device))
+        counts1 += torch.bincount(batch.t1.flatten(), minlength=k1)
+        counts2 += torch.bincount(batch.t2.flatten(), minlength=k2)
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(counts1)
+        dist.all_reduce(counts2)
+    counts1, counts2 = counts1.cpu(), counts2.cpu()
+    weights = []
+    for quantizer, counts in ((targets.quantizer1, counts1), (targets.quantizer2, counts2)):
+        lab_bins = targets.space.name == "lab" and not getattr(quantizer, "per_image_ranges", False)
+        centres = quantizer.centres() if lab_bins else torch.zeros(counts.numel(), 1)
+        weights.append(rebalancing_weights(counts, centres, sigma=5.0 if lab_bins else 0.0).float().to(device))
+    return tuple(weights)
+
+
+# ----------------------------------------------------------------------------------------------
+# One optimisation step (split in two so tests can look at the gradients in between)
+
+
+def forward_backward(model, objective, rgb, amp_dtype, scaler) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Loss of one uint8 batch ``rgb`` (already on the device) and its gradients (accumulated).
+
+    Returns the detached loss (a 0-dim float32 tensor, no device sync) and its parts.
+    """
+    prepared = objective.prepare(rgb)
+    with torch.autocast(rgb.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        outputs = objective.forward(model, prepared)
+    loss, parts = objective.loss(outputs, prepared)
+    scaler.scale(loss).backward()
+    return loss.detach(), parts
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, scaler) -> None:
+    """Apply the accumulated gradients (unscaled by the GradScaler) and clear them."""
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Checkpoints and metrics
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file in the same directory, then ``os.replace``.
+
+    A crash during the save leaves the previous file at ``path`` untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(obj, temp)
+        os.replace(temp, path)
+    finally:
+        if temp.exists():
+            temp.unlink()
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a pretraining checkpoint; FileNotFoundError / ValueError say what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # a truncated or foreign file
+        raise ValueError(f"{path} is not a readable splitbrain checkpoint ({type(error).__name__}: {error})") from error
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a splitbrain pretraining checkpoint (format {CHECKPOINT_FORMAT!r} expected)")
+    return checkpoint
+
+
+def check_compatible(saved: dict[str, Any], wanted: dict[str, Any], source: str = "checkpoint") -> None:
+    """Raise CheckpointMismatchError unless the model-defining fields agree.
+
+    ``saved`` / ``wanted``: config dicts; only the keys ``wanted`` has are compared.
+    """
+    fields = MODEL_FIELDS + (DAE_FIELDS if saved.get("method") == "dae" else ())
+    differ = [f for f in fields if f in wanted and f in saved and saved[f] != wanted[f]]
+    if differ:
+        pairs = ", ".join(f"{f}={saved[f]!r} (asked: {wanted[f]!r})" for f in differ)
+        raise CheckpointMismatchError(f"{source} was trained with {pairs}; it cannot be used for this configuration")
+
+
+def model_from_checkpoint(checkpoint: dict[str, Any] | str | os.PathLike, device="cpu"):
+    """(model, PretrainConfig) rebuilt from a checkpoint (a path or a loaded dict), in eval mode."""
+    if not isinstance(checkpoint, dict):
+        checkpoint = load_checkpoint(checkpoint)
+    config = config_from_dict(checkpoint["config"])
+    model = build_model(config)
+    model.load_state_dict(checkpoint["model"])
+    return model.to(device).eval(), config
+
+
+def config_from_dict(values: dict[str, Any]) -> PretrainConfig:
+    """A PretrainConfig from a stored dict, ignoring keys this version does not know."""
+    known = {f for f in PretrainConfig.__dataclass_fields__}
+    return PretrainConfig(**{k: v for k, v in values.items() if k in known})
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl file (a torn last line, from a crash, is skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+class MetricsLog:
+    """Appends one JSON object per line to ``metrics.jsonl`` (rank 0 only; others no-op)."""
+
+    def __init__(self, path: Path, active: bool, keep_until_step: int | None = None):
+        self.path = path
+        self.active = active
+        if not active:
+            return
+        # A fresh run starts an empty log; a resumed one keeps what the checkpoint covers.
+        kept = [] if keep_until_step is None else [r for r in read_metrics(path) if r.get("step", 0) <= keep_until_step]
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.active:
+            with open(self.path, "a") as stream:
+                stream.write(json.dumps(record) + "\n")
+
+
+# ----------------------------------------------------------------------------------------------
+# The loop
+
+
+@dataclass
+class PretrainResult:
+    """What :func:`pretrain` returns.
+
+    model: the trained network (unwrapped, on the training device, eval mode).
+    history: the per-epoch metric records (also in metrics.jsonl).
+    final_loss: mean loss of the last epoch (NaN when no epoch ran).
+    """
+
+    model: nn.Module
+    config: PretrainConfig
+    run_dir: Path
+    checkpoint: Path
+    metrics_path: Path
+    history: list[dict[str, Any]] = field(default_factory=list)
+    final_loss: float = math.nan
+    epochs: int = 0
+    steps: int = 0
+    wall_time_s: float = 0.0
+    images_per_s: float = 0.0
+    record_path: Path | None = None
+
+
+def tqdm_disable(progress: bool | None, is_main: bool = True) -> bool | None:
+    """tqdm's ``disable`` for a ``progress`` setting: a bar when True, none when False (or on
+    ranks other than 0), and with None only when stderr is a terminal (never in a notebook)."""
+    if not is_main or progress is False:
+        return True
+    return None if progress is None else False
+
+
+def _all_reduce_mean(values: torch.Tensor, ctx: DistributedContext) -> torch.Tensor:
+    if ctx.enabled:
+        values = values.clone()
+        dist.all_reduce(values)
+        values /= ctx.world_size
+    return values
+
+
+def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = None) -> PretrainResult:
+    """Pretrain a network as ``config`` says; see the module docstring for what it writes.
+
+    Args:
+        config: a :class:`~splitbrain.presets.PretrainConfig` (e.g. ``get_preset("smoke")``).
+        resume: None/False for a fresh run; True to continue from ``<out>/checkpoint.pt``; or a
+            checkpoint path. Training continues up to ``config.epochs`` epochs in total.
+    Returns:
+        a :class:`PretrainResult`.
+    Raises:
+        CheckpointMismatchError (a ValueError): the checkpoint's network differs from ``config``.
+        MissingDatasetError: the dataset is not on disk.
+    """
+    start_time = time.perf_counter()
+    ctx = init_distributed(config.device)
+    device = resolve_device(config.device, ctx.local_rank)
+    amp_dtype = resolve_amp(config.amp, device)
+    run_dir = Path(config.out)
+    checkpoint_path = run_dir / CHECKPOINT_NAME
+
+    checkpoint = None
+    if resume:
+        source = checkpoint_path if resume is True else Path(resume)
+        checkpoint = load_checkpoint(source)
+        check_compatible(checkpoint["config"], config.to_dict(), source=f"checkpoint {source}")
+
+    # --- data, targets, model, optimiser (everything random is seeded first) ---
+    seed_everything(config.seed)
+    dataset = build_pretrain_dataset(config)
+    loader = build_train_loader(dataset, config, ctx, device)
+    targets = build_targets_for(config) if config.method == "splitbrain" else None
+    model = build_model(config, targets).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=config.lr_decay)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+
+    class_weights = None
+    if config.method == "splitbrain" and config.loss == "rebalanced":
+        if checkpoint is not None and checkpoint.get("class_weights") is not None:
+            class_weights = tuple(w.to(device) for w in checkpoint["class_weights"])
+        else:
+            seed_epoch(loader, config, 0, ctx)
+            class_weights = estimate_class_weights(targets, loader, device)
+    if config.method == "splitbrain":
+        objective = SplitBrainObjective(targets, class_weights, config.channels_last)
+    else:
+        from .color import get_color_space
+
+        objective = DenoisingObjective(get_color_space(config.color_space), model.corrupt, config.channels_last)
+
+    first_epoch, step = 0, 0
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        if checkpoint.get("scaler") is not None:
+            scaler.load_state_dict(checkpoint["scaler"])
+        restore_rng_state(checkpoint["rng"])
+        first_epoch, step = int(checkpoint["epoch"]), int(checkpoint["step"])
+
+    # --- wrappers: SyncBatchNorm + DDP across processes, torch.compile ---
+    train_model = model
+    if ctx.enabled and ctx.rank > 0:
+        # Same initial weights everywhere (DDP also broadcasts rank 0's), but each process
+        # its own random stream for augmentation and noise.
+        torch.manual_seed(config.seed + 1_000_003 * ctx.rank + first_epoch)
+    if ctx.enabled:
+        if device.type == "cuda":
+            train_model = nn.SyncBatchNorm.convert_sync_batchnorm(train_model)
+        train_model = nn.parallel.DistributedDataParallel(
+            train_model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    if config.compile:
+        train_model = torch.compile(train_model)
+
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / CONFIG_NAME, json.dumps(config.to_dict(), indent=2) + "\n")
+    log = MetricsLog(run_dir / METRICS_NAME, ctx.is_main, keep_until_step=step if checkpoint is not None else None)
+    history = [r for r in read_metrics(log.path) if r.get("kind") == "epoch"] if checkpoint is not None else []
+
+    def save(epoch_done: int) -> None:
+        if not ctx.is_main:
+            return
+        rng = capture_rng_state()
+        rng["loader_generator"] = loader.generator.get_state()
+        atomic_torch_save(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "config": config.to_dict(),
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+                "class_weights": None if class_weights is None else [w.cpu() for w in class_weights],
+                "rng": rng,
+                "epoch": epoch_done,
+                "step": step,
+                "world_size": ctx.world_size,
+            },
+            checkpoint_path,
+        )
+
+    if checkpoint is None:
+        save(0)  # the initial weights: a "random init" checkpoint when epochs == 0
+
+    steps_per_epoch = len(loader) if config.max_steps_per_epoch is None else min(len(loader), config.max_steps_per_epoch)
+    images_per_step = config.batch_size  # global
+    images_seen, train_time = 0, 0.0
+    epochs_done = first_epoch
+    for epoch in range(first_epoch, config.epochs):
+        train_model.train()
+        seed_epoch(loader, config, epoch, ctx)
+        lr = optimizer.param_groups[0]["lr"]
+        sums = torch.zeros(3, device=device)  # loss, loss1, loss2 summed over the epoch's steps
+        epoch_start = window_start = time.perf_counter()
+        steps_done = window_steps = 0
+        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
+                   disable=tqdm_disable(config.progress, ctx.is_main), dynamic_ncols=True)
+        for rgb, _ in loader:
+            rgb = rgb.to(device, non_blocking=True)
+            loss, parts = forward_backward(train_model, objective, rgb, amp_dtype, scaler)
+            optimizer_step(optimizer, scaler)
+            step += 1
+            steps_done += 1
+            window_steps += 1
+            sums += torch.stack([loss, parts.get("loss1", loss), parts.get("loss2", loss)])
+            bar.update(1)
+            if step % config.log_every == 0:
+                values = _all_reduce_mean(torch.stack([loss, parts.get("loss1", loss), parts.get("loss2", loss)]), ctx).tolist()
+                now = time.perf_counter()
+                speed = window_steps * images_per_step / max(now - window_start, 1e-9)
+                window_start, window_steps = now, 0
+                if not math.isfinite(values[0]):
+                    raise FloatingPointError(f"loss became {values[0]} at step {step}; lower lr (now {lr:g})")
+                record = {"kind": "step", "step": step, "epoch": epoch + 1, "loss": values[0]}
+                if config.method == "splitbrain":
+                    record.update(loss1=values[1], loss2=values[2])
+                record.update(lr=lr, images_per_s=speed, wall_s=now - start_time)
+                log.write(record)
+                bar.set_postfix(loss=f"{values[0]:.3f}", img_s=f"{speed:.0f}")
+            if steps_done == steps_per_epoch:
+                break
+        bar.close()
+        scheduler.step()
+
+        epochs_done = epoch + 1
+        means = (_all_reduce_mean(sums, ctx) / max(steps_done, 1)).tolist()
+        epoch_time = time.perf_counter() - epoch_start
+        images_seen += steps_done * images_per_step
+        train_time += epoch_time
+        summary = {"kind": "epoch", "step": step, "epoch": epoch + 1, "loss": means[0]}
+        if config.method == "splitbrain":
+            summary.update(loss1=means[1], loss2=means[2])
+        summary.update(lr=lr, images_per_s=steps_done * images_per_step / max(epoch_time, 1e-9),
+                       epoch_time_s=epoch_time, wall_s=time.perf_counter() - start_time)
+        log.write(summary)
+        history.append(summary)
+        save(epoch + 1)
+        if config.verbose and ctx.is_main:
+            halves = ""
+            if config.method == "splitbrain":
+                halves = " ({} {:.3f}, {} {:.3f})".format(objective.part_names["loss1"], means[1],
+                                                          objective.part_names["loss2"], means[2])
+            print(f"epoch {epoch + 1}/{config.epochs}  loss {means[0]:.4f}{halves}  lr {lr:.2e}  "
+                  f"{summary['images_per_s']:.0f} img/s  {epoch_time:.1f} s", flush=True)
+
+    model.eval()
+    wall = time.perf_counter() - start_time
+    result = PretrainResult(
+        model=model,
+        config=config,
+        run_dir=run_dir,
+        checkpoint=checkpoint_path,
+        metrics_path=log.path,
+        history=history,
+        final_loss=history[-1]["loss"] if history else math.nan,
+        epochs=epochs_done,
+        steps=step,
+        wall_time_s=wall,
+        images_per_s=images_seen / train_time if train_time > 0 else 0.0,
+    )
+    if config.record_dir is not None and ctx.is_main:
+        record = make_record(
+            "pretrain",
+            config.to_dict(),
+            {"final_loss": result.final_loss, "epochs": result.epochs, "steps": step,
+             "images_per_s": result.images_per_s, "history": history},
+            model={"method": config.method, "arch": config.arch, "color_space": config.color_space,
+                   "width": config.width, "random_init": False,
+                   **({"noise": config.noise, "noise_level": config.noise_level} if config.method == "dae" else {})},
+            seed=config.seed,
+            wall_time_s=wall,
+            extra={"checkpoint": str(checkpoint_path), "world_size": ctx.world_size},
+        )
+        result.record_path = write_record(record, config.record_dir)
+    return result

@@ -1,0 +1,135 @@
+"""The ``splitbrain`` command: help, errors as one line, and a tiny end-to-end run."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from splitbrain.cli import build_parser, main
+from splitbrain.train import load_checkpoint
+
+
+TINY = ["--preset", "smoke", "--image-size", "16", "--set", "grid=4", "--set", "train_length=32",
+        "--batch-size", "8", "--set", "max_steps_per_epoch=2", "--quiet"]
+
+
+def run(argv, capsys):
+    """main(argv) -> (exit status, stdout, stderr); argparse's SystemExit becomes a status."""
+    try:
+        status = main(argv)
+    except SystemExit as exit_:
+        status = exit_.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(status, err, *fragments):
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("splitbrain: error: "), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_help_names_every_subcommand_and_has_examples(capsys):
+    status, out, _ = run(["--help"], capsys)
+    assert status == 0
+    for command in ("pretrain", "probe", "finetune", "evaluate", "table", "examples:", "torchrun"):
+        assert command in out
+    for command in ("pretrain", "probe", "finetune", "evaluate", "table"):
+        status, out, _ = run([command, "--help"], capsys)
+        assert status == 0 and "usage: splitbrain " + command in out
+
+
+def test_the_module_and_the_console_script_start(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "splitbrain", "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("splitbrain ")
+
+
+def test_bad_arguments_fail_with_one_line(tmp_path, capsys):
+    status, _, err = run(["pretrain", "--arch", "vgg"], capsys)
+    assert_one_line_error(status, err, "--arch", "vgg")
+    status, _, err = run(["pretrain", "--preset", "smoke", "--epochs", "-1"], capsys)
+    assert_one_line_error(status, err, "epochs must be an integer >= 0, got -1")
+    status, _, err = run(["pretrain", "--preset", "smoke", "--set", "nonsense=1"], capsys)
+    assert_one_line_error(status, err, "unknown PretrainConfig field 'nonsense'")
+    status, _, err = run(["pretrain", "--preset", "smoke", "--set", "lr=fast"], capsys)
+    assert_one_line_error(status, err, "lr must be a number")
+    status, _, err = run(["pretrain", "--preset", "smoke", "--data", "folder", "--data-root", str(tmp_path / "none"),
+                          "--out", str(tmp_path / "run"), "--no-record"], capsys)
+    assert_one_line_error(status, err, "image folder not found")
+    status, _, err = run(["probe", "--preset", "smoke"], capsys)
+    assert_one_line_error(status, err, "--checkpoint", "--random-init")
+    status, _, err = run(["probe", "--preset", "smoke", "--checkpoint", str(tmp_path / "missing.pt")], capsys)
+    assert_one_line_error(status, err, "checkpoint not found")
+    status, _, err = run([], capsys)
+    assert_one_line_error(status, err, "COMMAND")
+
+
+def test_pretrain_probe_table_end_to_end(tmp_path, capsys):
+    out, results = tmp_path / "run", tmp_path / "results"
+    status, stdout, err = run(["pretrain", *TINY, "--epochs", "1", "--out", str(out), "--results", str(results)], capsys)
+    assert status == 0, err
+    assert "pretrained splitbrain simplenet (lab): 1 epochs, 2 steps" in stdout
+    checkpoint = out / "checkpoint.pt"
+    assert load_checkpoint(checkpoint)["config"]["grid"] == 4
+
+    # A checkpoint of another architecture is refused, in one line.
+    status, _, err = run(["probe", "--preset", "smoke", "--checkpoint", str(checkpoint), "--arch", "fcresnet18"], capsys)
+    assert_one_line_error(status, err, "arch='simplenet'", "'fcresnet18'")
+    status, _, err = run(["pretrain", *TINY, "--out", str(out), "--resume", "--color-space", "rgb"], capsys)
+    assert_one_line_error(status, err, "color_space='lab'")
+
+    probe = ["--preset", "smoke", "--checkpoint", str(checkpoint), "--layers", "conv2,conv5", "--results", str(results),
+             "--set", "max_train_images=40", "--set", "max_test_images=20", "--epochs", "5", "--quiet"]
+    status, stdout, err = run(["probe", *probe], capsys)
+    assert status == 0, err
+    assert stdout.startswith("probe: top-1 ") and "(layer conv" in stdout
+    status, stdout, err = run(["probe", *probe, "--random-init"], capsys)
+    assert status == 0 and stdout.startswith("probe (random init): top-1 "), err
+
+    records = sorted(results.glob("*.json"))
+    kinds = sorted(json.loads(p.read_text())["kind"] for p in records)
+    assert kinds == ["pretrain", "probe", "probe"]
+    probe_record = next(json.loads(p.read_text()) for p in records if p.name.startswith("probe-splitbrain-simplenet-lab-seed0"))
+    # Evaluation defaults to the checkpoint's dataset and image size.
+    assert probe_record["config"]["image_size"] == 16 and probe_record["config"]["layers"] == ["conv2", "conv5"]
+
+    status, stdout, _ = run(["table", "--results", str(results), "--kind", "probe"], capsys)
+    assert status == 0 and stdout.startswith("| Architecture | Image Space | FT Epochs |")
+    assert "| SimpleNet | LAB | 5 |" in stdout and "| SimpleNet (random init) | LAB | 5 |" in stdout
+    status, stdout, _ = run(["table", "--results", str(results), "--format", "json"], capsys)
+    assert status == 0 and json.loads(stdout) == []  # no fine-tuning records yet
+
+
+def test_set_converts_by_field_type():
+    from splitbrain.cli import _parse_sets
+    from splitbrain.presets import EvalConfig, PretrainConfig
+
+    parsed = _parse_sets(["lr=3e-4", "epochs=2", "channels_last=true", "max_steps_per_epoch=none", "data_root=x"],
+                         PretrainConfig)
+    assert parsed == {"lr": 3e-4, "epochs": 2, "channels_last": True, "max_steps_per_epoch": None, "data_root": "x"}
+    assert _parse_sets(["layers=conv1, conv5", "max_train_images=7"], EvalConfig) == {
+        "layers": ("conv1", "conv5"), "max_train_images": 7}
+    assert build_parser().parse_args(["pretrain", "--resume"]).resume is True
+
+
+def test_sanity_experiment_runs_and_compares_with_random_init(tmp_path, capsys):
+    from splitbrain.experiments import sanity
+
+    status = sanity.main(["--epochs", "1", "--train-length", "32", "--batch-size", "16", "--image-size", "16",
+                          "--grid", "4", "--max-train-images", "40", "--max-test-images", "20", "--probe-epochs", "3",
+                          "--layers", "conv1,conv5", "--out", str(tmp_path / "run"), "--results", str(tmp_path / "results")])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "split-brain" in out and "random init" in out and "margin" in out
+    rows = [line for line in out.splitlines() if line.strip().startswith(("conv1 |", "conv5 |"))]
+    assert len(rows) == 2
+    for row in rows:  # the margin column is the difference of the two accuracy columns
+        _, trained, floor, margin = (cell.strip() for cell in row.split("|"))
+        assert float(margin) == pytest.approx(float(trained) - float(floor), abs=2e-4)
+    kinds = sorted(json.loads(p.read_text())["kind"] for p in (tmp_path / "results").glob("*.json"))
+    assert kinds == ["pretrain", "probe", "probe"]

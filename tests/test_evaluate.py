@@ -1,0 +1,142 @@
+"""Evaluation: top-k, standardisation, the linear probe, feature extractors, fine-tuning."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from splitbrain.evaluate import (
+    AutoencoderFeatures,
+    SplitBrainFeatures,
+    feature_extractor,
+    finetune,
+    linear_probe,
+    probe_features,
+    standardize,
+    topk_accuracy,
+)
+from splitbrain.presets import get_eval_preset, get_preset
+from splitbrain.train import build_model, pretrain
+
+
+def test_topk_accuracy_counts_hits_by_hand():
+    logits = torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.1, 0.1], [0.2, 0.3, 0.5], [0.5, 0.4, 0.1]])
+    labels = torch.tensor([1, 2, 0, 1])
+    # top-1 hits: row 0 only.
+    scores = topk_accuracy(logits, labels, ks=(1, 2, 5))
+    assert scores[1] == pytest.approx(0.25)
+    assert scores[5] == 1.0  # 3 classes: top-5 is trivially every row
+    random_logits = torch.randn(500, 10, generator=torch.Generator().manual_seed(0))
+    random_labels = torch.randint(0, 10, (500,), generator=torch.Generator().manual_seed(1))
+    manual = (random_logits.argsort(dim=1, descending=True)[:, :5] == random_labels[:, None]).any(1).float().mean()
+    assert topk_accuracy(random_logits, random_labels)[5] == pytest.approx(float(manual))
+    with pytest.raises(ValueError, match="logits"):
+        topk_accuracy(torch.zeros(3), torch.zeros(3, dtype=torch.long))
+
+
+def test_standardize_uses_training_statistics():
+    generator = torch.Generator().manual_seed(0)
+    train = torch.randn(200, 4, generator=generator) * torch.tensor([1.0, 5.0, 0.0, 2.0]) + 3.0
+    test = torch.randn(50, 4, generator=generator) + 3.0
+    train_s, test_s = standardize(train, test)
+    assert torch.allclose(train_s.mean(0), torch.zeros(4), atol=1e-5)
+    assert torch.allclose(train_s.std(0)[[0, 1, 3]], torch.ones(3), atol=1e-5)
+    assert torch.equal(train_s[:, 2], torch.zeros(200))  # a constant feature is centred, not blown up
+    expected = (test - train.mean(0)) / torch.where(train.std(0) < 1e-6, torch.ones(4), train.std(0))
+    assert torch.allclose(test_s, expected)
+
+
+def test_probe_beats_chance_on_separable_blobs_and_not_on_noise():
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.randn(4, 16, generator=generator) * 3
+    def blobs(n):
+        labels = torch.arange(n) % 4
+        return centres[labels] + torch.randn(n, 16, generator=generator), labels
+    (train_x, train_y), (test_x, test_y) = blobs(200), blobs(100)
+    scores = probe_features(train_x, train_y, test_x, test_y, num_classes=4, epochs=20, batch_size=32)
+    assert scores["top1"] > 0.9 and scores["train_top1"] > 0.9 and scores["dim"] == 16
+    assert scores["top5"] == 1.0  # 4 classes
+    noise = probe_features(torch.randn(200, 16, generator=generator), train_y, torch.randn(100, 16, generator=generator),
+                           test_y, num_classes=4, epochs=20, batch_size=32)
+    assert noise["top1"] < 0.5  # chance is 0.25
+
+
+@pytest.mark.parametrize("method", ["splitbrain", "dae"])
+def test_feature_extractors_match_the_models_own_features(method):
+    config = get_preset("smoke", method=method, image_size=16, grid=4, color_space="rgb" if method == "dae" else "lab")
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    extractor = feature_extractor(model, config.color_space)
+    assert isinstance(extractor, SplitBrainFeatures if method == "splitbrain" else AutoencoderFeatures)
+    rgb = torch.randint(0, 256, (3, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    inputs = extractor.prepare(rgb)
+    with torch.no_grad():
+        maps = extractor.activations(rgb, model.feature_layers)
+        for layer in model.feature_layers:
+            assert torch.allclose(extractor(rgb, layer, max_dim=9216), model.features(*inputs, layer), atol=1e-6)
+            assert torch.allclose(extractor(rgb, layer, max_dim=None), maps[layer].mean(dim=(2, 3)), atol=1e-6)
+        # Under autocast the colour conversion still runs in float32 (Lab needs the precision).
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = extractor(rgb, model.feature_layers[0], max_dim=None)
+        assert mixed.dtype == torch.bfloat16 and mixed.shape == (3, maps[model.feature_layers[0]].shape[1])
+    with pytest.raises(ValueError, match="SplitBrainNet or a DenoisingAutoencoder"):
+        feature_extractor(torch.nn.Linear(2, 2), "lab")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pretrain")
+    config = get_preset("smoke", image_size=16, grid=4, train_length=64, batch_size=16, epochs=2,
+                        out=str(out), verbose=False, progress=False)
+    return pretrain(config).checkpoint
+
+
+def eval_config(tmp_path, **overrides):
+    values = dict(image_size=16, max_train_images=60, max_test_images=30, probe_epochs=10, finetune_epochs=1,
+                  finetune_batch_size=20, verbose=False, progress=False, record_dir=str(tmp_path / "results"))
+    values.update(overrides)
+    return get_eval_preset("smoke", **values)
+
+
+def test_linear_probe_of_a_checkpoint_and_of_random_init_share_the_code(checkpoint, tmp_path):
+    config = eval_config(tmp_path, layers=("conv1", "conv5"))
+    trained = linear_probe(config, checkpoint)
+    floor = linear_probe(config, checkpoint, random_init=True)
+    for result, random_init in ((trained, False), (floor, True)):
+        metrics = result.metrics
+        assert set(metrics["layers"]) == {"conv1", "conv5"} and metrics["best_layer"] in metrics["layers"]
+        assert metrics["top1"] == max(m["top1"] for m in metrics["layers"].values())
+        assert 0.1 < metrics["top1"] <= 1.0 and metrics["top1"] <= metrics["top5"] <= 1.0  # chance is 0.1
+        assert (metrics["num_classes"], metrics["train_images"], metrics["test_images"]) == (10, 60, 30)
+        record = json.loads(result.record_path.read_text())
+        assert record["kind"] == "probe" and record["model"]["random_init"] is random_init
+        assert record["pretrain_config"]["grid"] == 4 and record["metrics"]["top1"] == metrics["top1"]
+    # The random network is not the trained one.
+    assert not torch.equal(trained.model.half1.trunk.stages.conv1[0].weight, floor.model.half1.trunk.stages.conv1[0].weight)
+    with pytest.raises(ValueError, match="layer"):
+        linear_probe(eval_config(tmp_path, layers=("conv9",)), checkpoint)
+
+
+def test_random_init_without_checkpoint_and_a_dae_model(tmp_path):
+    config = eval_config(tmp_path, layers=("conv3",), record_dir=None)
+    pretrain_config = get_preset("smoke", method="dae", image_size=16, grid=4, color_space="rgb")
+    result = linear_probe(config, pretrain_config=pretrain_config, random_init=True)
+    assert result.model_info == {"method": "dae", "arch": "simplenet", "color_space": "rgb", "width": "half",
+                                 "random_init": True, "noise": "salt_pepper", "noise_level": 0.05}
+    assert 0.1 < result.metrics["top1"] <= 1.0 and result.record_path is None
+    with pytest.raises(ValueError, match="checkpoint"):
+        linear_probe(config, pretrain_config=pretrain_config)
+
+
+def test_finetune_trains_everything_and_reports_top1_top5(checkpoint, tmp_path):
+    config = eval_config(tmp_path)
+    result = finetune(config, checkpoint)
+    metrics = result.metrics
+    assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0 and not metrics["top5_trivial"]
+    assert len(metrics["history"]) == 1 and metrics["history"][0]["train_loss"] > 0
+    record = json.loads(result.record_path.read_text())
+    assert record["kind"] == "finetune" and record["config"]["finetune_epochs"] == 1
+    # The trunk was trained: its first conv moved away from the checkpoint's.
+    saved = torch.load(checkpoint, weights_only=True)["model"]["half1.trunk.stages.conv1.0.weight"]
+    assert not torch.equal(result.model.extractor.model.half1.trunk.stages.conv1[0].weight.cpu(), saved)
