@@ -70,8 +70,10 @@ def _srgb_encode(linear: torch.Tensor) -> torch.Tensor:
 
 def _lab_f(t: torch.Tensor) -> torch.Tensor:
     """CIE 1976 f(t): cube root above DELTA**3, a linear segment below it."""
+    # The linear segment is the cube root's tangent at DELTA**3 and the cube root is concave, so
+    # f is the smaller of the two everywhere: one minimum instead of selecting between branches.
     cube_root = t.clamp_min(_DELTA**3) ** (1.0 / 3.0)  # clamp: d/dt t^(1/3) is infinite at 0
-    return torch.where(t > _DELTA**3, cube_root, t / (3 * _DELTA**2) + 4.0 / 29.0)
+    return torch.minimum(cube_root, t / (3 * _DELTA**2) + 4.0 / 29.0)
 
 
 def _lab_f_inverse(f: torch.Tensor) -> torch.Tensor:
@@ -96,6 +98,37 @@ def _srgb_decode_table(device: torch.device, dtype: torch.dtype) -> torch.Tensor
 def _apply_matrix(matrix: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     """(3, 3) matrix times every pixel of a (..., 3, H, W) image."""
     return torch.einsum("ij,...jhw->...ihw", matrix, image)
+
+
+# L*a*b* as a linear map of (f(X/Xn), f(Y/Yn), f(Z/Zn)): L = 116 fy - 16, a = 500 (fx - fy),
+# b = 200 (fy - fz).
+_LAB_FROM_F = ((0.0, 116.0, 0.0), (500.0, -500.0, 0.0), (0.0, 200.0, -200.0))
+_LAB_OFFSET = (-16.0, 0.0, 0.0)
+
+
+@functools.lru_cache(maxsize=None)
+def _lab_from_f(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(3, 3) matrix and (3, 1) offset taking f values to Lab, float32, cached per device."""
+    with torch.inference_mode(False):
+        return (torch.tensor(_LAB_FROM_F, device=device),
+                torch.tensor(_LAB_OFFSET, device=device).view(3, 1))
+
+
+def _uint8_rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """The hot path of every pretraining step: uint8 sRGB -> float32 Lab, no autograd needed.
+
+    A table lookup decodes sRGB, and every later step works in place on one buffer, so a batch
+    costs two matrix products and a handful of elementwise passes.
+    """
+    shape = rgb.shape
+    pixels = rgb.reshape(*shape[:-2], -1)  # (..., 3, H*W)
+    table = _srgb_decode_table(rgb.device, torch.float32)
+    linear = table.index_select(0, pixels.reshape(-1).int()).view(pixels.shape)
+    to_xyz, _ = _matrices(rgb.device, torch.float32)
+    xyz = torch.matmul(to_xyz, linear)
+    f = torch.minimum(xyz.clamp_min(_DELTA**3).pow_(1.0 / 3.0), xyz.mul_(1.0 / (3 * _DELTA**2)).add_(4.0 / 29.0))
+    matrix, offset = _lab_from_f(rgb.device)
+    return torch.matmul(matrix, f).add_(offset).view(shape)
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
@@ -125,9 +158,8 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     check_image_batch(rgb, "rgb", channels=3, allow_unbatched=True)
     _check_dtype(rgb, "rgb", _RGB_DTYPES)
     if rgb.dtype == torch.uint8:
-        linear = _srgb_decode_table(rgb.device, torch.float32)[rgb.long()]
-    else:
-        linear = _srgb_decode(rgb)
+        return _uint8_rgb_to_lab(rgb)
+    linear = _srgb_decode(rgb)
     to_xyz, _ = _matrices(linear.device, linear.dtype)
     fx, fy, fz = _lab_f(_apply_matrix(to_xyz, linear)).unbind(-3)
     return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=-3)

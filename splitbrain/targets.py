@@ -16,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from ._checks import check_image_batch, check_positive_int
 from .color import ColorSpace, get_color_space
-from .quantize import downsample_targets, poster_quantizers
+from .quantize import poster_quantizers
 
 
 @dataclass
@@ -84,10 +85,12 @@ class CrossChannelTargets:
             )
         values = self.space.from_rgb(rgb)
         x1, x2 = self.space.split(self.space.normalize(values))
-        g1, g2 = self.space.split(values)
         with torch.no_grad():
-            t1, _ = downsample_targets(g1, self.quantizer1, grid=self.grid)
-            t2, ranges2 = downsample_targets(g2, self.quantizer2, grid=self.grid)
+            # One area average for all three channels, then each group quantized on the grid.
+            g1, g2 = self.space.split(F.adaptive_avg_pool2d(values, self.grid))
+            ranges2 = self.quantizer2.image_ranges(g2)
+            t1 = self.quantizer1.encode(g1)
+            t2 = self.quantizer2.encode(g2, ranges2)
         return Batch(x1=x1, x2=x2, t1=t1, t2=t2, ranges2=ranges2)
 
 
