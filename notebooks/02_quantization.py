@@ -63,7 +63,6 @@ from splitbrain.data import build_dataset
 from splitbrain.notebook import chapter_setup, glue
 from splitbrain.plots.color import srgb_cube_samples
 from splitbrain.plots.quantize import (
-    class_statistics,
     entropy_bits,
     example_logits,
     plot_bin_centres,

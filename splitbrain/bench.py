@@ -467,7 +467,7 @@ def bench_end_to_end(arch: str, width: str, size: int, targets, device: torch.de
             add(name, rate, 1.0, "reference")
         else:
             add(name, rate, rate / baseline, f"{rate / baseline:.2f}x fp32")
-        del trainer, batches
+        trainer = batches = None  # free this configuration's model and loader workers
     return rows
 
 
@@ -516,7 +516,7 @@ def bench_gpu(archs: Sequence[str], width: str, rgb: torch.Tensor, targets, devi
                 f"< {GPU_PREP_SHARE_TARGET:.0%} of step time",
                 _verdict(share < GPU_PREP_SHARE_TARGET, f"{share:.1%}")),
         ]
-        del trainer
+        trainer = None
         torch.cuda.empty_cache()
     return rows
 
