@@ -1,0 +1,219 @@
+"""Figures of chapters 5 and 6 (pretraining, probes and fine-tuning).
+
+- :func:`plot_loss_curves`: each half's training loss from ``metrics.jsonl`` records.
+- :func:`plot_prediction_grid`: rows of images (colourisations, RGB) or of L* maps (grey),
+  with an optional caption under every image.
+- :func:`plot_probe_curves`: linear-probe accuracy per layer, one line per network.
+- :func:`plot_accuracy_bars`: top-1 of a few evaluations, pretrained next to random.
+
+Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself.
+Predictions themselves come from :mod:`splitbrain.predict`.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from .._checks import check_positive_int
+
+__all__ = ["plot_loss_curves", "plot_prediction_grid", "plot_probe_curves", "plot_accuracy_bars"]
+
+HALF_COLOURS = ("tab:blue", "tab:orange")
+MODEL_COLOURS = ("tab:blue", "tab:gray", "tab:green", "tab:red")
+
+
+def plot_loss_curves(
+    records: Sequence[Mapping[str, Any]],
+    part_names: Mapping[str, str] | None = None,
+    floors: Mapping[str, float] | None = None,
+    heldout: Mapping[str, Mapping[str, float]] | None = None,
+    title: str = "pretraining loss per half",
+) -> Figure:
+    """Each half's cross-entropy against the training step, one panel per half.
+
+    Args:
+        records: the lines of ``metrics.jsonl`` (:func:`splitbrain.train.read_metrics`): "step"
+            records (every ``log_every`` steps, drawn as a thin line) and "epoch" records (the
+            epoch's mean, drawn as dots at the epoch's last step), each with "step", "epoch",
+            "loss1" and "loss2".
+        part_names: panel titles for "loss1" and "loss2" (default "L->ab", "ab->L").
+        floors: optional {"loss1": value, "loss2": value}: a dashed line, e.g. the loss of the
+            best constant prediction (:func:`splitbrain.predict.prior_cross_entropy`).
+        heldout: optional {label: {"loss1", "loss2", "step"}}: held-out losses drawn as crosses.
+    Returns:
+        a Figure with two axes.
+    """
+    steps = [r for r in records if r.get("kind") == "step" and "loss1" in r]
+    epochs = [r for r in records if r.get("kind") == "epoch" and "loss1" in r]
+    if not steps and not epochs:
+        raise ValueError("records must hold 'step' or 'epoch' records with loss1 and loss2 (a split-brain run)")
+    names = {"loss1": "L -> ab", "loss2": "ab -> L", **(part_names or {})}
+    fig = Figure(figsize=(9.0, 3.4), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, key, colour in zip(axes, ("loss1", "loss2"), HALF_COLOURS):
+        if steps:
+            ax.plot([r["step"] for r in steps], [r[key] for r in steps], color=colour, lw=1.0, alpha=0.6,
+                    label=f"every {_log_spacing(steps)} steps")
+        if epochs:
+            ax.plot([r["step"] for r in epochs], [r[key] for r in epochs], "o-", color=colour, ms=5, lw=1.5,
+                    label="epoch mean")
+        for r in epochs[:-1]:
+            ax.axvline(r["step"], color="0.85", lw=0.8, zorder=0)
+        if floors is not None and key in floors:
+            ax.axhline(floors[key], color="0.3", ls="--", lw=1.0, label="constant prediction")
+        for i, (label, values) in enumerate((heldout or {}).items()):
+            ax.plot([values["step"]], [values[key]], marker="x", ms=9, mew=2, ls="none",
+                    color=("black", "tab:red", "tab:purple")[i % 3], label=label)
+        ax.set_title(f"half {key[-1]}: {names[key]}")
+        ax.set_xlabel("training step (grey lines: epoch ends)")
+        ax.set_ylabel("cross-entropy (nats per grid cell)")
+        ax.legend(fontsize="small")
+    fig.suptitle(title)
+    return fig
+
+
+def _log_spacing(steps: Sequence[Mapping[str, Any]]) -> int:
+    if len(steps) < 2:
+        return int(steps[0]["step"]) if steps else 1
+    return int(steps[1]["step"] - steps[0]["step"])
+
+
+def _as_display(x: torch.Tensor, label: str) -> tuple[np.ndarray, bool]:
+    """(N, 3, H, W) RGB in [0, 1] / uint8, or (N, 1, h, w) L* -> (N, H, W[, 3]) array, is_rgb."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] not in (1, 3) or x.shape[0] == 0:
+        raise ValueError(f"rows[{label!r}] must be (N, 3, H, W) RGB or (N, 1, h, w) L* maps, "
+                         f"got {getattr(x, 'shape', type(x).__name__)}")
+    x = x.detach().cpu()
+    if x.shape[1] == 1:
+        return x[:, 0].double().numpy(), False
+    x = x.double() / 255.0 if x.dtype == torch.uint8 else x.double()
+    return x.clamp(0, 1).permute(0, 2, 3, 1).numpy(), True
+
+
+def plot_prediction_grid(
+    rows: Mapping[str, torch.Tensor],
+    captions: Mapping[str, Sequence[str]] | None = None,
+    max_images: int = 6,
+    lightness_range: tuple[float, float] = (0.0, 100.0),
+    cell_size: float = 1.55,
+    title: str | None = None,
+) -> Figure:
+    """Rows of images, one row per entry: colourisations side by side, or L* maps in grey.
+
+    Args:
+        rows: label -> (N, 3, H, W) sRGB (uint8, or float in [0, 1]) or (N, 1, h, w) L* values
+            (drawn in grey between ``lightness_range``, coarse maps as blocks); every entry
+            holds the same N images, in the same order.
+        captions: optional label -> N strings written under that row's images (e.g. CIEDE2000).
+        max_images: show at most this many images per row.
+    Returns:
+        a Figure with ``len(rows) * min(N, max_images)`` axes.
+    """
+    check_positive_int(max_images, "max_images")
+    if not rows:
+        raise ValueError("rows must hold at least one entry, got none")
+    arrays = {label: _as_display(x, label) for label, x in rows.items()}
+    counts = {a.shape[0] for a, _ in arrays.values()}
+    if len(counts) != 1:
+        raise ValueError(f"every entry of rows must hold the same number of images, got {sorted(counts)}")
+    count = min(counts.pop(), max_images)
+    has_captions = bool(captions)
+    fig = Figure(figsize=(cell_size * count + 1.6, (cell_size + (0.25 if has_captions else 0)) * len(arrays) + 0.4),
+                 layout="constrained")
+    axes = fig.subplots(len(arrays), count, squeeze=False)
+    low, high = lightness_range
+    for r, (label, (array, is_rgb)) in enumerate(arrays.items()):
+        for i in range(count):
+            ax = axes[r, i]
+            if is_rgb:
+                ax.imshow(array[i], interpolation="nearest")
+            else:
+                ax.imshow(array[i], cmap="gray", vmin=low, vmax=high, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_ylabel(label, fontsize="small")
+            if captions and label in captions:
+                ax.set_xlabel(str(list(captions[label])[i]), fontsize="x-small")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_probe_curves(
+    results: Mapping[str, Mapping[str, Mapping[str, float]]],
+    chance: float | None = None,
+    title: str = "linear probes on frozen features",
+) -> Figure:
+    """Probe accuracy per layer, one line per network; top-1 and top-5 side by side.
+
+    Args:
+        results: network label -> {layer: {"top1": fraction, "top5": fraction, ...}} (the
+            ``metrics["layers"]`` of :func:`splitbrain.evaluate.linear_probe`), layers shallow
+            to deep, the same layers for every network.
+        chance: optional chance level for top-1 (1 / number of classes), a dotted line; top-5's
+            is 5 times it.
+    Returns:
+        a Figure with two axes; accuracies in percent.
+    """
+    if not results:
+        raise ValueError("results must hold at least one network, got none")
+    layers = list(next(iter(results.values())))
+    fig = Figure(figsize=(9.0, 3.4), layout="constrained")
+    axes = fig.subplots(1, 2, sharex=True)
+    positions = np.arange(len(layers))
+    for ax, key, name in zip(axes, ("top1", "top5"), ("top-1", "top-5")):
+        for (label, per_layer), colour in zip(results.items(), MODEL_COLOURS):
+            if list(per_layer) != layers:
+                raise ValueError(f"results[{label!r}] has layers {list(per_layer)}, expected {layers}")
+            values = [100 * per_layer[layer][key] for layer in layers]
+            ax.plot(positions, values, "o-", color=colour, label=label)
+        if chance is not None:
+            level = 100 * min(1.0, chance * (1 if key == "top1" else 5))
+            ax.axhline(level, color="0.4", ls=":", lw=1.0, label="chance")
+        ax.set_xticks(positions, layers)
+        ax.set_xlabel("layer (shallow to deep)")
+        ax.set_ylabel(f"held-out {name} accuracy (%)")
+        ax.set_title(name)
+        ax.legend(fontsize="small")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_accuracy_bars(
+    scores: Mapping[str, Mapping[str, float]],
+    title: str = "top-1 accuracy: pretrained vs random initialisation",
+) -> Figure:
+    """Grouped bars: for each evaluation (group), one bar per network.
+
+    Args:
+        scores: evaluation label -> {network label: top-1 fraction}, e.g.
+            {"linear probe (best layer)": {"pretrained": 0.9, "random init": 0.7}, ...}; every
+            evaluation names the same networks.
+    Returns:
+        a Figure with one axes; bars labelled with their value in percent.
+    """
+    if not scores:
+        raise ValueError("scores must hold at least one evaluation, got none")
+    networks = list(next(iter(scores.values())))
+    fig = Figure(figsize=(6.0, 3.4), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / len(networks)
+    groups = np.arange(len(scores))
+    for j, (network, colour) in enumerate(zip(networks, MODEL_COLOURS)):
+        values = []
+        for evaluation, per_network in scores.items():
+            if network not in per_network:
+                raise ValueError(f"scores[{evaluation!r}] has no entry for {network!r}")
+            values.append(100 * per_network[network])
+        bars = ax.bar(groups + (j - (len(networks) - 1) / 2) * width, values, width, color=colour, label=network)
+        ax.bar_label(bars, fmt="%.1f", fontsize="small")
+    ax.set_xticks(groups, list(scores))
+    ax.set_ylabel("held-out top-1 accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(title)
+    ax.legend(fontsize="small", loc="lower right")
+    return fig
