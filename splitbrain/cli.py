@@ -37,6 +37,7 @@ cross-channel prediction, with the poster's per-image rescaled Lab bins.
   finetune   add a classifier on the last layer and train everything with labels
   evaluate   probe + the same probe on a random network (the floor) + fine-tune
   table      the poster's Table 1 from the JSON records under results/
+  reproduce  run a named experiment grid (resumable; one JSON record per run)
 
 Presets: smoke (CPU, seconds), cpu (CPU, minutes), colab (one T4 GPU, STL-10 96x96),
 paper (the poster's setup), auto (colab with a GPU, else cpu)."""
@@ -52,6 +53,7 @@ examples:
   splitbrain finetune --checkpoint runs/smoke/checkpoint.pt --epochs 2
   splitbrain evaluate --checkpoint runs/smoke/checkpoint.pt
   splitbrain table --results results
+  splitbrain reproduce --grid cifar-cpu --data-root cifar10/train --dry-run
   torchrun --nproc_per_node 2 -m splitbrain pretrain --preset colab   # several GPUs (DDP)
 
 Run records (JSON) go to --results (default: results/); checkpoints and metrics.jsonl to
@@ -187,6 +189,15 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--results", default="results", help="directory of JSON records (default: results)")
     table.add_argument("--kind", default="finetune", choices=("finetune", "probe"), help="which records (default: finetune)")
     table.add_argument("--format", default="markdown", choices=("markdown", "json"), help="output format")
+
+    from .experiments.reproduce import build_parser as add_reproduce_options
+
+    reproduce = commands.add_parser("reproduce", help="run a named experiment grid, resumably",
+                                    description="Run a named experiment grid (splitbrain.experiments.grids): every "
+                                                "run is pretraining + linear probes + fine-tuning, one JSON record "
+                                                "per run under RESULTS/<grid>/; finished runs are skipped, "
+                                                "interrupted ones resume.")
+    add_reproduce_options(reproduce)
     return parser
 
 
@@ -346,8 +357,14 @@ def cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .experiments.reproduce import main_from_args
+
+    return main_from_args(args)
+
+
 COMMANDS = {"pretrain": cmd_pretrain, "probe": cmd_probe, "finetune": cmd_finetune,
-            "evaluate": cmd_evaluate, "table": cmd_table}
+            "evaluate": cmd_evaluate, "table": cmd_table, "reproduce": cmd_reproduce}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

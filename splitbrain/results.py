@@ -3,7 +3,7 @@
 A record is a plain dict written as ``<directory>/<kind>-<label>-<timestamp>-<id>.json``::
 
     {
-      "kind": "finetune",                    # "pretrain" | "probe" | "finetune"
+      "kind": "finetune",                    # "pretrain" | "probe" | "finetune" | "run"
       "model": {"method": "splitbrain", "arch": "simplenet", "color_space": "lab",
                 "random_init": false, ...},  # what was trained or evaluated
       "config": {...},                       # the run's configuration (PretrainConfig / EvalConfig)
@@ -17,9 +17,15 @@ A record is a plain dict written as ``<directory>/<kind>-<label>-<timestamp>-<id
       "splitbrain_version": "0.1.0"
     }
 
+A "run" record is one run of an experiment grid (``splitbrain.experiments.reproduce``):
+pretraining, probes and fine-tuning together, its metrics under "probe", "finetune" and
+"pretrain", plus "grid", "run_id" and "method" (the grid's method name, e.g. "rescaled_lab").
+
 Files are written to a temporary name in the same directory and renamed into place, so a
 reader never sees half a record. ``table1`` renders the poster's Table 1 from records, with
-mean ± std over seeds where several records describe the same setting.
+mean ± std over seeds where several records describe the same setting; ``summarize`` and
+``format_summary`` do the same for the run records of a grid, with each method's gap over the
+random-init floor.
 """
 from __future__ import annotations
 
@@ -35,7 +41,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-RECORD_KINDS = ("pretrain", "probe", "finetune")
+RECORD_KINDS = ("pretrain", "probe", "finetune", "run")
 
 ARCH_LABELS = {"fcalexnet": "FCAlexNet", "fcresnet18": "ResNet 18", "simplenet": "SimpleNet"}
 SPACE_LABELS = {"rgb": "RGB", "lab": "LAB", "rescaled_lab": "Re-scaled LAB"}
@@ -175,10 +181,17 @@ def record_label(record: Mapping[str, Any]) -> str:
     return "-".join(str(p) for p in parts if p)
 
 
-def write_record(record: Mapping[str, Any], directory: str | os.PathLike = "results") -> Path:
-    """Write ``record`` atomically as a new JSON file under ``directory``; returns its path."""
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    name = f"{record['kind']}-{record_label(record)}-{stamp}-{uuid.uuid4().hex[:6]}.json"
+def write_record(record: Mapping[str, Any], directory: str | os.PathLike = "results", name: str | None = None) -> Path:
+    """Write ``record`` atomically as a JSON file under ``directory``; returns its path.
+
+    ``name``: the file name (replacing an existing file of that name); default a new unique
+    ``<kind>-<label>-<timestamp>-<id>.json``.
+    """
+    if name is None:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        name = f"{record['kind']}-{record_label(record)}-{stamp}-{uuid.uuid4().hex[:6]}.json"
+    elif not name or Path(name).name != name:
+        raise ValueError(f"name must be a plain file name, got {name!r}")
     text = json.dumps(_jsonable(record), indent=2, sort_keys=False) + "\n"
     return atomic_write_text(Path(directory) / name, text)
 
@@ -307,6 +320,124 @@ def table1(records: Iterable[Mapping[str, Any]], kind: str = "finetune", digits:
             "" if row["ft_epochs"] is None else str(row["ft_epochs"]),
             _cell(row["top1"], row["top1_std"], digits),
             _cell(row["top5"], row["top5_std"], digits),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# Grid summaries: mean ± std over seeds, and the gap over the random-init floor
+
+FLOOR_COLOR_SPACES = {"rgb": "rgb", "lab": "lab", "rescaled_lab": "lab"}
+"""The colour space of a method's random-init floor. Rescaled Lab shares Lab's network and input
+at initialisation (the per-image bins only change the targets), so Lab's floor is its floor."""
+
+METHOD_KINDS_ORDER = ("splitbrain", "dae", "supervised", "random")
+SUMMARY_SCORES = ("probe_top1", "probe_top5", "finetune_top1", "finetune_top5")
+
+
+def _run_scores(record: Mapping[str, Any]) -> dict[str, float]:
+    metrics = record["metrics"]
+    return {f"{stage}_{k}": float(metrics[stage][k]) for stage in ("probe", "finetune") for k in ("top1", "top5")}
+
+
+def method_label(model: Mapping[str, Any]) -> str:
+    """How a summary names a run's method: "Split-brain", "DAE S&P 5%", "Random init", "Supervised"."""
+    kind = model.get("method")
+    if kind == "dae":
+        level = model.get("noise_level")
+        level_text = f" {level * 100:g}%" if isinstance(level, (int, float)) else ""
+        return f"DAE {NOISE_LABELS.get(model.get('noise', ''), model.get('noise', ''))}{level_text}"
+    return {"splitbrain": "Split-brain", "random": "Random init", "supervised": "Supervised"}.get(kind, str(kind))
+
+
+def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Aggregate "run" records (one grid's, or several) per (grid, architecture, method).
+
+    Each row: ``grid``, ``arch``, ``method`` (the grid's method name, e.g. "rescaled_lab"),
+    ``kind`` (splitbrain / dae / supervised / random), ``color_space``, ``label``, ``n`` and
+    ``seeds``; for every score in :data:`SUMMARY_SCORES` (``probe_top1``: the best layer's top-1,
+    ...) its mean over seeds and ``<score>_std`` (sample std, None for one seed); ``best_layers``
+    (the best probe layer of every seed). Of several records with the same seed only the latest
+    (by timestamp) counts.
+
+    The gap: every row other than a random-init one is compared with the random-init row of the
+    same grid and architecture in the colour space :data:`FLOOR_COLOR_SPACES` names, seed by
+    seed (the difference of the two runs with the same seed), giving ``floor`` (that row's
+    method), ``gap_n``, and ``gap_probe_top1`` / ``gap_finetune_top1`` with ``_std``: the mean
+    and sample std of the per-seed differences. None where there is no floor or no common seed.
+    Rows are ordered by grid, architecture, kind (split-brain, DAE, supervised, random init)
+    and colour space.
+    """
+    groups: dict[tuple, dict[Any, Mapping[str, Any]]] = {}
+    for record in sorted((r for r in records if r.get("kind") == "run"), key=lambda r: str(r.get("timestamp", ""))):
+        model = record.get("model", {})
+        key = (record.get("grid"), model.get("arch"), record.get("method"))
+        groups.setdefault(key, {})[record.get("seed")] = record  # later records replace earlier ones
+
+    rows = []
+    for (grid, arch, method), by_seed in groups.items():
+        model = next(iter(by_seed.values()))["model"]
+        scores = {seed: _run_scores(record) for seed, record in by_seed.items()}
+        row: dict[str, Any] = {
+            "grid": grid, "arch": arch, "method": method, "kind": model.get("method"),
+            "color_space": model.get("color_space"), "label": method_label(model),
+            "n": len(by_seed), "seeds": sorted(by_seed),
+        }
+        for name in SUMMARY_SCORES:
+            row[name], row[f"{name}_std"] = _mean_std([s[name] for s in scores.values()])
+        row["best_layers"] = [by_seed[seed]["metrics"]["probe"].get("best_layer") for seed in sorted(by_seed)]
+        row["_scores"] = scores
+        rows.append(row)
+
+    floors = {(r["grid"], r["arch"], r["color_space"]): r for r in rows if r["kind"] == "random"}
+    for row in rows:
+        floor = None
+        if row["kind"] != "random":
+            floor = floors.get((row["grid"], row["arch"], FLOOR_COLOR_SPACES.get(row["color_space"], row["color_space"])))
+        seeds = sorted(set(row["_scores"]) & set(floor["_scores"])) if floor else []
+        row["floor"] = floor["method"] if floor else None
+        row["gap_n"] = len(seeds)
+        for name in ("probe_top1", "finetune_top1"):
+            if seeds:
+                gaps = [row["_scores"][s][name] - floor["_scores"][s][name] for s in seeds]
+                row[f"gap_{name}"], row[f"gap_{name}_std"] = _mean_std(gaps)
+            else:
+                row[f"gap_{name}"], row[f"gap_{name}_std"] = None, None
+
+    arch_order = {name: i for i, name in enumerate(ARCH_LABELS)}
+    space_order = {name: i for i, name in enumerate(SPACE_LABELS)}
+    kind_order = {name: i for i, name in enumerate(METHOD_KINDS_ORDER)}
+    rows.sort(key=lambda r: (str(r["grid"]), arch_order.get(r["arch"], 99), str(r["arch"]),
+                             kind_order.get(r["kind"], 99), space_order.get(r["color_space"], 99), str(r["method"])))
+    for row in rows:
+        del row["_scores"]
+    return rows
+
+
+SUMMARY_COLUMNS = ("Architecture", "Method", "Image Space", "Seeds", "Probe Top 1", "Probe Top 5", "FT Top 1",
+                   "FT Top 5", "Probe gap", "FT gap")
+
+
+def format_summary(rows: Iterable[Mapping[str, Any]], digits: int = 4) -> str:
+    """:func:`summarize`'s rows as a markdown table: accuracies as fractions, "mean ± std" over
+    seeds; the gap columns are the per-seed differences from the random-init floor (top-1)."""
+    rows = list(rows)
+    if not rows:
+        return "(no run records)"
+    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
+    for row in rows:
+        gaps = []
+        for name in ("probe_top1", "finetune_top1"):
+            mean, std = row[f"gap_{name}"], row[f"gap_{name}_std"]
+            gaps.append("" if mean is None else (f"{mean:+.{digits}f}" if std is None else f"{mean:+.{digits}f} ± {std:.{digits}f}"))
+        cells = [
+            ARCH_LABELS.get(row["arch"], str(row["arch"])),
+            row["label"],
+            SPACE_LABELS.get(row["color_space"], str(row["color_space"])),
+            str(row["n"]),
+            *(_cell(row[name], row[f"{name}_std"], digits) for name in SUMMARY_SCORES),
+            *gaps,
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -133,3 +133,22 @@ def test_sanity_experiment_runs_and_compares_with_random_init(tmp_path, capsys):
         assert float(margin) == pytest.approx(float(trained) - float(floor), abs=2e-4)
     kinds = sorted(json.loads(p.read_text())["kind"] for p in (tmp_path / "results").glob("*.json"))
     assert kinds == ["pretrain", "probe", "probe"]
+
+
+def test_reproduce_lists_a_grid_and_fails_in_one_line(tmp_path, capsys):
+    status, out, _ = run(["--help"], capsys)
+    assert status == 0 and "reproduce" in out
+    results, runs = str(tmp_path / "results"), str(tmp_path / "runs")
+    status, out, err = run(["reproduce", "--grid", "cifar-cpu", "--dry-run", "--only", "simplenet-*-seed0",
+                            "--results", results, "--runs", runs], capsys)
+    assert status == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0] == "grid cifar-cpu: 9 runs (9 pending)" and len(lines) == 10
+    assert "pending  cifar-cpu/simplenet-lab-seed0" in out and "fcresnet18" not in out
+    assert not (tmp_path / "results").exists() and not (tmp_path / "runs").exists()
+    status, _, err = run(["reproduce", "--grid", "cifar-cpu", "--only", "simplenet-lab-seed0", "--results", results], capsys)
+    assert_one_line_error(status, err, "data_root is required for grid 'cifar-cpu'")
+    status, _, err = run(["reproduce", "--grid", "smoke", "--only", "vgg-*", "--dry-run"], capsys)
+    assert_one_line_error(status, err, "matches none of the 2 runs")
+    status, _, err = run(["reproduce", "--grid", "imagenet"], capsys)
+    assert_one_line_error(status, err, "--grid", "imagenet")

@@ -1,0 +1,323 @@
+"""Named experiment grids: the runs that reproduce the poster's comparison, written as data.
+
+A grid is architectures x methods x seeds. Every run is the same three stages:
+
+1. pretraining, if the method has one (split-brain, the denoising autoencoder, or, for the
+   supervised ceiling, training the same network on the probe-training labels);
+2. a linear probe of the frozen network at every layer (top-1 / top-5 per layer, best layer);
+3. fine-tuning of the whole network with a classifier on its last layer (top-1 / top-5).
+
+Methods (:class:`Method`; the method's name is the middle part of a run id such as
+``cifar-cpu/simplenet-lab-seed0``):
+
+``rgb``, ``lab``, ``rescaled_lab``
+    split-brain pretraining in that colour space (``rescaled_lab``: the poster's per-image
+    rescaled a, b bins).
+``dae-masking``, ``dae-salt_pepper``, ``dae-gaussian``
+    the denoising-autoencoder baseline, in RGB like the poster's DAE row, at the noise levels of
+    :data:`DAE_NOISE_LEVELS`: salt-and-pepper on 5 % of the pixels (the poster's baseline);
+    masking 25 % of the pixels and Gaussian sigma 0.1 are our choices (the poster gives none).
+``random-lab``, ``random-rgb``
+    no pretraining: the network at its seeded random initialisation, the floor. ``rescaled_lab``
+    needs no floor of its own: at initialisation its network and its input are exactly those of
+    ``lab`` (the rescaled bins only change the targets), so ``random-lab`` is its floor
+    (:data:`splitbrain.results.FLOOR_COLOR_SPACES`).
+``supervised-lab``
+    the ceiling: the same network (Lab input) trained from random initialisation with the
+    probe-training labels (the fine-tuning recipe for ``Grid.supervised_epochs`` epochs, chosen
+    per grid so that it sees about as many images as pretraining does), then probed and
+    fine-tuned like every other run.
+
+The seed of a run seeds initialisation, data order, augmentation, the probe and fine-tuning.
+The data split does not depend on it (``split_seed`` stays 0): every seed sees the same images,
+so the spread over seeds is the spread of training, not of the split.
+
+Grids (:data:`GRIDS`):
+
+``cifar-cpu``
+    The 50,000 CIFAR-10 training JPEGs as an ImageFolder tree (``--data-root DIR/train``), 32 px,
+    SimpleNet and FC-ResNet18 (half width), every method above, seeds 0, 1, 2: 54 runs.
+    The tree is cut by :func:`splitbrain.data.split_indices` with the default
+    :data:`splitbrain.data.FOLDER_FRACTIONS`: class-stratified, seeded by ``split_seed`` 0,
+    60 % / 20 % / 20 % of every class, i.e. 30,000 pretraining images (3,000 per class),
+    10,000 probe-training images and 10,000 held-out evaluation images, disjoint (pretraining
+    ignores the labels of its part). Pretraining draws :data:`CIFAR_CPU_PRETRAIN_IMAGES`
+    random images of the pretraining part per epoch (``max_steps_per_epoch`` x batch 128) for
+    :data:`CIFAR_CPU_PRETRAIN_EPOCHS` epochs; probes and fine-tuning train on all 10,000
+    probe-training images and are scored on all 10,000 held-out ones (probes: 30 epochs on
+    every layer's features; fine-tuning: 2 epochs; the supervised ceiling: 6 epochs, 60k
+    labelled presentations against pretraining's 61k images). FC-AlexNet is off by default on
+    the CPU (``archs=`` / ``--archs`` adds it).
+``embedded-cpu``
+    The same methods, architectures and seeds on the embedded photographs (10 photographs, the
+    label is the photograph), small sizes: a quick check that the whole grid runs.
+``stl10-colab``
+    STL-10 at 96x96 on one Colab-class GPU with the ``colab`` presets: pretraining on the
+    100,000 unlabelled images, probes and fine-tuning on the 5,000 labelled training images,
+    evaluation on the 8,000 test images; SimpleNet, FC-ResNet18 and FC-AlexNet (full width,
+    like the poster's code); the supervised ceiling trains 80 epochs on the 5,000 labelled images
+    (400k presentations, as many as pretraining's 4 epochs of 100k). Expected wall time per run:
+    not measured yet.
+``smoke``
+    Tiny (embedded photographs at 16 px, one seed, split-brain Lab and its random-init floor):
+    seconds, for the tests.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ..presets import ARCHITECTURES, COLOR_SPACE_NAMES, NOISES, EvalConfig, PretrainConfig, get_eval_preset, get_preset
+
+METHOD_KINDS = ("splitbrain", "dae", "random", "supervised")
+"""What a method does before the probes: split-brain / DAE pretraining, nothing, or supervised training."""
+
+DAE_NOISE_LEVELS: dict[str, float] = {"masking": 0.25, "salt_pepper": 0.05, "gaussian": 0.1}
+"""Noise level of each DAE baseline: a pixel probability (masking, salt-and-pepper) or the
+Gaussian standard deviation, in normalised [-1, 1] input units."""
+
+
+
+@dataclass(frozen=True)
+class Method:
+    """One method of a grid: what happens to the network before the probes.
+
+    name: the method's part of a run id (``"lab"``, ``"dae-masking"``, ``"random-lab"``, ...).
+    kind: one of :data:`METHOD_KINDS`.
+    color_space: the network's colour space (input split and, for split-brain, targets).
+    noise, noise_level: the DAE's corruption (kind "dae" only).
+    """
+
+    name: str
+    kind: str
+    color_space: str = "lab"
+    noise: str | None = None
+    noise_level: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or "/" in self.name:
+            raise ValueError(f"name must be a non-empty string without '/', got {self.name!r}")
+        if self.kind not in METHOD_KINDS:
+            raise ValueError(f"kind must be one of {METHOD_KINDS}, got {self.kind!r}")
+        if self.color_space not in COLOR_SPACE_NAMES:
+            raise ValueError(f"color_space must be one of {COLOR_SPACE_NAMES}, got {self.color_space!r}")
+        if self.kind == "dae" and (self.noise not in NOISES or self.noise_level is None):
+            raise ValueError(f"a 'dae' method needs noise in {NOISES} and a noise_level, got {self.noise!r}, {self.noise_level!r}")
+
+    @property
+    def pretrains(self) -> bool:
+        """True for the methods whose first stage is ``train.pretrain`` (split-brain, DAE)."""
+        return self.kind in ("splitbrain", "dae")
+
+    def pretrain_overrides(self) -> dict[str, Any]:
+        """PretrainConfig fields that this method sets (method, colour space, noise)."""
+        overrides: dict[str, Any] = {"method": "dae" if self.kind == "dae" else "splitbrain",
+                                     "color_space": self.color_space}
+        if self.kind == "dae":
+            overrides.update(noise=self.noise, noise_level=self.noise_level)
+        return overrides
+
+
+def splitbrain_method(color_space: str) -> Method:
+    """Split-brain pretraining in ``color_space``; the run-id part is the colour space itself."""
+    return Method(color_space, "splitbrain", color_space)
+
+
+def dae_method(noise: str, level: float | None = None) -> Method:
+    """The DAE baseline in RGB with ``noise`` at ``level`` (default :data:`DAE_NOISE_LEVELS`)."""
+    return Method(f"dae-{noise}", "dae", "rgb", noise, DAE_NOISE_LEVELS[noise] if level is None else level)
+
+
+def random_method(color_space: str) -> Method:
+    """The random-init floor: the network of ``color_space`` at its seeded initialisation."""
+    return Method(f"random-{color_space}", "random", color_space)
+
+
+def supervised_method(color_space: str = "lab") -> Method:
+    """The supervised ceiling: the same network trained on the probe-training labels."""
+    return Method(f"supervised-{color_space}", "supervised", color_space)
+
+
+ALL_METHODS: tuple[Method, ...] = (
+    splitbrain_method("rgb"), splitbrain_method("lab"), splitbrain_method("rescaled_lab"),
+    dae_method("masking"), dae_method("salt_pepper"), dae_method("gaussian"),
+    random_method("lab"), random_method("rgb"),
+    supervised_method("lab"),
+)
+"""The methods of the full grids, in the order runs are listed and executed."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a grid: (architecture, method, seed). ``run_id``: ``<grid>/<name>``."""
+
+    grid: str
+    arch: str
+    method: Method
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """``<arch>-<method>-seed<seed>``, e.g. ``simplenet-lab-seed0`` (unique within a grid)."""
+        return f"{self.arch}-{self.method.name}-seed{self.seed}"
+
+    @property
+    def run_id(self) -> str:
+        """``<grid>/<arch>-<method>-seed<seed>``, stable across invocations."""
+        return f"{self.grid}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A named experiment grid: every (arch, method, seed) combination is one :class:`Run`.
+
+    pretrain_preset / eval_preset: the presets configurations start from; ``pretrain`` /
+    ``evaluate``: overrides applied on top (PretrainConfig / EvalConfig fields); ``arch_pretrain``:
+    further PretrainConfig overrides for one architecture. ``supervised_epochs``: epochs of the
+    supervised ceiling's training. ``needs_data_root``: the dataset has no default location (an
+    ImageFolder tree). ``wall_time``: the expected time per run, as measured (or "not measured yet").
+    """
+
+    name: str
+    description: str
+    archs: tuple[str, ...]
+    methods: tuple[Method, ...]
+    seeds: tuple[int, ...]
+    pretrain_preset: str
+    eval_preset: str
+    pretrain: Mapping[str, Any] = field(default_factory=dict)
+    evaluate: Mapping[str, Any] = field(default_factory=dict)
+    arch_pretrain: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    supervised_epochs: int = 1
+    needs_data_root: bool = False
+    wall_time: str = "not measured yet"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or "/" in self.name:
+            raise ValueError(f"name must be a non-empty string without '/', got {self.name!r}")
+        for arch in tuple(self.archs) + tuple(self.arch_pretrain):
+            if arch not in ARCHITECTURES:
+                raise ValueError(f"archs must be among {ARCHITECTURES}, got {arch!r}")
+        names = [method.name for method in self.methods]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"methods must be non-empty with distinct names, got {names}")
+        if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
+            raise ValueError(f"seeds must be non-negative integers, got {self.seeds!r}")
+        if isinstance(self.supervised_epochs, bool) or not isinstance(self.supervised_epochs, int) or self.supervised_epochs < 1:
+            raise ValueError(f"supervised_epochs must be a positive integer, got {self.supervised_epochs!r}")
+        # Build one configuration of each kind now, so a bad override fails at definition time.
+        probe = Run(self.name, self.archs[0], self.methods[0], self.seeds[0])
+        self.pretrain_config(probe, data_root="data-root" if self.needs_data_root else None)
+        self.eval_config(probe, data_root="data-root" if self.needs_data_root else None)
+
+    def runs(self, archs: tuple[str, ...] | None = None) -> list[Run]:
+        """Every run, architecture-major, then method, then seed (the execution order).
+
+        ``archs`` replaces the grid's architectures (e.g. to add "fcalexnet").
+        """
+        archs = self.archs if archs is None else tuple(archs)
+        for arch in archs:
+            if arch not in ARCHITECTURES:
+                raise ValueError(f"archs must be among {ARCHITECTURES}, got {arch!r}")
+        return [Run(self.name, arch, method, seed) for arch in archs for method in self.methods for seed in self.seeds]
+
+    def pretrain_config(self, run: Run, data_root: str | None = None, out: str = "runs/pretrain") -> PretrainConfig:
+        """The network's configuration for ``run`` (also the pretraining recipe for split-brain
+        and DAE runs; random-init and supervised runs only use its network fields)."""
+        overrides = {**self.pretrain, **self.arch_pretrain.get(run.arch, {}), **run.method.pretrain_overrides(),
+                     "arch": run.arch, "seed": run.seed, "out": out, "record_dir": None}
+        if data_root is not None:
+            overrides["data_root"] = str(data_root)
+        return get_preset(self.pretrain_preset, **overrides)
+
+    def eval_config(self, run: Run, data_root: str | None = None) -> EvalConfig:
+        """The probe and fine-tuning configuration for ``run`` (records are written by the runner)."""
+        overrides = {**self.evaluate, "seed": run.seed, "record_dir": None}
+        if data_root is not None:
+            overrides["data_root"] = str(data_root)
+        return get_eval_preset(self.eval_preset, **overrides)
+
+    def supervised_config(self, run: Run, data_root: str | None = None) -> EvalConfig:
+        """The supervised ceiling's training: the fine-tuning recipe for ``supervised_epochs``."""
+        return dataclasses.replace(self.eval_config(run, data_root), finetune_epochs=self.supervised_epochs)
+
+
+# ----------------------------------------------------------------------------------------------
+# The grids
+
+CIFAR_CPU_PRETRAIN_EPOCHS = 3
+CIFAR_CPU_PRETRAIN_IMAGES = 20_480
+"""Images drawn per pretraining epoch in ``cifar-cpu`` (160 steps of 128, from the 30,000)."""
+
+_CIFAR_CPU = Grid(
+    name="cifar-cpu",
+    description="CIFAR-10 JPEGs (ImageFolder, 32 px): 30k pretraining / 10k probe-training / 10k held-out "
+                "images; SimpleNet and FC-ResNet18; split-brain RGB/Lab/rescaled Lab, DAE x3, random init, "
+                "supervised; seeds 0-2; a 2-core CPU",
+    archs=("simplenet", "fcresnet18"),
+    methods=ALL_METHODS,
+    seeds=(0, 1, 2),
+    pretrain_preset="cpu",
+    eval_preset="cpu",
+    pretrain=dict(data="folder", image_size=32, grid=8, batch_size=128, lr=1e-3, lr_decay=0.5,
+                  epochs=CIFAR_CPU_PRETRAIN_EPOCHS, max_steps_per_epoch=CIFAR_CPU_PRETRAIN_IMAGES // 128,
+                  device="cpu", log_every=20),
+    evaluate=dict(data="folder", image_size=32, max_train_images=10_000, max_test_images=10_000,
+                  probe_epochs=30, finetune_epochs=2, finetune_batch_size=64, device="cpu"),
+    supervised_epochs=6,
+    needs_data_root=True,
+)
+
+_EMBEDDED_CPU = Grid(
+    name="embedded-cpu",
+    description="the embedded photographs (10 classes, 32 px crops): the cifar-cpu grid at small sizes, a quick check",
+    archs=("simplenet", "fcresnet18"),
+    methods=ALL_METHODS,
+    seeds=(0, 1, 2),
+    pretrain_preset="cpu",
+    eval_preset="cpu",
+    pretrain=dict(data="embedded", image_size=32, grid=8, train_length=1024, batch_size=64, epochs=2,
+                  lr=1e-3, lr_decay=0.5, device="cpu", log_every=8),
+    evaluate=dict(data="embedded", image_size=32, max_train_images=500, max_test_images=250,
+                  probe_epochs=20, finetune_epochs=1, device="cpu"),
+    supervised_epochs=4,
+)
+
+_STL10_COLAB = Grid(
+    name="stl10-colab",
+    description="STL-10 96x96 on one Colab-class GPU (colab presets): 100k unlabelled for pretraining, "
+                "5k train for probes and fine-tuning, 8k test for evaluation",
+    archs=("simplenet", "fcresnet18", "fcalexnet"),
+    methods=ALL_METHODS,
+    seeds=(0, 1, 2),
+    pretrain_preset="colab",
+    eval_preset="colab",
+    pretrain=dict(data="stl10"),
+    evaluate=dict(data="stl10"),
+    supervised_epochs=80,
+)
+
+_SMOKE = Grid(
+    name="smoke",
+    description="tiny: the embedded photographs at 16 px, one seed, split-brain Lab and its random-init floor",
+    archs=("simplenet",),
+    methods=(splitbrain_method("lab"), random_method("lab")),
+    seeds=(0,),
+    pretrain_preset="smoke",
+    eval_preset="smoke",
+    pretrain=dict(image_size=16, grid=4, train_length=32, batch_size=16, epochs=2, max_steps_per_epoch=2,
+                  device="cpu", log_every=1),
+    evaluate=dict(image_size=16, max_train_images=40, max_test_images=20, probe_epochs=3, layers=("conv1", "conv5"),
+                  finetune_epochs=1, finetune_batch_size=20, feature_batch_size=40, device="cpu"),
+)
+
+GRIDS: dict[str, Grid] = {grid.name: grid for grid in (_CIFAR_CPU, _EMBEDDED_CPU, _STL10_COLAB, _SMOKE)}
+"""The named grids, by name."""
+
+
+def get_grid(name: str) -> Grid:
+    """The grid called ``name`` (one of :data:`GRIDS`)."""
+    if name not in GRIDS:
+        raise ValueError(f"grid must be one of {tuple(GRIDS)}, got {name!r}")
+    return GRIDS[name]

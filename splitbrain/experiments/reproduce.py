@@ -1,0 +1,378 @@
+"""Run a named grid (``splitbrain.experiments.grids``): resumable, one JSON record per run.
+
+::
+
+    python -m splitbrain.experiments.reproduce --grid cifar-cpu --data-root cifar10/train
+    splitbrain reproduce --grid cifar-cpu --data-root cifar10/train --dry-run
+
+Each run (``<grid>/<arch>-<method>-seed<seed>``) goes through its stages in a run directory
+``<runs_dir>/<grid>/<arch>-<method>-seed<seed>/`` and ends with a record
+``<results_dir>/<grid>/<arch>-<method>-seed<seed>.json`` (kind "run", written atomically):
+
+``checkpoint.pt``, ``metrics.jsonl``   pretraining (split-brain, DAE), checkpointed every epoch
+``supervised.pt``                      the supervised ceiling's network after its training
+``pretrain.json``, ``supervised.json``,
+``probe.json``, ``finetune.json``      each stage's metrics, written when the stage finishes
+
+A run is finished when its record exists and is complete; finished runs are skipped. An
+interrupted run resumes: finished stages are read back from their files (as long as the
+configuration they were made with is still the grid's), and an interrupted pretraining continues
+from its last epoch checkpoint (``train.pretrain(resume=True)``). The supervised ceiling's
+training and an interrupted probe or fine-tuning start their stage again.
+
+The record: ``config`` (``pretrain``: the network's PretrainConfig, ``evaluate``: the
+EvalConfig, ``supervised``: the supervised training's EvalConfig or null), ``metrics``
+(``probe``: per layer top-1 / top-5, ``best_layer``, the best layer's ``top1`` / ``top5``;
+``finetune``: ``top1`` / ``top5``; ``pretrain``: loss, epochs, speed, or null), ``seed``,
+``git_commit``, ``hardware``, ``wall_time_s`` (all stages, over every invocation), ``stages``
+(seconds per stage), ``grid``, ``run_id``, ``method``, ``status`` "complete".
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import fnmatch
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..results import atomic_write_text, make_record, write_record
+from .grids import GRIDS, Grid, Run, get_grid
+
+RUN_STATES = ("finished", "partial", "pending")
+"""``finished``: a complete record exists; ``partial``: the run directory holds some of its
+work (a checkpoint or a finished stage); ``pending``: nothing yet."""
+
+# Configuration fields that say where or how a run executes, not what it computes: a stage
+# made under other values of these still counts (e.g. after the dataset folder moved).
+MACHINERY_FIELDS = frozenset({"out", "record_dir", "progress", "verbose", "device", "num_workers", "data_root",
+                              "download", "log_every", "amp", "channels_last", "compile", "feature_batch_size"})
+
+STAGE_FILES = ("checkpoint.pt", "supervised.pt", "pretrain.json", "supervised.json", "probe.json", "finetune.json")
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What :func:`run_grid` did with one run.
+
+    state: the run's state before this call (one of :data:`RUN_STATES`); ran: True when it was
+    executed now; record: the record's path; wall_time_s: this call's seconds on it (0 if not run).
+    """
+
+    run_id: str
+    state: str
+    ran: bool
+    record: Path
+    wall_time_s: float = 0.0
+
+
+# ----------------------------------------------------------------------------------------------
+# Paths and states
+
+
+def record_path(run: Run, results_dir: str | Path = "results") -> Path:
+    """``<results_dir>/<grid>/<arch>-<method>-seed<seed>.json``."""
+    return Path(results_dir) / run.grid / f"{run.name}.json"
+
+
+def run_directory(run: Run, runs_dir: str | Path = "runs") -> Path:
+    """``<runs_dir>/<grid>/<arch>-<method>-seed<seed>``: checkpoints and stage files."""
+    return Path(runs_dir) / run.grid / run.name
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``, or None if it is missing or unreadable."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def is_complete(record: Mapping[str, Any] | None) -> bool:
+    """True for a complete run record: kind "run", status "complete", probe and fine-tuning scores."""
+    if not record or record.get("kind") != "run" or record.get("status") != "complete":
+        return False
+    metrics = record.get("metrics") or {}
+    probe, finetune = metrics.get("probe") or {}, metrics.get("finetune") or {}
+    return all(isinstance(part.get(key), (int, float)) for part in (probe, finetune) for key in ("top1", "top5"))
+
+
+def run_state(run: Run, results_dir: str | Path = "results", runs_dir: str | Path = "runs") -> str:
+    """The run's state: "finished", "partial" or "pending" (see :data:`RUN_STATES`)."""
+    if is_complete(read_json(record_path(run, results_dir))):
+        return "finished"
+    directory = run_directory(run, runs_dir)
+    return "partial" if any((directory / name).is_file() for name in STAGE_FILES) else "pending"
+
+
+def select_runs(runs: Sequence[Run], only: str | None) -> list[Run]:
+    """The runs whose id or name matches ``only``: comma-separated shell patterns (fnmatch),
+    e.g. ``"simplenet-*-seed0"`` or ``"*rescaled_lab*,*random-lab*"``; None keeps every run."""
+    if only is None:
+        return list(runs)
+    patterns = [p.strip() for p in only.split(",") if p.strip()]
+    if not patterns:
+        raise ValueError(f"only must hold at least one pattern, got {only!r}")
+    chosen = [run for run in runs if any(fnmatch.fnmatchcase(run.run_id, p) or fnmatch.fnmatchcase(run.name, p)
+                                         for p in patterns)]
+    if not chosen:
+        example = runs[0].run_id if runs else "<grid>/<arch>-<method>-seed<seed>"
+        raise ValueError(f"only={only!r} matches none of the {len(runs)} runs (run ids look like {example!r})")
+    return chosen
+
+
+# ----------------------------------------------------------------------------------------------
+# Stages
+
+
+def fingerprint(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A configuration dict without :data:`MACHINERY_FIELDS` (what a stage's result depends on)."""
+    if config is None:
+        return None
+    return json.loads(json.dumps({k: v for k, v in config.items() if k not in MACHINERY_FIELDS}))
+
+
+def _load_stage(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    """A finished stage's metrics, if ``path`` exists and was made with the configuration ``key``."""
+    stage = read_json(path)
+    if stage is None or stage.get("key") != key or "metrics" not in stage:
+        return None
+    return stage
+
+
+def _save_stage(path: Path, key: dict[str, Any], metrics: Mapping[str, Any], wall_time_s: float) -> dict[str, Any]:
+    from ..results import _jsonable  # the record's own JSON conversion (NaN -> null, tuples -> lists)
+
+    stage = _jsonable({"key": key, "metrics": dict(metrics), "wall_time_s": wall_time_s})
+    atomic_write_text(path, json.dumps(stage, indent=2) + "\n")
+    return stage
+
+
+def _pretrain_stage(pretrain_config, directory: Path, key: dict[str, Any]) -> dict[str, Any]:
+    """Split-brain or DAE pretraining, resumed from ``checkpoint.pt`` when one is there.
+
+    Raises ValueError when the checkpoint was made under another configuration (resuming it
+    would mix two recipes): the run directory must then be deleted to start the run again.
+    """
+    from ..train import CHECKPOINT_NAME, load_checkpoint, pretrain
+
+    checkpoint = directory / CHECKPOINT_NAME
+    done_epochs = 0
+    if checkpoint.is_file():
+        saved = load_checkpoint(checkpoint)
+        saved_key, wanted = fingerprint(saved["config"]), fingerprint(pretrain_config.to_dict())
+        if saved_key != wanted:
+            differ = sorted(k for k in set(saved_key) | set(wanted) if saved_key.get(k) != wanted.get(k))
+            raise ValueError(f"{checkpoint} was pretrained with another configuration ({', '.join(differ)} differ "
+                             f"from the grid's); delete {directory} to start this run again")
+        done_epochs = int(saved["epoch"])
+    result = pretrain(pretrain_config, resume=True if checkpoint.is_file() else None)
+    # Time already spent on the epochs the checkpoint held (from their metrics lines).
+    earlier = sum(float(h.get("epoch_time_s", 0.0)) for h in result.history if h.get("epoch", 0) <= done_epochs)
+    metrics = {"final_loss": result.final_loss, "epochs": result.epochs, "steps": result.steps,
+               "images_per_s": result.images_per_s, "resumed_from_epoch": done_epochs if done_epochs else None,
+               "history": result.history}
+    return _save_stage(directory / "pretrain.json", key, metrics, result.wall_time_s + earlier)
+
+
+def _supervised_stage(config, network_config, directory: Path, key: dict[str, Any]) -> dict[str, Any]:
+    """The supervised ceiling: train the network of ``network_config`` from random initialisation
+    on the probe-training labels (``finetune`` with ``config``), save its weights as a checkpoint."""
+    from ..evaluate import finetune
+    from ..train import CHECKPOINT_FORMAT, atomic_torch_save
+
+    start = time.perf_counter()
+    trained = finetune(config, pretrain_config=network_config, random_init=True)
+    network = trained.model.extractor.model
+    atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": network_config.to_dict(),
+                       "model": network.state_dict(), "epoch": config.finetune_epochs, "step": 0,
+                       "supervised": True}, directory / "supervised.pt")
+    metrics = {key_: trained.metrics[key_] for key_ in ("top1", "top5", "history", "train_images", "test_images")}
+    return _save_stage(directory / "supervised.json", key, metrics, time.perf_counter() - start)
+
+
+def _evaluate_stage(kind: str, config, subject: dict[str, Any], path: Path, key: dict[str, Any]) -> dict[str, Any]:
+    """A linear probe ("probe") or fine-tuning ("finetune") of ``subject``; saved to ``path``."""
+    from ..evaluate import finetune, linear_probe
+
+    start = time.perf_counter()
+    result = (linear_probe if kind == "probe" else finetune)(config, **subject)
+    return _save_stage(path, key, result.metrics, time.perf_counter() - start)
+
+
+def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir: str | Path = "results",
+                runs_dir: str | Path = "runs", progress: bool = False, verbose: bool = False) -> Path:
+    """Run (or resume) every stage of ``run`` and write its record; returns the record's path."""
+    from ..evaluate import describe_model
+
+    directory = run_directory(run, runs_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    network_config = grid.pretrain_config(run, data_root, out=str(directory))
+    network_config = dataclasses.replace(network_config, progress=progress, verbose=verbose)
+    eval_config = dataclasses.replace(grid.eval_config(run, data_root), progress=progress, verbose=False)
+    method = run.method
+    # Each stage's key: every configuration its result depends on (upstream stages included).
+    pretrain_key = {"pretrain": fingerprint(network_config.to_dict())}
+    supervised_config = None
+    if method.kind == "supervised":
+        supervised_config = dataclasses.replace(grid.supervised_config(run, data_root), progress=progress, verbose=False)
+        pretrain_key["supervised"] = fingerprint(supervised_config.to_dict())
+    eval_key = {**pretrain_key, "evaluate": fingerprint(eval_config.to_dict())}
+
+    stages: dict[str, dict[str, Any]] = {}
+    subject: dict[str, Any]
+    if method.pretrains:
+        stage_file = directory / "pretrain.json"
+        stages["pretrain"] = _load_stage(stage_file, pretrain_key) or _pretrain_stage(network_config, directory, pretrain_key)
+        subject = {"checkpoint": str(directory / "checkpoint.pt")}
+    elif method.kind == "supervised":
+        stage = _load_stage(directory / "supervised.json", pretrain_key)
+        if stage is None or not (directory / "supervised.pt").is_file():
+            stage = _supervised_stage(supervised_config, network_config, directory, pretrain_key)
+        stages["pretrain"] = stage
+        subject = {"checkpoint": str(directory / "supervised.pt")}
+    else:
+        subject = {"pretrain_config": network_config, "random_init": True}
+
+    for kind in ("probe", "finetune"):
+        path = directory / f"{kind}.json"
+        stages[kind] = _load_stage(path, eval_key) or _evaluate_stage(kind, eval_config, subject, path, eval_key)
+
+    probe, tuned = stages["probe"]["metrics"], stages["finetune"]["metrics"]
+    metrics = {
+        "probe": {"layers": {layer: {"top1": s["top1"], "top5": s["top5"], "train_top1": s["train_top1"], "dim": s["dim"]}
+                             for layer, s in probe["layers"].items()},
+                  **{k: probe[k] for k in ("best_layer", "top1", "top5", "num_classes", "train_images", "test_images")}},
+        "finetune": {k: tuned[k] for k in ("top1", "top5", "history", "num_classes", "train_images", "test_images")},
+        "pretrain": stages["pretrain"]["metrics"] if "pretrain" in stages else None,
+    }
+    model = {**describe_model(network_config, random_init=method.kind == "random"), "method": method.kind}
+    seconds = {name: float(stage["wall_time_s"]) for name, stage in stages.items()}
+    record = make_record(
+        "run",
+        {"pretrain": network_config.to_dict(), "evaluate": eval_config.to_dict(),
+         "supervised": supervised_config.to_dict() if supervised_config is not None else None},
+        metrics,
+        model=model,
+        seed=run.seed,
+        wall_time_s=sum(seconds.values()),
+        pretrain_config=network_config.to_dict(),
+        extra={"grid": grid.name, "run_id": run.run_id, "method": method.name, "stages": seconds,
+               "run_dir": str(directory), "status": "complete"},
+    )
+    return write_record(record, Path(results_dir) / grid.name, name=f"{run.name}.json")
+
+
+# ----------------------------------------------------------------------------------------------
+# The grid
+
+
+def run_grid(
+    grid: str | Grid,
+    data_root: str | None = None,
+    results_dir: str | Path = "results",
+    runs_dir: str | Path = "runs",
+    only: str | None = None,
+    dry_run: bool = False,
+    archs: Sequence[str] | None = None,
+    progress: bool = False,
+    verbose: bool = True,
+) -> list[RunStatus]:
+    """Run every unfinished run of ``grid`` (a name in ``GRIDS`` or a :class:`Grid`), in order.
+
+    Args:
+        grid: the grid.
+        data_root: the dataset's directory (required by grids over an ImageFolder tree, e.g.
+            ``cifar-cpu``: the extracted CIFAR-10 JPEGs' ``train`` folder).
+        results_dir: records go to ``<results_dir>/<grid>/<run name>.json``.
+        runs_dir: run directories go to ``<runs_dir>/<grid>/<run name>/``.
+        only: comma-separated shell patterns on run ids or names (see :func:`select_runs`).
+        dry_run: list the runs and their states; run nothing.
+        archs: replaces the grid's architectures (e.g. ``("simplenet", "fcalexnet")``).
+        progress: tqdm bars inside the stages; verbose: one line per run (and per pretraining epoch).
+    Returns:
+        one :class:`RunStatus` per selected run, in order.
+    Raises:
+        ValueError: unknown grid, a pattern that matches nothing, a missing ``data_root``;
+        whatever a run raises (the next call resumes where it stopped).
+    """
+    grid = get_grid(grid) if isinstance(grid, str) else grid
+    runs = select_runs(grid.runs(archs), only)
+    states = [run_state(run, results_dir, runs_dir) for run in runs]
+    to_run = [run for run, state in zip(runs, states) if state != "finished"]
+    if verbose:
+        counts = ", ".join(f"{states.count(s)} {s}" for s in RUN_STATES if states.count(s))
+        print(f"grid {grid.name}: {len(runs)} runs ({counts})", flush=True)
+    if not dry_run and to_run and grid.needs_data_root and data_root is None:
+        raise ValueError(f"data_root is required for grid {grid.name!r}: the ImageFolder tree root/<class>/<image> "
+                         f"(e.g. the extracted CIFAR-10 JPEGs' train folder)")
+
+    statuses = []
+    for index, (run, state) in enumerate(zip(runs, states), start=1):
+        path = record_path(run, results_dir)
+        if dry_run or state == "finished":
+            if verbose:
+                print(f"  {state:>8}  {run.run_id}", flush=True)
+            statuses.append(RunStatus(run.run_id, state, False, path))
+            continue
+        if verbose:
+            print(f"[{index}/{len(runs)}] {run.run_id} ({state})", flush=True)
+        start = time.perf_counter()
+        path = execute_run(grid, run, data_root, results_dir, runs_dir, progress=progress, verbose=verbose)
+        seconds = time.perf_counter() - start
+        if verbose:
+            record = read_json(path) or {}
+            probe, tuned = record.get("metrics", {}).get("probe", {}), record.get("metrics", {}).get("finetune", {})
+            print(f"    probe top-1 {probe.get('top1', float('nan')):.4f} ({probe.get('best_layer')}), "
+                  f"finetune top-1 {tuned.get('top1', float('nan')):.4f}; {seconds:.0f} s -> {path}", flush=True)
+        statuses.append(RunStatus(run.run_id, state, True, path, seconds))
+    return statuses
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """The options of ``splitbrain reproduce`` (added to ``parser`` when given)."""
+    if parser is None:
+        parser = argparse.ArgumentParser(prog="python -m splitbrain.experiments.reproduce",
+                                         description="Run a named experiment grid, resumably.")
+    parser.add_argument("--grid", required=True, choices=tuple(GRIDS), help="the grid to run")
+    parser.add_argument("--data-root", help="dataset directory (cifar-cpu: the CIFAR-10 JPEGs' train/ folder)")
+    parser.add_argument("--only", metavar="PATTERN",
+                        help="comma-separated shell patterns on run ids, e.g. 'simplenet-*-seed0'")
+    parser.add_argument("--archs", help="comma-separated architectures replacing the grid's (e.g. add fcalexnet)")
+    parser.add_argument("--dry-run", action="store_true", help="list the runs and their states; run nothing")
+    parser.add_argument("--results", default="results", help="records go to RESULTS/<grid>/ (default: results)")
+    parser.add_argument("--runs", default="runs", help="run directories go to RUNS/<grid>/ (default: runs)")
+    parser.add_argument("--progress", action="store_true", help="progress bars inside each run")
+    return parser
+
+
+def main_from_args(args: argparse.Namespace) -> int:
+    """Run the grid the parsed ``args`` describe, then print the summary of its records."""
+    from ..results import format_summary, load_records, summarize
+
+    archs = tuple(a.strip() for a in args.archs.split(",") if a.strip()) if args.archs else None
+    run_grid(args.grid, data_root=args.data_root, results_dir=args.results, runs_dir=args.runs, only=args.only,
+             dry_run=args.dry_run, archs=archs, progress=args.progress)
+    if not args.dry_run:
+        records = load_records(Path(args.results) / args.grid, kind="run")
+        if records:
+            print()
+            print(format_summary(summarize(records)))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return main_from_args(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"reproduce: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
