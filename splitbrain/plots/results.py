@@ -1,0 +1,636 @@
+"""Tables, sentences and figures of chapter 8 (results): this run's Table 1 beside the published ones.
+
+The records are the "run" records of the experiment grids (``splitbrain.experiments.reproduce``
+writes one JSON file per run to ``results/<grid>/``); :func:`splitbrain.results.summarize`
+aggregates them over seeds and measures each method's gap over its random-init floor. This
+module turns that into what the chapter shows:
+
+- :func:`collect_run_records`: every run record under a results folder and its sub-folders.
+- :func:`choose_grid`, :func:`grid_counts`: which grid the chapter reports.
+- :func:`table1_rows`: our Table 1 in the poster's layout, mean ± std over seeds, with the
+  probe's gap over the floor.
+- :func:`headline_rows` / :func:`headline_sentence`: split-brain features against the
+  random-init floor through the same probe, with the spread over seeds.
+- :func:`paired_difference`: two methods compared seed by seed (e.g. rescaled Lab - Lab).
+- :func:`poster_comparison`: one generated sentence per row of the poster's Table 1 saying
+  what our runs agree with and what not; every comparison it states is computed.
+- :func:`scale_rows`: how big each setting is (images, image side, epochs, hardware).
+- :func:`reference_sources`: the ``# source:`` lines of a reference CSV (read the rows with
+  :func:`splitbrain.plots.models.read_reference_csv`).
+
+Accuracies are fractions throughout; differences in sentences are percentage points.
+Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..results import ARCH_LABELS, SPACE_LABELS, load_records, summarize
+from .models import read_reference_csv
+
+__all__ = [
+    "POSTER_ARCHITECTURES",
+    "POSTER_SPACES",
+    "PUBLISHED_SETTINGS",
+    "read_reference_csv",
+    "reference_sources",
+    "collect_run_records",
+    "grid_counts",
+    "choose_grid",
+    "format_mean_std",
+    "table1_rows",
+    "headline_rows",
+    "headline_sentence",
+    "seed_scores",
+    "paired_difference",
+    "poster_comparison",
+    "scale_rows",
+    "layer_statistics",
+    "plot_layer_curves",
+    "plot_table1_comparison",
+]
+
+POSTER_ARCHITECTURES: dict[str, str] = {
+    "FCAlexNet": "fcalexnet", "ResNet 18": "fcresnet18", "SimpleNet 18": "simplenet", "SimpleNet": "simplenet",
+}
+"""The poster's architecture names -> the package's (the poster prints "SimpleNet 18" for SimpleNet)."""
+
+POSTER_SPACES: dict[str, str] = {label: name for name, label in SPACE_LABELS.items()}
+"""The poster's image-space names ("RGB", "LAB", "Re-scaled LAB") -> the package's colour spaces."""
+
+PAIRED_BASELINE: dict[str, str] = {"lab": "rgb", "rescaled_lab": "lab"}
+"""For each image space, the one its poster row is compared with seed by seed."""
+
+PUBLISHED_SETTINGS: tuple[dict[str, str], ...] = (
+    {"work": "Zhang et al. 2017 (Table 2)", "data": "ImageNet, no labels",
+     "pretraining_images": "1.3M", "image_side": "180 px crops of 256 px images",
+     "pretraining": "40 epochs (as the poster summarises it; the paper states no schedule)",
+     "evaluation": "linear probe on frozen conv1-conv5, ImageNet labels", "classes": "1000",
+     "hardware": "not stated"},
+    {"work": "Iyengar et al. 2019 (poster, Table 1)", "data": "NYU course set, no labels",
+     "pretraining_images": "500k", "image_side": "96 px", "pretraining": "5-10 epochs",
+     "evaluation": "fine-tuning, 64 labelled images per class", "classes": "1000",
+     "hardware": "not stated"},
+)
+"""The published settings, as their sources state them (FACTS: Zhang et al. 2017; the poster)."""
+
+_DATA_LABELS = {"folder": "image folder", "cifar10": "CIFAR-10", "stl10": "STL-10", "embedded": "embedded photographs"}
+
+
+# ----------------------------------------------------------------------------------------------
+# reading
+
+
+def reference_sources(path: str | Path) -> list[str]:
+    """The text after ``# source:`` on the comment lines of a reference CSV, in order."""
+    sources = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#") and stripped[1:].strip().lower().startswith("source:"):
+            sources.append(stripped[1:].strip()[len("source:"):].strip())
+    return sources
+
+
+def collect_run_records(root: str | Path) -> list[dict[str, Any]]:
+    """Every "run" record directly in ``root`` or in any folder below it (``results/<grid>/``).
+
+    Uses :func:`splitbrain.results.load_records` per folder, so non-records (reference tables,
+    run-time files) are skipped. A missing ``root`` gives an empty list.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    folders = [root] + sorted(p for p in root.rglob("*") if p.is_dir())
+    records = []
+    for folder in folders:
+        records.extend(load_records(folder, kind="run"))
+    return records
+
+
+def grid_counts(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Number of run records per grid name, by name."""
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[str(record.get("grid"))] = counts.get(str(record.get("grid")), 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def choose_grid(records: Sequence[Mapping[str, Any]], preferred: Sequence[str] = ()) -> str | None:
+    """The first grid of ``preferred`` that has records, else the one with most records (None if none)."""
+    counts = grid_counts(records)
+    for name in preferred:
+        if counts.get(name):
+            return name
+    if not counts:
+        return None
+    return max(counts, key=lambda name: (counts[name], name))
+
+
+# ----------------------------------------------------------------------------------------------
+# tables
+
+
+def format_mean_std(mean: float | None, std: float | None, scale: float = 1.0, digits: int = 4,
+                    sign: bool = False) -> str:
+    """"0.6123 ± 0.0051" (``std`` None: the mean alone; ``mean`` None: "")."""
+    if mean is None:
+        return ""
+    text = f"{mean * scale:+.{digits}f}" if sign else f"{mean * scale:.{digits}f}"
+    return text if std is None else f"{text} ± {std * scale:.{digits}f}"
+
+
+def _finetune_epochs(records: Sequence[Mapping[str, Any]], grid: str, arch: str, method: str) -> str:
+    epochs = sorted({r["config"]["evaluate"]["finetune_epochs"] for r in records
+                     if r.get("grid") == grid and r.get("model", {}).get("arch") == arch and r.get("method") == method})
+    return "/".join(str(e) for e in epochs)
+
+
+def table1_rows(records: Sequence[Mapping[str, Any]], grid: str) -> list[dict[str, Any]]:
+    """Our Table 1 for ``grid``, in the poster's layout, one row per (architecture, method).
+
+    Each row: ``Architecture``, ``Method`` (split-brain, DAE, random init, supervised),
+    ``Image Space``, ``FT Epochs``, ``Seeds``, ``Top 1`` and ``Top 5`` (fine-tuned, mean ± std
+    over seeds, fractions), ``Probe Top 1`` (the best layer's) and ``Probe gap`` (the per-seed
+    difference from the random-init floor, percentage points), as strings ready to show.
+    """
+    rows = []
+    for row in summarize(records):
+        if row["grid"] != grid:
+            continue
+        rows.append({
+            "Architecture": ARCH_LABELS.get(row["arch"], str(row["arch"])),
+            "Method": row["label"],
+            "Image Space": SPACE_LABELS.get(row["color_space"], str(row["color_space"])),
+            "FT Epochs": _finetune_epochs(records, grid, row["arch"], row["method"]),
+            "Seeds": row["n"],
+            "Top 1": format_mean_std(row["finetune_top1"], row["finetune_top1_std"]),
+            "Top 5": format_mean_std(row["finetune_top5"], row["finetune_top5_std"]),
+            "Probe Top 1": format_mean_std(row["probe_top1"], row["probe_top1_std"]),
+            "Probe gap": format_mean_std(row["gap_probe_top1"], row["gap_probe_top1_std"], scale=100, digits=1,
+                                         sign=True),
+        })
+    return rows
+
+
+def headline_rows(records: Sequence[Mapping[str, Any]], grid: str, kinds: Sequence[str] = ("splitbrain",)
+                  ) -> list[dict[str, Any]]:
+    """The gap over the random-init floor through the same probe, for the methods of ``kinds``.
+
+    One dict per (architecture, method) of ``grid`` that has a floor and a common seed:
+    ``arch``, ``method``, ``kind``, ``label``, ``space`` (the poster's image-space name), ``n``
+    (seeds compared), ``top1`` / ``top1_std`` (the method's probe top-1 over its seeds),
+    ``floor_top1`` / ``floor_top1_std`` (the floor's), ``gap`` / ``gap_std`` (mean and sample
+    std of the per-seed differences, fractions; std None for one seed).
+    """
+    summary = [row for row in summarize(records) if row["grid"] == grid]
+    by_method = {(row["arch"], row["method"]): row for row in summary}
+    rows = []
+    for row in summary:
+        if row["kind"] not in kinds or row["floor"] is None or not row["gap_n"]:
+            continue
+        floor = by_method[(row["arch"], row["floor"])]
+        rows.append({
+            "arch": row["arch"], "method": row["method"], "kind": row["kind"], "label": row["label"],
+            "space": SPACE_LABELS.get(row["color_space"], str(row["color_space"])), "n": row["gap_n"],
+            "top1": row["probe_top1"], "top1_std": row["probe_top1_std"],
+            "floor_top1": floor["probe_top1"], "floor_top1_std": floor["probe_top1_std"],
+            "gap": row["gap_probe_top1"], "gap_std": row["gap_probe_top1_std"],
+        })
+    return rows
+
+
+def _points(mean: float, std: float | None) -> str:
+    return f"{100 * mean:+.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
+
+
+def _seeds(n: int) -> str:
+    return "one seed" if n == 1 else f"{n} seeds"
+
+
+def headline_sentence(rows: Sequence[Mapping[str, Any]], grid: str | None) -> str:
+    """What :func:`headline_rows` shows, in words: how many settings beat the floor, and by how much.
+
+    A setting "beats" the floor when its mean per-seed gap is positive; when the gap is not
+    larger than its spread over seeds, the sentence says so. With no rows it says there is
+    nothing to report yet (and names no number).
+    """
+    if not rows:
+        where = f"grid {grid}" if grid else "this checkout"
+        return (f"There are no split-brain runs with a random-init floor in {where} yet, so there is no gap "
+                "to report.")
+    above = [r for r in rows if r["gap"] > 0]
+    unclear = [r for r in above if r["gap_std"] is not None and r["gap"] <= r["gap_std"]]
+    parts = [f"In grid {grid}, split-brain features beat the random-init floor through the same linear probe in "
+             f"{len(above)} of {len(rows)} settings"]
+    by_arch: dict[str, list[str]] = {}
+    for row in rows:
+        by_arch.setdefault(ARCH_LABELS.get(row["arch"], row["arch"]), []).append(
+            f"{row['space']} {_points(row['gap'], row['gap_std'])}")
+    details = "; ".join(f"{arch}: {', '.join(items)}" for arch, items in by_arch.items())
+    seeds = sorted({r["n"] for r in rows})
+    seed_text = " or ".join(str(n) for n in seeds)
+    parts.append(f" ({details} points of top-1, mean ± std of the per-seed differences over {seed_text} "
+                 f"seed{'s' if seeds != [1] else ''}).")
+    if unclear:
+        names = ", ".join(f"{ARCH_LABELS.get(r['arch'], r['arch'])} {r['space']}" for r in unclear)
+        parts.append(f" For {names} the gap is not larger than its spread over seeds.")
+    return "".join(parts)
+
+
+# ----------------------------------------------------------------------------------------------
+# comparisons seed by seed
+
+
+def seed_scores(records: Sequence[Mapping[str, Any]], grid: str, arch: str, method: str,
+                score: str = "finetune_top1") -> dict[int, float]:
+    """seed -> ``score`` of the runs of (``grid``, ``arch``, ``method``); the latest record per seed.
+
+    ``score``: "probe_top1", "probe_top5", "finetune_top1" or "finetune_top5".
+    """
+    stage, _, key = score.partition("_")
+    if stage not in ("probe", "finetune") or key not in ("top1", "top5"):
+        raise ValueError(f"score must be one of probe_top1, probe_top5, finetune_top1, finetune_top5, got {score!r}")
+    latest: dict[int, Mapping[str, Any]] = {}
+    for record in sorted(records, key=lambda r: str(r.get("timestamp", ""))):
+        if (record.get("kind") == "run" and record.get("grid") == grid and record.get("method") == method
+                and record.get("model", {}).get("arch") == arch):
+            latest[record.get("seed")] = record
+    return {seed: float(record["metrics"][stage][key]) for seed, record in sorted(latest.items())}
+
+
+def paired_difference(records: Sequence[Mapping[str, Any]], grid: str, arch: str, method: str, baseline: str,
+                      score: str = "finetune_top1") -> dict[str, Any] | None:
+    """``method`` minus ``baseline`` seed by seed: {"mean", "std", "n", "seeds"} (fractions).
+
+    Only seeds both have count; ``std`` is the sample std of the differences (None for one
+    seed). None when they share no seed.
+    """
+    first = seed_scores(records, grid, arch, method, score)
+    second = seed_scores(records, grid, arch, baseline, score)
+    seeds = sorted(set(first) & set(second))
+    if not seeds:
+        return None
+    differences = [first[s] - second[s] for s in seeds]
+    std = statistics.stdev(differences) if len(differences) > 1 else None
+    return {"mean": statistics.fmean(differences), "std": std, "n": len(seeds), "seeds": seeds}
+
+
+def _ordinal(rank: int) -> str:
+    return {1: "first", 2: "second", 3: "third"}.get(rank, f"number {rank}")
+
+
+def _rank(value: float, values: Sequence[float]) -> int:
+    """1 + how many of ``values`` are strictly larger (ties share the better rank)."""
+    return 1 + sum(v > value for v in values)
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def poster_comparison(poster_rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]],
+                      grid: str | None, score: str = "finetune_top1") -> list[dict[str, Any]]:
+    """One generated sentence per row of the poster's Table 1: what our runs agree with.
+
+    Absolute accuracies are not comparable (the poster classifies 1000 classes of 96 px
+    images, our grids 10 classes of small ones), so the sentences compare *orders*: the rank of
+    an image space among the three for the same architecture, the seed-by-seed difference
+    between an image space and the one below it in the poster's list (LAB vs RGB, Re-scaled LAB
+    vs LAB), and, for the DAE row, how many split-brain rows the DAE beats. Each split-brain
+    sentence ends with that setting's gap over our random-init floor (the poster has none).
+
+    Args:
+        poster_rows: the rows of ``results/reference/poster_table1.csv`` (Architecture, Image
+            Space, FT Epochs, Top 1, Top 5).
+        records: run records; only those of ``grid`` are used.
+        score: our score compared with the poster's Top 1 ("finetune_top1": fine-tuned, as the
+            poster; "probe_top1": the linear probe).
+    Returns:
+        one dict per poster row: ``row`` (the poster's architecture and space), ``poster_top1``,
+        ``ours`` (our mean, or None), ``ours_std``, ``n``, ``agrees`` (True / False / None when
+        there is nothing to compare) and ``sentence``.
+    """
+    stage = "fine-tuned" if score.startswith("finetune") else "linear-probe"
+    summary = [row for row in summarize(records) if row["grid"] == grid] if grid else []
+    by_arch_space = {(row["arch"], row["color_space"]): row for row in summary if row["kind"] == "splitbrain"}
+    poster_by_arch: dict[str, dict[str, float]] = {}
+    for prow in poster_rows:
+        if not prow["Architecture"].startswith("DAE"):
+            space = POSTER_SPACES[prow["Image Space"]]
+            poster_by_arch.setdefault(prow["Architecture"], {})[space] = float(prow["Top 1"])
+    where = f"grid {grid}" if grid else "this checkout"
+
+    out = []
+    for prow in poster_rows:
+        name, space_label, value = prow["Architecture"], prow["Image Space"], float(prow["Top 1"])
+        entry = {"row": f"{name}, {space_label}", "poster_top1": value, "ours": None, "ours_std": None, "n": 0,
+                 "agrees": None}
+        if name.startswith("DAE"):
+            entry.update(_dae_comparison(value, poster_by_arch, summary, where, score, stage))
+            out.append(entry)
+            continue
+        arch, space = POSTER_ARCHITECTURES[name], POSTER_SPACES[space_label]
+        poster_spaces = poster_by_arch[name]
+        ours = by_arch_space.get((arch, space))
+        if ours is None or ours[score] is None:
+            place = (f"{_ordinal(_rank(value, list(poster_spaces.values())))} of its {len(poster_spaces)} image spaces"
+                     if len(poster_spaces) > 1 else "its only image space")
+            entry["sentence"] = (f"{name} {space_label}: the poster reports {_percent(value)} top-1, {place} for "
+                                 f"{name}; {where} has no {ARCH_LABELS.get(arch, arch)} {space_label} run to compare.")
+            out.append(entry)
+            continue
+        # ranks among the image spaces both have
+        ours_spaces = {s: by_arch_space[(arch, s)][score] for s in poster_spaces if (arch, s) in by_arch_space}
+        poster_rank = _rank(value, [poster_spaces[s] for s in ours_spaces])
+        our_rank = _rank(ours[score], list(ours_spaces.values()))
+        agrees = poster_rank == our_rank
+        entry.update(ours=ours[score], ours_std=ours[f"{score}_std"], n=ours["n"], agrees=agrees)
+        count = len(ours_spaces)
+        text = (f"{name} {space_label}: the poster ranks it {_ordinal(poster_rank)} of {count} image spaces "
+                f"({_percent(value)}); ours ranks it {_ordinal(our_rank)} of {count} "
+                f"({_percent_spread(ours[score], ours[f'{score}_std'])} {stage} top-1, {_seeds(ours['n'])}), "
+                f"so the order {'agrees' if agrees else 'differs'}.")
+        baseline = PAIRED_BASELINE.get(space)
+        if baseline is not None and baseline in poster_spaces and grid:
+            base = by_arch_space.get((arch, baseline))
+            difference = paired_difference(records, grid, arch, ours["method"], base["method"], score) if base else None
+            clause, same_sign = _paired_clause(space_label, SPACE_LABELS[baseline], value - poster_spaces[baseline],
+                                               difference)
+            text += clause
+            if same_sign is not None:
+                entry["agrees"] = agrees and same_sign
+        if ours.get("gap_probe_top1") is not None:
+            text += (" Through the linear probe, its gap over our random-init floor is "
+                     f"{_points(ours['gap_probe_top1'], ours['gap_probe_top1_std'])} points (the poster has no floor).")
+        entry["sentence"] = text
+        out.append(entry)
+    return out
+
+
+def _percent_spread(mean: float, std: float | None) -> str:
+    """"61.49 ± 1.28%" from fractions."""
+    return format_mean_std(100 * mean, None if std is None else 100 * std, digits=2) + "%"
+
+
+def _paired_clause(label: str, base_label: str, poster_difference: float, difference: Mapping[str, Any] | None
+                   ) -> tuple[str, bool | None]:
+    """The sentence comparing ``label`` with ``base_label`` seed by seed, and whether the sign
+    of our difference is the poster's (None when there is nothing to compare)."""
+    if difference is None:
+        return f" There is no {base_label} run with a common seed to compare it with.", None
+    beats = difference["mean"] > 0
+    same_sign = beats == (poster_difference > 0)
+    text = (f" {label} minus {base_label}: poster {100 * poster_difference:+.2f} points, ours "
+            f"{_points(difference['mean'], difference['std'])} points over {_seeds(difference['n'])} (paired), "
+            f"so {label} {'beats' if beats else 'does not beat'} {base_label} in our runs "
+            f"({'as' if same_sign else 'unlike'} in the poster)")
+    if difference["n"] == 1:
+        text += ", judged from a single seed"
+    elif beats and difference["std"] is not None and difference["mean"] <= difference["std"]:
+        text += ", but by no more than the spread across seeds"
+    return text + ".", same_sign
+
+
+def _dae_comparison(value: float, poster_by_arch: Mapping[str, Mapping[str, float]],
+                    summary: Sequence[Mapping[str, Any]], where: str, score: str, stage: str) -> dict[str, Any]:
+    """The poster's DAE row: how many split-brain rows it beats there, and ours per architecture."""
+    poster_all = [v for spaces in poster_by_arch.values() for v in spaces.values()]
+    poster_beaten = sum(value > v for v in poster_all)
+    text = (f"DAE (salt-and-pepper 5%): the poster's {_percent(value)} is above {poster_beaten} of its "
+            f"{len(poster_all)} split-brain rows")
+    daes = [row for row in summary
+            if row["kind"] == "dae" and row["label"].startswith("DAE S&P") and row[score] is not None]
+    if not daes:
+        return {"sentence": text + f"; {where} has no salt-and-pepper DAE run to compare."}
+    pieces, agrees = [], True
+    for dae in daes:
+        rivals = [row[score] for row in summary
+                  if row["kind"] == "splitbrain" and row["arch"] == dae["arch"] and row[score] is not None]
+        beaten = sum(dae[score] > v for v in rivals)
+        agrees = agrees and (beaten / len(rivals) if rivals else 0.0) <= poster_beaten / len(poster_all) + 1e-12
+        piece = (f"{ARCH_LABELS.get(dae['arch'], dae['arch'])}: above {beaten} of {len(rivals)} split-brain rows "
+                 f"({_percent_spread(dae[score], dae[f'{score}_std'])} {stage} top-1")
+        if dae.get("gap_probe_top1") is not None:
+            piece += ("; gap over the random-init floor through the probe "
+                      f"{_points(dae['gap_probe_top1'], dae['gap_probe_top1_std'])} points")
+        pieces.append(piece + ")")
+    verdict = "stays" if agrees else "does not stay"
+    text += f"; ours is {'; '.join(pieces)}, so the DAE {verdict} among the weakest rows."
+    first = daes[0]
+    return {"sentence": text, "ours": first[score], "ours_std": first[f"{score}_std"], "n": first["n"],
+            "agrees": agrees}
+
+
+# ----------------------------------------------------------------------------------------------
+# scale
+
+
+def scale_rows(records: Sequence[Mapping[str, Any]], grid: str | None) -> list[dict[str, str]]:
+    """The published settings (:data:`PUBLISHED_SETTINGS`) and ours, as read from ``grid``'s records.
+
+    Ours: the dataset, the image side, the images drawn per pretraining epoch (steps x batch)
+    and the epochs, the probe's labelled and held-out images and classes, and the hardware the
+    records were made on. With no records of ``grid``, only the published rows.
+    """
+    rows = [dict(row) for row in PUBLISHED_SETTINGS]
+    mine = [r for r in records if r.get("kind") == "run" and r.get("grid") == grid] if grid else []
+    if not mine:
+        return rows
+    pretrained = [r for r in mine if r.get("metrics", {}).get("pretrain") and r["model"].get("method") != "supervised"]
+    config = (pretrained or mine)[0]["config"]["pretrain"]
+    evaluation = mine[0]["metrics"]["probe"]
+    if pretrained:
+        per_epoch = sorted({round(r["metrics"]["pretrain"]["steps"] * r["config"]["pretrain"]["batch_size"]
+                                  / max(r["metrics"]["pretrain"]["epochs"], 1)) for r in pretrained})
+        epochs = sorted({r["metrics"]["pretrain"]["epochs"] for r in pretrained})
+        images = "/".join(f"{n:,}" for n in per_epoch) + " per epoch"
+        schedule = "/".join(str(e) for e in epochs) + " epochs"
+    else:
+        images, schedule = "none (no pretraining run)", ""
+    machines = sorted({_machine(r.get("hardware", {})) for r in mine})
+    rows.append({
+        "work": f"this book, grid {grid}", "data": f"{_DATA_LABELS.get(config['data'], config['data'])}, no labels",
+        "pretraining_images": images, "image_side": f"{config['image_size']} px", "pretraining": schedule,
+        "evaluation": (f"linear probe and fine-tuning, {evaluation['train_images']:,} labelled and "
+                       f"{evaluation['test_images']:,} held-out images"),
+        "classes": str(evaluation["num_classes"]), "hardware": "; ".join(machines),
+    })
+    return rows
+
+
+def _machine(hardware: Mapping[str, Any]) -> str:
+    text = f"{hardware.get('cpu_count', '?')} CPU cores"
+    if hardware.get("cuda_device"):
+        text += f", {hardware['cuda_device']}"
+    return text
+
+
+# ----------------------------------------------------------------------------------------------
+# figures
+
+
+def layer_statistics(records: Sequence[Mapping[str, Any]], grid: str, arch: str
+                     ) -> dict[str, dict[str, tuple[float, float | None]]]:
+    """Probe top-1 per layer for every method of (``grid``, ``arch``): label -> {layer: (mean, std)}.
+
+    Labels are "<method label>, <image space>" (e.g. "Split-brain, LAB"); the latest record per
+    seed counts; std is the sample std over seeds (None for one seed).
+    """
+    per_method: dict[str, dict[int, Mapping[str, Any]]] = {}
+    for record in sorted(records, key=lambda r: str(r.get("timestamp", ""))):
+        if record.get("kind") == "run" and record.get("grid") == grid and record["model"].get("arch") == arch:
+            per_method.setdefault(record["method"], {})[record.get("seed")] = record
+    summary = {row["method"]: row for row in summarize(records) if row["grid"] == grid and row["arch"] == arch}
+    out = {}
+    for method, row in summary.items():
+        by_seed = per_method[method]
+        layers = list(next(iter(by_seed.values()))["metrics"]["probe"]["layers"])
+        label = f"{row['label']}, {SPACE_LABELS.get(row['color_space'], row['color_space'])}"
+        stats = {}
+        for layer in layers:
+            values = [float(r["metrics"]["probe"]["layers"][layer]["top1"]) for r in by_seed.values()]
+            stats[layer] = (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None)
+        out[label] = stats
+    return out
+
+
+_ZHANG_SHOWN = ("ImageNet labels (supervised)", "Split-Brain (cl,cl)", "Lab -> Lab autoencoder",
+                "Gaussian (random) init")
+
+
+def _line_style(label: str) -> dict[str, Any]:
+    """Floors black and dashed (RGB ones with square markers), ceilings grey and dotted,
+    autoencoders dash-dotted; split-brain lines keep the colour cycle."""
+    lowered = label.lower()
+    if lowered.startswith("dae") or "autoencoder" in lowered:
+        return {"ls": "-.", "alpha": 0.85}
+    if "random" in lowered:
+        return {"color": "black", "ls": "--", **({"marker": "s"} if "rgb" in lowered else {})}
+    if "supervised" in lowered:
+        return {"color": "grey", "ls": ":"}
+    return {}
+
+
+def plot_layer_curves(zhang_rows: Sequence[Mapping[str, Any]],
+                      ours: Mapping[str, Mapping[str, tuple[float, float | None]]] | None = None,
+                      ours_title: str = "", chance: float | None = None,
+                      shown: Sequence[str] = _ZHANG_SHOWN) -> Figure:
+    """Linear-probe top-1 by layer: Zhang et al.'s Table 2 (left) and ours (right, if given).
+
+    Args:
+        zhang_rows: rows of ``zhang2017_table2_imagenet_linear.csv`` (method, conv1 ... conv5, in %).
+        ours: :func:`layer_statistics` output (fractions; drawn as % with ± std bars), or None.
+        ours_title: the right panel's title (dataset, architecture).
+        chance: 1 / classes of our task, drawn as a dotted line on the right.
+        shown: which of Zhang's methods to draw.
+    """
+    panels = 2 if ours else 1
+    fig = Figure(figsize=(6.2 * panels, 4.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, panels))
+    ax = axes[0]
+    for row in zhang_rows:
+        if row["method"] not in shown:
+            continue
+        layers = [k for k in row if k.startswith("conv")]
+        ax.plot(layers, [row[k] for k in layers], label=row["method"], **{"marker": "o", **_line_style(row["method"])})
+    ax.axhline(0.1, color="grey", ls=":", lw=1)
+    ax.set_title("Zhang et al. 2017, Table 2: ImageNet, FC-AlexNet\n(1000 classes, chance 0.1%)")
+    ax.set_xlabel("layer (frozen features)")
+    ax.set_ylabel("top-1 (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    if ours:
+        ax = axes[1]
+        for label, stats in ours.items():
+            layers = list(stats)
+            means = [100 * stats[k][0] for k in layers]
+            errors = [0.0 if stats[k][1] is None else 100 * stats[k][1] for k in layers]
+            ax.errorbar(layers, means, yerr=errors, capsize=3, label=label, **{"marker": "o", **_line_style(label)})
+        if chance is not None:
+            ax.axhline(100 * chance, color="grey", ls=":", lw=1)
+            ax.text(0.0, 100 * chance, "chance", va="bottom", fontsize="small", color="grey")
+        ax.set_title(ours_title or "this book")
+        ax.set_xlabel("layer (frozen features)")
+        ax.set_ylabel("held-out top-1 (%), mean ± std over seeds")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="x-small")
+    return fig
+
+
+def plot_table1_comparison(poster_rows: Sequence[Mapping[str, Any]],
+                           ours: Sequence[Mapping[str, Any]] | None = None, ours_title: str = "",
+                           ours_chance: float | None = None) -> Figure:
+    """Top-1 by architecture and image space: the poster's Table 1 (left) and ours (right, if given).
+
+    Args:
+        poster_rows: rows of ``poster_table1.csv``; the DAE row is drawn as a horizontal line.
+        ours: summary rows (:func:`splitbrain.results.summarize`, one grid) with ``arch``,
+            ``kind``, ``color_space``, ``label``, ``finetune_top1`` and ``finetune_top1_std``; the
+            split-brain rows are drawn as bars, the salt-and-pepper DAE and the random-init floor
+            of each architecture as short horizontal lines.
+        ours_title: the right panel's title.
+        ours_chance: 1 / classes of our task, drawn dotted.
+    """
+    spaces = list(SPACE_LABELS)
+    colours = {"rgb": "#c44e52", "lab": "#4c72b0", "rescaled_lab": "#55a868"}
+    panels = 2 if ours else 1
+    fig = Figure(figsize=(6.2 * panels, 4.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, panels))
+
+    def bars(ax, archs, values, errors=None):
+        width = 0.8 / len(spaces)
+        for j, space in enumerate(spaces):
+            xs = [i + (j - 1) * width for i in range(len(archs))]
+            heights = [100 * values.get((arch, space), math.nan) for arch in archs]
+            yerr = None if errors is None else [100 * (errors.get((arch, space)) or 0.0) for arch in archs]
+            ax.bar(xs, heights, width, yerr=yerr, capsize=3, color=colours[space], label=SPACE_LABELS[space])
+        ax.set_xticks(range(len(archs)), [ARCH_LABELS.get(a, a) for a in archs])
+        ax.set_ylabel("top-1 after fine-tuning (%)")
+        ax.grid(alpha=0.3, axis="y")
+
+    poster_values = {}
+    dae = None
+    for row in poster_rows:
+        if row["Architecture"].startswith("DAE"):
+            dae = float(row["Top 1"])
+            continue
+        key = (POSTER_ARCHITECTURES[row["Architecture"]], POSTER_SPACES[row["Image Space"]])
+        poster_values[key] = float(row["Top 1"])
+    poster_archs = list(dict.fromkeys(arch for arch, _ in poster_values))
+    ax = axes[0]
+    bars(ax, poster_archs, poster_values)
+    if dae is not None:
+        ax.axhline(100 * dae, color="black", ls="-.", lw=1.2, label="DAE S&P 5% (RGB)")
+    ax.axhline(0.1, color="grey", ls=":", lw=1)
+    ax.set_title("The poster's Table 1: NYU course set, 96 px\n(1000 classes, chance 0.1%)")
+    ax.legend(fontsize="small")
+    if ours:
+        ax = axes[1]
+        split = [r for r in ours if r["kind"] == "splitbrain" and r.get("finetune_top1") is not None]
+        archs = list(dict.fromkeys(r["arch"] for r in split))
+        values = {(r["arch"], r["color_space"]): r["finetune_top1"] for r in split}
+        errors = {(r["arch"], r["color_space"]): r["finetune_top1_std"] for r in split}
+        bars(ax, archs, values, errors)
+        for index, arch in enumerate(archs):
+            for row in ours:
+                if row["arch"] != arch or row.get("finetune_top1") is None:
+                    continue
+                if row["kind"] == "random" and row["color_space"] == "lab":
+                    style, label = dict(color="black", ls="--"), "random init (Lab)"
+                elif row["kind"] == "dae" and row["label"].startswith("DAE S&P"):
+                    style, label = dict(color="black", ls="-."), row["label"] + " (RGB)"
+                else:
+                    continue
+                ax.hlines(100 * row["finetune_top1"], index - 0.45, index + 0.45, lw=1.5,
+                          label=label if index == 0 else None, **style)
+        if ours_chance is not None:
+            ax.axhline(100 * ours_chance, color="grey", ls=":", lw=1)
+        ax.set_title(ours_title or "this book")
+        ax.legend(fontsize="small", loc="lower right")
+    return fig

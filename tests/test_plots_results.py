@@ -1,0 +1,308 @@
+"""Tests of splitbrain.plots.results on synthetic run records whose means and spreads are known."""
+import json
+import math
+import statistics
+from pathlib import Path
+
+import pytest
+from matplotlib.figure import Figure
+
+from splitbrain.plots.results import (
+    choose_grid,
+    collect_run_records,
+    format_mean_std,
+    grid_counts,
+    headline_rows,
+    headline_sentence,
+    layer_statistics,
+    paired_difference,
+    plot_layer_curves,
+    plot_table1_comparison,
+    poster_comparison,
+    read_reference_csv,
+    reference_sources,
+    scale_rows,
+    seed_scores,
+    table1_rows,
+)
+from splitbrain.results import summarize
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "results" / "reference"
+
+KINDS = {"lab": ("splitbrain", "lab"), "rescaled_lab": ("splitbrain", "rescaled_lab"), "rgb": ("splitbrain", "rgb"),
+         "random-lab": ("random", "lab"), "dae-salt_pepper": ("dae", "rgb")}
+
+
+def run_record(method, seed, probe, finetune, grid="g", arch="simplenet", timestamp=None, layers=None):
+    """A "run" record as splitbrain.experiments.reproduce writes it (only the fields used)."""
+    kind, space = KINDS[method]
+    model = {"method": kind, "arch": arch, "color_space": space, "width": "half", "random_init": kind == "random"}
+    if kind == "dae":
+        model.update(noise="salt_pepper", noise_level=0.05)
+    layers = layers or {"conv1": probe - 0.1, "conv5": probe}
+    return {
+        "kind": "run", "grid": grid, "method": method, "seed": seed, "model": model,
+        "timestamp": timestamp or f"2026-01-01T00:00:0{seed}+00:00",
+        "config": {"pretrain": {"data": "folder", "image_size": 32, "batch_size": 128},
+                   "evaluate": {"finetune_epochs": 2}},
+        "metrics": {
+            "probe": {"layers": {k: {"top1": v, "top5": min(1.0, v + 0.3)} for k, v in layers.items()},
+                      "best_layer": max(layers, key=layers.get), "top1": probe, "top5": min(1.0, probe + 0.3),
+                      "num_classes": 10, "train_images": 1000, "test_images": 500},
+            "finetune": {"top1": finetune, "top5": min(1.0, finetune + 0.3)},
+            "pretrain": None if kind == "random" else {"epochs": 3, "steps": 480, "final_loss": 1.0},
+        },
+        "hardware": {"cpu_count": 2, "cuda_device": None},
+    }
+
+
+# probe / fine-tuned top-1 per seed (0, 1, 2)
+PROBE = {"lab": [0.60, 0.62, 0.64], "rescaled_lab": [0.61, 0.60, 0.66], "rgb": [0.55, 0.56, 0.57],
+         "random-lab": [0.50, 0.51, 0.55], "dae-salt_pepper": [0.45, 0.47, 0.49]}
+FINETUNE = {"lab": [0.65, 0.66, 0.64], "rescaled_lab": [0.70, 0.66, 0.69], "rgb": [0.60, 0.61, 0.62],
+            "random-lab": [0.55, 0.56, 0.57], "dae-salt_pepper": [0.58, 0.57, 0.59]}
+
+
+@pytest.fixture
+def records():
+    return [run_record(m, s, PROBE[m][s], FINETUNE[m][s]) for m in PROBE for s in range(3)]
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def test_reference_tables_as_published():
+    poster = read_reference_csv(REFERENCE / "poster_table1.csv")
+    assert len(poster) == 10
+    assert poster[5] == {"Architecture": "ResNet 18", "Image Space": "Re-scaled LAB", "FT Epochs": 5,
+                         "Top 1": 0.1404, "Top 5": 0.3015}
+    assert poster[6]["Architecture"] == "SimpleNet 18"
+    assert poster[-1] == {"Architecture": "DAE S&P 5% Noise", "Image Space": "RGB", "FT Epochs": 5,
+                          "Top 1": 0.0653, "Top 5": 0.1815}
+    zhang = read_reference_csv(REFERENCE / "zhang2017_table2_imagenet_linear.csv")
+    assert [row["method"] for row in zhang][-2:] == ["Split-Brain (reg,reg)", "Split-Brain (cl,cl)"]
+    assert zhang[-1] == {"method": "Split-Brain (cl,cl)", "conv1": 17.7, "conv2": 29.3, "conv3": 35.4,
+                         "conv4": 35.2, "conv5": 32.8}
+    assert zhang[1]["conv5"] == 14.1
+    for name in ("poster_table1.csv", "zhang2017_table2_imagenet_linear.csv"):
+        assert reference_sources(REFERENCE / name), f"{name} has no '# source:' line"
+
+
+def test_reference_sources(tmp_path):
+    path = tmp_path / "table.csv"
+    path.write_text("# source: A. Author, 2020, Table 1.\n# a plain comment\n#Source:  second\nx,y\n1,2\n")
+    assert reference_sources(path) == ["A. Author, 2020, Table 1.", "second"]
+
+
+def test_collect_run_records_walks_grid_folders(tmp_path, records):
+    (tmp_path / "g").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "runtimes").mkdir()
+    (tmp_path / "reference").mkdir()
+    for index, record in enumerate(records[:4]):
+        (tmp_path / "g" / f"{index}.json").write_text(json.dumps(record))
+    (tmp_path / "other" / "x.json").write_text(json.dumps(run_record("lab", 0, 0.5, 0.5, grid="other")))
+    (tmp_path / "other" / "probe.json").write_text(json.dumps({**records[0], "kind": "probe"}))  # not a run
+    (tmp_path / "runtimes" / "cpu.json").write_text(json.dumps({"preset": "cpu", "seconds": {}}))
+    (tmp_path / "reference" / "t.csv").write_text("a,b\n1,2\n")
+    found = collect_run_records(tmp_path)
+    assert len(found) == 5
+    assert grid_counts(found) == {"g": 4, "other": 1}
+    assert choose_grid(found, ["missing", "other"]) == "other"
+    assert choose_grid(found) == "g"  # the most records
+    assert choose_grid([]) is None
+    assert collect_run_records(tmp_path / "absent") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# the gap over the floor
+
+
+def test_headline_gap_is_the_per_seed_difference(records):
+    rows = {row["method"]: row for row in headline_rows(records, "g")}
+    assert set(rows) == {"lab", "rescaled_lab"}  # rgb has no random-rgb floor here; the DAE is not split-brain
+    lab = rows["lab"]
+    gaps = [p - f for p, f in zip(PROBE["lab"], PROBE["random-lab"])]  # 0.10, 0.11, 0.09
+    assert lab["n"] == 3
+    assert lab["gap"] == pytest.approx(0.10)
+    assert lab["gap_std"] == pytest.approx(0.01)
+    assert lab["gap"] == pytest.approx(statistics.fmean(gaps))
+    assert lab["top1"] == pytest.approx(0.62) and lab["top1_std"] == pytest.approx(0.02)
+    assert lab["floor_top1"] == pytest.approx(statistics.fmean(PROBE["random-lab"]))
+    assert lab["floor_top1_std"] == pytest.approx(statistics.stdev(PROBE["random-lab"]))
+    # rescaled Lab is measured against Lab's floor: gaps 0.11, 0.09, 0.11
+    assert rows["rescaled_lab"]["gap"] == pytest.approx(0.31 / 3)
+    assert rows["rescaled_lab"]["gap_std"] == pytest.approx(statistics.stdev([0.11, 0.09, 0.11]))
+    dae = headline_rows(records, "g", kinds=("dae",))
+    assert len(dae) == 0  # the DAE's floor would be random-rgb, absent here
+
+
+def test_headline_sentence(records):
+    rows = headline_rows(records, "g")
+    text = headline_sentence(rows, "g")
+    assert text == ("In grid g, split-brain features beat the random-init floor through the same linear probe in 2 of "
+                    "2 settings (SimpleNet: LAB +10.0 ± 1.0, Re-scaled LAB +10.3 ± 1.2 points of top-1, mean ± std of "
+                    "the per-seed differences over 3 seeds).")
+    small = [dict(rows[0], gap=0.01, gap_std=0.02)]
+    assert headline_sentence(small, "g").endswith("For SimpleNet LAB the gap is not larger than its spread over seeds.")
+    empty = headline_sentence([], None)
+    assert "no gap to report" in empty and not any(ch.isdigit() for ch in empty)
+
+
+def test_seed_scores_keep_the_latest_record_per_seed(records):
+    rerun = run_record("lab", 0, 0.70, 0.75, timestamp="2026-02-01T00:00:00+00:00")
+    scores = seed_scores(records + [rerun], "g", "simplenet", "lab", "finetune_top1")
+    assert scores == {0: 0.75, 1: 0.66, 2: 0.64}
+    assert seed_scores(records, "g", "simplenet", "lab", "probe_top1") == {0: 0.60, 1: 0.62, 2: 0.64}
+    with pytest.raises(ValueError, match="score"):
+        seed_scores(records, "g", "simplenet", "lab", "accuracy")
+
+
+def test_paired_difference(records):
+    difference = paired_difference(records, "g", "simplenet", "rescaled_lab", "lab")
+    assert difference["n"] == 3 and difference["seeds"] == [0, 1, 2]
+    assert difference["mean"] == pytest.approx(0.10 / 3)
+    assert difference["std"] == pytest.approx(statistics.stdev([0.05, 0.0, 0.05]))
+    one_seed = [r for r in records if not (r["method"] == "lab" and r["seed"] > 0)]
+    single = paired_difference(one_seed, "g", "simplenet", "rescaled_lab", "lab")
+    assert single == {"mean": pytest.approx(0.05), "std": None, "n": 1, "seeds": [0]}
+    assert paired_difference(records, "g", "simplenet", "rescaled_lab", "supervised-lab") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# tables and sentences
+
+
+def test_format_mean_std():
+    assert format_mean_std(0.61234, 0.0051) == "0.6123 ± 0.0051"
+    assert format_mean_std(0.61234, None) == "0.6123"
+    assert format_mean_std(0.1, 0.01, scale=100, digits=1, sign=True) == "+10.0 ± 1.0"
+    assert format_mean_std(None, None) == ""
+
+
+def test_table1_rows(records):
+    rows = table1_rows(records, "g")
+    lab = next(r for r in rows if r["Method"] == "Split-brain" and r["Image Space"] == "LAB")
+    assert lab["Top 1"] == f"{statistics.fmean(FINETUNE['lab']):.4f} ± {statistics.stdev(FINETUNE['lab']):.4f}"
+    assert lab["Probe Top 1"] == "0.6200 ± 0.0200"
+    assert lab["Probe gap"] == "+10.0 ± 1.0"
+    assert lab["FT Epochs"] == "2" and lab["Seeds"] == 3
+    floor = next(r for r in rows if r["Method"] == "Random init")
+    assert floor["Probe gap"] == ""
+    assert table1_rows(records, "absent") == []
+
+
+POSTER = [
+    {"Architecture": "SimpleNet 18", "Image Space": "RGB", "FT Epochs": 5, "Top 1": 0.1081, "Top 5": 0.2476},
+    {"Architecture": "SimpleNet 18", "Image Space": "LAB", "FT Epochs": 5, "Top 1": 0.1093, "Top 5": 0.2558},
+    {"Architecture": "SimpleNet 18", "Image Space": "Re-scaled LAB", "FT Epochs": 5, "Top 1": 0.1266, "Top 5": 0.2799},
+    {"Architecture": "ResNet 18", "Image Space": "LAB", "FT Epochs": 5, "Top 1": 0.1351, "Top 5": 0.2945},
+    {"Architecture": "DAE S&P 5% Noise", "Image Space": "RGB", "FT Epochs": 5, "Top 1": 0.0653, "Top 5": 0.1815},
+]
+
+
+def test_poster_comparison_states_computed_orders(records):
+    rows = poster_comparison(POSTER, records, "g")
+    assert [r["row"] for r in rows] == ["SimpleNet 18, RGB", "SimpleNet 18, LAB", "SimpleNet 18, Re-scaled LAB",
+                                        "ResNet 18, LAB", "DAE S&P 5% Noise, RGB"]
+    rgb, lab, rescaled, resnet, dae = rows
+    # fine-tuned means: rgb 0.61 < lab 0.65 < rescaled 0.6833: the poster's order
+    assert rgb["agrees"] is True and rgb["ours"] == pytest.approx(0.61)
+    assert "ours ranks it third of 3" in rgb["sentence"]
+    assert lab["agrees"] is True
+    # LAB - RGB per seed: 0.05, 0.05, 0.02; Re-scaled LAB - LAB: 0.05, 0.00, 0.05
+    assert "LAB minus RGB: poster +0.12 points, ours +4.0 ± 1.7 points over 3 seeds (paired)" in lab["sentence"]
+    assert "so LAB beats RGB in our runs (as in the poster)." in lab["sentence"]
+    assert "Re-scaled LAB minus LAB: poster +1.73 points, ours +3.3 ± 2.9 points" in rescaled["sentence"]
+    assert "so Re-scaled LAB beats LAB in our runs (as in the poster)." in rescaled["sentence"]
+    assert "Through the linear probe, its gap over our random-init floor is +10.0 ± 1.0 points" in lab["sentence"]
+    assert resnet["agrees"] is None
+    assert resnet["sentence"] == ("ResNet 18 LAB: the poster reports 13.51% top-1, its only image space for "
+                                  "ResNet 18; grid g has no ResNet 18 LAB run to compare.")
+    # the DAE (0.58) beats none of the three split-brain rows; the poster's beats none of its four
+    assert dae["agrees"] is True
+    assert dae["sentence"] == ("DAE (salt-and-pepper 5%): the poster's 6.53% is above 0 of its 4 split-brain rows; "
+                               "ours is SimpleNet: above 0 of 3 split-brain rows (58.00 ± 1.00% fine-tuned top-1), so "
+                               "the DAE stays among the weakest rows.")
+
+
+def test_poster_comparison_reports_a_reversed_order():
+    flipped = {"lab": [0.70, 0.71, 0.72], "rescaled_lab": [0.60, 0.61, 0.62], "rgb": [0.50, 0.50, 0.50],
+               "random-lab": [0.4, 0.4, 0.4], "dae-salt_pepper": [0.80, 0.80, 0.80]}
+    mine = [run_record(m, s, 0.5, flipped[m][s]) for m in flipped for s in range(3)]
+    rows = poster_comparison(POSTER, mine, "g")
+    rescaled = rows[2]
+    assert rescaled["agrees"] is False
+    assert "ours ranks it second of 3" in rescaled["sentence"] and "so the order differs" in rescaled["sentence"]
+    assert "so Re-scaled LAB does not beat LAB in our runs (unlike in the poster)." in rescaled["sentence"]
+    assert rows[-1]["agrees"] is False and "does not stay among the weakest rows" in rows[-1]["sentence"]
+
+
+def test_poster_comparison_without_records():
+    rows = poster_comparison(POSTER, [], None)
+    assert all(r["agrees"] is None and r["ours"] is None for r in rows)
+    assert rows[0]["sentence"] == ("SimpleNet 18 RGB: the poster reports 10.81% top-1, third of its 3 image "
+                                   "spaces for SimpleNet 18; this checkout has no SimpleNet RGB run to compare.")
+
+
+def test_poster_comparison_flags_a_difference_within_the_spread(records):
+    close = {0: 0.68, 1: 0.64, 2: 0.66}  # minus Lab's 0.65, 0.66, 0.64: +0.03, -0.02, +0.02
+    mine = [r for r in records if r["method"] != "rescaled_lab"]
+    mine += [run_record("rescaled_lab", s, 0.6, close[s]) for s in range(3)]
+    rescaled = poster_comparison(POSTER, mine, "g")[2]
+    assert ("ours +1.0 ± 2.6 points over 3 seeds (paired), so Re-scaled LAB beats LAB in our runs (as in the poster), "
+            "but by no more than the spread across seeds.") in rescaled["sentence"]
+    one = [r for r in mine if r["seed"] == 0]
+    assert "judged from a single seed." in poster_comparison(POSTER, one, "g")[2]["sentence"]
+
+
+def test_scale_rows(records):
+    rows = scale_rows(records, "g")
+    assert [r["work"] for r in rows][:2] == ["Zhang et al. 2017 (Table 2)", "Iyengar et al. 2019 (poster, Table 1)"]
+    ours = rows[-1]
+    assert ours["pretraining_images"] == "20,480 per epoch"  # 480 steps x 128 / 3 epochs
+    assert ours["pretraining"] == "3 epochs" and ours["image_side"] == "32 px" and ours["classes"] == "10"
+    assert ours["hardware"] == "2 CPU cores"
+    assert len(scale_rows([], None)) == 2
+
+
+def test_layer_statistics(records):
+    stats = layer_statistics(records, "g", "simplenet")
+    mean, std = stats["Split-brain, LAB"]["conv1"]
+    assert mean == pytest.approx(0.52) and std == pytest.approx(0.02)
+    assert set(stats) == {"Split-brain, LAB", "Split-brain, Re-scaled LAB", "Split-brain, RGB", "Random init, LAB",
+                          "DAE S&P 5%, RGB"}
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+
+
+def test_plot_layer_curves(records):
+    zhang = read_reference_csv(REFERENCE / "zhang2017_table2_imagenet_linear.csv")
+    fig = plot_layer_curves(zhang)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    lines = {line.get_label(): list(line.get_ydata()) for line in fig.axes[0].get_lines()}
+    assert lines["Split-Brain (cl,cl)"] == [17.7, 29.3, 35.4, 35.2, 32.8]
+    fig = plot_layer_curves(zhang, layer_statistics(records, "g", "simplenet"), chance=0.1)
+    assert len(fig.axes) == 2
+    ours = {bars.get_label(): list(bars.lines[0].get_ydata()) for bars in fig.axes[1].containers}
+    assert ours["Split-brain, LAB"] == pytest.approx([52.0, 62.0])
+    assert ours["Random init, LAB"] == pytest.approx([100 * statistics.fmean(PROBE["random-lab"]) - 10,
+                                                      100 * statistics.fmean(PROBE["random-lab"])])
+
+
+def test_plot_table1_comparison(records):
+    poster = read_reference_csv(REFERENCE / "poster_table1.csv")
+    fig = plot_table1_comparison(poster)
+    assert len(fig.axes) == 1
+    heights = sorted(round(p.get_height(), 2) for p in fig.axes[0].patches)
+    assert heights == sorted(round(100 * r["Top 1"], 2) for r in poster if not r["Architecture"].startswith("DAE"))
+    summary = [row for row in summarize(records) if row["grid"] == "g"]
+    fig = plot_table1_comparison(poster, summary, ours_chance=0.1)
+    ours = sorted(round(p.get_height(), 4) for p in fig.axes[1].patches)
+    expected = sorted(round(100 * statistics.fmean(FINETUNE[m]), 4) for m in ("lab", "rescaled_lab", "rgb"))
+    assert ours == pytest.approx(expected)
+    assert math.isclose(fig.axes[1].get_ylim()[0], 0.0)
