@@ -1,0 +1,263 @@
+# ---
+# jupyter:
+#   accelerator: GPU
+#   colab:
+#     gpuType: T4
+#     provenance: []
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: accelerator,colab
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 6. Linear probes and fine-tuning: are the features any good?
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/06_probes_and_finetuning.ipynb)
+#
+# **Needs:** a GPU when there is one (the `colab` preset probes and fine-tunes on STL-10),
+# else a CPU: under a minute with `smoke`, a few minutes with `cpu`. The chapter reuses chapter
+# 5's pretrained network when chapter 5 ran before it with the same preset; otherwise it
+# pretrains the same network first, which takes as long again.
+#
+# **You should see:** linear-probe accuracy at every layer of the pretrained network next to
+# the same network at random initialisation; the accuracy of the whole network fine-tuned with
+# a classifier on top, from both starting points; and the gap that pretraining opens, with the
+# reasons it is a weak test on the embedded photographs.
+
+# %%
+# Setup: on Colab (or anywhere the package is missing) install it from the repository.
+# Only what is missing is installed; Colab's own torch is never replaced.
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("splitbrain") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/splitbrain-book/splitbrain"], check=True)
+
+# %% tags=["parameters"]
+PRESET = "auto"
+SEED = 0
+CHAPTER5_RUN = "runs/05_pretraining"  # chapter 5's run, reused when it matches this preset
+RUN_DIR = "runs/06_probes"  # where this chapter pretrains when it cannot reuse chapter 5's run
+BATCHNORM_IMAGES = 256  # training crops that refresh BatchNorm's statistics (chapter 5)
+
+# %%
+# %matplotlib inline
+import copy
+from pathlib import Path
+
+import torch
+
+from splitbrain.evaluate import build_eval_datasets, finetune, linear_probe, load_subject
+from splitbrain.notebook import chapter_setup, glue
+from splitbrain.plots.training import plot_accuracy_bars, plot_probe_curves
+from splitbrain.predict import matching_checkpoint, refresh_batchnorm
+from splitbrain.presets import get_eval_preset, get_preset
+from splitbrain.train import build_pretrain_dataset, build_targets_for, model_from_checkpoint, pretrain
+
+ctx = chapter_setup(PRESET, seed=SEED)
+print(f"preset: {ctx.preset}, device: {ctx.device}")
+
+# %% [markdown]
+# ## The network under test
+#
+# The pretrained network is chapter 5's: the same preset, seed and device. If chapter 5 has
+# run in this folder with that configuration, its final checkpoint is used as it is
+# (`splitbrain.predict.matching_checkpoint` compares every setting that changes what is
+# learned); otherwise the chapter pretrains it here, which gives the same network.
+
+# %%
+config = get_preset(ctx.preset, out=f"{RUN_DIR}/pretrain", seed=SEED, device=str(ctx.device), progress=False)
+checkpoint = matching_checkpoint(Path(CHAPTER5_RUN) / "checkpoint.pt", config)
+glue("epochs", config.epochs)
+if checkpoint is None:
+    print(f"no finished run of this configuration in {CHAPTER5_RUN}: pretraining here")
+    checkpoint = pretrain(config).checkpoint
+else:
+    print(f"reusing chapter 5's checkpoint {checkpoint}")
+
+# %% [markdown]
+# The floor every self-supervised method must beat is the same network with random weights
+# {cite:p}`zhang2017splitbrain`: deep networks compute useful features even untrained (a
+# random convolution still responds to edges, textures and colours). We build it with
+# `splitbrain.evaluate.load_subject(..., random_init=True)`, the network `linear_probe(...,
+# random_init=True)` would evaluate, and treat both networks alike: BatchNorm's running
+# statistics are recomputed on the same training crops for both (chapter 5 explains why).
+
+# %%
+targets = build_targets_for(config)
+pretrain_set = build_pretrain_dataset(config)
+refresh_images = torch.stack([pretrain_set[i][0] for i in range(min(BATCHNORM_IMAGES, len(pretrain_set)))])
+
+
+pretrained, _ = model_from_checkpoint(checkpoint, device=ctx.device)
+random_init, _ = load_subject(pretrain_config=config, random_init=True, seed=SEED)
+probe_networks = {name: refresh_batchnorm(model.to(ctx.device), targets, refresh_images, batch_size=config.batch_size)
+                  for name, model in (("pretrained", pretrained), ("random init", random_init))}
+for name, model in probe_networks.items():
+    print(f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters")
+
+# %% [markdown]
+# ## Linear probes: the protocol of Zhang et al.
+#
+# A linear probe asks how much of what a classifier needs is already *linearly* readable from
+# a layer's features. The split-brain paper follows a fixed protocol
+# {cite:p}`zhang2017splitbrain`: the network is frozen; for each layer, its activations (both
+# halves, concatenated along channels) are average-pooled to about 9,000 numbers and
+# flattened; a linear softmax classifier is trained on them with labels, and its accuracy on
+# held-out images is the score of that layer. Nothing but the final linear layer sees a label.
+# `splitbrain.evaluate.linear_probe` does exactly this, standardising every feature with the
+# training split's mean and standard deviation first.
+#
+# The labelled data come from the evaluation preset: for `smoke` and `cpu`, crops of the
+# book's ten embedded photographs, the label being which photograph a crop came from (training
+# crops from two thirds of each photograph, test crops from the held-out third); for `colab`,
+# STL-10's 5,000 labelled training and 8,000 test images in ten classes
+# {cite:p}`coates2011stl10`.
+
+# %%
+eval_config = get_eval_preset(ctx.preset, seed=SEED, split_seed=config.split_seed, device=str(ctx.device),
+                              progress=False, verbose=False, out=f"{RUN_DIR}/eval")
+probe_data = build_eval_datasets(eval_config)
+train_set, test_set, num_classes = probe_data
+glue("probe_train_images", len(train_set))
+glue("probe_test_images", len(test_set))
+glue("num_classes", num_classes)
+glue("probe_epochs", eval_config.probe_epochs)
+print(f"{eval_config.data}: {len(train_set)} training and {len(test_set)} test images, {num_classes} classes")
+
+probes = {name: linear_probe(eval_config, model=model, pretrain_config=config, datasets=probe_data,
+                             random_init=name == "random init")
+          for name, model in probe_networks.items()}
+per_layer = {name: result.metrics["layers"] for name, result in probes.items()}
+layers = list(per_layer["pretrained"])
+print(f"{'layer':>7} {'dims':>6} | {'pretrained':>21} | {'random init':>21} | {'gap':>6}")
+print(f"{'':>7} {'':>6} | {'top-1':>10} {'top-5':>10} | {'top-1':>10} {'top-5':>10} | {'top-1':>6}")
+for layer in layers:
+    p, r = per_layer["pretrained"][layer], per_layer["random init"][layer]
+    print(f"{layer:>7} {p['dim']:6d} | {100 * p['top1']:9.1f}% {100 * p['top5']:9.1f}% | "
+          f"{100 * r['top1']:9.1f}% {100 * r['top5']:9.1f}% | {100 * (p['top1'] - r['top1']):+5.1f}")
+plot_probe_curves({f"pretrained ({config.epochs} epochs)": per_layer["pretrained"],
+                   "random init": per_layer["random init"]}, chance=1 / num_classes,
+                  title=f"linear probes on frozen features ({eval_config.data}, {num_classes} classes)")
+
+# %%
+best = {name: result.metrics["best_layer"] for name, result in probes.items()}
+gaps = {layer: per_layer["pretrained"][layer]["top1"] - per_layer["random init"][layer]["top1"] for layer in layers}
+widest = max(gaps, key=gaps.get)
+for name, key in (("pretrained", "pretrained"), ("random init", "random")):
+    glue(f"probe_best_layer_{key}", best[name])
+    glue(f"probe_best_top1_{key}", 100 * probes[name].metrics["top1"])
+    glue(f"probe_best_top5_{key}", 100 * probes[name].metrics["top5"])
+    glue(f"probe_first_top1_{key}", 100 * per_layer[name][layers[0]]["top1"])
+    glue(f"probe_last_top1_{key}", 100 * per_layer[name][layers[-1]]["top1"])
+glue("first_layer", layers[0])
+glue("last_layer", layers[-1])
+glue("widest_layer", widest)
+glue("widest_gap", 100 * gaps[widest])
+glue("probe_gap", 100 * (probes["pretrained"].metrics["top1"] - probes["random init"].metrics["top1"]))
+glue("chance", 100 / num_classes)
+print(f"best layer: pretrained {best['pretrained']}, random init {best['random init']}; "
+      f"widest gap at {widest}: {100 * gaps[widest]:+.1f} points")
+
+# %% [markdown]
+# The probes were trained on {glue:text}`probe_train_images` images for
+# {glue:text}`probe_epochs` epochs and tested on {glue:text}`probe_test_images` others
+# (chance: {glue:text}`chance:.0f`%). The random network is far above chance at every layer:
+# {glue:text}`probe_first_top1_random:.1f`% top-1 at {glue:text}`first_layer` and
+# {glue:text}`probe_best_top1_random:.1f`% at its best layer,
+# {glue:text}`probe_best_layer_random`. The pretrained network reaches
+# {glue:text}`probe_best_top1_pretrained:.1f`% at {glue:text}`probe_best_layer_pretrained`.
+# The two curves differ most at {glue:text}`widest_layer`
+# ({glue:text}`widest_gap:+.1f` points). Compare the shapes with the paper's ImageNet probes
+# (Table 2 there): the random network peaks at conv2 (17.1% top-1) and falls with depth to
+# 14.1% at conv5, while the split-brain network rises to 35.4% at conv3 and stays near it at
+# conv4 {cite:p}`zhang2017splitbrain`. On a hard task, deep random layers lose information
+# that training would have kept; on this easy one they can still sort crops by colour and
+# texture. With only ten classes, top-5 is close to 100% for every layer and says little.
+#
+# ## Fine-tuning: a classifier as the last layer
+#
+# The poster evaluated its networks differently {cite:p}`iyengar2019poster`: "add a
+# classifier as the last layer" and train *everything* with labels. Here both halves' last
+# layer is average-pooled over space and fed to one linear layer, and the whole network is
+# trained for a few epochs with random crops and flips (`splitbrain.evaluate.finetune`).
+# Pretraining now only provides the starting point, so the comparison with random init asks
+# whether that starting point helps when labels are available for every layer.
+
+# %%
+finetune_data = build_eval_datasets(eval_config, augment_train=eval_config.augment)
+finetune_networks = {name: copy.deepcopy(model) for name, model in probe_networks.items()}  # probes left them unchanged
+finetuned = {name: finetune(eval_config, model=model, pretrain_config=config, datasets=finetune_data,
+                            random_init=name == "random init")
+             for name, model in finetune_networks.items()}
+for name, key in (("pretrained", "pretrained"), ("random init", "random")):
+    metrics = finetuned[name].metrics
+    glue(f"finetune_top1_{key}", 100 * metrics["top1"])
+    glue(f"finetune_top5_{key}", 100 * metrics["top5"])
+    losses = ", ".join(f"{h['train_loss']:.3f}" for h in metrics["history"])
+    print(f"{name:>12}: top-1 {100 * metrics['top1']:5.1f}%  top-5 {100 * metrics['top5']:5.1f}%  "
+          f"(training loss per epoch: {losses})")
+glue("finetune_epochs", f"{eval_config.finetune_epochs} epoch{'s' if eval_config.finetune_epochs != 1 else ''}")
+glue("finetune_gap", 100 * (finetuned["pretrained"].metrics["top1"] - finetuned["random init"].metrics["top1"]))
+plot_accuracy_bars({
+    "linear probe\n(best layer)": {name: probes[name].metrics["top1"] for name in probes},
+    f"fine-tuned\n({eval_config.finetune_epochs} epoch{'s' if eval_config.finetune_epochs != 1 else ''})": {name: finetuned[name].metrics["top1"] for name in finetuned},
+})
+
+# %% [markdown]
+# After {glue:text}`finetune_epochs` of fine-tuning, the network that started from the
+# pretrained weights reaches {glue:text}`finetune_top1_pretrained:.1f`% top-1
+# ({glue:text}`finetune_top5_pretrained:.1f`% top-5); the one that started from random
+# weights {glue:text}`finetune_top1_random:.1f`% ({glue:text}`finetune_top5_random:.1f`%).
+#
+# ## The headline: what pretraining adds
+#
+# | | pretrained | random init | gap (points) |
+# |---|---|---|---|
+# | linear probe, best layer, top-1 (%) | {glue:text}`probe_best_top1_pretrained:.1f` | {glue:text}`probe_best_top1_random:.1f` | {glue:text}`probe_gap:+.1f` |
+# | fine-tuned, top-1 (%) | {glue:text}`finetune_top1_pretrained:.1f` | {glue:text}`finetune_top1_random:.1f` | {glue:text}`finetune_gap:+.1f` |
+#
+# The number to remember is the gap, not the accuracy: with frozen features, the pretrained
+# network's best layer scores {glue:text}`probe_gap:+.1f` points of top-1 relative to the
+# random network's best layer. Fine-tuning often narrows such gaps, because labels then reach
+# every layer and a random start can catch up when the labelled set is easy enough; here the
+# fine-tuned gap is {glue:text}`finetune_gap:+.1f` points. Keep this in mind when reading the poster's numbers,
+# which are all fine-tuned {cite:p}`iyengar2019poster`.
+#
+# ### Caveats
+#
+# - **The task is easy and odd.** With the `smoke` and `cpu` presets, the "class" of a crop is
+#   which of ten photographs it came from. A crop's average colour and texture almost give the
+#   answer away, which is why even random features do well, and ten photographs are a tiny,
+#   unrepresentative sample of images. The numbers show the machinery working, not how good the
+#   features are.
+# - **Few images, one seed.** A few hundred test crops mean that a difference of a point or two
+#   is noise, and each network here comes from a single seed.
+# - **The real test** is a labelled set of natural images: STL-10 (the `colab` preset) or
+#   CIFAR-10 {cite:p}`krizhevsky2009learning`, where random features are a weaker floor and
+#   the classes are object categories. The results chapter collects those runs.
+# - **Protocol details matter.** Pooling size, feature standardisation, the probe's epochs and
+#   weight decay all move the numbers; compare only numbers produced by the same code.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Probe without refreshing BatchNorm's statistics (use `model_from_checkpoint` directly, or
+#    `linear_probe(eval_config, checkpoint)`). Which network's numbers change more, and why?
+# 2. Lower `max_dim` in the evaluation config (e.g. `get_eval_preset(..., max_dim=1024)`), so
+#    every layer is pooled harder. How do the two curves move?
+# 3. Probe chapter 5's epoch-1 checkpoint (`runs/05_pretraining/epoch1.pt`). How much of the
+#    final gap is there after a single epoch?
+# 4. Fine-tune for more epochs (`finetune_epochs=10`). Does the gap between pretrained and
+#    random starts shrink, grow or stay?
+# 5. Probe each half on its own: build a `linear_probe` on a network whose half 2 is replaced
+#    by a random one. Which half carries more of the useful features? Compare with the paper's
+#    L to ab and ab to L rows of Table 2.
