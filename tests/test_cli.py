@@ -152,3 +152,12 @@ def test_reproduce_lists_a_grid_and_fails_in_one_line(tmp_path, capsys):
     assert_one_line_error(status, err, "matches none of the 2 runs")
     status, _, err = run(["reproduce", "--grid", "imagenet"], capsys)
     assert_one_line_error(status, err, "--grid", "imagenet")
+
+
+def test_bench_subcommand_runs_the_benchmark(capsys):
+    status, out, err = run(["bench", "--quick", "--sections", "1", "--threads", "1"], capsys)
+    assert status == 0, err
+    assert "target preparation" in out.lower() or "target prep" in out.lower()
+    assert out.count("16 px") >= 1 and out.count("24 px") >= 1
+    status, out, _ = run(["--help"], capsys)
+    assert status == 0 and "bench" in out
