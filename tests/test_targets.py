@@ -76,3 +76,26 @@ def test_bad_input_is_named():
         build_targets("lab", grid=0)
     with pytest.raises(ValueError, match="name"):
         build_targets("hsv")
+
+
+@pytest.mark.parametrize("space", ["lab", "rescaled_lab", "rgb"])
+@pytest.mark.parametrize("block_pixels", [1, 24 * 24 * 2, 24 * 24 * 4])
+def test_cpu_blocks_give_the_whole_batch_result(space, block_pixels, monkeypatch):
+    """Converting the batch in cache-sized blocks (1 image, 2 images, a ragged last block of 3)
+    changes nothing: every value equals the one-pass result exactly."""
+    targets = build_targets(space, grid=6)
+    rgb = random_batch(n=7, seed=3)
+    monkeypatch.setattr("splitbrain.targets.CPU_BLOCK_PIXELS", 1 << 30)
+    whole = targets.prepare(rgb)
+    monkeypatch.setattr("splitbrain.targets.CPU_BLOCK_PIXELS", block_pixels)
+    blocked = targets.prepare(rgb)
+    for name in ("x1", "x2", "t1", "t2"):
+        assert torch.equal(getattr(blocked, name), getattr(whole, name)), name
+    if space == "rescaled_lab":
+        assert torch.equal(blocked.ranges2, whole.ranges2)
+    float_rgb = rgb.double() / 255
+    monkeypatch.setattr("splitbrain.targets.CPU_BLOCK_PIXELS", block_pixels)
+    blocked = targets.prepare(float_rgb)
+    assert blocked.x1.dtype == torch.float64
+    monkeypatch.setattr("splitbrain.targets.CPU_BLOCK_PIXELS", 1 << 30)
+    assert torch.equal(blocked.x2, targets.prepare(float_rgb).x2)
