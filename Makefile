@@ -9,6 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PRESET ?= auto
+BOOK_ARGS ?=
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup browser book test clean
@@ -23,7 +24,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 book: $(STAMP)
-	$(BIN)/python -m splitbrain.book build --preset $(PRESET)
+	$(BIN)/python -m splitbrain.book build --preset $(PRESET) $(BOOK_ARGS)
 
 # The book tests drive Debian's headless Chromium; install it when it is missing.
 browser:
