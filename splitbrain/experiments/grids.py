@@ -48,6 +48,14 @@ Grids (:data:`GRIDS`):
     every layer's features; fine-tuning: 2 epochs; the supervised ceiling: 6 epochs, 60k
     labelled presentations against pretraining's 61k images). FC-AlexNet is off by default on
     the CPU (``archs=`` / ``--archs`` adds it).
+``cifar-quick``
+    ``cifar-cpu`` cut to what one session on a 2-core CPU affords, for the records this book
+    ships: SimpleNet only, the poster's rows (split-brain RGB / Lab / rescaled Lab, the
+    salt-and-pepper DAE) with the random-init floors and the supervised ceiling, seeds 0, 1, 2
+    (21 runs). The same split of the tree; pretraining draws 2 x 8,192 images
+    (:data:`CIFAR_QUICK_PRETRAIN_IMAGES`); probes and fine-tuning (1 epoch) train on the first
+    5,000 probe-training images and are scored on 5,000 held-out ones; the supervised ceiling
+    trains 3 epochs (15k labelled presentations against pretraining's 16k images).
 ``embedded-cpu``
     The same methods, architectures and seeds on the embedded photographs (10 photographs, the
     label is the photograph), small sizes: a quick check that the whole grid runs.
@@ -269,6 +277,34 @@ _CIFAR_CPU = Grid(
     needs_data_root=True,
 )
 
+CIFAR_QUICK_PRETRAIN_IMAGES = 8_192
+"""Images drawn per pretraining epoch in ``cifar-quick`` (64 steps of 128, from the 30,000)."""
+
+POSTER_METHODS: tuple[Method, ...] = (
+    splitbrain_method("rgb"), splitbrain_method("lab"), splitbrain_method("rescaled_lab"),
+    dae_method("salt_pepper"), random_method("lab"), random_method("rgb"), supervised_method("lab"),
+)
+"""The rows of the poster's Table 1 (split-brain in three spaces, the salt-and-pepper DAE) with
+the random-init floors and the supervised ceiling."""
+
+_CIFAR_QUICK = Grid(
+    name="cifar-quick",
+    description="cifar-cpu cut to what one 2-core session affords: SimpleNet, the poster's rows plus floor "
+                "and ceiling, 2 x 8k pretraining images, probes and fine-tuning on 5k, scored on 5k held-out "
+                "images; seeds 0-2",
+    archs=("simplenet",),
+    methods=POSTER_METHODS,
+    seeds=(0, 1, 2),
+    pretrain_preset="cpu",
+    eval_preset="cpu",
+    pretrain=dict(data="folder", image_size=32, grid=8, batch_size=128, lr=1e-3, lr_decay=0.5,
+                  epochs=2, max_steps_per_epoch=CIFAR_QUICK_PRETRAIN_IMAGES // 128, device="cpu", log_every=16),
+    evaluate=dict(data="folder", image_size=32, max_train_images=5_000, max_test_images=5_000,
+                  probe_epochs=30, finetune_epochs=1, finetune_batch_size=64, device="cpu"),
+    supervised_epochs=3,
+    needs_data_root=True,
+)
+
 _EMBEDDED_CPU = Grid(
     name="embedded-cpu",
     description="the embedded photographs (10 classes, 32 px crops): the cifar-cpu grid at small sizes, a quick check",
@@ -312,7 +348,7 @@ _SMOKE = Grid(
                   finetune_epochs=1, finetune_batch_size=20, feature_batch_size=40, device="cpu"),
 )
 
-GRIDS: dict[str, Grid] = {grid.name: grid for grid in (_CIFAR_CPU, _EMBEDDED_CPU, _STL10_COLAB, _SMOKE)}
+GRIDS: dict[str, Grid] = {grid.name: grid for grid in (_CIFAR_CPU, _CIFAR_QUICK, _EMBEDDED_CPU, _STL10_COLAB, _SMOKE)}
 """The named grids, by name."""
 
 
