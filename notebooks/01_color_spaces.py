@@ -21,7 +21,7 @@
 # %% [markdown]
 # # 1. Colour spaces: RGB and CIE Lab
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/01_color_spaces.ipynb)
+# **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/01_color_spaces.ipynb)**
 #
 # **Needs:** a CPU is enough (no training here); well under a minute in every preset.
 #

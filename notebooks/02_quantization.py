@@ -21,7 +21,7 @@
 # %% [markdown]
 # # 2. Quantization: from colours to classes
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/02_quantization.ipynb)
+# **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/02_quantization.ipynb)**
 #
 # **Needs:** a CPU is enough (no training here); about a minute with `smoke`, a few minutes with
 # `cpu` (more crops for the statistics).

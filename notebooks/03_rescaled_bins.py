@@ -21,7 +21,7 @@
 # %% [markdown]
 # # 3. Rescaled bins: the poster's contribution
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/03_rescaled_bins.ipynb)
+# **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/03_rescaled_bins.ipynb)**
 #
 # **Needs:** a CPU is enough (no training here); under a minute with `smoke`, a few minutes with
 # `cpu`.

@@ -21,7 +21,7 @@
 # %% [markdown]
 # # 4. Architectures: SimpleNet, FC-AlexNet, FC-ResNet18 and the split
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/04_architectures.ipynb)
+# **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/04_architectures.ipynb)**
 #
 # **Needs:** a CPU is enough (nothing is trained: we build networks, count and trace shapes);
 # well under a minute in every preset.

@@ -21,7 +21,7 @@
 # %% [markdown]
 # # 5. Pretraining: watching the two halves learn
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/05_pretraining.ipynb)
+# **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/05_pretraining.ipynb)**
 #
 # **Needs:** a GPU when there is one (the `colab` preset: STL-10 at 96 px, a 2.5 GB download;
 # see the README's performance section for measured times), else a CPU: under a minute with

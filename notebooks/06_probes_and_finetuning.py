@@ -21,7 +21,7 @@
 # %% [markdown]
 # # 6. Linear probes and fine-tuning: are the features any good?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/06_probes_and_finetuning.ipynb)
+# **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/06_probes_and_finetuning.ipynb)**
 #
 # **Needs:** a GPU when there is one (the `colab` preset probes and fine-tunes on STL-10),
 # else a CPU: under a minute with `smoke`, a few minutes with `cpu`. The chapter reuses chapter

@@ -21,7 +21,7 @@
 # %% [markdown]
 # # 7. The denoising-autoencoder baseline
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/07_denoising_baseline.ipynb)
+# **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/07_denoising_baseline.ipynb)**
 #
 # **Needs:** a CPU is enough; under a minute with `smoke`, a few minutes with `cpu` (three
 # small autoencoders are pretrained and four networks probed). With `colab` the STL-10 images

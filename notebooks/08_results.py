@@ -21,7 +21,7 @@
 # %% [markdown]
 # # 8. Results: Table 1 beside the published numbers
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/08_results.ipynb)
+# **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/08_results.ipynb)**
 #
 # **Needs:** a CPU; seconds in every preset. Nothing is trained here: the chapter reads the
 # JSON records that the experiment runs left in the repository's `results/` folder and the
