@@ -23,9 +23,9 @@
 #
 # **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/05_pretraining.ipynb)**
 #
-# **Needs:** a GPU when there is one (the `colab` preset: STL-10 at 96 px, a 2.5 GB download;
-# see the README's performance section for measured times), else a CPU: under a minute with
-# `smoke`, a few minutes with `cpu`.
+# **Needs:** a GPU when there is one (the `colab` preset: STL-10 at 96 px, a 2.5 GB download),
+# else a CPU: under a minute with `smoke`, a few minutes with `cpu` (the book's run-time page
+# has the measured times).
 #
 # **You should see:** both halves' losses falling below the loss of a constant guess;
 # held-out photographs coloured by the network after its first and its last epoch, the later
@@ -128,9 +128,11 @@ print(f"{result.epochs} epochs, {result.steps} steps in {first.wall_time_s + res
 
 # %% [markdown]
 # On this machine the whole run took {glue:text}`train_seconds:.0f` s, about
-# {glue:text}`images_per_s:.0f` images per second including the start-up. What a T4 (a free
-# Colab GPU) and an H200 do per epoch with the `colab` and `paper` presets is measured, not
-# guessed: see the performance section of the repository's README.
+# {glue:text}`images_per_s:.0f` images per second including the start-up. On a GPU, an epoch
+# of the `colab` preset is STL-10's 100,000 unlabelled images divided by the training rate that
+# `splitbrain bench` prints for your GPU (its section 3, with mixed precision and
+# channels_last). This edition of the book was built on CPU-only machines, so it quotes no
+# T4 or H200 figure: one typed in without a run record behind it would be a guess.
 #
 # ## Held-out crops, and BatchNorm's running statistics
 #
