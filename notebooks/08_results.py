@@ -47,7 +47,7 @@ if importlib.util.find_spec("splitbrain") is None:
 PRESET = "auto"
 SEED = 0
 RESULTS_DIR = "../results"  # the repository's results folder, relative to notebooks/
-GRIDS = ["cifar-cpu", "stl10-colab", "embedded-cpu"]  # the grid reported: the first that has records
+GRIDS = ["cifar-cpu", "stl10-colab", "cifar-quick", "embedded-cpu"]  # the grid reported: the first that has records
 ARCH = "simplenet"  # the architecture of the per-layer figure
 SCORE = "finetune_top1"  # our score set against the poster's Top 1 (the poster fine-tuned)
 
