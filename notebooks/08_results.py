@@ -208,9 +208,25 @@ glue("table1_note", f"The table summarises the {len(grid_records)} run records o
 Table(our_rows, caption=f"This book's Table 1, grid {grid}: mean ± std over seeds") if our_rows else print(
     "No run records yet: nothing to tabulate.")
 
+# %%
+if grid_records:
+    minutes = sorted(r["wall_time_s"] / 60 for r in grid_records)
+    machines = sorted({f"{r['hardware'].get('cuda_device') or r['hardware'].get('cpu')} "
+                       f"({r['hardware'].get('cpu_count')} CPU cores)" for r in grid_records})
+    wall_sentence = (f"One run of grid {grid} (pretraining, probes at every layer and fine-tuning) took "
+                     f"{minutes[0]:.0f} to {minutes[-1]:.0f} minutes, median {minutes[len(minutes) // 2]:.0f}, "
+                     f"on {', '.join(machines)}; the runs without pretraining are the short ones.")
+else:
+    wall_sentence = "No run has been recorded, so there is no measured wall time per run yet."
+glue("wall_sentence", wall_sentence)
+print(wall_sentence)
+
 # %% [markdown]
 # {glue:text}`table1_note` A method with one seed has no spread. The random-init rows are the
 # floors; the supervised row is the ceiling, the same network trained on the labelled images.
+# {glue:text}`wall_sentence` The `stl10-colab` grid, the poster's 96 px setting on a Colab
+# GPU, has no record yet, so its time per run is not quoted here: the benchmark
+# (`splitbrain bench` on that GPU) gives its training rate.
 #
 # ## The headline: split-brain features against the random-init floor
 #

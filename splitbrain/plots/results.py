@@ -216,18 +216,19 @@ def _seeds(n: int) -> str:
 def headline_sentence(rows: Sequence[Mapping[str, Any]], grid: str | None) -> str:
     """What :func:`headline_rows` shows, in words: how many settings beat the floor, and by how much.
 
-    A setting "beats" the floor when its mean per-seed gap is positive; when the gap is not
-    larger than its spread over seeds, the sentence says so. With no rows it says there is
-    nothing to report yet (and names no number).
+    A setting "beats" the floor when its mean per-seed gap is positive and larger than its
+    spread over seeds (with one seed: positive). A positive gap within its spread is named as
+    such, not counted as a win. With no rows it says there is nothing to report yet (and names
+    no number).
     """
     if not rows:
         where = f"grid {grid}" if grid else "this checkout"
         return (f"There are no split-brain runs with a random-init floor in {where} yet, so there is no gap "
                 "to report.")
-    above = [r for r in rows if r["gap"] > 0]
-    unclear = [r for r in above if r["gap_std"] is not None and r["gap"] <= r["gap_std"]]
+    positive = [r for r in rows if r["gap"] > 0]
+    unclear = [r for r in positive if r["gap_std"] is not None and r["gap"] <= r["gap_std"]]
     parts = [f"In grid {grid}, split-brain features beat the random-init floor through the same linear probe in "
-             f"{len(above)} of {len(rows)} settings"]
+             f"{len(positive) - len(unclear)} of {len(rows)} settings"]
     by_arch: dict[str, list[str]] = {}
     for row in rows:
         by_arch.setdefault(ARCH_LABELS.get(row["arch"], row["arch"]), []).append(
@@ -239,7 +240,8 @@ def headline_sentence(rows: Sequence[Mapping[str, Any]], grid: str | None) -> st
                  f"seed{'s' if seeds != [1] else ''}).")
     if unclear:
         names = ", ".join(f"{ARCH_LABELS.get(r['arch'], r['arch'])} {r['space']}" for r in unclear)
-        parts.append(f" For {names} the gap is not larger than its spread over seeds.")
+        parts.append(f" For {names} the gap is positive but not larger than its spread over seeds, so it is "
+                     "not counted.")
     return "".join(parts)
 
 
@@ -392,8 +394,8 @@ def _paired_clause(label: str, base_label: str, poster_difference: float, differ
             f"({'as' if same_sign else 'unlike'} in the poster)")
     if difference["n"] == 1:
         text += ", judged from a single seed"
-    elif beats and difference["std"] is not None and difference["mean"] <= difference["std"]:
-        text += ", but by no more than the spread across seeds"
+    elif difference["std"] is not None and abs(difference["mean"]) <= difference["std"]:
+        text += ", but the difference is no larger than its spread across seeds"
     return text + ".", same_sign
 
 
