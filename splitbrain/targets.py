@@ -97,7 +97,6 @@ class CrossChannelTargets:
             t2 = self.quantizer2.encode(g2, ranges2)
         return Batch(x1=x1, x2=x2, t1=t1, t2=t2, ranges2=ranges2)
 
-
     def _convert(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, 3, H, W) RGB -> (network inputs (N, 3, H, W), the area average of the colour-space
         values on the grid (N, 3, grid, grid)), both float32 (or the float input's dtype).
