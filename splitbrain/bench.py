@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -44,6 +43,7 @@ import torch
 
 from . import poster_pipeline
 from .models import ARCHITECTURES
+from .results import cpu_model
 
 __all__ = ["Row", "main", "run_benchmark", "format_table", "machine_info", "measure_bf16_peak"]
 
@@ -83,23 +83,12 @@ class Row:
 # Machine, clocks
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine_info(device: torch.device) -> dict[str, str]:
     """CPU model, cores, torch threads, library versions and the GPU name."""
     import skimage
 
     info = {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": str(os.cpu_count()),
         "torch threads": str(torch.get_num_threads()),
         "torch": torch.__version__,

@@ -66,7 +66,8 @@ def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
     return commit if done.returncode == 0 and commit else None
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux, else what ``platform`` knows)."""
     try:
         with open("/proc/cpuinfo") as handle:
             for line in handle:
@@ -83,7 +84,7 @@ def hardware_info() -> dict[str, Any]:
 
     cuda = torch.cuda.is_available()
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
