@@ -35,7 +35,6 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -43,7 +42,7 @@ import torch
 
 from . import poster_pipeline
 from .models import ARCHITECTURES
-from .results import cpu_model
+from .results import atomic_write_text, cpu_model
 
 __all__ = ["Row", "main", "run_benchmark", "format_table", "machine_info", "measure_bf16_peak"]
 
@@ -663,10 +662,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     info, rows = run_benchmark(args)
     print(format_table(info, rows, " ".join(argv), args.quick))
     if args.json_out:
-        path = Path(args.json_out)
-        path.parent.mkdir(parents=True, exist_ok=True)
         record = {"machine": info, "args": vars(args), "rows": [asdict(r) for r in rows]}
-        path.write_text(json.dumps(record, indent=2) + "\n")
+        atomic_write_text(args.json_out, json.dumps(record, indent=2) + "\n")
     return 0
 
 

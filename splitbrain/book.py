@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from .presets import resolve_preset_name
+from .results import atomic_write_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PRESETS = ("auto", "smoke", "cpu", "colab", "paper")
@@ -120,18 +121,13 @@ def machine_description() -> str:
 
 def record_runtimes(root: Path, preset: str, seconds: dict) -> Path:
     """Save this run's per-chapter wall times as ``results/runtimes/<preset>.json``."""
-    path = root / RUNTIME_RECORDS / f"{preset}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "preset": preset,
         "machine": machine_description(),
         "date": time.strftime("%Y-%m-%d"),
         "seconds": seconds,
     }
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(record, indent=2) + "\n")
-    temporary.replace(path)
-    return path
+    return atomic_write_text(root / RUNTIME_RECORDS / f"{preset}.json", json.dumps(record, indent=2) + "\n")
 
 
 def runtime_page(records: list[dict]) -> str:
