@@ -53,6 +53,7 @@ SCORE = "finetune_top1"  # our score set against the poster's Top 1 (the poster 
 
 # %%
 # %matplotlib inline
+import statistics
 from pathlib import Path
 
 from splitbrain.notebook import chapter_setup, glue
@@ -214,7 +215,7 @@ if grid_records:
     machines = sorted({f"{r['hardware'].get('cuda_device') or r['hardware'].get('cpu')} "
                        f"({r['hardware'].get('cpu_count')} CPU cores)" for r in grid_records})
     wall_sentence = (f"One run of grid {grid} (pretraining, probes at every layer and fine-tuning) took "
-                     f"{minutes[0]:.0f} to {minutes[-1]:.0f} minutes, median {minutes[len(minutes) // 2]:.0f}, "
+                     f"{minutes[0]:.0f} to {minutes[-1]:.0f} minutes, median {statistics.median(minutes):.0f}, "
                      f"on {', '.join(machines)}; the runs without pretraining are the short ones.")
 else:
     wall_sentence = "No run has been recorded, so there is no measured wall time per run yet."
