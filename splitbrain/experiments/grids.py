@@ -292,8 +292,8 @@ _CIFAR_QUICK = Grid(
     description="cifar-cpu cut to what one 2-core session affords: SimpleNet, the poster's rows plus floor "
                 "and ceiling, 2 x 8k pretraining images, probes and fine-tuning on 5k, scored on 5k held-out "
                 "images; seeds 0-2",
-    archs=("simplenet",),
-    methods=POSTER_METHODS,
+    archs=("simplenet", "fcresnet18"),
+    methods=ALL_METHODS,
     seeds=(0, 1, 2),
     pretrain_preset="cpu",
     eval_preset="cpu",
