@@ -48,13 +48,15 @@ PRESET = "auto"
 SEED = 0
 RESULTS_DIR = "../results"  # the repository's results folder, relative to notebooks/
 GRIDS = ["cifar-cpu", "stl10-colab", "cifar-quick", "embedded-cpu"]  # the grid reported: the first that has records
-ARCH = "simplenet"  # the architecture of the per-layer figure
+ARCHS = None  # architectures of the per-layer figures and tables; None: every one the grid has records of
 SCORE = "finetune_top1"  # our score set against the poster's Top 1 (the poster fine-tuned)
 
 # %%
 # %matplotlib inline
 import statistics
 from pathlib import Path
+
+from IPython.display import display
 
 from splitbrain.notebook import chapter_setup, glue
 from splitbrain.plots.models import Table
@@ -66,6 +68,7 @@ from splitbrain.plots.results import (
     headline_rows,
     headline_sentence,
     layer_statistics,
+    layer_table_rows,
     plot_layer_curves,
     plot_table1_comparison,
     poster_comparison,
@@ -211,12 +214,17 @@ Table(our_rows, caption=f"This book's Table 1, grid {grid}: mean ± std over see
 
 # %%
 if grid_records:
-    minutes = sorted(r["wall_time_s"] / 60 for r in grid_records)
+    grid_archs = [arch for arch in ARCH_LABELS if any(r["model"]["arch"] == arch for r in grid_records)]
+    parts = []
+    for arch in grid_archs:
+        minutes = sorted(r["wall_time_s"] / 60 for r in grid_records if r["model"]["arch"] == arch)
+        parts.append(f"{ARCH_LABELS[arch]} {minutes[0]:.0f} to {minutes[-1]:.0f} minutes "
+                     f"(median {statistics.median(minutes):.0f}, {len(minutes)} runs)")
     machines = sorted({f"{r['hardware'].get('cuda_device') or r['hardware'].get('cpu')} "
                        f"({r['hardware'].get('cpu_count')} CPU cores)" for r in grid_records})
     wall_sentence = (f"One run of grid {grid} (pretraining, probes at every layer and fine-tuning) took "
-                     f"{minutes[0]:.0f} to {minutes[-1]:.0f} minutes, median {statistics.median(minutes):.0f}, "
-                     f"on {', '.join(machines)}; the runs without pretraining are the short ones.")
+                     f"{'; '.join(parts)}, on {', '.join(machines)}; the runs without pretraining are the "
+                     f"short ones.")
 else:
     wall_sentence = "No run has been recorded, so there is no measured wall time per run yet."
 glue("wall_sentence", wall_sentence)
@@ -250,17 +258,29 @@ Table([{"architecture": ARCH_LABELS.get(row["arch"], row["arch"]), "space": row[
 # %% [markdown]
 # {glue:text}`headline_sentence`
 #
-# The figure sets the per-layer picture of Zhang et al. (left) beside ours (right, when there
-# are records): the probe's top-1 at every layer for each method, with the spread over seeds.
+# ## Layer by layer
+#
+# Each figure sets the per-layer picture of Zhang et al. (left) beside ours (right, when there
+# are records) for one architecture: the probe's top-1 at every layer for each method, with the
+# spread over seeds. The table under it gives the same probes' top-1 and, in brackets, top-5.
 
 # %%
 summary_rows = [row for row in summarize(records) if row["grid"] == grid] if grid else []
-our_layers = layer_statistics(records, grid, ARCH) if any(row["arch"] == ARCH for row in summary_rows) else None
 num_classes = grid_records[0]["metrics"]["probe"]["num_classes"] if grid_records else None
-fig = plot_layer_curves(zhang_rows, our_layers,
-                        ours_title=f"This book, grid {grid}: {ARCH_LABELS.get(ARCH, ARCH)} ({num_classes} classes)",
-                        chance=1 / num_classes if num_classes else None) if zhang_rows else None
-fig
+recorded_archs = [arch for arch in ARCH_LABELS if any(row["arch"] == arch for row in summary_rows)]
+layer_archs = recorded_archs if ARCHS is None else [arch for arch in ARCHS if arch in recorded_archs]
+for arch in layer_archs:
+    if zhang_rows:
+        display(plot_layer_curves(zhang_rows, layer_statistics(records, grid, arch),
+                                  ours_title=f"This book, grid {grid}: {ARCH_LABELS[arch]} ({num_classes} classes)",
+                                  chance=1 / num_classes))
+    display(Table(layer_table_rows(records, grid, arch),
+                  caption=f"{ARCH_LABELS[arch]}, grid {grid}: linear probe top-1 (top-5) at every layer, %, "
+                          f"mean ± std over seeds"))
+if not layer_archs:
+    print("No run records yet: only Zhang et al.'s layers can be drawn.")
+    if zhang_rows:
+        display(plot_layer_curves(zhang_rows))
 
 # %% [markdown]
 # ## Row by row: what agrees with the poster

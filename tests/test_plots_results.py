@@ -15,6 +15,7 @@ from splitbrain.plots.results import (
     headline_rows,
     headline_sentence,
     layer_statistics,
+    layer_table_rows,
     paired_difference,
     plot_layer_curves,
     plot_table1_comparison,
@@ -284,6 +285,20 @@ def test_layer_statistics(records):
     assert mean == pytest.approx(0.52) and std == pytest.approx(0.02)
     assert set(stats) == {"Split-brain, LAB", "Split-brain, Re-scaled LAB", "Split-brain, RGB", "Random init, LAB",
                           "DAE S&P 5%, RGB"}
+
+
+def test_layer_statistics_top5_and_bad_score(records):
+    mean, std = layer_statistics(records, "g", "simplenet", "top5")["Split-brain, LAB"]["conv5"]
+    assert mean == pytest.approx(0.92) and std == pytest.approx(0.02)  # probe + 0.3 per seed
+    with pytest.raises(ValueError, match="score"):
+        layer_statistics(records, "g", "simplenet", "top3")
+
+
+def test_layer_table_rows(records):
+    rows = {row["method"]: row for row in layer_table_rows(records, "g", "simplenet")}
+    assert rows["Split-brain, LAB"]["conv1"] == "52.0 ± 2.0 (82.0 ± 2.0)"
+    assert rows["Random init, LAB"]["conv5"] == "52.0 ± 2.6 (82.0 ± 2.6)"
+    assert layer_table_rows(records, "g", "fcresnet18") == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -477,13 +477,16 @@ def _machine(hardware: Mapping[str, Any]) -> str:
 # figures
 
 
-def layer_statistics(records: Sequence[Mapping[str, Any]], grid: str, arch: str
+def layer_statistics(records: Sequence[Mapping[str, Any]], grid: str, arch: str, score: str = "top1"
                      ) -> dict[str, dict[str, tuple[float, float | None]]]:
-    """Probe top-1 per layer for every method of (``grid``, ``arch``): label -> {layer: (mean, std)}.
+    """Probe ``score`` ("top1" or "top5") per layer for every method of (``grid``, ``arch``):
+    label -> {layer: (mean, std)} (fractions).
 
     Labels are "<method label>, <image space>" (e.g. "Split-brain, LAB"); the latest record per
     seed counts; std is the sample std over seeds (None for one seed).
     """
+    if score not in ("top1", "top5"):
+        raise ValueError(f"score must be 'top1' or 'top5', got {score!r}")
     per_method: dict[str, dict[int, Mapping[str, Any]]] = {}
     for record in sorted(records, key=lambda r: str(r.get("timestamp", ""))):
         if record.get("kind") == "run" and record.get("grid") == grid and record["model"].get("arch") == arch:
@@ -496,10 +499,26 @@ def layer_statistics(records: Sequence[Mapping[str, Any]], grid: str, arch: str
         label = f"{row['label']}, {SPACE_LABELS.get(row['color_space'], row['color_space'])}"
         stats = {}
         for layer in layers:
-            values = [float(r["metrics"]["probe"]["layers"][layer]["top1"]) for r in by_seed.values()]
+            values = [float(r["metrics"]["probe"]["layers"][layer][score]) for r in by_seed.values()]
             stats[layer] = (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None)
         out[label] = stats
     return out
+
+
+def layer_table_rows(records: Sequence[Mapping[str, Any]], grid: str, arch: str) -> list[dict[str, str]]:
+    """The linear probe at every layer of (``grid``, ``arch``), one row per method: {"method": label,
+    "<layer>": "top-1 ± std (top-5 ± std)"} in %, mean and sample std over seeds."""
+    top1 = layer_statistics(records, grid, arch, "top1")
+    top5 = layer_statistics(records, grid, arch, "top5")
+    rows = []
+    for label, stats in top1.items():
+        row = {"method": label}
+        for layer, (mean, std) in stats.items():
+            mean5, std5 = top5[label][layer]
+            row[layer] = (f"{format_mean_std(mean, std, scale=100, digits=1)} "
+                          f"({format_mean_std(mean5, std5, scale=100, digits=1)})")
+        rows.append(row)
+    return rows
 
 
 _ZHANG_SHOWN = ("ImageNet labels (supervised)", "Split-Brain (cl,cl)", "Lab -> Lab autoencoder",

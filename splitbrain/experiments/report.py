@@ -1,0 +1,193 @@
+"""A grid's results in words and one table, generated from its run records (for the README).
+
+``python -m splitbrain.experiments.report --grid cifar-quick`` prints the grid's section: the
+summary table of :func:`splitbrain.results.format_summary` and a reading of it, per architecture:
+the probe gap of every pretrained method over its random-init floor, rescaled Lab minus Lab seed
+by seed with its standard error, the spread of fine-tuning, and the wall time the runs took.
+``--write README.md`` puts that section between the grid's two markers in the file::
+
+    <!-- report:cifar-quick -->
+    ...generated...
+    <!-- /report:cifar-quick -->
+
+``tests/test_report.py`` regenerates every section of the README from the committed records and
+compares, so the README's numbers cannot drift from the records they come from.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..results import ARCH_LABELS, atomic_write_text, format_summary, load_records, summarize
+from .grids import GRIDS
+
+SPACE_WORDS = {"lab": "Lab", "rescaled_lab": "rescaled Lab", "rgb": "RGB"}
+NOISE_WORDS = {"masking": "masking", "salt_pepper": "salt-and-pepper", "gaussian": "Gaussian"}
+
+
+def _points(mean: float, std: float | None) -> str:
+    """A gap in percentage points: "+2.5 ± 0.4" (no spread for one seed)."""
+    return f"{100 * mean:+.1f}" if std is None else f"{100 * mean:+.1f} ± {100 * std:.1f}"
+
+
+def _method_words(row: Mapping[str, Any]) -> str:
+    if row["kind"] == "splitbrain":
+        return SPACE_WORDS.get(row["color_space"], row["color_space"])
+    if row["kind"] == "dae":
+        noise = row["method"].removeprefix("dae-")
+        return f"the {NOISE_WORDS.get(noise, noise)} DAE"
+    return "the supervised ceiling"
+
+
+def _seed_probe_scores(records: Sequence[Mapping[str, Any]], arch: str, method: str) -> dict[int, float]:
+    """seed -> probe top-1 of (arch, method); the latest record of a seed wins, as in summarize."""
+    latest: dict[int, Mapping[str, Any]] = {}
+    for record in sorted(records, key=lambda r: str(r.get("timestamp", ""))):
+        if record.get("method") == method and record.get("model", {}).get("arch") == arch:
+            latest[record["seed"]] = record
+    return {seed: float(record["metrics"]["probe"]["top1"]) for seed, record in latest.items()}
+
+
+def rescaled_minus_lab(records: Sequence[Mapping[str, Any]], arch: str) -> dict[str, Any] | None:
+    """Rescaled Lab minus Lab probe top-1 of ``arch``, seed by seed: {"mean", "std", "se", "n"}
+    (fractions; std and se None for one common seed), or None without a common seed."""
+    rescaled, lab = _seed_probe_scores(records, arch, "rescaled_lab"), _seed_probe_scores(records, arch, "lab")
+    seeds = sorted(set(rescaled) & set(lab))
+    if not seeds:
+        return None
+    differences = [rescaled[s] - lab[s] for s in seeds]
+    std = statistics.stdev(differences) if len(differences) > 1 else None
+    return {"mean": statistics.fmean(differences), "std": std, "n": len(seeds),
+            "se": None if std is None else std / len(seeds) ** 0.5}
+
+
+def _difference_sentence(difference: Mapping[str, Any] | None) -> str:
+    if difference is None:
+        return "There is no seed with both a Lab and a rescaled-Lab run to compare."
+    text = f"Rescaled Lab minus Lab, seed by seed: {_points(difference['mean'], difference['std'])} points of probe top-1"
+    if difference["se"] is None:
+        return text + " (one seed: no spread, so no verdict)."
+    text += f" (standard error {100 * difference['se']:.1f}); "
+    if abs(difference["mean"]) <= 2 * difference["se"]:
+        return text + "within two standard errors of zero, so these runs show neither the poster's rescaled-Lab " \
+                      "advantage nor its reverse."
+    side = "for" if difference["mean"] > 0 else "against"
+    return text + f"more than two standard errors from zero, {side} the poster's rescaled-Lab advantage."
+
+
+def _arch_sentences(rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]], arch: str) -> str:
+    label = ARCH_LABELS.get(arch, arch)
+    mine = [row for row in rows if row["arch"] == arch and row["kind"] != "random"]
+    gapped = [row for row in mine if row["gap_probe_top1"] is not None]
+    if not gapped:
+        return f"{label}: no pretrained run has a random-init floor of the same seed yet, so there is no gap to report."
+    parts = [f"{_method_words(row)} {_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}"
+             for row in gapped if row["kind"] == "splitbrain"]
+    runs = [r for r in records if r.get("model", {}).get("arch") == arch]
+    layers = Counter(r["metrics"]["probe"]["best_layer"] for r in runs)
+    sentence = (f"{label} (best probe layer " + ", ".join(f"{layer} in {n}" for layer, n in layers.most_common())
+                + f" of {len(runs)} runs), probe gap over its random initialisation in points of top-1")
+    sentence += (": split-brain " + ", ".join(parts)) if parts else ""
+    daes = [row for row in gapped if row["kind"] == "dae"]
+    if daes:
+        below = sum(row["gap_probe_top1"] < 0 for row in daes)
+        sentence += ("; " if parts else ": ") + ", ".join(
+            f"{_method_words(row)} {_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}" for row in daes)
+        sentence += f" ({below} of {len(daes)} DAE{'s' if len(daes) > 1 else ''} below the floor)"
+    for row in gapped:
+        if row["kind"] == "supervised":
+            sentence += f"; {_method_words(row)} {_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}"
+    sentence += ". " + _difference_sentence(rescaled_minus_lab(records, arch))
+    return sentence
+
+
+def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
+    """The markdown section for ``grid``: its summary table, then the reading, from ``records``
+    (run records; those of other grids are ignored)."""
+    records = [r for r in records if r.get("kind") == "run" and r.get("grid") == grid]
+    if not records:
+        return f"Grid `{grid}` has no run records yet."
+    rows = summarize(records)
+    archs = [arch for arch in ARCH_LABELS if any(row["arch"] == arch for row in rows)]
+    lines = [format_summary(rows), "", *("- " + _arch_sentences(rows, records, arch) for arch in archs), ""]
+    finetune_stds = [row["finetune_top1_std"] for row in rows if row["finetune_top1_std"] is not None]
+    if finetune_stds:
+        lines.append(f"Fine-tuning top-1 spreads over seeds run from {100 * min(finetune_stds):.1f} to "
+                     f"{100 * max(finetune_stds):.1f} points.")
+        lines.append("")
+    for arch in archs:
+        minutes = sorted(r["wall_time_s"] / 60 for r in records if r["model"]["arch"] == arch)
+        machines = sorted({f"{r['hardware'].get('cuda_device') or r['hardware'].get('cpu')} "
+                           f"({r['hardware'].get('cpu_count')} CPU cores)" for r in records if r["model"]["arch"] == arch})
+        lines.append(f"{ARCH_LABELS.get(arch, arch)}: {len(minutes)} runs, {minutes[0]:.1f} to {minutes[-1]:.1f} "
+                     f"minutes each (median {statistics.median(minutes):.1f}), {sum(minutes) / 60:.1f} h in all, "
+                     f"on {', '.join(machines)}.")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _markers(grid: str) -> tuple[str, str]:
+    return f"<!-- report:{grid} -->", f"<!-- /report:{grid} -->"
+
+
+def report_grids(text: str) -> list[str]:
+    """The grids that have a report section in ``text``, in order."""
+    return re.findall(r"<!-- report:([\w.-]+) -->", text)
+
+
+def replace_section(text: str, grid: str, section: str) -> str:
+    """``text`` with the part between ``grid``'s markers replaced by ``section``.
+
+    Raises ValueError if the markers are missing, repeated or out of order.
+    """
+    start, end = _markers(grid)
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"text must hold {start!r} once, followed by {end!r} once")
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
+    return f"{head}{start}\n{section.rstrip()}\n{end}{tail}"
+
+
+def section_of(text: str, grid: str) -> str:
+    """What stands between ``grid``'s markers in ``text`` (without the markers' newlines)."""
+    start, end = _markers(grid)
+    if text.count(start) != 1 or text.count(end) != 1:
+        raise ValueError(f"text must hold {start!r} and {end!r} once each")
+    return text.split(start)[1].split(end)[0].strip("\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m splitbrain.experiments.report",
+                                     description="Print (or write into a file) a grid's results section.")
+    parser.add_argument("--grid", required=True, choices=tuple(GRIDS), help="the grid to report")
+    parser.add_argument("--results", default="results", help="records are read from RESULTS/<grid>/")
+    parser.add_argument("--write", metavar="FILE",
+                        help="replace the section between the grid's markers in FILE instead of printing")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    directory = Path(args.results) / args.grid
+    records = load_records(directory, kind="run") if directory.is_dir() else []
+    section = grid_report(records, args.grid)
+    if args.write is None:
+        print(section, end="")
+        return 0
+    path = Path(args.write)
+    try:
+        updated = replace_section(path.read_text(encoding="utf-8"), args.grid, section)
+    except (OSError, ValueError) as error:
+        print(f"report: error: {args.write}: {error}", file=sys.stderr)
+        return 2
+    atomic_write_text(path, updated)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

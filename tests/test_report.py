@@ -1,0 +1,104 @@
+"""The README's generated results sections: regenerated from the committed records, and the
+report's verdicts and marker handling on made-up records."""
+from pathlib import Path
+
+import pytest
+
+from splitbrain.experiments import report
+from splitbrain.results import load_records
+
+ROOT = Path(__file__).resolve().parent.parent
+SPACES = {"lab": ("splitbrain", "lab"), "rescaled_lab": ("splitbrain", "rescaled_lab"), "rgb": ("splitbrain", "rgb"),
+          "random-lab": ("random", "lab"), "random-rgb": ("random", "rgb"), "dae-masking": ("dae", "rgb")}
+
+
+def record(method, seed, probe, arch="simplenet", minutes=5.0):
+    """A "run" record with the fields the report reads."""
+    kind, space = SPACES[method]
+    model = {"method": kind, "arch": arch, "color_space": space, "width": "half"}
+    if kind == "dae":
+        model.update(noise="masking", noise_level=0.25)
+    return {
+        "kind": "run", "grid": "g", "method": method, "seed": seed, "model": model,
+        "timestamp": f"2026-01-01T00:00:0{seed}+00:00", "wall_time_s": 60 * minutes,
+        "metrics": {"probe": {"best_layer": "conv3", "top1": probe, "top5": min(1.0, probe + 0.3)},
+                    "finetune": {"top1": probe - 0.1, "top5": probe + 0.2}},
+        "hardware": {"cpu": "Some CPU", "cpu_count": 2, "cuda_device": None},
+    }
+
+
+def grid_records(rescaled_offsets, arch="simplenet"):
+    """Lab, rescaled Lab (Lab + offset per seed), RGB, a DAE and both floors, seeds 0-2."""
+    lab = [0.60, 0.62, 0.64]
+    rows = [record("lab", s, lab[s], arch) for s in range(3)]
+    rows += [record("rescaled_lab", s, lab[s] + rescaled_offsets[s], arch) for s in range(3)]
+    rows += [record("rgb", s, 0.55 + 0.01 * s, arch) for s in range(3)]
+    rows += [record("dae-masking", s, 0.45 + 0.01 * s, arch, minutes=12.0) for s in range(3)]
+    rows += [record("random-lab", s, 0.50 + 0.01 * s, arch, minutes=2.0) for s in range(3)]
+    rows += [record("random-rgb", s, 0.50, arch, minutes=2.0) for s in range(3)]
+    return rows
+
+
+def test_readme_sections_match_the_committed_records():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    grids = report.report_grids(readme)
+    assert "cifar-quick" in grids, "the README must carry the cifar-quick section"
+    for grid in grids:
+        records = load_records(ROOT / "results" / grid, kind="run")
+        assert records, f"the README reports grid {grid!r} but results/{grid}/ holds no run records"
+        expected = report.grid_report(records, grid).rstrip("\n")
+        assert report.section_of(readme, grid) == expected, (
+            f"README's {grid} section differs from its records: run "
+            f"python -m splitbrain.experiments.report --grid {grid} --write README.md")
+
+
+def test_gaps_and_verdict_within_two_standard_errors():
+    text = report.grid_report(grid_records([0.01, -0.01, 0.005]), "g")
+    assert "Lab +11.0 ± 1.0" in text  # lab minus random-lab: 0.10, 0.11, 0.12
+    assert "RGB +6.0 ± 1.0" in text   # rgb minus random-rgb: 0.05, 0.06, 0.07
+    assert "the masking DAE -4.0 ± 1.0 (1 of 1 DAE below the floor)" in text
+    assert "+0.2 ± 1.0 points" in text and "show neither" in text
+    assert "SimpleNet: 18 runs, 2.0 to 12.0 minutes each (median 5.0), 1.6 h in all, on Some CPU (2 CPU cores)." in text
+
+
+@pytest.mark.parametrize("offsets, side", [([0.03, 0.032, 0.028], "for"), ([-0.03, -0.032, -0.028], "against")])
+def test_verdict_beyond_two_standard_errors(offsets, side):
+    text = report.grid_report(grid_records(offsets), "g")
+    assert f"more than two standard errors from zero, {side} the poster's rescaled-Lab advantage" in text
+
+
+def test_one_common_seed_gives_no_verdict():
+    rows = [r for r in grid_records([0.05, 0.0, 0.0]) if not (r["method"] == "rescaled_lab" and r["seed"] > 0)]
+    assert "(one seed: no spread, so no verdict)" in report.grid_report(rows, "g")
+
+
+def test_architectures_reported_separately():
+    text = report.grid_report(grid_records([0.0] * 3) + grid_records([0.0] * 3, arch="fcresnet18"), "g")
+    # the sentences follow the table's order (splitbrain.results.ARCH_LABELS)
+    assert text.index("| ResNet 18 |") < text.index("| SimpleNet |")
+    assert text.index("- ResNet 18 (") < text.index("- SimpleNet (")
+    assert "ResNet 18: 18 runs" in text
+
+
+def test_no_records():
+    assert report.grid_report([], "g") == "Grid `g` has no run records yet."
+
+
+def test_replace_section_round_trip_and_errors():
+    text = "head\n<!-- report:g -->\nold\n<!-- /report:g -->\ntail\n"
+    updated = report.replace_section(text, "g", "new\nlines\n")
+    assert updated == "head\n<!-- report:g -->\nnew\nlines\n<!-- /report:g -->\ntail\n"
+    assert report.section_of(updated, "g") == "new\nlines"
+    assert report.report_grids(updated) == ["g"]
+    with pytest.raises(ValueError, match="report:h"):
+        report.replace_section(text, "h", "x")
+    with pytest.raises(ValueError, match="once"):
+        report.replace_section(text + "<!-- report:g -->", "g", "x")
+
+
+def test_write_keeps_the_file_when_markers_are_missing(tmp_path, capsys):
+    path = tmp_path / "README.md"
+    path.write_text("no markers here\n")
+    assert report.main(["--grid", "smoke", "--results", str(tmp_path), "--write", str(path)]) == 2
+    assert path.read_text() == "no markers here\n"
+    assert "report: error" in capsys.readouterr().err
