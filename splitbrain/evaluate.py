@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from .color import ColorSpace, get_color_space
-from .models import DenoisingAutoencoder, SplitBrainNet, pool_features
+from .models import DenoisingAutoencoder, SplitBrainNet, pool_features, recompute_batchnorm_statistics
 from .presets import EvalConfig, PretrainConfig
 from .results import make_record, write_record
 from .train import (
@@ -460,7 +460,9 @@ def finetune(
 
     Arguments as for :func:`linear_probe`. Trains for ``config.finetune_epochs`` epochs with
     Adam (``finetune_lr``, ``finetune_weight_decay``), random crops and flips of the training
-    split when ``config.augment``; writes a "finetune" record when ``config.record_dir`` is set.
+    split when ``config.augment``, then, when ``config.finetune_precise_bn``, recomputes the
+    BatchNorm running statistics over one more pass of it; writes a "finetune" record when
+    ``config.record_dir`` is set.
     """
     from .data import build_loader
 
@@ -498,6 +500,13 @@ def finetune(
         history.append({"epoch": epoch + 1, "train_loss": float(total) / max(count, 1)})
         if config.verbose:
             print(f"finetune epoch {epoch + 1}/{config.finetune_epochs}  train loss {history[-1]['train_loss']:.4f}", flush=True)
+    precise_bn = config.finetune_precise_bn and config.finetune_epochs > 0
+    if precise_bn:
+        def forward(batch) -> None:
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                classifier(batch[0].to(device, non_blocking=True))
+
+        recompute_batchnorm_statistics(classifier, train_loader, forward)
     accuracy = _accuracy(classifier, test_loader, device, amp_dtype)
     metrics = {
         "top1": accuracy[1],
@@ -507,6 +516,7 @@ def finetune(
         "train_images": len(train_set),
         "test_images": len(test_set),
         "top5_trivial": num_classes <= 5,
+        "precise_bn": precise_bn,
     }
     if config.verbose:
         print(f"finetune: top-1 {metrics['top1']:.4f}  top-5 {metrics['top5']:.4f}", flush=True)

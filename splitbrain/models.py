@@ -35,7 +35,7 @@ s x s, with s the largest side that keeps C * s * s <= ``max_dim`` (9216 by defa
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -143,6 +143,44 @@ def pool_features(activation: torch.Tensor, max_dim: int = DEFAULT_MAX_DIM) -> t
 # --------------------------------------------------------------------------------------------
 # Trunks
 # --------------------------------------------------------------------------------------------
+
+
+def recompute_batchnorm_statistics(model: nn.Module, batches: Iterable, forward: Callable[[object], object]) -> nn.Module:
+    """Recompute every BatchNorm layer's running mean and variance of ``model`` ("precise BN").
+
+    In eval mode BatchNorm normalises with running averages that training updates with momentum
+    0.1, starting from mean 0 and variance 1; after a few dozen steps they still remember those
+    starting values (0.9 ** 24 is about 8 %) and lag the weights, which can make an eval-mode
+    network far worse than the same weights in train mode. This resets them and averages, with
+    equal weight, the batch statistics of ``forward(batch)`` for every batch of ``batches``
+    under the current weights. Nothing else changes (no gradients, no weights); the layers'
+    momenta and the model's train/eval mode are restored.
+
+    Args:
+        model: the module whose BatchNorm layers are refreshed (in place).
+        batches: an iterable of whatever ``forward`` takes (e.g. a DataLoader's batches).
+        forward: runs ``model`` on one batch (moving it to the model's device first if needed).
+    Returns:
+        ``model``.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return model
+    momenta = [m.momentum for m in norms]
+    was_training = model.training
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average: every batch counts the same
+    model.train()
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                forward(batch)
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+        model.train(was_training)
+    return model
 
 
 class Trunk(nn.Module):

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_image_batch, check_positive_int
+from .models import recompute_batchnorm_statistics
 from .quantize import ANNEALED_TEMPERATURE, DECODE_MODES, class_distribution
 
 UPSAMPLE_MODES = ("bilinear", "nearest")
@@ -261,14 +262,9 @@ def prior_cross_entropy(targets, rgb: torch.Tensor) -> dict[str, float]:
 
 
 def refresh_batchnorm(model: nn.Module, targets, rgb: torch.Tensor, batch_size: int = 64) -> nn.Module:
-    """Recompute every BatchNorm layer's running mean and variance from ``rgb`` ("precise BN").
-
-    In eval mode BatchNorm normalises with running averages that training updates with
-    momentum 0.1, starting from mean 0 and variance 1. After a few dozen steps they still
-    remember those starting values (0.9 ** 24 is about 8 %), which can swamp small true
-    variances and make an eval-mode network much worse than the same weights in train mode.
-    This resets them and averages, with equal weight, the statistics of ``rgb``'s batches of
-    ``batch_size`` under the current weights. Nothing else changes (no gradients, no weights).
+    """Recompute every BatchNorm layer's running mean and variance from ``rgb`` ("precise BN";
+    see :func:`splitbrain.models.recompute_batchnorm_statistics` for why): the statistics of
+    ``rgb``'s batches of ``batch_size`` under the current weights, each batch counting the same.
 
     Args:
         model: a split-brain pair (changed in place; its train/eval mode is restored).
@@ -280,26 +276,13 @@ def refresh_batchnorm(model: nn.Module, targets, rgb: torch.Tensor, batch_size: 
     """
     _check_model(model)
     check_image_batch(rgb, "rgb", channels=3)
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return model
-    momenta = [m.momentum for m in norms]
-    was_training = model.training
     device = _model_device(model)
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # a cumulative average: every batch counts the same
-    model.train()
-    try:
-        with torch.no_grad():
-            for chunk in _chunks(rgb, batch_size):
-                batch = targets.prepare(chunk.to(device))
-                model(batch.x1, batch.x2)
-    finally:
-        for norm, momentum in zip(norms, momenta):
-            norm.momentum = momentum
-        model.train(was_training)
-    return model
+
+    def forward(chunk: torch.Tensor) -> None:
+        batch = targets.prepare(chunk.to(device))
+        model(batch.x1, batch.x2)
+
+    return recompute_batchnorm_statistics(model, _chunks(rgb, batch_size), forward)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -298,7 +298,12 @@ class EvalConfig:
     Fine-tuning (the poster's "add a classifier as the last layer"): global-average-pooled last
     layer of both halves -> Linear, everything trained with Adam (``finetune_lr``,
     ``finetune_weight_decay``) for ``finetune_epochs`` epochs of ``finetune_batch_size``, random
-    crops and flips on the training split when ``augment``.
+    crops and flips on the training split when ``augment``. ``finetune_precise_bn``: afterwards,
+    recompute every BatchNorm layer's running statistics over one pass of the training split
+    under the final weights (:func:`splitbrain.models.recompute_batchnorm_statistics`); needed
+    when fine-tuning runs so few steps that the running averages still remember their starting
+    values (a random-init network then scores near chance in eval mode). Off by default, so the
+    recorded grids keep the recipe they were made with.
     """
 
     data: str = "embedded"
@@ -317,6 +322,7 @@ class EvalConfig:
     finetune_lr: float = 1e-3
     finetune_weight_decay: float = 0.0
     finetune_batch_size: int = 32
+    finetune_precise_bn: bool = False
     augment: bool = True
     feature_batch_size: int = 128
     seed: int = 0
@@ -350,6 +356,7 @@ class EvalConfig:
         _number(self.finetune_lr, "finetune_lr", 0.0, low_open=True)
         _number(self.finetune_weight_decay, "finetune_weight_decay", 0.0)
         _int(self.finetune_batch_size, "finetune_batch_size", 1)
+        _bool(self.finetune_precise_bn, "finetune_precise_bn")
         _bool(self.augment, "augment")
         _int(self.feature_batch_size, "feature_batch_size", 1)
         _int(self.seed, "seed", 0)

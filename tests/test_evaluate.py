@@ -140,3 +140,23 @@ def test_finetune_trains_everything_and_reports_top1_top5(checkpoint, tmp_path):
     # The trunk was trained: its first conv moved away from the checkpoint's.
     saved = torch.load(checkpoint, weights_only=True)["model"]["half1.trunk.stages.conv1.0.weight"]
     assert not torch.equal(result.model.extractor.model.half1.trunk.stages.conv1[0].weight.cpu(), saved)
+
+
+def test_finetune_precise_bn_recomputes_statistics_and_leaves_weights(checkpoint, tmp_path):
+    plain = finetune(eval_config(tmp_path), checkpoint)
+    precise = finetune(eval_config(tmp_path, finetune_precise_bn=True), checkpoint)
+    assert plain.metrics["precise_bn"] is False and precise.metrics["precise_bn"] is True
+    plain_state, precise_state = plain.model.state_dict(), precise.model.state_dict()
+    weights = [k for k in plain_state if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert weights and all(torch.equal(plain_state[k], precise_state[k]) for k in weights)
+    key = "extractor.model.half1.trunk.stages.conv1.1"
+    # 60 training images in batches of 20: the refresh averages exactly its 3 batches
+    assert int(precise_state[f"{key}.num_batches_tracked"]) == 3
+    assert not torch.allclose(plain_state[f"{key}.running_mean"], precise_state[f"{key}.running_mean"])
+    record = json.loads(precise.record_path.read_text())
+    assert record["config"]["finetune_precise_bn"] is True and record["metrics"]["precise_bn"] is True
+
+
+def test_finetune_precise_bn_must_be_a_bool(tmp_path):
+    with pytest.raises(ValueError, match="finetune_precise_bn"):
+        eval_config(tmp_path, finetune_precise_bn="yes")

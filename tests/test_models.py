@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from torch import nn
 
 from splitbrain.models import (
     ARCHITECTURES,
@@ -19,6 +20,7 @@ from splitbrain.models import (
     count_parameters,
     feature_pool_size,
     layer_table,
+    recompute_batchnorm_statistics,
     resize_to_grid,
 )
 
@@ -442,3 +444,34 @@ def test_bad_forward_inputs():
         dae(x1)
     with pytest.raises(ValueError, match="layer"):
         dae.features(torch.randn(2, 3, 32, 32), "layer9")
+
+
+def test_recompute_batchnorm_statistics_averages_the_batches_equally():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 2, 1)).eval()
+    model[1].running_mean.fill_(5.0)  # stale statistics
+    model[1].running_var.fill_(7.0)
+    weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "tracked" not in k}
+    batches = [torch.randn(6, 3, 8, 8) * 2 + 1, torch.randn(2, 3, 8, 8)]  # unequal sizes, equal weight
+    out = recompute_batchnorm_statistics(model, batches, lambda x: model(x))
+    assert out is model and not model.training and model[1].momentum == 0.1
+    with torch.no_grad():
+        pre = [model[0](x) for x in batches]
+    means = torch.stack([p.mean(dim=(0, 2, 3)) for p in pre]).mean(dim=0)
+    variances = torch.stack([p.transpose(0, 1).reshape(4, -1).var(dim=1) for p in pre]).mean(dim=0)
+    assert torch.allclose(model[1].running_mean, means, atol=1e-5)
+    assert torch.allclose(model[1].running_var, variances, rtol=1e-4)
+    assert int(model[1].num_batches_tracked) == 2
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in weights.items())
+
+
+def test_recompute_batchnorm_statistics_restores_state_after_an_error():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, momentum=0.3)).train()
+
+    def failing(x):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        recompute_batchnorm_statistics(model.eval(), [torch.randn(2, 3, 8, 8)], failing)
+    assert model[1].momentum == 0.3 and not model.training
+    assert recompute_batchnorm_statistics(nn.Linear(2, 2), [], lambda x: None) is not None  # no BatchNorm: unchanged
