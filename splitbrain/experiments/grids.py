@@ -59,7 +59,10 @@ Grids (:data:`GRIDS`):
     shortest, the DAE the longest), FC-ResNet18 about three times as long per pretraining step.
 ``embedded-cpu``
     The same methods, architectures and seeds on the embedded photographs (10 photographs, the
-    label is the photograph), small sizes: a quick check that the whole grid runs.
+    label is the photograph), small sizes: a quick check that the whole grid runs. Its one
+    fine-tuning epoch is 8 steps, too few for BatchNorm's running averages to settle (a
+    random-init network then scores at chance in eval mode), so it fine-tunes with
+    ``finetune_precise_bn``.
 ``stl10-colab``
     STL-10 at 96x96 on one Colab-class GPU with the ``colab`` presets: pretraining on the
     100,000 unlabelled images, probes and fine-tuning on the 5,000 labelled training images,
@@ -308,7 +311,7 @@ _EMBEDDED_CPU = Grid(
     pretrain=dict(data="embedded", image_size=32, grid=8, train_length=1024, batch_size=64, epochs=2,
                   lr=1e-3, lr_decay=0.5, device="cpu", log_every=8),
     evaluate=dict(data="embedded", image_size=32, max_train_images=500, max_test_images=250,
-                  probe_epochs=20, finetune_epochs=1, device="cpu"),
+                  probe_epochs=20, finetune_epochs=1, finetune_precise_bn=True, device="cpu"),
     supervised_epochs=4,
 )
 
