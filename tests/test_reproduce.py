@@ -174,13 +174,48 @@ def test_smoke_grid_runs_end_to_end_then_skips_everything(tmp_path, monkeypatch)
     again = run_grid("smoke", verbose=False, **dirs(tmp_path))
     assert [(s.state, s.ran, s.wall_time_s) for s in again] == [("finished", False, 0.0)] * 2
     assert {p: p.stat().st_mtime_ns for p in (tmp_path).rglob("*") if p.is_file()} == mtimes
+    monkeypatch.undo()
+
+    # A changed fine-tuning recipe makes both records stale; running again redoes only the
+    # fine-tuning: pretraining and the probes are read back from their stage files.
+    changed = dataclasses.replace(get_grid("smoke"), evaluate={**get_grid("smoke").evaluate, "finetune_precise_bn": True})
+    assert [run_state(run, tmp_path / "results", tmp_path / "runs", changed) for run in changed.runs()] == ["stale"] * 2
+    assert run_state(changed.runs()[0], tmp_path / "results", tmp_path / "runs") == "finished"  # no grid: not checked
+    kept = [tmp_path / "runs" / "smoke" / name for name in
+            ("simplenet-lab-seed0/pretrain.json", "simplenet-lab-seed0/checkpoint.pt", "simplenet-lab-seed0/probe.json",
+             "simplenet-random-lab-seed0/probe.json")]
+    kept_mtimes = [p.stat().st_mtime_ns for p in kept]
+    redone = run_grid(changed, verbose=False, **dirs(tmp_path))
+    assert [(s.state, s.ran) for s in redone] == [("stale", True)] * 2
+    assert [p.stat().st_mtime_ns for p in kept] == kept_mtimes
+    updated = json.loads(paths[0].read_text())
+    assert updated["config"]["evaluate"]["finetune_precise_bn"] is True
+    assert updated["metrics"]["probe"] == trained["metrics"]["probe"]
+    assert updated["stages"]["pretrain"] == trained["stages"]["pretrain"]
+    assert [run_state(run, tmp_path / "results", tmp_path / "runs", changed) for run in changed.runs()] == ["finished"] * 2
+
+
+def test_same_key_fills_missing_fields_with_defaults_and_honours_ignore():
+    smoke = get_grid("smoke")
+    current = reproduce.current_configs(smoke, smoke.runs()[0])
+    older = {part: ({k: v for k, v in value.items() if k != "finetune_precise_bn"} if value else value)
+             for part, value in current.items()}  # a record from before the field existed
+    assert reproduce.same_key(older, current)
+    tuned = {**current, "evaluate": {**current["evaluate"], "finetune_lr": 0.5}}
+    assert not reproduce.same_key(tuned, current)
+    assert reproduce.same_key(tuned, current, {"evaluate": reproduce.FINETUNE_ONLY_FIELDS})
+    moved = {**current, "evaluate": {**current["evaluate"], "out": "elsewhere", "device": "cuda"}}
+    assert reproduce.same_key(moved, current)  # machinery only
+    probed = {**current, "evaluate": {**current["evaluate"], "probe_epochs": 99}}
+    assert not reproduce.same_key(probed, current, {"evaluate": reproduce.FINETUNE_ONLY_FIELDS})
+    assert not reproduce.same_key(None, current) and not reproduce.same_key({"pretrain": current["pretrain"]}, current)
 
 
 def test_dry_run_lists_states_without_running(tmp_path, capsys, monkeypatch):
     smoke = get_grid("smoke")
     first, second = smoke.runs()
     # One finished run (a complete record), one partial (a finished stage in its run directory).
-    record = {"kind": "run", "status": "complete",
+    record = {"kind": "run", "status": "complete", "config": reproduce.current_configs(smoke, first),
               "metrics": {"probe": {"top1": 0.5, "top5": 0.9}, "finetune": {"top1": 0.4, "top5": 0.8}}}
     results_module.atomic_write_text(record_path(first, tmp_path / "results"), json.dumps(record))
     (tmp_path / "runs" / "smoke" / second.name).mkdir(parents=True)

@@ -14,11 +14,15 @@ Each run (``<grid>/<arch>-<method>-seed<seed>``) goes through its stages in a ru
 ``pretrain.json``, ``supervised.json``,
 ``probe.json``, ``finetune.json``      each stage's metrics, written when the stage finishes
 
-A run is finished when its record exists and is complete; finished runs are skipped. An
-interrupted run resumes: finished stages are read back from their files (as long as the
-configuration they were made with is still the grid's), and an interrupted pretraining continues
-from its last epoch checkpoint (``train.pretrain(resume=True)``). The supervised ceiling's
-training and an interrupted probe or fine-tuning start their stage again.
+A run is finished when its record exists, is complete and was made with the grid's current
+configuration; finished runs are skipped. A complete record made under another configuration
+(the grid's recipe changed since) is *stale* and its run is executed again. An interrupted or
+stale run resumes: finished stages are read back from their files as long as every field their
+result depends on is still the grid's (a probe does not depend on the fine-tuning fields, so a
+change of fine-tuning recipe re-runs only the fine-tuning), and an interrupted pretraining
+continues from its last epoch checkpoint (``train.pretrain(resume=True)``). The supervised
+ceiling's training and an interrupted probe or fine-tuning start their stage again. Fields an
+older record or stage file lacks count as their current defaults.
 
 The record: ``config`` (``pretrain``: the network's PretrainConfig, ``evaluate``: the
 EvalConfig, ``supervised``: the supervised training's EvalConfig or null), ``metrics``
@@ -39,17 +43,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..presets import EvalConfig, PretrainConfig
 from ..results import atomic_write_text, make_record, write_record
 from .grids import GRIDS, Grid, Run, get_grid
 
-RUN_STATES = ("finished", "partial", "pending")
-"""``finished``: a complete record exists; ``partial``: the run directory holds some of its
-work (a checkpoint or a finished stage); ``pending``: nothing yet."""
+RUN_STATES = ("finished", "stale", "partial", "pending")
+"""``finished``: a complete record made with the grid's current configuration exists;
+``stale``: a complete record exists but was made with another configuration; ``partial``: the
+run directory holds some of its work (a checkpoint or a finished stage); ``pending``: nothing yet."""
 
 # Configuration fields that say where or how a run executes, not what it computes: a stage
 # made under other values of these still counts (e.g. after the dataset folder moved).
 MACHINERY_FIELDS = frozenset({"out", "record_dir", "progress", "verbose", "device", "num_workers", "data_root",
                               "download", "log_every", "amp", "channels_last", "compile", "feature_batch_size"})
+
+# EvalConfig fields only fine-tuning (and the supervised training) reads: a probe made under other
+# values of these still counts.
+FINETUNE_ONLY_FIELDS = frozenset({"finetune_epochs", "finetune_lr", "finetune_weight_decay", "finetune_batch_size",
+                                  "finetune_precise_bn", "augment"})
+
+CONFIG_CLASSES = {"pretrain": PretrainConfig, "supervised": EvalConfig, "evaluate": EvalConfig}
+"""The configuration class of each part of a stage key or of a record's ``config``."""
 
 STAGE_FILES = ("checkpoint.pt", "supervised.pt", "pretrain.json", "supervised.json", "probe.json", "finetune.json")
 
@@ -101,10 +115,17 @@ def is_complete(record: Mapping[str, Any] | None) -> bool:
     return all(isinstance(part.get(key), (int, float)) for part in (probe, finetune) for key in ("top1", "top5"))
 
 
-def run_state(run: Run, results_dir: str | Path = "results", runs_dir: str | Path = "runs") -> str:
-    """The run's state: "finished", "partial" or "pending" (see :data:`RUN_STATES`)."""
-    if is_complete(read_json(record_path(run, results_dir))):
-        return "finished"
+def run_state(run: Run, results_dir: str | Path = "results", runs_dir: str | Path = "runs",
+              grid: Grid | None = None, data_root: str | None = None) -> str:
+    """The run's state: "finished", "stale", "partial" or "pending" (see :data:`RUN_STATES`).
+
+    Without ``grid`` a complete record counts as finished whatever configuration made it.
+    """
+    record = read_json(record_path(run, results_dir))
+    if is_complete(record):
+        if grid is None or same_key(record.get("config"), current_configs(grid, run, data_root)):
+            return "finished"
+        return "stale"
     directory = run_directory(run, runs_dir)
     return "partial" if any((directory / name).is_file() for name in STAGE_FILES) else "pending"
 
@@ -136,10 +157,54 @@ def fingerprint(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return json.loads(json.dumps({k: v for k, v in config.items() if k not in MACHINERY_FIELDS}))
 
 
-def _load_stage(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
-    """A finished stage's metrics, if ``path`` exists and was made with the configuration ``key``."""
+def _with_defaults(values: Mapping[str, Any], config_class) -> dict[str, Any]:
+    """``values`` with the fields it lacks (an older record's) filled with ``config_class``'s defaults."""
+    defaults = {f.name: f.default for f in dataclasses.fields(config_class) if f.default is not dataclasses.MISSING}
+    return {**defaults, **values}
+
+
+def same_key(saved: Mapping[str, Any] | None, wanted: Mapping[str, Any],
+             ignore: Mapping[str, frozenset[str]] | None = None) -> bool:
+    """True when two stage keys (or a record's ``config`` and :func:`current_configs`) agree.
+
+    Both map parts ("pretrain", "supervised", "evaluate") to configuration dicts (or None); the
+    parts must be the same, and each part must agree on every field but :data:`MACHINERY_FIELDS`
+    and the part's ``ignore`` fields, a field missing on one side counting as its default.
+    """
+    if not isinstance(saved, Mapping):
+        return False
+    wanted = {part: value for part, value in wanted.items() if value is not None}
+    saved = {part: value for part, value in saved.items() if value is not None}
+    if set(saved) != set(wanted):
+        return False
+    ignore = ignore or {}
+    for part, value in wanted.items():
+        if not isinstance(saved[part], Mapping):
+            return False
+        config_class = CONFIG_CLASSES.get(part, EvalConfig)
+        skip = ignore.get(part, frozenset())
+        mine, theirs = (fingerprint({k: v for k, v in _with_defaults(c, config_class).items() if k not in skip})
+                        for c in (saved[part], value))
+        if mine != theirs:
+            return False
+    return True
+
+
+def current_configs(grid: Grid, run: Run, data_root: str | None = None) -> dict[str, Any]:
+    """The configurations ``grid`` gives ``run`` now, shaped like a record's ``config``."""
+    if data_root is None and grid.needs_data_root:
+        data_root = "data-root"  # a placeholder: the folder is machinery, not part of the comparison
+    return {"pretrain": grid.pretrain_config(run, data_root).to_dict(),
+            "evaluate": grid.eval_config(run, data_root).to_dict(),
+            "supervised": grid.supervised_config(run, data_root).to_dict() if run.method.kind == "supervised" else None}
+
+
+def _load_stage(path: Path, key: dict[str, Any], ignore: Mapping[str, frozenset[str]] | None = None
+                ) -> dict[str, Any] | None:
+    """A finished stage's metrics, if ``path`` exists and was made with the configuration ``key``
+    (up to the ``ignore`` fields of each part; see :func:`same_key`)."""
     stage = read_json(path)
-    if stage is None or stage.get("key") != key or "metrics" not in stage:
+    if stage is None or "metrics" not in stage or not same_key(stage.get("key"), key, ignore):
         return None
     return stage
 
@@ -240,7 +305,8 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
 
     for kind in ("probe", "finetune"):
         path = directory / f"{kind}.json"
-        stages[kind] = _load_stage(path, eval_key) or _evaluate_stage(kind, eval_config, subject, path, eval_key)
+        ignore = {"evaluate": FINETUNE_ONLY_FIELDS} if kind == "probe" else None
+        stages[kind] = _load_stage(path, eval_key, ignore) or _evaluate_stage(kind, eval_config, subject, path, eval_key)
 
     probe, tuned = stages["probe"]["metrics"], stages["finetune"]["metrics"]
     metrics = {
@@ -302,7 +368,7 @@ def run_grid(
     """
     grid = get_grid(grid) if isinstance(grid, str) else grid
     runs = select_runs(grid.runs(archs), only)
-    states = [run_state(run, results_dir, runs_dir) for run in runs]
+    states = [run_state(run, results_dir, runs_dir, grid, data_root) for run in runs]
     to_run = [run for run, state in zip(runs, states) if state != "finished"]
     if verbose:
         counts = ", ".join(f"{states.count(s)} {s}" for s in RUN_STATES if states.count(s))
