@@ -191,6 +191,14 @@ print(f"best layer: pretrained {best['pretrained']}, random init {best['random i
 # trained for a few epochs with random crops and flips (`splitbrain.evaluate.finetune`).
 # Pretraining now only provides the starting point, so the comparison with random init asks
 # whether that starting point helps when labels are available for every layer.
+#
+# One detail decides whether that comparison is fair. In evaluation mode BatchNorm normalises
+# with running averages that training updates slowly (momentum 0.1, starting from mean 0 and
+# variance 1). After a few dozen steps they still remember their start and lag the weights,
+# and the network that moved furthest, the one that started from random weights, suffers most.
+# So fine-tuning ends by recomputing every BatchNorm layer's statistics over the training
+# images under the final weights ("precise BN", `finetune_precise_bn` in the presets); no
+# weight changes. Exercise 6 below turns it off.
 
 # %%
 finetune_data = build_eval_datasets(eval_config, augment_train=eval_config.augment)
@@ -261,3 +269,6 @@ plot_accuracy_bars({
 # 5. Probe each half on its own: build a `linear_probe` on a network whose half 2 is replaced
 #    by a random one. Which half carries more of the useful features? Compare with the paper's
 #    L to ab and ab to L rows of Table 2.
+# 6. Fine-tune without the precise-BN refresh (`get_eval_preset(..., finetune_precise_bn=False)`).
+#    Which start loses more top-1, the pretrained or the random one, and what happens to the
+#    fine-tuned gap?

@@ -143,7 +143,7 @@ def test_finetune_trains_everything_and_reports_top1_top5(checkpoint, tmp_path):
 
 
 def test_finetune_precise_bn_recomputes_statistics_and_leaves_weights(checkpoint, tmp_path):
-    plain = finetune(eval_config(tmp_path), checkpoint)
+    plain = finetune(eval_config(tmp_path, finetune_precise_bn=False), checkpoint)
     precise = finetune(eval_config(tmp_path, finetune_precise_bn=True), checkpoint)
     assert plain.metrics["precise_bn"] is False and precise.metrics["precise_bn"] is True
     plain_state, precise_state = plain.model.state_dict(), precise.model.state_dict()
