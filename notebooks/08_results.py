@@ -227,8 +227,18 @@ if grid_records:
                      f"short ones.")
 else:
     wall_sentence = "No run has been recorded, so there is no measured wall time per run yet."
-glue("wall_sentence", wall_sentence)
-print(wall_sentence)
+precise = sum(bool(r["config"]["evaluate"].get("finetune_precise_bn")) for r in grid_records)
+if not grid_records:
+    bn_sentence = ""
+elif precise == len(grid_records):
+    bn_sentence = ("Every run's fine-tuning ended by recomputing BatchNorm's running statistics over its "
+                   "training images (precise BN, chapter 6).")
+else:
+    bn_sentence = (f"{precise} of the {len(grid_records)} runs ended fine-tuning by recomputing BatchNorm's running "
+                   f"statistics (precise BN, chapter 6); fine-tuned numbers of runs with and without it do not "
+                   f"compare.")
+glue("wall_sentence", f"{wall_sentence} {bn_sentence}".strip())
+print(wall_sentence, bn_sentence)
 
 # %% [markdown]
 # {glue:text}`table1_note` A method with one seed has no spread. The random-init rows are the
