@@ -1,6 +1,9 @@
-"""Suite-wide test settings."""
+"""Suite-wide test settings and helpers."""
+import numpy as np
 import pytest
 import torch
+
+from splitbrain import data
 
 
 @pytest.fixture(autouse=True)
@@ -11,3 +14,30 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def _write_stl10(root, counts=None, seed=0):
+    """A small STL-10 in torchvision's ``stl10_binary`` layout under ``root``: uint8 images,
+    (N, 3, 96, 96), each channel stored column-major; labels 1..10 on disk, 0..9 returned.
+    Returns ({split: images (N, 3, 96, 96)}, {split: labels}) as written."""
+    counts = counts or {"unlabeled": 7, "train": 12, "test": 8}
+    rng = np.random.default_rng(seed)
+    folder = root / "stl10_binary"
+    folder.mkdir(parents=True)
+    images, labels = {}, {}
+    for split, n in counts.items():
+        images[split] = rng.integers(0, 256, (n, 3, 96, 96), dtype=np.uint8)  # (N, C, H, W)
+        # STL-10 stores each channel column-major: write (N, C, W, H) in C order.
+        (folder / f"{split}_X.bin").write_bytes(images[split].transpose(0, 1, 3, 2).tobytes())
+        if split != "unlabeled":
+            labels[split] = np.arange(n) % 10
+            (folder / f"{split}_y.bin").write_bytes((labels[split] + 1).astype(np.uint8).tobytes())
+    (folder / "class_names.txt").write_text("\n".join(data.STL10_CLASSES) + "\n")
+    (folder / "fold_indices.txt").write_text("\n".join(" ".join(map(str, range(i, 12, 10))) for i in range(10)))
+    return images, labels
+
+
+@pytest.fixture
+def write_stl10():
+    """The writer of a small fake STL-10 folder (see ``_write_stl10``); tests never download."""
+    return _write_stl10

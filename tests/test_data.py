@@ -151,26 +151,8 @@ def test_embedded_rejects_bad_arguments():
 # STL-10 (torchvision's stl10_binary layout: uint8, (N, 3, 96, 96) column-major per channel)
 
 
-def _write_stl10(root, counts=None, seed=0):
-    counts = counts or {"unlabeled": 7, "train": 12, "test": 8}
-    rng = np.random.default_rng(seed)
-    folder = root / "stl10_binary"
-    folder.mkdir(parents=True)
-    images, labels = {}, {}
-    for split, n in counts.items():
-        images[split] = rng.integers(0, 256, (n, 3, 96, 96), dtype=np.uint8)  # (N, C, H, W)
-        # STL-10 stores each channel column-major: write (N, C, W, H) in C order.
-        (folder / f"{split}_X.bin").write_bytes(images[split].transpose(0, 1, 3, 2).tobytes())
-        if split != "unlabeled":
-            labels[split] = np.arange(n) % 10
-            (folder / f"{split}_y.bin").write_bytes((labels[split] + 1).astype(np.uint8).tobytes())
-    (folder / "class_names.txt").write_text("\n".join(data.STL10_CLASSES) + "\n")
-    (folder / "fold_indices.txt").write_text("\n".join(" ".join(map(str, range(i, 12, 10))) for i in range(10)))
-    return images, labels
-
-
-def test_stl10_fake_folder_loads_like_torchvision(tmp_path, monkeypatch):
-    images, labels = _write_stl10(tmp_path)
+def test_stl10_fake_folder_loads_like_torchvision(write_stl10, tmp_path, monkeypatch):
+    images, labels = write_stl10(tmp_path)
     # torchvision md5-checks the real files; for this fake copy, compare after disabling that check.
     monkeypatch.setattr(torchvision.datasets.stl10, "check_integrity", lambda *args, **kwargs: True)
     for split in ("unlabeled", "train", "test"):
@@ -187,8 +169,8 @@ def test_stl10_fake_folder_loads_like_torchvision(tmp_path, monkeypatch):
             assert label == expected == reference[i][1]
 
 
-def test_stl10_defaults_resize_and_subset(tmp_path):
-    images, labels = _write_stl10(tmp_path)
+def test_stl10_defaults_resize_and_subset(write_stl10, tmp_path):
+    images, labels = write_stl10(tmp_path)
     assert build_dataset("stl10", root=tmp_path, split="unlabeled").augment
     assert build_dataset("stl10", root=tmp_path, split="train").augment
     test = build_dataset("stl10", root=tmp_path, split="test", image_size=48)
@@ -213,8 +195,8 @@ def test_stl10_missing_raises_with_path_and_command(tmp_path):
     assert message.count('python -c "import torchvision; ') == 1
 
 
-def test_stl10_truncated_file_is_reported(tmp_path):
-    _write_stl10(tmp_path)
+def test_stl10_truncated_file_is_reported(write_stl10, tmp_path):
+    write_stl10(tmp_path)
     path = tmp_path / "stl10_binary" / "test_X.bin"
     path.write_bytes(path.read_bytes()[:-5])
     with pytest.raises(MissingDatasetError, match="not a complete STL-10 image file"):
@@ -446,8 +428,8 @@ def test_loader_rejects_bad_arguments():
         build_loader(ds, batch_size=2, train=True, distributed=True)
 
 
-def test_datasets_pickle_for_spawned_workers(tmp_path):
-    images, _ = _write_stl10(tmp_path / "stl")
+def test_datasets_pickle_for_spawned_workers(write_stl10, tmp_path):
+    images, _ = write_stl10(tmp_path / "stl")
     _write_folder(tmp_path / "tree")
     stl = build_dataset("stl10", root=tmp_path / "stl", split="test", augment=False)
     stl[0]  # opens the memory map, which must not travel with the pickle

@@ -379,3 +379,31 @@ def test_write_record_with_a_fixed_name_replaces_the_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
     with pytest.raises(ValueError, match="plain file name"):
         results_module.write_record(record, tmp_path, name="../b.json")
+
+
+def test_stl10_colab_grid_runs_on_a_small_stl10_folder(write_stl10, tmp_path):
+    """The student's path: the stl10-colab grid's own configurations (STL-10 splits, 96 px, 12x12
+    targets, full width), shrunk to seconds, on a small STL-10 folder the test writes itself."""
+    write_stl10(tmp_path / "stl", counts={"unlabeled": 16, "train": 20, "test": 10})
+    colab = get_grid("stl10-colab")
+    shrink = dict(device="cpu", download=False, num_workers=0)
+    small = dataclasses.replace(
+        colab, archs=("simplenet",), methods=(colab.methods[2], colab.methods[6]), seeds=(0,),  # rescaled Lab, floor
+        pretrain={**colab.pretrain, **shrink, "train_length": 16, "batch_size": 8, "epochs": 1, "amp": "off",
+                  "channels_last": False},
+        evaluate={**colab.evaluate, **shrink, "max_train_images": 20, "max_test_images": 10, "probe_epochs": 2,
+                  "finetune_epochs": 1, "finetune_batch_size": 10, "feature_batch_size": 10,
+                  "layers": ("conv1", "conv5")},
+    )
+    assert [m.name for m in small.methods] == ["rescaled_lab", "random-lab"]
+    statuses = run_grid(small, data_root=str(tmp_path / "stl"), verbose=False, **dirs(tmp_path))
+    assert [(s.run_id, s.ran) for s in statuses] == [
+        ("stl10-colab/simplenet-rescaled_lab-seed0", True), ("stl10-colab/simplenet-random-lab-seed0", True)]
+    record = json.loads(statuses[0].record.read_text())
+    pretrain, evaluate = record["config"]["pretrain"], record["config"]["evaluate"]
+    assert pretrain["data"] == evaluate["data"] == "stl10" and pretrain["image_size"] == evaluate["image_size"] == 96
+    assert pretrain["grid"] == 12 and pretrain["width"] == "full" and pretrain["color_space"] == "rescaled_lab"
+    assert record["metrics"]["pretrain"]["steps"] == 2  # 16 unlabelled images in batches of 8
+    probe = record["metrics"]["probe"]
+    assert probe["train_images"] == 20 and probe["test_images"] == 10 and probe["num_classes"] == 10
+    assert evaluate["finetune_precise_bn"] is True and record["wall_time_s"] > 0
