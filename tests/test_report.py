@@ -102,3 +102,19 @@ def test_write_keeps_the_file_when_markers_are_missing(tmp_path, capsys):
     assert report.main(["--grid", "smoke", "--results", str(tmp_path), "--write", str(path)]) == 2
     assert path.read_text() == "no markers here\n"
     assert "report: error" in capsys.readouterr().err
+
+
+def test_missing_and_stale_runs_of_a_known_grid():
+    from splitbrain.experiments.grids import get_grid
+    from splitbrain.experiments.reproduce import current_configs
+
+    smoke = get_grid("smoke")
+    lab_run = smoke.runs()[0]
+    lab = {**record("lab", 0, 0.6), "grid": "smoke", "run_id": lab_run.run_id,
+           "config": current_configs(smoke, lab_run)}
+    text = report.grid_report([lab], "smoke")
+    assert "Not run yet (1 of the grid's runs): SimpleNet random-lab (seed 0)." in text
+    assert "older configuration" not in text
+    old = {**lab, "config": {**lab["config"], "evaluate": {**lab["config"]["evaluate"], "probe_epochs": 1}}}
+    assert ("1 of these records were made under an older configuration of the grid "
+            "(`splitbrain reproduce` re-runs them): simplenet-lab-seed0.") in report.grid_report([old], "smoke")

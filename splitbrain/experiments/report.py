@@ -106,6 +106,35 @@ def _arch_sentences(rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping
     return sentence
 
 
+def _missing_runs(records: Sequence[Mapping[str, Any]], grid: str) -> dict[tuple[str, str], list[int]]:
+    """(arch, method) -> seeds of the runs ``grid`` defines that have no record (empty for an
+    unknown grid name)."""
+    if grid not in GRIDS:
+        return {}
+    done = {(r.get("model", {}).get("arch"), r.get("method"), r.get("seed")) for r in records}
+    missing: dict[tuple[str, str], list[int]] = {}
+    for run in GRIDS[grid].runs():
+        if (run.arch, run.method.name, run.seed) not in done:
+            missing.setdefault((run.arch, run.method.name), []).append(run.seed)
+    return missing
+
+
+def _stale_runs(records: Sequence[Mapping[str, Any]], grid: str) -> list[str]:
+    """Names of the records of ``grid`` whose configuration is no longer the grid's."""
+    from .reproduce import current_configs, same_key
+
+    if grid not in GRIDS:
+        return []
+    runs = {run.name: run for run in GRIDS[grid].runs()}
+    stale = []
+    for record in records:
+        name = str(record.get("run_id", "")).partition("/")[2]
+        run = runs.get(name)
+        if run is not None and not same_key(record.get("config"), current_configs(GRIDS[grid], run)):
+            stale.append(name)
+    return sorted(stale)
+
+
 def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     """The markdown section for ``grid``: its summary table, then the reading, from ``records``
     (run records; those of other grids are ignored)."""
@@ -120,6 +149,15 @@ def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
         lines.append(f"Fine-tuning top-1 spreads over seeds run from {100 * min(finetune_stds):.1f} to "
                      f"{100 * max(finetune_stds):.1f} points.")
         lines.append("")
+    stale = _stale_runs(records, grid)
+    if stale:
+        lines += [f"{len(stale)} of these records were made under an older configuration of the grid "
+                  f"(`splitbrain reproduce` re-runs them): {', '.join(stale)}.", ""]
+    missing = _missing_runs(records, grid)
+    if missing:
+        lines += [f"Not run yet ({sum(len(seeds) for seeds in missing.values())} of the grid's runs): "
+                  + "; ".join(f"{ARCH_LABELS.get(arch, arch)} {method} (seed{'s' if len(seeds) > 1 else ''} "
+                              f"{', '.join(map(str, seeds))})" for (arch, method), seeds in missing.items()) + ".", ""]
     for arch in archs:
         minutes = sorted(r["wall_time_s"] / 60 for r in records if r["model"]["arch"] == arch)
         machines = sorted({f"{r['hardware'].get('cuda_device') or r['hardware'].get('cpu')} "
