@@ -77,6 +77,7 @@ from splitbrain.plots.results import (
     scale_rows,
     table1_rows,
 )
+from splitbrain.experiments.report import missing_runs, stale_runs
 from splitbrain.results import ARCH_LABELS, summarize
 
 ctx = chapter_setup(PRESET, seed=SEED)
@@ -207,8 +208,15 @@ Table(zhang_rows, caption="Zhang et al. 2017, Table 2, ImageNet linear top-1 (%)
 
 # %%
 our_rows = table1_rows(records, grid) if grid else []
-glue("table1_note", f"The table summarises the {len(grid_records)} run records of grid {grid}." if our_rows else
-     "Without run records there is no table of ours yet.")
+missing = missing_runs(grid_records, grid) if grid else {}
+missing_text = ("" if not missing else
+                f" The grid defines {sum(len(seeds) for seeds in missing.values())} more runs that have no record yet: "
+                + "; ".join(f"{ARCH_LABELS.get(arch, arch)} {method}" for arch, method in missing) + ".")
+stale = stale_runs(grid_records, grid) if grid else []
+stale_text = (f" {len(stale)} records were made under an older configuration of the grid: {', '.join(stale)}."
+              if stale else "")
+glue("table1_note", f"The table summarises the {len(grid_records)} run records of grid {grid}.{missing_text}{stale_text}"
+     if our_rows else "Without run records there is no table of ours yet.")
 Table(our_rows, caption=f"This book's Table 1, grid {grid}: mean ± std over seeds") if our_rows else print(
     "No run records yet: nothing to tabulate.")
 

@@ -106,7 +106,7 @@ def _arch_sentences(rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping
     return sentence
 
 
-def _missing_runs(records: Sequence[Mapping[str, Any]], grid: str) -> dict[tuple[str, str], list[int]]:
+def missing_runs(records: Sequence[Mapping[str, Any]], grid: str) -> dict[tuple[str, str], list[int]]:
     """(arch, method) -> seeds of the runs ``grid`` defines that have no record (empty for an
     unknown grid name)."""
     if grid not in GRIDS:
@@ -119,7 +119,7 @@ def _missing_runs(records: Sequence[Mapping[str, Any]], grid: str) -> dict[tuple
     return missing
 
 
-def _stale_runs(records: Sequence[Mapping[str, Any]], grid: str) -> list[str]:
+def stale_runs(records: Sequence[Mapping[str, Any]], grid: str) -> list[str]:
     """Names of the records of ``grid`` whose configuration is no longer the grid's."""
     from .reproduce import current_configs, same_key
 
@@ -149,11 +149,11 @@ def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
         lines.append(f"Fine-tuning top-1 spreads over seeds run from {100 * min(finetune_stds):.1f} to "
                      f"{100 * max(finetune_stds):.1f} points.")
         lines.append("")
-    stale = _stale_runs(records, grid)
+    stale = stale_runs(records, grid)
     if stale:
         lines += [f"{len(stale)} of these records were made under an older configuration of the grid "
                   f"(`splitbrain reproduce` re-runs them): {', '.join(stale)}.", ""]
-    missing = _missing_runs(records, grid)
+    missing = missing_runs(records, grid)
     if missing:
         lines += [f"Not run yet ({sum(len(seeds) for seeds in missing.values())} of the grid's runs): "
                   + "; ".join(f"{ARCH_LABELS.get(arch, arch)} {method} (seed{'s' if len(seeds) > 1 else ''} "
