@@ -111,7 +111,7 @@ def missing_runs(records: Sequence[Mapping[str, Any]], grid: str) -> dict[tuple[
     unknown grid name)."""
     if grid not in GRIDS:
         return {}
-    done = {(r.get("model", {}).get("arch"), r.get("method"), r.get("seed")) for r in records}
+    done = {(r.get("model", {}).get("arch"), r.get("method"), r.get("seed")) for r in records if r.get("grid") == grid}
     missing: dict[tuple[str, str], list[int]] = {}
     for run in GRIDS[grid].runs():
         if (run.arch, run.method.name, run.seed) not in done:
@@ -128,6 +128,8 @@ def stale_runs(records: Sequence[Mapping[str, Any]], grid: str) -> list[str]:
     runs = {run.name: run for run in GRIDS[grid].runs()}
     stale = []
     for record in records:
+        if record.get("grid") != grid:
+            continue
         name = str(record.get("run_id", "")).partition("/")[2]
         run = runs.get(name)
         if run is not None and not same_key(record.get("config"), current_configs(GRIDS[grid], run)):
