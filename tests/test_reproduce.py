@@ -178,7 +178,8 @@ def test_smoke_grid_runs_end_to_end_then_skips_everything(tmp_path, monkeypatch)
 
     # A changed fine-tuning recipe makes both records stale; running again redoes only the
     # fine-tuning: pretraining and the probes are read back from their stage files.
-    changed = dataclasses.replace(get_grid("smoke"), evaluate={**get_grid("smoke").evaluate, "finetune_precise_bn": True})
+    precise_bn = not get_grid("smoke").eval_config(get_grid("smoke").runs()[0]).finetune_precise_bn  # flipped
+    changed = dataclasses.replace(get_grid("smoke"), evaluate={**get_grid("smoke").evaluate, "finetune_precise_bn": precise_bn})
     assert [run_state(run, tmp_path / "results", tmp_path / "runs", changed) for run in changed.runs()] == ["stale"] * 2
     assert run_state(changed.runs()[0], tmp_path / "results", tmp_path / "runs") == "finished"  # no grid: not checked
     kept = [tmp_path / "runs" / "smoke" / name for name in
@@ -189,7 +190,7 @@ def test_smoke_grid_runs_end_to_end_then_skips_everything(tmp_path, monkeypatch)
     assert [(s.state, s.ran) for s in redone] == [("stale", True)] * 2
     assert [p.stat().st_mtime_ns for p in kept] == kept_mtimes
     updated = json.loads(paths[0].read_text())
-    assert updated["config"]["evaluate"]["finetune_precise_bn"] is True
+    assert updated["config"]["evaluate"]["finetune_precise_bn"] is precise_bn
     assert updated["metrics"]["probe"] == trained["metrics"]["probe"]
     assert updated["stages"]["pretrain"] == trained["stages"]["pretrain"]
     assert [run_state(run, tmp_path / "results", tmp_path / "runs", changed) for run in changed.runs()] == ["finished"] * 2
@@ -198,9 +199,11 @@ def test_smoke_grid_runs_end_to_end_then_skips_everything(tmp_path, monkeypatch)
 def test_same_key_fills_missing_fields_with_defaults_and_honours_ignore():
     smoke = get_grid("smoke")
     current = reproduce.current_configs(smoke, smoke.runs()[0])
+    assert current["evaluate"]["finetune_precise_bn"] is True  # the smoke preset turns it on
     older = {part: ({k: v for k, v in value.items() if k != "finetune_precise_bn"} if value else value)
-             for part, value in current.items()}  # a record from before the field existed
-    assert reproduce.same_key(older, current)
+             for part, value in current.items()}  # a record from before the field existed: made without it
+    assert not reproduce.same_key(older, current)
+    assert reproduce.same_key(older, {**current, "evaluate": {**current["evaluate"], "finetune_precise_bn": False}})
     tuned = {**current, "evaluate": {**current["evaluate"], "finetune_lr": 0.5}}
     assert not reproduce.same_key(tuned, current)
     assert reproduce.same_key(tuned, current, {"evaluate": reproduce.FINETUNE_ONLY_FIELDS})
