@@ -77,7 +77,7 @@ from splitbrain.plots.results import (
     scale_rows,
     table1_rows,
 )
-from splitbrain.experiments.report import missing_runs, stale_runs
+from splitbrain.experiments.report import machine_names, missing_runs, stale_runs
 from splitbrain.results import ARCH_LABELS, summarize
 
 ctx = chapter_setup(PRESET, seed=SEED)
@@ -228,8 +228,7 @@ if grid_records:
         minutes = sorted(r["wall_time_s"] / 60 for r in grid_records if r["model"]["arch"] == arch)
         parts.append(f"{ARCH_LABELS[arch]} {minutes[0]:.0f} to {minutes[-1]:.0f} minutes "
                      f"(median {statistics.median(minutes):.0f}, {len(minutes)} runs)")
-    machines = sorted({f"{r['hardware'].get('cuda_device') or r['hardware'].get('cpu')} "
-                       f"({r['hardware'].get('cpu_count')} CPU cores)" for r in grid_records})
+    machines = machine_names(grid_records)
     wall_sentence = (f"One run of grid {grid} (pretraining, probes at every layer and fine-tuning) took "
                      f"{'; '.join(parts)}, on {', '.join(machines)}; the runs without pretraining are the "
                      f"short ones.")

@@ -23,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..plots.results import paired_difference
 from ..results import ARCH_LABELS, atomic_write_text, format_summary, load_records, summarize
 from .grids import GRIDS
 
@@ -44,26 +45,21 @@ def _method_words(row: Mapping[str, Any]) -> str:
     return "the supervised ceiling"
 
 
-def _seed_probe_scores(records: Sequence[Mapping[str, Any]], arch: str, method: str) -> dict[int, float]:
-    """seed -> probe top-1 of (arch, method); the latest record of a seed wins, as in summarize."""
-    latest: dict[int, Mapping[str, Any]] = {}
-    for record in sorted(records, key=lambda r: str(r.get("timestamp", ""))):
-        if record.get("method") == method and record.get("model", {}).get("arch") == arch:
-            latest[record["seed"]] = record
-    return {seed: float(record["metrics"]["probe"]["top1"]) for seed, record in latest.items()}
-
-
-def rescaled_minus_lab(records: Sequence[Mapping[str, Any]], arch: str) -> dict[str, Any] | None:
-    """Rescaled Lab minus Lab probe top-1 of ``arch``, seed by seed: {"mean", "std", "se", "n"}
-    (fractions; std and se None for one common seed), or None without a common seed."""
-    rescaled, lab = _seed_probe_scores(records, arch, "rescaled_lab"), _seed_probe_scores(records, arch, "lab")
-    seeds = sorted(set(rescaled) & set(lab))
-    if not seeds:
+def rescaled_minus_lab(records: Sequence[Mapping[str, Any]], grid: str, arch: str) -> dict[str, Any] | None:
+    """Rescaled Lab minus Lab probe top-1 of (``grid``, ``arch``), seed by seed: the fields of
+    :func:`splitbrain.plots.results.paired_difference` plus ``se``, the standard error of the mean
+    (std and se None for one common seed), or None without a common seed."""
+    difference = paired_difference(records, grid, arch, "rescaled_lab", "lab", score="probe_top1")
+    if difference is None:
         return None
-    differences = [rescaled[s] - lab[s] for s in seeds]
-    std = statistics.stdev(differences) if len(differences) > 1 else None
-    return {"mean": statistics.fmean(differences), "std": std, "n": len(seeds),
-            "se": None if std is None else std / len(seeds) ** 0.5}
+    std = difference["std"]
+    return {**difference, "se": None if std is None else std / difference["n"] ** 0.5}
+
+
+def machine_names(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The distinct machines of ``records``: "<GPU name or CPU model> (<n> CPU cores)", sorted."""
+    return sorted({f"{r['hardware'].get('cuda_device') or r['hardware'].get('cpu')} "
+                   f"({r['hardware'].get('cpu_count')} CPU cores)" for r in records})
 
 
 def _difference_sentence(difference: Mapping[str, Any] | None) -> str:
@@ -80,7 +76,8 @@ def _difference_sentence(difference: Mapping[str, Any] | None) -> str:
     return text + f"more than two standard errors from zero, {side} the poster's rescaled-Lab advantage."
 
 
-def _arch_sentences(rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]], arch: str) -> str:
+def _arch_sentences(rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]], grid: str,
+                    arch: str) -> str:
     label = ARCH_LABELS.get(arch, arch)
     mine = [row for row in rows if row["arch"] == arch and row["kind"] != "random"]
     gapped = [row for row in mine if row["gap_probe_top1"] is not None]
@@ -102,7 +99,7 @@ def _arch_sentences(rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping
     for row in gapped:
         if row["kind"] == "supervised":
             sentence += f"; {_method_words(row)} {_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}"
-    sentence += ". " + _difference_sentence(rescaled_minus_lab(records, arch))
+    sentence += ". " + _difference_sentence(rescaled_minus_lab(records, grid, arch))
     return sentence
 
 
@@ -145,7 +142,7 @@ def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
         return f"Grid `{grid}` has no run records yet."
     rows = summarize(records)
     archs = [arch for arch in ARCH_LABELS if any(row["arch"] == arch for row in rows)]
-    lines = [format_summary(rows), "", *("- " + _arch_sentences(rows, records, arch) for arch in archs), ""]
+    lines = [format_summary(rows), "", *("- " + _arch_sentences(rows, records, grid, arch) for arch in archs), ""]
     finetune_stds = [row["finetune_top1_std"] for row in rows if row["finetune_top1_std"] is not None]
     if finetune_stds:
         lines.append(f"Fine-tuning top-1 spreads over seeds run from {100 * min(finetune_stds):.1f} to "
@@ -161,9 +158,9 @@ def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
                   + "; ".join(f"{ARCH_LABELS.get(arch, arch)} {method} (seed{'s' if len(seeds) > 1 else ''} "
                               f"{', '.join(map(str, seeds))})" for (arch, method), seeds in missing.items()) + ".", ""]
     for arch in archs:
-        minutes = sorted(r["wall_time_s"] / 60 for r in records if r["model"]["arch"] == arch)
-        machines = sorted({f"{r['hardware'].get('cuda_device') or r['hardware'].get('cpu')} "
-                           f"({r['hardware'].get('cpu_count')} CPU cores)" for r in records if r["model"]["arch"] == arch})
+        arch_records = [r for r in records if r["model"]["arch"] == arch]
+        minutes = sorted(r["wall_time_s"] / 60 for r in arch_records)
+        machines = machine_names(arch_records)
         lines.append(f"{ARCH_LABELS.get(arch, arch)}: {len(minutes)} runs, {minutes[0]:.1f} to {minutes[-1]:.1f} "
                      f"minutes each (median {statistics.median(minutes):.1f}), {sum(minutes) / 60:.1f} h in all, "
                      f"on {', '.join(machines)}.")

@@ -21,8 +21,9 @@ stale run resumes: finished stages are read back from their files as long as eve
 result depends on is still the grid's (a probe does not depend on the fine-tuning fields, so a
 change of fine-tuning recipe re-runs only the fine-tuning), and an interrupted pretraining
 continues from its last epoch checkpoint (``train.pretrain(resume=True)``). The supervised
-ceiling's training and an interrupted probe or fine-tuning start their stage again. Fields an
-older record or stage file lacks count as their current defaults.
+ceiling's training and an interrupted probe or fine-tuning start their stage again. A field an
+older record or stage file lacks counts as its dataclass default, which is the behaviour from
+before the field existed (a preset may turn it on; the default stays what old runs did).
 
 The record: ``config`` (``pretrain``: the network's PretrainConfig, ``evaluate``: the
 EvalConfig, ``supervised``: the supervised training's EvalConfig or null), ``metrics``
