@@ -71,8 +71,9 @@ Grids (:data:`GRIDS`):
     100,000 unlabelled images, probes and fine-tuning on the 5,000 labelled training images,
     evaluation on the 8,000 test images; SimpleNet, FC-ResNet18 and FC-AlexNet (full width,
     like the poster's code); the supervised ceiling trains 80 epochs on the 5,000 labelled images
-    (400k presentations, as many as pretraining's 4 epochs of 100k). Expected wall time per run:
-    not measured yet.
+    (400k presentations, as many as pretraining's 4 epochs of 100k). Wall time per run: not
+    measured (no GPU); :mod:`splitbrain.experiments.budget` counts each run's FLOPs and the
+    minutes they take at a T4's peak, a lower bound.
 ``smoke``
     Tiny (embedded photographs at 16 px, one seed, split-brain Lab and its random-init floor):
     seconds, for the tests.

@@ -168,21 +168,22 @@ def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _markers(grid: str) -> tuple[str, str]:
-    return f"<!-- report:{grid} -->", f"<!-- /report:{grid} -->"
+def _markers(grid: str, kind: str = "report") -> tuple[str, str]:
+    return f"<!-- {kind}:{grid} -->", f"<!-- /{kind}:{grid} -->"
 
 
-def report_grids(text: str) -> list[str]:
-    """The grids that have a report section in ``text``, in order."""
-    return re.findall(r"<!-- report:([\w.-]+) -->", text)
+def report_grids(text: str, kind: str = "report") -> list[str]:
+    """The grids that have a section of ``kind`` ("report", or "budget" for
+    :mod:`splitbrain.experiments.budget`'s) in ``text``, in order."""
+    return re.findall(rf"<!-- {re.escape(kind)}:([\w.-]+) -->", text)
 
 
-def replace_section(text: str, grid: str, section: str) -> str:
-    """``text`` with the part between ``grid``'s markers replaced by ``section``.
+def replace_section(text: str, grid: str, section: str, kind: str = "report") -> str:
+    """``text`` with the part between ``grid``'s markers of ``kind`` replaced by ``section``.
 
     Raises ValueError if the markers are missing, repeated or out of order.
     """
-    start, end = _markers(grid)
+    start, end = _markers(grid, kind)
     if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
         raise ValueError(f"text must hold {start!r} once, followed by {end!r} once")
     head, rest = text.split(start)
@@ -190,9 +191,9 @@ def replace_section(text: str, grid: str, section: str) -> str:
     return f"{head}{start}\n{section.rstrip()}\n{end}{tail}"
 
 
-def section_of(text: str, grid: str) -> str:
-    """What stands between ``grid``'s markers in ``text`` (without the markers' newlines)."""
-    start, end = _markers(grid)
+def section_of(text: str, grid: str, kind: str = "report") -> str:
+    """What stands between ``grid``'s markers of ``kind`` in ``text`` (without the markers' newlines)."""
+    start, end = _markers(grid, kind)
     if text.count(start) != 1 or text.count(end) != 1:
         raise ValueError(f"text must hold {start!r} and {end!r} once each")
     return text.split(start)[1].split(end)[0].strip("\n")

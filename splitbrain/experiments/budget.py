@@ -1,0 +1,498 @@
+"""A grid's compute budget: the FLOPs of every run, counted from its configurations, and the
+wall time they imply on a given processor.
+
+A run's work is its networks' convolutions and matrix products:
+
+- ``pretrain``: forward + backward of the split-brain pair or the DAE, per pretraining image;
+  for the supervised ceiling, its training (the fine-tuning recipe below for
+  ``supervised_epochs``);
+- ``probe``: one forward pass of the trunks per probe-training and held-out image (every layer's
+  features at once), then per layer the softmax regression's epochs and its two scoring passes;
+- ``finetune``: forward + backward of the trunks and the classifier per image and epoch, one
+  more forward pass over the training images for the precise-BN refresh, one over the held-out
+  images.
+
+FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` on the run's own networks built
+on the meta device: shapes only, nothing is computed, so a whole grid is counted in seconds.
+The colour conversion, losses, optimiser updates and data loading are not counted (elementwise
+work; on a GPU they cost time but few FLOPs).
+
+``python -m splitbrain.experiments.budget --grid stl10-colab`` prints each run's FLOPs per stage
+and its time at the fp16 tensor peak of a GPU (:data:`REFERENCE_GPU` unless ``--gpu``; a lower bound: no run reaches the
+peak); ``--calibrate cifar-quick`` divides the FLOPs of that grid's recorded runs by their
+recorded stage times, the FLOP/s the recording machine actually reached. The peaks come from
+``results/reference/gpu_peaks.csv``.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from ..presets import EvalConfig, PretrainConfig
+from ..results import ARCH_LABELS
+from .grids import Grid, Run, get_grid
+
+STAGES = ("pretrain", "probe", "finetune")
+"""A run's stages, in order (the runner's stage files and a record's ``stages``)."""
+
+SPLIT_SIZES: dict[str, dict[str, int]] = {
+    "stl10": {"unlabeled": 100_000, "train": 5_000, "test": 8_000},
+    "cifar10": {"train": 50_000, "test": 10_000},
+}
+"""Images per split of the datasets whose size is fixed (the "embedded" and "folder" datasets'
+sizes depend on the files; their counts come from run records)."""
+
+GPU_PEAKS_CSV = "gpu_peaks.csv"
+"""The reference table of published GPU peaks, in the results' ``reference/`` folder."""
+REFERENCE_GPU = "NVIDIA T4"
+"""The GPU of a free Colab session, the one the ``colab`` presets are sized for."""
+
+
+# ----------------------------------------------------------------------------------------------
+# FLOPs per image
+
+
+def _count(step) -> int:
+    """FLOPs of ``step()`` (convolutions and matrix products, forward and backward)."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+def _meta_network(config: PretrainConfig) -> nn.Module:
+    from ..train import build_model, build_targets_for
+
+    targets = None if config.method == "dae" else build_targets_for(config)
+    with torch.device("meta"):
+        return build_model(config, targets)
+
+
+def _trunk_inputs(extractor, batch: int, size: int) -> list[torch.Tensor]:
+    """Meta inputs of each trunk: (batch, trunk.in_channels, size, size)."""
+    return [torch.empty(batch, trunk.in_channels, size, size, device="meta") for trunk in extractor.trunks]
+
+
+def _trunk_inputs_of_pair(network: nn.Module, batch: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Meta inputs of a SplitBrainNet's two halves (their trunks' input channels)."""
+    return tuple(torch.empty(batch, half.trunk.in_channels, size, size, device="meta")
+                 for half in (network.half1, network.half2))
+
+
+def _run_trunks(extractor, inputs: Sequence[torch.Tensor], last: str) -> list[tuple[str, torch.Tensor]]:
+    """(stage name, output) of every trunk's stages up to the stage ``last``: the extractor's
+    pass without the colour conversion."""
+    outputs = []
+    for trunk, x in zip(extractor.trunks, inputs):
+        for name, stage in trunk.stages.items():
+            x = stage(x)
+            outputs.append((name, x))
+            if name == last:
+                break
+    return outputs
+
+
+@dataclass(frozen=True)
+class ImageCosts:
+    """FLOPs per image of a network under one run's configurations.
+
+    pretrain: forward + backward of the pretext task (split-brain pair or DAE), 0 for networks
+        that are not pretrained (random init, supervised).
+    features: forward of the trunks to the deepest feature layer (the probes' extraction).
+    probe_dims: the probe's feature dimension per layer (after pooling to ``max_dim``).
+    finetune_step: forward + backward of the trunks and the classifier head.
+    finetune_forward: forward of the trunks and the head (precise BN, scoring).
+    """
+
+    pretrain: int
+    features: int
+    probe_dims: Mapping[str, int]
+    finetune_step: int
+    finetune_forward: int
+
+
+_SHAPE_FIELDS = ("arch", "width", "image_size", "grid", "method", "color_space", "bins1", "bins2")
+"""The PretrainConfig fields a network's shapes (so its FLOPs) depend on."""
+
+_COSTS: dict[tuple, ImageCosts] = {}
+
+
+def image_costs(pretrain_config: PretrainConfig, eval_config: EvalConfig, num_classes: int = 10,
+                pretrains: bool = True) -> ImageCosts:
+    """FLOPs per image of ``pretrain_config``'s network (see :class:`ImageCosts`), at
+    ``pretrain_config.image_size`` for pretraining and ``eval_config.image_size`` for evaluation.
+    Counted once per distinct network shape and evaluation size (seeds, noises and learning
+    rates share a count)."""
+    key = (tuple(getattr(pretrain_config, name) for name in _SHAPE_FIELDS), eval_config.image_size,
+           tuple(eval_config.layers or ()), eval_config.max_dim, num_classes, bool(pretrains))
+    if key not in _COSTS:
+        _COSTS[key] = _count_image_costs(pretrain_config, eval_config, num_classes, pretrains)
+    return _COSTS[key]
+
+
+def _count_image_costs(pretrain_config: PretrainConfig, eval_config: EvalConfig, num_classes: int,
+                       pretrains: bool) -> ImageCosts:
+    from ..evaluate import feature_extractor
+    from ..models import pool_features
+
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    batch = 2  # counts are exact multiples of the batch; 2 keeps BatchNorm's training mode valid
+    network = _meta_network(pretrain_config)
+    size = pretrain_config.image_size
+
+    def pretext_step() -> None:
+        if pretrain_config.method == "dae":
+            outputs = (network(torch.empty(batch, 3, size, size, device="meta")),)
+        else:
+            inputs = _trunk_inputs_of_pair(network, batch, size)
+            outputs = network(*inputs)
+        sum(output.float().sum() for output in outputs).backward()
+
+    pretrain = _count(pretext_step) // batch if pretrains else 0
+    network.zero_grad(set_to_none=True)
+
+    extractor = feature_extractor(network, pretrain_config.color_space)
+    layers = list(eval_config.layers or extractor.feature_layers)
+    deepest = max((network.resolve_layer(layer) for layer in layers), key=extractor.feature_layers.index)
+    eval_size = eval_config.image_size
+    dims: dict[str, int] = {}
+
+    def extract() -> None:
+        with torch.no_grad():
+            maps = dict(_run_trunks(extractor, _trunk_inputs(extractor, batch, eval_size), deepest))
+            # Two trunks: their maps are concatenated, so each layer's dims add up.
+            for layer in layers:
+                name = network.resolve_layer(layer)
+                channels = sum(trunk.layer_channels[name] for trunk in extractor.trunks)
+                shape = maps[name].shape
+                dims[layer] = pool_features(torch.empty(1, channels, shape[2], shape[3], device="meta"),
+                                            eval_config.max_dim).shape[1]
+
+    features = _count(extract) // batch
+
+    last = extractor.feature_layers[-1]
+    channels = sum(trunk.layer_channels[network.resolve_layer(last)] for trunk in extractor.trunks)
+    with torch.device("meta"):
+        head = nn.Linear(channels, num_classes)
+
+    def classifier(grad: bool) -> None:
+        with torch.set_grad_enabled(grad):
+            outputs = _run_trunks(extractor, _trunk_inputs(extractor, batch, eval_size), network.resolve_layer(last))
+            finals = [x for name, x in outputs if name == network.resolve_layer(last)]
+            logits = head(torch.cat(finals, dim=1).mean(dim=(2, 3)))
+            if grad:
+                logits.float().sum().backward()
+
+    finetune_step = _count(lambda: classifier(True)) // batch
+    finetune_forward = _count(lambda: classifier(False)) // batch
+    return ImageCosts(pretrain, features, dims, finetune_step, finetune_forward)
+
+
+def probe_flops(dims: Mapping[str, int], num_classes: int, train_images: int, test_images: int, epochs: int) -> int:
+    """FLOPs of the softmax regressions on frozen features: per layer, ``epochs`` passes of a
+    (dim x classes) product forward and its weight gradient backward (4 x dim x classes per image),
+    then one scoring pass over the training and the held-out images (2 x dim x classes each)."""
+    per_layer = (4 * epochs * train_images + 2 * (train_images + test_images)) * num_classes
+    return sum(per_layer * dim for dim in dims.values())
+
+
+# ----------------------------------------------------------------------------------------------
+# Image counts
+
+
+@dataclass(frozen=True)
+class ImageCounts:
+    """How many images a run's stages see.
+
+    pretrain: pretraining images over all epochs (steps x batch); train / test: the probe-training
+    and held-out images; num_classes: the labels' classes.
+    """
+
+    pretrain: int
+    train: int
+    test: int
+    num_classes: int
+
+
+def planned_images(grid: Grid, run: Run) -> ImageCounts:
+    """The image counts ``grid`` gives ``run``, from its configurations and the dataset's split
+    sizes (:data:`SPLIT_SIZES`); ValueError for datasets whose size depends on the files."""
+    from ..data import STANDARD_SPLITS
+
+    pretrain_config, eval_config = grid.pretrain_config(run), grid.eval_config(run)
+    for config, role in ((pretrain_config, "pretraining"), (eval_config, "evaluation")):
+        if config.data not in SPLIT_SIZES:
+            raise ValueError(f"planned image counts need a dataset of fixed size ({', '.join(SPLIT_SIZES)}); "
+                             f"grid {grid.name!r} uses {config.data!r} for {role}: take the counts from its records")
+    splits = STANDARD_SPLITS[eval_config.data]
+    sizes = SPLIT_SIZES[eval_config.data]
+
+    def capped(size: int, cap: int | None) -> int:
+        return size if cap is None else min(size, cap)
+
+    steps = pretrain_config.train_length // pretrain_config.batch_size  # the loader drops the last partial batch
+    if pretrain_config.max_steps_per_epoch is not None:
+        steps = min(steps, pretrain_config.max_steps_per_epoch)
+    return ImageCounts(pretrain=pretrain_config.epochs * steps * pretrain_config.batch_size,
+                       train=capped(sizes[splits.probe_train], eval_config.max_train_images),
+                       test=capped(sizes[splits.evaluate], eval_config.max_test_images),
+                       num_classes=10)
+
+
+def recorded_images(record: Mapping[str, Any]) -> ImageCounts:
+    """The image counts a run record reports (pretraining steps x batch, evaluation splits)."""
+    metrics, config = record["metrics"], record["config"]
+    pretrain = metrics.get("pretrain") or {}
+    steps = pretrain.get("steps") if record["model"]["method"] in ("splitbrain", "dae") else 0
+    return ImageCounts(pretrain=int(steps or 0) * int(config["pretrain"]["batch_size"]),
+                       train=int(metrics["probe"]["train_images"]), test=int(metrics["probe"]["test_images"]),
+                       num_classes=int(metrics["probe"]["num_classes"]))
+
+
+# ----------------------------------------------------------------------------------------------
+# FLOPs per run
+
+
+def stage_flops(pretrain_config: PretrainConfig, eval_config: EvalConfig, kind: str, counts: ImageCounts,
+                supervised_epochs: int | None = None, costs: ImageCosts | None = None) -> dict[str, int]:
+    """FLOPs of each stage of a run (:data:`STAGES`) of method ``kind`` ("splitbrain", "dae",
+    "random" or "supervised"; the latter needs ``supervised_epochs``)."""
+    if kind not in ("splitbrain", "dae", "random", "supervised"):
+        raise ValueError(f"kind must be 'splitbrain', 'dae', 'random' or 'supervised', got {kind!r}")
+    costs = costs or image_costs(pretrain_config, eval_config, counts.num_classes,
+                                 pretrains=kind in ("splitbrain", "dae"))
+
+    def finetune(epochs: int, precise_bn: bool) -> int:
+        passes = epochs * counts.train * costs.finetune_step
+        refresh = counts.train * costs.finetune_forward if precise_bn and epochs > 0 else 0
+        return passes + refresh + counts.test * costs.finetune_forward
+
+    if kind in ("splitbrain", "dae"):
+        pretrain = counts.pretrain * costs.pretrain
+    elif kind == "supervised":
+        if supervised_epochs is None:
+            raise ValueError("supervised_epochs is required for kind 'supervised'")
+        pretrain = finetune(supervised_epochs, eval_config.finetune_precise_bn)
+    else:
+        pretrain = 0
+    probe = ((counts.train + counts.test) * costs.features
+             + probe_flops(costs.probe_dims, counts.num_classes, counts.train, counts.test, eval_config.probe_epochs))
+    return {"pretrain": pretrain, "probe": probe,
+            "finetune": finetune(eval_config.finetune_epochs, eval_config.finetune_precise_bn)}
+
+
+def grid_flops(grid: Grid, runs: Sequence[Run] | None = None) -> dict[str, dict[str, int]]:
+    """Planned FLOPs per stage of every run of ``grid`` (or of ``runs``): run name -> stage -> FLOPs."""
+    flops = {}
+    for run in grid.runs() if runs is None else runs:
+        flops[run.name] = stage_flops(grid.pretrain_config(run), grid.eval_config(run), run.method.kind,
+                                      planned_images(grid, run), grid.supervised_epochs)
+    return flops
+
+
+def record_flops(record: Mapping[str, Any]) -> dict[str, int]:
+    """FLOPs per stage of a recorded run, from its configurations and the image counts it reports."""
+    from ..train import config_from_dict
+
+    config = record["config"]
+    pretrain_config = config_from_dict(config["pretrain"])
+    eval_fields = {k: v for k, v in config["evaluate"].items() if k in EvalConfig.__dataclass_fields__}
+    eval_config = EvalConfig(**{**eval_fields, "layers": tuple(eval_fields["layers"]) if eval_fields.get("layers") else None})
+    kind = record["model"]["method"]
+    supervised = config.get("supervised")
+    return stage_flops(pretrain_config, eval_config, kind, recorded_images(record),
+                       supervised_epochs=supervised["finetune_epochs"] if supervised else None)
+
+
+# ----------------------------------------------------------------------------------------------
+# Time
+
+
+def read_gpu_peaks(path: str | Path) -> dict[str, dict[str, float]]:
+    """The published peaks of ``path`` (``results/reference/gpu_peaks.csv``): GPU name ->
+    {"fp16_tflops", "fp32_tflops"} in TFLOP/s."""
+    from ..plots.models import read_reference_csv
+
+    return {row["gpu"]: {"fp16_tflops": float(row["fp16_tensor_tflops"]), "fp32_tflops": float(row["fp32_tflops"])}
+            for row in read_reference_csv(path)}
+
+
+def minutes_at(flops: float, flops_per_s: float) -> float:
+    """Minutes that ``flops`` take at a sustained ``flops_per_s`` (> 0)."""
+    if not flops_per_s > 0:
+        raise ValueError(f"flops_per_s must be positive, got {flops_per_s!r}")
+    return flops / flops_per_s / 60.0
+
+
+def calibrate(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Achieved FLOP/s of each recorded run's stages: one row per (record, stage) with the
+    stage's FLOPs, recorded seconds and their ratio (stages without work or time are left out)."""
+    rows = []
+    for record in records:
+        flops = record_flops(record)
+        for stage, seconds in (record.get("stages") or {}).items():
+            if stage in flops and flops[stage] > 0 and seconds and seconds > 0:
+                rows.append({"run": record["run_id"], "arch": record["model"]["arch"], "method": record["method"],
+                             "stage": stage, "flops": flops[stage], "seconds": float(seconds),
+                             "flops_per_s": flops[stage] / float(seconds)})
+    return rows
+
+
+def calibration_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`calibrate`'s rows per (arch, stage): runs, median and range of the achieved GFLOP/s."""
+    groups: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        groups.setdefault((row["arch"], row["stage"]), []).append(row["flops_per_s"] / 1e9)
+    return [{"arch": arch, "stage": stage, "runs": len(rates), "median_gflops": statistics.median(rates),
+             "min_gflops": min(rates), "max_gflops": max(rates)}
+            for (arch, stage), rates in sorted(groups.items(), key=lambda item: (item[0][0], STAGES.index(item[0][1])))]
+
+
+def forecast(grid: Grid, peaks: Mapping[str, Mapping[str, float]], gpu: str = REFERENCE_GPU) -> list[dict[str, Any]]:
+    """One row per (architecture, method) of ``grid`` (seeds share their FLOPs): PFLOP per stage
+    and in all, and the minutes the run takes at ``gpu``'s fp16 tensor peak (of ``peaks``, see
+    :func:`read_gpu_peaks`): a lower bound, since no training run sustains the peak."""
+    if gpu not in peaks:
+        raise ValueError(f"gpu must be one of {tuple(peaks)}, got {gpu!r}")
+    peak = peaks[gpu]["fp16_tflops"] * 1e12
+    runs = [run for run in grid.runs() if run.seed == grid.seeds[0]]
+    flops = grid_flops(grid, runs)
+    rows = []
+    for run in runs:
+        stages = flops[run.name]
+        total = sum(stages.values())
+        rows.append({"arch": run.arch, "method": run.method.name, "kind": run.method.kind,
+                     **{f"{stage}_pflop": stages[stage] / 1e15 for stage in STAGES},
+                     "total_pflop": total / 1e15, "minutes_at_peak": minutes_at(total, peak)})
+    return rows
+
+
+KIND_WORDS = {"splitbrain": "split-brain (every colour space)", "dae": "DAE (every noise)",
+              "random": "random init (probes and fine-tuning only)", "supervised": "supervised ceiling"}
+CONSISTENT_RATE_SPREAD = 0.15
+"""Training rates (pretraining, fine-tuning) within this fraction of each other read as one rate."""
+DEFAULT_CALIBRATION_GRID = "cifar-quick"
+"""The recorded grid whose runs the README's budget section calibrates against."""
+
+
+def cost_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`forecast`'s rows merged per (architecture, method kind) where their FLOPs agree
+    (colour spaces and noises cost the same), in the forecast's order; the table of the book."""
+    merged: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        key = (row["arch"], row["kind"], round(row["total_pflop"], 9))
+        if key not in merged:
+            merged[key] = {"architecture": ARCH_LABELS.get(row["arch"], row["arch"]), "method": KIND_WORDS[row["kind"]],
+                           **{f"{stage} PFLOP": row[f"{stage}_pflop"] for stage in STAGES},
+                           "total PFLOP": row["total_pflop"], "minutes at peak": row["minutes_at_peak"]}
+    return list(merged.values())
+
+
+def cost_table(rows: Sequence[Mapping[str, Any]], caption: str | None = None):
+    """:func:`cost_rows` of :func:`forecast`'s ``rows`` as a :class:`~splitbrain.plots.models.Table`."""
+    from ..plots.models import Table
+
+    table = cost_rows(rows)
+    formats = {key: (".2f" if "PFLOP" in key else ".1f") for key in (table[0] if table else {}) if key not in
+               ("architecture", "method")}
+    return Table(table, caption=caption, formats=formats)
+
+
+def bound_sentence(rows: Sequence[Mapping[str, Any]], grid: Grid, gpu: str, peak_tflops: float) -> str:
+    """What :func:`forecast`'s ``rows`` of ``grid`` say: the longest run per architecture and the
+    whole grid (every seed) at ``gpu``'s peak, and how to turn the bound into an expected time."""
+    longest = {}
+    for row in rows:
+        longest[row["arch"]] = max(longest.get(row["arch"], 0.0), row["minutes_at_peak"])
+    per_arch = [f"{minutes:.1f} minutes with {ARCH_LABELS.get(arch, arch)}" for arch, minutes in longest.items()]
+    listed = per_arch[0] if len(per_arch) == 1 else f"{', '.join(per_arch[:-1])} and {per_arch[-1]}"
+    total_hours = sum(row["minutes_at_peak"] for row in rows) * len(grid.seeds) / 60
+    runs = len(rows) * len(grid.seeds)
+    return (f"At the {gpu}'s fp16 tensor peak of {peak_tflops:g} TFLOP/s, the longest run of `{grid.name}` takes "
+            f"at least {listed}, and the grid's {runs} runs take at least {total_hours:.1f} hours. No training run "
+            f"sustains the peak: a run's expected time is its bound divided by the fraction of the peak the GPU "
+            f"reaches, which section 4 of `splitbrain bench` measures on that GPU (FLOP/s of a training step "
+            f"against the measured matmul peak).")
+
+
+def _range(values: Sequence[float]) -> str:
+    low, high = min(values), max(values)
+    return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f} to {high:.0f}"
+
+
+def calibration_sentence(summary: Sequence[Mapping[str, Any]], grid: str, machines: Sequence[str]) -> str:
+    """What :func:`calibration_summary` says of the recorded runs of ``grid`` made on ``machines``."""
+    if not summary:
+        return f"Grid `{grid}` has no recorded stage times to set the count against."
+    archs = list(dict.fromkeys(ARCH_LABELS.get(row["arch"], row["arch"]) for row in summary))
+    by_stage = {stage: [row["median_gflops"] for row in summary if row["stage"] == stage] for stage in STAGES}
+    parts = [f"{stage} {_range(rates)} GFLOP/s" for stage, rates in by_stage.items() if rates]
+    sentence = (f"The same count set against the recorded runs of `{grid}` ({', '.join(machines)}; "
+                f"{' and '.join(archs)}): per architecture, the median run sustained {', '.join(parts)}.")
+    training = by_stage["pretrain"] + by_stage["finetune"]
+    if len(training) > 1:
+        spread = max(training) / min(training) - 1
+        if spread <= CONSISTENT_RATE_SPREAD:
+            sentence += (f" Pretraining and fine-tuning ran within {spread:.0%} of one rate whatever the network, "
+                         f"so their FLOPs account for their wall time")
+        else:
+            sentence += (f" Pretraining and fine-tuning rates differ by up to {spread:.0%} between networks and "
+                         f"stages, so FLOPs alone do not account for their wall time")
+        probe = by_stage["probe"]
+        sentence += ("; the probes ran slower: they spend more of their time outside convolutions and matrix "
+                     "products (loading and pooling features, many small optimiser steps)."
+                     if probe and max(probe) < min(training) else ".")
+    return sentence
+
+
+def budget_report(grid: Grid, peaks: Mapping[str, Mapping[str, float]], records: Sequence[Mapping[str, Any]] = (),
+                  calibration_grid: str | None = None, gpu: str = REFERENCE_GPU) -> str:
+    """``grid``'s budget in Markdown (for the README): :func:`bound_sentence`, the :func:`cost_rows`
+    table and, with ``records`` of ``calibration_grid``, :func:`calibration_sentence`."""
+    from .report import machine_names
+
+    rows = forecast(grid, peaks, gpu)
+    lines = [bound_sentence(rows, grid, gpu, peaks[gpu]["fp16_tflops"]), "", cost_table(rows).to_markdown()]
+    if records:
+        lines += ["", calibration_sentence(calibration_summary(calibrate(records)), calibration_grid or "?",
+                                           machine_names(records))]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ..results import atomic_write_text, load_records
+    from .report import replace_section
+
+    parser = argparse.ArgumentParser(prog="python -m splitbrain.experiments.budget", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--grid", default="stl10-colab", help="the grid to count (its datasets must have fixed sizes)")
+    parser.add_argument("--gpu", default=REFERENCE_GPU, help="a GPU of the reference table of peaks")
+    parser.add_argument("--calibrate", metavar="GRID", default=DEFAULT_CALIBRATION_GRID,
+                        help="the recorded grid to set the count against ('' for none)")
+    parser.add_argument("--results", default="results", help="the results folder (reference tables, records)")
+    parser.add_argument("--write", metavar="FILE", help="replace the section between the grid's budget markers in FILE")
+    args = parser.parse_args(argv)
+    try:
+        peaks = read_gpu_peaks(Path(args.results) / "reference" / GPU_PEAKS_CSV)
+        records = load_records(Path(args.results) / args.calibrate, kind="run") if args.calibrate else []
+        section = budget_report(get_grid(args.grid), peaks, records, args.calibrate, args.gpu)
+        if args.write is None:
+            print(section, end="")
+            return 0
+        path = Path(args.write)
+        atomic_write_text(path, replace_section(path.read_text(encoding="utf-8"), args.grid, section, kind="budget"))
+    except (OSError, ValueError) as error:
+        print(f"budget: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
