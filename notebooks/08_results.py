@@ -250,9 +250,45 @@ print(wall_sentence, bn_sentence)
 # %% [markdown]
 # {glue:text}`table1_note` A method with one seed has no spread. The random-init rows are the
 # floors; the supervised row is the ceiling, the same network trained on the labelled images.
-# {glue:text}`wall_sentence` The `stl10-colab` grid, the poster's 96 px setting on a Colab
-# GPU, has no record yet, so its time per run is not quoted here: the benchmark
-# (`splitbrain bench` on that GPU) gives its training rate.
+# {glue:text}`wall_sentence`
+#
+# ## What a run at the poster's scale costs
+#
+# The `stl10-colab` grid repeats the poster's setting: STL-10 at 96 px, 100,000 unlabelled
+# images for pretraining, on one Colab GPU. Its runs cannot be timed without that GPU, but their
+# work can be counted: `splitbrain.experiments.budget` builds each run's networks on PyTorch's
+# meta device (shapes only, nothing is computed), counts the FLOPs of one image through every
+# stage with `torch.utils.flop_counter`, and multiplies by the images the grid gives the stage.
+# Divided by the GPU's published peak {cite:p}`nvidia2018t4`, that gives a time no run can beat.
+
+# %%
+from splitbrain.experiments.budget import (GPU_PEAKS_CSV, REFERENCE_GPU, bound_sentence, calibrate,
+                                           calibration_sentence, calibration_summary, cost_table, forecast,
+                                           read_gpu_peaks)
+from splitbrain.experiments.grids import get_grid
+
+stl10_grid = get_grid("stl10-colab")
+peaks_csv = reference_dir / GPU_PEAKS_CSV
+if peaks_csv.is_file():
+    peaks = read_gpu_peaks(peaks_csv)
+    budget_rows = forecast(stl10_grid, peaks)
+    glue("budget_sentence", bound_sentence(budget_rows, stl10_grid, REFERENCE_GPU, peaks[REFERENCE_GPU]["fp16_tflops"]))
+else:
+    budget_rows = []
+    glue("budget_sentence", "The table of published GPU peaks is not available in this copy of the chapter, so "
+                            "the counts below are not turned into minutes.")
+glue("calibration_sentence",
+     calibration_sentence(calibration_summary(calibrate(grid_records)), grid, machine_names(grid_records))
+     if grid_records else "No run has been recorded, so there are no stage times to set the count against.")
+cost_table(budget_rows, caption=f"One run of grid stl10-colab (any seed): FLOPs per stage and minutes at the "
+                                f"{REFERENCE_GPU}'s fp16 tensor peak") if budget_rows else None
+
+# %% [markdown]
+# {glue:text}`budget_sentence`
+#
+# {glue:text}`calibration_sentence` What the count leaves open on a GPU is the fraction of the
+# peak a run sustains, which depends on the network, the batch size, mixed precision and whether
+# the input pipeline keeps up; `splitbrain bench` measures it on the GPU at hand.
 #
 # ## The headline: split-brain features against the random-init floor
 #
