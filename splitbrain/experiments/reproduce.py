@@ -191,13 +191,28 @@ def same_key(saved: Mapping[str, Any] | None, wanted: Mapping[str, Any],
     return True
 
 
+def run_configs(grid: Grid, run: Run, data_root: str | None = None, out: str = "runs/pretrain",
+                progress: bool = False, verbose: bool = False) -> tuple[PretrainConfig, EvalConfig, EvalConfig | None]:
+    """What ``grid`` gives ``run``: (the network's and pretraining's configuration, the probes'
+    and fine-tuning's, the supervised ceiling's training or None for other methods).
+
+    ``out`` is the run directory; ``progress`` / ``verbose`` (machinery, not part of a stage's
+    key) switch on progress bars and, for pretraining, its log lines.
+    """
+    network = dataclasses.replace(grid.pretrain_config(run, data_root, out=out), progress=progress, verbose=verbose)
+    evaluate = dataclasses.replace(grid.eval_config(run, data_root), progress=progress, verbose=False)
+    supervised = (dataclasses.replace(grid.supervised_config(run, data_root), progress=progress, verbose=False)
+                  if run.method.kind == "supervised" else None)
+    return network, evaluate, supervised
+
+
 def current_configs(grid: Grid, run: Run, data_root: str | None = None) -> dict[str, Any]:
     """The configurations ``grid`` gives ``run`` now, shaped like a record's ``config``."""
     if data_root is None and grid.needs_data_root:
         data_root = "data-root"  # a placeholder: the folder is machinery, not part of the comparison
-    return {"pretrain": grid.pretrain_config(run, data_root).to_dict(),
-            "evaluate": grid.eval_config(run, data_root).to_dict(),
-            "supervised": grid.supervised_config(run, data_root).to_dict() if run.method.kind == "supervised" else None}
+    network, evaluate, supervised = run_configs(grid, run, data_root)
+    return {"pretrain": network.to_dict(), "evaluate": evaluate.to_dict(),
+            "supervised": supervised.to_dict() if supervised is not None else None}
 
 
 def _load_stage(path: Path, key: dict[str, Any], ignore: Mapping[str, frozenset[str]] | None = None
@@ -277,15 +292,11 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
 
     directory = run_directory(run, runs_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    network_config = grid.pretrain_config(run, data_root, out=str(directory))
-    network_config = dataclasses.replace(network_config, progress=progress, verbose=verbose)
-    eval_config = dataclasses.replace(grid.eval_config(run, data_root), progress=progress, verbose=False)
+    network_config, eval_config, supervised_config = run_configs(grid, run, data_root, str(directory), progress, verbose)
     method = run.method
     # Each stage's key: every configuration its result depends on (upstream stages included).
     pretrain_key = {"pretrain": fingerprint(network_config.to_dict())}
-    supervised_config = None
-    if method.kind == "supervised":
-        supervised_config = dataclasses.replace(grid.supervised_config(run, data_root), progress=progress, verbose=False)
+    if supervised_config is not None:
         pretrain_key["supervised"] = fingerprint(supervised_config.to_dict())
     eval_key = {**pretrain_key, "evaluate": fingerprint(eval_config.to_dict())}
 
