@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import tempfile
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -356,8 +357,8 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Aggregate "run" records (one grid's, or several) per (grid, architecture, method).
 
     Each row: ``grid``, ``arch``, ``method`` (the grid's method name, e.g. "rescaled_lab"),
-    ``kind`` (splitbrain / dae / supervised / random), ``color_space``, ``label``, ``n`` and
-    ``seeds``; for every score in :data:`SUMMARY_SCORES` (``probe_top1``: the best layer's top-1,
+    ``kind`` (splitbrain / dae / supervised / random), ``color_space``, ``width``, ``label`` (with
+    the width added where two methods of one network would share it and the image space), ``n`` and ``seeds``; for every score in :data:`SUMMARY_SCORES` (``probe_top1``: the best layer's top-1,
     ...) its mean over seeds and ``<score>_std`` (sample std, None for one seed); ``best_layers``
     (the best probe layer of every seed). Of several records with the same seed only the latest
     (by timestamp) counts.
@@ -382,7 +383,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         scores = {seed: _run_scores(record) for seed, record in by_seed.items()}
         row: dict[str, Any] = {
             "grid": grid, "arch": arch, "method": method, "kind": model.get("method"),
-            "color_space": model.get("color_space"), "label": method_label(model),
+            "color_space": model.get("color_space"), "width": model.get("width"), "label": method_label(model),
             "n": len(by_seed), "seeds": sorted(by_seed),
         }
         for name in SUMMARY_SCORES:
@@ -390,6 +391,13 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         row["best_layers"] = [by_seed[seed]["metrics"]["probe"].get("best_layer") for seed in sorted(by_seed)]
         row["_scores"] = scores
         rows.append(row)
+
+    # Two methods of one network under one label and image space (a DAE at the grid's width and
+    # one at its own): the label names the width.
+    labels = Counter((r["grid"], r["arch"], r["label"], r["color_space"]) for r in rows)
+    for row in rows:
+        if labels[row["grid"], row["arch"], row["label"], row["color_space"]] > 1 and row["width"]:
+            row["label"] = f"{row['label']} ({row['width']} width)"
 
     floors = {(r["grid"], r["arch"], r["color_space"]): r for r in rows if r["kind"] == "random"}
     for row in rows:

@@ -118,3 +118,9 @@ def test_missing_and_stale_runs_of_a_known_grid():
     old = {**lab, "config": {**lab["config"], "evaluate": {**lab["config"]["evaluate"], "probe_epochs": 1}}}
     assert ("1 of these records were made under an older configuration of the grid "
             "(`splitbrain reproduce` re-runs them): simplenet-lab-seed0.") in report.grid_report([old], "smoke")
+
+
+def test_dae_words_name_a_width_the_method_sets():
+    assert report._method_words({"kind": "dae", "method": "dae-masking"}) == "the masking DAE"
+    assert report._method_words({"kind": "dae", "method": "dae-salt_pepper-full"}) == (
+        "the full-width salt-and-pepper DAE")

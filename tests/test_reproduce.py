@@ -74,6 +74,20 @@ def test_grids_expand_to_stable_unique_run_ids():
     assert len(smoke.runs()) == 2 and smoke.seeds == (0,)
 
 
+def test_a_method_can_set_the_width_and_the_quick_grid_has_a_full_width_dae():
+    quick = get_grid("cifar-quick")
+    wide = dae_method("salt_pepper", width="full")
+    assert wide.name == "dae-salt_pepper-full" and wide in quick.methods and wide not in ALL_METHODS
+    assert len(quick.runs()) == 2 * (len(ALL_METHODS) + 1) * 3 == 60
+    widths = {run.method.name: quick.pretrain_config(run, data_root="tree").width for run in quick.runs() if run.seed == 0}
+    assert widths["dae-salt_pepper-full"] == "full"
+    assert {width for name, width in widths.items() if name != "dae-salt_pepper-full"} == {"half"}
+    wide_config = quick.pretrain_config(quick.runs()[len(ALL_METHODS) * 3], data_root="tree")
+    assert (wide_config.method, wide_config.noise, wide_config.width) == ("dae", "salt_pepper", "full")
+    with pytest.raises(ValueError, match="width must be None or one of"):
+        dae_method("masking", width="double")
+
+
 def test_only_patterns_and_bad_input():
     runs = get_grid("cifar-cpu").runs()
     chosen = select_runs(runs, "simplenet-*-seed0")
@@ -337,6 +351,20 @@ def fake_record(method, kind, space, seed, probe, finetune, arch="simplenet", gr
             "model": {"method": kind, "arch": arch, "color_space": space, "random_init": kind == "random"},
             "metrics": {"probe": {"top1": probe, "top5": probe + 0.3, "best_layer": "conv4"},
                         "finetune": {"top1": finetune, "top5": finetune + 0.2}}}
+
+
+def test_summarize_names_the_width_when_two_daes_share_a_label():
+    def dae(method, width, seed, probe):
+        record = fake_record(method, "dae", "rgb", seed, probe, probe)
+        record["model"].update(noise="salt_pepper", noise_level=0.05, width=width)
+        return record
+
+    rows = summarize([dae("dae-salt_pepper", "half", 0, 0.4), dae("dae-salt_pepper-full", "full", 0, 0.5),
+                      dae("dae-salt_pepper", "half", 0, 0.4) | {"grid": "other"}])
+    labels = {(row["grid"], row["method"]): row["label"] for row in rows}
+    assert labels == {("g", "dae-salt_pepper"): "DAE S&P 5% (half width)",
+                      ("g", "dae-salt_pepper-full"): "DAE S&P 5% (full width)",
+                      ("other", "dae-salt_pepper"): "DAE S&P 5%"}
 
 
 def test_summarize_means_stds_and_paired_gaps():

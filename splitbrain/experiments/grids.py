@@ -17,6 +17,12 @@ Methods (:class:`Method`; the method's name is the middle part of a run id such 
     the denoising-autoencoder baseline, in RGB like the poster's DAE row, at the noise levels of
     :data:`DAE_NOISE_LEVELS`: salt-and-pepper on 5 % of the pixels (the poster's baseline);
     masking 25 % of the pixels and Gaussian sigma 0.1 are our choices (the poster gives none).
+    The DAE is one encoder at the grid's width: with half-width split-brain halves it has half
+    the channels of the pair.
+``dae-salt_pepper-full``
+    the salt-and-pepper DAE at full width, as wide as a pair of half-width halves (chapter 7's
+    capacity-matched baseline): the check that the half-width DAE is not below the split-brain
+    rows for want of channels.
 ``random-lab``, ``random-rgb``
     no pretraining: the network at its seeded random initialisation, the floor. ``rescaled_lab``
     needs no floor of its own: at initialisation its network and its input are exactly those of
@@ -36,7 +42,8 @@ Grids (:data:`GRIDS`):
 
 ``cifar-cpu``
     The 50,000 CIFAR-10 training JPEGs as an ImageFolder tree (``--data-root DIR/train``), 32 px,
-    SimpleNet and FC-ResNet18 (half width), every method above, seeds 0, 1, 2: 54 runs.
+    SimpleNet and FC-ResNet18 (half width), every method above but ``dae-salt_pepper-full``, seeds
+    0, 1, 2: 54 runs.
     The tree is cut by :func:`splitbrain.data.split_indices` with the default
     :data:`splitbrain.data.FOLDER_FRACTIONS`: class-stratified, seeded by ``split_seed`` 0,
     60 % / 20 % / 20 % of every class, i.e. 30,000 pretraining images (3,000 per class),
@@ -50,7 +57,7 @@ Grids (:data:`GRIDS`):
     the CPU (``archs=`` / ``--archs`` adds it).
 ``cifar-quick``
     ``cifar-cpu`` cut so that one run takes minutes on a 2-core CPU, for the records this book
-    ships: SimpleNet and FC-ResNet18 (half width), every method above, seeds 0, 1, 2 (54 runs).
+    ships: SimpleNet and FC-ResNet18 (half width), every method above, seeds 0, 1, 2 (60 runs).
     The same split of the tree; pretraining draws 2 x 8,192 images
     (:data:`CIFAR_QUICK_PRETRAIN_IMAGES`); probes and fine-tuning (1 epoch) train on the first
     5,000 probe-training images and are scored on 5,000 held-out ones; the supervised ceiling
@@ -84,7 +91,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..presets import ARCHITECTURES, COLOR_SPACE_NAMES, NOISES, EvalConfig, PretrainConfig, get_eval_preset, get_preset
+from ..presets import ARCHITECTURES, COLOR_SPACE_NAMES, NOISES, WIDTHS, EvalConfig, PretrainConfig, get_eval_preset, get_preset
 
 METHOD_KINDS = ("splitbrain", "dae", "random", "supervised")
 """What a method does before the probes: split-brain / DAE pretraining, nothing, or supervised training."""
@@ -103,6 +110,7 @@ class Method:
     kind: one of :data:`METHOD_KINDS`.
     color_space: the network's colour space (input split and, for split-brain, targets).
     noise, noise_level: the DAE's corruption (kind "dae" only).
+    width: the network's width when the method sets its own ("half" / "full"), None for the grid's.
     """
 
     name: str
@@ -110,6 +118,7 @@ class Method:
     color_space: str = "lab"
     noise: str | None = None
     noise_level: float | None = None
+    width: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or "/" in self.name:
@@ -120,6 +129,8 @@ class Method:
             raise ValueError(f"color_space must be one of {COLOR_SPACE_NAMES}, got {self.color_space!r}")
         if self.kind == "dae" and (self.noise not in NOISES or self.noise_level is None):
             raise ValueError(f"a 'dae' method needs noise in {NOISES} and a noise_level, got {self.noise!r}, {self.noise_level!r}")
+        if self.width is not None and self.width not in WIDTHS:
+            raise ValueError(f"width must be None or one of {WIDTHS}, got {self.width!r}")
 
     @property
     def pretrains(self) -> bool:
@@ -127,11 +138,13 @@ class Method:
         return self.kind in ("splitbrain", "dae")
 
     def pretrain_overrides(self) -> dict[str, Any]:
-        """PretrainConfig fields that this method sets (method, colour space, noise)."""
+        """PretrainConfig fields that this method sets (method, colour space, noise, width)."""
         overrides: dict[str, Any] = {"method": "dae" if self.kind == "dae" else "splitbrain",
                                      "color_space": self.color_space}
         if self.kind == "dae":
             overrides.update(noise=self.noise, noise_level=self.noise_level)
+        if self.width is not None:
+            overrides["width"] = self.width
         return overrides
 
 
@@ -140,9 +153,11 @@ def splitbrain_method(color_space: str) -> Method:
     return Method(color_space, "splitbrain", color_space)
 
 
-def dae_method(noise: str, level: float | None = None) -> Method:
-    """The DAE baseline in RGB with ``noise`` at ``level`` (default :data:`DAE_NOISE_LEVELS`)."""
-    return Method(f"dae-{noise}", "dae", "rgb", noise, DAE_NOISE_LEVELS[noise] if level is None else level)
+def dae_method(noise: str, level: float | None = None, width: str | None = None) -> Method:
+    """The DAE baseline in RGB with ``noise`` at ``level`` (default :data:`DAE_NOISE_LEVELS`), at
+    the grid's width or at ``width`` (then named ``dae-<noise>-<width>``)."""
+    name = f"dae-{noise}" if width is None else f"dae-{noise}-{width}"
+    return Method(name, "dae", "rgb", noise, DAE_NOISE_LEVELS[noise] if level is None else level, width)
 
 
 def random_method(color_space: str) -> Method:
@@ -292,7 +307,7 @@ _CIFAR_QUICK = Grid(
     description="cifar-cpu cut to minutes per run on a 2-core CPU: SimpleNet and FC-ResNet18, every method, "
                 "2 x 8k pretraining images, probes and fine-tuning on 5k, scored on 5k held-out images; seeds 0-2",
     archs=("simplenet", "fcresnet18"),
-    methods=ALL_METHODS,
+    methods=ALL_METHODS + (dae_method("salt_pepper", width="full"),),
     seeds=(0, 1, 2),
     pretrain_preset="cpu",
     eval_preset="cpu",

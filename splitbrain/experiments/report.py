@@ -40,8 +40,8 @@ def _method_words(row: Mapping[str, Any]) -> str:
     if row["kind"] == "splitbrain":
         return SPACE_WORDS.get(row["color_space"], row["color_space"])
     if row["kind"] == "dae":
-        noise = row["method"].removeprefix("dae-")
-        return f"the {NOISE_WORDS.get(noise, noise)} DAE"
+        noise, _, width = row["method"].removeprefix("dae-").partition("-")
+        return f"the {f'{width}-width ' if width else ''}{NOISE_WORDS.get(noise, noise)} DAE"
     return "the supervised ceiling"
 
 

@@ -411,12 +411,14 @@ def _dae_comparison(value: float, poster_by_arch: Mapping[str, Mapping[str, floa
     if not daes:
         return {"sentence": text + f"; {where} has no salt-and-pepper DAE run to compare."}
     pieces, agrees = [], True
+    several = {dae["arch"] for dae in daes if sum(other["arch"] == dae["arch"] for other in daes) > 1}
     for dae in daes:
         rivals = [row[score] for row in summary
                   if row["kind"] == "splitbrain" and row["arch"] == dae["arch"] and row[score] is not None]
         beaten = sum(dae[score] > v for v in rivals)
         agrees = agrees and (beaten / len(rivals) if rivals else 0.0) <= poster_beaten / len(poster_all) + 1e-12
-        piece = (f"{ARCH_LABELS.get(dae['arch'], dae['arch'])}: above {beaten} of {len(rivals)} split-brain rows "
+        name = ARCH_LABELS.get(dae["arch"], dae["arch"]) + (f" {dae['label']}" if dae["arch"] in several else "")
+        piece = (f"{name}: above {beaten} of {len(rivals)} split-brain rows "
                  f"({_percent_spread(dae[score], dae[f'{score}_std'])} {stage} top-1")
         if dae.get("gap_probe_top1") is not None:
             piece += ("; gap over the random-init floor through the probe "
