@@ -264,7 +264,7 @@ print(wall_sentence, bn_sentence)
 # %%
 from splitbrain.experiments.budget import (GPU_PEAKS_CSV, REFERENCE_GPU, bound_sentence, calibrate,
                                            calibration_sentence, calibration_summary, cost_table, forecast,
-                                           read_gpu_peaks)
+                                           projection_sentence, read_gpu_peaks)
 from splitbrain.experiments.grids import get_grid
 
 stl10_grid = get_grid("stl10-colab")
@@ -280,15 +280,17 @@ else:
 glue("calibration_sentence",
      calibration_sentence(calibration_summary(calibrate(grid_records)), grid, machine_names(grid_records))
      if grid_records else "No run has been recorded, so there are no stage times to set the count against.")
+glue("projection_sentence", projection_sentence(get_grid(grid), grid_records) if grid_records else "")
 cost_table(budget_rows, caption=f"One run of grid stl10-colab (any seed): FLOPs per stage and minutes at the "
                                 f"{REFERENCE_GPU}'s fp16 tensor peak") if budget_rows else None
 
 # %% [markdown]
 # {glue:text}`budget_sentence`
 #
-# {glue:text}`calibration_sentence` What the count leaves open on a GPU is the fraction of the
-# peak a run sustains, which depends on the network, the batch size, mixed precision and whether
-# the input pipeline keeps up; `splitbrain bench` measures it on the GPU at hand.
+# {glue:text}`calibration_sentence` {glue:text}`projection_sentence` What the count leaves open
+# on a GPU is the fraction of the peak a run sustains, which depends on the network, the batch
+# size, mixed precision and whether the input pipeline keeps up; `splitbrain bench` measures it
+# on the GPU at hand.
 #
 # ## The headline: split-brain features against the random-init floor
 #

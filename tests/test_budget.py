@@ -213,3 +213,29 @@ def test_readme_budget_section_is_generated_from_the_counts_and_records():
     assert section_of(readme, "stl10-colab", kind="budget") == expected.rstrip("\n"), (
         "README's budget section differs from the counts and records; regenerate it with "
         "python -m splitbrain.experiments.budget --grid stl10-colab --write README.md")
+
+
+def test_projection_at_stage_rates():
+    rates = {"pretrain": 2.0, "probe": 1.0, "finetune": 4.0}
+    assert budget.predicted_seconds({"pretrain": 10, "probe": 3, "finetune": 8}, rates) == pytest.approx(10)
+    assert budget.predicted_seconds({"pretrain": 0, "probe": 3}, {"probe": 1.0}) == pytest.approx(3)
+    with pytest.raises(ValueError, match="missing \\['finetune'\\]"):
+        budget.predicted_seconds({"finetune": 1}, {"probe": 1.0})
+    rows = [{"stage": "probe", "flops_per_s": value} for value in (1.0, 3.0, 2.0)]
+    assert budget.stage_rates(rows) == {"probe": 2.0}
+
+    grid = get_grid("smoke")
+    counts = budget.ImageCounts(pretrain=64, train=40, test=20, num_classes=10)
+    expected = sum(budget.predicted_seconds(
+        budget.stage_flops(grid.pretrain_config(run), grid.eval_config(run), run.method.kind, counts), rates)
+        for run in grid.runs()) / 3600
+    hours = budget.projected_hours(grid, ["simplenet", "fcresnet18"], counts, rates)
+    assert hours["simplenet"] == pytest.approx(expected) and hours["fcresnet18"] > hours["simplenet"]
+
+
+def test_projection_sentence_on_the_committed_records():
+    records = load_records(ROOT / "results" / "cifar-quick", kind="run")
+    text = budget.projection_sentence(get_grid("cifar-quick"), records)
+    assert f"over {sum(r['model']['arch'] == 'simplenet' for r in records)} runs" in text
+    assert "FCAlexNet" in text and "(not in the grid)" in text
+    assert "no recorded pretraining" in budget.projection_sentence(get_grid("cifar-quick"), [])

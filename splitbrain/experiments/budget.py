@@ -38,7 +38,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..presets import EvalConfig, PretrainConfig
 from ..results import ARCH_LABELS
-from .grids import Grid, Run, get_grid
+from .grids import GRIDS, Grid, Run, get_grid
 
 STAGES = ("pretrain", "probe", "finetune")
 """A run's stages, in order (the runner's stage files and a record's ``stages``)."""
@@ -356,6 +356,36 @@ def calibration_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
             for (arch, stage), rates in sorted(groups.items(), key=lambda item: (item[0][0], STAGES.index(item[0][1])))]
 
 
+def stage_rates(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Median achieved FLOP/s per stage over :func:`calibrate`'s ``rows`` (all architectures pooled)."""
+    rates = {stage: [row["flops_per_s"] for row in rows if row["stage"] == stage] for stage in STAGES}
+    return {stage: statistics.median(values) for stage, values in rates.items() if values}
+
+
+def predicted_seconds(flops: Mapping[str, float], rates: Mapping[str, float]) -> float:
+    """Seconds of a run's stage ``flops`` at the stage ``rates`` (FLOP/s); stages without work take none."""
+    missing = [stage for stage, value in flops.items() if value > 0 and stage not in rates]
+    if missing:
+        raise ValueError(f"rates must give every stage with work a rate, missing {missing}")
+    return sum(value / rates[stage] for stage, value in flops.items() if value > 0)
+
+
+def projected_hours(grid: Grid, archs: Sequence[str], counts: ImageCounts, rates: Mapping[str, float],
+                    data_root: str = "data-root") -> dict[str, float]:
+    """Hours every run of ``grid`` (all methods and seeds) would take per architecture of
+    ``archs`` (in or out of the grid) at the stage ``rates``, with the image ``counts`` of the
+    grid's records (``data_root`` only satisfies grids that need one: nothing is read)."""
+    hours = {}
+    for arch in archs:
+        seconds = 0.0
+        for run in grid.runs((arch,)):
+            flops = stage_flops(grid.pretrain_config(run, data_root), grid.eval_config(run, data_root), run.method.kind,
+                                counts, grid.supervised_epochs)
+            seconds += predicted_seconds(flops, rates)
+        hours[arch] = seconds / 3600
+    return hours
+
+
 def forecast(grid: Grid, peaks: Mapping[str, Mapping[str, float]], gpu: str = REFERENCE_GPU) -> list[dict[str, Any]]:
     """One row per (architecture, method) of ``grid`` (seeds share their FLOPs): PFLOP per stage
     and in all, and the minutes the run takes at ``gpu``'s fp16 tensor peak (of ``peaks``, see
@@ -390,7 +420,9 @@ def cost_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         key = (row["arch"], row["kind"], round(row["total_pflop"], 9))
         if key not in merged:
-            merged[key] = {"architecture": ARCH_LABELS.get(row["arch"], row["arch"]), "method": KIND_WORDS[row["kind"]],
+            width = row["method"].rpartition("-")[2] if row["kind"] == "dae" and row["method"].count("-") > 1 else None
+            words = f"DAE ({width} width)" if width else KIND_WORDS[row["kind"]]
+            merged[key] = {"architecture": ARCH_LABELS.get(row["arch"], row["arch"]), "method": words,
                            **{f"{stage} PFLOP": row[f"{stage}_pflop"] for stage in STAGES},
                            "total PFLOP": row["total_pflop"], "minutes at peak": row["minutes_at_peak"]}
     return list(merged.values())
@@ -453,10 +485,39 @@ def calibration_sentence(summary: Sequence[Mapping[str, Any]], grid: str, machin
     return sentence
 
 
+def projection_sentence(grid: Grid, records: Sequence[Mapping[str, Any]]) -> str:
+    """How well the stage rates of ``grid``'s ``records`` predict their recorded time, per
+    architecture, and the hours every run of each architecture (the grid's and the others of
+    :data:`~splitbrain.presets.ARCHITECTURES`) would take at those rates on the same machine."""
+    from ..presets import ARCHITECTURES
+
+    rows = calibrate(records)
+    rates = stage_rates(rows)
+    pretrained = [r for r in records if r["model"]["method"] in ("splitbrain", "dae")]
+    if not rows or not pretrained:
+        return f"Grid `{grid.name}` has no recorded pretraining to project from."
+    checks = []
+    recorded_archs = list(dict.fromkeys(r["model"]["arch"] for r in records))
+    for arch in recorded_archs:
+        mine = [r for r in records if r["model"]["arch"] == arch]
+        predicted = sum(predicted_seconds(record_flops(r), rates) for r in mine) / 3600
+        recorded = sum(float(r["wall_time_s"]) for r in mine) / 3600
+        checks.append(f"{ARCH_LABELS.get(arch, arch)} {predicted:.1f} h predicted against {recorded:.1f} h recorded "
+                      f"over {len(mine)} runs")
+    archs = list(grid.archs) + [arch for arch in ARCHITECTURES if arch not in grid.archs]
+    hours = projected_hours(grid, archs, recorded_images(pretrained[0]), rates)
+    plans = [f"{ARCH_LABELS.get(arch, arch)} {value:.1f} h" + ("" if arch in grid.archs else " (not in the grid)")
+             for arch, value in hours.items()]
+    return (f"At each stage's median rate, the count accounts for the recorded runs' time: {'; '.join(checks)}. "
+            f"At the same rates every run of `{grid.name}` (all methods and seeds, one thread) would take "
+            f"{', '.join(plans)}.")
+
+
 def budget_report(grid: Grid, peaks: Mapping[str, Mapping[str, float]], records: Sequence[Mapping[str, Any]] = (),
                   calibration_grid: str | None = None, gpu: str = REFERENCE_GPU) -> str:
     """``grid``'s budget in Markdown (for the README): :func:`bound_sentence`, the :func:`cost_rows`
-    table and, with ``records`` of ``calibration_grid``, :func:`calibration_sentence`."""
+    table and, with ``records`` of ``calibration_grid``, :func:`calibration_sentence` and
+    :func:`projection_sentence`."""
     from .report import machine_names
 
     rows = forecast(grid, peaks, gpu)
@@ -464,6 +525,8 @@ def budget_report(grid: Grid, peaks: Mapping[str, Mapping[str, float]], records:
     if records:
         lines += ["", calibration_sentence(calibration_summary(calibrate(records)), calibration_grid or "?",
                                            machine_names(records))]
+        if calibration_grid in GRIDS:
+            lines += ["", projection_sentence(GRIDS[calibration_grid], records)]
     return "\n".join(lines) + "\n"
 
 
