@@ -18,10 +18,12 @@ The colour conversion, losses, optimiser updates and data loading are not counte
 work; on a GPU they cost time but few FLOPs).
 
 ``python -m splitbrain.experiments.budget --grid stl10-colab`` prints each run's FLOPs per stage
-and its time at the fp16 tensor peak of a GPU (:data:`REFERENCE_GPU` unless ``--gpu``; a lower bound: no run reaches the
-peak); ``--calibrate cifar-quick`` divides the FLOPs of that grid's recorded runs by their
-recorded stage times, the FLOP/s the recording machine actually reached. The peaks come from
-``results/reference/gpu_peaks.csv``.
+and its time at the fp16 tensor peak of a GPU (:data:`REFERENCE_GPU` unless ``--gpu``; a lower
+bound: no run reaches the peak). With ``--calibrate cifar-quick`` (the default) it also divides
+the FLOPs of that grid's recorded runs by their recorded stage times (the FLOP/s the recording
+machine reached, :func:`calibrate`) and, at each stage's median rate, projects the hours every
+run of each architecture would take there (:func:`projection_sentence`). The peaks come from
+``results/reference/gpu_peaks.csv``; ``--write README.md`` fills the README's budget section.
 """
 from __future__ import annotations
 
