@@ -32,8 +32,9 @@
 # runs are; the poster's Table 1 and Zhang et al.'s ImageNet linear probe as printed; this
 # run's Table 1 with the spread over seeds; the headline, the gap between split-brain features
 # and the same network at random initialisation through the same probe; and one sentence per
-# row of the poster's table saying what our runs agree with and what they do not. Where no run
-# has been recorded yet, the chapter says so instead of showing numbers.
+# row of the poster's table saying what our runs agree with and what they do not; and what one
+# run of the poster-scale STL-10 grid costs in FLOPs and, at best, in minutes on a Colab T4.
+# Where no run has been recorded yet, the chapter says so instead of showing numbers.
 
 # %%
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
