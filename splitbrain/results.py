@@ -357,8 +357,9 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Aggregate "run" records (one grid's, or several) per (grid, architecture, method).
 
     Each row: ``grid``, ``arch``, ``method`` (the grid's method name, e.g. "rescaled_lab"),
-    ``kind`` (splitbrain / dae / supervised / random), ``color_space``, ``width``, ``label`` (with
-    the width added where two methods of one network would share it and the image space), ``n`` and ``seeds``; for every score in :data:`SUMMARY_SCORES` (``probe_top1``: the best layer's top-1,
+    ``kind`` (splitbrain / dae / supervised / random), ``color_space``, ``width``, ``label`` (the
+    width added where two methods of one network would share it and the image space), ``n`` and
+    ``seeds``; for every score in :data:`SUMMARY_SCORES` (``probe_top1``: the best layer's top-1,
     ...) its mean over seeds and ``<score>_std`` (sample std, None for one seed); ``best_layers``
     (the best probe layer of every seed). Of several records with the same seed only the latest
     (by timestamp) counts.
