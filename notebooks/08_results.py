@@ -268,20 +268,29 @@ from splitbrain.experiments.budget import (GPU_PEAKS_CSV, REFERENCE_GPU, bound_s
                                            projection_sentence, read_gpu_peaks)
 from splitbrain.experiments.grids import get_grid
 
+def plain(markdown: str) -> str:
+    """A Markdown sentence (the budget's sentences also go into the README) as glued plain text."""
+    return markdown.replace("`", "")
+
+
 stl10_grid = get_grid("stl10-colab")
 peaks_csv = reference_dir / GPU_PEAKS_CSV
 if peaks_csv.is_file():
     peaks = read_gpu_peaks(peaks_csv)
     budget_rows = forecast(stl10_grid, peaks)
-    glue("budget_sentence", bound_sentence(budget_rows, stl10_grid, REFERENCE_GPU, peaks[REFERENCE_GPU]["fp16_tflops"]))
+    budget_sentence = bound_sentence(budget_rows, stl10_grid, REFERENCE_GPU, peaks[REFERENCE_GPU]["fp16_tflops"])
 else:
     budget_rows = []
-    glue("budget_sentence", "The table of published GPU peaks is not available in this copy of the chapter, so "
-                            "the counts below are not turned into minutes.")
-glue("calibration_sentence",
-     calibration_sentence(calibration_summary(calibrate(grid_records)), grid, machine_names(grid_records))
-     if grid_records else "No run has been recorded, so there are no stage times to set the count against.")
-glue("projection_sentence", projection_sentence(get_grid(grid), grid_records) if grid_records else "")
+    budget_sentence = ("The table of published GPU peaks (results/reference/ in the repository) is not available "
+                       "in this copy of the chapter, so there is no bound to show.")
+if grid_records:
+    calibration = calibration_sentence(calibration_summary(calibrate(grid_records)), grid, machine_names(grid_records))
+    projection = projection_sentence(get_grid(grid), grid_records)
+else:
+    calibration, projection = "No run has been recorded, so there are no stage times to set the count against.", ""
+glue("budget_sentence", plain(budget_sentence))
+glue("calibration_sentence", plain(calibration))
+glue("projection_sentence", plain(projection))
 cost_table(budget_rows, caption=f"One run of grid stl10-colab (any seed): FLOPs per stage and minutes at the "
                                 f"{REFERENCE_GPU}'s fp16 tensor peak") if budget_rows else None
 
