@@ -51,6 +51,8 @@ SPLIT_SIZES: dict[str, dict[str, int]] = {
 }
 """Images per split of the datasets whose size is fixed (the "embedded" and "folder" datasets'
 sizes depend on the files; their counts come from run records)."""
+DATASET_CLASSES = {"stl10": 10, "cifar10": 10}
+"""Label classes of the datasets of :data:`SPLIT_SIZES`."""
 
 GPU_PEAKS_CSV = "gpu_peaks.csv"
 """The reference table of published GPU peaks, in the results' ``reference/`` folder."""
@@ -246,7 +248,7 @@ def planned_images(grid: Grid, run: Run) -> ImageCounts:
     return ImageCounts(pretrain=pretrain_config.epochs * steps * pretrain_config.batch_size,
                        train=capped(sizes[splits.probe_train], eval_config.max_train_images),
                        test=capped(sizes[splits.evaluate], eval_config.max_test_images),
-                       num_classes=10)
+                       num_classes=DATASET_CLASSES[eval_config.data])
 
 
 def recorded_images(record: Mapping[str, Any]) -> ImageCounts:
