@@ -284,8 +284,9 @@ else:
     budget_sentence = ("The table of published GPU peaks (results/reference/ in the repository) is not available "
                        "in this copy of the chapter, so there is no bound to show.")
 if grid_records:
-    calibration = calibration_sentence(calibration_summary(calibrate(grid_records)), grid, machine_names(grid_records))
-    projection = projection_sentence(get_grid(grid), grid_records)
+    calibration_rows = calibrate(grid_records)
+    calibration = calibration_sentence(calibration_summary(calibration_rows), grid, machine_names(grid_records))
+    projection = projection_sentence(get_grid(grid), grid_records, calibration_rows)
 else:
     calibration, projection = "No run has been recorded, so there are no stage times to set the count against.", ""
 glue("budget_sentence", plain(budget_sentence))

@@ -235,7 +235,7 @@ def test_projection_at_stage_rates():
 
 def test_projection_sentence_on_the_committed_records():
     records = load_records(ROOT / "results" / "cifar-quick", kind="run")
-    text = budget.projection_sentence(get_grid("cifar-quick"), records)
+    text = budget.projection_sentence(get_grid("cifar-quick"), records, budget.calibrate(records))
     assert f"over {sum(r['model']['arch'] == 'simplenet' for r in records)} runs" in text
     assert "FCAlexNet" in text and "(not in the grid)" in text
-    assert "no recorded pretraining" in budget.projection_sentence(get_grid("cifar-quick"), [])
+    assert "no recorded pretraining" in budget.projection_sentence(get_grid("cifar-quick"), [], [])

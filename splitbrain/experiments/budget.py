@@ -309,7 +309,8 @@ def record_flops(record: Mapping[str, Any]) -> dict[str, int]:
     config = record["config"]
     pretrain_config = config_from_dict(config["pretrain"])
     eval_fields = {k: v for k, v in config["evaluate"].items() if k in EvalConfig.__dataclass_fields__}
-    eval_config = EvalConfig(**{**eval_fields, "layers": tuple(eval_fields["layers"]) if eval_fields.get("layers") else None})
+    layers = tuple(eval_fields["layers"]) if eval_fields.get("layers") else None
+    eval_config = EvalConfig(**{**eval_fields, "layers": layers})
     kind = record["model"]["method"]
     supervised = config.get("supervised")
     return stage_flops(pretrain_config, eval_config, kind, recorded_images(record),
@@ -403,7 +404,7 @@ def forecast(grid: Grid, peaks: Mapping[str, Mapping[str, float]], gpu: str = RE
     for run in runs:
         stages = flops[run.name]
         total = sum(stages.values())
-        rows.append({"arch": run.arch, "method": run.method.name, "kind": run.method.kind,
+        rows.append({"arch": run.arch, "method": run.method.name, "kind": run.method.kind, "width": run.method.width,
                      **{f"{stage}_pflop": stages[stage] / 1e15 for stage in STAGES},
                      "total_pflop": total / 1e15, "minutes_at_peak": minutes_at(total, peak)})
     return rows
@@ -424,8 +425,7 @@ def cost_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         key = (row["arch"], row["kind"], round(row["total_pflop"], 9))
         if key not in merged:
-            width = row["method"].rpartition("-")[2] if row["kind"] == "dae" and row["method"].count("-") > 1 else None
-            words = f"DAE ({width} width)" if width else KIND_WORDS[row["kind"]]
+            words = f"DAE ({row['width']} width)" if row["kind"] == "dae" and row["width"] else KIND_WORDS[row["kind"]]
             merged[key] = {"architecture": ARCH_LABELS.get(row["arch"], row["arch"]), "method": words,
                            **{f"{stage} PFLOP": row[f"{stage}_pflop"] for stage in STAGES},
                            "total PFLOP": row["total_pflop"], "minutes at peak": row["minutes_at_peak"]}
@@ -489,13 +489,13 @@ def calibration_sentence(summary: Sequence[Mapping[str, Any]], grid: str, machin
     return sentence
 
 
-def projection_sentence(grid: Grid, records: Sequence[Mapping[str, Any]]) -> str:
-    """How well the stage rates of ``grid``'s ``records`` predict their recorded time, per
-    architecture, and the hours every run of each architecture (the grid's and the others of
-    :data:`~splitbrain.presets.ARCHITECTURES`) would take at those rates on the same machine."""
+def projection_sentence(grid: Grid, records: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]) -> str:
+    """How well the stage rates of ``grid``'s ``records`` (their :func:`calibrate` ``rows``)
+    predict their recorded time, per architecture, and the hours every run of each architecture
+    (the grid's and the others of :data:`~splitbrain.presets.ARCHITECTURES`) would take at those
+    rates on the same machine."""
     from ..presets import ARCHITECTURES
 
-    rows = calibrate(records)
     rates = stage_rates(rows)
     pretrained = [r for r in records if r["model"]["method"] in ("splitbrain", "dae")]
     if not rows or not pretrained:
@@ -504,7 +504,7 @@ def projection_sentence(grid: Grid, records: Sequence[Mapping[str, Any]]) -> str
     recorded_archs = list(dict.fromkeys(r["model"]["arch"] for r in records))
     for arch in recorded_archs:
         mine = [r for r in records if r["model"]["arch"] == arch]
-        predicted = sum(predicted_seconds(record_flops(r), rates) for r in mine) / 3600
+        predicted = sum(row["flops"] / rates[row["stage"]] for row in rows if row["arch"] == arch) / 3600
         recorded = sum(float(r["wall_time_s"]) for r in mine) / 3600
         checks.append(f"{ARCH_LABELS.get(arch, arch)} {predicted:.1f} h predicted against {recorded:.1f} h recorded "
                       f"over {len(mine)} runs")
@@ -527,10 +527,10 @@ def budget_report(grid: Grid, peaks: Mapping[str, Mapping[str, float]], records:
     rows = forecast(grid, peaks, gpu)
     lines = [bound_sentence(rows, grid, gpu, peaks[gpu]["fp16_tflops"]), "", cost_table(rows).to_markdown()]
     if records:
-        lines += ["", calibration_sentence(calibration_summary(calibrate(records)), calibration_grid or "?",
-                                           machine_names(records))]
+        rows = calibrate(records)
+        lines += ["", calibration_sentence(calibration_summary(rows), calibration_grid or "?", machine_names(records))]
         if calibration_grid in GRIDS:
-            lines += ["", projection_sentence(GRIDS[calibration_grid], records)]
+            lines += ["", projection_sentence(GRIDS[calibration_grid], records, rows)]
     return "\n".join(lines) + "\n"
 
 
@@ -538,7 +538,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..results import atomic_write_text, load_records
     from .report import replace_section
 
-    parser = argparse.ArgumentParser(prog="python -m splitbrain.experiments.budget", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m splitbrain.experiments.budget",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--grid", default="stl10-colab", help="the grid to count (its datasets must have fixed sizes)")
     parser.add_argument("--gpu", default=REFERENCE_GPU, help="a GPU of the reference table of peaks")
     parser.add_argument("--calibrate", metavar="GRID", default=DEFAULT_CALIBRATION_GRID,
