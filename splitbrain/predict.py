@@ -36,7 +36,7 @@ from .models import recompute_batchnorm_statistics
 from .quantize import ANNEALED_TEMPERATURE, DECODE_MODES, class_distribution
 
 UPSAMPLE_MODES = ("bilinear", "nearest")
-RUN_ONLY_FIELDS = ("out", "progress", "verbose", "record_dir", "log_every")
+RUN_ONLY_FIELDS = ("out", "progress", "verbose", "record_dir", "log_every", "in_memory")
 """PretrainConfig fields that change where and how a run reports, not what it learns."""
 
 

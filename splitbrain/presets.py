@@ -36,6 +36,7 @@ WIDTHS = ("half", "full")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 LOSSES = ("ce", "rebalanced")
 NOISES = ("masking", "salt_pepper", "gaussian")
+LR_SCHEDULES = ("step", "cosine")
 PRESET_NAMES = ("smoke", "cpu", "colab", "paper", "auto")
 
 
@@ -97,15 +98,20 @@ class PretrainConfig:
     the first few batches; smoothed with sigma 5 for fixed Lab bins, unsmoothed otherwise).
 
     Data: ``data`` in {"embedded", "stl10", "cifar10", "folder"} with ``data_root`` (a folder of
-    class subfolders for "folder"); ``image_size`` square crop side; ``train_length`` images per
+    class subfolders for "folder"); ``in_memory`` decodes the pretraining images once and
+    keeps them in memory as uint8 (an image folder is otherwise decoded every epoch; the
+    batches are the same either way); ``image_size`` square crop side; ``train_length`` images per
     epoch of the embedded dataset (random crops of a dozen photographs); ``augment`` random
     crops and flips; ``download`` lets torchvision fetch STL-10 / CIFAR-10; ``split_seed``
     fixes the dataset's parts (the folder parts, the embedded held-out crops): keep it equal
     between pretraining and evaluation so the held-out images stay unseen. ``seed`` seeds
     everything else (initialisation, data order, augmentation).
 
-    Optimisation: Adam(``lr``, ``weight_decay``); the learning rate is multiplied by
-    ``lr_decay`` after every epoch (StepLR, step 1); ``batch_size`` is the GLOBAL batch: under
+    Optimisation: Adam(``lr``, ``weight_decay``). ``lr_schedule`` "step": the learning rate is
+    multiplied by ``lr_decay`` after every epoch (StepLR, step 1); "cosine": a linear warm-up
+    over the first :data:`WARMUP_FRACTION` of all steps, then a cosine from ``lr`` down to 0
+    at the last step, so a run of any length spends its whole budget (``lr_decay`` is then
+    unused). ``batch_size`` is the GLOBAL batch: under
     ``torchrun`` each of the N processes takes ``batch_size // N`` images, so the
     hyper-parameters mean the same on 1 or 8 GPUs. ``max_steps_per_epoch`` caps an epoch.
 
@@ -130,6 +136,7 @@ class PretrainConfig:
     loss: str = "ce"
     data: str = "embedded"
     data_root: str | None = None
+    in_memory: bool = False
     download: bool = False
     image_size: int = 32
     train_length: int = 256
@@ -138,6 +145,7 @@ class PretrainConfig:
     batch_size: int = 16
     lr: float = 1e-3
     lr_decay: float = 1.0
+    lr_schedule: str = "step"
     weight_decay: float = 0.0
     max_steps_per_epoch: int | None = None
     seed: int = 0
@@ -169,6 +177,7 @@ class PretrainConfig:
             raise ValueError("data_root must name a folder of class subfolders when data='folder'")
         if self.data_root is not None and not isinstance(self.data_root, str):
             raise ValueError(f"data_root must be a string path or None, got {self.data_root!r}")
+        _bool(self.in_memory, "in_memory")
         _bool(self.download, "download")
         _int(self.image_size, "image_size", 1)
         if self.grid > self.image_size:
@@ -179,6 +188,7 @@ class PretrainConfig:
         _int(self.batch_size, "batch_size", 1)
         _number(self.lr, "lr", 0.0, low_open=True)
         _number(self.lr_decay, "lr_decay", 0.0, 1.0, low_open=True)
+        _choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
         _number(self.weight_decay, "weight_decay", 0.0)
         _optional_int(self.max_steps_per_epoch, "max_steps_per_epoch", 1)
         _int(self.seed, "seed", 0)
@@ -199,6 +209,10 @@ class PretrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-friendly dict (what checkpoints and records store)."""
         return dataclasses.asdict(self)
+
+
+WARMUP_FRACTION = 0.05
+"""Share of a "cosine" run's steps spent warming the learning rate up linearly from 0."""
 
 
 # The fields that define the network and its targets: a checkpoint can only be resumed, probed
@@ -293,8 +307,11 @@ class EvalConfig:
     (None: all of the model's ``feature_layers``; each layer's map average-pooled to at most
     ``max_dim`` values) are computed once, standardised with the training split's mean and
     std, and a linear classifier is trained on them with Adam (``probe_lr``,
-    ``probe_weight_decay``) for ``probe_epochs`` epochs of ``probe_batch_size``. The cached
-    features take N x sum(D) x 4 bytes (20k images x 5 layers x 9216 dims: 3.7 GB).
+    ``probe_weight_decay``) for ``probe_epochs`` epochs of ``probe_batch_size``. The classifiers
+    train on all but a ``probe_val_fraction`` of the probe-training images; that validation part
+    (class-stratified, seeded by ``split_seed``) chooses the reported layer, and the evaluation
+    images only report. The cached features take N x sum(D) x 2 bytes (float16; 20k images x 5
+    layers x 9216 dims: 1.8 GB).
 
     Fine-tuning (the poster's "add a classifier as the last layer"): global-average-pooled last
     layer of both halves -> Linear, everything trained with Adam (``finetune_lr``,
@@ -316,6 +333,7 @@ class EvalConfig:
     max_test_images: int | None = None
     layers: tuple[str, ...] | None = None
     max_dim: int = 9216
+    probe_val_fraction: float = 0.2
     probe_epochs: int = 30
     probe_lr: float = 1e-3
     probe_weight_decay: float = 1e-4
@@ -350,6 +368,7 @@ class EvalConfig:
                 raise ValueError(f"layers must be None or a non-empty tuple of layer names, got {self.layers!r}")
             object.__setattr__(self, "layers", tuple(self.layers))
         _int(self.max_dim, "max_dim", 1)
+        _number(self.probe_val_fraction, "probe_val_fraction", 0.0, 0.5, low_open=True)
         _int(self.probe_epochs, "probe_epochs", 0)
         _number(self.probe_lr, "probe_lr", 0.0, low_open=True)
         _number(self.probe_weight_decay, "probe_weight_decay", 0.0)

@@ -3,7 +3,7 @@
 A record is a plain dict written as ``<directory>/<kind>-<label>-<timestamp>-<id>.json``::
 
     {
-      "kind": "finetune",                    # "pretrain" | "probe" | "finetune" | "run"
+      "kind": "finetune",                    # "pretrain" | "probe" | "finetune" | "run" | "margin"
       "model": {"method": "splitbrain", "arch": "simplenet", "color_space": "lab",
                 "random_init": false, ...},  # what was trained or evaluated
       "config": {...},                       # the run's configuration (PretrainConfig / EvalConfig)
@@ -42,7 +42,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-RECORD_KINDS = ("pretrain", "probe", "finetune", "run")
+RECORD_KINDS = ("pretrain", "probe", "finetune", "run", "margin")
 
 ARCH_LABELS = {"fcalexnet": "FCAlexNet", "fcresnet18": "ResNet 18", "simplenet": "SimpleNet"}
 SPACE_LABELS = {"rgb": "RGB", "lab": "LAB", "rescaled_lab": "Re-scaled LAB"}
@@ -240,7 +240,11 @@ def architecture_label(model: Mapping[str, Any]) -> str:
     return label
 
 
-def _mean_std(values: list[float]) -> tuple[float, float | None]:
+def _mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
+    """Mean and sample std (None for one value) of the values that are not None (None, None if none is)."""
+    values = [value for value in values if value is not None]
+    if not values:
+        return None, None
     mean = statistics.fmean(values)
     std = statistics.stdev(values) if len(values) > 1 else None
     return mean, std
@@ -303,7 +307,9 @@ def table1_rows(records: Iterable[Mapping[str, Any]], kind: str = "finetune") ->
     return rows
 
 
-def _cell(mean: float, std: float | None, digits: int) -> str:
+def _cell(mean: float | None, std: float | None, digits: int) -> str:
+    if mean is None:
+        return ""
     return f"{mean:.{digits}f}" if std is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
@@ -338,9 +344,11 @@ METHOD_KINDS_ORDER = ("splitbrain", "dae", "supervised", "random")
 SUMMARY_SCORES = ("probe_top1", "probe_top5", "finetune_top1", "finetune_top5")
 
 
-def _run_scores(record: Mapping[str, Any]) -> dict[str, float]:
+def _run_scores(record: Mapping[str, Any]) -> dict[str, float | None]:
+    """A run record's probe and fine-tuning top-1 / top-5 (None for a stage the grid does not run)."""
     metrics = record["metrics"]
-    return {f"{stage}_{k}": float(metrics[stage][k]) for stage in ("probe", "finetune") for k in ("top1", "top5")}
+    return {f"{stage}_{k}": float(metrics[stage][k]) if metrics.get(stage) else None
+            for stage in ("probe", "finetune") for k in ("top1", "top5")}
 
 
 def method_label(model: Mapping[str, Any]) -> str:
@@ -409,8 +417,9 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         row["floor"] = floor["method"] if floor else None
         row["gap_n"] = len(seeds)
         for name in ("probe_top1", "finetune_top1"):
-            if seeds:
-                gaps = [row["_scores"][s][name] - floor["_scores"][s][name] for s in seeds]
+            gaps = [row["_scores"][s][name] - floor["_scores"][s][name] for s in seeds
+                    if row["_scores"][s][name] is not None and floor["_scores"][s][name] is not None]
+            if gaps:
                 row[f"gap_{name}"], row[f"gap_{name}_std"] = _mean_std(gaps)
             else:
                 row[f"gap_{name}"], row[f"gap_{name}_std"] = None, None

@@ -9,12 +9,14 @@ import torch
 from splitbrain.evaluate import (
     AutoencoderFeatures,
     SplitBrainFeatures,
+    choose_layer,
     feature_extractor,
     finetune,
     linear_probe,
     probe_features,
     standardize,
     topk_accuracy,
+    validation_part,
 )
 from splitbrain.presets import get_eval_preset, get_preset
 from splitbrain.train import build_model, pretrain
@@ -106,9 +108,14 @@ def test_linear_probe_of_a_checkpoint_and_of_random_init_share_the_code(checkpoi
     for result, random_init in ((trained, False), (floor, True)):
         metrics = result.metrics
         assert set(metrics["layers"]) == {"conv1", "conv5"} and metrics["best_layer"] in metrics["layers"]
-        assert metrics["top1"] == max(m["top1"] for m in metrics["layers"].values())
+        # The layer is chosen on validation; the held-out numbers are that layer's, whatever they are.
+        assert metrics["layer_chosen_on"] == "validation"
+        assert metrics["best_layer"] == choose_layer(metrics["layers"])
+        best = metrics["layers"][metrics["best_layer"]]
+        assert (metrics["val_top1"], metrics["top1"], metrics["top5"]) == (best["val_top1"], best["top1"], best["top5"])
         assert 0.1 < metrics["top1"] <= 1.0 and metrics["top1"] <= metrics["top5"] <= 1.0  # chance is 0.1
-        assert (metrics["num_classes"], metrics["train_images"], metrics["test_images"]) == (10, 60, 30)
+        # 20 % of each class's 6 probe-training crops (rounded: 1) validate, the other 50 train.
+        assert (metrics["num_classes"], metrics["train_images"], metrics["val_images"], metrics["test_images"]) == (10, 50, 10, 30)
         record = json.loads(result.record_path.read_text())
         assert record["kind"] == "probe" and record["model"]["random_init"] is random_init
         assert record["pretrain_config"]["grid"] == 4 and record["metrics"]["top1"] == metrics["top1"]
@@ -160,3 +167,31 @@ def test_finetune_precise_bn_recomputes_statistics_and_leaves_weights(checkpoint
 def test_finetune_precise_bn_must_be_a_bool(tmp_path):
     with pytest.raises(ValueError, match="finetune_precise_bn"):
         eval_config(tmp_path, finetune_precise_bn="yes")
+
+
+def test_choose_layer_follows_validation_not_the_held_out_images():
+    per_layer = {"conv1": {"val_top1": 0.50, "top1": 0.70}, "conv2": {"val_top1": 0.60, "top1": 0.40},
+                 "conv3": {"val_top1": 0.60, "top1": 0.90}}
+    assert choose_layer(per_layer) == "conv2"  # the best on validation, the shallowest on a tie
+
+
+def test_validation_part_is_disjoint_stratified_and_seeded():
+    labels = torch.arange(100) % 4
+    fit, val = validation_part(labels, 0.2, seed=3)
+    assert len(fit) == 80 and len(val) == 20 and not set(fit.tolist()) & set(val.tolist())
+    assert torch.bincount(labels[val]).tolist() == [5, 5, 5, 5]
+    again = validation_part(labels, 0.2, seed=3)
+    assert torch.equal(again[1], val) and not torch.equal(validation_part(labels, 0.2, seed=4)[1], val)
+    with pytest.raises(ValueError, match="probe_val_fraction"):
+        validation_part(torch.zeros(2, dtype=torch.long), 0.2, seed=0)
+
+
+def test_probe_features_scores_validation_with_the_same_classifier():
+    torch.manual_seed(0)
+    centres = torch.randn(3, 8) * 4
+    make = lambda n: (lambda y: (centres[y] + torch.randn(n, 8), y))(torch.arange(n) % 3)
+    (train_x, train_y), (val_x, val_y), (test_x, test_y) = make(60), make(30), make(30)
+    scores = probe_features(train_x, train_y, test_x, test_y, 3, epochs=30, lr=0.05, val_x=val_x, val_y=val_y)
+    assert scores["val_top1"] > 0.9 and scores["top1"] > 0.9 and scores["val_top5"] == 1.0
+    same = probe_features(train_x, train_y, val_x, val_y, 3, epochs=30, lr=0.05)
+    assert same["top1"] == scores["val_top1"]  # validation is scored exactly like a test split

@@ -38,9 +38,13 @@ def assert_complete_record(record, run_id, layers=("conv1", "conv5")):
     assert tuple(probe["layers"]) == layers
     for scores in list(probe["layers"].values()) + [probe, tuned]:
         assert 0.0 <= scores["top1"] <= scores["top5"] <= 1.0
-    best = max(layers, key=lambda layer: probe["layers"][layer]["top1"])
-    assert probe["best_layer"] == best and probe["top1"] == probe["layers"][best]["top1"]
-    assert probe["train_images"] == tuned["train_images"] == 40 and probe["test_images"] == 20
+    # The layer is chosen on the validation part; the held-out numbers only report it.
+    best = max(layers, key=lambda layer: (probe["layers"][layer]["val_top1"], -layers.index(layer)))
+    assert probe["best_layer"] == best and probe["layer_chosen_on"] == "validation"
+    assert (probe["top1"], probe["val_top1"]) == (probe["layers"][best]["top1"], probe["layers"][best]["val_top1"])
+    # 40 probe-training crops: 4 per class, of which 1 validates (20 %, rounded per class).
+    assert (probe["train_images"], probe["val_images"], probe["test_images"]) == (30, 10, 20)
+    assert tuned["train_images"] == 40
     assert set(record["config"]) == {"pretrain", "evaluate", "supervised"}
     assert record["config"]["evaluate"]["seed"] == record["seed"] == int(run_id[-1])
     assert record["git_commit"] is None or len(record["git_commit"]) == 40
@@ -436,5 +440,5 @@ def test_stl10_colab_grid_runs_on_a_small_stl10_folder(write_stl10, tmp_path):
     assert pretrain["grid"] == 12 and pretrain["width"] == "full" and pretrain["color_space"] == "rescaled_lab"
     assert record["metrics"]["pretrain"]["steps"] == 2  # 16 unlabelled images in batches of 8
     probe = record["metrics"]["probe"]
-    assert probe["train_images"] == 20 and probe["test_images"] == 10 and probe["num_classes"] == 10
+    assert (probe["train_images"], probe["val_images"], probe["test_images"], probe["num_classes"]) == (16, 4, 10, 10)
     assert evaluate["finetune_precise_bn"] is True and record["wall_time_s"] > 0

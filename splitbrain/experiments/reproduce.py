@@ -55,13 +55,18 @@ run directory holds some of its work (a checkpoint or a finished stage); ``pendi
 
 # Configuration fields that say where or how a run executes, not what it computes: a stage
 # made under other values of these still counts (e.g. after the dataset folder moved).
-MACHINERY_FIELDS = frozenset({"out", "record_dir", "progress", "verbose", "device", "num_workers", "data_root",
+MACHINERY_FIELDS = frozenset({"out", "record_dir", "progress", "verbose", "device", "num_workers", "data_root", "in_memory",
                               "download", "log_every", "amp", "channels_last", "compile", "feature_batch_size"})
 
 # EvalConfig fields only fine-tuning (and the supervised training) reads: a probe made under other
 # values of these still counts.
 FINETUNE_ONLY_FIELDS = frozenset({"finetune_epochs", "finetune_lr", "finetune_weight_decay", "finetune_batch_size",
                                   "finetune_precise_bn", "augment"})
+
+PROBE_LAYER_KEYS = ("val_top1", "val_top5", "top1", "top5", "train_top1", "dim")
+PROBE_KEYS = ("best_layer", "layer_chosen_on", "val_top1", "top1", "top5", "num_classes", "train_images", "val_images",
+              "test_images")
+"""What a run record keeps of its probe stage (per layer, and at the top level)."""
 
 CONFIG_CLASSES = {"pretrain": PretrainConfig, "supervised": EvalConfig, "evaluate": EvalConfig}
 """The configuration class of each part of a stage key or of a record's ``config``."""
@@ -262,12 +267,22 @@ def _pretrain_stage(pretrain_config, directory: Path, key: dict[str, Any]) -> di
 
 def _supervised_stage(config, network_config, directory: Path, key: dict[str, Any]) -> dict[str, Any]:
     """The supervised ceiling: train the network of ``network_config`` from random initialisation
-    on the probe-training labels (``finetune`` with ``config``), save its weights as a checkpoint."""
-    from ..evaluate import finetune
+    on the probe-training labels (``finetune`` with ``config``), save its weights as a checkpoint.
+
+    It trains on the probe's fit part only: the validation part that chooses the probe's layer
+    stays unseen, as it is for every other method.
+    """
+    import torch
+    from torch.utils.data import Subset
+
+    from ..evaluate import build_eval_datasets, finetune, validation_part
     from ..train import CHECKPOINT_FORMAT, atomic_torch_save
 
     start = time.perf_counter()
-    trained = finetune(config, pretrain_config=network_config, random_init=True)
+    train, test, num_classes = build_eval_datasets(config, augment_train=config.augment)
+    fit, _ = validation_part(torch.as_tensor(train.labels), config.probe_val_fraction, config.split_seed)
+    trained = finetune(config, pretrain_config=network_config, random_init=True,
+                       datasets=(Subset(train, fit.tolist()), test, num_classes))
     network = trained.model.extractor.model
     atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": network_config.to_dict(),
                        "model": network.state_dict(), "epoch": config.finetune_epochs, "step": 0,
@@ -315,17 +330,18 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
     else:
         subject = {"pretrain_config": network_config, "random_init": True}
 
-    for kind in ("probe", "finetune"):
+    kinds = ("probe", "finetune") if eval_config.finetune_epochs > 0 else ("probe",)  # 0: a probe-only grid
+    for kind in kinds:
         path = directory / f"{kind}.json"
         ignore = {"evaluate": FINETUNE_ONLY_FIELDS} if kind == "probe" else None
         stages[kind] = _load_stage(path, eval_key, ignore) or _evaluate_stage(kind, eval_config, subject, path, eval_key)
 
-    probe, tuned = stages["probe"]["metrics"], stages["finetune"]["metrics"]
+    probe, tuned = stages["probe"]["metrics"], stages["finetune"]["metrics"] if "finetune" in stages else None
     metrics = {
-        "probe": {"layers": {layer: {"top1": s["top1"], "top5": s["top5"], "train_top1": s["train_top1"], "dim": s["dim"]}
-                             for layer, s in probe["layers"].items()},
-                  **{k: probe[k] for k in ("best_layer", "top1", "top5", "num_classes", "train_images", "test_images")}},
-        "finetune": {k: tuned[k] for k in ("top1", "top5", "history", "num_classes", "train_images", "test_images")},
+        "probe": {"layers": {layer: {k: s[k] for k in PROBE_LAYER_KEYS if k in s} for layer, s in probe["layers"].items()},
+                  **{k: probe[k] for k in PROBE_KEYS if k in probe}},
+        "finetune": {k: tuned[k] for k in ("top1", "top5", "history", "num_classes", "train_images", "test_images")}
+                    if tuned is not None else None,
         "pretrain": stages["pretrain"]["metrics"] if "pretrain" in stages else None,
     }
     model = {**describe_model(network_config, random_init=method.kind == "random"), "method": method.kind}
