@@ -297,6 +297,19 @@ class _ArrayStore:
         return torch.from_numpy(np.ascontiguousarray(self.array[index].transpose(2, 0, 1)))
 
 
+class _MemoryStore:
+    """Decoded images kept in memory: a list of uint8 tensors (3, H, W)."""
+
+    def __init__(self, images: Sequence[torch.Tensor]):
+        self.images = list(images)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.images[index]
+
+
 class _FileStore:
     """Image files decoded with PIL and converted to RGB."""
 
@@ -616,6 +629,7 @@ def build_dataset(
     seed: int = 0,
     resize: int | None = None,
     fractions: Mapping[str, float] | None = None,
+    in_memory: bool = False,
 ) -> EmbeddedPhotos | ImageDataset:
     """Build a dataset of ``(image uint8 (3, S, S) in [0, 255], label int)`` pairs, S = image_size.
 
@@ -637,6 +651,9 @@ def build_dataset(
         resize: shorter side images are resized to before cropping (default image_size;
             see :func:`image_transform`); not used by "embedded".
         fractions: "folder" part shares (default :data:`FOLDER_FRACTIONS`).
+        in_memory: decode the split's images once into memory (uint8) instead of reading
+            image files on every access; the items are the same. Ignored by "embedded" and
+            by the memory-mapped STL-10 files.
     Returns:
         a Dataset with ``num_classes``, ``classes`` and ``labels`` attributes.
     Raises:
@@ -673,6 +690,10 @@ def build_dataset(
         indices = split_indices(labels, {"all": 1.0}, seed, max_counts=length)["all"]
 
     augment = split not in EVALUATION_SPLITS if augment is None else bool(augment)
+    if in_memory and isinstance(store, _FileStore):
+        indices = np.sort(indices)
+        store, labels = _MemoryStore([store[int(i)] for i in indices]), labels[indices]
+        indices = np.arange(len(indices))
     return ImageDataset(
         store,
         labels,

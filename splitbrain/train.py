@@ -53,7 +53,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
-from .presets import DAE_FIELDS, MODEL_FIELDS, PretrainConfig
+from .presets import DAE_FIELDS, MODEL_FIELDS, WARMUP_FRACTION, PretrainConfig
 from .results import atomic_write_text, make_record, write_record
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -220,6 +220,7 @@ def build_pretrain_dataset(config: PretrainConfig) -> Dataset:
         download=config.download,
         length=config.train_length if config.data == "embedded" else None,
         seed=config.split_seed,
+        in_memory=config.in_memory,
     )
 
 
@@ -259,6 +260,26 @@ def build_train_loader(
         worker_init_fn=seed_worker,
         persistent_workers=False,
     )
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, config: PretrainConfig, steps_per_epoch: int):
+    """The learning-rate schedule of ``config.lr_schedule``; returns (scheduler, steps it per "epoch" or "step").
+
+    "step": StepLR, x ``lr_decay`` after every epoch. "cosine": linear warm-up over the first
+    :data:`~splitbrain.presets.WARMUP_FRACTION` of the run's ``epochs * steps_per_epoch`` steps,
+    then half a cosine down to 0, stepped after every optimiser step.
+    """
+    if config.lr_schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=config.lr_decay), "epoch"
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = max(1, round(WARMUP_FRACTION * total))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor), "step"
 
 
 def seed_epoch(loader: DataLoader, config: PretrainConfig, epoch: int, ctx: DistributedContext) -> None:
@@ -564,7 +585,8 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=config.lr_decay)
+    steps_per_epoch = len(loader) if config.max_steps_per_epoch is None else min(len(loader), config.max_steps_per_epoch)
+    scheduler, schedule_unit = build_scheduler(optimizer, config, steps_per_epoch)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
     class_weights = None
@@ -637,7 +659,6 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
     if checkpoint is None:
         save(0)  # the initial weights: a "random init" checkpoint when epochs == 0
 
-    steps_per_epoch = len(loader) if config.max_steps_per_epoch is None else min(len(loader), config.max_steps_per_epoch)
     images_per_step = config.batch_size  # global
     images_seen, train_time = 0, 0.0
     epochs_done = first_epoch
@@ -654,6 +675,8 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
             rgb = rgb.to(device, non_blocking=True)
             loss, parts = forward_backward(train_model, objective, rgb, amp_dtype, scaler)
             optimizer_step(optimizer, scaler)
+            if schedule_unit == "step":
+                scheduler.step()
             step += 1
             steps_done += 1
             window_steps += 1
@@ -669,13 +692,14 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
                 record = {"kind": "step", "step": step, "epoch": epoch + 1, "loss": values[0]}
                 if config.method == "splitbrain":
                     record.update(loss1=values[1], loss2=values[2])
-                record.update(lr=lr, images_per_s=speed, wall_s=now - start_time)
+                record.update(lr=optimizer.param_groups[0]["lr"], images_per_s=speed, wall_s=now - start_time)
                 log.write(record)
                 bar.set_postfix(loss=f"{values[0]:.3f}", img_s=f"{speed:.0f}")
             if steps_done == steps_per_epoch:
                 break
         bar.close()
-        scheduler.step()
+        if schedule_unit == "epoch":
+            scheduler.step()
 
         epochs_done = epoch + 1
         means = (_all_reduce_mean(sums, ctx) / max(steps_done, 1)).tolist()

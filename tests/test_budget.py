@@ -239,3 +239,16 @@ def test_projection_sentence_on_the_committed_records():
     assert f"over {sum(r['model']['arch'] == 'simplenet' for r in records)} runs" in text
     assert "FCAlexNet" in text and "(not in the grid)" in text
     assert "no recorded pretraining" in budget.projection_sentence(get_grid("cifar-quick"), [], [])
+
+
+def test_cifar_recipe_dae_spends_the_split_brain_pairs_pretraining_flops():
+    grid = get_grid("cifar-recipe")
+    for arch in grid.archs:
+        runs = {run.method.name: run for run in grid.runs() if run.arch == arch and run.seed == 0}
+        evaluate = grid.eval_config(runs["lab"], data_root="x")
+        pair = grid.pretrain_config(runs["lab"], data_root="x")
+        dae = grid.pretrain_config(runs["dae-salt_pepper-full"], data_root="x")
+        flops = lambda config: budget.image_costs(config, evaluate).pretrain * config.epochs
+        # As wide as the pair together, and within 10 % of its pretraining compute.
+        assert dae.width == "full" and pair.width == "half" and dae.method == "dae"
+        assert 0.9 < flops(dae) / flops(pair) < 1.1, arch

@@ -117,22 +117,38 @@ def test_set_converts_by_field_type():
     assert build_parser().parse_args(["pretrain", "--resume"]).resume is True
 
 
-def test_sanity_experiment_runs_and_compares_with_random_init(tmp_path, capsys):
-    from splitbrain.experiments import sanity
+def test_margin_trial_compares_with_random_init_and_reuses_its_pretraining(tmp_path, capsys):
+    from splitbrain.experiments import margin
 
-    status = sanity.main(["--epochs", "1", "--train-length", "32", "--batch-size", "16", "--image-size", "16",
-                          "--grid", "4", "--max-train-images", "40", "--max-test-images", "20", "--probe-epochs", "3",
-                          "--layers", "conv1,conv5", "--out", str(tmp_path / "run"), "--results", str(tmp_path / "results")])
+    argv = ["--recipe", "embedded", "--set", "epochs=1", "--set", "train_length=32", "--set", "batch_size=16",
+            "--set", "image_size=16", "--set", "grid=4", "--eval-set", "max_train_images=40",
+            "--eval-set", "max_test_images=20", "--eval-set", "probe_epochs=3", "--eval-set", "layers=conv1,conv5",
+            "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "results")]
+    assert margin.main(argv) == 0
     out = capsys.readouterr().out
-    assert status == 0
-    assert "split-brain" in out and "random init" in out and "margin" in out
+    assert "1/3 pretraining embedded-seed0" in out and "random init" in out
     rows = [line for line in out.splitlines() if line.strip().startswith(("conv1 |", "conv5 |"))]
     assert len(rows) == 2
-    for row in rows:  # the margin column is the difference of the two accuracy columns
-        _, trained, floor, margin = (cell.strip() for cell in row.split("|"))
-        assert float(margin) == pytest.approx(float(trained) - float(floor), abs=2e-4)
-    kinds = sorted(json.loads(p.read_text())["kind"] for p in (tmp_path / "results").glob("*.json"))
-    assert kinds == ["pretrain", "probe", "probe"]
+    (path,) = (tmp_path / "results").glob("*.json")
+    record = json.loads(path.read_text())
+    m = record["metrics"]
+    assert record["kind"] == "margin" and m["images_seen"] == 32 and m["epochs"] == 1
+    assert m["gap"] == pytest.approx(m["probe"]["top1"] - m["random"]["top1"])
+    assert m["probe"]["layer_chosen_on"] == "validation" and m["peak_rss_mb"] > 0
+    (row,) = margin.margin_rows([record])
+    assert row["gap_points"] == pytest.approx(100 * m["gap"]) and row["images_seen"] == 32
+
+    # The same command again probes the finished pretraining instead of training afresh.
+    assert margin.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "holds this trial's finished pretraining: reused" in out and "1/3 pretraining" not in out
+    second = max((tmp_path / "results").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    assert json.loads(second.read_text())["metrics"]["pretrain_s"] == pytest.approx(m["pretrain_s"])
+
+    # More epochs under the same name: the run directory is not silently restarted.
+    assert margin.main(argv + ["--set", "epochs=2"]) == 2
+    assert "--resume" in capsys.readouterr().err
+
 
 
 def test_reproduce_lists_a_grid_and_fails_in_one_line(tmp_path, capsys):

@@ -307,6 +307,20 @@ def test_folder_parts_are_disjoint_stratified_and_capped(tmp_path):
     assert np.array_equal(np.bincount(custom.labels), [4, 4, 2])
 
 
+def test_folder_in_memory_gives_the_same_items_as_reading_the_files(tmp_path):
+    _write_folder(tmp_path)
+    for split, augment in (("probe_train", False), ("pretrain", True)):
+        files = build_dataset("folder", root=tmp_path, split=split, image_size=16, augment=augment, seed=2)
+        memory = build_dataset("folder", root=tmp_path, split=split, image_size=16, augment=augment, seed=2,
+                               in_memory=True)
+        assert len(memory) == len(files) and np.array_equal(memory.labels, files.labels)
+        torch.manual_seed(0)
+        read = [files[i] for i in range(len(files))]
+        torch.manual_seed(0)
+        held = [memory[i] for i in range(len(memory))]
+        assert all(torch.equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(read, held))
+
+
 def test_folder_missing_or_empty_or_no_root(tmp_path):
     with pytest.raises(MissingDatasetError, match="looked for the directory") as info:
         build_dataset("folder", root=tmp_path / "absent", split="all")

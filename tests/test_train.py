@@ -132,11 +132,11 @@ def test_pretrain_writes_checkpoint_and_parseable_metrics(tmp_path):
     assert saved_config == config and state_equal(model.state_dict(), result.model.state_dict())
 
 
-@pytest.mark.parametrize("num_workers", [0, 1])
-def test_interrupted_run_resumed_reproduces_the_uninterrupted_weights(tmp_path, monkeypatch, num_workers):
+@pytest.mark.parametrize("num_workers, lr_schedule", [(0, "step"), (1, "step"), (0, "cosine")])
+def test_interrupted_run_resumed_reproduces_the_uninterrupted_weights(tmp_path, monkeypatch, num_workers, lr_schedule):
     # Random crops (from the global RNG with num_workers=0, from the worker's seed otherwise),
-    # shuffling, lr decay: all must continue exactly as in the uninterrupted run.
-    common = dict(epochs=3, lr_decay=0.5, color_space="rescaled_lab", num_workers=num_workers)
+    # shuffling, lr decay or the per-step cosine: all must continue exactly as uninterrupted.
+    common = dict(epochs=3, lr_decay=0.5, color_space="rescaled_lab", num_workers=num_workers, lr_schedule=lr_schedule)
     straight = pretrain(tiny(tmp_path, "straight", **common))
 
     # Interrupt the second run in the middle of epoch 2 (after step 3 of 6).
@@ -231,3 +231,26 @@ def test_dae_baseline_and_rebalanced_loss_train(tmp_path):
 def test_batch_larger_than_the_data_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="batch_size"):
         pretrain(tiny(tmp_path, train_length=4, batch_size=8))
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero_over_the_whole_run(tmp_path):
+    from splitbrain.presets import WARMUP_FRACTION
+
+    config = tiny(tmp_path, "cosine", epochs=4, lr=1e-2, lr_schedule="cosine")
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=config.lr)
+    scheduler, unit = train_module.build_scheduler(optimizer, config, steps_per_epoch=25)
+    assert unit == "step"
+    rates = []
+    for _ in range(100):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    warmup = round(WARMUP_FRACTION * 100)
+    assert rates[0] == pytest.approx(config.lr / warmup)  # a linear ramp from near 0 ...
+    assert max(rates) == pytest.approx(config.lr) and rates.index(max(rates)) == warmup - 1  # ... to lr
+    assert all(a >= b for a, b in zip(rates[warmup - 1:], rates[warmup:]))  # then only down
+    assert rates[-1] < 0.01 * config.lr  # and ends near 0 on the last step
+    step_scheduler, step_unit = train_module.build_scheduler(optimizer, tiny(tmp_path, "s", lr_decay=0.5), 25)
+    assert step_unit == "epoch" and isinstance(step_scheduler, torch.optim.lr_scheduler.StepLR)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        tiny(tmp_path, "bad", lr_schedule="linear")
