@@ -2,7 +2,20 @@
 
 Modules: ``color`` (RGB <-> CIE-Lab, colour spaces and channel splits), ``quantize`` (bins,
 encode/decode, rescaled bins, rebalancing), ``targets`` (the device-side target pipeline),
-``models``, ``data``, ``train``, ``evaluate``, ``presets``, ``results``, ``cli``.
+``models``, ``data``, ``train``, ``evaluate``, ``presets``, ``results``, ``weights`` (the
+shipped pretrained networks: ``splitbrain.pretrained(name)``), ``cli``.
 """
 
 __version__ = "0.1.0"
+
+REPOSITORY_URL = "https://github.com/splitbrain-book/splitbrain"
+"""The project's repository."""
+RAW_URL = "https://raw.githubusercontent.com/splitbrain-book/splitbrain/main"
+"""Its files on the main branch, as served to a download."""
+
+
+def pretrained(name: str, device: str = "cpu", cache_dir=None, download: bool = True):
+    """(model, PretrainConfig): a shipped pretrained network in eval mode (see :mod:`splitbrain.weights`)."""
+    from .weights import pretrained as load
+
+    return load(name, device=device, cache_dir=cache_dir, download=download)

@@ -1,0 +1,133 @@
+"""Pretrained networks shipped with the repository, loadable with one call::
+
+    import splitbrain
+    model, config = splitbrain.pretrained("cifar10-simplenet-lab")   # eval mode, on the CPU
+
+Each entry of :data:`PRETRAINED` is a grid run's network (its record names it), stored under
+``results/pretrained/<name>.pt`` as a weights-only checkpoint (no optimiser state), with its
+sha256. :func:`pretrained` reads the repository's file when the package runs from a clone;
+where the package was installed without the repository (Colab), it looks in the cache folder
+(:func:`splitbrain.data.default_root`) and, if the file is not there and ``download`` is True,
+fetches it from the repository's raw URL. Every file is checked against its sha256 before it
+is loaded, and loading never runs pickled code (``torch.load(weights_only=True)``).
+
+``python -m splitbrain.weights RUN_DIR/checkpoint.pt NAME`` writes such a file from a finished
+run and prints its sha256 and size for :data:`PRETRAINED`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import RAW_URL
+
+PRETRAINED_FOLDER = "results/pretrained"
+"""Where the shipped networks live, relative to the repository root (and to ``RAW_URL``)."""
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One shipped network: its file's sha256 and size, and the run record it comes from."""
+
+    sha256: str
+    bytes: int
+    record: str
+
+
+PRETRAINED: dict[str, Weights] = {}
+"""Name -> :class:`Weights`; the file is ``<PRETRAINED_FOLDER>/<name>.pt``."""
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """The hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def repository_file(name: str) -> Path:
+    """Where ``name`` lies in a clone of the repository (whether or not it is there)."""
+    return Path(__file__).resolve().parent.parent / PRETRAINED_FOLDER / f"{name}.pt"
+
+
+def locate(name: str, cache_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
+    """A verified local copy of the shipped network ``name``: the repository's file, else the
+    cache's, else (``download``) one fetched from the repository's raw URL into the cache.
+
+    Raises ValueError (unknown name, or a file whose sha256 differs), FileNotFoundError
+    (not found and ``download`` is False).
+    """
+    from .data import default_root
+
+    if name not in PRETRAINED:
+        raise ValueError(f"name must be one of {tuple(PRETRAINED)}, got {name!r}")
+    expected = PRETRAINED[name].sha256
+    cached = Path(cache_dir if cache_dir is not None else default_root()) / "pretrained" / f"{name}.pt"
+    for candidate in (repository_file(name), cached):
+        if candidate.is_file():
+            if sha256_of(candidate) != expected:
+                raise ValueError(f"{candidate} does not have the sha256 of {name} ({expected}); delete it or restore it")
+            return candidate
+    if not download:
+        raise FileNotFoundError(f"{name} is neither at {repository_file(name)} nor at {cached}; "
+                                f"pass download=True to fetch it ({PRETRAINED[name].bytes / 1e6:.1f} MB)")
+    fetch(f"{RAW_URL}/{PRETRAINED_FOLDER}/{name}.pt", cached, expected)
+    return cached
+
+
+def fetch(url: str, path: Path, sha256: str) -> None:
+    """Download ``url`` to ``path`` through a temporary file; keep it only if its sha256 matches."""
+    import urllib.request
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(temp, "wb") as stream:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                stream.write(block)
+        if sha256_of(temp) != sha256:
+            raise ValueError(f"{url} did not have the expected sha256 {sha256}; nothing was kept")
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def pretrained(name: str, device: str = "cpu", cache_dir: str | os.PathLike | None = None, download: bool = True):
+    """(model, PretrainConfig): the shipped network ``name`` in eval mode on ``device`` (see the module docstring)."""
+    from .train import model_from_checkpoint
+
+    return model_from_checkpoint(locate(name, cache_dir, download), device=device)
+
+
+def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike | None = None) -> Path:
+    """Write the weights-only file of a finished run's ``checkpoint`` as ``<folder>/<name>.pt``."""
+    import torch
+
+    from .train import CHECKPOINT_FORMAT, atomic_torch_save, load_checkpoint
+
+    saved = load_checkpoint(checkpoint)
+    folder = Path(folder) if folder is not None else repository_file(name).parent
+    slim = {"format": CHECKPOINT_FORMAT, "config": saved["config"], "model": saved["model"],
+            "epoch": saved["epoch"], "step": saved["step"]}
+    path = atomic_torch_save(slim, folder / f"{name}.pt")
+    torch.load(path, weights_only=True)  # readable the way pretrained() reads it
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: python -m splitbrain.weights RUN_DIR/checkpoint.pt NAME", file=sys.stderr)
+        return 2
+    path = export(argv[0], argv[1])
+    print(f'"{argv[1]}": Weights(sha256="{sha256_of(path)}", bytes={path.stat().st_size}, record=...)  # {path}')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

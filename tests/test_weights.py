@@ -1,0 +1,70 @@
+"""Shipped pretrained networks: export, sha256 check, repository file, cache, download (offline)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import splitbrain
+from splitbrain import weights
+from splitbrain.presets import get_preset
+from splitbrain.train import pretrain
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    """A tiny run exported as the shipped network "tiny", served from a file:// 'repository'."""
+    config = get_preset("smoke", epochs=1, image_size=16, grid=4, train_length=16, out=str(tmp_path / "run"),
+                        verbose=False, progress=False)
+    run = pretrain(config)
+    served = tmp_path / "served"
+    path = weights.export(run.checkpoint, "tiny", served / weights.PRETRAINED_FOLDER)
+    monkeypatch.setitem(weights.PRETRAINED, "tiny", weights.Weights(weights.sha256_of(path), path.stat().st_size, "-"))
+    monkeypatch.setattr(weights, "RAW_URL", served.as_uri())
+    monkeypatch.setattr(weights, "repository_file", lambda name: tmp_path / "clone" / f"{name}.pt")
+    return run, path, tmp_path / "cache"
+
+
+def test_export_keeps_weights_only_and_loads_without_pickles(shipped):
+    run, path, _ = shipped
+    saved = torch.load(path, weights_only=True)
+    assert set(saved) == {"format", "config", "model", "epoch", "step"}
+    assert path.stat().st_size < run.checkpoint.stat().st_size  # no optimiser state
+
+
+def test_pretrained_downloads_once_checks_sha256_then_reads_the_cache(shipped, monkeypatch):
+    run, _, cache = shipped
+    model, config = splitbrain.pretrained("tiny", cache_dir=cache)
+    assert config == run.config and not model.training
+    for key, value in run.model.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value.cpu())
+    assert (cache / "pretrained" / "tiny.pt").is_file()
+    monkeypatch.setattr(weights, "fetch", lambda *a: pytest.fail("fetched although the cache holds the file"))
+    splitbrain.pretrained("tiny", cache_dir=cache, download=False)
+
+
+def test_a_file_with_another_sha256_is_refused_and_a_bad_download_not_kept(shipped, monkeypatch):
+    _, path, cache = shipped
+    monkeypatch.setitem(weights.PRETRAINED, "tiny", weights.Weights("0" * 64, 1, "-"))
+    with pytest.raises(ValueError, match="sha256"):
+        weights.locate("tiny", cache_dir=cache)
+    assert not list(cache.rglob("*.pt")) and not list(cache.rglob("*.tmp"))
+    (cache / "pretrained").mkdir(parents=True, exist_ok=True)
+    (cache / "pretrained" / "tiny.pt").write_bytes(path.read_bytes()[:-1])  # a truncated copy
+    with pytest.raises(ValueError, match="tiny.pt does not have the sha256"):
+        weights.locate("tiny", cache_dir=cache)
+
+
+def test_unknown_name_and_no_download_are_one_line_errors(shipped):
+    _, _, cache = shipped
+    with pytest.raises(ValueError, match="name must be one of"):
+        splitbrain.pretrained("imagenet-alexnet")
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        splitbrain.pretrained("tiny", cache_dir=cache, download=False)
+
+
+def test_every_shipped_network_is_in_the_repository_with_its_sha256():
+    for name, entry in weights.PRETRAINED.items():
+        path = weights.repository_file(name)
+        assert path.stat().st_size == entry.bytes and weights.sha256_of(path) == entry.sha256, name
+        model, config = splitbrain.pretrained(name, download=False)
+        assert config.method == "splitbrain" and entry.record
