@@ -80,13 +80,14 @@ def cpu_model() -> str:
 
 
 def hardware_info() -> dict[str, Any]:
-    """CPU model and count, Python and torch versions, and the CUDA device name (or None)."""
+    """CPU model and count, torch's intra-op threads, Python and torch versions, and the CUDA device name (or None)."""
     import torch
 
     cuda = torch.cuda.is_available()
     return {
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,

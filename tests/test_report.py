@@ -21,7 +21,8 @@ def record(method, seed, probe, arch="simplenet", minutes=5.0):
     return {
         "kind": "run", "grid": "g", "method": method, "seed": seed, "model": model,
         "timestamp": f"2026-01-01T00:00:0{seed}+00:00", "wall_time_s": 60 * minutes,
-        "metrics": {"probe": {"best_layer": "conv3", "top1": probe, "top5": min(1.0, probe + 0.3)},
+        "metrics": {"probe": {"best_layer": "conv3", "layer_chosen_on": "validation", "top1": probe,
+                              "top5": min(1.0, probe + 0.3)},
                     "finetune": {"top1": probe - 0.1, "top5": probe + 0.2}},
         "hardware": {"cpu": "Some CPU", "cpu_count": 2, "cuda_device": None},
     }
@@ -124,3 +125,17 @@ def test_dae_words_name_a_width_the_method_sets():
     assert report._method_words({"kind": "dae", "method": "dae-masking"}) == "the masking DAE"
     assert report._method_words({"kind": "dae", "method": "dae-salt_pepper-full"}) == (
         "the full-width salt-and-pepper DAE")
+
+
+def test_records_of_the_old_protocol_and_probe_only_grids_are_said_so():
+    rows = grid_records([0.0] * 3)
+    assert "predate the validation protocol" not in report.grid_report(rows, "g")
+    for row in rows[:4]:
+        del row["metrics"]["probe"]["layer_chosen_on"]
+    assert "4 of these records predate the validation protocol" in report.grid_report(rows, "g")
+    for row in rows:  # a probe-only grid: no fine-tuning stage, empty FT columns, probe gaps as before
+        row["metrics"]["finetune"] = None
+    text = report.grid_report(rows, "g")
+    assert "Fine-tuning top-1 spreads" not in text and "| 0.6200 ± 0.0200 |" in text
+    lab = next(line for line in text.splitlines() if line.startswith("| SimpleNet | Split-brain | LAB |"))
+    assert lab.endswith("|  |  | +0.1100 ± 0.0100 |  |")  # no FT columns, the probe gap, no FT gap

@@ -442,3 +442,15 @@ def test_stl10_colab_grid_runs_on_a_small_stl10_folder(write_stl10, tmp_path):
     probe = record["metrics"]["probe"]
     assert (probe["train_images"], probe["val_images"], probe["test_images"], probe["num_classes"]) == (16, 4, 10, 10)
     assert evaluate["finetune_precise_bn"] is True and record["wall_time_s"] > 0
+
+
+def test_a_probe_made_before_the_validation_protocol_is_probed_again(tmp_path):
+    (status,) = run_grid("smoke", only="*-random-lab-*", **dirs(tmp_path))
+    stage = tmp_path / "runs" / "smoke" / "simplenet-random-lab-seed0" / "probe.json"
+    old = json.loads(stage.read_text())
+    del old["metrics"]["layer_chosen_on"]
+    stage.write_text(json.dumps(old))
+    status.record.unlink()
+    run_grid("smoke", only="*-random-lab-*", **dirs(tmp_path))
+    assert json.loads(stage.read_text())["metrics"]["layer_chosen_on"] == "validation"
+    assert json.loads(status.record.read_text())["metrics"]["probe"]["layer_chosen_on"] == "validation"

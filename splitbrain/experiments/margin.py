@@ -96,25 +96,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--results", default="results/margin", help="directory for the margin record ('none': none)")
     parser.add_argument("--resume", action="store_true", help="continue an unfinished pretraining of this trial")
     parser.add_argument("--progress", action="store_true", help="show progress bars")
+    parser.add_argument("--report", metavar="FILE", default=None,
+                        help="run nothing: write the table of the --results records between FILE's "
+                             "<!-- margin:trials --> markers ('-': print it)")
     return parser
+
+
+def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The trial's changes to its recipe: {"pretrain": {field: value}, "evaluate": {...}}."""
+    from ..cli import _parse_sets
+    from ..presets import EvalConfig, PretrainConfig
+
+    return {"pretrain": _parse_sets(args.set, PretrainConfig), "evaluate": _parse_sets(args.eval_set, EvalConfig)}
 
 
 def trial_configs(args: argparse.Namespace):
     """(name, PretrainConfig, EvalConfig) of the trial ``args`` describe."""
-    from ..cli import _parse_sets
-    from ..presets import EvalConfig, PretrainConfig
-
     recipe = RECIPES[args.recipe]
+    changes = overrides(args)
     data = args.data or recipe.pretrain.get("data", "folder")
     name = args.name or f"{args.recipe}-seed{args.seed}"
     common = dict(data=data, data_root=args.data_root, seed=args.seed, progress=bool(args.progress))
-    pretrain_fields = {**recipe.pretrain, **common, **_parse_sets(args.set, PretrainConfig)}
+    pretrain_fields = {**recipe.pretrain, **common, **changes["pretrain"]}
     config = get_preset("cpu", **{**pretrain_fields, "out": str(Path(args.runs) / name), "record_dir": None,
                                   "log_every": 50})
     eval_config = get_eval_preset(
         "cpu", data=config.data, data_root=config.data_root, image_size=config.image_size, seed=config.seed,
         split_seed=config.split_seed, record_dir=None, verbose=False, progress=bool(args.progress),
-        **{**recipe.evaluate, **_parse_sets(args.eval_set, EvalConfig)},
+        **{**recipe.evaluate, **changes["evaluate"]},
     )
     return name, config, eval_config
 
@@ -174,6 +183,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     metrics = {
         "name": name,
         "recipe": args.recipe,
+        "changes": overrides(args),
         "images_seen": images_seen,
         "epochs": len(history),
         "pretrain_s": train_s,
@@ -213,8 +223,52 @@ def margin_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _changes_text(changes: Mapping[str, Mapping[str, Any]]) -> str:
+    parts = [f"{k}={v}" for part in ("pretrain", "evaluate") for k, v in changes.get(part, {}).items()]
+    return ", ".join(f"`{p}`" for p in parts) if parts else "as named"
+
+
+def margin_table(records: Iterable[Mapping[str, Any]]) -> str:
+    """The "what made it learn" table: one markdown row per margin record (:func:`margin_rows`),
+    then the machines the trials ran on."""
+    records = [r for r in records if r.get("kind") == "margin"]
+    if not records:
+        return "No margin records yet."
+    lines = ["| trial | recipe | changed | images seen | minutes | images/s | probe top-1 (layer) | random init | gap |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for record, row in zip(sorted(records, key=lambda r: r.get("timestamp", "")), margin_rows(records)):
+        lines.append(f"| {row['name']} | {row['recipe']} | {_changes_text(record['metrics'].get('changes', {}))} | "
+                     f"{row['images_seen']:,} | {row['minutes']:.1f} | {row['images_per_s']:.0f} | "
+                     f"{100 * row['top1']:.1f}% ({row['layer']}) | {100 * row['random_top1']:.1f}% | "
+                     f"{row['gap_points']:+.1f} |")
+    machines = sorted({f"{r['hardware'].get('cpu') or 'an unknown CPU'} ({r['hardware'].get('torch_threads', '?')} "
+                       f"threads)" for r in records})
+    splits = sorted({(r["metrics"]["probe"]["train_images"], r["metrics"]["probe"]["val_images"],
+                      r["metrics"]["probe"]["test_images"]) for r in records})
+    lines += ["", f"Minutes are pretraining only (the sum of the epochs' times), on {' / '.join(machines)}. "
+                  f"Probe: classifiers trained on {' / '.join(f'{s[0]:,}' for s in splits)} labelled images, the layer "
+                  f"chosen on {' / '.join(f'{s[1]:,}' for s in splits)} validation images, top-1 on "
+                  f"{' / '.join(f'{s[2]:,}' for s in splits)} held-out images."]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.report is not None:
+        from ..results import atomic_write_text, load_records
+        from .report import replace_section
+
+        section = margin_table(load_records(args.results, kind="margin"))
+        if args.report == "-":
+            print(section, end="")
+            return 0
+        path = Path(args.report)
+        try:
+            atomic_write_text(path, replace_section(path.read_text(encoding="utf-8"), "trials", section, kind="margin"))
+        except (OSError, ValueError) as error:
+            print(f"margin: error: {args.report}: {error}", file=sys.stderr)
+            return 2
+        return 0
     try:
         run(args)
     except (ValueError, FileNotFoundError) as error:

@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 from ..plots.results import paired_difference
 from ..results import ARCH_LABELS, atomic_write_text, format_summary, load_records, summarize
 from .grids import GRIDS
+from .reproduce import validated_probe
 
 SPACE_WORDS = {"lab": "Lab", "rescaled_lab": "rescaled Lab", "rgb": "RGB"}
 NOISE_WORDS = {"masking": "masking", "salt_pepper": "salt-and-pepper", "gaussian": "Gaussian"}
@@ -148,6 +149,11 @@ def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
         lines.append(f"Fine-tuning top-1 spreads over seeds run from {100 * min(finetune_stds):.1f} to "
                      f"{100 * max(finetune_stds):.1f} points.")
         lines.append("")
+    unvalidated = sum(not validated_probe(r["metrics"]["probe"]) for r in records)
+    if unvalidated:
+        lines += [f"{unvalidated} of these records predate the validation protocol: their probe's layer was chosen "
+                  f"on the held-out images it is scored on, which flatters every row (chapter 6 explains why); "
+                  f"`splitbrain reproduce` probes them again.", ""]
     stale = stale_runs(records, grid)
     if stale:
         lines += [f"{len(stale)} of these records were made under an older configuration of the grid "

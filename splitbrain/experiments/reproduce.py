@@ -220,6 +220,11 @@ def current_configs(grid: Grid, run: Run, data_root: str | None = None) -> dict[
             "supervised": supervised.to_dict() if supervised is not None else None}
 
 
+def validated_probe(probe: Mapping[str, Any]) -> bool:
+    """True for probe metrics whose layer was chosen on validation (older ones chose it on the held-out images)."""
+    return probe.get("layer_chosen_on") == "validation"
+
+
 def _load_stage(path: Path, key: dict[str, Any], ignore: Mapping[str, frozenset[str]] | None = None
                 ) -> dict[str, Any] | None:
     """A finished stage's metrics, if ``path`` exists and was made with the configuration ``key``
@@ -334,7 +339,10 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
     for kind in kinds:
         path = directory / f"{kind}.json"
         ignore = {"evaluate": FINETUNE_ONLY_FIELDS} if kind == "probe" else None
-        stages[kind] = _load_stage(path, eval_key, ignore) or _evaluate_stage(kind, eval_config, subject, path, eval_key)
+        stage = _load_stage(path, eval_key, ignore)
+        if kind == "probe" and stage is not None and not validated_probe(stage["metrics"]):
+            stage = None  # made before probes chose their layer on validation: probe again
+        stages[kind] = stage or _evaluate_stage(kind, eval_config, subject, path, eval_key)
 
     probe, tuned = stages["probe"]["metrics"], stages["finetune"]["metrics"] if "finetune" in stages else None
     metrics = {
