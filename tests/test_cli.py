@@ -135,6 +135,8 @@ def test_margin_trial_compares_with_random_init_and_reuses_its_pretraining(tmp_p
     assert record["kind"] == "margin" and m["images_seen"] == 32 and m["epochs"] == 1
     assert m["gap"] == pytest.approx(m["probe"]["top1"] - m["random"]["top1"])
     assert m["probe"]["layer_chosen_on"] == "validation" and m["peak_rss_mb"] > 0
+    assert set(m["reference_images_per_s"]) == {"off", "bf16"} and min(m["reference_images_per_s"].values()) > 0
+    assert "| embedded-seed0 | embedded | `epochs=1`," in margin.margin_table([record])
     (row,) = margin.margin_rows([record])
     assert row["gap_points"] == pytest.approx(100 * m["gap"]) and row["images_seen"] == 32
 

@@ -128,6 +128,37 @@ def trial_configs(args: argparse.Namespace):
     return name, config, eval_config
 
 
+REFERENCE_STEPS = 12
+"""Timed steps of :func:`reference_speed` (after 3 warm-up steps)."""
+
+
+def reference_speed(config, amp: str) -> float:
+    """Images per second of ``config``'s pretraining step (forward, backward, Adam) on one fixed
+    random batch under ``amp`` ("off" or "bf16"): the machine's speed for the reference step, so
+    a trial's minutes can be scaled to another machine. No data loading, no side effects."""
+    import time
+
+    import torch
+
+    from ..train import SplitBrainObjective, build_model, build_targets_for, forward_backward, optimizer_step
+
+    state = torch.get_rng_state()
+    targets = build_targets_for(config)
+    model = build_model(config, targets).to(memory_format=torch.channels_last if config.channels_last else torch.contiguous_format)
+    objective = SplitBrainObjective(targets, channels_last=config.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    rgb = torch.randint(0, 256, (config.batch_size, 3, config.image_size, config.image_size), dtype=torch.uint8)
+    dtype = torch.bfloat16 if amp == "bf16" else None
+    for step in range(3 + REFERENCE_STEPS):
+        if step == 3:
+            start = time.perf_counter()
+        forward_backward(model, objective, rgb, dtype, scaler)
+        optimizer_step(optimizer, scaler)
+    torch.set_rng_state(state)
+    return REFERENCE_STEPS * config.batch_size / (time.perf_counter() - start)
+
+
 def _probe_summary(metrics: Mapping[str, Any]) -> dict[str, Any]:
     keep = ("best_layer", "layer_chosen_on", "val_top1", "top1", "top5", "train_images", "val_images", "test_images")
     return {"layers": metrics["layers"], **{k: metrics[k] for k in keep}}
@@ -152,6 +183,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               f"amp {config.amp}, {config.grid}x{config.grid} targets", flush=True)
     else:
         print(f"1/3 {finished} holds this trial's finished pretraining: reused", flush=True)
+    speeds = {amp: reference_speed(config, amp) for amp in ("off", "bf16")}
+    if speeds:
+        print(f"    reference step on this machine: {speeds['off']:.0f} img/s in float32, "
+              f"{speeds['bf16']:.0f} img/s under bfloat16 autocast", flush=True)
     trained = pretrain(config, resume=bool(args.resume) or finished is not None)
     history = trained.history
     train_s = sum(epoch["epoch_time_s"] for epoch in history)
@@ -188,6 +223,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "epochs": len(history),
         "pretrain_s": train_s,
         "images_per_s": images_seen / max(train_s, 1e-9),
+        "reference_images_per_s": speeds,
         "final_loss": trained.final_loss,
         "history": history,
         "probe": _probe_summary(probe.metrics),
@@ -228,17 +264,24 @@ def _changes_text(changes: Mapping[str, Mapping[str, Any]]) -> str:
     return ", ".join(f"`{p}`" for p in parts) if parts else "as named"
 
 
+def _reference_text(record: Mapping[str, Any]) -> str:
+    speeds = record["metrics"].get("reference_images_per_s") or {}
+    return " / ".join(f"{speeds[amp]:.0f}" for amp in ("off", "bf16")) if speeds else "not measured"
+
+
 def margin_table(records: Iterable[Mapping[str, Any]]) -> str:
     """The "what made it learn" table: one markdown row per margin record (:func:`margin_rows`),
     then the machines the trials ran on."""
     records = [r for r in records if r.get("kind") == "margin"]
     if not records:
         return "No margin records yet."
-    lines = ["| trial | recipe | changed | images seen | minutes | images/s | probe top-1 (layer) | random init | gap |",
+    lines = ["| trial | recipe | changed | images seen | minutes | images/s (reference step fp32 / bf16) | "
+             "probe top-1 (layer) | random init | gap |",
              "|---|---|---|---|---|---|---|---|---|"]
     for record, row in zip(sorted(records, key=lambda r: r.get("timestamp", "")), margin_rows(records)):
         lines.append(f"| {row['name']} | {row['recipe']} | {_changes_text(record['metrics'].get('changes', {}))} | "
-                     f"{row['images_seen']:,} | {row['minutes']:.1f} | {row['images_per_s']:.0f} | "
+                     f"{row['images_seen']:,} | {row['minutes']:.1f} | {row['images_per_s']:.0f} "
+                     f"({_reference_text(record)}) | "
                      f"{100 * row['top1']:.1f}% ({row['layer']}) | {100 * row['random_top1']:.1f}% | "
                      f"{row['gap_points']:+.1f} |")
     machines = sorted({f"{r['hardware'].get('cpu') or 'an unknown CPU'} ({r['hardware'].get('torch_threads', '?')} "
