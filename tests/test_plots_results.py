@@ -331,3 +331,19 @@ def test_plot_table1_comparison(records):
     expected = sorted(round(100 * statistics.fmean(FINETUNE[m]), 4) for m in ("lab", "rescaled_lab", "rgb"))
     assert ours == pytest.approx(expected)
     assert math.isclose(fig.axes[1].get_ylim()[0], 0.0)
+
+
+def test_headline_figure_draws_every_seed_the_means_and_the_lines():
+    from matplotlib.collections import LineCollection, PathCollection
+
+    from splitbrain.plots.results import plot_headline
+
+    points = {"split-brain Lab": {0: 0.62, 1: 0.63, 2: 0.61}, "DAE": {0: 0.50, 1: 0.52}}
+    fig = plot_headline(points, floors={"random init (Lab)": 0.50}, ceiling=0.70, title="t")
+    ax = fig.axes[0]
+    dots = [y for c in ax.collections if isinstance(c, PathCollection) for _, y in c.get_offsets()]
+    assert sorted(round(float(y), 6) for y in dots) == [50.0, 52.0, 61.0, 62.0, 63.0]  # every seed
+    means = [seg[0][1] for c in ax.collections if isinstance(c, LineCollection) for seg in c.get_segments()]
+    assert sorted(round(float(y), 6) for y in means) == [51.0, 62.0]
+    assert sorted(round(line.get_ydata()[0], 6) for line in ax.get_lines()) == [50.0, 70.0]  # floor, ceiling
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(points)

@@ -657,3 +657,34 @@ def plot_table1_comparison(poster_rows: Sequence[Mapping[str, Any]],
         ax.set_title(ours_title or "this book")
         ax.legend(fontsize="small", loc="lower right")
     return fig
+
+
+def plot_headline(points: Mapping[str, Mapping[int, float]], floors: Mapping[str, float] | None = None,
+                  ceiling: float | None = None, title: str = "", ylabel: str = "held-out probe top-1 (%)") -> Figure:
+    """The headline figure: one column per method, each seed a point, the seeds' mean a bar.
+
+    Args:
+        points: method label -> {seed: score (fraction)}, in the order drawn.
+        floors: label -> the random-init floor's mean (fraction), each a dashed horizontal line.
+        ceiling: the supervised ceiling's mean (fraction), a dotted horizontal line.
+        title, ylabel: the axes' title and y label.
+    """
+    fig = Figure(figsize=(max(5.0, 1.25 * len(points) + 2.0), 4.4), layout="constrained")
+    ax = fig.subplots()
+    for x, (label, by_seed) in enumerate(points.items()):
+        values = [100 * value for value in by_seed.values()]
+        jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else np.zeros(1)
+        ax.scatter(x + jitter, values, s=28, zorder=3, color=f"C{x}")
+        if values:
+            ax.hlines(statistics.fmean(values), x - 0.28, x + 0.28, color=f"C{x}", lw=2.5, zorder=2)
+    for index, (label, value) in enumerate((floors or {}).items()):
+        ax.axhline(100 * value, color="black", ls="--" if index == 0 else "-.", lw=1, label=label)
+    if ceiling is not None:
+        ax.axhline(100 * ceiling, color="grey", ls=":", lw=1.5, label="supervised ceiling")
+    ax.set_xticks(range(len(points)), list(points), rotation=20, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    if floors or ceiling is not None:
+        ax.legend(fontsize="small", loc="lower right")
+    return fig
