@@ -195,3 +195,24 @@ def test_probe_features_scores_validation_with_the_same_classifier():
     assert scores["val_top1"] > 0.9 and scores["top1"] > 0.9 and scores["val_top5"] == 1.0
     same = probe_features(train_x, train_y, val_x, val_y, 3, epochs=30, lr=0.05)
     assert same["top1"] == scores["val_top1"]  # validation is scored exactly like a test split
+
+
+def test_held_out_scoring_batch_by_batch_equals_scoring_cached_features(checkpoint, tmp_path):
+    from torch.utils.data import DataLoader
+
+    from splitbrain.evaluate import build_eval_datasets, extract_features, fit_probe, load_subject, score_probes
+
+    config = eval_config(tmp_path)
+    network, pretrain_config = load_subject(checkpoint)
+    extractor = feature_extractor(network, pretrain_config.color_space)
+    train, test, classes = build_eval_datasets(config)
+    device = torch.device("cpu")
+    features, labels = extract_features(extractor, DataLoader(train, batch_size=16), ["conv2", "conv5"], device)
+    probes = {layer: fit_probe(features[layer], labels, classes, features[layer], labels, epochs=5)[0]
+              for layer in ("conv2", "conv5")}
+    streamed, count = score_probes(extractor, DataLoader(test, batch_size=7), probes, device)  # odd batches
+    cached, test_labels = extract_features(extractor, DataLoader(test, batch_size=30), ["conv2", "conv5"], device)
+    assert count == len(test) == 30
+    for layer, probe in probes.items():
+        expected = topk_accuracy(probe.logits(cached[layer]), test_labels)
+        assert streamed[layer]["top1"] == pytest.approx(expected[1]) and streamed[layer]["top5"] == pytest.approx(expected[5])
