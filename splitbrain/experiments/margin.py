@@ -62,11 +62,11 @@ _FAST = dict(_SMALL_IMAGES, in_memory=True, amp="bf16", channels_last=True, lr_s
 
 RECIPES: dict[str, Recipe] = {
     # Epochs sized by the recipe's measured speed on a quiet 2-core Xeon with bf16 matrix units
-    # (about 380 images/s): 14 epochs are 420k images in about 18 minutes, 42 epochs 1.26M in 55.
+    # (350-380 images/s): 14 epochs are 420k images in about 19 minutes, 40 epochs 1.2M in 55.
     "cifar-20min": Recipe("the CPU recipe, 14 epochs of the 30k pretraining images (420k images seen)",
                           dict(_FAST, epochs=14)),
-    "cifar-60min": Recipe("the CPU recipe, 42 epochs of the 30k pretraining images (1.26M images seen)",
-                          dict(_FAST, epochs=42)),
+    "cifar-60min": Recipe("the CPU recipe, 40 epochs of the 30k pretraining images (1.2M images seen)",
+                          dict(_FAST, epochs=40)),
     "prototype": Recipe("the engine's first CIFAR recipe: float32, images decoded every epoch, Adam 1e-3 halved "
                         "after every epoch, 3 epochs", dict(_SMALL_IMAGES, lr=1e-3, lr_decay=0.5, epochs=3)),
     "embedded": Recipe("the embedded photographs (no dataset needed): 4 epochs of 10,240 crops, Adam 1e-3 halved "
