@@ -329,6 +329,30 @@ Table([{"architecture": ARCH_LABELS.get(row["arch"], row["arch"]), "space": row[
 # %% [markdown]
 # {glue:text}`headline_sentence`
 #
+# ## What made it learn: time to margin
+#
+# A gap is only as convincing as the pretraining behind it, and on a CPU pretraining is paid
+# for in minutes. `python -m splitbrain.experiments.margin` pretrains SimpleNet with a named
+# recipe and probes it beside the same network at random initialisation (layer chosen on
+# validation, top-1 on the 10,000 held-out CIFAR-10 images). Every configuration tried is a
+# record in `results/margin/`; the table lists them in the order they were run, with the
+# images each saw, the minutes it took and the machine's speed on a reference step, so that a
+# reader on another machine can scale the minutes. The engine's first recipe (float32, images
+# decoded every epoch, a step-wise learning rate, 90k images) is the `prototype` row; the
+# `cifar-20min` and `cifar-60min` recipes hold the images in memory, train under bfloat16
+# autocast and spend their budget with a cosine schedule.
+
+# %%
+from IPython.display import Markdown
+
+from splitbrain.experiments.margin import margin_table
+from splitbrain.results import load_records
+
+margin_records = load_records(results_dir / "margin", kind="margin")
+display(Markdown(margin_table(margin_records)) if margin_records else
+        Markdown("No time-to-margin records in this copy of the chapter."))
+
+# %% [markdown]
 # ## Layer by layer
 #
 # Each figure sets the per-layer picture of Zhang et al. (left) beside ours (right, when there

@@ -139,3 +139,13 @@ def test_records_of_the_old_protocol_and_probe_only_grids_are_said_so():
     assert "Fine-tuning top-1 spreads" not in text and "| 0.6200 ± 0.0200 |" in text
     lab = next(line for line in text.splitlines() if line.startswith("| SimpleNet | Split-brain | LAB |"))
     assert lab.endswith("|  |  | +0.1100 ± 0.0100 |  |")  # no FT columns, the probe gap, no FT gap
+
+
+def test_readme_time_to_margin_table_matches_the_margin_records():
+    from splitbrain.experiments import margin
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    records = load_records(ROOT / "results" / "margin", kind="margin")
+    assert records, "results/margin/ holds no margin records"
+    assert report.section_of(readme, "trials", kind="margin") == margin.margin_table(records).rstrip("\n"), (
+        "README.md's time-to-margin table is out of date: python -m splitbrain.experiments.margin --report README.md")
