@@ -30,14 +30,19 @@ PRETRAINED_FOLDER = "results/pretrained"
 
 @dataclass(frozen=True)
 class Weights:
-    """One shipped network: its file's sha256 and size, and the run record it comes from."""
+    """One shipped network: its file's sha256 and size, and the run record it comes from
+    (relative to the repository root)."""
 
     sha256: str
     bytes: int
     record: str
 
 
-PRETRAINED: dict[str, Weights] = {}
+PRETRAINED: dict[str, Weights] = {
+    # The cifar-recipe grid's split-brain SimpleNet in Lab, seed 0 (the 20-minute CPU recipe).
+    "cifar10-simplenet-lab": Weights(sha256="77d6d39acd422083da412418dca62a19e807b2a12eedc61f66022125cbb39d67",
+                                     bytes=4530029, record="results/cifar-recipe/simplenet-lab-seed0.json"),
+}
 """Name -> :class:`Weights`; the file is ``<PRETRAINED_FOLDER>/<name>.pt``."""
 
 

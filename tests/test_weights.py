@@ -62,9 +62,19 @@ def test_unknown_name_and_no_download_are_one_line_errors(shipped):
         splitbrain.pretrained("tiny", cache_dir=cache, download=False)
 
 
-def test_every_shipped_network_is_in_the_repository_with_its_sha256():
+def test_every_shipped_network_is_in_the_repository_with_its_sha256_and_its_record():
+    import json
+    from pathlib import Path
+
+    from splitbrain.experiments.reproduce import fingerprint
+
+    root = Path(__file__).resolve().parent.parent
+    assert weights.PRETRAINED, "no shipped network is registered"
     for name, entry in weights.PRETRAINED.items():
         path = weights.repository_file(name)
         assert path.stat().st_size == entry.bytes and weights.sha256_of(path) == entry.sha256, name
         model, config = splitbrain.pretrained(name, download=False)
-        assert config.method == "splitbrain" and entry.record
+        record = json.loads((root / entry.record).read_text())
+        # The record describes this very network: the same configuration, pretrained to the end.
+        assert fingerprint(record["config"]["pretrain"]) == fingerprint(config.to_dict()), name
+        assert record["metrics"]["pretrain"]["epochs"] == config.epochs == torch.load(path, weights_only=True)["epoch"]

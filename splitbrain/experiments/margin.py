@@ -186,14 +186,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     else:
         print(f"1/3 {finished} holds this trial's finished pretraining: reused", flush=True)
     speeds = {amp: reference_speed(config, amp) for amp in ("off", "bf16")}
-    if speeds:
-        print(f"    reference step on this machine: {speeds['off']:.0f} img/s in float32, "
-              f"{speeds['bf16']:.0f} img/s under bfloat16 autocast", flush=True)
+    print(f"    reference step on this machine: {speeds['off']:.0f} img/s in float32, "
+          f"{speeds['bf16']:.0f} img/s under bfloat16 autocast", flush=True)
     trained = pretrain(config, resume=bool(args.resume) or finished is not None)
     history = trained.history
-    train_s = sum(epoch["epoch_time_s"] for epoch in history)
-    images_per_epoch = trained.steps * config.batch_size / max(len(history), 1)
-    images_seen = int(round(images_per_epoch * len(history)))
+    train_s = sum(epoch["epoch_time_s"] for epoch in history)  # every epoch once, across resumptions
+    images_seen = trained.steps * config.batch_size
     print(f"    {images_seen:,} images in {train_s / 60:.1f} min ({images_seen / max(train_s, 1e-9):.0f} img/s), "
           f"final loss {trained.final_loss:.3f}", flush=True)
 

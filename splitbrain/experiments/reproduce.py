@@ -428,9 +428,10 @@ def run_grid(
         seconds = time.perf_counter() - start
         if verbose:
             record = read_json(path) or {}
-            probe, tuned = record.get("metrics", {}).get("probe", {}), record.get("metrics", {}).get("finetune", {})
-            print(f"    probe top-1 {probe.get('top1', float('nan')):.4f} ({probe.get('best_layer')}), "
-                  f"finetune top-1 {tuned.get('top1', float('nan')):.4f}; {seconds:.0f} s -> {path}", flush=True)
+            probe, tuned = record.get("metrics", {}).get("probe") or {}, record.get("metrics", {}).get("finetune") or {}
+            tuned_text = f", finetune top-1 {tuned['top1']:.4f}" if "top1" in tuned else ""
+            print(f"    probe top-1 {probe.get('top1', float('nan')):.4f} ({probe.get('best_layer')}){tuned_text}; "
+                  f"{seconds:.0f} s -> {path}", flush=True)
         statuses.append(RunStatus(run.run_id, state, True, path, seconds))
     return statuses
 

@@ -251,7 +251,8 @@ def headline_sentence(rows: Sequence[Mapping[str, Any]], grid: str | None) -> st
 
 def seed_scores(records: Sequence[Mapping[str, Any]], grid: str, arch: str, method: str,
                 score: str = "finetune_top1") -> dict[int, float]:
-    """seed -> ``score`` of the runs of (``grid``, ``arch``, ``method``); the latest record per seed.
+    """seed -> ``score`` of the runs of (``grid``, ``arch``, ``method``); the latest record per seed
+    (seeds whose record lacks the stage, as in a probe-only grid, are left out).
 
     ``score``: "probe_top1", "probe_top5", "finetune_top1" or "finetune_top5".
     """
@@ -263,7 +264,8 @@ def seed_scores(records: Sequence[Mapping[str, Any]], grid: str, arch: str, meth
         if (record.get("kind") == "run" and record.get("grid") == grid and record.get("method") == method
                 and record.get("model", {}).get("arch") == arch):
             latest[record.get("seed")] = record
-    return {seed: float(record["metrics"][stage][key]) for seed, record in sorted(latest.items())}
+    return {seed: float(record["metrics"][stage][key]) for seed, record in sorted(latest.items())
+            if record["metrics"].get(stage)}  # a probe-only grid has no fine-tuning scores
 
 
 def paired_difference(records: Sequence[Mapping[str, Any]], grid: str, arch: str, method: str, baseline: str,
