@@ -370,7 +370,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     width added where two methods of one network would share it and the image space), ``n`` and
     ``seeds``; for every score in :data:`SUMMARY_SCORES` (``probe_top1``: the best layer's top-1,
     ...) its mean over seeds and ``<score>_std`` (sample std, None for one seed); ``best_layers``
-    (the best probe layer of every seed). Of several records with the same seed only the latest
+    (the probe layer reported for every seed). Of several records with the same seed only the latest
     (by timestamp) counts.
 
     The gap: every row other than a random-init one is compared with the random-init row of the

@@ -88,7 +88,7 @@ def _arch_sentences(rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping
              for row in gapped if row["kind"] == "splitbrain"]
     runs = [r for r in records if r.get("model", {}).get("arch") == arch]
     layers = Counter(r["metrics"]["probe"]["best_layer"] for r in runs)
-    sentence = (f"{label} (best probe layer " + ", ".join(f"{layer} in {n}" for layer, n in layers.most_common())
+    sentence = (f"{label} (probe layer " + ", ".join(f"{layer} in {n}" for layer, n in layers.most_common())
                 + f" of {len(runs)} runs), probe gap over its random initialisation in points of top-1")
     sentence += (": split-brain " + ", ".join(parts)) if parts else ""
     daes = [row for row in gapped if row["kind"] == "dae"]
