@@ -257,7 +257,9 @@ def recorded_images(record: Mapping[str, Any]) -> ImageCounts:
     pretrain = metrics.get("pretrain") or {}
     steps = pretrain.get("steps") if record["model"]["method"] in ("splitbrain", "dae") else 0
     return ImageCounts(pretrain=int(steps or 0) * int(config["pretrain"]["batch_size"]),
-                       train=int(metrics["probe"]["train_images"]), test=int(metrics["probe"]["test_images"]),
+                       # the probe extracts features of its validation part too
+                       train=int(metrics["probe"]["train_images"]) + int(metrics["probe"].get("val_images", 0)),
+                       test=int(metrics["probe"]["test_images"]),
                        num_classes=int(metrics["probe"]["num_classes"]))
 
 
@@ -289,8 +291,9 @@ def stage_flops(pretrain_config: PretrainConfig, eval_config: EvalConfig, kind: 
         pretrain = 0
     probe = ((counts.train + counts.test) * costs.features
              + probe_flops(costs.probe_dims, counts.num_classes, counts.train, counts.test, eval_config.probe_epochs))
-    return {"pretrain": pretrain, "probe": probe,
-            "finetune": finetune(eval_config.finetune_epochs, eval_config.finetune_precise_bn)}
+    # A grid with finetune_epochs=0 is probe-only: the runner skips fine-tuning altogether.
+    tuned = finetune(eval_config.finetune_epochs, eval_config.finetune_precise_bn) if eval_config.finetune_epochs else 0
+    return {"pretrain": pretrain, "probe": probe, "finetune": tuned}
 
 
 def grid_flops(grid: Grid, runs: Sequence[Run] | None = None) -> dict[str, dict[str, int]]:
