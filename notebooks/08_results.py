@@ -359,14 +359,16 @@ if headline_arch is not None:
 # autocast and spend their budget with a cosine schedule.
 
 # %%
-from IPython.display import Markdown
-
-from splitbrain.experiments.margin import margin_table
+from splitbrain.experiments.margin import margin_rows
 from splitbrain.results import load_records
 
 margin_records = load_records(results_dir / "margin", kind="margin")
-display(Markdown(margin_table(margin_records)) if margin_records else
-        Markdown("No time-to-margin records in this copy of the chapter."))
+Table([{"trial": r["name"], "recipe": r["recipe"], "images seen": f"{r['images_seen']:,}",
+        "minutes": f"{r['minutes']:.1f}", "images/s": f"{r['images_per_s']:.0f}",
+        "probe top-1": f"{100 * r['top1']:.1f}% ({r['layer']})", "random init": f"{100 * r['random_top1']:.1f}%",
+        "gap (points)": f"{r['gap_points']:+.1f}"} for r in margin_rows(margin_records)],
+      caption="Time to margin: every recipe tried, pretraining minutes only, held-out top-1 at the layer chosen on "
+              "validation") if margin_records else print("No time-to-margin records in this copy of the chapter.")
 
 # %% [markdown]
 # ## Layer by layer
