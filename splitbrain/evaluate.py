@@ -335,20 +335,20 @@ def score_probes(
     Returns ({layer: {"top1", "top5"}}, number of images).
     """
     extractor.eval()
-    hits = {layer: torch.zeros(2, dtype=torch.long) for layer in probes}
+    hits = {layer: {1: 0, 5: 0} for layer in probes}
     count = 0
     for rgb, y in tqdm(loader, desc="held-out", leave=False, disable=tqdm_disable(progress)):
         rgb, y = rgb.to(device, non_blocking=True), torch.as_tensor(y).long()
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             maps = extractor.activations(rgb, list(probes))
         for layer, probe in probes.items():
-            logits = probe.logits(pool_features(maps[layer].float(), max_dim))
-            ranked = logits.topk(min(5, logits.shape[1]), dim=1).indices == y[:, None]
-            hits[layer] += torch.stack([ranked[:, :1].any(dim=1).sum(), ranked.any(dim=1).sum()])
+            accuracy = topk_accuracy(probe.logits(pool_features(maps[layer].float(), max_dim)), y)
+            for k in hits[layer]:
+                hits[layer][k] += round(accuracy[k] * len(y))  # the batch's hit count, exactly
         count += len(y)
     if count == 0:
         raise ValueError("the held-out loader yielded no images")
-    return {layer: {"top1": int(h[0]) / count, "top5": int(h[1]) / count} for layer, h in hits.items()}, count
+    return {layer: {"top1": h[1] / count, "top5": h[5] / count} for layer, h in hits.items()}, count
 
 
 def validation_part(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

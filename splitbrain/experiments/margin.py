@@ -137,28 +137,21 @@ REFERENCE_STEPS = 12
 def reference_speed(config, amp: str) -> float:
     """Images per second of ``config``'s pretraining step (forward, backward, Adam) on one fixed
     random batch under ``amp`` ("off" or "bf16"): the machine's speed for the reference step, so
-    a trial's minutes can be scaled to another machine. No data loading, no side effects."""
-    import time
-
+    a trial's minutes can be scaled to another machine. The benchmark's trainer and timer
+    (:mod:`splitbrain.bench`); no data loading, and the global RNG is left as it was."""
     import torch
 
-    from ..train import SplitBrainObjective, build_model, build_targets_for, forward_backward, optimizer_step
+    from ..bench import _make_trainer, time_runs
+    from ..train import build_targets_for
 
     state = torch.get_rng_state()
-    targets = build_targets_for(config)
-    model = build_model(config, targets).to(memory_format=torch.channels_last if config.channels_last else torch.contiguous_format)
-    objective = SplitBrainObjective(targets, channels_last=config.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    cpu = torch.device("cpu")
+    trainer = _make_trainer(config.arch, config.width, config.image_size, build_targets_for(config), cpu,
+                            torch.bfloat16 if amp == "bf16" else None, config.channels_last, compile_model=False)
     rgb = torch.randint(0, 256, (config.batch_size, 3, config.image_size, config.image_size), dtype=torch.uint8)
-    dtype = torch.bfloat16 if amp == "bf16" else None
-    for step in range(3 + REFERENCE_STEPS):
-        if step == 3:
-            start = time.perf_counter()
-        forward_backward(model, objective, rgb, dtype, scaler)
-        optimizer_step(optimizer, scaler)
+    seconds = time_runs(lambda: trainer.step(rgb), cpu, warmup=3, repeats=REFERENCE_STEPS)
     torch.set_rng_state(state)
-    return REFERENCE_STEPS * config.batch_size / (time.perf_counter() - start)
+    return REFERENCE_STEPS * config.batch_size / sum(seconds)
 
 
 def _probe_summary(metrics: Mapping[str, Any]) -> dict[str, Any]:
