@@ -30,18 +30,21 @@ PRETRAINED_FOLDER = "results/pretrained"
 
 @dataclass(frozen=True)
 class Weights:
-    """One shipped network: its file's sha256 and size, and the run record it comes from
-    (relative to the repository root)."""
+    """One shipped network: its file's sha256 and size, the run record it comes from
+    (``results/<grid>/<run name>.json``, relative to the repository root) and the probe layer
+    that record chose on its validation part (so a reader can probe just that layer)."""
 
     sha256: str
     bytes: int
     record: str
+    probe_layer: str
 
 
 PRETRAINED: dict[str, Weights] = {
     # The cifar-recipe grid's split-brain SimpleNet in Lab, seed 0 (the 20-minute CPU recipe).
     "cifar10-simplenet-lab": Weights(sha256="77d6d39acd422083da412418dca62a19e807b2a12eedc61f66022125cbb39d67",
-                                     bytes=4530029, record="results/cifar-recipe/simplenet-lab-seed0.json"),
+                                     bytes=4530029, record="results/cifar-recipe/simplenet-lab-seed0.json",
+                                     probe_layer="conv3"),
 }
 """Name -> :class:`Weights`; the file is ``<PRETRAINED_FOLDER>/<name>.pt``."""
 
@@ -107,6 +110,43 @@ def pretrained(name: str, device: str = "cpu", cache_dir: str | os.PathLike | No
     from .train import model_from_checkpoint
 
     return model_from_checkpoint(locate(name, cache_dir, download), device=device)
+
+
+def probe_config(name: str, data_root: str | os.PathLike | None = None, download: bool = False):
+    """The :class:`~splitbrain.presets.EvalConfig` that probes the shipped network ``name`` the
+    way its grid run did, at the one layer its record chose on validation.
+
+    ``data_root``: the CIFAR-10 JPEGs' ``train/`` folder the grid ran on; the probe then sees
+    the run's own probe-training and held-out parts and reproduces the record's number. None:
+    torchvision's CIFAR-10 in the cache folder (10k of its training images, 10k of its test
+    images), fetched (170 MB) only when ``download`` is True; a
+    :class:`~splitbrain.data.MissingDatasetError` says how otherwise.
+    """
+    from .experiments.grids import get_grid
+
+    if name not in PRETRAINED:
+        raise ValueError(f"name must be one of {tuple(PRETRAINED)}, got {name!r}")
+    record = Path(PRETRAINED[name].record)
+    grid = get_grid(record.parent.name)
+    run = next(run for run in grid.runs() if run.name == record.stem)
+    data = {"data_root": os.fspath(data_root)} if data_root is not None else {"data": "cifar10", "download": download}
+    return grid.eval_config(run, **data, layers=(PRETRAINED[name].probe_layer,), progress=False, verbose=False)
+
+
+def probe_shipped(name: str, config, datasets=None, cache_dir: str | os.PathLike | None = None) -> dict:
+    """{"pretrained": EvalResult, "random init": EvalResult}: the shipped network ``name`` and
+    the same architecture at its random initialisation (the record's seed) through the same
+    linear probe (``config``, e.g. :func:`probe_config`) on the same images.
+
+    ``datasets``: (train, test, num_classes) already built from ``config``, else built here.
+    The network is fetched (see :func:`locate`) only when ``config.download`` is True.
+    """
+    from .evaluate import build_eval_datasets, linear_probe
+
+    model, pretrain_config = pretrained(name, cache_dir=cache_dir, download=config.download)
+    datasets = datasets or build_eval_datasets(config)
+    return {"pretrained": linear_probe(config, model=model, pretrain_config=pretrain_config, datasets=datasets),
+            "random init": linear_probe(config, pretrain_config=pretrain_config, random_init=True, datasets=datasets)}
 
 
 def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike | None = None) -> Path:

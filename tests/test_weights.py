@@ -18,7 +18,7 @@ def shipped(tmp_path, monkeypatch):
     run = pretrain(config)
     served = tmp_path / "served"
     path = weights.export(run.checkpoint, "tiny", served / weights.PRETRAINED_FOLDER)
-    monkeypatch.setitem(weights.PRETRAINED, "tiny", weights.Weights(weights.sha256_of(path), path.stat().st_size, "-"))
+    monkeypatch.setitem(weights.PRETRAINED, "tiny", weights.Weights(weights.sha256_of(path), path.stat().st_size, "-", "conv1"))
     monkeypatch.setattr(weights, "RAW_URL", served.as_uri())
     monkeypatch.setattr(weights, "repository_file", lambda name: tmp_path / "clone" / f"{name}.pt")
     return run, path, tmp_path / "cache"
@@ -44,7 +44,7 @@ def test_pretrained_downloads_once_checks_sha256_then_reads_the_cache(shipped, m
 
 def test_a_file_with_another_sha256_is_refused_and_a_bad_download_not_kept(shipped, monkeypatch):
     _, path, cache = shipped
-    monkeypatch.setitem(weights.PRETRAINED, "tiny", weights.Weights("0" * 64, 1, "-"))
+    monkeypatch.setitem(weights.PRETRAINED, "tiny", weights.Weights("0" * 64, 1, "-", "conv1"))
     with pytest.raises(ValueError, match="sha256"):
         weights.locate("tiny", cache_dir=cache)
     assert not list(cache.rglob("*.pt")) and not list(cache.rglob("*.tmp"))
@@ -78,3 +78,40 @@ def test_every_shipped_network_is_in_the_repository_with_its_sha256_and_its_reco
         # The record describes this very network: the same configuration, pretrained to the end.
         assert fingerprint(record["config"]["pretrain"]) == fingerprint(config.to_dict()), name
         assert record["metrics"]["pretrain"]["epochs"] == config.epochs == torch.load(path, weights_only=True)["epoch"]
+        assert entry.probe_layer == record["metrics"]["probe"]["best_layer"], name
+
+
+def test_probe_config_repeats_the_grid_runs_probe_at_its_chosen_layer():
+    import json
+    from pathlib import Path
+
+    from splitbrain.data import MissingDatasetError
+    from splitbrain.evaluate import build_eval_datasets
+
+    root = Path(__file__).resolve().parent.parent
+    for name, entry in weights.PRETRAINED.items():
+        record = json.loads((root / entry.record).read_text())
+        on_jpegs = weights.probe_config(name, data_root="cifar10/train")
+        expected = {**record["config"]["evaluate"], "layers": [entry.probe_layer], "progress": False, "verbose": False}
+        assert on_jpegs.to_dict() == expected, name  # the run's own parts, so it reproduces the record's number
+        on_torchvision = weights.probe_config(name, download=False)
+        assert (on_torchvision.data, on_torchvision.data_root, on_torchvision.download) == ("cifar10", None, False)
+    with pytest.raises(ValueError, match="name must be one of"):
+        weights.probe_config("imagenet-alexnet")
+
+
+def test_probe_shipped_sets_the_network_beside_its_random_init_on_the_same_images(shipped):
+    from splitbrain.presets import get_eval_preset
+
+    run, _, cache = shipped
+    splitbrain.pretrained("tiny", cache_dir=cache)  # into the cache, where probe_shipped looks next
+    config = get_eval_preset("smoke", image_size=16, max_train_images=40, max_test_images=20, probe_epochs=1,
+                             layers=("conv1",), progress=False, verbose=False)
+    results = weights.probe_shipped("tiny", config, cache_dir=cache)
+    assert {name: result.model_info["random_init"] for name, result in results.items()} == \
+        {"pretrained": False, "random init": True}
+    for result in results.values():
+        assert result.metrics["best_layer"] == "conv1" and result.metrics["test_images"] == 20
+        assert result.pretrain_config == run.config
+    shipped_first = next(results["pretrained"].model.parameters())
+    assert torch.equal(shipped_first.cpu(), next(run.model.parameters()).cpu())

@@ -264,12 +264,13 @@ class Grid:
             overrides["data_root"] = str(data_root)
         return get_preset(self.pretrain_preset, **overrides)
 
-    def eval_config(self, run: Run, data_root: str | None = None) -> EvalConfig:
-        """The probe and fine-tuning configuration for ``run`` (records are written by the runner)."""
+    def eval_config(self, run: Run, data_root: str | None = None, **changes: Any) -> EvalConfig:
+        """The probe and fine-tuning configuration for ``run`` (records are written by the runner),
+        with ``changes`` (EvalConfig fields) applied last."""
         overrides = {**self.evaluate, "seed": run.seed, "record_dir": None}
         if data_root is not None:
             overrides["data_root"] = str(data_root)
-        return get_eval_preset(self.eval_preset, **overrides)
+        return get_eval_preset(self.eval_preset, **{**overrides, **changes})
 
     def supervised_config(self, run: Run, data_root: str | None = None) -> EvalConfig:
         """The supervised ceiling's training: the fine-tuning recipe for ``supervised_epochs``."""
