@@ -13,17 +13,16 @@ from splitbrain.plots.results import (
     format_mean_std,
     grid_counts,
     headline_rows,
-    headline_sentence,
     layer_statistics,
     layer_table_rows,
     paired_difference,
     plot_layer_curves,
-    plot_table1_comparison,
-    poster_comparison,
     read_reference_csv,
     reference_sources,
     scale_rows,
+    seed_by_seed_rows,
     seed_scores,
+    side_by_side_rows,
     table1_rows,
 )
 from splitbrain.results import summarize
@@ -140,22 +139,6 @@ def test_headline_gap_is_the_per_seed_difference(records):
     assert len(dae) == 0  # the DAE's floor would be random-rgb, absent here
 
 
-def test_headline_sentence(records):
-    rows = headline_rows(records, "g")
-    text = headline_sentence(rows, "g")
-    assert text == ("In grid g, split-brain features beat the random-init floor through the same linear probe in 2 of "
-                    "2 settings (SimpleNet: LAB +10.0 ± 1.0, Re-scaled LAB +10.3 ± 1.2 points of top-1, mean ± std of "
-                    "the per-seed differences over 3 seeds).")
-    small = [dict(rows[0], gap=0.01, gap_std=0.02), rows[1]]
-    text = headline_sentence(small, "g")
-    assert text.startswith("In grid g, split-brain features beat the random-init floor through the same linear "
-                           "probe in 1 of 2 settings")
-    assert text.endswith("For SimpleNet LAB the gap is positive but not larger than its spread over seeds, so it "
-                         "is not counted.")
-    empty = headline_sentence([], None)
-    assert "no gap to report" in empty and not any(ch.isdigit() for ch in empty)
-
-
 def test_seed_scores_keep_the_latest_record_per_seed(records):
     rerun = run_record("lab", 0, 0.70, 0.75, timestamp="2026-02-01T00:00:00+00:00")
     scores = seed_scores(records + [rerun], "g", "simplenet", "lab", "finetune_top1")
@@ -208,65 +191,32 @@ POSTER = [
 ]
 
 
-def test_poster_comparison_states_computed_orders(records):
-    rows = poster_comparison(POSTER, records, "g")
-    assert [r["row"] for r in rows] == ["SimpleNet 18, RGB", "SimpleNet 18, LAB", "SimpleNet 18, Re-scaled LAB",
-                                        "ResNet 18, LAB", "DAE S&P 5% Noise, RGB"]
-    rgb, lab, rescaled, resnet, dae = rows
-    # fine-tuned means: rgb 0.61 < lab 0.65 < rescaled 0.6833: the poster's order
-    assert rgb["agrees"] is True and rgb["ours"] == pytest.approx(0.61)
-    assert "ours ranks it third of 3" in rgb["sentence"]
-    assert lab["agrees"] is True
-    # LAB - RGB per seed: 0.05, 0.05, 0.02; Re-scaled LAB - LAB: 0.05, 0.00, 0.05
-    assert "LAB minus RGB: poster +0.12 points, ours +4.0 ± 1.7 points over 3 seeds (paired)" in lab["sentence"]
-    assert "so LAB beats RGB in our runs (as in the poster)." in lab["sentence"]
-    assert "Re-scaled LAB minus LAB: poster +1.73 points, ours +3.3 ± 2.9 points" in rescaled["sentence"]
-    assert "so Re-scaled LAB beats LAB in our runs (as in the poster)." in rescaled["sentence"]
-    assert "Through the linear probe, its gap over our random-init floor is +10.0 ± 1.0 points" in lab["sentence"]
-    assert resnet["agrees"] is None
-    assert resnet["sentence"] == ("ResNet 18 LAB: the poster reports 13.51% top-1, its only image space for "
-                                  "ResNet 18; grid g has no ResNet 18 LAB run to compare.")
-    # the DAE (0.58) beats none of the three split-brain rows; the poster's beats none of its four
-    assert dae["agrees"] is True
-    assert dae["sentence"] == ("DAE (salt-and-pepper 5%): the poster's 6.53% is above 0 of its 4 split-brain rows; "
-                               "ours is SimpleNet: above 0 of 3 split-brain rows (58.00 ± 1.00% fine-tuned top-1), so "
-                               "the DAE stays among the weakest rows.")
+def test_seed_by_seed_rows(records):
+    rows = seed_by_seed_rows(records, "g", "simplenet", "rescaled_lab", "lab")
+    # probe: rescaled 0.61, 0.60, 0.66 minus Lab 0.60, 0.62, 0.64: +1, -2, +2 points
+    assert rows[:3] == [{"seed": "0", "LAB": "60.00%", "Re-scaled LAB": "61.00%", "difference": "+1.00"},
+                        {"seed": "1", "LAB": "62.00%", "Re-scaled LAB": "60.00%", "difference": "-2.00"},
+                        {"seed": "2", "LAB": "64.00%", "Re-scaled LAB": "66.00%", "difference": "+2.00"}]
+    assert rows[3]["seed"] == "mean ± std" and rows[3]["difference"] == f"+0.3 ± {100 * statistics.stdev([0.01, -0.02, 0.02]):.1f}"
+    assert seed_by_seed_rows(records, "g", "simplenet", "rescaled_lab", "supervised-lab") == []
 
 
-def test_poster_comparison_reports_a_reversed_order():
-    flipped = {"lab": [0.70, 0.71, 0.72], "rescaled_lab": [0.60, 0.61, 0.62], "rgb": [0.50, 0.50, 0.50],
-               "random-lab": [0.4, 0.4, 0.4], "dae-salt_pepper": [0.80, 0.80, 0.80]}
-    mine = [run_record(m, s, 0.5, flipped[m][s]) for m in flipped for s in range(3)]
-    rows = poster_comparison(POSTER, mine, "g")
-    rescaled = rows[2]
-    assert rescaled["agrees"] is False
-    assert "ours ranks it second of 3" in rescaled["sentence"] and "so the order differs" in rescaled["sentence"]
-    assert "so Re-scaled LAB does not beat LAB in our runs (unlike in the poster)." in rescaled["sentence"]
-    assert rows[-1]["agrees"] is False and "does not stay among the weakest rows" in rows[-1]["sentence"]
-
-
-def test_poster_comparison_without_records():
-    rows = poster_comparison(POSTER, [], None)
-    assert all(r["agrees"] is None and r["ours"] is None for r in rows)
-    assert rows[0]["sentence"] == ("SimpleNet 18 RGB: the poster reports 10.81% top-1, third of its 3 image "
-                                   "spaces for SimpleNet 18; this checkout has no SimpleNet RGB run to compare.")
-
-
-def test_poster_comparison_flags_a_difference_within_the_spread(records):
-    close = {0: 0.68, 1: 0.64, 2: 0.66}  # minus Lab's 0.65, 0.66, 0.64: +0.03, -0.02, +0.02
-    mine = [r for r in records if r["method"] != "rescaled_lab"]
-    mine += [run_record("rescaled_lab", s, 0.6, close[s]) for s in range(3)]
-    rescaled = poster_comparison(POSTER, mine, "g")[2]
-    assert ("ours +1.0 ± 2.6 points over 3 seeds (paired), so Re-scaled LAB beats LAB in our runs (as in the poster), "
-            "but the difference is no larger than its spread across seeds.") in rescaled["sentence"]
-    below = {0: 0.64, 1: 0.67, 2: 0.62}  # minus Lab's 0.65, 0.66, 0.64: -0.01, +0.01, -0.02
-    mine_below = [r for r in records if r["method"] != "rescaled_lab"]
-    mine_below += [run_record("rescaled_lab", s, 0.6, below[s]) for s in range(3)]
-    sentence = poster_comparison(POSTER, mine_below, "g")[2]["sentence"]
-    assert ("so Re-scaled LAB does not beat LAB in our runs (unlike in the poster), but the difference is no "
-            "larger than its spread across seeds.") in sentence
-    one = [r for r in mine if r["seed"] == 0]
-    assert "judged from a single seed." in poster_comparison(POSTER, one, "g")[2]["sentence"]
+def test_side_by_side_rows_set_ours_beside_each_poster_row(records):
+    rows = side_by_side_rows(POSTER, records, "g")
+    assert [(r["network"], r["image space"], r["poster"]) for r in rows[:5]] == [
+        ("SimpleNet", "RGB", "10.81%"), ("SimpleNet", "LAB", "10.93%"), ("SimpleNet", "Re-scaled LAB", "12.66%"),
+        ("ResNet 18", "LAB", "13.51%"), ("DAE S&P 5% Noise (ours: SimpleNet)", "RGB", "6.53%")]
+    rgb, lab, rescaled, resnet, dae = rows[:5]
+    assert lab["ours"] == "62.0 ± 2.0%" and lab["seeds"] == "3" and lab["gap"] == "+10.0 ± 1.0"
+    assert rgb["ours"] == "56.0 ± 1.0%" and rgb["gap"] == ""  # no random-rgb floor in these records
+    assert resnet["ours"] == resnet["seeds"] == resnet["gap"] == ""
+    assert dae["ours"] == "47.0 ± 2.0%"
+    # then ours that the poster has no row for: the random-init floor
+    assert [(r["network"], r["poster"], r["ours"]) for r in rows[5:]] == [("SimpleNet, Random init", "", "52.0 ± 2.6%")]
+    finetuned = side_by_side_rows(POSTER, records, "g", score="finetune_top1")
+    assert finetuned[1]["ours"] == "65.0 ± 1.0%" and finetuned[1]["gap"] == "+9.0 ± 1.7"  # 0.10, 0.10, 0.07
+    empty = side_by_side_rows(POSTER, [], None)
+    assert [r["ours"] for r in empty] == [""] * 5 and len(empty) == 5
 
 
 def test_scale_rows(records):
@@ -317,20 +267,6 @@ def test_plot_layer_curves(records):
     assert ours["Split-brain, LAB"] == pytest.approx([52.0, 62.0])
     assert ours["Random init, LAB"] == pytest.approx([100 * statistics.fmean(PROBE["random-lab"]) - 10,
                                                       100 * statistics.fmean(PROBE["random-lab"])])
-
-
-def test_plot_table1_comparison(records):
-    poster = read_reference_csv(REFERENCE / "poster_table1.csv")
-    fig = plot_table1_comparison(poster)
-    assert len(fig.axes) == 1
-    heights = sorted(round(p.get_height(), 2) for p in fig.axes[0].patches)
-    assert heights == sorted(round(100 * r["Top 1"], 2) for r in poster if not r["Architecture"].startswith("DAE"))
-    summary = [row for row in summarize(records) if row["grid"] == "g"]
-    fig = plot_table1_comparison(poster, summary, ours_chance=0.1)
-    ours = sorted(round(p.get_height(), 4) for p in fig.axes[1].patches)
-    expected = sorted(round(100 * statistics.fmean(FINETUNE[m]), 4) for m in ("lab", "rescaled_lab", "rgb"))
-    assert ours == pytest.approx(expected)
-    assert math.isclose(fig.axes[1].get_ylim()[0], 0.0)
 
 
 def test_headline_figure_draws_every_seed_the_means_and_the_lines():

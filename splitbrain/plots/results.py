@@ -9,11 +9,11 @@ module turns that into what the chapter shows:
 - :func:`choose_grid`, :func:`grid_counts`: which grid the chapter reports.
 - :func:`table1_rows`: our Table 1 in the poster's layout, mean ± std over seeds, with the
   probe's gap over the floor.
-- :func:`headline_rows` / :func:`headline_sentence`: split-brain features against the
-  random-init floor through the same probe, with the spread over seeds.
-- :func:`paired_difference`: two methods compared seed by seed (e.g. rescaled Lab - Lab).
-- :func:`poster_comparison`: one generated sentence per row of the poster's Table 1 saying
-  what our runs agree with and what not; every comparison it states is computed.
+- :func:`headline_rows`: split-brain features against the random-init floor through the same
+  probe, with the spread over seeds.
+- :func:`paired_difference`, :func:`seed_by_seed_rows`: two methods compared seed by seed
+  (e.g. rescaled Lab - Lab).
+- :func:`side_by_side_rows`: the poster's Table 1 with our numbers beside it.
 - :func:`scale_rows`: how big each setting is (images, image side, epochs, hardware).
 - :func:`reference_sources`: the ``# source:`` lines of a reference CSV (read the rows with
   :func:`splitbrain.plots.models.read_reference_csv`).
@@ -23,7 +23,6 @@ Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows 
 """
 from __future__ import annotations
 
-import math
 import statistics
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -46,14 +45,13 @@ __all__ = [
     "format_mean_std",
     "table1_rows",
     "headline_rows",
-    "headline_sentence",
     "seed_scores",
     "paired_difference",
-    "poster_comparison",
+    "seed_by_seed_rows",
+    "side_by_side_rows",
     "scale_rows",
     "layer_statistics",
     "plot_layer_curves",
-    "plot_table1_comparison",
 ]
 
 POSTER_ARCHITECTURES: dict[str, str] = {
@@ -64,8 +62,6 @@ POSTER_ARCHITECTURES: dict[str, str] = {
 POSTER_SPACES: dict[str, str] = {label: name for name, label in SPACE_LABELS.items()}
 """The poster's image-space names ("RGB", "LAB", "Re-scaled LAB") -> the package's colour spaces."""
 
-PAIRED_BASELINE: dict[str, str] = {"lab": "rgb", "rescaled_lab": "lab"}
-"""For each image space, the one its poster row is compared with seed by seed."""
 
 PUBLISHED_SETTINGS: tuple[dict[str, str], ...] = (
     {"work": "Zhang et al. 2017 (Table 2)", "data": "ImageNet, no labels",
@@ -209,46 +205,6 @@ def _points(mean: float, std: float | None) -> str:
     return f"{100 * mean:+.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
 
 
-def _seeds(n: int) -> str:
-    return "one seed" if n == 1 else f"{n} seeds"
-
-
-def headline_sentence(rows: Sequence[Mapping[str, Any]], grid: str | None) -> str:
-    """What :func:`headline_rows` shows, in words: how many settings beat the floor, and by how much.
-
-    A setting "beats" the floor when its mean per-seed gap is positive and larger than its
-    spread over seeds (with one seed: positive). A positive gap within its spread is named as
-    such, not counted as a win. With no rows it says there is nothing to report yet (and names
-    no number).
-    """
-    if not rows:
-        where = f"grid {grid}" if grid else "this checkout"
-        return (f"There are no split-brain runs with a random-init floor in {where} yet, so there is no gap "
-                "to report.")
-    positive = [r for r in rows if r["gap"] > 0]
-    unclear = [r for r in positive if r["gap_std"] is not None and r["gap"] <= r["gap_std"]]
-    parts = [f"In grid {grid}, split-brain features beat the random-init floor through the same linear probe in "
-             f"{len(positive) - len(unclear)} of {len(rows)} settings"]
-    by_arch: dict[str, list[str]] = {}
-    for row in rows:
-        by_arch.setdefault(ARCH_LABELS.get(row["arch"], row["arch"]), []).append(
-            f"{row['space']} {_points(row['gap'], row['gap_std'])}")
-    details = "; ".join(f"{arch}: {', '.join(items)}" for arch, items in by_arch.items())
-    seeds = sorted({r["n"] for r in rows})
-    seed_text = " or ".join(str(n) for n in seeds)
-    parts.append(f" ({details} points of top-1, mean ± std of the per-seed differences over {seed_text} "
-                 f"seed{'s' if seeds != [1] else ''}).")
-    if unclear:
-        names = ", ".join(f"{ARCH_LABELS.get(r['arch'], r['arch'])} {r['space']}" for r in unclear)
-        parts.append(f" For {names} the gap is positive but not larger than its spread over seeds, so it is "
-                     "not counted.")
-    return "".join(parts)
-
-
-# ----------------------------------------------------------------------------------------------
-# comparisons seed by seed
-
-
 def seed_scores(records: Sequence[Mapping[str, Any]], grid: str, arch: str, method: str,
                 score: str = "finetune_top1") -> dict[int, float]:
     """seed -> ``score`` of the runs of (``grid``, ``arch``, ``method``); the latest record per seed
@@ -285,152 +241,72 @@ def paired_difference(records: Sequence[Mapping[str, Any]], grid: str, arch: str
     return {"mean": statistics.fmean(differences), "std": std, "n": len(seeds), "seeds": seeds}
 
 
-def _ordinal(rank: int) -> str:
-    return {1: "first", 2: "second", 3: "third"}.get(rank, f"number {rank}")
+def seed_by_seed_rows(records: Sequence[Mapping[str, Any]], grid: str, arch: str, method: str, baseline: str,
+                      score: str = "probe_top1") -> list[dict[str, str]]:
+    """``method`` beside ``baseline`` for every seed both have, then their difference's mean ± std.
 
-
-def _rank(value: float, values: Sequence[float]) -> int:
-    """1 + how many of ``values`` are strictly larger (ties share the better rank)."""
-    return 1 + sum(v > value for v in values)
-
-
-def _percent(value: float) -> str:
-    return f"{100 * value:.2f}%"
-
-
-def poster_comparison(poster_rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]],
-                      grid: str | None, score: str = "finetune_top1") -> list[dict[str, Any]]:
-    """One generated sentence per row of the poster's Table 1: what our runs agree with.
-
-    Absolute accuracies are not comparable (the poster classifies 1000 classes of 96 px
-    images, our grids 10 classes of small ones), so the sentences compare *orders*: the rank of
-    an image space among the three for the same architecture, the seed-by-seed difference
-    between an image space and the one below it in the poster's list (LAB vs RGB, Re-scaled LAB
-    vs LAB), and, for the DAE row, how many split-brain rows the DAE beats. Each split-brain
-    sentence ends with that setting's gap over our random-init floor (the poster has none).
-
-    Args:
-        poster_rows: the rows of ``results/reference/poster_table1.csv`` (Architecture, Image
-            Space, FT Epochs, Top 1, Top 5).
-        records: run records; only those of ``grid`` are used.
-        score: our score compared with the poster's Top 1 ("finetune_top1": fine-tuned, as the
-            poster; "probe_top1": the linear probe).
-    Returns:
-        one dict per poster row: ``row`` (the poster's architecture and space), ``poster_top1``,
-        ``ours`` (our mean, or None), ``ours_std``, ``n``, ``agrees`` (True / False / None when
-        there is nothing to compare) and ``sentence``.
+    One row per common seed: "seed", the two scores (%, headed by the methods' image-space
+    labels) and "difference" (points); a last row "mean ± std" (:func:`paired_difference`).
+    Empty when they share no seed.
     """
-    stage = "fine-tuned" if score.startswith("finetune") else "linear-probe"
-    summary = [row for row in summarize(records) if row["grid"] == grid] if grid else []
-    by_arch_space = {(row["arch"], row["color_space"]): row for row in summary if row["kind"] == "splitbrain"}
-    poster_by_arch: dict[str, dict[str, float]] = {}
-    for prow in poster_rows:
-        if not prow["Architecture"].startswith("DAE"):
-            space = POSTER_SPACES[prow["Image Space"]]
-            poster_by_arch.setdefault(prow["Architecture"], {})[space] = float(prow["Top 1"])
-    where = f"grid {grid}" if grid else "this checkout"
-
-    out = []
-    for prow in poster_rows:
-        name, space_label, value = prow["Architecture"], prow["Image Space"], float(prow["Top 1"])
-        entry = {"row": f"{name}, {space_label}", "poster_top1": value, "ours": None, "ours_std": None, "n": 0,
-                 "agrees": None}
-        if name.startswith("DAE"):
-            entry.update(_dae_comparison(value, poster_by_arch, summary, where, score, stage))
-            out.append(entry)
-            continue
-        arch, space = POSTER_ARCHITECTURES[name], POSTER_SPACES[space_label]
-        poster_spaces = poster_by_arch[name]
-        ours = by_arch_space.get((arch, space))
-        if ours is None or ours[score] is None:
-            place = (f"{_ordinal(_rank(value, list(poster_spaces.values())))} of its {len(poster_spaces)} image spaces"
-                     if len(poster_spaces) > 1 else "its only image space")
-            entry["sentence"] = (f"{name} {space_label}: the poster reports {_percent(value)} top-1, {place} for "
-                                 f"{name}; {where} has no {ARCH_LABELS.get(arch, arch)} {space_label} run to compare.")
-            out.append(entry)
-            continue
-        # ranks among the image spaces both have
-        ours_spaces = {s: by_arch_space[(arch, s)][score] for s in poster_spaces if (arch, s) in by_arch_space}
-        poster_rank = _rank(value, [poster_spaces[s] for s in ours_spaces])
-        our_rank = _rank(ours[score], list(ours_spaces.values()))
-        agrees = poster_rank == our_rank
-        entry.update(ours=ours[score], ours_std=ours[f"{score}_std"], n=ours["n"], agrees=agrees)
-        count = len(ours_spaces)
-        text = (f"{name} {space_label}: the poster ranks it {_ordinal(poster_rank)} of {count} image spaces "
-                f"({_percent(value)}); ours ranks it {_ordinal(our_rank)} of {count} "
-                f"({_percent_spread(ours[score], ours[f'{score}_std'])} {stage} top-1, {_seeds(ours['n'])}), "
-                f"so the order {'agrees' if agrees else 'differs'}.")
-        baseline = PAIRED_BASELINE.get(space)
-        if baseline is not None and baseline in poster_spaces and grid:
-            base = by_arch_space.get((arch, baseline))
-            difference = paired_difference(records, grid, arch, ours["method"], base["method"], score) if base else None
-            clause, same_sign = _paired_clause(space_label, SPACE_LABELS[baseline], value - poster_spaces[baseline],
-                                               difference)
-            text += clause
-            if same_sign is not None:
-                entry["agrees"] = agrees and same_sign
-        if ours.get("gap_probe_top1") is not None:
-            text += (" Through the linear probe, its gap over our random-init floor is "
-                     f"{_points(ours['gap_probe_top1'], ours['gap_probe_top1_std'])} points (the poster has no floor).")
-        entry["sentence"] = text
-        out.append(entry)
-    return out
-
-
-def _percent_spread(mean: float, std: float | None) -> str:
-    """"61.49 ± 1.28%" from fractions."""
-    return format_mean_std(100 * mean, None if std is None else 100 * std, digits=2) + "%"
-
-
-def _paired_clause(label: str, base_label: str, poster_difference: float, difference: Mapping[str, Any] | None
-                   ) -> tuple[str, bool | None]:
-    """The sentence comparing ``label`` with ``base_label`` seed by seed, and whether the sign
-    of our difference is the poster's (None when there is nothing to compare)."""
+    first = seed_scores(records, grid, arch, method, score)
+    second = seed_scores(records, grid, arch, baseline, score)
+    difference = paired_difference(records, grid, arch, method, baseline, score)
     if difference is None:
-        return f" There is no {base_label} run with a common seed to compare it with.", None
-    beats = difference["mean"] > 0
-    same_sign = beats == (poster_difference > 0)
-    text = (f" {label} minus {base_label}: poster {100 * poster_difference:+.2f} points, ours "
-            f"{_points(difference['mean'], difference['std'])} points over {_seeds(difference['n'])} (paired), "
-            f"so {label} {'beats' if beats else 'does not beat'} {base_label} in our runs "
-            f"({'as' if same_sign else 'unlike'} in the poster)")
-    if difference["n"] == 1:
-        text += ", judged from a single seed"
-    elif difference["std"] is not None and abs(difference["mean"]) <= difference["std"]:
-        text += ", but the difference is no larger than its spread across seeds"
-    return text + ".", same_sign
+        return []
+    names = {key: SPACE_LABELS.get(key, key) for key in (method, baseline)}
+    rows = [{"seed": str(seed), names[baseline]: f"{100 * second[seed]:.2f}%", names[method]: f"{100 * first[seed]:.2f}%",
+             "difference": f"{100 * (first[seed] - second[seed]):+.2f}"} for seed in difference["seeds"]]
+    rows.append({"seed": "mean ± std", names[baseline]: "", names[method]: "",
+                 "difference": _points(difference["mean"], difference["std"])})
+    return rows
 
 
-def _dae_comparison(value: float, poster_by_arch: Mapping[str, Mapping[str, float]],
-                    summary: Sequence[Mapping[str, Any]], where: str, score: str, stage: str) -> dict[str, Any]:
-    """The poster's DAE row: how many split-brain rows it beats there, and ours per architecture."""
-    poster_all = [v for spaces in poster_by_arch.values() for v in spaces.values()]
-    poster_beaten = sum(value > v for v in poster_all)
-    text = (f"DAE (salt-and-pepper 5%): the poster's {_percent(value)} is above {poster_beaten} of its "
-            f"{len(poster_all)} split-brain rows")
-    daes = [row for row in summary
-            if row["kind"] == "dae" and row["label"].startswith("DAE S&P") and row[score] is not None]
-    if not daes:
-        return {"sentence": text + f"; {where} has no salt-and-pepper DAE run to compare."}
-    pieces, agrees = [], True
-    several = {dae["arch"] for dae in daes if sum(other["arch"] == dae["arch"] for other in daes) > 1}
-    for dae in daes:
-        rivals = [row[score] for row in summary
-                  if row["kind"] == "splitbrain" and row["arch"] == dae["arch"] and row[score] is not None]
-        beaten = sum(dae[score] > v for v in rivals)
-        agrees = agrees and (beaten / len(rivals) if rivals else 0.0) <= poster_beaten / len(poster_all) + 1e-12
-        name = ARCH_LABELS.get(dae["arch"], dae["arch"]) + (f" {dae['label']}" if dae["arch"] in several else "")
-        piece = (f"{name}: above {beaten} of {len(rivals)} split-brain rows "
-                 f"({_percent_spread(dae[score], dae[f'{score}_std'])} {stage} top-1")
-        if dae.get("gap_probe_top1") is not None:
-            piece += ("; gap over the random-init floor through the probe "
-                      f"{_points(dae['gap_probe_top1'], dae['gap_probe_top1_std'])} points")
-        pieces.append(piece + ")")
-    verdict = "stays" if agrees else "does not stay"
-    text += f"; ours is {'; '.join(pieces)}, so the DAE {verdict} among the weakest rows."
-    first = daes[0]
-    return {"sentence": text, "ours": first[score], "ours_std": first[f"{score}_std"], "n": first["n"],
-            "agrees": agrees}
+def side_by_side_rows(poster_rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]],
+                      grid: str | None, score: str = "probe_top1") -> list[dict[str, str]]:
+    """The poster's Table 1 with ours beside it, one short row per setting, ready to show.
+
+    Columns: "network", "image space", "poster" (its top-1 after fine-tuning, 1000 classes),
+    "ours" (``score`` of ``grid``'s runs, mean ± std over seeds, %), "seeds" and "gap" (ours
+    minus the same network at random init, seed by seed, points; the poster has no floor).
+    The poster's rows come first in its order (its DAE row set beside our salt-and-pepper DAE of
+    the first architecture that has one); then our rows the poster has no counterpart for
+    (random-init floors, supervised ceilings, other DAEs), with "poster" empty.
+    """
+    summary = [row for row in summarize(records) if row["grid"] == grid] if grid else []
+    gap_key = f"gap_{score}" if f"gap_{score}" in (summary[0] if summary else {}) else "gap_probe_top1"
+
+    def ours(row: Mapping[str, Any] | None) -> dict[str, str]:
+        if row is None or row.get(score) is None:
+            return {"ours": "", "seeds": "", "gap": ""}
+        gap = row.get(gap_key)
+        return {"ours": format_mean_std(100 * row[score], None if row[f"{score}_std"] is None
+                                        else 100 * row[f"{score}_std"], digits=1) + "%",
+                "seeds": str(row["n"]), "gap": "" if gap is None else _points(gap, row.get(f"{gap_key}_std"))}
+
+    used: set[tuple[str, str]] = set()
+    rows = []
+    for prow in poster_rows:
+        name, space_label = prow["Architecture"], prow["Image Space"]
+        if name.startswith("DAE"):
+            match = next((row for arch in ARCH_LABELS for row in summary
+                          if row["arch"] == arch and row["kind"] == "dae" and row["label"].startswith("DAE S&P")), None)
+            network = name if match is None else f"{name} (ours: {ARCH_LABELS.get(match['arch'], match['arch'])})"
+        else:
+            arch, space = POSTER_ARCHITECTURES[name], POSTER_SPACES[space_label]
+            match = next((row for row in summary
+                          if row["arch"] == arch and row["kind"] == "splitbrain" and row["color_space"] == space), None)
+            network = ARCH_LABELS.get(arch, arch)
+        if match is not None:
+            used.add((match["arch"], match["method"]))
+        rows.append({"network": network, "image space": space_label, "poster": f"{100 * float(prow['Top 1']):.2f}%",
+                     **ours(match)})
+    for row in summary:
+        if (row["arch"], row["method"]) not in used:
+            rows.append({"network": f"{ARCH_LABELS.get(row['arch'], row['arch'])}, {row['label']}",
+                         "image space": SPACE_LABELS.get(row["color_space"], str(row["color_space"])), "poster": "",
+                         **ours(row)})
+    return rows
 
 
 # ----------------------------------------------------------------------------------------------
@@ -585,79 +461,6 @@ def plot_layer_curves(zhang_rows: Sequence[Mapping[str, Any]],
         ax.set_ylabel("held-out top-1 (%), mean ± std over seeds")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="x-small")
-    return fig
-
-
-def plot_table1_comparison(poster_rows: Sequence[Mapping[str, Any]],
-                           ours: Sequence[Mapping[str, Any]] | None = None, ours_title: str = "",
-                           ours_chance: float | None = None) -> Figure:
-    """Top-1 by architecture and image space: the poster's Table 1 (left) and ours (right, if given).
-
-    Args:
-        poster_rows: rows of ``poster_table1.csv``; the DAE row is drawn as a horizontal line.
-        ours: summary rows (:func:`splitbrain.results.summarize`, one grid) with ``arch``,
-            ``kind``, ``color_space``, ``label``, ``finetune_top1`` and ``finetune_top1_std``; the
-            split-brain rows are drawn as bars, the salt-and-pepper DAE and the random-init floor
-            of each architecture as short horizontal lines.
-        ours_title: the right panel's title.
-        ours_chance: 1 / classes of our task, drawn dotted.
-    """
-    spaces = list(SPACE_LABELS)
-    colours = {"rgb": "#c44e52", "lab": "#4c72b0", "rescaled_lab": "#55a868"}
-    panels = 2 if ours else 1
-    fig = Figure(figsize=(6.2 * panels, 4.6), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, panels))
-
-    def bars(ax, archs, values, errors=None):
-        width = 0.8 / len(spaces)
-        for j, space in enumerate(spaces):
-            xs = [i + (j - 1) * width for i in range(len(archs))]
-            heights = [100 * values.get((arch, space), math.nan) for arch in archs]
-            yerr = None if errors is None else [100 * (errors.get((arch, space)) or 0.0) for arch in archs]
-            ax.bar(xs, heights, width, yerr=yerr, capsize=3, color=colours[space], label=SPACE_LABELS[space])
-        ax.set_xticks(range(len(archs)), [ARCH_LABELS.get(a, a) for a in archs])
-        ax.set_ylabel("top-1 after fine-tuning (%)")
-        ax.grid(alpha=0.3, axis="y")
-
-    poster_values = {}
-    dae = None
-    for row in poster_rows:
-        if row["Architecture"].startswith("DAE"):
-            dae = float(row["Top 1"])
-            continue
-        key = (POSTER_ARCHITECTURES[row["Architecture"]], POSTER_SPACES[row["Image Space"]])
-        poster_values[key] = float(row["Top 1"])
-    poster_archs = list(dict.fromkeys(arch for arch, _ in poster_values))
-    ax = axes[0]
-    bars(ax, poster_archs, poster_values)
-    if dae is not None:
-        ax.axhline(100 * dae, color="black", ls="-.", lw=1.2, label="DAE S&P 5% (RGB)")
-    ax.axhline(0.1, color="grey", ls=":", lw=1)
-    ax.set_title("The poster's Table 1: NYU course set, 96 px\n(1000 classes, chance 0.1%)")
-    ax.legend(fontsize="small")
-    if ours:
-        ax = axes[1]
-        split = [r for r in ours if r["kind"] == "splitbrain" and r.get("finetune_top1") is not None]
-        archs = list(dict.fromkeys(r["arch"] for r in split))
-        values = {(r["arch"], r["color_space"]): r["finetune_top1"] for r in split}
-        errors = {(r["arch"], r["color_space"]): r["finetune_top1_std"] for r in split}
-        bars(ax, archs, values, errors)
-        for index, arch in enumerate(archs):
-            for row in ours:
-                if row["arch"] != arch or row.get("finetune_top1") is None:
-                    continue
-                if row["kind"] == "random" and row["color_space"] == "lab":
-                    style, label = dict(color="black", ls="--"), "random init (Lab)"
-                elif row["kind"] == "dae" and row["label"].startswith("DAE S&P"):
-                    style, label = dict(color="black", ls="-."), row["label"] + " (RGB)"
-                else:
-                    continue
-                ax.hlines(100 * row["finetune_top1"], index - 0.45, index + 0.45, lw=1.5,
-                          label=label if index == 0 else None, **style)
-        if ours_chance is not None:
-            ax.axhline(100 * ours_chance, color="grey", ls=":", lw=1)
-        ax.set_title(ours_title or "this book")
-        ax.legend(fontsize="small", loc="lower right")
     return fig
 
 
