@@ -1,6 +1,6 @@
 """The poster's own target preparation: one image at a time, on the CPU, with scikit-image.
 
-The poster's code (FACTS.md section 3) prepared every training image inside the Dataset's
+The poster's code (the authors' repository, asbudhkar/LeProject) prepared every training image inside the Dataset's
 ``__getitem__``::
 
     uint8 RGB (H, W, 3) --skimage.color.rgb2lab--> Lab float64 (H, W, 3)
@@ -45,7 +45,7 @@ __all__ = [
 
 POSTER_SPACES = ("lab", "rescaled_lab", "rgb")
 DOWNSAMPLE_MODES = ("skimage", "area")
-# The poster's fixed bin ranges per channel (FACTS.md section 3).
+# The poster's fixed bin ranges per channel, as its code sets them.
 POSTER_RANGES = {
     "lab": ((0.0, 101.0), (-87.0, 99.0), (-108.0, 95.0)),
     "rgb": ((0.0, 1.01), (0.0, 1.01), (0.0, 1.01)),

@@ -1,7 +1,7 @@
 """The device-side target pipeline of one pretraining step.
 
 A uint8 RGB batch from the DataLoader goes in; out come the two halves' network inputs and the
-two halves' class-map targets (DESIGN.md, "Data flow of one pretraining step")::
+two halves' class-map targets::
 
     uint8 RGB (N,3,H,W) -> float colour space (Lab / rescaled Lab / RGB)
         -> split into group 1 (L or R) and group 2 (ab or GB)

@@ -24,7 +24,7 @@ from splitbrain.models import (
     resize_to_grid,
 )
 
-# Zhang et al. 2017, Table 6 (FACTS.md): spatial side at 180 px input and concatenated channels.
+# Zhang et al. 2017, Table 6: spatial side at 180 px input and concatenated channels.
 TABLE6 = [
     ("conv1", 45, 96), ("pool1", 23, 96), ("conv2", 23, 256), ("pool2", 12, 256), ("conv3", 12, 384),
     ("conv4", 12, 384), ("conv5", 12, 256), ("pool5", 12, 256), ("fc6", 12, 4096), ("fc7", 12, 4096),

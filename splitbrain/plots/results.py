@@ -74,7 +74,7 @@ PUBLISHED_SETTINGS: tuple[dict[str, str], ...] = (
      "evaluation": "fine-tuning, 64 labelled images per class", "classes": "1000",
      "hardware": "not stated"},
 )
-"""The published settings, as their sources state them (FACTS: Zhang et al. 2017; the poster)."""
+"""The published settings, as their sources state them (Zhang et al. 2017, section 4 and Table 2; Iyengar et al. 2019, the poster's text and Table 1)."""
 
 _DATA_LABELS = {"folder": "image folder", "cifar10": "CIFAR-10", "stl10": "STL-10", "embedded": "embedded photographs"}
 

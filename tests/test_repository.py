@@ -1,0 +1,27 @@
+"""The repository speaks of itself only: every Markdown document a tracked file names is in it."""
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATED = {"runtimes.md"}  # written into the staged book by splitbrain.book at build time
+
+
+def tracked_text_files() -> list[Path]:
+    try:
+        names = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    paths = [ROOT / name for name in names.splitlines()]
+    return [p for p in paths if p.suffix in {".py", ".md", ".yml", ".toml", ".txt", ".cfg", ".bib", ".csv"} and p.is_file()]
+
+
+def test_every_cited_document_is_in_the_repository():
+    files = tracked_text_files()
+    present = {p.name for p in files if p.suffix == ".md"} | GENERATED
+    cited = {(p.relative_to(ROOT).as_posix(), name) for p in files
+             for name in re.findall(r"\b[A-Za-z_][\w-]*\.md\b", p.read_text(encoding="utf-8", errors="replace"))}
+    missing = sorted((where, name) for where, name in cited if name not in present)
+    assert not missing, f"documents cited but not in the repository: {missing}"
