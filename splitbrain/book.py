@@ -26,11 +26,10 @@ from pathlib import Path
 
 import yaml
 
-from .presets import resolve_preset_name
+from .presets import PRESET_NAMES, resolve_preset_name
 from .results import atomic_write_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PRESETS = ("auto", "smoke", "cpu", "colab", "paper")
 RUNTIME_RECORDS = Path("results") / "runtimes"
 STAGED_DIRS = ("book", "results")
 STAGED_FILES = ("_config.yml", "_toc.yml")
@@ -158,7 +157,7 @@ def runtime_page(records: list[dict]) -> str:
 def write_runtime_page(root: Path, staging: Path) -> None:
     """Render the committed runtime records into the staged ``book/runtimes.md``."""
     folder = root / RUNTIME_RECORDS
-    order = {name: i for i, name in enumerate(PRESETS)}
+    order = {name: i for i, name in enumerate(PRESET_NAMES)}
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
     records.sort(key=lambda r: order.get(r["preset"], len(order)))
     (staging / "book").mkdir(exist_ok=True)
@@ -183,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="execute the notebooks and build the HTML book")
-    build.add_argument("--preset", default="auto", choices=PRESETS,
+    build.add_argument("--preset", default="auto", choices=PRESET_NAMES,
                        help="run preset injected into every notebook (default: auto)")
     build.add_argument("--out", default="_build", help="output folder (default: _build)")
     build.add_argument("--only", nargs="*", help="execute only notebooks whose name contains one of these")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import typing
 import json
 import sys
 from pathlib import Path
@@ -81,27 +82,28 @@ def _fail(message: str, status: int = 2):
 
 
 def _convert(field: dataclasses.Field, text: str, cls) -> Any:
-    """Parse ``text`` for a dataclass field, by the type of its default value."""
-    default = field.default
+    """Parse ``text`` for a field of the dataclass ``cls``, by the field's annotated type
+    (``bool``, ``int``, ``float``, ``str``, a tuple of names written with commas, or any of these
+    ``| None``, where "none" gives None)."""
+    hint = typing.get_type_hints(cls)[field.name]
+    kinds = [kind for kind in (typing.get_args(hint) or (hint,)) if kind is not type(None)]
     lowered = text.strip().lower()
-    if lowered in ("none", "null"):
+    if lowered in ("none", "null") and len(kinds) < len(typing.get_args(hint) or (hint,)):
         return None
-    if isinstance(default, bool) or field.name in ("progress",):
+    if bool in kinds:
         if lowered in ("1", "true", "yes", "on"):
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
         raise ValueError(f"{field.name} must be true or false, got {text!r}")
-    if field.name == "layers":
+    if any(typing.get_origin(kind) is tuple for kind in kinds):
         return tuple(part.strip() for part in text.split(",") if part.strip())
-    try:
-        if isinstance(default, int) or field.name in ("max_steps_per_epoch", "max_train_images", "max_test_images"):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-    except ValueError:
-        kind = "an integer" if isinstance(default, int) else "a number"
-        raise ValueError(f"{field.name} must be {kind}, got {text!r}") from None
+    for kind, article in ((int, "an integer"), (float, "a number")):
+        if kind in kinds:
+            try:
+                return kind(text)
+            except ValueError:
+                raise ValueError(f"{field.name} must be {article}, got {text!r}") from None
     return text
 
 

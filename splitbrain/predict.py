@@ -33,11 +33,10 @@ from torch import nn
 
 from ._checks import check_image_batch, check_positive_int
 from .models import recompute_batchnorm_statistics
+from .presets import MACHINERY_FIELDS
 from .quantize import ANNEALED_TEMPERATURE, DECODE_MODES, class_distribution
 
 UPSAMPLE_MODES = ("bilinear", "nearest")
-RUN_ONLY_FIELDS = ("out", "progress", "verbose", "record_dir", "log_every", "in_memory")
-"""PretrainConfig fields that change where and how a run reports, not what it learns."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -289,11 +288,12 @@ def refresh_batchnorm(model: nn.Module, targets, rgb: torch.Tensor, batch_size: 
 # reusing a finished run
 
 
-def matching_checkpoint(path: str | os.PathLike, config, ignore: Iterable[str] = RUN_ONLY_FIELDS) -> Path | None:
+def matching_checkpoint(path: str | os.PathLike, config, ignore: Iterable[str] = MACHINERY_FIELDS) -> Path | None:
     """``path`` if it holds a finished pretraining checkpoint of the same configuration, else None.
 
-    "Same": every field of ``config`` (a PretrainConfig) except ``ignore`` (where the run wrote
-    its files, progress and logging) equals the checkpoint's; "finished": it was saved after
+    "Same": every field of ``config`` (a PretrainConfig) except ``ignore`` (by default the
+    machinery fields of :mod:`splitbrain.presets`, as the experiment runner ignores them: where
+    the run wrote its files, the device and precision it ran on) equals the checkpoint's; "finished": it was saved after
     ``config.epochs`` epochs. A missing or unreadable file gives None.
     """
     from .train import load_checkpoint

@@ -28,16 +28,42 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from .color import COLOR_SPACES
+from .data import DATASET_NAMES as DATASETS
+from .models import ARCHITECTURES, NOISE_TYPES as NOISES, WIDTHS
+
 METHODS = ("splitbrain", "dae")
-ARCHITECTURES = ("simplenet", "fcalexnet", "fcresnet18")
-COLOR_SPACE_NAMES = ("lab", "rescaled_lab", "rgb")
-DATASETS = ("embedded", "stl10", "cifar10", "folder")
-WIDTHS = ("half", "full")
+COLOR_SPACE_NAMES = tuple(COLOR_SPACES)
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 LOSSES = ("ce", "rebalanced")
-NOISES = ("masking", "salt_pepper", "gaussian")
 LR_SCHEDULES = ("step", "cosine")
 PRESET_NAMES = ("smoke", "cpu", "colab", "paper", "auto")
+
+
+# ----------------------------------------------------------------------------------------------
+# field roles: what each configuration field changes, written once beside the field
+
+FIELD_ROLES = {
+    "model": "defines the network and its targets: a checkpoint is resumed, probed or fine-tuned "
+             "only under the same values",
+    "dae": "defines the network of a denoising autoencoder only (its noise)",
+    "recipe": "changes what a run computes: data, schedule, seeds, the probe",
+    "finetune": "read only by fine-tuning and the supervised training, never by a linear probe",
+    "machinery": "says where and how a run executes or reports, not what it computes",
+}
+
+
+def _field(role: str, default: Any) -> Any:
+    """A configuration field whose role (a key of :data:`FIELD_ROLES`) is kept in its metadata."""
+    if role not in FIELD_ROLES:
+        raise ValueError(f"role must be one of {tuple(FIELD_ROLES)}, got {role!r}")
+    return dataclasses.field(default=default, metadata={"role": role})
+
+
+def fields_with_role(cls, *roles: str) -> tuple[str, ...]:
+    """The names of ``cls``'s fields (a configuration dataclass) whose role is one of ``roles``,
+    in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("role") in roles)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -124,42 +150,42 @@ class PretrainConfig:
     JSON result record is written (None: none).
     """
 
-    method: str = "splitbrain"
-    arch: str = "simplenet"
-    width: str = "half"
-    noise: str = "salt_pepper"
-    noise_level: float = 0.05
-    color_space: str = "lab"
-    grid: int = 8
-    bins1: int = 100
-    bins2: int = 10
-    loss: str = "ce"
-    data: str = "embedded"
-    data_root: str | None = None
-    in_memory: bool = False
-    download: bool = False
-    image_size: int = 32
-    train_length: int = 256
-    augment: bool = True
-    epochs: int = 2
-    batch_size: int = 16
-    lr: float = 1e-3
-    lr_decay: float = 1.0
-    lr_schedule: str = "step"
-    weight_decay: float = 0.0
-    max_steps_per_epoch: int | None = None
-    seed: int = 0
-    split_seed: int = 0
-    device: str = "auto"
-    amp: str = "auto"
-    channels_last: bool = False
-    compile: bool = False
-    num_workers: int = 0
-    out: str = "runs/pretrain"
-    log_every: int = 10
-    progress: bool | None = None
-    verbose: bool = True
-    record_dir: str | None = None
+    method: str = _field("model", "splitbrain")
+    arch: str = _field("model", "simplenet")
+    width: str = _field("model", "half")
+    noise: str = _field("dae", "salt_pepper")
+    noise_level: float = _field("dae", 0.05)
+    color_space: str = _field("model", "lab")
+    grid: int = _field("model", 8)
+    bins1: int = _field("model", 100)
+    bins2: int = _field("model", 10)
+    loss: str = _field("recipe", "ce")
+    data: str = _field("recipe", "embedded")
+    data_root: str | None = _field("machinery", None)
+    in_memory: bool = _field("machinery", False)
+    download: bool = _field("machinery", False)
+    image_size: int = _field("model", 32)
+    train_length: int = _field("recipe", 256)
+    augment: bool = _field("recipe", True)
+    epochs: int = _field("recipe", 2)
+    batch_size: int = _field("recipe", 16)
+    lr: float = _field("recipe", 1e-3)
+    lr_decay: float = _field("recipe", 1.0)
+    lr_schedule: str = _field("recipe", "step")
+    weight_decay: float = _field("recipe", 0.0)
+    max_steps_per_epoch: int | None = _field("recipe", None)
+    seed: int = _field("recipe", 0)
+    split_seed: int = _field("recipe", 0)
+    device: str = _field("machinery", "auto")
+    amp: str = _field("machinery", "auto")
+    channels_last: bool = _field("machinery", False)
+    compile: bool = _field("machinery", False)
+    num_workers: int = _field("machinery", 0)
+    out: str = _field("machinery", "runs/pretrain")
+    log_every: int = _field("machinery", 10)
+    progress: bool | None = _field("machinery", None)
+    verbose: bool = _field("machinery", True)
+    record_dir: str | None = _field("machinery", None)
 
     def __post_init__(self) -> None:
         _choice(self.method, "method", METHODS)
@@ -215,10 +241,9 @@ WARMUP_FRACTION = 0.05
 """Share of a "cosine" run's steps spent warming the learning rate up linearly from 0."""
 
 
-# The fields that define the network and its targets: a checkpoint can only be resumed, probed
-# or fine-tuned under a configuration that agrees on these (image_size chooses each trunk's stem).
-MODEL_FIELDS = ("method", "arch", "width", "color_space", "image_size", "grid", "bins1", "bins2")
-DAE_FIELDS = ("noise", "noise_level")
+MODEL_FIELDS = fields_with_role(PretrainConfig, "model")
+"""The fields that define the network and its targets (image_size chooses each trunk's stem)."""
+DAE_FIELDS = fields_with_role(PretrainConfig, "dae")
 
 
 _PRETRAIN_PRESETS: dict[str, dict[str, Any]] = {
@@ -325,35 +350,35 @@ class EvalConfig:
     the field was made without it.
     """
 
-    data: str = "embedded"
-    data_root: str | None = None
-    download: bool = False
-    image_size: int = 32
-    max_train_images: int | None = None
-    max_test_images: int | None = None
-    layers: tuple[str, ...] | None = None
-    max_dim: int = 9216
-    probe_val_fraction: float = 0.2
-    probe_epochs: int = 30
-    probe_lr: float = 1e-3
-    probe_weight_decay: float = 1e-4
-    probe_batch_size: int = 256
-    finetune_epochs: int = 2
-    finetune_lr: float = 1e-3
-    finetune_weight_decay: float = 0.0
-    finetune_batch_size: int = 32
-    finetune_precise_bn: bool = False
-    augment: bool = True
-    feature_batch_size: int = 128
-    seed: int = 0
-    split_seed: int = 0
-    device: str = "auto"
-    amp: str = "auto"
-    num_workers: int = 0
-    out: str = "runs/eval"
-    progress: bool | None = None
-    verbose: bool = True
-    record_dir: str | None = None
+    data: str = _field("recipe", "embedded")
+    data_root: str | None = _field("machinery", None)
+    download: bool = _field("machinery", False)
+    image_size: int = _field("recipe", 32)
+    max_train_images: int | None = _field("recipe", None)
+    max_test_images: int | None = _field("recipe", None)
+    layers: tuple[str, ...] | None = _field("recipe", None)
+    max_dim: int = _field("recipe", 9216)
+    probe_val_fraction: float = _field("recipe", 0.2)
+    probe_epochs: int = _field("recipe", 30)
+    probe_lr: float = _field("recipe", 1e-3)
+    probe_weight_decay: float = _field("recipe", 1e-4)
+    probe_batch_size: int = _field("recipe", 256)
+    finetune_epochs: int = _field("finetune", 2)
+    finetune_lr: float = _field("finetune", 1e-3)
+    finetune_weight_decay: float = _field("finetune", 0.0)
+    finetune_batch_size: int = _field("finetune", 32)
+    finetune_precise_bn: bool = _field("finetune", False)
+    augment: bool = _field("finetune", True)
+    feature_batch_size: int = _field("machinery", 128)
+    seed: int = _field("recipe", 0)
+    split_seed: int = _field("recipe", 0)
+    device: str = _field("machinery", "auto")
+    amp: str = _field("machinery", "auto")
+    num_workers: int = _field("machinery", 0)
+    out: str = _field("machinery", "runs/eval")
+    progress: bool | None = _field("machinery", None)
+    verbose: bool = _field("machinery", True)
+    record_dir: str | None = _field("machinery", None)
 
     def __post_init__(self) -> None:
         _choice(self.data, "data", DATASETS)
@@ -397,6 +422,15 @@ class EvalConfig:
         d = dataclasses.asdict(self)
         d["layers"] = list(self.layers) if self.layers is not None else None
         return d
+
+
+MACHINERY_FIELDS = frozenset(fields_with_role(PretrainConfig, "machinery") + fields_with_role(EvalConfig, "machinery"))
+"""Fields of either configuration that say where or how a run executes, not what it computes: a
+checkpoint or a stage made under other values of these still counts (e.g. after the dataset
+folder moved, or on another device)."""
+FINETUNE_ONLY_FIELDS = frozenset(fields_with_role(EvalConfig, "finetune"))
+"""EvalConfig fields only fine-tuning (and the supervised training) reads: a probe made under
+other values of these still counts."""
 
 
 # The book's presets fine-tune with the precise-BN refresh: their short fine-tuning leaves

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..presets import EvalConfig, PretrainConfig
+from ..presets import MODEL_FIELDS, EvalConfig, PretrainConfig
 from ..results import ARCH_LABELS
 from .grids import GRIDS, Grid, Run, get_grid
 
@@ -122,9 +122,6 @@ class ImageCosts:
     finetune_forward: int
 
 
-_SHAPE_FIELDS = ("arch", "width", "image_size", "grid", "method", "color_space", "bins1", "bins2")
-"""The PretrainConfig fields a network's shapes (so its FLOPs) depend on."""
-
 _COSTS: dict[tuple, ImageCosts] = {}
 
 
@@ -134,7 +131,7 @@ def image_costs(pretrain_config: PretrainConfig, eval_config: EvalConfig, num_cl
     ``pretrain_config.image_size`` for pretraining and ``eval_config.image_size`` for evaluation.
     Counted once per distinct network shape and evaluation size (seeds, noises and learning
     rates share a count)."""
-    key = (tuple(getattr(pretrain_config, name) for name in _SHAPE_FIELDS), eval_config.image_size,
+    key = (tuple(getattr(pretrain_config, name) for name in MODEL_FIELDS),  # the network's shapes eval_config.image_size,
            tuple(eval_config.layers or ()), eval_config.max_dim, num_classes, bool(pretrains))
     if key not in _COSTS:
         _COSTS[key] = _count_image_costs(pretrain_config, eval_config, num_classes, pretrains)

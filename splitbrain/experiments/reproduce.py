@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..presets import EvalConfig, PretrainConfig
+from ..presets import FINETUNE_ONLY_FIELDS, MACHINERY_FIELDS, EvalConfig, PretrainConfig
 from ..results import atomic_write_text, make_record, write_record
 from .grids import GRIDS, Grid, Run, get_grid
 
@@ -52,16 +52,6 @@ RUN_STATES = ("finished", "stale", "partial", "pending")
 """``finished``: a complete record made with the grid's current configuration exists;
 ``stale``: a complete record exists but was made with another configuration; ``partial``: the
 run directory holds some of its work (a checkpoint or a finished stage); ``pending``: nothing yet."""
-
-# Configuration fields that say where or how a run executes, not what it computes: a stage
-# made under other values of these still counts (e.g. after the dataset folder moved).
-MACHINERY_FIELDS = frozenset({"out", "record_dir", "progress", "verbose", "device", "num_workers", "data_root", "in_memory",
-                              "download", "log_every", "amp", "channels_last", "compile", "feature_batch_size"})
-
-# EvalConfig fields only fine-tuning (and the supervised training) reads: a probe made under other
-# values of these still counts.
-FINETUNE_ONLY_FIELDS = frozenset({"finetune_epochs", "finetune_lr", "finetune_weight_decay", "finetune_batch_size",
-                                  "finetune_precise_bn", "augment"})
 
 PROBE_LAYER_KEYS = ("val_top1", "val_top5", "top1", "top5", "train_top1", "dim")
 PROBE_KEYS = ("best_layer", "layer_chosen_on", "val_top1", "top1", "top5", "num_classes", "train_images", "val_images",
