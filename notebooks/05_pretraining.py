@@ -62,10 +62,10 @@ from splitbrain.notebook import chapter_setup, glue
 from splitbrain.plots.training import plot_loss_curves, plot_prediction_grid
 from splitbrain.predict import (
     colorize, predict_lightness, pretext_cross_entropy, prior_cross_entropy, refresh_batchnorm)
+from splitbrain.checkpoint import model_from_checkpoint, read_metrics
 from splitbrain.presets import get_preset
 from splitbrain.quantize import delta_e_2000, downsample, quantization_error
-from splitbrain.train import (
-    build_pretrain_dataset, build_targets_for, model_from_checkpoint, pretrain, read_metrics)
+from splitbrain.train import build_pretrain_dataset, build_targets_for, pretrain
 
 ctx = chapter_setup(PRESET, seed=SEED)
 print(f"preset: {ctx.preset}, device: {ctx.device}")

@@ -56,12 +56,13 @@ from pathlib import Path
 
 import torch
 
+from splitbrain.checkpoint import model_from_checkpoint
 from splitbrain.evaluate import build_eval_datasets, finetune, linear_probe, load_subject
 from splitbrain.notebook import chapter_setup, glue
 from splitbrain.plots.training import plot_accuracy_bars, plot_probe_curves
 from splitbrain.predict import matching_checkpoint, refresh_batchnorm
 from splitbrain.presets import get_eval_preset, get_preset
-from splitbrain.train import build_pretrain_dataset, build_targets_for, model_from_checkpoint, pretrain
+from splitbrain.train import build_pretrain_dataset, build_targets_for, pretrain
 
 ctx = chapter_setup(PRESET, seed=SEED)
 print(f"preset: {ctx.preset}, device: {ctx.device}")

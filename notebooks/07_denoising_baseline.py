@@ -105,8 +105,9 @@ from splitbrain.plots.models import Table
 from splitbrain.presets import get_eval_preset, get_preset
 from pathlib import Path
 
+from splitbrain.checkpoint import model_from_checkpoint, read_metrics
 from splitbrain.predict import matching_checkpoint, refresh_batchnorm
-from splitbrain.train import build_pretrain_dataset, build_targets_for, model_from_checkpoint, pretrain, read_metrics
+from splitbrain.train import build_pretrain_dataset, build_targets_for, pretrain
 
 ctx = chapter_setup(PRESET, seed=SEED)
 print(f"preset: {ctx.preset}, device: {ctx.device}")

@@ -41,8 +41,9 @@ import numpy as np
 import torch
 
 from . import poster_pipeline
+from .files import atomic_write_text
 from .models import ARCHITECTURES
-from .results import atomic_write_text, cpu_model
+from .results import cpu_model
 
 __all__ = ["Row", "main", "run_benchmark", "format_table", "machine_info", "measure_bf16_peak"]
 
@@ -357,7 +358,7 @@ def _make_trainer(arch: str, width: str, size: int, targets, device: torch.devic
 
 
 def _gpu_amp_dtype(device: torch.device) -> torch.dtype | None:
-    from .train import resolve_amp
+    from .runtime import resolve_amp
 
     return resolve_amp("auto", device)
 
@@ -583,7 +584,7 @@ def format_table(info: dict[str, str], rows: Sequence[Row], command: str = "", q
 
 
 def _resolve_device(name: str) -> torch.device:
-    from .train import resolve_device
+    from .runtime import resolve_device
 
     return resolve_device(name)
 

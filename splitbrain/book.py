@@ -26,8 +26,8 @@ from pathlib import Path
 
 import yaml
 
+from .files import atomic_write_text
 from .presets import PRESET_NAMES, resolve_preset_name
-from .results import atomic_write_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_RECORDS = Path("results") / "runtimes"

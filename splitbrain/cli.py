@@ -237,7 +237,8 @@ def _pretrain_config(args: argparse.Namespace) -> PretrainConfig:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
-    from .train import init_distributed, pretrain
+    from .runtime import init_distributed
+    from .train import pretrain
 
     config = _pretrain_config(args)
     resume = args.resume
@@ -284,7 +285,7 @@ def _eval_config(args: argparse.Namespace, epochs_field: str | None) -> EvalConf
 def _checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     """The checkpoint named by --checkpoint, loaded once."""
     if not hasattr(args, "_loaded_checkpoint"):
-        from .train import load_checkpoint
+        from .checkpoint import load_checkpoint
 
         args._loaded_checkpoint = load_checkpoint(args.checkpoint)
     return args._loaded_checkpoint
@@ -296,7 +297,7 @@ def _subject(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError("give --checkpoint PATH (a pretraining checkpoint) or --random-init")
     asked = _given(args, {"method": "method", "arch": "arch", "color_space": "color_space"})
     if args.checkpoint:
-        from .train import check_compatible
+        from .checkpoint import check_compatible
 
         check_compatible(_checkpoint(args)["config"], asked, source=f"checkpoint {args.checkpoint}")
         return {"checkpoint": args.checkpoint, "random_init": args.random_init}

@@ -37,20 +37,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from .checkpoint import check_compatible, config_from_dict, load_checkpoint
 from .color import ColorSpace, get_color_space
 from .models import DenoisingAutoencoder, SplitBrainNet, pool_features, recompute_batchnorm_statistics
 from .presets import EvalConfig, PretrainConfig
 from .results import make_record, write_record
-from .train import (
-    build_model,
-    check_compatible,
-    config_from_dict,
-    load_checkpoint,
-    resolve_amp,
-    resolve_device,
-    seed_everything,
-    tqdm_disable,
-)
+from .runtime import resolve_amp, resolve_device, seed_everything, tqdm_disable
+from .train import build_model
 
 # ----------------------------------------------------------------------------------------------
 # Feature extractors: one interface over split-brain pairs and autoencoders

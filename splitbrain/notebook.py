@@ -7,13 +7,12 @@ Colab), so numbers in prose always come from the run.
 """
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from .presets import resolve_preset_name
+from .runtime import seed_everything
 
 
 @dataclass(frozen=True)
@@ -28,13 +27,6 @@ class ChapterContext:
     preset: str
     device: torch.device
     seed: int
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's generators (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def chapter_setup(preset: str = "auto", seed: int = 0, device: str = "auto") -> ChapterContext:

@@ -296,7 +296,7 @@ def matching_checkpoint(path: str | os.PathLike, config, ignore: Iterable[str] =
     the run wrote its files, the device and precision it ran on) equals the checkpoint's; "finished": it was saved after
     ``config.epochs`` epochs. A missing or unreadable file gives None.
     """
-    from .train import load_checkpoint
+    from .checkpoint import load_checkpoint
 
     path = Path(path)
     if not path.is_file():

@@ -36,11 +36,12 @@ import os
 import platform
 import statistics
 import subprocess
-import tempfile
 import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+from .files import atomic_write_text
 
 RECORD_KINDS = ("pretrain", "probe", "finetune", "run", "margin")
 
@@ -98,28 +99,6 @@ def hardware_info() -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------------------
 # writing and reading
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and ``os.replace``.
-
-    Either the old file or the complete new one exists at every moment; never a partial one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(temp, 0o644)  # mkstemp creates 0600; records are meant to be shared
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
-    return path
 
 
 def _jsonable(value: Any) -> Any:

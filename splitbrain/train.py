@@ -39,13 +39,11 @@ import itertools
 import json
 import math
 import os
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -53,123 +51,34 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
-from .presets import DAE_FIELDS, MODEL_FIELDS, WARMUP_FRACTION, PretrainConfig
-from .results import atomic_write_text, make_record, write_record
+from .checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_NAME,
+    CONFIG_NAME,
+    METRICS_NAME,
+    MetricsLog,
+    read_metrics,
+    atomic_torch_save,
+    check_compatible,
+    load_checkpoint,
+)
+from .files import atomic_write_text
+from .presets import WARMUP_FRACTION, PretrainConfig
+from .results import make_record, write_record
+from .runtime import (
+    DistributedContext,
+    all_reduce_mean,
+    capture_rng_state,
+    epoch_seed,
+    init_distributed,
+    resolve_amp,
+    resolve_device,
+    restore_rng_state,
+    seed_everything,
+    tqdm_disable,
+)
 
-CHECKPOINT_NAME = "checkpoint.pt"
-METRICS_NAME = "metrics.jsonl"
-CONFIG_NAME = "config.json"
-CHECKPOINT_FORMAT = "splitbrain-pretrain-1"
 PRIOR_BATCHES = 8  # batches used to measure the class prior of the rebalanced loss
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint was made for a different network or target setting than the one asked for."""
-
-
-# ----------------------------------------------------------------------------------------------
-# Machinery: processes, devices, precision
-
-
-@dataclass(frozen=True)
-class DistributedContext:
-    """Where this process stands in a (possibly one-process) run."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device: str = "auto") -> DistributedContext:
-    """Join the process group torchrun describes in the environment (WORLD_SIZE > 1).
-
-    Backend: NCCL when training on CUDA (``device`` "auto" with a GPU, or "cuda..."), else
-    gloo. A single process (no WORLD_SIZE, or 1) returns the trivial context and initialises
-    nothing; an already initialised group is joined as it is.
-    """
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
-        return DistributedContext()
-    rank = int(os.environ["RANK"])
-    local_rank = int(os.environ.get("LOCAL_RANK", rank))
-    if not dist.is_initialized():
-        on_cuda = torch.cuda.is_available() and (device == "auto" or device.startswith("cuda"))
-        backend = "nccl" if on_cuda else "gloo"
-        if backend == "nccl":
-            torch.cuda.set_device(local_rank)
-        dist.init_process_group(backend=backend, init_method="env://")
-    return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank)
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``"auto"`` -> CUDA (this process's GPU) when available, else the CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}") from error
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={name!r} but CUDA is not available; use device='cpu' or 'auto'")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
-    return device
-
-
-def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``mode`` on ``device`` (None: full float32).
-
-    "auto": bf16 on GPUs that support it, fp16 on older ones (a T4), float32 on the CPU.
-    """
-    if mode == "off" or (mode == "auto" and device.type != "cuda"):
-        return None
-    if mode == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if mode == "fp16" and device.type != "cuda":
-        raise ValueError("amp='fp16' needs a CUDA device; use amp='bf16' or 'off' on the CPU")
-    return torch.bfloat16 if mode == "bf16" else torch.float16
-
-
-def seed_everything(seed: int) -> None:
-    """Seed torch (all devices), numpy and Python's ``random``."""
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
-
-
-def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
-    """The loader generator's seed for ``epoch``: a function of (seed, epoch, rank) only."""
-    return (seed * 1_000_003 + epoch * 7919 + rank * 104_729) % 2**63
-
-
-def capture_rng_state() -> dict[str, Any]:
-    """Every global RNG's state, in types ``torch.load(weights_only=True)`` accepts."""
-    kind, keys, position, has_gauss, gauss = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss),
-        "python": random.getstate(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-    }
-
-
-def restore_rng_state(state: dict[str, Any]) -> None:
-    """Inverse of :func:`capture_rng_state` (CUDA states only when the GPU count matches)."""
-    torch.set_rng_state(state["torch"])
-    kind, keys, position, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
-    random.setstate(state["python"])
-    if state.get("cuda") is not None and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -413,101 +322,6 @@ def optimizer_step(optimizer: torch.optim.Optimizer, scaler) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# Checkpoints and metrics
-
-
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary file in the same directory, then ``os.replace``.
-
-    A crash during the save leaves the previous file at ``path`` untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(obj, temp)
-        os.replace(temp, path)
-    finally:
-        if temp.exists():
-            temp.unlink()
-    return path
-
-
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a pretraining checkpoint; FileNotFoundError / ValueError say what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # a truncated or foreign file
-        raise ValueError(f"{path} is not a readable splitbrain checkpoint ({type(error).__name__}: {error})") from error
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a splitbrain pretraining checkpoint (format {CHECKPOINT_FORMAT!r} expected)")
-    return checkpoint
-
-
-def check_compatible(saved: dict[str, Any], wanted: dict[str, Any], source: str = "checkpoint") -> None:
-    """Raise CheckpointMismatchError unless the model-defining fields agree.
-
-    ``saved`` / ``wanted``: config dicts; only the keys ``wanted`` has are compared.
-    """
-    fields = MODEL_FIELDS + (DAE_FIELDS if saved.get("method") == "dae" else ())
-    differ = [f for f in fields if f in wanted and f in saved and saved[f] != wanted[f]]
-    if differ:
-        pairs = ", ".join(f"{f}={saved[f]!r} (asked: {wanted[f]!r})" for f in differ)
-        raise CheckpointMismatchError(f"{source} was trained with {pairs}; it cannot be used for this configuration")
-
-
-def model_from_checkpoint(checkpoint: dict[str, Any] | str | os.PathLike, device="cpu"):
-    """(model, PretrainConfig) rebuilt from a checkpoint (a path or a loaded dict), in eval mode."""
-    if not isinstance(checkpoint, dict):
-        checkpoint = load_checkpoint(checkpoint)
-    config = config_from_dict(checkpoint["config"])
-    model = build_model(config)
-    model.load_state_dict(checkpoint["model"])
-    return model.to(device).eval(), config
-
-
-def config_from_dict(values: dict[str, Any]) -> PretrainConfig:
-    """A PretrainConfig from a stored dict, ignoring keys this version does not know."""
-    known = {f for f in PretrainConfig.__dataclass_fields__}
-    return PretrainConfig(**{k: v for k, v in values.items() if k in known})
-
-
-def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The records of a metrics.jsonl file (a torn last line, from a crash, is skipped)."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
-
-
-class MetricsLog:
-    """Appends one JSON object per line to ``metrics.jsonl`` (rank 0 only; others no-op)."""
-
-    def __init__(self, path: Path, active: bool, keep_until_step: int | None = None):
-        self.path = path
-        self.active = active
-        if not active:
-            return
-        # A fresh run starts an empty log; a resumed one keeps what the checkpoint covers.
-        kept = [] if keep_until_step is None else [r for r in read_metrics(path) if r.get("step", 0) <= keep_until_step]
-        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
-
-    def write(self, record: dict[str, Any]) -> None:
-        if self.active:
-            with open(self.path, "a") as stream:
-                stream.write(json.dumps(record) + "\n")
-
-
-# ----------------------------------------------------------------------------------------------
 # The loop
 
 
@@ -532,22 +346,6 @@ class PretrainResult:
     wall_time_s: float = 0.0
     images_per_s: float = 0.0
     record_path: Path | None = None
-
-
-def tqdm_disable(progress: bool | None, is_main: bool = True) -> bool | None:
-    """tqdm's ``disable`` for a ``progress`` setting: a bar when True, none when False (or on
-    ranks other than 0), and with None only when stderr is a terminal (never in a notebook)."""
-    if not is_main or progress is False:
-        return True
-    return None if progress is None else False
-
-
-def _all_reduce_mean(values: torch.Tensor, ctx: DistributedContext) -> torch.Tensor:
-    if ctx.enabled:
-        values = values.clone()
-        dist.all_reduce(values)
-        values /= ctx.world_size
-    return values
 
 
 def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = None) -> PretrainResult:
@@ -683,7 +481,7 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
             sums += torch.stack([loss, parts.get("loss1", loss), parts.get("loss2", loss)])
             bar.update(1)
             if step % config.log_every == 0:
-                values = _all_reduce_mean(torch.stack([loss, parts.get("loss1", loss), parts.get("loss2", loss)]), ctx).tolist()
+                values = all_reduce_mean(torch.stack([loss, parts.get("loss1", loss), parts.get("loss2", loss)]), ctx).tolist()
                 now = time.perf_counter()
                 speed = window_steps * images_per_step / max(now - window_start, 1e-9)
                 window_start, window_steps = now, 0
@@ -702,7 +500,7 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
             scheduler.step()
 
         epochs_done = epoch + 1
-        means = (_all_reduce_mean(sums, ctx) / max(steps_done, 1)).tolist()
+        means = (all_reduce_mean(sums, ctx) / max(steps_done, 1)).tolist()
         epoch_time = time.perf_counter() - epoch_start
         images_seen += steps_done * images_per_step
         train_time += epoch_time

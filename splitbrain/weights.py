@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import RAW_URL
+from .files import atomic_write
 
 PRETRAINED_FOLDER = "results/pretrained"
 """Where the shipped networks live, relative to the repository root (and to ``RAW_URL``)."""
@@ -89,25 +90,24 @@ def locate(name: str, cache_dir: str | os.PathLike | None = None, download: bool
 
 
 def fetch(url: str, path: Path, sha256: str) -> None:
-    """Download ``url`` to ``path`` through a temporary file; keep it only if its sha256 matches."""
+    """Download ``url`` to ``path`` atomically; keep it only if its sha256 matches."""
     import urllib.request
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(temp, "wb") as stream:
+    def download(stream) -> None:
+        digest = hashlib.sha256()
+        with urllib.request.urlopen(url, timeout=60) as response:
             for block in iter(lambda: response.read(1 << 20), b""):
+                digest.update(block)
                 stream.write(block)
-        if sha256_of(temp) != sha256:
+        if digest.hexdigest() != sha256:
             raise ValueError(f"{url} did not have the expected sha256 {sha256}; nothing was kept")
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+
+    atomic_write(path, download)
 
 
 def pretrained(name: str, device: str = "cpu", cache_dir: str | os.PathLike | None = None, download: bool = True):
     """(model, PretrainConfig): the shipped network ``name`` in eval mode on ``device`` (see the module docstring)."""
-    from .train import model_from_checkpoint
+    from .checkpoint import model_from_checkpoint
 
     return model_from_checkpoint(locate(name, cache_dir, download), device=device)
 
@@ -153,7 +153,7 @@ def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike |
     """Write the weights-only file of a finished run's ``checkpoint`` as ``<folder>/<name>.pt``."""
     import torch
 
-    from .train import CHECKPOINT_FORMAT, atomic_torch_save, load_checkpoint
+    from .checkpoint import CHECKPOINT_FORMAT, atomic_torch_save, load_checkpoint
 
     saved = load_checkpoint(checkpoint)
     folder = Path(folder) if folder is not None else repository_file(name).parent

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from splitbrain.checkpoint import load_checkpoint
 from splitbrain.cli import build_parser, main
-from splitbrain.train import load_checkpoint
 
 
 TINY = ["--preset", "smoke", "--image-size", "16", "--set", "grid=4", "--set", "train_length=32",

@@ -25,17 +25,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from splitbrain.checkpoint import load_checkpoint, read_metrics
 from splitbrain.presets import get_preset
-from splitbrain.train import (
-    SplitBrainObjective,
-    build_model,
-    build_targets_for,
-    forward_backward,
-    init_distributed,
-    load_checkpoint,
-    optimizer_step,
-    read_metrics,
-)
+from splitbrain.runtime import init_distributed
+from splitbrain.train import SplitBrainObjective, build_model, build_targets_for, forward_backward, optimizer_step
 
 WORLD = 2
 GLOBAL_BATCH = 8

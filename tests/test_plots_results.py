@@ -1,6 +1,5 @@
 """Tests of splitbrain.plots.results on synthetic run records whose means and spreads are known."""
 import json
-import math
 import statistics
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from splitbrain.plots.results import (
     side_by_side_rows,
     table1_rows,
 )
-from splitbrain.results import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "results" / "reference"

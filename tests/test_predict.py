@@ -18,10 +18,10 @@ from splitbrain.predict import (
     prior_cross_entropy,
     refresh_batchnorm,
 )
+from splitbrain.checkpoint import CHECKPOINT_FORMAT
 from splitbrain.presets import get_preset
 from splitbrain.quantize import downsample, quantization_error
 from splitbrain.targets import build_targets
-from splitbrain.train import CHECKPOINT_FORMAT
 
 GRID = 4
 SIZE = 16

@@ -10,8 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
+from splitbrain import files
 from splitbrain import results as results_module
-from splitbrain import train
+from splitbrain import checkpoint, runtime, train
 from splitbrain.data import FOLDER_FRACTIONS, split_indices
 from splitbrain.experiments import reproduce
 from splitbrain.experiments.grids import (
@@ -238,7 +239,7 @@ def test_dry_run_lists_states_without_running(tmp_path, capsys, monkeypatch):
     # One finished run (a complete record), one partial (a finished stage in its run directory).
     record = {"kind": "run", "status": "complete", "config": reproduce.current_configs(smoke, first),
               "metrics": {"probe": {"top1": 0.5, "top5": 0.9}, "finetune": {"top1": 0.4, "top5": 0.8}}}
-    results_module.atomic_write_text(record_path(first, tmp_path / "results"), json.dumps(record))
+    files.atomic_write_text(record_path(first, tmp_path / "results"), json.dumps(record))
     (tmp_path / "runs" / "smoke" / second.name).mkdir(parents=True)
     (tmp_path / "runs" / "smoke" / second.name / "probe.json").write_text("{}")
     monkeypatch.setattr(reproduce, "execute_run", lambda *a, **k: pytest.fail("a dry run executed a run"))
@@ -250,7 +251,7 @@ def test_dry_run_lists_states_without_running(tmp_path, capsys, monkeypatch):
     assert "finished  smoke/simplenet-lab-seed0" in out and "partial  smoke/simplenet-random-lab-seed0" in out
     # An incomplete record (a run that wrote no fine-tuning score) does not count as finished.
     record["metrics"]["finetune"] = {}
-    results_module.atomic_write_text(record_path(first, tmp_path / "results"), json.dumps(record))
+    files.atomic_write_text(record_path(first, tmp_path / "results"), json.dumps(record))
     assert run_state(first, tmp_path / "results", tmp_path / "runs") == "pending"
 
 
@@ -268,7 +269,7 @@ def test_an_interrupted_pretraining_resumes_from_its_checkpoint(tmp_path, monkey
         run_grid("smoke", only=only, verbose=False, **dirs(tmp_path))
     run = get_grid("smoke").runs()[0]
     run_dir = tmp_path / "runs" / "smoke" / run.name
-    assert train.load_checkpoint(run_dir / "checkpoint.pt")["epoch"] == 1
+    assert checkpoint.load_checkpoint(run_dir / "checkpoint.pt")["epoch"] == 1
     assert not record_path(run, tmp_path / "results").exists()
     assert run_state(run, tmp_path / "results", tmp_path / "runs") == "partial"
     monkeypatch.setattr(train, "atomic_torch_save", real_save)
@@ -285,8 +286,8 @@ def test_an_interrupted_pretraining_resumes_from_its_checkpoint(tmp_path, monkey
 
     # The resumed run ends with exactly the weights of an uninterrupted one (CPU).
     run_grid("smoke", only=only, verbose=False, results_dir=tmp_path / "r2", runs_dir=tmp_path / "runs2")
-    resumed = train.load_checkpoint(run_dir / "checkpoint.pt")["model"]
-    straight = train.load_checkpoint(tmp_path / "runs2" / "smoke" / run.name / "checkpoint.pt")["model"]
+    resumed = checkpoint.load_checkpoint(run_dir / "checkpoint.pt")["model"]
+    straight = checkpoint.load_checkpoint(tmp_path / "runs2" / "smoke" / run.name / "checkpoint.pt")["model"]
     assert resumed.keys() == straight.keys() and all(torch.equal(resumed[k], straight[k]) for k in resumed)
     assert record["metrics"]["probe"] == json.loads(record_path(run, tmp_path / "r2").read_text())["metrics"]["probe"]
 
@@ -338,12 +339,12 @@ def test_dae_and_supervised_runs(tmp_path):
                             "random_init": False, "noise": "masking", "noise_level": 0.25}
     assert supervised["model"]["method"] == "supervised" and supervised["config"]["supervised"]["finetune_epochs"] == 2
     assert [h["epoch"] for h in supervised["metrics"]["pretrain"]["history"]] == [1, 2]
-    checkpoint = train.load_checkpoint(tmp_path / "runs" / "smoke-more" / "simplenet-supervised-lab-seed0" / "supervised.pt")
-    assert checkpoint["supervised"] is True and checkpoint["config"]["color_space"] == "lab"
+    saved = checkpoint.load_checkpoint(tmp_path / "runs" / "smoke-more" / "simplenet-supervised-lab-seed0" / "supervised.pt")
+    assert saved["supervised"] is True and saved["config"]["color_space"] == "lab"
     # The supervised network is not the random initialisation any more.
-    train.seed_everything(0)
-    fresh = train.build_model(train.config_from_dict(checkpoint["config"]))
-    assert any(not torch.equal(v, fresh.state_dict()[k]) for k, v in checkpoint["model"].items() if v.is_floating_point())
+    runtime.seed_everything(0)
+    fresh = train.build_model(checkpoint.config_from_dict(saved["config"]))
+    assert any(not torch.equal(v, fresh.state_dict()[k]) for k, v in saved["model"].items() if v.is_floating_point())
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,15 +8,8 @@ import statistics
 import pytest
 
 from splitbrain import results
-from splitbrain.results import (
-    architecture_label,
-    atomic_write_text,
-    load_records,
-    make_record,
-    table1,
-    table1_rows,
-    write_record,
-)
+from splitbrain.files import atomic_write_text
+from splitbrain.results import architecture_label, load_records, make_record, table1, table1_rows, write_record
 
 
 def record(arch="fcresnet18", space="rescaled_lab", seed=0, top1=0.14, top5=0.30, epochs=5, kind="finetune",

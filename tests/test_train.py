@@ -9,20 +9,9 @@ import pytest
 import torch
 
 from splitbrain import train as train_module
+from splitbrain.checkpoint import CheckpointMismatchError, atomic_torch_save, load_checkpoint, model_from_checkpoint, read_metrics
 from splitbrain.presets import PRESET_NAMES, EvalConfig, PretrainConfig, get_eval_preset, get_preset
-from splitbrain.train import (
-    CheckpointMismatchError,
-    SplitBrainObjective,
-    atomic_torch_save,
-    build_model,
-    build_targets_for,
-    forward_backward,
-    load_checkpoint,
-    model_from_checkpoint,
-    optimizer_step,
-    pretrain,
-    read_metrics,
-)
+from splitbrain.train import SplitBrainObjective, build_model, build_targets_for, forward_backward, optimizer_step, pretrain
 
 
 def tiny(tmp_path, name="run", **overrides) -> PretrainConfig:
@@ -181,9 +170,8 @@ def test_failed_checkpoint_save_leaves_the_previous_one_intact(tmp_path, monkeyp
     path = tmp_path / "run" / "checkpoint.pt"
     before = path.read_bytes()
 
-    def broken_save(obj, target, *args, **kwargs):
-        with open(target, "wb") as stream:
-            stream.write(b"half a checkpoint")
+    def broken_save(obj, stream, *args, **kwargs):  # the atomic writer hands torch.save an open file
+        stream.write(b"half a checkpoint")
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", broken_save)

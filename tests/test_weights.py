@@ -85,9 +85,6 @@ def test_probe_config_repeats_the_grid_runs_probe_at_its_chosen_layer():
     import json
     from pathlib import Path
 
-    from splitbrain.data import MissingDatasetError
-    from splitbrain.evaluate import build_eval_datasets
-
     root = Path(__file__).resolve().parent.parent
     for name, entry in weights.PRETRAINED.items():
         record = json.loads((root / entry.record).read_text())

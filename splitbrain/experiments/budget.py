@@ -38,9 +38,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .grids import GRIDS, Grid, Run, get_grid
 from ..presets import MODEL_FIELDS, EvalConfig, PretrainConfig
 from ..results import ARCH_LABELS
-from .grids import GRIDS, Grid, Run, get_grid
 
 STAGES = ("pretrain", "probe", "finetune")
 """A run's stages, in order (the runner's stage files and a record's ``stages``)."""
@@ -304,7 +304,7 @@ def grid_flops(grid: Grid, runs: Sequence[Run] | None = None) -> dict[str, dict[
 
 def record_flops(record: Mapping[str, Any]) -> dict[str, int]:
     """FLOPs per stage of a recorded run, from its configurations and the image counts it reports."""
-    from ..train import config_from_dict
+    from ..checkpoint import config_from_dict
 
     config = record["config"]
     pretrain_config = config_from_dict(config["pretrain"])
@@ -535,8 +535,9 @@ def budget_report(grid: Grid, peaks: Mapping[str, Mapping[str, float]], records:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..results import atomic_write_text, load_records
+    from ..files import atomic_write_text
     from .report import replace_section
+    from ..results import load_records
 
     parser = argparse.ArgumentParser(prog="python -m splitbrain.experiments.budget",
                                      description=__doc__.split("\n\n")[0])

@@ -161,10 +161,11 @@ def _probe_summary(metrics: Mapping[str, Any]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run one trial; returns the margin record (also written unless ``--results none``)."""
+    from ..checkpoint import CHECKPOINT_NAME
     from ..evaluate import build_eval_datasets, linear_probe
     from ..predict import matching_checkpoint
     from ..results import make_record, write_record
-    from ..train import CHECKPOINT_NAME, pretrain
+    from ..train import pretrain
 
     name, config, eval_config = trial_configs(args)
     checkpoint = Path(config.out) / CHECKPOINT_NAME
@@ -291,8 +292,9 @@ def margin_table(records: Iterable[Mapping[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.report is not None:
-        from ..results import atomic_write_text, load_records
+        from ..files import atomic_write_text
         from .report import replace_section
+        from ..results import load_records
 
         section = margin_table(load_records(args.results, kind="margin"))
         if args.report == "-":

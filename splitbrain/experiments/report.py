@@ -23,10 +23,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..plots.results import paired_difference
-from ..results import ARCH_LABELS, atomic_write_text, format_summary, load_records, summarize
+from ..files import atomic_write_text
 from .grids import GRIDS
+from ..plots.results import paired_difference
 from .reproduce import validated_probe
+from ..results import ARCH_LABELS, format_summary, load_records, summarize
 
 SPACE_WORDS = {"lab": "Lab", "rescaled_lab": "rescaled Lab", "rgb": "RGB"}
 NOISE_WORDS = {"masking": "masking", "salt_pepper": "salt-and-pepper", "gaussian": "Gaussian"}

@@ -44,9 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..presets import FINETUNE_ONLY_FIELDS, MACHINERY_FIELDS, EvalConfig, PretrainConfig
-from ..results import atomic_write_text, make_record, write_record
+from ..files import atomic_write_text
 from .grids import GRIDS, Grid, Run, get_grid
+from ..presets import FINETUNE_ONLY_FIELDS, MACHINERY_FIELDS, EvalConfig, PretrainConfig
+from ..results import make_record, write_record
 
 RUN_STATES = ("finished", "stale", "partial", "pending")
 """``finished``: a complete record made with the grid's current configuration exists;
@@ -239,7 +240,8 @@ def _pretrain_stage(pretrain_config, directory: Path, key: dict[str, Any]) -> di
     Raises ValueError when the checkpoint was made under another configuration (resuming it
     would mix two recipes): the run directory must then be deleted to start the run again.
     """
-    from ..train import CHECKPOINT_NAME, load_checkpoint, pretrain
+    from ..checkpoint import CHECKPOINT_NAME, load_checkpoint
+    from ..train import pretrain
 
     checkpoint = directory / CHECKPOINT_NAME
     done_epochs = 0
@@ -270,8 +272,8 @@ def _supervised_stage(config, network_config, directory: Path, key: dict[str, An
     import torch
     from torch.utils.data import Subset
 
+    from ..checkpoint import CHECKPOINT_FORMAT, atomic_torch_save
     from ..evaluate import build_eval_datasets, finetune, validation_part
-    from ..train import CHECKPOINT_FORMAT, atomic_torch_save
 
     start = time.perf_counter()
     train, test, num_classes = build_eval_datasets(config, augment_train=config.augment)
