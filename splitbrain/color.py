@@ -235,10 +235,21 @@ class ColorSpace:
     _to_rgb: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
     groups: tuple[tuple[int, ...], tuple[int, ...]] = ((0,), (1, 2))
 
+    def __post_init__(self) -> None:
+        first, second = self.groups
+        if tuple(first) + tuple(second) != (0, 1, 2) or not first or not second:
+            raise ValueError(f"groups must split the channels (0, 1, 2) in order into two runs, got {self.groups!r}")
+
     @property
     def group_channels(self) -> tuple[int, int]:
-        """(1, 2): the channel counts of group 1 and group 2."""
+        """(c1, c2): the channel counts of group 1 and group 2 ((1, 2) for L | ab)."""
         return (len(self.groups[0]), len(self.groups[1]))
+
+    def inputs(self, rgb: torch.Tensor) -> torch.Tensor:
+        """sRGB (N, 3, H, W), uint8 in [0, 255] or float in [0, 1] -> the network's input: this
+        space's values normalised to about [-1, 1] (:meth:`normalize`), float32 for uint8 input.
+        The one way from images to network inputs (pretraining, probes, fine-tuning, prediction)."""
+        return self.normalize(self.from_rgb(rgb))
 
     def from_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
         """sRGB (N, 3, H, W), uint8 in [0, 255] or float in [0, 1] -> this space's values.
@@ -253,14 +264,16 @@ class ColorSpace:
         return self._to_rgb(x)
 
     def split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, 3, H, W) -> (group 1 (N, 1, H, W), group 2 (N, 2, H, W)), views of ``x``."""
+        """(N, 3, H, W) -> (group 1 (N, c1, H, W), group 2 (N, c2, H, W)), views of ``x``."""
         check_image_batch(x, "x", channels=3, allow_unbatched=True, check_finite=False)
-        return x[..., 0:1, :, :], x[..., 1:3, :, :]
+        c1 = self.group_channels[0]
+        return x[..., :c1, :, :], x[..., c1:, :, :]
 
     def merge(self, g1: torch.Tensor, g2: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`split`: (N, 1, H, W) and (N, 2, H, W) -> (N, 3, H, W)."""
-        check_image_batch(g1, "g1", channels=1, allow_unbatched=True, check_finite=False)
-        check_image_batch(g2, "g2", channels=2, allow_unbatched=True, check_finite=False)
+        """Inverse of :meth:`split`: (N, c1, H, W) and (N, c2, H, W) -> (N, 3, H, W)."""
+        c1, c2 = self.group_channels
+        check_image_batch(g1, "g1", channels=c1, allow_unbatched=True, check_finite=False)
+        check_image_batch(g2, "g2", channels=c2, allow_unbatched=True, check_finite=False)
         if g1.shape[:-3] + g1.shape[-2:] != g2.shape[:-3] + g2.shape[-2:]:
             raise ValueError(
                 f"g1 and g2 must have the same batch and spatial size, got {tuple(g1.shape)} and {tuple(g2.shape)}"

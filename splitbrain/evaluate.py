@@ -85,12 +85,9 @@ class FeatureExtractor(nn.Module):
         with torch.autocast(rgb.device.type, enabled=False):  # colour conversion stays float32
             inputs = self.prepare(rgb)
         for trunk, x in zip(self.trunks, inputs):
-            for name, stage in trunk.stages.items():
-                x = stage(x)
+            for name, activation in trunk.walk(x, until=deepest):
                 if name in wanted:
-                    per_layer[wanted[name]].append(x)
-                if name == deepest:
-                    break
+                    per_layer[wanted[name]].append(activation)
         return {layer: torch.cat(maps, dim=1) for layer, maps in per_layer.items()}
 
     def forward(self, rgb: torch.Tensor, layer: str, max_dim: int | None = None) -> torch.Tensor:
@@ -109,7 +106,7 @@ class SplitBrainFeatures(FeatureExtractor):
         super().__init__(model, space, [model.half1.trunk, model.half2.trunk])
 
     def prepare(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.space.split(self.space.normalize(self.space.from_rgb(rgb)))
+        return self.space.split(self.space.inputs(rgb))
 
 
 class AutoencoderFeatures(FeatureExtractor):
@@ -119,7 +116,7 @@ class AutoencoderFeatures(FeatureExtractor):
         super().__init__(model, space, [model.encoder])
 
     def prepare(self, rgb: torch.Tensor) -> tuple[torch.Tensor]:
-        return (self.space.normalize(self.space.from_rgb(rgb)),)
+        return (self.space.inputs(rgb),)
 
 
 _EXTRACTORS = {SplitBrainNet: SplitBrainFeatures, DenoisingAutoencoder: AutoencoderFeatures}

@@ -35,7 +35,7 @@ s x s, with s the largest side that keeps C * s * s <= ``max_dim`` (9216 by defa
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -254,10 +254,21 @@ class Trunk(nn.Module):
         valid = ", ".join(repr(name) for name in self.feature_layers + tuple(self.layer_aliases))
         raise ValueError(f"layer must be one of {valid} for {self.arch}, got {layer!r}")
 
+    def walk(self, x: torch.Tensor, until: str | None = None) -> Iterator[tuple[str, torch.Tensor]]:
+        """(stage name, output (N, C, h, w)) of every stage in order, stopping after the stage
+        ``until`` (a stage name or a feature-layer alias; None: the last). The one way the
+        package runs a trunk up to a layer (forward, activations, probes, FLOP counts, layer
+        tables); it runs in the caller's train/eval and grad mode and checks nothing."""
+        last = until if until is None or until in self.stages else self.resolve_layer(until)
+        for name, stage in self.stages.items():
+            x = stage(x)
+            yield name, x
+            if name == last:
+                return
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_image_batch(x, "x", channels=self.in_channels, check_finite=False)
-        for stage in self.stages.values():
-            x = stage(x)
+        *_, (_, x) = self.walk(x)
         return x
 
     def activation(self, x: torch.Tensor, layer: str) -> torch.Tensor:
@@ -267,11 +278,8 @@ class Trunk(nn.Module):
         """
         name = self.resolve_layer(layer)
         check_image_batch(x, "x", channels=self.in_channels, check_finite=False)
-        for stage_name, stage in self.stages.items():
-            x = stage(x)
-            if stage_name == name:
-                return x
-        raise AssertionError(f"feature layer {name!r} is not a stage")  # unreachable
+        *_, (_, x) = self.walk(x, until=name)
+        return x
 
     def feature_dim(self, layer: str, max_dim: int = DEFAULT_MAX_DIM) -> int:
         """Length D of ``features(x, layer, max_dim)``."""
@@ -708,8 +716,8 @@ def _trunk_rows(trunk: Trunk, input_size: int) -> list[dict]:
     try:
         with torch.no_grad():
             x = torch.zeros(1, trunk.in_channels, input_size, input_size, device=next(trunk.parameters()).device)
-            for name, stage in trunk.stages.items():
-                x = stage(x)
+            for name, x in trunk.walk(x):
+                stage = trunk.stages[name]
                 op = _first_spatial_op(stage)
                 rows.append(dict(
                     layer=name, channels=x.shape[1], spatial=x.shape[-1],

@@ -255,7 +255,7 @@ class DenoisingObjective:
         self.channels_last = channels_last
 
     def prepare(self, rgb: torch.Tensor):
-        clean = self.space.normalize(self.space.from_rgb(rgb))
+        clean = self.space.inputs(rgb)
         noisy = self.corrupt(clean)
         if self.channels_last:
             noisy = noisy.contiguous(memory_format=torch.channels_last)

@@ -93,14 +93,7 @@ def _trunk_inputs_of_pair(network: nn.Module, batch: int, size: int) -> tuple[to
 def _run_trunks(extractor, inputs: Sequence[torch.Tensor], last: str) -> list[tuple[str, torch.Tensor]]:
     """(stage name, output) of every trunk's stages up to the stage ``last``: the extractor's
     pass without the colour conversion."""
-    outputs = []
-    for trunk, x in zip(extractor.trunks, inputs):
-        for name, stage in trunk.stages.items():
-            x = stage(x)
-            outputs.append((name, x))
-            if name == last:
-                break
-    return outputs
+    return [output for trunk, x in zip(extractor.trunks, inputs) for output in trunk.walk(x, until=last)]
 
 
 @dataclass(frozen=True)

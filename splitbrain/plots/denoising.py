@@ -24,11 +24,10 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from torch import nn
 
 from .._checks import check_image_batch, check_positive_int
 from ..color import ColorSpace, get_color_space
-from ..models import NOISE_TYPES, DenoisingAutoencoder, SplitBrainNet, corrupt, layer_table
+from ..models import NOISE_TYPES, DenoisingAutoencoder, SplitBrainNet, corrupt, layer_table, recompute_batchnorm_statistics
 
 __all__ = [
     "NOISE_NAMES",
@@ -95,7 +94,7 @@ def corrupt_for_display(rgb: torch.Tensor, noise: str, level: float, space: str 
     _check_noise(noise)
     space = _space(space)
     batch = _as_batch(rgb).cpu()
-    clean = space.normalize(space.from_rgb(batch).float())
+    clean = space.inputs(batch)
     generator = torch.Generator().manual_seed(seed)
     noisy = corrupt(clean, noise, level, value_range=(-1.0, 1.0), generator=generator)
     return space.to_rgb(space.denormalize(noisy)).clamp(0, 1)
@@ -124,7 +123,7 @@ def reconstruction_examples(model: DenoisingAutoencoder, rgb: torch.Tensor, spac
     space = _space(space)
     device = next(model.parameters()).device
     batch = _as_batch(rgb).to(device)
-    clean = space.normalize(space.from_rgb(batch).float())
+    clean = space.inputs(batch)
     generator = torch.Generator(device=device).manual_seed(seed)
     noisy = model.corrupt(clean, generator=generator)
     was_training = model.training
@@ -173,23 +172,8 @@ def refresh_dae_batchnorm(model: DenoisingAutoencoder, rgb: torch.Tensor, space:
     check_image_batch(rgb, "rgb", channels=3)
     check_positive_int(batch_size, "batch_size")
     space = _space(space)
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [norm.momentum for norm in norms]
-    was_training = model.training
     device = next(model.parameters()).device
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # a cumulative average: every batch counts the same
-    model.train()
-    try:
-        for start in range(0, rgb.shape[0], batch_size):
-            chunk = rgb[start:start + batch_size].to(device)
-            model(space.normalize(space.from_rgb(chunk).float()))
-    finally:
-        for norm, momentum in zip(norms, momenta):
-            norm.momentum = momentum
-        model.train(was_training)
-    return model
+    return recompute_batchnorm_statistics(model, rgb.split(batch_size), lambda chunk: model(space.inputs(chunk.to(device))))
 
 
 def width_rows(dae: DenoisingAutoencoder, pair: SplitBrainNet, input_size: int) -> list[dict]:
