@@ -58,28 +58,28 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from splitbrain.architecture import (
+    compare_with_reference,
+    grid_rule_rows,
+    grouped_conv_from_halves,
+    parameter_rows,
+    receptive_fields,
+    spatial_ops,
+    stage_receptive_fields,
+)
 from splitbrain.data import EMBEDDED_PHOTOS, EmbeddedPhotos
 from splitbrain.models import (
     ARCHITECTURES, SplitBrainNet, build_trunk, count_parameters, layer_table)
 from splitbrain.notebook import chapter_setup, glue
 from splitbrain.plots.models import (
-    Table,
-    compare_with_reference,
-    format_shape,
-    grid_rule_rows,
-    grouped_conv_from_halves,
-    parameter_rows,
     plot_grouped_weights,
     plot_receptive_field_growth,
     plot_receptive_fields_on_grid,
     plot_split_pair,
-    read_reference_csv,
-    receptive_fields,
-    spatial_ops,
-    stage_receptive_fields,
 )
 from splitbrain.presets import get_preset
 from splitbrain.targets import build_targets
+from splitbrain.tables import Table, format_shape, read_reference_csv
 
 ctx = chapter_setup(PRESET, seed=SEED)
 print(f"preset: {ctx.preset}, device: {ctx.device}")
@@ -289,7 +289,7 @@ fig
 # The off-diagonal blocks are the connections a standard network has and a split one does not,
 # so the split layer has half the kernels. We can check the equivalence with the real layers:
 # put both halves' conv2 weights into one `groups=2` convolution
-# (`splitbrain.plots.models.grouped_conv_from_halves`) and compare it with running the two
+# (`splitbrain.architecture.grouped_conv_from_halves`) and compare it with running the two
 # halves separately on random input.
 
 # %%
@@ -445,7 +445,7 @@ Table(preset_rows, ["arch", "input_size", "ladder", "stem", "head", "output"],
 # $$
 #
 # starting from the image itself, $r = j = 1$, $c = 0$.
-# `splitbrain.plots.models.receptive_fields` applies this to a list of layers. FC-AlexNet is a
+# `splitbrain.architecture.receptive_fields` applies this to a list of layers. FC-AlexNet is a
 # plain chain, one op per stage, so its `layer_table` rows are all it needs:
 
 # %%

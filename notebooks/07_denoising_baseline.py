@@ -101,7 +101,7 @@ from splitbrain.plots.denoising import (
     refresh_dae_batchnorm,
     width_rows,
 )
-from splitbrain.plots.models import Table
+from splitbrain.tables import Table
 from splitbrain.presets import get_eval_preset, get_preset
 from pathlib import Path
 

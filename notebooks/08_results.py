@@ -60,8 +60,8 @@ from pathlib import Path
 from IPython.display import display
 
 from splitbrain.notebook import chapter_setup, glue
-from splitbrain.plots.models import Table
-from splitbrain.plots.results import (
+from splitbrain.tables import Table
+from splitbrain.comparisons import (
     choose_grid,
     collect_run_records,
     format_mean_std,
@@ -69,14 +69,13 @@ from splitbrain.plots.results import (
     layer_statistics,
     layer_table_rows,
     paired_difference,
-    plot_headline,
-    plot_layer_curves,
-    read_reference_csv,
     scale_rows,
     seed_by_seed_rows,
     seed_scores,
     side_by_side_rows,
 )
+from splitbrain.plots.results import plot_headline, plot_layer_curves
+from splitbrain.tables import read_reference_csv
 from splitbrain.results import ARCH_LABELS, SPACE_LABELS, summarize
 
 ctx = chapter_setup(PRESET, seed=SEED)

@@ -9,9 +9,22 @@ import pytest
 import torch
 
 from splitbrain import train as train_module
-from splitbrain.checkpoint import CheckpointMismatchError, atomic_torch_save, load_checkpoint, model_from_checkpoint, read_metrics
+from splitbrain.checkpoint import (
+    CheckpointMismatchError,
+    atomic_torch_save,
+    load_checkpoint,
+    model_from_checkpoint,
+    read_metrics,
+)
 from splitbrain.presets import PRESET_NAMES, EvalConfig, PretrainConfig, get_eval_preset, get_preset
-from splitbrain.train import SplitBrainObjective, build_model, build_targets_for, forward_backward, optimizer_step, pretrain
+from splitbrain.train import (
+    SplitBrainObjective,
+    build_model,
+    build_targets_for,
+    forward_backward,
+    optimizer_step,
+    pretrain,
+)
 
 
 def tiny(tmp_path, name="run", **overrides) -> PretrainConfig:

@@ -317,7 +317,7 @@ def record_flops(record: Mapping[str, Any]) -> dict[str, int]:
 def read_gpu_peaks(path: str | Path) -> dict[str, dict[str, float]]:
     """The published peaks of ``path`` (``results/reference/gpu_peaks.csv``): GPU name ->
     {"fp16_tflops", "fp32_tflops"} in TFLOP/s."""
-    from ..plots.models import read_reference_csv
+    from ..tables import read_reference_csv
 
     return {row["gpu"]: {"fp16_tflops": float(row["fp16_tensor_tflops"]), "fp32_tflops": float(row["fp32_tflops"])}
             for row in read_reference_csv(path)}
@@ -426,8 +426,8 @@ def cost_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def cost_table(rows: Sequence[Mapping[str, Any]], caption: str | None = None):
-    """:func:`cost_rows` of :func:`forecast`'s ``rows`` as a :class:`~splitbrain.plots.models.Table`."""
-    from ..plots.models import Table
+    """:func:`cost_rows` of :func:`forecast`'s ``rows`` as a :class:`~splitbrain.tables.Table`."""
+    from ..tables import Table
 
     table = cost_rows(rows)
     formats = {key: (".2f" if "PFLOP" in key else ".1f") for key in (table[0] if table else {}) if key not in

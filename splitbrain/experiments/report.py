@@ -23,19 +23,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..comparisons import format_points, paired_difference
 from ..files import atomic_write_text
-from .grids import GRIDS
-from ..plots.results import paired_difference
-from .reproduce import validated_probe
 from ..results import ARCH_LABELS, format_summary, load_records, summarize
+from .grids import GRIDS
+from .reproduce import validated_probe
 
 SPACE_WORDS = {"lab": "Lab", "rescaled_lab": "rescaled Lab", "rgb": "RGB"}
 NOISE_WORDS = {"masking": "masking", "salt_pepper": "salt-and-pepper", "gaussian": "Gaussian"}
-
-
-def _points(mean: float, std: float | None) -> str:
-    """A gap in percentage points: "+2.5 ± 0.4" (no spread for one seed)."""
-    return f"{100 * mean:+.1f}" if std is None else f"{100 * mean:+.1f} ± {100 * std:.1f}"
 
 
 def _method_words(row: Mapping[str, Any]) -> str:
@@ -49,7 +44,7 @@ def _method_words(row: Mapping[str, Any]) -> str:
 
 def rescaled_minus_lab(records: Sequence[Mapping[str, Any]], grid: str, arch: str) -> dict[str, Any] | None:
     """Rescaled Lab minus Lab probe top-1 of (``grid``, ``arch``), seed by seed: the fields of
-    :func:`splitbrain.plots.results.paired_difference` plus ``se``, the standard error of the mean
+    :func:`splitbrain.comparisons.paired_difference` plus ``se``, the standard error of the mean
     (std and se None for one common seed), or None without a common seed."""
     difference = paired_difference(records, grid, arch, "rescaled_lab", "lab", score="probe_top1")
     if difference is None:
@@ -67,7 +62,7 @@ def machine_names(records: Sequence[Mapping[str, Any]]) -> list[str]:
 def _difference_sentence(difference: Mapping[str, Any] | None) -> str:
     if difference is None:
         return "There is no seed with both a Lab and a rescaled-Lab run to compare."
-    text = f"Rescaled Lab minus Lab, seed by seed: {_points(difference['mean'], difference['std'])} points of probe top-1"
+    text = f"Rescaled Lab minus Lab, seed by seed: {format_points(difference['mean'], difference['std'])} points of probe top-1"
     if difference["se"] is None:
         return text + " (one seed: no spread, so no verdict)."
     text += f" (standard error {100 * difference['se']:.1f}); "
@@ -85,7 +80,7 @@ def _arch_sentences(rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping
     gapped = [row for row in mine if row["gap_probe_top1"] is not None]
     if not gapped:
         return f"{label}: no pretrained run has a random-init floor of the same seed yet, so there is no gap to report."
-    parts = [f"{_method_words(row)} {_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}"
+    parts = [f"{_method_words(row)} {format_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}"
              for row in gapped if row["kind"] == "splitbrain"]
     runs = [r for r in records if r.get("model", {}).get("arch") == arch]
     layers = Counter(r["metrics"]["probe"]["best_layer"] for r in runs)
@@ -96,11 +91,11 @@ def _arch_sentences(rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping
     if daes:
         below = sum(row["gap_probe_top1"] < 0 for row in daes)
         sentence += ("; " if parts else ": ") + ", ".join(
-            f"{_method_words(row)} {_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}" for row in daes)
+            f"{_method_words(row)} {format_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}" for row in daes)
         sentence += f" ({below} of {len(daes)} DAE{'s' if len(daes) > 1 else ''} below the floor)"
     for row in gapped:
         if row["kind"] == "supervised":
-            sentence += f"; {_method_words(row)} {_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}"
+            sentence += f"; {_method_words(row)} {format_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}"
     sentence += ". " + _difference_sentence(rescaled_minus_lab(records, grid, arch))
     return sentence
 

@@ -1,4 +1,4 @@
-"""Tests of splitbrain.plots.models: receptive fields, Table 6 check, grid rule, parameters, groups=2."""
+"""Tests of splitbrain.architecture and splitbrain.tables (receptive fields, Table 6 check, grid rule, parameters, groups=2) and the chapter 4 figures."""
 from pathlib import Path
 
 import pytest
@@ -7,23 +7,23 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from splitbrain.models import SplitBrainNet, build_trunk, count_parameters, layer_table
-from splitbrain.plots.models import (
-    Table,
+from splitbrain.architecture import (
     compare_with_reference,
     conv_weight_count,
-    format_shape,
     grid_rule_rows,
     grouped_conv_from_halves,
     parameter_rows,
-    plot_grouped_weights,
-    plot_receptive_field_growth,
-    plot_receptive_fields_on_grid,
-    plot_split_pair,
-    read_reference_csv,
     receptive_fields,
     spatial_ops,
     stage_receptive_fields,
 )
+from splitbrain.plots.models import (
+    plot_grouped_weights,
+    plot_receptive_field_growth,
+    plot_receptive_fields_on_grid,
+    plot_split_pair,
+)
+from splitbrain.tables import Table, format_shape, read_reference_csv
 from splitbrain.targets import build_targets
 
 ROOT = Path(__file__).resolve().parent.parent

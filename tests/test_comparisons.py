@@ -1,4 +1,4 @@
-"""Tests of splitbrain.plots.results on synthetic run records whose means and spreads are known."""
+"""Tests of splitbrain.comparisons (and the chapter 8 figures drawn from it) on synthetic run records whose means and spreads are known."""
 import json
 import statistics
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from matplotlib.figure import Figure
 
-from splitbrain.plots.results import (
+from splitbrain.comparisons import (
     choose_grid,
     collect_run_records,
     format_mean_std,
@@ -15,15 +15,13 @@ from splitbrain.plots.results import (
     layer_statistics,
     layer_table_rows,
     paired_difference,
-    plot_layer_curves,
-    read_reference_csv,
-    reference_sources,
     scale_rows,
     seed_by_seed_rows,
     seed_scores,
     side_by_side_rows,
-    table1_rows,
 )
+from splitbrain.plots.results import plot_layer_curves
+from splitbrain.tables import read_reference_csv, reference_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "results" / "reference"
@@ -166,18 +164,6 @@ def test_format_mean_std():
     assert format_mean_std(0.61234, None) == "0.6123"
     assert format_mean_std(0.1, 0.01, scale=100, digits=1, sign=True) == "+10.0 ± 1.0"
     assert format_mean_std(None, None) == ""
-
-
-def test_table1_rows(records):
-    rows = table1_rows(records, "g")
-    lab = next(r for r in rows if r["Method"] == "Split-brain" and r["Image Space"] == "LAB")
-    assert lab["Top 1"] == f"{statistics.fmean(FINETUNE['lab']):.4f} ± {statistics.stdev(FINETUNE['lab']):.4f}"
-    assert lab["Probe Top 1"] == "0.6200 ± 0.0200"
-    assert lab["Probe gap"] == "+10.0 ± 1.0"
-    assert lab["FT Epochs"] == "2" and lab["Seeds"] == 3
-    floor = next(r for r in rows if r["Method"] == "Random init")
-    assert floor["Probe gap"] == ""
-    assert table1_rows(records, "absent") == []
 
 
 POSTER = [

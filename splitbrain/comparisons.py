@@ -1,0 +1,318 @@
+"""Comparisons across run records: which grid to report, seed-by-seed differences, gaps over the
+random-init floor, our Table 1 beside the poster's, layer by layer, and how big each setting is.
+
+The records are the "run" records of the experiment grids (``splitbrain.experiments.reproduce``
+writes one JSON file per run to ``results/<grid>/``); :func:`splitbrain.results.summarize`
+aggregates them over seeds and measures each method's gap over its random-init floor. This
+module turns that into the rows chapter 8 and the README show:
+
+- :func:`collect_run_records`: every run record under a results folder and its sub-folders.
+- :func:`choose_grid`, :func:`grid_counts`: which grid a report is about.
+- :func:`headline_rows`: split-brain features against the random-init floor through the same
+  probe, with the spread over seeds.
+- :func:`seed_scores`, :func:`paired_difference`, :func:`seed_by_seed_rows`: two methods
+  compared seed by seed (e.g. rescaled Lab - Lab).
+- :func:`side_by_side_rows`: the poster's Table 1 with our numbers beside it.
+- :func:`layer_statistics`, :func:`layer_table_rows`: the probe at every layer.
+- :func:`scale_rows`: how big each setting is (images, image side, epochs, hardware).
+
+Accuracies are fractions throughout; differences are shown in percentage points.
+"""
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .results import ARCH_LABELS, SPACE_LABELS, load_records, summarize
+
+
+POSTER_ARCHITECTURES: dict[str, str] = {
+    "FCAlexNet": "fcalexnet", "ResNet 18": "fcresnet18", "SimpleNet 18": "simplenet", "SimpleNet": "simplenet",
+}
+"""The poster's architecture names -> the package's (the poster prints "SimpleNet 18" for SimpleNet)."""
+
+
+POSTER_SPACES: dict[str, str] = {label: name for name, label in SPACE_LABELS.items()}
+"""The poster's image-space names ("RGB", "LAB", "Re-scaled LAB") -> the package's colour spaces."""
+
+
+PUBLISHED_SETTINGS: tuple[dict[str, str], ...] = (
+    {"work": "Zhang et al. 2017 (Table 2)", "data": "ImageNet, no labels",
+     "pretraining_images": "1.3M", "image_side": "180 px crops of 256 px images",
+     "pretraining": "40 epochs (as the poster summarises it; the paper states no schedule)",
+     "evaluation": "linear probe on frozen conv1-conv5, ImageNet labels", "classes": "1000",
+     "hardware": "not stated"},
+    {"work": "Iyengar et al. 2019 (poster, Table 1)", "data": "NYU course set, no labels",
+     "pretraining_images": "500k", "image_side": "96 px", "pretraining": "5-10 epochs",
+     "evaluation": "fine-tuning, 64 labelled images per class", "classes": "1000",
+     "hardware": "not stated"},
+)
+"""The published settings, as their sources state them (Zhang et al. 2017, section 4 and Table 2; Iyengar et al. 2019, the poster's text and Table 1)."""
+
+
+_DATA_LABELS = {"folder": "image folder", "cifar10": "CIFAR-10", "stl10": "STL-10", "embedded": "embedded photographs"}
+
+
+def collect_run_records(root: str | Path) -> list[dict[str, Any]]:
+    """Every "run" record directly in ``root`` or in any folder below it (``results/<grid>/``).
+
+    Uses :func:`splitbrain.results.load_records` per folder, so non-records (reference tables,
+    run-time files) are skipped. A missing ``root`` gives an empty list.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    folders = [root] + sorted(p for p in root.rglob("*") if p.is_dir())
+    records = []
+    for folder in folders:
+        records.extend(load_records(folder, kind="run"))
+    return records
+
+
+def grid_counts(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Number of run records per grid name, by name."""
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[str(record.get("grid"))] = counts.get(str(record.get("grid")), 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def choose_grid(records: Sequence[Mapping[str, Any]], preferred: Sequence[str] = ()) -> str | None:
+    """The first grid of ``preferred`` that has records, else the one with most records (None if none)."""
+    counts = grid_counts(records)
+    for name in preferred:
+        if counts.get(name):
+            return name
+    if not counts:
+        return None
+    return max(counts, key=lambda name: (counts[name], name))
+
+
+def format_mean_std(mean: float | None, std: float | None, scale: float = 1.0, digits: int = 4,
+                    sign: bool = False) -> str:
+    """"0.6123 ± 0.0051" (``std`` None: the mean alone; ``mean`` None: "")."""
+    if mean is None:
+        return ""
+    text = f"{mean * scale:+.{digits}f}" if sign else f"{mean * scale:.{digits}f}"
+    return text if std is None else f"{text} ± {std * scale:.{digits}f}"
+
+
+def headline_rows(records: Sequence[Mapping[str, Any]], grid: str, kinds: Sequence[str] = ("splitbrain",)
+                  ) -> list[dict[str, Any]]:
+    """The gap over the random-init floor through the same probe, for the methods of ``kinds``.
+
+    One dict per (architecture, method) of ``grid`` that has a floor and a common seed:
+    ``arch``, ``method``, ``kind``, ``label``, ``space`` (the poster's image-space name), ``n``
+    (seeds compared), ``top1`` / ``top1_std`` (the method's probe top-1 over its seeds),
+    ``floor_top1`` / ``floor_top1_std`` (the floor's), ``gap`` / ``gap_std`` (mean and sample
+    std of the per-seed differences, fractions; std None for one seed).
+    """
+    summary = [row for row in summarize(records) if row["grid"] == grid]
+    by_method = {(row["arch"], row["method"]): row for row in summary}
+    rows = []
+    for row in summary:
+        if row["kind"] not in kinds or row["floor"] is None or not row["gap_n"]:
+            continue
+        floor = by_method[(row["arch"], row["floor"])]
+        rows.append({
+            "arch": row["arch"], "method": row["method"], "kind": row["kind"], "label": row["label"],
+            "space": SPACE_LABELS.get(row["color_space"], str(row["color_space"])), "n": row["gap_n"],
+            "top1": row["probe_top1"], "top1_std": row["probe_top1_std"],
+            "floor_top1": floor["probe_top1"], "floor_top1_std": floor["probe_top1_std"],
+            "gap": row["gap_probe_top1"], "gap_std": row["gap_probe_top1_std"],
+        })
+    return rows
+
+
+def format_points(mean: float, std: float | None) -> str:
+    """A difference of fractions in percentage points: "+2.5 ± 0.4" (no spread for one seed)."""
+    return f"{100 * mean:+.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
+
+
+def seed_scores(records: Sequence[Mapping[str, Any]], grid: str, arch: str, method: str,
+                score: str = "finetune_top1") -> dict[int, float]:
+    """seed -> ``score`` of the runs of (``grid``, ``arch``, ``method``); the latest record per seed
+    (seeds whose record lacks the stage, as in a probe-only grid, are left out).
+
+    ``score``: "probe_top1", "probe_top5", "finetune_top1" or "finetune_top5".
+    """
+    stage, _, key = score.partition("_")
+    if stage not in ("probe", "finetune") or key not in ("top1", "top5"):
+        raise ValueError(f"score must be one of probe_top1, probe_top5, finetune_top1, finetune_top5, got {score!r}")
+    latest: dict[int, Mapping[str, Any]] = {}
+    for record in sorted(records, key=lambda r: str(r.get("timestamp", ""))):
+        if (record.get("kind") == "run" and record.get("grid") == grid and record.get("method") == method
+                and record.get("model", {}).get("arch") == arch):
+            latest[record.get("seed")] = record
+    return {seed: float(record["metrics"][stage][key]) for seed, record in sorted(latest.items())
+            if record["metrics"].get(stage)}  # a probe-only grid has no fine-tuning scores
+
+
+def paired_difference(records: Sequence[Mapping[str, Any]], grid: str, arch: str, method: str, baseline: str,
+                      score: str = "finetune_top1") -> dict[str, Any] | None:
+    """``method`` minus ``baseline`` seed by seed: {"mean", "std", "n", "seeds"} (fractions).
+
+    Only seeds both have count; ``std`` is the sample std of the differences (None for one
+    seed). None when they share no seed.
+    """
+    first = seed_scores(records, grid, arch, method, score)
+    second = seed_scores(records, grid, arch, baseline, score)
+    seeds = sorted(set(first) & set(second))
+    if not seeds:
+        return None
+    differences = [first[s] - second[s] for s in seeds]
+    std = statistics.stdev(differences) if len(differences) > 1 else None
+    return {"mean": statistics.fmean(differences), "std": std, "n": len(seeds), "seeds": seeds}
+
+
+def seed_by_seed_rows(records: Sequence[Mapping[str, Any]], grid: str, arch: str, method: str, baseline: str,
+                      score: str = "probe_top1") -> list[dict[str, str]]:
+    """``method`` beside ``baseline`` for every seed both have, then their difference's mean ± std.
+
+    One row per common seed: "seed", the two scores (%, headed by the methods' image-space
+    labels) and "difference" (points); a last row "mean ± std" (:func:`paired_difference`).
+    Empty when they share no seed.
+    """
+    first = seed_scores(records, grid, arch, method, score)
+    second = seed_scores(records, grid, arch, baseline, score)
+    difference = paired_difference(records, grid, arch, method, baseline, score)
+    if difference is None:
+        return []
+    names = {key: SPACE_LABELS.get(key, key) for key in (method, baseline)}
+    rows = [{"seed": str(seed), names[baseline]: f"{100 * second[seed]:.2f}%", names[method]: f"{100 * first[seed]:.2f}%",
+             "difference": f"{100 * (first[seed] - second[seed]):+.2f}"} for seed in difference["seeds"]]
+    rows.append({"seed": "mean ± std", names[baseline]: "", names[method]: "",
+                 "difference": format_points(difference["mean"], difference["std"])})
+    return rows
+
+
+def side_by_side_rows(poster_rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]],
+                      grid: str | None, score: str = "probe_top1") -> list[dict[str, str]]:
+    """The poster's Table 1 with ours beside it, one short row per setting, ready to show.
+
+    Columns: "network", "image space", "poster" (its top-1 after fine-tuning, 1000 classes),
+    "ours" (``score`` of ``grid``'s runs, mean ± std over seeds, %), "seeds" and "gap" (ours
+    minus the same network at random init, seed by seed, points; the poster has no floor).
+    The poster's rows come first in its order (its DAE row set beside our salt-and-pepper DAE of
+    the first architecture that has one); then our rows the poster has no counterpart for
+    (random-init floors, supervised ceilings, other DAEs), with "poster" empty.
+    """
+    summary = [row for row in summarize(records) if row["grid"] == grid] if grid else []
+    gap_key = f"gap_{score}" if f"gap_{score}" in (summary[0] if summary else {}) else "gap_probe_top1"
+
+    def ours(row: Mapping[str, Any] | None) -> dict[str, str]:
+        if row is None or row.get(score) is None:
+            return {"ours": "", "seeds": "", "gap": ""}
+        gap = row.get(gap_key)
+        return {"ours": format_mean_std(100 * row[score], None if row[f"{score}_std"] is None
+                                        else 100 * row[f"{score}_std"], digits=1) + "%",
+                "seeds": str(row["n"]), "gap": "" if gap is None else format_points(gap, row.get(f"{gap_key}_std"))}
+
+    used: set[tuple[str, str]] = set()
+    rows = []
+    for prow in poster_rows:
+        name, space_label = prow["Architecture"], prow["Image Space"]
+        if name.startswith("DAE"):
+            match = next((row for arch in ARCH_LABELS for row in summary
+                          if row["arch"] == arch and row["kind"] == "dae" and row["label"].startswith("DAE S&P")), None)
+            network = name if match is None else f"{name} (ours: {ARCH_LABELS.get(match['arch'], match['arch'])})"
+        else:
+            arch, space = POSTER_ARCHITECTURES[name], POSTER_SPACES[space_label]
+            match = next((row for row in summary
+                          if row["arch"] == arch and row["kind"] == "splitbrain" and row["color_space"] == space), None)
+            network = ARCH_LABELS.get(arch, arch)
+        if match is not None:
+            used.add((match["arch"], match["method"]))
+        rows.append({"network": network, "image space": space_label, "poster": f"{100 * float(prow['Top 1']):.2f}%",
+                     **ours(match)})
+    for row in summary:
+        if (row["arch"], row["method"]) not in used:
+            rows.append({"network": f"{ARCH_LABELS.get(row['arch'], row['arch'])}, {row['label']}",
+                         "image space": SPACE_LABELS.get(row["color_space"], str(row["color_space"])), "poster": "",
+                         **ours(row)})
+    return rows
+
+
+def scale_rows(records: Sequence[Mapping[str, Any]], grid: str | None) -> list[dict[str, str]]:
+    """The published settings (:data:`PUBLISHED_SETTINGS`) and ours, as read from ``grid``'s records.
+
+    Ours: the dataset, the image side, the images drawn per pretraining epoch (steps x batch)
+    and the epochs, the probe's labelled and held-out images and classes, and the hardware the
+    records were made on. With no records of ``grid``, only the published rows.
+    """
+    rows = [dict(row) for row in PUBLISHED_SETTINGS]
+    mine = [r for r in records if r.get("kind") == "run" and r.get("grid") == grid] if grid else []
+    if not mine:
+        return rows
+    pretrained = [r for r in mine if r.get("metrics", {}).get("pretrain") and r["model"].get("method") != "supervised"]
+    config = (pretrained or mine)[0]["config"]["pretrain"]
+    evaluation = mine[0]["metrics"]["probe"]
+    if pretrained:
+        per_epoch = sorted({round(r["metrics"]["pretrain"]["steps"] * r["config"]["pretrain"]["batch_size"]
+                                  / max(r["metrics"]["pretrain"]["epochs"], 1)) for r in pretrained})
+        epochs = sorted({r["metrics"]["pretrain"]["epochs"] for r in pretrained})
+        images = "/".join(f"{n:,}" for n in per_epoch) + " per epoch"
+        schedule = "/".join(str(e) for e in epochs) + " epochs"
+    else:
+        images, schedule = "none (no pretraining run)", ""
+    machines = sorted({_machine(r.get("hardware", {})) for r in mine})
+    rows.append({
+        "work": f"this book, grid {grid}", "data": f"{_DATA_LABELS.get(config['data'], config['data'])}, no labels",
+        "pretraining_images": images, "image_side": f"{config['image_size']} px", "pretraining": schedule,
+        "evaluation": (f"linear probe and fine-tuning, {evaluation['train_images']:,} labelled and "
+                       f"{evaluation['test_images']:,} held-out images"),
+        "classes": str(evaluation["num_classes"]), "hardware": "; ".join(machines),
+    })
+    return rows
+
+
+def _machine(hardware: Mapping[str, Any]) -> str:
+    text = f"{hardware.get('cpu_count', '?')} CPU cores"
+    if hardware.get("cuda_device"):
+        text += f", {hardware['cuda_device']}"
+    return text
+
+
+def layer_statistics(records: Sequence[Mapping[str, Any]], grid: str, arch: str, score: str = "top1"
+                     ) -> dict[str, dict[str, tuple[float, float | None]]]:
+    """Probe ``score`` ("top1" or "top5") per layer for every method of (``grid``, ``arch``):
+    label -> {layer: (mean, std)} (fractions).
+
+    Labels are "<method label>, <image space>" (e.g. "Split-brain, LAB"); the latest record per
+    seed counts; std is the sample std over seeds (None for one seed).
+    """
+    if score not in ("top1", "top5"):
+        raise ValueError(f"score must be 'top1' or 'top5', got {score!r}")
+    per_method: dict[str, dict[int, Mapping[str, Any]]] = {}
+    for record in sorted(records, key=lambda r: str(r.get("timestamp", ""))):
+        if record.get("kind") == "run" and record.get("grid") == grid and record["model"].get("arch") == arch:
+            per_method.setdefault(record["method"], {})[record.get("seed")] = record
+    summary = {row["method"]: row for row in summarize(records) if row["grid"] == grid and row["arch"] == arch}
+    out = {}
+    for method, row in summary.items():
+        by_seed = per_method[method]
+        layers = list(next(iter(by_seed.values()))["metrics"]["probe"]["layers"])
+        label = f"{row['label']}, {SPACE_LABELS.get(row['color_space'], row['color_space'])}"
+        stats = {}
+        for layer in layers:
+            values = [float(r["metrics"]["probe"]["layers"][layer][score]) for r in by_seed.values()]
+            stats[layer] = (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None)
+        out[label] = stats
+    return out
+
+
+def layer_table_rows(records: Sequence[Mapping[str, Any]], grid: str, arch: str) -> list[dict[str, str]]:
+    """The linear probe at every layer of (``grid``, ``arch``), one row per method: {"method": label,
+    "<layer>": "top-1 ± std (top-5 ± std)"} in %, mean and sample std over seeds."""
+    top1 = layer_statistics(records, grid, arch, "top1")
+    top5 = layer_statistics(records, grid, arch, "top5")
+    rows = []
+    for label, stats in top1.items():
+        row = {"method": label}
+        for layer, (mean, std) in stats.items():
+            mean5, std5 = top5[label][layer]
+            row[layer] = (f"{format_mean_std(mean, std, scale=100, digits=1)} "
+                          f"({format_mean_std(mean5, std5, scale=100, digits=1)})")
+        rows.append(row)
+    return rows

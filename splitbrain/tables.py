@@ -1,0 +1,132 @@
+"""Tables: rows of dicts shown as HTML in a notebook (Markdown or text elsewhere), and the small
+CSV files of published numbers the book compares with (``#`` lines carry their citations)."""
+from __future__ import annotations
+
+import csv
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+
+def _format_cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.3g}"
+    if isinstance(value, (tuple, list)):
+        return "/".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def format_shape(shape: Sequence[int]) -> str:
+    """A tensor shape as text: (100, 12, 12) -> "100 × 12 × 12"."""
+    return " × ".join(str(int(side)) for side in shape)
+
+
+@dataclass
+class Table:
+    """Rows of dicts shown as a table: HTML in a notebook, Markdown or plain text elsewhere.
+
+    Args:
+        rows: one mapping per row.
+        columns: the keys to show, in order (default: the first row's keys).
+        headers: column titles by key (default: the key itself).
+        caption: an optional caption.
+        formats: by key, a format spec (e.g. ``{"ratio": ".3f"}``) or a function value -> str,
+            used instead of the defaults.
+    Cells by default: ints with thousands separators, floats with 3 significant digits,
+    booleans as ✓/✗, tuples joined by "/", strings as they are.
+    """
+
+    rows: Sequence[Mapping[str, Any]]
+    columns: Sequence[str] | None = None
+    headers: Mapping[str, str] | None = None
+    caption: str | None = None
+    formats: Mapping[str, Any] | None = None
+
+    def _columns(self) -> list[str]:
+        if self.columns is not None:
+            return list(self.columns)
+        return list(self.rows[0].keys()) if self.rows else []
+
+    def _header(self, key: str) -> str:
+        return (self.headers or {}).get(key, key)
+
+    def cells(self) -> list[list[str]]:
+        """The formatted cells, one list per row."""
+        columns, formats = self._columns(), self.formats or {}
+
+        def cell(row, key):
+            value, how = row.get(key), formats.get(key)
+            if how is None or value is None:
+                return _format_cell(value)
+            return how(value) if callable(how) else format(value, how)
+
+        return [[cell(row, key) for key in columns] for row in self.rows]
+
+    def _repr_html_(self) -> str:
+        columns = self._columns()
+        parts = ['<table class="table">']
+        if self.caption:
+            parts.append(f"<caption>{html.escape(self.caption)}</caption>")
+        parts.append("<thead><tr>" + "".join(f"<th>{html.escape(self._header(k))}</th>" for k in columns)
+                     + "</tr></thead><tbody>")
+        for row in self.cells():
+            parts.append("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>")
+        parts.append("</tbody></table>")
+        return "".join(parts)
+
+    def to_markdown(self) -> str:
+        """A pipe table (Markdown / MyST)."""
+        columns = self._columns()
+        lines = ["| " + " | ".join(self._header(k) for k in columns) + " |",
+                 "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(row) + " |" for row in self.cells()]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        columns = self._columns()
+        table = [[self._header(k) for k in columns]] + self.cells()
+        widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
+        lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in table]
+        return "\n".join(([self.caption] if self.caption else []) + lines)
+
+
+def _parse_value(text: str):
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def read_reference_csv(path: str | Path) -> list[dict]:
+    """Read a small CSV of reported numbers; lines starting with ``#`` are comments (citations).
+
+    Returns one dict per data row, keyed by the header; integers and floats are converted,
+    anything else stays a string.
+    """
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    data = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not data:
+        raise ValueError(f"path must name a CSV file with a header row, got an empty table in {path}")
+    return [{key: _parse_value(value) for key, value in row.items()} for row in csv.DictReader(data)]
+
+
+def reference_sources(path: str | Path) -> list[str]:
+    """The text after ``# source:`` on the comment lines of a reference CSV, in order."""
+    sources = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#") and stripped[1:].strip().lower().startswith("source:"):
+            sources.append(stripped[1:].strip()[len("source:"):].strip())
+    return sources
