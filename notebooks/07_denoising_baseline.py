@@ -81,32 +81,21 @@ PHOTO_INDEX = 2  # which embedded photograph the corruption figure uses (0 to 9)
 
 # %%
 # %matplotlib inline
-import torch
-
-from splitbrain.data import EMBEDDED_PHOTOS, EmbeddedPhotos
-from splitbrain.evaluate import build_eval_datasets, linear_probe, load_subject
-from splitbrain.models import DenoisingAutoencoder, SplitBrainNet, count_parameters
-from splitbrain.notebook import chapter_setup, glue
-from splitbrain.plots.denoising import (
-    NOISE_NAMES,
-    binomial_standard_error,
-    floor_rows,
-    floor_sentence,
-    level_label,
-    plot_corruptions,
-    plot_loss_curves,
-    plot_probe_by_layer,
-    plot_reconstructions,
-    reconstruction_examples,
-    refresh_dae_batchnorm,
-    width_rows,
-)
-from splitbrain.tables import Table
-from splitbrain.presets import get_eval_preset, get_preset
 from pathlib import Path
 
+import torch
+
+from splitbrain.architecture import width_rows
 from splitbrain.checkpoint import model_from_checkpoint, read_metrics
-from splitbrain.predict import matching_checkpoint, refresh_batchnorm
+from splitbrain.comparisons import binomial_standard_error, floor_rows, floor_sentence
+from splitbrain.data import EMBEDDED_PHOTOS, EmbeddedPhotos
+from splitbrain.evaluate import build_eval_datasets, linear_probe, load_subject
+from splitbrain.models import NOISE_NAMES, DenoisingAutoencoder, SplitBrainNet, count_parameters, level_label
+from splitbrain.notebook import chapter_setup, glue
+from splitbrain.plots.denoising import plot_corruptions, plot_loss_curves, plot_probe_by_layer, plot_reconstructions
+from splitbrain.predict import matching_checkpoint, reconstruction_examples, refresh_batchnorm, refresh_dae_batchnorm
+from splitbrain.presets import get_eval_preset, get_preset
+from splitbrain.tables import Table
 from splitbrain.train import build_pretrain_dataset, build_targets_for, pretrain
 
 ctx = chapter_setup(PRESET, seed=SEED)

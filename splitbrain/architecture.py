@@ -11,6 +11,7 @@ from torch import nn
 
 from ._checks import check_positive_int
 from .models import (
+    layer_table,
     DenoisingAutoencoder,
     SplitBrainHalf,
     SplitBrainNet,
@@ -283,3 +284,37 @@ def grouped_conv_from_halves(conv_a: nn.Conv2d, conv_b: nn.Conv2d) -> nn.Conv2d:
         if conv_a.bias is not None:
             grouped.bias.copy_(torch.cat([conv_a.bias, conv_b.bias], 0))
     return grouped
+
+
+def width_rows(dae: DenoisingAutoencoder, pair: SplitBrainNet, input_size: int) -> list[dict]:
+    """Layer by layer: the DAE encoder's channels and parameters next to a split-brain pair's.
+
+    Channels of the pair are both halves' together (the width of its representation);
+    parameters are the stage's weights (both halves for the pair). The pair's classifier and the
+    DAE's decoder are left out: neither is part of the representation.
+
+    Returns one dict per feature layer: ``layer``, ``dae_channels``, ``pair_channels``,
+    ``dae_params``, ``pair_params`` and ``params_ratio`` (DAE / pair).
+    """
+    if not isinstance(dae, DenoisingAutoencoder):
+        raise ValueError(f"dae must be a DenoisingAutoencoder, got {type(dae).__name__}")
+    if not isinstance(pair, SplitBrainNet):
+        raise ValueError(f"pair must be a SplitBrainNet, got {type(pair).__name__}")
+    if dae.arch != pair.arch:
+        raise ValueError(f"dae and pair must share the architecture, got {dae.arch!r} and {pair.arch!r}")
+    check_positive_int(input_size, "input_size")
+    pair_rows = {row["layer"]: row for row in layer_table(pair, input_size)}
+    rows = []
+    for row in layer_table(dae, input_size):
+        if row["layer"] not in dae.feature_layers:
+            continue
+        other = pair_rows[row["layer"]]
+        rows.append({
+            "layer": row["layer"],
+            "dae_channels": row["channels"],
+            "pair_channels": other["channels"],
+            "dae_params": row["params"],
+            "pair_params": other["params"],
+            "params_ratio": row["params"] / other["params"],
+        })
+    return rows

@@ -20,10 +20,12 @@ Accuracies are fractions throughout; differences are shown in percentage points.
 """
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ._checks import check_positive_int
 from .results import ARCH_LABELS, SPACE_LABELS, load_records, summarize
 
 
@@ -316,3 +318,76 @@ def layer_table_rows(records: Sequence[Mapping[str, Any]], grid: str, arch: str)
                           f"({format_mean_std(mean5, std5, scale=100, digits=1)})")
         rows.append(row)
     return rows
+
+
+def binomial_standard_error(accuracy: float, count: int) -> float:
+    """Standard error sqrt(p (1 - p) / n) of an accuracy ``p`` measured on ``count`` test images."""
+    check_positive_int(count, "count")
+    if not (isinstance(accuracy, (int, float)) and 0.0 <= accuracy <= 1.0):
+        raise ValueError(f"accuracy must be a fraction in [0, 1], got {accuracy!r}")
+    return math.sqrt(accuracy * (1.0 - accuracy) / count)
+
+
+def floor_rows(scores: Mapping[str, float], floor: float, band: float = 0.0) -> list[dict]:
+    """Each score against the random-init floor.
+
+    Args:
+        scores: label -> top-1 accuracy (fraction) of a pretrained network's features.
+        floor: the same probe's top-1 on the same network at random initialisation.
+        band: differences with ``|gap| <= band`` count as neither above nor below (e.g. two
+            standard errors of the measurement); 0 compares the numbers exactly.
+    Returns:
+        one dict per label, in the given order: ``label``, ``top1``, ``gap`` (top1 - floor) and
+        ``verdict``: "above", "below" or "within" (the band).
+    """
+    if band < 0:
+        raise ValueError(f"band must be >= 0, got {band!r}")
+    rows = []
+    for label, top1 in scores.items():
+        gap = float(top1) - float(floor)
+        verdict = "above" if gap > band else "below" if gap < -band else "within"
+        rows.append({"label": label, "top1": float(top1), "gap": gap, "verdict": verdict})
+    return rows
+
+
+def _join(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _points(gaps: Sequence[float]) -> str:
+    magnitudes = sorted(abs(g) * 100 for g in gaps)
+    if len(magnitudes) == 1 or math.isclose(magnitudes[0], magnitudes[-1], abs_tol=0.05):
+        return f"{magnitudes[-1]:.1f} points"
+    return f"{magnitudes[0]:.1f} to {magnitudes[-1]:.1f} points"
+
+
+def floor_sentence(rows: Sequence[Mapping[str, Any]], band: float = 0.0) -> str:
+    """One to three sentences saying which scores of :func:`floor_rows` beat the floor, and by how much.
+
+    Differences are in percentage points; ``band`` (the value given to :func:`floor_rows`) is
+    named when some differences fall inside it. Labels are used as given (write them to fit
+    inside a sentence, e.g. "the masking autoencoder"); each sentence starts with a capital.
+    """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("rows must hold at least one score")
+    groups = {verdict: [r for r in rows if r["verdict"] == verdict] for verdict in ("above", "below", "within")}
+    parts = []
+    for verdict, text in (("above", "beat{s} the random-init floor by"), ("below", "fall{s} short of {it} by")):
+        chosen = groups[verdict]
+        if not chosen:
+            continue
+        text = text.replace("{it}", "it" if parts else "the random-init floor")
+        every = len(chosen) == len(rows) and len(rows) > 1
+        who = _join([r["label"] for r in chosen]) + (" all" if every else "")
+        s = "s" if len(chosen) == 1 else ""
+        parts.append(f"{who} {text.format(s=s)} {_points([r['gap'] for r in chosen])}.")
+    if groups["within"]:
+        chosen = groups["within"]
+        verb = "is" if len(chosen) == 1 else "are"
+        parts.append(f"{_join([r['label'] for r in chosen])} {verb} within ±{100 * band:.1f} points of the floor, "
+                     "too close to call from one run.")
+    return " ".join(part[:1].upper() + part[1:] for part in parts)

@@ -769,3 +769,15 @@ def layer_table(model: nn.Module, input_size: int) -> list[dict]:
     raise ValueError(
         f"model must be a Trunk, SplitBrainHalf, SplitBrainNet or DenoisingAutoencoder, got {type(model).__name__}"
     )
+
+
+NOISE_NAMES: dict[str, str] = {"masking": "masking", "salt_pepper": "salt-and-pepper", "gaussian": "Gaussian"}
+"""How prose names each noise type of :data:`NOISE_TYPES`."""
+
+
+def level_label(noise: str, level: float) -> str:
+    """The noise level as text: a pixel fraction ("p = 25%") or a standard deviation ("σ = 0.1")."""
+    _check_choice(noise, "noise", NOISE_TYPES)
+    if noise == "gaussian":
+        return f"σ = {level:g}"
+    return f"p = {100 * level:g}%"

@@ -25,14 +25,15 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_image_batch, check_positive_int
-from .models import recompute_batchnorm_statistics
+from .color import ColorSpace, get_color_space
+from .models import NOISE_TYPES, DenoisingAutoencoder, corrupt, recompute_batchnorm_statistics
 from .presets import MACHINERY_FIELDS
 from .quantize import ANNEALED_TEMPERATURE, DECODE_MODES, class_distribution
 
@@ -309,3 +310,124 @@ def matching_checkpoint(path: str | os.PathLike, config, ignore: Iterable[str] =
     ignored = set(ignore)
     same = all(saved.get(key) == value for key, value in wanted.items() if key not in ignored)
     return path if same and int(checkpoint.get("epoch", -1)) == config.epochs else None
+
+
+def as_color_space(space: str | ColorSpace) -> ColorSpace:
+    """A :class:`~splitbrain.color.ColorSpace` from its name (or itself)."""
+    return get_color_space(space) if isinstance(space, str) else space
+
+
+def _check_noise(noise: str) -> str:
+    if noise not in NOISE_TYPES:
+        raise ValueError(f"noise must be one of {NOISE_TYPES}, got {noise!r}")
+    return noise
+
+
+def as_image_batch(rgb: torch.Tensor, name: str = "rgb") -> torch.Tensor:
+    """(N, 3, H, W) from an image (3, H, W) or a batch, checked."""
+    check_image_batch(rgb, name, channels=3, allow_unbatched=True)
+    return rgb.reshape(-1, *rgb.shape[-3:])
+
+
+def corrupt_for_display(rgb: torch.Tensor, noise: str, level: float, space: str | ColorSpace = "rgb",
+                        seed: int = 0) -> torch.Tensor:
+    """``rgb`` corrupted as a DAE in ``space`` sees it, shown back in sRGB.
+
+    The images are converted to ``space``, normalised to the network's roughly [-1, 1] units,
+    corrupted by :func:`splitbrain.models.corrupt` (salt and pepper at -1 and +1), then
+    denormalised and converted back to sRGB, clipped to [0, 1]. In RGB, masked pixels are
+    mid-grey, salt is white and pepper black.
+
+    Args:
+        rgb: (N, 3, H, W) or (3, H, W) sRGB, uint8 in [0, 255] or float in [0, 1].
+        noise: "masking", "salt_pepper" or "gaussian".
+        level: pixel probability in [0, 1] (masking, salt-and-pepper) or standard deviation in
+            normalised units (gaussian).
+        space: the colour space name ("rgb", "lab", "rescaled_lab") or a ColorSpace.
+        seed: seeds the noise (a fresh CPU generator), so a figure is reproducible.
+    Returns:
+        (N, 3, H, W) float32 sRGB in [0, 1].
+    """
+    _check_noise(noise)
+    space = as_color_space(space)
+    batch = as_image_batch(rgb).cpu()
+    clean = space.inputs(batch)
+    generator = torch.Generator().manual_seed(seed)
+    noisy = corrupt(clean, noise, level, value_range=(-1.0, 1.0), generator=generator)
+    return space.to_rgb(space.denormalize(noisy)).clamp(0, 1)
+
+
+@torch.no_grad()
+def reconstruction_examples(model: DenoisingAutoencoder, rgb: torch.Tensor, space: str | ColorSpace = "rgb",
+                            seed: int = 0) -> dict[str, Any]:
+    """Run a denoising autoencoder on a few images, as in training: corrupt, then reconstruct.
+
+    The model runs in eval mode (its mode is restored) on its own device, with its own noise
+    type and level; the noise is seeded by ``seed``.
+
+    Args:
+        model: a :class:`~splitbrain.models.DenoisingAutoencoder` trained in ``space``.
+        rgb: (N, 3, H, W) sRGB, uint8 or float in [0, 1].
+        space: the colour space the model was trained in.
+    Returns:
+        {"clean", "corrupted", "reconstructed"}: (N, 3, H, W) float32 sRGB in [0, 1] on the CPU;
+        "mse_corrupted" and "mse_reconstructed": mean squared error against the clean image in
+        the network's normalised units (what the training loss measures) of the corrupted
+        input and of the reconstruction, floats.
+    """
+    if not isinstance(model, DenoisingAutoencoder):
+        raise ValueError(f"model must be a DenoisingAutoencoder, got {type(model).__name__}")
+    space = as_color_space(space)
+    device = next(model.parameters()).device
+    batch = as_image_batch(rgb).to(device)
+    clean = space.inputs(batch)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    noisy = model.corrupt(clean, generator=generator)
+    was_training = model.training
+    model.eval()
+    try:
+        restored = model(noisy)
+    finally:
+        model.train(was_training)
+
+    def to_rgb(x: torch.Tensor) -> torch.Tensor:
+        return space.to_rgb(space.denormalize(x)).clamp(0, 1).float().cpu()
+
+    return {
+        "clean": to_rgb(clean),
+        "corrupted": to_rgb(noisy),
+        "reconstructed": to_rgb(restored),
+        "mse_corrupted": float(((noisy - clean) ** 2).mean()),
+        "mse_reconstructed": float(((restored - clean) ** 2).mean()),
+    }
+
+
+@torch.no_grad()
+def refresh_dae_batchnorm(model: DenoisingAutoencoder, rgb: torch.Tensor, space: str | ColorSpace = "rgb",
+                          batch_size: int = 64) -> DenoisingAutoencoder:
+    """Recompute every BatchNorm layer's running mean and variance from clean images ("precise BN").
+
+    The autoencoder's counterpart of :func:`splitbrain.predict.refresh_batchnorm` (which takes
+    a split-brain pair), so that DAEs and their random-init floor are probed under the same
+    treatment as the pairs of chapter 6. In eval mode BatchNorm uses running averages that
+    training updates with momentum 0.1 from mean 0 and variance 1; after a few dozen steps they
+    still remember those values, and a network at random initialisation has never updated them.
+    This resets them and averages, with equal weight, the statistics of ``rgb``'s batches of
+    ``batch_size`` (clean, as the probe sees them) under the current weights. Weights do not change.
+
+    Args:
+        model: a :class:`~splitbrain.models.DenoisingAutoencoder` (changed in place; its
+            train/eval mode and its BatchNorm momenta are restored).
+        rgb: (N, 3, H, W) uint8 (or float in [0, 1]) training images.
+        space: the colour space the model reads.
+        batch_size: images per forward pass; use the training batch size.
+    Returns:
+        ``model``.
+    """
+    if not isinstance(model, DenoisingAutoencoder):
+        raise ValueError(f"model must be a DenoisingAutoencoder, got {type(model).__name__}")
+    check_image_batch(rgb, "rgb", channels=3)
+    check_positive_int(batch_size, "batch_size")
+    space = as_color_space(space)
+    device = next(model.parameters()).device
+    return recompute_batchnorm_statistics(model, rgb.split(batch_size), lambda chunk: model(space.inputs(chunk.to(device))))

@@ -5,21 +5,16 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from splitbrain.models import DenoisingAutoencoder, SplitBrainNet, corrupt
+from splitbrain.architecture import width_rows
+from splitbrain.comparisons import binomial_standard_error, floor_rows, floor_sentence
+from splitbrain.models import DenoisingAutoencoder, SplitBrainNet, corrupt, level_label
 from splitbrain.plots.denoising import (
-    binomial_standard_error,
-    corrupt_for_display,
-    floor_rows,
-    floor_sentence,
-    level_label,
     plot_corruptions,
     plot_loss_curves,
     plot_probe_by_layer,
     plot_reconstructions,
-    reconstruction_examples,
-    refresh_dae_batchnorm,
-    width_rows,
 )
+from splitbrain.predict import corrupt_for_display, reconstruction_examples, refresh_dae_batchnorm
 
 
 def random_images(n=2, size=12, seed=0):

@@ -25,12 +25,13 @@ from typing import Any, Mapping, Sequence
 
 from ..comparisons import format_points, paired_difference
 from ..files import atomic_write_text
+from ..models import NOISE_NAMES
 from ..results import ARCH_LABELS, format_summary, load_records, summarize
 from .grids import GRIDS
 from .reproduce import validated_probe
 
 SPACE_WORDS = {"lab": "Lab", "rescaled_lab": "rescaled Lab", "rgb": "RGB"}
-NOISE_WORDS = {"masking": "masking", "salt_pepper": "salt-and-pepper", "gaussian": "Gaussian"}
+
 
 
 def _method_words(row: Mapping[str, Any]) -> str:
@@ -38,7 +39,7 @@ def _method_words(row: Mapping[str, Any]) -> str:
         return SPACE_WORDS.get(row["color_space"], row["color_space"])
     if row["kind"] == "dae":
         noise, _, width = row["method"].removeprefix("dae-").partition("-")
-        return f"the {f'{width}-width ' if width else ''}{NOISE_WORDS.get(noise, noise)} DAE"
+        return f"the {f'{width}-width ' if width else ''}{NOISE_NAMES.get(noise, noise)} DAE"
     return "the supervised ceiling"
 
 
