@@ -59,17 +59,19 @@ import torch
 from splitbrain.color import get_color_space, rgb_to_lab
 from splitbrain.data import EMBEDDED_PHOTOS, load_embedded_photos
 from splitbrain.notebook import chapter_setup, glue
-from splitbrain.plots.color import (
+from splitbrain.color import (
     POSTER_A_RANGE,
     POSTER_B_RANGE,
     channel_correlation,
+    reachable_fractions,
+    srgb_cube_samples,
+)
+from splitbrain.plots.color import (
     plot_ab_slices,
     plot_channel_split,
     plot_correlation_matrices,
     plot_reachable_fraction,
     plot_srgb_gamut,
-    reachable_fractions,
-    srgb_cube_samples,
 )
 
 ctx = chapter_setup(PRESET, seed=SEED)

@@ -61,15 +61,14 @@ import torch.nn.functional as F
 from splitbrain.color import get_color_space
 from splitbrain.data import build_dataset
 from splitbrain.notebook import chapter_setup, glue
-from splitbrain.plots.color import srgb_cube_samples
+from splitbrain.color import srgb_cube_samples
 from splitbrain.plots.quantize import (
-    entropy_bits,
-    example_logits,
     plot_bin_centres,
     plot_class_occupancy,
     plot_image_table,
     plot_prediction_decoding,
 )
+from splitbrain.quantize import entropy_bits, example_logits
 from splitbrain.quantize import (
     GamutQuantizer,
     class_distribution,

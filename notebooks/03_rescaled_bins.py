@@ -62,7 +62,6 @@ from splitbrain.color import get_color_space
 from splitbrain.data import build_dataset
 from splitbrain.notebook import chapter_setup, glue
 from splitbrain.plots.quantize import (
-    class_statistics,
     plot_bin_centres,
     plot_class_histograms,
     plot_class_maps,
@@ -70,6 +69,7 @@ from splitbrain.plots.quantize import (
     plot_image_table,
     plot_per_image_statistics,
 )
+from splitbrain.quantize import class_statistics
 from splitbrain.quantize import class_distribution, downsample_targets, poster_quantizers, quantization_error
 from splitbrain.targets import build_targets
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
+import numpy as np
 import torch
 
-from ._checks import check_image_batch
+from ._checks import check_image_batch, check_positive_int
 
 __all__ = [
     "RGB_TO_XYZ",
@@ -333,3 +334,155 @@ def get_color_space(name: str) -> ColorSpace:
     if not isinstance(name, str) or name not in COLOR_SPACES:
         raise ValueError(f"name must be one of {', '.join(map(repr, COLOR_SPACES))}, got {name!r}")
     return COLOR_SPACES[name]
+
+
+# ----------------------------------------------------------------------------------------------
+# Which Lab colours exist in sRGB (chapter 1): a Lab value is reachable when the round trip
+# lab_to_rgb -> rgb_to_lab returns it unchanged, i.e. when lab_to_rgb did not have to clip it.
+
+POSTER_A_RANGE: tuple[float, float] = tuple(_LAB_RANGES[1])
+"""The poster's fixed quantization range of a*, (-87, 99)."""
+POSTER_B_RANGE: tuple[float, float] = tuple(_LAB_RANGES[2])
+"""The poster's fixed quantization range of b*, (-108, 95)."""
+
+
+def _check_range(value_range: Sequence[float], name: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in value_range)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be a (low, high) pair of numbers, got {value_range!r}") from error
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"{name} must be finite with low < high, got {value_range!r}")
+    return low, high
+
+
+def _check_step(step: float, name: str = "step") -> float:
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not np.isfinite(step) or step <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {step!r}")
+    return float(step)
+
+
+def _grid_values(value_range: tuple[float, float], step: float) -> torch.Tensor:
+    """Centres of the cells of width ``step`` tiling [low, high): (M,) float64, M >= 1."""
+    low, high = value_range
+    count = max(1, int(np.ceil((high - low) / step - 1e-9)))
+    return low + step / 2 + step * torch.arange(count, dtype=torch.float64)
+
+
+def ab_plane(
+    lightness: float,
+    a_range: Sequence[float] = POSTER_A_RANGE,
+    b_range: Sequence[float] = POSTER_B_RANGE,
+    step: float = 1.0,
+) -> torch.Tensor:
+    """A Lab image of the ab plane at one lightness.
+
+    Args:
+        lightness: L* of every pixel (0 to 100).
+        a_range, b_range: (low, high) of a* and b*; the plane is sampled at the centres of
+            cells of side ``step`` tiling [low, high).
+        step: > 0, sampling step in Lab units.
+    Returns:
+        (3, H, W) float64 Lab image: row i has b = b_low + (i + 0.5) * step (b grows downwards
+        in memory, so draw it with ``origin="lower"``), column j has a = a_low + (j + 0.5) * step.
+    """
+    a_range, b_range = _check_range(a_range, "a_range"), _check_range(b_range, "b_range")
+    step = _check_step(step)
+    a_values, b_values = _grid_values(a_range, step), _grid_values(b_range, step)
+    b_grid, a_grid = torch.meshgrid(b_values, a_values, indexing="ij")
+    return torch.stack([torch.full_like(a_grid, float(lightness)), a_grid, b_grid])
+
+
+def in_srgb_gamut(lab: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
+    """Which Lab values are colours of the sRGB gamut.
+
+    A value is in gamut when converting it to sRGB (:func:`splitbrain.color.lab_to_rgb`, which
+    clips out-of-gamut colours) and back (:func:`splitbrain.color.rgb_to_lab`) returns it to
+    within ``tol`` in every channel. Compute in float64: float32 round-off is about 1e-4.
+
+    Args:
+        lab: (N, 3, H, W) or (3, H, W) float Lab values.
+        tol: > 0, largest round-trip change still counted as unchanged (Lab units).
+    Returns:
+        bool tensor (N, H, W) or (H, W), True where the colour is reachable.
+    """
+    check_image_batch(lab, "lab", channels=3, allow_unbatched=True)
+    if not lab.is_floating_point():
+        raise ValueError(f"lab must be a float tensor of Lab values, got dtype {lab.dtype}")
+    _check_step(tol, "tol")
+    back = rgb_to_lab(lab_to_rgb(lab))
+    return (back - lab).abs().amax(dim=-3) <= tol
+
+
+def reachable_fraction(
+    lightness: float,
+    a_range: Sequence[float] = POSTER_A_RANGE,
+    b_range: Sequence[float] = POSTER_B_RANGE,
+    step: float = 1.0,
+) -> float:
+    """Share (0 to 1) of the box a_range x b_range at one L* whose colours exist in sRGB.
+
+    Measured on the grid of :func:`ab_plane` (cell centres, side ``step``).
+    """
+    return float(in_srgb_gamut(ab_plane(lightness, a_range, b_range, step)).double().mean())
+
+
+def reachable_fractions(
+    lightness_values: Sequence[float],
+    a_range: Sequence[float] = POSTER_A_RANGE,
+    b_range: Sequence[float] = POSTER_B_RANGE,
+    step: float = 1.0,
+) -> torch.Tensor:
+    """:func:`reachable_fraction` at several lightnesses: (M,) float64 in [0, 1]."""
+    lightness_values = [float(v) for v in lightness_values]
+    if not lightness_values:
+        raise ValueError("lightness_values must hold at least one L* value, got an empty sequence")
+    planes = torch.stack([ab_plane(v, a_range, b_range, step) for v in lightness_values])
+    return in_srgb_gamut(planes).double().mean(dim=(1, 2))
+
+
+def overall_reachable_fraction(
+    a_range: Sequence[float] = POSTER_A_RANGE,
+    b_range: Sequence[float] = POSTER_B_RANGE,
+    step: float = 1.0,
+    lightness_step: float = 1.0,
+) -> float:
+    """Share (0 to 1) of the whole Lab box [0, 100] x a_range x b_range inside the sRGB gamut.
+
+    The mean of :func:`reachable_fractions` over slices at the cell centres of L* in [0, 100]
+    (``lightness_step`` apart): the volume fraction of the box that sRGB fills.
+    """
+    lightness_step = _check_step(lightness_step, "lightness_step")
+    lightness_values = _grid_values((0.0, 100.0), lightness_step)
+    return float(reachable_fractions(lightness_values.tolist(), a_range, b_range, step).mean())
+
+
+def srgb_cube_samples(levels: int = 17) -> torch.Tensor:
+    """A regular grid over the sRGB cube: (levels**3, 3) float64 in [0, 1], red slowest.
+
+    Every channel takes ``levels`` evenly spaced values from 0 to 1 (``levels`` >= 2), so the
+    cube's corners (black, white, the primaries and secondaries) are included.
+    """
+    check_positive_int(levels, "levels")
+    if levels < 2:
+        raise ValueError(f"levels must be >= 2 (0 and 1 are both sampled), got {levels}")
+    values = torch.linspace(0.0, 1.0, levels, dtype=torch.float64)
+    red, green, blue = torch.meshgrid(values, values, values, indexing="ij")
+    return torch.stack([red.reshape(-1), green.reshape(-1), blue.reshape(-1)], dim=1)
+
+
+def channel_correlation(image: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation between an image's channels over all its pixels.
+
+    Args:
+        image: (C, H, W) or (N, C, H, W) float (N images are pooled into one set of pixels).
+    Returns:
+        (C, C) float64 correlation matrix (1 on the diagonal). A constant channel has no
+        defined correlation: its row and column are NaN.
+    """
+    check_image_batch(image, "image", allow_unbatched=True)
+    if not image.is_floating_point():
+        raise ValueError(f"image must be a float tensor, got dtype {image.dtype}")
+    channels = image.shape[-3]
+    pixels = image.double().movedim(-3, 0).reshape(channels, -1)
+    return torch.corrcoef(pixels)

@@ -790,3 +790,79 @@ def poster_quantizers(space_name: str, bins1: int = 100, bins2: int = 10) -> tup
             [space.value_ranges[c][1] for c in second],
         )
     return quantizer1, quantizer2
+
+
+def entropy_bits(distribution) -> float:
+    """Shannon entropy in bits of a distribution over classes, (K,) non-negative (normalised here)."""
+    p = torch.as_tensor(distribution, dtype=torch.float64).reshape(-1)
+    if p.numel() == 0 or not bool(torch.isfinite(p).all()) or bool((p < 0).any()) or float(p.sum()) <= 0:
+        raise ValueError("distribution must be non-empty, finite, non-negative and have a positive sum")
+    p = p / p.sum()
+    p = p[p > 0]
+    return float(-(p * p.log2()).sum())
+
+
+def class_statistics(classes: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image: how many distinct classes it uses, and the entropy of its class histogram.
+
+    Args:
+        classes: (N, H, W) integer class maps in [0, num_classes) (e.g. 12x12 targets).
+        num_classes: K.
+    Returns:
+        (distinct (N,) int64 in [1, min(K, H*W)], entropy (N,) float64 in bits, in
+        [0, log2 of distinct]).
+    """
+    check_positive_int(num_classes, "num_classes")
+    if not isinstance(classes, torch.Tensor) or classes.dim() != 3 or classes.numel() == 0:
+        raise ValueError(f"classes must be a non-empty (N, H, W) tensor, got {getattr(classes, 'shape', classes)!r}")
+    if classes.is_floating_point() or classes.dtype == torch.bool:
+        raise ValueError(f"classes must be an integer tensor, got dtype {classes.dtype}")
+    if int(classes.min()) < 0 or int(classes.max()) >= num_classes:
+        raise ValueError(f"classes must lie in [0, {num_classes}), got values in [{int(classes.min())}, {int(classes.max())}]")
+    flat = classes.reshape(classes.shape[0], -1).long()
+    counts = torch.zeros(flat.shape[0], num_classes, dtype=torch.float64)
+    counts.scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.float64))
+    p = counts / counts.sum(dim=1, keepdim=True)
+    entropy = -(torch.where(p > 0, p * p.clamp_min(1e-300).log2(), torch.zeros_like(p))).sum(dim=1)
+    return (counts > 0).sum(dim=1), entropy.clamp_min(0.0)
+
+
+def example_logits(
+    ab: torch.Tensor,
+    centres: torch.Tensor,
+    prior: torch.Tensor,
+    sigma: float = 10.0,
+    prior_weight: float = 0.5,
+) -> torch.Tensor:
+    """Logits of an illustrative, hedging "predictor" (no network involved).
+
+    For each pixel it puts ``1 - prior_weight`` of its belief on the bins near the true
+    colour (a Gaussian of width ``sigma`` around the true ab) and ``prior_weight`` on the
+    dataset's usual colours (``prior``): what a colorizer that is unsure tends to do. Used to
+    compare decoding rules on realistic, uncertain predictions.
+
+    Args:
+        ab: (N, 2, H, W) true a*, b* values.
+        centres: (K, 2) bin centres in ab units.
+        prior: (K,) class frequencies (non-negative; normalised here).
+        sigma: > 0, width of the belief around the true colour (ab units).
+        prior_weight: in [0, 1).
+    Returns:
+        (N, K, H, W) float32 logits (log-probabilities).
+    """
+    check_image_batch(ab, "ab", channels=2)
+    centres = torch.as_tensor(centres, dtype=torch.float64)
+    prior = torch.as_tensor(prior, dtype=torch.float64).reshape(-1)
+    if centres.dim() != 2 or centres.shape[1] != 2 or prior.numel() != centres.shape[0]:
+        raise ValueError(
+            f"centres must be (K, 2) and prior (K,), got shapes {tuple(centres.shape)} and {tuple(prior.shape)}"
+        )
+    if not (isinstance(sigma, (int, float)) and sigma > 0):
+        raise ValueError(f"sigma must be a number > 0, got {sigma!r}")
+    if not (isinstance(prior_weight, (int, float)) and 0 <= prior_weight < 1):
+        raise ValueError(f"prior_weight must be a number in [0, 1), got {prior_weight!r}")
+    values = ab.double().permute(0, 2, 3, 1)  # (N, H, W, 2)
+    distance2 = ((values[..., None, :] - centres) ** 2).sum(-1)  # (N, H, W, K)
+    near = torch.softmax(-distance2 / (2 * sigma**2), dim=-1)
+    mixture = (1 - prior_weight) * near + prior_weight * prior / prior.sum()
+    return mixture.clamp_min(1e-12).log().permute(0, 3, 1, 2).float().contiguous()

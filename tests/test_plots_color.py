@@ -10,6 +10,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from splitbrain import color, quantize
 from splitbrain.plots import color as pc
 from splitbrain.plots import quantize as pq
 from splitbrain.quantize import UniformQuantizer, class_distribution, poster_quantizers
@@ -28,7 +29,7 @@ def _colour_science_linear_rgb(lab: np.ndarray) -> np.ndarray:
 # Gamut helpers
 # --------------------------------------------------------------------------------------------
 def test_ab_plane_samples_cell_centres_with_a_along_columns_and_b_along_rows():
-    plane = pc.ab_plane(40.0, (-10.0, 10.0), (0.0, 6.0), step=2.0)
+    plane = color.ab_plane(40.0, (-10.0, 10.0), (0.0, 6.0), step=2.0)
     assert plane.shape == (3, 3, 10) and plane.dtype == torch.float64
     assert torch.all(plane[0] == 40.0)
     np.testing.assert_allclose(plane[1, 0].numpy(), np.arange(-9.0, 10.0, 2.0))
@@ -42,12 +43,12 @@ def test_in_srgb_gamut_known_points():
         dtype=torch.float64,
     ).T.reshape(3, 1, -1)
     expected = [True, True, False, False, False, False]  # pure blue rounded to 0.1 leaves the gamut
-    assert pc.in_srgb_gamut(lab)[0].tolist() == expected
+    assert color.in_srgb_gamut(lab)[0].tolist() == expected
     # pure blue itself, converted exactly, is in gamut
     from splitbrain.color import rgb_to_lab
 
     blue = rgb_to_lab(torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64).view(3, 1, 1))
-    assert bool(pc.in_srgb_gamut(blue).all())
+    assert bool(color.in_srgb_gamut(blue).all())
 
 
 def test_in_srgb_gamut_agrees_with_colour_science_away_from_the_boundary():
@@ -55,7 +56,7 @@ def test_in_srgb_gamut_agrees_with_colour_science_away_from_the_boundary():
     low = torch.tensor([1.0, -110.0, -120.0], dtype=torch.float64)
     high = torch.tensor([99.0, 110.0, 110.0], dtype=torch.float64)
     lab = low + torch.rand(4000, 3, generator=generator, dtype=torch.float64) * (high - low)
-    ours = pc.in_srgb_gamut(lab.T.reshape(3, 1, -1))[0].numpy()
+    ours = color.in_srgb_gamut(lab.T.reshape(3, 1, -1))[0].numpy()
     linear = _colour_science_linear_rgb(lab.numpy())
     # colour-science's inverse matrix is rounded to 4 decimals: skip points within 1e-3 of an edge
     distance = np.minimum(np.abs(linear), np.abs(linear - 1.0)).min(axis=1)
@@ -67,16 +68,16 @@ def test_in_srgb_gamut_agrees_with_colour_science_away_from_the_boundary():
 
 
 def test_reachable_fraction_known_answers():
-    assert pc.reachable_fraction(50.0, (-5.0, 5.0), (-5.0, 5.0), step=1.0) == 1.0
-    assert pc.reachable_fraction(50.0, (150.0, 160.0), (150.0, 160.0), step=1.0) == 0.0
+    assert color.reachable_fraction(50.0, (-5.0, 5.0), (-5.0, 5.0), step=1.0) == 1.0
+    assert color.reachable_fraction(50.0, (150.0, 160.0), (150.0, 160.0), step=1.0) == 0.0
     # at black only a = b = 0 exists: a box away from the origin is empty
-    assert pc.reachable_fraction(0.0, (10.0, 20.0), (10.0, 20.0), step=1.0) == 0.0
+    assert color.reachable_fraction(0.0, (10.0, 20.0), (10.0, 20.0), step=1.0) == 0.0
 
 
 def test_reachable_fraction_matches_colour_science_at_l50():
     step = 2.0
-    ours = pc.reachable_fraction(50.0, pc.POSTER_A_RANGE, pc.POSTER_B_RANGE, step=step)
-    plane = pc.ab_plane(50.0, pc.POSTER_A_RANGE, pc.POSTER_B_RANGE, step).permute(1, 2, 0).numpy()
+    ours = color.reachable_fraction(50.0, color.POSTER_A_RANGE, color.POSTER_B_RANGE, step=step)
+    plane = color.ab_plane(50.0, color.POSTER_A_RANGE, color.POSTER_B_RANGE, step).permute(1, 2, 0).numpy()
     linear = _colour_science_linear_rgb(plane)
     reference = float(((linear >= 0) & (linear <= 1)).all(axis=-1).mean())
     assert 0.3 < ours < 0.45
@@ -84,18 +85,18 @@ def test_reachable_fraction_matches_colour_science_at_l50():
 
 
 def test_reachable_fractions_and_overall_are_consistent():
-    values = pc.reachable_fractions([25.0, 50.0], step=4.0)
+    values = color.reachable_fractions([25.0, 50.0], step=4.0)
     assert values.shape == (2,) and values.dtype == torch.float64
-    assert values[0] == pytest.approx(pc.reachable_fraction(25.0, step=4.0))
+    assert values[0] == pytest.approx(color.reachable_fraction(25.0, step=4.0))
     assert values[1] > values[0]
-    overall = pc.overall_reachable_fraction(step=4.0, lightness_step=10.0)
-    expected = pc.reachable_fractions(np.arange(5.0, 100.0, 10.0).tolist(), step=4.0).mean()
+    overall = color.overall_reachable_fraction(step=4.0, lightness_step=10.0)
+    expected = color.reachable_fractions(np.arange(5.0, 100.0, 10.0).tolist(), step=4.0).mean()
     assert overall == pytest.approx(float(expected))
     assert 0.15 < overall < 0.3
 
 
 def test_srgb_cube_samples_cover_the_corners_red_slowest():
-    cube = pc.srgb_cube_samples(3)
+    cube = color.srgb_cube_samples(3)
     assert cube.shape == (27, 3) and cube.dtype == torch.float64
     assert cube[0].tolist() == [0.0, 0.0, 0.0] and cube[-1].tolist() == [1.0, 1.0, 1.0]
     assert cube[1].tolist() == [0.0, 0.0, 0.5]  # blue varies fastest
@@ -107,11 +108,11 @@ def test_channel_correlation_matches_numpy():
     generator = torch.Generator().manual_seed(1)
     image = torch.rand(3, 9, 7, generator=generator, dtype=torch.float64)
     image[2] = 0.5 * image[0] + 0.1  # perfectly correlated with channel 0
-    result = pc.channel_correlation(image)
+    result = color.channel_correlation(image)
     np.testing.assert_allclose(result.numpy(), np.corrcoef(image.reshape(3, -1).numpy()), atol=1e-12)
     assert result[0, 2] == pytest.approx(1.0)
     batch = torch.stack([image, image.flip(-1)])
-    np.testing.assert_allclose(pc.channel_correlation(batch).numpy(), result.numpy(), atol=1e-12)
+    np.testing.assert_allclose(color.channel_correlation(batch).numpy(), result.numpy(), atol=1e-12)
 
 
 def test_lab_axis_colormap_is_neutral_in_the_middle_and_coloured_at_the_ends():
@@ -128,13 +129,13 @@ def test_lab_axis_colormap_is_neutral_in_the_middle_and_coloured_at_the_ends():
 @pytest.mark.parametrize(
     "call",
     [
-        lambda: pc.ab_plane(50.0, (1.0, 0.0), (0.0, 1.0)),
-        lambda: pc.ab_plane(50.0, step=0.0),
-        lambda: pc.in_srgb_gamut(torch.zeros(3, 2, 2, dtype=torch.long)),
-        lambda: pc.in_srgb_gamut(torch.zeros(2, 2, 3)),
-        lambda: pc.reachable_fractions([]),
-        lambda: pc.srgb_cube_samples(1),
-        lambda: pc.channel_correlation(torch.zeros(3, 2, 2, dtype=torch.uint8)),
+        lambda: color.ab_plane(50.0, (1.0, 0.0), (0.0, 1.0)),
+        lambda: color.ab_plane(50.0, step=0.0),
+        lambda: color.in_srgb_gamut(torch.zeros(3, 2, 2, dtype=torch.long)),
+        lambda: color.in_srgb_gamut(torch.zeros(2, 2, 3)),
+        lambda: color.reachable_fractions([]),
+        lambda: color.srgb_cube_samples(1),
+        lambda: color.channel_correlation(torch.zeros(3, 2, 2, dtype=torch.uint8)),
         lambda: pc.lab_axis_colormap("L"),
     ],
 )
@@ -158,34 +159,34 @@ def test_centre_colours_grey_at_the_origin_and_clipped_in_range():
 
 
 def test_entropy_bits_known_values():
-    assert pq.entropy_bits(torch.ones(4)) == pytest.approx(2.0)
-    assert pq.entropy_bits([0.0, 3.0, 0.0]) == 0.0
-    assert pq.entropy_bits([1.0, 1.0, 2.0]) == pytest.approx(1.5)
+    assert quantize.entropy_bits(torch.ones(4)) == pytest.approx(2.0)
+    assert quantize.entropy_bits([0.0, 3.0, 0.0]) == 0.0
+    assert quantize.entropy_bits([1.0, 1.0, 2.0]) == pytest.approx(1.5)
     with pytest.raises(ValueError):
-        pq.entropy_bits([-1.0, 2.0])
+        quantize.entropy_bits([-1.0, 2.0])
 
 
 def test_class_statistics_counts_and_entropy():
     classes = torch.tensor([[[0, 0], [0, 0]], [[0, 1], [2, 3]], [[5, 5], [7, 7]]])
-    distinct, entropy = pq.class_statistics(classes, 8)
+    distinct, entropy = quantize.class_statistics(classes, 8)
     assert distinct.tolist() == [1, 4, 2]
     np.testing.assert_allclose(entropy.numpy(), [0.0, 2.0, 1.0], atol=1e-12)
     with pytest.raises(ValueError):
-        pq.class_statistics(torch.tensor([[[8]]]), 8)
+        quantize.class_statistics(torch.tensor([[[8]]]), 8)
     with pytest.raises(ValueError):
-        pq.class_statistics(torch.zeros(2, 2), 8)
+        quantize.class_statistics(torch.zeros(2, 2), 8)
 
 
 def test_example_logits_are_log_probabilities_peaked_at_the_true_bin():
     ab = torch.tensor([[-40.0, 30.0], [60.0, -70.0]]).T.reshape(1, 2, 1, 2)
     centres = POSTER_AB.centres()
-    logits = pq.example_logits(ab, centres, torch.ones(100), sigma=5.0, prior_weight=0.0)
+    logits = quantize.example_logits(ab, centres, torch.ones(100), sigma=5.0, prior_weight=0.0)
     assert logits.shape == (1, 100, 1, 2) and logits.dtype == torch.float32
     np.testing.assert_allclose(logits.exp().sum(dim=1).numpy(), 1.0, atol=1e-5)
     assert torch.equal(logits.argmax(dim=1), POSTER_AB.encode(ab))
     prior = torch.zeros(100)
     prior[7] = 1.0
-    hedged = pq.example_logits(ab, centres, prior, sigma=5.0, prior_weight=0.5).exp()
+    hedged = quantize.example_logits(ab, centres, prior, sigma=5.0, prior_weight=0.5).exp()
     assert hedged[0, 7, 0].tolist() == pytest.approx([0.5, 0.5], abs=1e-3)
 
 
@@ -225,8 +226,8 @@ def test_ab_slice_figure_paints_unreachable_colours_grey():
     image = fig.axes[0].images[0].get_array()
     assert image.shape == (24, 24, 3)
     grey = np.all(np.isclose(image, 0.82), axis=-1)
-    lab = pc.ab_plane(50.0, (-120.0, 120.0), (-120.0, 120.0), 10.0)
-    np.testing.assert_array_equal(grey, ~pc.in_srgb_gamut(lab).numpy())
+    lab = color.ab_plane(50.0, (-120.0, 120.0), (-120.0, 120.0), 10.0)
+    np.testing.assert_array_equal(grey, ~color.in_srgb_gamut(lab).numpy())
 
 
 def test_quantize_figures_have_the_expected_axes():
