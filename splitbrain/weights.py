@@ -46,6 +46,10 @@ PRETRAINED: dict[str, Weights] = {
     "cifar10-simplenet-lab": Weights(sha256="77d6d39acd422083da412418dca62a19e807b2a12eedc61f66022125cbb39d67",
                                      bytes=4530029, record="results/cifar-recipe/simplenet-lab-seed0.json",
                                      probe_layer="conv3"),
+    # The same grid's split-brain SimpleNet in rescaled Lab (the poster's per-image ab bins), seed 0.
+    "cifar10-simplenet-rescaled_lab": Weights(
+        sha256="13149cb12175e7144de895fe3371b212e7788f9dda4f8b99a6c25dbd4a4c06f6", bytes=4527843,
+        record="results/cifar-recipe/simplenet-rescaled_lab-seed0.json", probe_layer="conv3"),
 }
 """Name -> :class:`Weights`; the file is ``<PRETRAINED_FOLDER>/<name>.pt``."""
 
