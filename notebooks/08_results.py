@@ -59,8 +59,6 @@ from pathlib import Path
 
 from IPython.display import display
 
-from splitbrain.notebook import chapter_setup, glue
-from splitbrain.tables import Table
 from splitbrain.comparisons import (
     choose_grid,
     collect_run_records,
@@ -74,9 +72,10 @@ from splitbrain.comparisons import (
     seed_scores,
     side_by_side_rows,
 )
+from splitbrain.notebook import chapter_setup, glue
 from splitbrain.plots.results import plot_headline, plot_layer_curves
-from splitbrain.tables import read_reference_csv
 from splitbrain.results import ARCH_LABELS, SPACE_LABELS, summarize
+from splitbrain.tables import Table, read_reference_csv
 
 ctx = chapter_setup(PRESET, seed=SEED)
 results_dir = Path(RESULTS_DIR)
@@ -176,7 +175,7 @@ glue("ceiling_top1", percent(ceiling_row[SCORE], ceiling_row[f"{SCORE}_std"], ce
 # ## Do the rescaled bins help?
 #
 # The poster's own idea is to quantize each image's *ab* colours on bins rescaled to that
-# image's range (chapter 4). Its Table 1 puts rescaled Lab ahead of Lab for every network.
+# image's range (chapter 3). Its Table 1 puts rescaled Lab ahead of Lab for every network.
 # Here the two are compared the only way their small difference can be seen: seed by seed,
 # each rescaled-Lab network against the Lab network of the same seed (same initialisation,
 # same images in the same order).
@@ -241,7 +240,7 @@ glue("our_order", order(ours_simplenet) + f" ({len(ours_simplenet)} of 3 image s
 #
 # ## Probe the shipped networks yourself
 #
-# The grid's best Lab network (and rescaled-Lab network, once it is shipped) come with the
+# The grid's Lab and rescaled-Lab networks of seed 0 come with the
 # package: `splitbrain.pretrained(name)` loads one, checked against its sha256. Below, each is
 # probed again at the layer its run chose on validation, beside the same architecture at
 # random initialisation. On the CIFAR-10 JPEGs (`CIFAR10_DIR`) the probe sees the run's own

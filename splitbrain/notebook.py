@@ -47,17 +47,17 @@ def chapter_setup(preset: str = "auto", seed: int = 0, device: str = "auto") -> 
     return ChapterContext(preset=name, device=torch.device(device), seed=seed)
 
 
-def glue(name: str, value, display: bool = False):
+def glue(name: str, value, display: bool = False) -> None:
     """Make ``value`` available to the book's prose as ``{glue:}`name```.
 
     Uses ``myst_nb.glue`` when myst-nb is installed (the book build); elsewhere it does nothing
-    unless ``display`` is set, in which case it shows the value. Returns ``value``.
+    unless ``display`` is set, in which case it prints ``name = value``. Returns nothing, so a
+    cell that ends with a glue call does not also show the value.
     """
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
         if display:
             print(f"{name} = {value}")
-        return value
+        return
     myst_glue(name, value, display=display)
-    return value
