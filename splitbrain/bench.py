@@ -515,7 +515,7 @@ def bench_gpu(archs: Sequence[str], width: str, rgb: torch.Tensor, targets, devi
 
 
 def run_benchmark(args: argparse.Namespace) -> tuple[dict[str, str], list[Row]]:
-    """Run every section as ``args`` (from :func:`parse_args`) says; returns (machine, rows)."""
+    """Run every section as ``args`` (from :func:`complete_args`) says; returns (machine, rows)."""
     from .targets import build_targets
 
     device = _resolve_device(args.device)
@@ -589,11 +589,8 @@ def _resolve_device(name: str) -> torch.device:
     return resolve_device(name)
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m splitbrain.bench",
-        description="Benchmark the target pipeline and pretraining throughput; prints one table.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``splitbrain bench``."""
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     parser.add_argument("--sizes", type=int, nargs="+", help="image sides for section 1 (default 32 96); "
                         "sections 2-4 use the largest")
@@ -626,8 +623,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="tiny run for tests: sizes 16 24, batch 8, 16 images, half width, "
                         "1 repeat, no warm-up")
     parser.add_argument("--json", dest="json_out", help="also write the machine and rows as JSON here")
-    args = parser.parse_args(argv)
 
+
+def complete_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill the device-dependent defaults of parsed ``args`` and check them (ValueError naming
+    the option)."""
     on_gpu = _resolve_device(args.device).type == "cuda"
     defaults = dict(QUICK) if args.quick else dict(
         sizes=[32, PREP_SPEEDUP_SIZE], batch=64, images=256, width="full",
@@ -644,28 +644,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.compile = on_gpu
     for name in ("batch", "images", "repeats", "grid", "bins1", "bins2"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
+            raise ValueError(f"--{name} must be a positive integer, got {getattr(args, name)}")
     if args.warmup < 0 or args.workers < 0:
-        parser.error("--warmup and --workers must be >= 0")
+        raise ValueError("--warmup and --workers must be >= 0")
     if min(args.sizes) < args.grid:
-        parser.error(f"every --sizes value must be >= --grid ({args.grid}), got {args.sizes}")
+        raise ValueError(f"every --sizes value must be >= --grid ({args.grid}), got {args.sizes}")
     if args.data == "folder" and not args.data_root:
-        parser.error("--data folder needs --data-root DIR (a folder of class subfolders)")
+        raise ValueError("--data folder needs --data-root DIR (a folder of class subfolders)")
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m splitbrain.bench`` / ``splitbrain bench``; returns 0."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
+def run_command(args: argparse.Namespace) -> int:
+    """Run the benchmark ``args`` describe and print its table."""
+    args = complete_args(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     info, rows = run_benchmark(args)
-    print(format_table(info, rows, " ".join(argv), args.quick))
+    print(format_table(info, rows, " ".join(args.argv), args.quick))
     if args.json_out:
-        record = {"machine": info, "args": vars(args), "rows": [asdict(r) for r in rows]}
+        record = {"machine": info, "args": {k: v for k, v in vars(args).items() if k not in ("run", "argv")},
+                  "rows": [asdict(r) for r in rows]}
         atomic_write_text(args.json_out, json.dumps(record, indent=2) + "\n")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m splitbrain.bench ...`` is ``splitbrain bench ...``."""
+    from .cli import main as cli_main
+
+    return cli_main(["bench", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -177,19 +177,19 @@ def build_html(staging: Path, output: Path) -> None:
     (output / "jb" / "_build" / "html").rename(html)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m splitbrain.book", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help="execute the notebooks and build the HTML book")
-    build.add_argument("--preset", default="auto", choices=PRESET_NAMES,
-                       help="run preset injected into every notebook (default: auto)")
-    build.add_argument("--out", default="_build", help="output folder (default: _build)")
-    build.add_argument("--only", nargs="*", help="execute only notebooks whose name contains one of these")
-    build.add_argument("--record-runtimes", action="store_true",
-                       help="save the per-chapter wall times to results/runtimes/<preset>.json")
-    args = parser.parse_args(argv)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``splitbrain book build``."""
+    parser.add_argument("action", choices=("build",), help="build: execute the notebooks and build the HTML book")
+    parser.add_argument("--preset", default="auto", choices=PRESET_NAMES,
+                        help="run preset injected into every notebook (default: auto)")
+    parser.add_argument("--out", default="_build", help="output folder (default: _build)")
+    parser.add_argument("--only", nargs="*", help="execute only notebooks whose name contains one of these")
+    parser.add_argument("--record-runtimes", action="store_true",
+                        help="save the per-chapter wall times to results/runtimes/<preset>.json")
 
+
+def run_command(args: argparse.Namespace) -> int:
+    """Execute the notebooks with ``args.preset`` and build the HTML book."""
     preset = resolve_preset_name(args.preset)
     output = (REPO_ROOT / args.out).resolve()
     staging = output / "src"
@@ -202,6 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     build_html(staging, output)
     print(f"book built: {output / 'html' / 'index.html'}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m splitbrain.book build ...`` is ``splitbrain book build ...``."""
+    from .cli import main as cli_main
+
+    return cli_main(["book", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import typing
+import importlib
 import json
 import sys
+import typing
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -39,7 +40,11 @@ cross-channel prediction, with the poster's per-image rescaled Lab bins.
   evaluate   probe + the same probe on a random network (the floor) + fine-tune
   table      the poster's Table 1 from the JSON records under results/
   reproduce  run a named experiment grid (resumable; one JSON record per run)
+  margin     time to margin: pretrain with a recipe, probe it beside its random init
+  report     print or write a grid's results section of the README
+  budget     count a grid's FLOPs and bound its minutes on a GPU
   bench      time the target pipeline and pretraining (see `splitbrain bench --help`)
+  book       execute the chapters and build the HTML book (`splitbrain book build`)
 
 Presets: smoke (CPU, seconds), cpu (CPU, minutes), colab (one T4 GPU, STL-10 96x96),
 paper (the poster's setup), auto (colab with a GPU, else cpu)."""
@@ -194,14 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--kind", default="finetune", choices=("finetune", "probe"), help="which records (default: finetune)")
     table.add_argument("--format", default="markdown", choices=("markdown", "json"), help="output format")
 
-    from .experiments.reproduce import build_parser as add_reproduce_options
-
-    reproduce = commands.add_parser("reproduce", help="run a named experiment grid, resumably",
-                                    description="Run a named experiment grid (splitbrain.experiments.grids): every "
-                                                "run is pretraining + linear probes + fine-tuning, one JSON record "
-                                                "per run under RESULTS/<grid>/; finished runs are skipped, "
-                                                "interrupted ones resume.")
-    add_reproduce_options(reproduce)
+    for name, module_name, text in TOOLS:
+        module = importlib.import_module(module_name, __package__)
+        sub = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run_command)
     return parser
 
 
@@ -362,26 +364,28 @@ def cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    from .experiments.reproduce import main_from_args
-
-    return main_from_args(args)
-
-
 COMMANDS = {"pretrain": cmd_pretrain, "probe": cmd_probe, "finetune": cmd_finetune,
-            "evaluate": cmd_evaluate, "table": cmd_table, "reproduce": cmd_reproduce}
+            "evaluate": cmd_evaluate, "table": cmd_table}
+
+TOOLS = (
+    ("reproduce", ".experiments.reproduce", "run a named experiment grid, resumably (one JSON record per run)"),
+    ("margin", ".experiments.margin", "time to margin: pretrain with a recipe, probe it beside its random init"),
+    ("report", ".experiments.report", "print or write a grid's results section of the README"),
+    ("budget", ".experiments.budget", "count a grid's FLOPs and bound its minutes on a GPU"),
+    ("bench", ".bench", "time the target pipeline and pretraining; one table"),
+    ("book", ".book", "execute the chapters and build the HTML book"),
+)
+"""The subcommands whose options and action live in their own module (``add_arguments`` and
+``run_command``); ``python -m <module>`` runs the same subcommand through :func:`main`."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``splitbrain`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:  # the benchmark keeps its own options (python -m splitbrain.bench)
-        from .bench import main as bench_main
-
-        return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
+    args.argv = argv[1:]  # the subcommand's own arguments (the benchmark prints them)
     try:
-        return COMMANDS[args.command](args)
+        return args.run(args) if hasattr(args, "run") else COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

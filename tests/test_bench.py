@@ -181,8 +181,16 @@ def test_bad_input_raises_value_error_naming_the_argument():
         downsample_image(np.zeros((16, 16, 3)), 8, "nearest")
     with pytest.raises(ValueError, match="image"):
         poster_pipeline.image_values(np.zeros((8, 8, 3), dtype=np.float64))
-    with pytest.raises(SystemExit):
-        bench.parse_args(["--sizes", "8", "--grid", "12", "--device", "cpu"])
+
+def test_bad_benchmark_options_are_one_line_errors(capsys):
+    from splitbrain.cli import main
+
+    for argv, message in ((["--sizes", "8", "--grid", "12"], "every --sizes value must be >= --grid (12)"),
+                          (["--batch", "0"], "--batch must be a positive integer"),
+                          (["--data", "folder"], "--data folder needs --data-root")):
+        assert main(["bench", "--device", "cpu", *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("splitbrain: error: ") and message in err[0], err
 
 
 # ----------------------------------------------------------------------------------------------

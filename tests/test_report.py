@@ -102,7 +102,8 @@ def test_write_keeps_the_file_when_markers_are_missing(tmp_path, capsys):
     path.write_text("no markers here\n")
     assert report.main(["--grid", "smoke", "--results", str(tmp_path), "--write", str(path)]) == 2
     assert path.read_text() == "no markers here\n"
-    assert "report: error" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"splitbrain: error: {path}: ") and "<!-- report:smoke -->" in err[0], err
 
 
 def test_missing_and_stale_runs_of_a_known_grid():

@@ -527,33 +527,36 @@ def budget_report(grid: Grid, peaks: Mapping[str, Mapping[str, float]], records:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from ..files import atomic_write_text
-    from .report import replace_section
-    from ..results import load_records
-
-    parser = argparse.ArgumentParser(prog="python -m splitbrain.experiments.budget",
-                                     description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``splitbrain budget``."""
     parser.add_argument("--grid", default="stl10-colab", help="the grid to count (its datasets must have fixed sizes)")
     parser.add_argument("--gpu", default=REFERENCE_GPU, help="a GPU of the reference table of peaks")
     parser.add_argument("--calibrate", metavar="GRID", default=DEFAULT_CALIBRATION_GRID,
                         help="the recorded grid to set the count against ('' for none)")
     parser.add_argument("--results", default="results", help="the results folder (reference tables, records)")
     parser.add_argument("--write", metavar="FILE", help="replace the section between the grid's budget markers in FILE")
-    args = parser.parse_args(argv)
-    try:
-        peaks = read_gpu_peaks(Path(args.results) / "reference" / GPU_PEAKS_CSV)
-        records = load_records(Path(args.results) / args.calibrate, kind="run") if args.calibrate else []
-        section = budget_report(get_grid(args.grid), peaks, records, args.calibrate, args.gpu)
-        if args.write is None:
-            print(section, end="")
-            return 0
-        path = Path(args.write)
-        atomic_write_text(path, replace_section(path.read_text(encoding="utf-8"), args.grid, section, kind="budget"))
-    except (OSError, ValueError) as error:
-        print(f"budget: error: {error}", file=sys.stderr)
-        return 2
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Print the grid's budget section, or write it between FILE's markers."""
+    from ..results import load_records
+    from .report import write_section
+
+    peaks = read_gpu_peaks(Path(args.results) / "reference" / GPU_PEAKS_CSV)
+    records = load_records(Path(args.results) / args.calibrate, kind="run") if args.calibrate else []
+    section = budget_report(get_grid(args.grid), peaks, records, args.calibrate, args.gpu)
+    if args.write is None:
+        print(section, end="")
+    else:
+        write_section(args.write, args.grid, section, kind="budget")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m splitbrain.experiments.budget ...`` is ``splitbrain budget ...``."""
+    from ..cli import main as cli_main
+
+    return cli_main(["budget", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

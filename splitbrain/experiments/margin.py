@@ -76,13 +76,8 @@ RECIPES: dict[str, Recipe] = {
 DEFAULT_RECIPE = "cifar-20min"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m splitbrain.experiments.margin",
-        description="Pretrain with a recipe, then compare pretrained and random-init features through the same "
-                    "linear probe (layer chosen on validation, scored on held-out images).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``splitbrain margin``."""
     parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=tuple(RECIPES),
                         help="named recipe (see RECIPES in this module)")
     parser.add_argument("--data", default=None, choices=DATASETS,
@@ -101,7 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--report", metavar="FILE", default=None,
                         help="run nothing: write the table of the --results records between FILE's "
                              "<!-- margin:trials --> markers ('-': print it)")
-    return parser
 
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -289,30 +283,27 @@ def margin_table(records: Iterable[Mapping[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.report is not None:
-        from ..files import atomic_write_text
-        from .report import replace_section
-        from ..results import load_records
-
-        section = margin_table(load_records(args.results, kind="margin"))
-        if args.report == "-":
-            print(section, end="")
-            return 0
-        path = Path(args.report)
-        try:
-            atomic_write_text(path, replace_section(path.read_text(encoding="utf-8"), "trials", section, kind="margin"))
-        except (OSError, ValueError) as error:
-            print(f"margin: error: {args.report}: {error}", file=sys.stderr)
-            return 2
-        return 0
-    try:
+def run_command(args: argparse.Namespace) -> int:
+    """Run the trial ``args`` describe, or (``--report``) write the table of the records."""
+    if args.report is None:
         run(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"margin: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
+        return 0
+    from ..results import load_records
+    from .report import write_section
+
+    section = margin_table(load_records(args.results, kind="margin"))
+    if args.report == "-":
+        print(section, end="")
+    else:
+        write_section(args.report, "trials", section, kind="margin")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m splitbrain.experiments.margin ...`` is ``splitbrain margin ...``."""
+    from ..cli import main as cli_main
+
+    return cli_main(["margin", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

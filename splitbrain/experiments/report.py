@@ -202,32 +202,43 @@ def section_of(text: str, grid: str, kind: str = "report") -> str:
     return text.split(start)[1].split(end)[0].strip("\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m splitbrain.experiments.report",
-                                     description="Print (or write into a file) a grid's results section.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``splitbrain report``."""
     parser.add_argument("--grid", required=True, choices=tuple(GRIDS), help="the grid to report")
     parser.add_argument("--results", default="results", help="records are read from RESULTS/<grid>/")
     parser.add_argument("--write", metavar="FILE",
                         help="replace the section between the grid's markers in FILE instead of printing")
-    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_command(args: argparse.Namespace) -> int:
+    """Print the grid's section, or write it between FILE's markers."""
     directory = Path(args.results) / args.grid
     records = load_records(directory, kind="run") if directory.is_dir() else []
     section = grid_report(records, args.grid)
     if args.write is None:
         print(section, end="")
         return 0
-    path = Path(args.write)
-    try:
-        updated = replace_section(path.read_text(encoding="utf-8"), args.grid, section)
-    except (OSError, ValueError) as error:
-        print(f"report: error: {args.write}: {error}", file=sys.stderr)
-        return 2
-    atomic_write_text(path, updated)
+    write_section(args.write, args.grid, section)
     return 0
+
+
+def write_section(file: str | Path, name: str, section: str, kind: str = "report") -> Path:
+    """Replace what stands between ``file``'s ``<!-- kind:name -->`` markers with ``section``,
+    atomically; a missing file or markers is a ValueError naming the file."""
+    path = Path(file)
+    try:
+        text = path.read_text(encoding="utf-8")
+        updated = replace_section(text, name, section, kind=kind)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{file}: {error}") from None
+    return atomic_write_text(path, updated)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m splitbrain.experiments.report ...`` is ``splitbrain report ...``."""
+    from ..cli import main as cli_main
+
+    return cli_main(["report", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -428,11 +428,8 @@ def run_grid(
     return statuses
 
 
-def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    """The options of ``splitbrain reproduce`` (added to ``parser`` when given)."""
-    if parser is None:
-        parser = argparse.ArgumentParser(prog="python -m splitbrain.experiments.reproduce",
-                                         description="Run a named experiment grid, resumably.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``splitbrain reproduce``."""
     parser.add_argument("--grid", required=True, choices=tuple(GRIDS), help="the grid to run")
     parser.add_argument("--data-root", help="dataset directory (cifar-cpu: the CIFAR-10 JPEGs' train/ folder)")
     parser.add_argument("--only", metavar="PATTERN",
@@ -442,10 +439,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--results", default="results", help="records go to RESULTS/<grid>/ (default: results)")
     parser.add_argument("--runs", default="runs", help="run directories go to RUNS/<grid>/ (default: runs)")
     parser.add_argument("--progress", action="store_true", help="progress bars inside each run")
-    return parser
 
 
-def main_from_args(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace) -> int:
     """Run the grid the parsed ``args`` describe, then print the summary of its records."""
     from ..results import format_summary, load_records, summarize
 
@@ -461,12 +457,10 @@ def main_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return main_from_args(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"reproduce: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
+    """``python -m splitbrain.experiments.reproduce ...`` is ``splitbrain reproduce ...``."""
+    from ..cli import main as cli_main
+
+    return cli_main(["reproduce", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
