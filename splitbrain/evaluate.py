@@ -198,21 +198,29 @@ def standardize(train: torch.Tensor, *others: torch.Tensor, eps: float = 1e-6) -
     return tuple((x.float() - mean) / std for x in (train, *others))
 
 
-def train_linear_classifier(
-    features: torch.Tensor,
-    labels: torch.Tensor,
-    num_classes: int,
-    epochs: int = 30,
-    lr: float = 1e-3,
-    weight_decay: float = 1e-4,
-    batch_size: int = 256,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-) -> nn.Linear:
-    """Softmax regression on (N, D) features: Adam, fixed epochs, L2 ``weight_decay``.
+@dataclass(frozen=True)
+class ProbeRecipe:
+    """How one linear probe is trained: Adam(``lr``, ``weight_decay``) on standardised features
+    for ``epochs`` epochs of ``batch_size``, mini-batches shuffled by ``seed``. The defaults are
+    :class:`~splitbrain.presets.EvalConfig`'s; :meth:`of` reads a configuration's."""
 
-    Mini-batches are shuffled by a generator seeded with ``seed``; the weights start at zero,
-    so the result depends only on the data and ``seed``. Returns the trained ``nn.Linear``.
+    epochs: int = EvalConfig.probe_epochs
+    lr: float = EvalConfig.probe_lr
+    weight_decay: float = EvalConfig.probe_weight_decay
+    batch_size: int = EvalConfig.probe_batch_size
+    seed: int = EvalConfig.seed
+
+    @classmethod
+    def of(cls, config: EvalConfig) -> "ProbeRecipe":
+        return cls(config.probe_epochs, config.probe_lr, config.probe_weight_decay, config.probe_batch_size, config.seed)
+
+
+def train_linear_classifier(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                            recipe: ProbeRecipe = ProbeRecipe(), device: torch.device | str = "cpu") -> nn.Linear:
+    """Softmax regression on (N, D) features as ``recipe`` says.
+
+    The weights start at zero, so the result depends only on the data and ``recipe.seed``.
+    Returns the trained ``nn.Linear`` in eval mode.
     """
     device = torch.device(device)
     n, dim = features.shape
@@ -221,49 +229,18 @@ def train_linear_classifier(
     classifier = nn.Linear(dim, num_classes).to(device)
     nn.init.zeros_(classifier.weight)
     nn.init.zeros_(classifier.bias)
-    optimizer = torch.optim.Adam(classifier.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     x, y = features.to(device), labels.to(device)
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
+    generator = torch.Generator().manual_seed(recipe.seed)
+    for _ in range(recipe.epochs):
         order = torch.randperm(n, generator=generator).to(device)
-        for start in range(0, n, batch_size):
-            batch = order[start : start + batch_size]
+        for start in range(0, n, recipe.batch_size):
+            batch = order[start : start + recipe.batch_size]
             loss = F.cross_entropy(classifier(x[batch]), y[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
     return classifier.eval()
-
-
-def probe_features(
-    train_x: torch.Tensor,
-    train_y: torch.Tensor,
-    test_x: torch.Tensor,
-    test_y: torch.Tensor,
-    num_classes: int,
-    epochs: int = 30,
-    lr: float = 1e-3,
-    weight_decay: float = 1e-4,
-    batch_size: int = 256,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    val_x: torch.Tensor | None = None,
-    val_y: torch.Tensor | None = None,
-) -> dict[str, float]:
-    """Standardise, train a linear classifier on (train_x, train_y), score it on the test split
-    (and on the validation split ``val_x, val_y`` when given): :func:`fit_probe` on features in memory.
-
-    Returns {"top1", "top5", "train_top1", "dim"} (accuracies as fractions), plus "val_top1"
-    and "val_top5" with a validation split.
-    """
-    probe, scores = fit_probe(train_x, train_y, num_classes, test_x, test_y, epochs, lr, weight_decay, batch_size,
-                              seed, device)
-    result = {"top1": scores["val_top1"], "top5": scores["val_top5"], "train_top1": scores["train_top1"],
-              "dim": scores["dim"]}
-    if val_x is not None:
-        val = topk_accuracy(probe.logits(val_x), val_y)
-        result.update(val_top1=val[1], val_top5=val[5])
-    return result
 
 
 @dataclass
@@ -281,26 +258,15 @@ class FittedProbe:
         return self.classifier(((features.float() - self.mean) / self.std).to(device)).cpu()
 
 
-def fit_probe(
-    train_x: torch.Tensor,
-    train_y: torch.Tensor,
-    num_classes: int,
-    val_x: torch.Tensor,
-    val_y: torch.Tensor,
-    epochs: int = 30,
-    lr: float = 1e-3,
-    weight_decay: float = 1e-4,
-    batch_size: int = 256,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-) -> tuple[FittedProbe, dict[str, float]]:
+def fit_probe(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: int, val_x: torch.Tensor,
+              val_y: torch.Tensor, recipe: ProbeRecipe = ProbeRecipe(),
+              device: torch.device | str = "cpu") -> tuple[FittedProbe, dict[str, float]]:
     """Standardise, train a linear classifier on (train_x, train_y), score it on the validation split.
 
     Returns the :class:`FittedProbe` and {"val_top1", "val_top5", "train_top1", "dim"}.
     """
     mean, std = standardization(train_x)
-    classifier = train_linear_classifier((train_x.float() - mean) / std, train_y, num_classes, epochs, lr,
-                                         weight_decay, batch_size, seed, device)
+    classifier = train_linear_classifier((train_x.float() - mean) / std, train_y, num_classes, recipe, device)
     probe = FittedProbe(mean, std, classifier)
     val_acc = topk_accuracy(probe.logits(val_x), val_y)
     train_acc = topk_accuracy(probe.logits(train_x), train_y, ks=(1,))
@@ -508,11 +474,8 @@ def linear_probe(
     probes, per_layer = {}, {}
     for layer in layers:
         features = train_features.pop(layer)  # freed layer by layer
-        probes[layer], per_layer[layer] = fit_probe(
-            features[fit], train_labels[fit], num_classes, features[val], train_labels[val],
-            epochs=config.probe_epochs, lr=config.probe_lr, weight_decay=config.probe_weight_decay,
-            batch_size=config.probe_batch_size, seed=config.seed, device=device,
-        )
+        probes[layer], per_layer[layer] = fit_probe(features[fit], train_labels[fit], num_classes, features[val],
+                                                    train_labels[val], ProbeRecipe.of(config), device)
         del features
     held_out, test_images = score_probes(extractor, _loader(test_set, config, device), probes, device,
                                          config.max_dim, amp_dtype, config.progress)

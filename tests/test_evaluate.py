@@ -8,12 +8,13 @@ import torch
 
 from splitbrain.evaluate import (
     AutoencoderFeatures,
+    ProbeRecipe,
     SplitBrainFeatures,
     choose_layer,
     feature_extractor,
     finetune,
+    fit_probe,
     linear_probe,
-    probe_features,
     standardize,
     topk_accuracy,
     validation_part,
@@ -56,12 +57,13 @@ def test_probe_beats_chance_on_separable_blobs_and_not_on_noise():
         labels = torch.arange(n) % 4
         return centres[labels] + torch.randn(n, 16, generator=generator), labels
     (train_x, train_y), (test_x, test_y) = blobs(200), blobs(100)
-    scores = probe_features(train_x, train_y, test_x, test_y, num_classes=4, epochs=20, batch_size=32)
-    assert scores["top1"] > 0.9 and scores["train_top1"] > 0.9 and scores["dim"] == 16
-    assert scores["top5"] == 1.0  # 4 classes
-    noise = probe_features(torch.randn(200, 16, generator=generator), train_y, torch.randn(100, 16, generator=generator),
-                           test_y, num_classes=4, epochs=20, batch_size=32)
-    assert noise["top1"] < 0.5  # chance is 0.25
+    recipe = ProbeRecipe(epochs=20, batch_size=32)
+    _, scores = fit_probe(train_x, train_y, 4, test_x, test_y, recipe)
+    assert scores["val_top1"] > 0.9 and scores["train_top1"] > 0.9 and scores["dim"] == 16
+    assert scores["val_top5"] == 1.0  # 4 classes
+    _, noise = fit_probe(torch.randn(200, 16, generator=generator), train_y, 4, torch.randn(100, 16, generator=generator),
+                         test_y, recipe)
+    assert noise["val_top1"] < 0.5  # chance is 0.25
 
 
 @pytest.mark.parametrize("method", ["splitbrain", "dae"])
@@ -186,21 +188,23 @@ def test_validation_part_is_disjoint_stratified_and_seeded():
         validation_part(torch.zeros(2, dtype=torch.long), 0.2, seed=0)
 
 
-def test_probe_features_scores_validation_with_the_same_classifier():
+def test_a_fitted_probe_scores_held_out_features_as_it_scored_validation():
     torch.manual_seed(0)
     centres = torch.randn(3, 8) * 4
     make = lambda n: (lambda y: (centres[y] + torch.randn(n, 8), y))(torch.arange(n) % 3)
     (train_x, train_y), (val_x, val_y), (test_x, test_y) = make(60), make(30), make(30)
-    scores = probe_features(train_x, train_y, test_x, test_y, 3, epochs=30, lr=0.05, val_x=val_x, val_y=val_y)
-    assert scores["val_top1"] > 0.9 and scores["top1"] > 0.9 and scores["val_top5"] == 1.0
-    same = probe_features(train_x, train_y, val_x, val_y, 3, epochs=30, lr=0.05)
-    assert same["top1"] == scores["val_top1"]  # validation is scored exactly like a test split
+    probe, scores = fit_probe(train_x, train_y, 3, val_x, val_y, ProbeRecipe(epochs=30, lr=0.05))
+    assert scores["val_top1"] > 0.9 and scores["val_top5"] == 1.0
+    assert topk_accuracy(probe.logits(test_x), test_y)[1] > 0.9
+    # the same recipe on the same data gives the same classifier: validation is scored like a test split
+    _, again = fit_probe(train_x, train_y, 3, val_x, val_y, ProbeRecipe(epochs=30, lr=0.05))
+    assert again == scores
 
 
 def test_held_out_scoring_batch_by_batch_equals_scoring_cached_features(checkpoint, tmp_path):
     from torch.utils.data import DataLoader
 
-    from splitbrain.evaluate import build_eval_datasets, extract_features, fit_probe, load_subject, score_probes
+    from splitbrain.evaluate import build_eval_datasets, extract_features, load_subject, score_probes
 
     config = eval_config(tmp_path)
     network, pretrain_config = load_subject(checkpoint)
@@ -208,7 +212,7 @@ def test_held_out_scoring_batch_by_batch_equals_scoring_cached_features(checkpoi
     train, test, classes = build_eval_datasets(config)
     device = torch.device("cpu")
     features, labels = extract_features(extractor, DataLoader(train, batch_size=16), ["conv2", "conv5"], device)
-    probes = {layer: fit_probe(features[layer], labels, classes, features[layer], labels, epochs=5)[0]
+    probes = {layer: fit_probe(features[layer], labels, classes, features[layer], labels, ProbeRecipe(epochs=5))[0]
               for layer in ("conv2", "conv5")}
     streamed, count = score_probes(extractor, DataLoader(test, batch_size=7), probes, device)  # odd batches
     cached, test_labels = extract_features(extractor, DataLoader(test, batch_size=30), ["conv2", "conv5"], device)
