@@ -341,8 +341,10 @@ class _Trainer:
         optimizer_step(self.optimizer, self.scaler)
 
 
-def _make_trainer(arch: str, width: str, size: int, targets, device: torch.device, amp_dtype,
-                  channels_last: bool, compile_model: bool) -> _Trainer:
+def make_trainer(arch: str, width: str, size: int, targets, device: torch.device, amp_dtype,
+                 channels_last: bool, compile_model: bool) -> _Trainer:
+    """A split-brain pair with its objective, Adam and grad scaler, ready to time one training
+    step on ``size`` px batches (the benchmark's reference step; also the margin records')."""
     from .models import SplitBrainNet
     from .train import SplitBrainObjective
 
@@ -382,7 +384,7 @@ def bench_step_overhead(arch: str, width: str, rgb: torch.Tensor, targets, devic
     """
     amp_dtype = _gpu_amp_dtype(device) if device.type == "cuda" else None
     channels_last = device.type == "cuda"
-    trainer = _make_trainer(arch, width, rgb.shape[-1], targets, device, amp_dtype, channels_last, False)
+    trainer = make_trainer(arch, width, rgb.shape[-1], targets, device, amp_dtype, channels_last, False)
     with torch.no_grad():
         fixed = _PrecomputedTargets(trainer.objective, trainer.objective.prepare(rgb))
     seconds = _interleaved_medians(
@@ -441,7 +443,7 @@ def bench_end_to_end(arch: str, width: str, size: int, targets, device: torch.de
             add(name, None, None, "skipped (pass --compile)")
             continue
         torch.manual_seed(seed)
-        trainer = _make_trainer(arch, width, size, targets, device, dtype, channels_last, compiled)
+        trainer = make_trainer(arch, width, size, targets, device, dtype, channels_last, compiled)
         batches = _endless(build_loader(dataset, batch, train=True, num_workers=workers, seed=seed))
 
         def step():
@@ -481,7 +483,7 @@ def bench_gpu(archs: Sequence[str], width: str, rgb: torch.Tensor, targets, devi
     with torch.no_grad():
         prep_seconds = statistics.median(time_runs(lambda: targets.prepare(rgb), device, warmup, repeats))
     for arch in archs:
-        trainer = _make_trainer(arch, width, size, targets, device, amp_dtype, True, compile_model)
+        trainer = make_trainer(arch, width, size, targets, device, amp_dtype, True, compile_model)
         with FlopCounterMode(display=False) as counter:
             forward_backward(trainer.model, trainer.objective, rgb, amp_dtype, trainer.scaler)
         trainer.optimizer.zero_grad(set_to_none=True)

@@ -135,12 +135,12 @@ def reference_speed(config, amp: str) -> float:
     (:mod:`splitbrain.bench`); no data loading, and the global RNG is left as it was."""
     import torch
 
-    from ..bench import _make_trainer, time_runs
+    from ..bench import make_trainer, time_runs
     from ..train import build_targets_for
 
     state = torch.get_rng_state()
     cpu = torch.device("cpu")
-    trainer = _make_trainer(config.arch, config.width, config.image_size, build_targets_for(config), cpu,
+    trainer = make_trainer(config.arch, config.width, config.image_size, build_targets_for(config), cpu,
                             torch.bfloat16 if amp == "bf16" else None, config.channels_last, compile_model=False)
     rgb = torch.randint(0, 256, (config.batch_size, 3, config.image_size, config.image_size), dtype=torch.uint8)
     seconds = time_runs(lambda: trainer.step(rgb), cpu, warmup=3, repeats=REFERENCE_STEPS)
