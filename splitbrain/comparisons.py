@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ._checks import check_positive_int
-from .results import ARCH_LABELS, SPACE_LABELS, load_records, summarize
+from .results import ARCH_LABELS, SPACE_LABELS, load_records, machine_names, summarize
 
 
 POSTER_ARCHITECTURES: dict[str, str] = {
@@ -258,7 +258,7 @@ def scale_rows(records: Sequence[Mapping[str, Any]], grid: str | None) -> list[d
         schedule = "/".join(str(e) for e in epochs) + " epochs"
     else:
         images, schedule = "none (no pretraining run)", ""
-    machines = sorted({_machine(r.get("hardware", {})) for r in mine})
+    machines = machine_names(mine)
     rows.append({
         "work": f"this book, grid {grid}", "data": f"{_DATA_LABELS.get(config['data'], config['data'])}, no labels",
         "pretraining_images": images, "image_side": f"{config['image_size']} px", "pretraining": schedule,
@@ -267,13 +267,6 @@ def scale_rows(records: Sequence[Mapping[str, Any]], grid: str | None) -> list[d
         "classes": str(evaluation["num_classes"]), "hardware": "; ".join(machines),
     })
     return rows
-
-
-def _machine(hardware: Mapping[str, Any]) -> str:
-    text = f"{hardware.get('cpu_count', '?')} CPU cores"
-    if hardware.get("cuda_device"):
-        text += f", {hardware['cuda_device']}"
-    return text
 
 
 def layer_statistics(records: Sequence[Mapping[str, Any]], grid: str, arch: str, score: str = "top1"

@@ -101,6 +101,16 @@ def hardware_info() -> dict[str, Any]:
 # writing and reading
 
 
+def machine_name(hardware: Mapping[str, Any]) -> str:
+    """A record's machine in words: "<GPU name, else CPU model> (<n> CPU cores)"."""
+    return f"{hardware.get('cuda_device') or hardware.get('cpu')} ({hardware.get('cpu_count')} CPU cores)"
+
+
+def machine_names(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The distinct machines of ``records`` (:func:`machine_name`), sorted."""
+    return sorted({machine_name(record.get("hardware", {})) for record in records})
+
+
 def _jsonable(value: Any) -> Any:
     """Tuples -> lists, Paths -> str, tensors/numpy scalars -> Python numbers, NaN -> None."""
     if isinstance(value, Mapping):

@@ -49,7 +49,7 @@ def run_record(method, seed, probe, finetune, grid="g", arch="simplenet", timest
             "finetune": {"top1": finetune, "top5": min(1.0, finetune + 0.3)},
             "pretrain": None if kind == "random" else {"epochs": 3, "steps": 480, "final_loss": 1.0},
         },
-        "hardware": {"cpu_count": 2, "cuda_device": None},
+        "hardware": {"cpu": "Test CPU", "cpu_count": 2, "cuda_device": None},
     }
 
 
@@ -209,7 +209,7 @@ def test_scale_rows(records):
     ours = rows[-1]
     assert ours["pretraining_images"] == "20,480 per epoch"  # 480 steps x 128 / 3 epochs
     assert ours["pretraining"] == "3 epochs" and ours["image_side"] == "32 px" and ours["classes"] == "10"
-    assert ours["hardware"] == "2 CPU cores"
+    assert ours["hardware"] == "Test CPU (2 CPU cores)"
     assert len(scale_rows([], None)) == 2
 
 

@@ -515,7 +515,7 @@ def budget_report(grid: Grid, peaks: Mapping[str, Mapping[str, float]], records:
     """``grid``'s budget in Markdown (for the README): :func:`bound_sentence`, the :func:`cost_rows`
     table and, with ``records`` of ``calibration_grid``, :func:`calibration_sentence` and
     :func:`projection_sentence`."""
-    from .report import machine_names
+    from ..results import machine_names
 
     rows = forecast(grid, peaks, gpu)
     lines = [bound_sentence(rows, grid, gpu, peaks[gpu]["fp16_tflops"]), "", cost_table(rows).to_markdown()]

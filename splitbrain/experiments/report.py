@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 from ..comparisons import format_points, paired_difference
 from ..files import atomic_write_text
 from ..models import NOISE_NAMES
-from ..results import ARCH_LABELS, format_summary, load_records, summarize
+from ..results import ARCH_LABELS, format_summary, load_records, machine_names, summarize
 from .grids import GRIDS
 from .reproduce import validated_probe
 
@@ -52,12 +52,6 @@ def rescaled_minus_lab(records: Sequence[Mapping[str, Any]], grid: str, arch: st
         return None
     std = difference["std"]
     return {**difference, "se": None if std is None else std / difference["n"] ** 0.5}
-
-
-def machine_names(records: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The distinct machines of ``records``: "<GPU name or CPU model> (<n> CPU cores)", sorted."""
-    return sorted({f"{r['hardware'].get('cuda_device') or r['hardware'].get('cpu')} "
-                   f"({r['hardware'].get('cpu_count')} CPU cores)" for r in records})
 
 
 def _difference_sentence(difference: Mapping[str, Any] | None) -> str:
