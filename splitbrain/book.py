@@ -101,8 +101,22 @@ def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | 
             kernel_name="python3",
         )
         durations[notebook.as_posix()] = round(time.perf_counter() - start, 2)
+        hide_injected_parameters(target)
         print(f"  done in {durations[notebook.as_posix()]:.1f} s", flush=True)
     return durations
+
+
+def hide_injected_parameters(path: Path) -> None:
+    """Tag the cell papermill injects (``# Parameters``, tagged "injected-parameters") with
+    "remove-cell", so the book shows only the chapter's own parameters cell."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(notebook, path)
 
 
 def machine_description() -> str:

@@ -58,6 +58,7 @@ def test_every_chapter_page_is_sound_in_chromium(built_book, browser):
     pages = chapter_pages(built_book)
     assert pages, "no chapter notebooks are listed in _toc.yml"
     page = browser.new_page()
+    glued = 0
     for notebook, html in pages:
         assert html.exists(), f"{html} was not built"
         response = page.goto(html.as_uri())
@@ -70,6 +71,11 @@ def test_every_chapter_page_is_sound_in_chromium(built_book, browser):
         )
         for src, complete, width, height in images:
             assert complete and width > 0 and height > 0, f"{notebook}: image {src} did not load"
+        # only the chapter's own parameters cell shows, not the one papermill injected
+        assert 'PRESET = "auto"' in text and 'PRESET = "smoke"' not in text, f"{notebook}: injected parameters shown"
+        weights = page.eval_on_selector_all(".pasted-text", "els => els.map(e => getComputedStyle(e).fontWeight)")
+        assert all(weight in ("400", "normal") for weight in weights), f"{notebook}: glued text is bold {weights}"
+        glued += len(weights)
         links = page.eval_on_selector_all("a[href*='colab.research.google.com/github']", "els => els.map(e => e.href)")
         assert links, f"{notebook}: no Colab launch link"
         for link in links:
@@ -77,6 +83,7 @@ def test_every_chapter_page_is_sound_in_chromium(built_book, browser):
             assert match, f"{notebook}: unexpected Colab link {link}"
             assert (ROOT / match["path"]).is_file(), f"{notebook}: Colab link to missing {match['path']}"
             assert match["path"].startswith("notebooks/")
+    assert glued > 0, "no glued number on any chapter page: the weight check saw nothing"
     page.close()
 
 
