@@ -350,7 +350,7 @@ def _join(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _points(gaps: Sequence[float]) -> str:
+def _points_span(gaps: Sequence[float]) -> str:
     magnitudes = sorted(abs(g) * 100 for g in gaps)
     if len(magnitudes) == 1 or math.isclose(magnitudes[0], magnitudes[-1], abs_tol=0.05):
         return f"{magnitudes[-1]:.1f} points"
@@ -377,7 +377,7 @@ def floor_sentence(rows: Sequence[Mapping[str, Any]], band: float = 0.0) -> str:
         every = len(chosen) == len(rows) and len(rows) > 1
         who = _join([r["label"] for r in chosen]) + (" all" if every else "")
         s = "s" if len(chosen) == 1 else ""
-        parts.append(f"{who} {text.format(s=s)} {_points([r['gap'] for r in chosen])}.")
+        parts.append(f"{who} {text.format(s=s)} {_points_span([r['gap'] for r in chosen])}.")
     if groups["within"]:
         chosen = groups["within"]
         verb = "is" if len(chosen) == 1 else "are"
