@@ -153,9 +153,10 @@ TABLE6_CSV = Path("../results/reference/zhang2017_table6.csv")
 if not TABLE6_CSV.exists():  # on Colab only the package is installed: fetch the file
     import urllib.request
 
-    TABLE6_CSV, _ = urllib.request.urlretrieve(
-        "https://raw.githubusercontent.com/splitbrain-book/splitbrain/main/"
-        "results/reference/zhang2017_table6.csv", "zhang2017_table6.csv")
+    from splitbrain import RAW_URL
+
+    TABLE6_CSV, _ = urllib.request.urlretrieve(f"{RAW_URL}/results/reference/zhang2017_table6.csv",
+                                               "zhang2017_table6.csv")
 table6_paper = read_reference_csv(TABLE6_CSV)
 Table(table6_paper, caption="Table 6 of Zhang et al. (2017), as printed (C: both halves)")
 

@@ -25,3 +25,23 @@ def test_every_cited_document_is_in_the_repository():
              for name in re.findall(r"\b[A-Za-z_][\w-]*\.md\b", p.read_text(encoding="utf-8", errors="replace"))}
     missing = sorted((where, name) for where, name in cited if name not in present)
     assert not missing, f"documents cited but not in the repository: {missing}"
+
+
+def test_the_repository_url_is_written_once_and_every_link_follows_it():
+    """Markdown cells and configuration files cannot import splitbrain.REPOSITORY_URL, so every
+    copy of it is checked against the package's."""
+    import yaml
+
+    from splitbrain import RAW_URL, REPOSITORY_URL
+
+    owner_repo = REPOSITORY_URL.removeprefix("https://github.com/")
+    assert RAW_URL == f"https://raw.githubusercontent.com/{owner_repo}/main"
+    assert yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"] == REPOSITORY_URL
+    assert f"git clone {REPOSITORY_URL}" in (ROOT / "book" / "using.md").read_text()
+    github = re.compile(r"https://(?:raw\.)?github(?:usercontent)?\.com/[\w.-]+/[\w.-]+")
+    for source in sorted((ROOT / "notebooks").glob("*.py")):
+        text = source.read_text()
+        assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/notebooks/{source.stem}.ipynb" in text
+        assert f'"git+{REPOSITORY_URL}"' in text, f"{source.name}: the setup cell installs from elsewhere"
+        strays = [url for url in github.findall(text) if url != REPOSITORY_URL]
+        assert not strays, f"{source.name}: repository URLs written out instead of splitbrain.RAW_URL: {strays}"
