@@ -45,6 +45,7 @@ cross-channel prediction, with the poster's per-image rescaled Lab bins.
   budget     count a grid's FLOPs and bound its minutes on a GPU
   bench      time the target pipeline and pretraining (see `splitbrain bench --help`)
   book       execute the chapters and build the HTML book (`splitbrain book build`)
+  weights    write a finished run's network as a shipped pretrained network
 
 Presets: smoke (CPU, seconds), cpu (CPU, minutes), colab (one T4 GPU, STL-10 96x96),
 paper (the poster's setup), auto (colab with a GPU, else cpu)."""
@@ -374,6 +375,7 @@ TOOLS = (
     ("budget", ".experiments.budget", "count a grid's FLOPs and bound its minutes on a GPU"),
     ("bench", ".bench", "time the target pipeline and pretraining; one table"),
     ("book", ".book", "execute the chapters and build the HTML book"),
+    ("weights", ".weights", "write a finished run's network as a shipped pretrained network"),
 )
 """The subcommands whose options and action live in their own module (``add_arguments`` and
 ``run_command``); ``python -m <module>`` runs the same subcommand through :func:`main`."""

@@ -11,7 +11,7 @@ where the package was installed without the repository (Colab), it looks in the 
 fetches it from the repository's raw URL. Every file is checked against its sha256 before it
 is loaded, and loading never runs pickled code (``torch.load(weights_only=True)``).
 
-``python -m splitbrain.weights RUN_DIR/checkpoint.pt NAME`` writes such a file from a finished
+``splitbrain weights RUN_DIR/checkpoint.pt NAME`` writes such a file from a finished
 run and prints its sha256 and size for :data:`PRETRAINED`.
 """
 from __future__ import annotations
@@ -168,14 +168,25 @@ def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike |
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print("usage: python -m splitbrain.weights RUN_DIR/checkpoint.pt NAME", file=sys.stderr)
-        return 2
-    path = export(argv[0], argv[1])
-    print(f'"{argv[1]}": Weights(sha256="{sha256_of(path)}", bytes={path.stat().st_size}, record=...)  # {path}')
+def add_arguments(parser) -> None:
+    """The options of ``splitbrain weights`` (writing a shipped network from a finished run)."""
+    parser.add_argument("checkpoint", help="a finished run's checkpoint (RUN_DIR/checkpoint.pt)")
+    parser.add_argument("name", help="the shipped network's name, e.g. cifar10-simplenet-lab")
+
+
+def run_command(args) -> int:
+    """Export ``args.checkpoint`` as ``results/pretrained/<name>.pt``; print its PRETRAINED entry."""
+    path = export(args.checkpoint, args.name)
+    print(f'"{args.name}": Weights(sha256="{sha256_of(path)}", bytes={path.stat().st_size}, record=..., '
+          f'probe_layer=...)  # {path}')
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m splitbrain.weights CHECKPOINT NAME`` is ``splitbrain weights CHECKPOINT NAME``."""
+    from .cli import main as cli_main
+
+    return cli_main(["weights", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

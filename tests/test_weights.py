@@ -112,3 +112,15 @@ def test_probe_shipped_sets_the_network_beside_its_random_init_on_the_same_image
         assert result.pretrain_config == run.config
     shipped_first = next(results["pretrained"].model.parameters())
     assert torch.equal(shipped_first.cpu(), next(run.model.parameters()).cpu())
+
+
+def test_the_weights_subcommand_exports_a_run_and_prints_its_entry(shipped, tmp_path, capsys):
+    from splitbrain.cli import main
+
+    run, _, _ = shipped
+    assert main(["weights", str(run.checkpoint), "tiny2"]) == 0
+    path = weights.repository_file("tiny2")  # the fixture points the repository at tmp_path / "clone"
+    assert path.is_file() and path.parent == tmp_path / "clone"
+    assert f'"tiny2": Weights(sha256="{weights.sha256_of(path)}", bytes={path.stat().st_size}' in capsys.readouterr().out
+    assert main(["weights", str(tmp_path / "missing.pt"), "tiny3"]) == 2
+    assert not weights.repository_file("tiny3").exists()
