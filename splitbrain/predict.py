@@ -33,7 +33,7 @@ from torch import nn
 
 from ._checks import check_image_batch, check_positive_int
 from .color import ColorSpace, get_color_space
-from .models import NOISE_TYPES, DenoisingAutoencoder, corrupt, recompute_batchnorm_statistics
+from .models import DenoisingAutoencoder, corrupt, recompute_batchnorm_statistics
 from .presets import MACHINERY_FIELDS
 from .quantize import ANNEALED_TEMPERATURE, DECODE_MODES, class_distribution
 
@@ -317,12 +317,6 @@ def as_color_space(space: str | ColorSpace) -> ColorSpace:
     return get_color_space(space) if isinstance(space, str) else space
 
 
-def _check_noise(noise: str) -> str:
-    if noise not in NOISE_TYPES:
-        raise ValueError(f"noise must be one of {NOISE_TYPES}, got {noise!r}")
-    return noise
-
-
 def as_image_batch(rgb: torch.Tensor, name: str = "rgb") -> torch.Tensor:
     """(N, 3, H, W) from an image (3, H, W) or a batch, checked."""
     check_image_batch(rgb, name, channels=3, allow_unbatched=True)
@@ -348,7 +342,6 @@ def corrupt_for_display(rgb: torch.Tensor, noise: str, level: float, space: str 
     Returns:
         (N, 3, H, W) float32 sRGB in [0, 1].
     """
-    _check_noise(noise)
     space = as_color_space(space)
     batch = as_image_batch(rgb).cpu()
     clean = space.inputs(batch)
