@@ -19,16 +19,12 @@ work; on a GPU they cost time but few FLOPs).
 
 ``python -m splitbrain.experiments.budget --grid stl10-colab`` prints each run's FLOPs per stage
 and its time at the fp16 tensor peak of a GPU (:data:`REFERENCE_GPU` unless ``--gpu``; a lower
-bound: no run reaches the peak). With ``--calibrate cifar-quick`` (the default) it also divides
-the FLOPs of that grid's recorded runs by their recorded stage times (the FLOP/s the recording
-machine reached, :func:`calibrate`) and, at each stage's median rate, projects the hours every
-run of each architecture would take there (:func:`projection_sentence`). The peaks come from
-``results/reference/gpu_peaks.csv``; ``--write README.md`` fills the README's budget section.
+bound: no run reaches the peak). The peaks come from ``results/reference/gpu_peaks.csv``;
+``--write README.md`` fills the README's budget section.
 """
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +34,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .grids import GRIDS, Grid, Run, get_grid
+from .grids import Grid, Run, get_grid
 from ..presets import MODEL_FIELDS, EvalConfig, PretrainConfig
 from ..results import ARCH_LABELS
 
@@ -241,18 +237,6 @@ def planned_images(grid: Grid, run: Run) -> ImageCounts:
                        num_classes=DATASET_CLASSES[eval_config.data])
 
 
-def recorded_images(record: Mapping[str, Any]) -> ImageCounts:
-    """The image counts a run record reports (pretraining steps x batch, evaluation splits)."""
-    metrics, config = record["metrics"], record["config"]
-    pretrain = metrics.get("pretrain") or {}
-    steps = pretrain.get("steps") if record["model"]["method"] in ("splitbrain", "dae") else 0
-    return ImageCounts(pretrain=int(steps or 0) * int(config["pretrain"]["batch_size"]),
-                       # the probe extracts features of its validation part too
-                       train=int(metrics["probe"]["train_images"]) + int(metrics["probe"].get("val_images", 0)),
-                       test=int(metrics["probe"]["test_images"]),
-                       num_classes=int(metrics["probe"]["num_classes"]))
-
-
 # ----------------------------------------------------------------------------------------------
 # FLOPs per run
 
@@ -295,21 +279,6 @@ def grid_flops(grid: Grid, runs: Sequence[Run] | None = None) -> dict[str, dict[
     return flops
 
 
-def record_flops(record: Mapping[str, Any]) -> dict[str, int]:
-    """FLOPs per stage of a recorded run, from its configurations and the image counts it reports."""
-    from ..checkpoint import config_from_dict
-
-    config = record["config"]
-    pretrain_config = config_from_dict(config["pretrain"])
-    eval_fields = {k: v for k, v in config["evaluate"].items() if k in EvalConfig.__dataclass_fields__}
-    layers = tuple(eval_fields["layers"]) if eval_fields.get("layers") else None
-    eval_config = EvalConfig(**{**eval_fields, "layers": layers})
-    kind = record["model"]["method"]
-    supervised = config.get("supervised")
-    return stage_flops(pretrain_config, eval_config, kind, recorded_images(record),
-                       supervised_epochs=supervised["finetune_epochs"] if supervised else None)
-
-
 # ----------------------------------------------------------------------------------------------
 # Time
 
@@ -328,60 +297,6 @@ def minutes_at(flops: float, flops_per_s: float) -> float:
     if not flops_per_s > 0:
         raise ValueError(f"flops_per_s must be positive, got {flops_per_s!r}")
     return flops / flops_per_s / 60.0
-
-
-def calibrate(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Achieved FLOP/s of each recorded run's stages: one row per (record, stage) with the
-    stage's FLOPs, recorded seconds and their ratio (stages without work or time are left out)."""
-    rows = []
-    for record in records:
-        flops = record_flops(record)
-        for stage, seconds in (record.get("stages") or {}).items():
-            if stage in flops and flops[stage] > 0 and seconds and seconds > 0:
-                rows.append({"run": record["run_id"], "arch": record["model"]["arch"], "method": record["method"],
-                             "stage": stage, "flops": flops[stage], "seconds": float(seconds),
-                             "flops_per_s": flops[stage] / float(seconds)})
-    return rows
-
-
-def calibration_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """:func:`calibrate`'s rows per (arch, stage): runs, median and range of the achieved GFLOP/s."""
-    groups: dict[tuple[str, str], list[float]] = {}
-    for row in rows:
-        groups.setdefault((row["arch"], row["stage"]), []).append(row["flops_per_s"] / 1e9)
-    return [{"arch": arch, "stage": stage, "runs": len(rates), "median_gflops": statistics.median(rates),
-             "min_gflops": min(rates), "max_gflops": max(rates)}
-            for (arch, stage), rates in sorted(groups.items(), key=lambda item: (item[0][0], STAGES.index(item[0][1])))]
-
-
-def stage_rates(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """Median achieved FLOP/s per stage over :func:`calibrate`'s ``rows`` (all architectures pooled)."""
-    rates = {stage: [row["flops_per_s"] for row in rows if row["stage"] == stage] for stage in STAGES}
-    return {stage: statistics.median(values) for stage, values in rates.items() if values}
-
-
-def predicted_seconds(flops: Mapping[str, float], rates: Mapping[str, float]) -> float:
-    """Seconds of a run's stage ``flops`` at the stage ``rates`` (FLOP/s); stages without work take none."""
-    missing = [stage for stage, value in flops.items() if value > 0 and stage not in rates]
-    if missing:
-        raise ValueError(f"rates must give every stage with work a rate, missing {missing}")
-    return sum(value / rates[stage] for stage, value in flops.items() if value > 0)
-
-
-def projected_hours(grid: Grid, archs: Sequence[str], counts: ImageCounts, rates: Mapping[str, float],
-                    data_root: str = "data-root") -> dict[str, float]:
-    """Hours every run of ``grid`` (all methods and seeds) would take per architecture of
-    ``archs`` (in or out of the grid) at the stage ``rates``, with the image ``counts`` of the
-    grid's records (``data_root`` only satisfies grids that need one: nothing is read)."""
-    hours = {}
-    for arch in archs:
-        seconds = 0.0
-        for run in grid.runs((arch,)):
-            flops = stage_flops(grid.pretrain_config(run, data_root), grid.eval_config(run, data_root), run.method.kind,
-                                counts, grid.supervised_epochs)
-            seconds += predicted_seconds(flops, rates)
-        hours[arch] = seconds / 3600
-    return hours
 
 
 def forecast(grid: Grid, peaks: Mapping[str, Mapping[str, float]], gpu: str = REFERENCE_GPU) -> list[dict[str, Any]]:
@@ -405,12 +320,6 @@ def forecast(grid: Grid, peaks: Mapping[str, Mapping[str, float]], gpu: str = RE
 
 KIND_WORDS = {"splitbrain": "split-brain (every colour space)", "dae": "DAE (every noise)",
               "random": "random init (probes and fine-tuning only)", "supervised": "supervised ceiling"}
-CONSISTENT_RATE_SPREAD = 0.15
-"""Training rates (pretraining, fine-tuning) within this fraction of each other read as one rate."""
-DEFAULT_CALIBRATION_GRID = "cifar-quick"
-"""The recorded grid whose runs the README's budget section calibrates against."""
-
-
 def cost_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """:func:`forecast`'s rows merged per (architecture, method kind) where their FLOPs agree
     (colour spaces and noises cost the same), in the forecast's order; the table of the book."""
@@ -452,99 +361,27 @@ def bound_sentence(rows: Sequence[Mapping[str, Any]], grid: Grid, gpu: str, peak
             f"against the measured matmul peak).")
 
 
-def _range(values: Sequence[float]) -> str:
-    low, high = min(values), max(values)
-    return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f} to {high:.0f}"
-
-
-def calibration_sentence(summary: Sequence[Mapping[str, Any]], grid: str, machines: Sequence[str]) -> str:
-    """What :func:`calibration_summary` says of the recorded runs of ``grid`` made on ``machines``."""
-    if not summary:
-        return f"Grid `{grid}` has no recorded stage times to set the count against."
-    archs = list(dict.fromkeys(ARCH_LABELS.get(row["arch"], row["arch"]) for row in summary))
-    by_stage = {stage: [row["median_gflops"] for row in summary if row["stage"] == stage] for stage in STAGES}
-    parts = [f"{stage} {_range(rates)} GFLOP/s" for stage, rates in by_stage.items() if rates]
-    sentence = (f"The same count set against the recorded runs of `{grid}` ({', '.join(machines)}; "
-                f"{' and '.join(archs)}): per architecture, the median run sustained {', '.join(parts)}.")
-    training = by_stage["pretrain"] + by_stage["finetune"]
-    if len(training) > 1:
-        spread = max(training) / min(training) - 1
-        if spread <= CONSISTENT_RATE_SPREAD:
-            sentence += (f" Pretraining and fine-tuning ran within {spread:.0%} of one rate whatever the network, "
-                         f"so their FLOPs account for their wall time")
-        else:
-            sentence += (f" Pretraining and fine-tuning rates differ by up to {spread:.0%} between networks and "
-                         f"stages, so FLOPs alone do not account for their wall time")
-        probe = by_stage["probe"]
-        sentence += ("; the probes ran slower: they spend more of their time outside convolutions and matrix "
-                     "products (loading and pooling features, many small optimiser steps)."
-                     if probe and max(probe) < min(training) else ".")
-    return sentence
-
-
-def projection_sentence(grid: Grid, records: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]) -> str:
-    """How well the stage rates of ``grid``'s ``records`` (their :func:`calibrate` ``rows``)
-    predict their recorded time, per architecture, and the hours every run of each architecture
-    (the grid's and the others of :data:`~splitbrain.presets.ARCHITECTURES`) would take at those
-    rates on the same machine."""
-    from ..presets import ARCHITECTURES
-
-    rates = stage_rates(rows)
-    pretrained = [r for r in records if r["model"]["method"] in ("splitbrain", "dae")]
-    if not rows or not pretrained:
-        return f"Grid `{grid.name}` has no recorded pretraining to project from."
-    checks = []
-    recorded_archs = list(dict.fromkeys(r["model"]["arch"] for r in records))
-    for arch in recorded_archs:
-        mine = [r for r in records if r["model"]["arch"] == arch]
-        predicted = sum(row["flops"] / rates[row["stage"]] for row in rows if row["arch"] == arch) / 3600
-        recorded = sum(float(r["wall_time_s"]) for r in mine) / 3600
-        checks.append(f"{ARCH_LABELS.get(arch, arch)} {predicted:.1f} h predicted against {recorded:.1f} h recorded "
-                      f"over {len(mine)} runs")
-    archs = list(grid.archs) + [arch for arch in ARCHITECTURES if arch not in grid.archs]
-    hours = projected_hours(grid, archs, recorded_images(pretrained[0]), rates)
-    plans = [f"{ARCH_LABELS.get(arch, arch)} {value:.1f} h" + ("" if arch in grid.archs else " (not in the grid)")
-             for arch, value in hours.items()]
-    return (f"At each stage's median rate, the count accounts for the recorded runs' time: {'; '.join(checks)}. "
-            f"At the same rates every run of `{grid.name}` (all methods and seeds, one thread) would take "
-            f"{', '.join(plans)}.")
-
-
-def budget_report(grid: Grid, peaks: Mapping[str, Mapping[str, float]], records: Sequence[Mapping[str, Any]] = (),
-                  calibration_grid: str | None = None, gpu: str = REFERENCE_GPU) -> str:
-    """``grid``'s budget in Markdown (for the README): :func:`bound_sentence`, the :func:`cost_rows`
-    table and, with ``records`` of ``calibration_grid``, :func:`calibration_sentence` and
-    :func:`projection_sentence`."""
-    from ..results import machine_names
-
+def budget_report(grid: Grid, peaks: Mapping[str, Mapping[str, float]], gpu: str = REFERENCE_GPU) -> str:
+    """``grid``'s budget in Markdown (for the README): :func:`bound_sentence` and the
+    :func:`cost_rows` table."""
     rows = forecast(grid, peaks, gpu)
-    lines = [bound_sentence(rows, grid, gpu, peaks[gpu]["fp16_tflops"]), "", cost_table(rows).to_markdown()]
-    if records:
-        rows = calibrate(records)
-        lines += ["", calibration_sentence(calibration_summary(rows), calibration_grid or "?", machine_names(records))]
-        if calibration_grid in GRIDS:
-            lines += ["", projection_sentence(GRIDS[calibration_grid], records, rows)]
-    return "\n".join(lines) + "\n"
+    return bound_sentence(rows, grid, gpu, peaks[gpu]["fp16_tflops"]) + "\n\n" + cost_table(rows).to_markdown() + "\n"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``splitbrain budget``."""
     parser.add_argument("--grid", default="stl10-colab", help="the grid to count (its datasets must have fixed sizes)")
     parser.add_argument("--gpu", default=REFERENCE_GPU, help="a GPU of the reference table of peaks")
-    parser.add_argument("--calibrate", metavar="GRID", default=DEFAULT_CALIBRATION_GRID,
-                        help="the recorded grid to set the count against ('' for none)")
     parser.add_argument("--results", default="results", help="the results folder (reference tables, records)")
     parser.add_argument("--write", metavar="FILE", help="replace the section between the grid's budget markers in FILE")
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Print the grid's budget section, or write it between FILE's markers."""
-    from ..results import load_records
     from .report import write_section
 
     peaks = read_gpu_peaks(Path(args.results) / "reference" / GPU_PEAKS_CSV)
-    records = load_records(Path(args.results) / args.calibrate, kind="run") if args.calibrate else []
-    section = budget_report(get_grid(args.grid), peaks, records, args.calibrate, args.gpu)
+    section = budget_report(get_grid(args.grid), peaks, args.gpu)
     if args.write is None:
         print(section, end="")
     else:
