@@ -248,6 +248,7 @@ def test_dry_run_lists_states_without_running(tmp_path, capsys, monkeypatch):
     assert [(s.run_id, s.state, s.ran) for s in statuses] == [
         ("smoke/simplenet-lab-seed0", "finished", False), ("smoke/simplenet-random-lab-seed0", "partial", False)]
     assert "grid smoke: 2 runs (1 finished, 1 partial)" in out
+    assert smoke.description in out
     assert "finished  smoke/simplenet-lab-seed0" in out and "partial  smoke/simplenet-random-lab-seed0" in out
     # An incomplete record (a run that wrote no fine-tuning score) does not count as finished.
     record["metrics"]["finetune"] = {}

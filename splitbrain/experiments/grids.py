@@ -38,52 +38,8 @@ The seed of a run seeds initialisation, data order, augmentation, the probe and 
 The data split does not depend on it (``split_seed`` stays 0): every seed sees the same images,
 so the spread over seeds is the spread of training, not of the split.
 
-Grids (:data:`GRIDS`):
-
-``cifar-cpu``
-    The 50,000 CIFAR-10 training JPEGs as an ImageFolder tree (``--data-root DIR/train``), 32 px,
-    SimpleNet and FC-ResNet18 (half width), every method above but ``dae-salt_pepper-full``, seeds
-    0, 1, 2: 54 runs.
-    The tree is cut by :func:`splitbrain.data.split_indices` with the default
-    :data:`splitbrain.data.FOLDER_FRACTIONS`: class-stratified, seeded by ``split_seed`` 0,
-    60 % / 20 % / 20 % of every class, i.e. 30,000 pretraining images (3,000 per class),
-    10,000 probe-training images and 10,000 held-out evaluation images, disjoint (pretraining
-    ignores the labels of its part). Pretraining draws :data:`CIFAR_CPU_PRETRAIN_IMAGES`
-    random images of the pretraining part per epoch (``max_steps_per_epoch`` x batch 128) for
-    :data:`CIFAR_CPU_PRETRAIN_EPOCHS` epochs; probes and fine-tuning train on all 10,000
-    probe-training images and are scored on all 10,000 held-out ones (probes: 30 epochs on
-    every layer's features; fine-tuning: 2 epochs; the supervised ceiling: 6 epochs, 60k
-    labelled presentations against pretraining's 61k images). FC-AlexNet is off by default on
-    the CPU (``archs=`` / ``--archs`` adds it).
-``cifar-quick``
-    ``cifar-cpu`` cut so that one run takes minutes on a 2-core CPU, for the records this book
-    ships: SimpleNet and FC-ResNet18 (half width), every method above, seeds 0, 1, 2 (60 runs).
-    The same split of the tree; pretraining draws 2 x 8,192 images
-    (:data:`CIFAR_QUICK_PRETRAIN_IMAGES`); probes and fine-tuning (1 epoch) train on the first
-    5,000 probe-training images and are scored on 5,000 held-out ones; the supervised ceiling
-    trains 3 epochs (15k labelled presentations against pretraining's 16k images). Fine-tuning
-    and the ceiling's training end with the precise-BN refresh (``finetune_precise_bn``): after
-    one epoch's 79 steps the running averages still lag the weights, and a check on seed 0 found
-    that this cost the random-init network far more than the pretrained ones. Measured on
-    the 2-core CPU with one thread per run: SimpleNet 2-15 minutes per run (random init the
-    shortest, the DAE the longest), FC-ResNet18 about three times as long per pretraining step.
-``embedded-cpu``
-    The same methods, architectures and seeds on the embedded photographs (10 photographs, the
-    label is the photograph), small sizes: a quick check that the whole grid runs. Its one
-    fine-tuning epoch is 8 steps, too few for BatchNorm's running averages to settle (a
-    random-init network then scores at chance in eval mode), so it fine-tunes with
-    ``finetune_precise_bn``.
-``stl10-colab``
-    STL-10 at 96x96 on one Colab-class GPU with the ``colab`` presets: pretraining on the
-    100,000 unlabelled images, probes and fine-tuning on the 5,000 labelled training images,
-    evaluation on the 8,000 test images; SimpleNet, FC-ResNet18 and FC-AlexNet (full width,
-    like the poster's code); the supervised ceiling trains 80 epochs on the 5,000 labelled images
-    (400k presentations, as many as pretraining's 4 epochs of 100k). Wall time per run: not
-    measured (no GPU); :mod:`splitbrain.experiments.budget` counts each run's FLOPs and the
-    minutes they take at a T4's peak, a lower bound.
-``smoke``
-    Tiny (embedded photographs at 16 px, one seed, split-brain Lab and its random-init floor):
-    seconds, for the tests.
+Each grid of :data:`GRIDS` says what it runs in its ``description`` (``splitbrain report``
+prints it, the README explains each grid beside its results); ``smoke`` is the tests' grid.
 """
 from __future__ import annotations
 

@@ -401,6 +401,8 @@ def run_grid(
     if verbose:
         counts = ", ".join(f"{states.count(s)} {s}" for s in RUN_STATES if states.count(s))
         print(f"grid {grid.name}: {len(runs)} runs ({counts})", flush=True)
+        if dry_run:
+            print(f"  {grid.description}", flush=True)
     if not dry_run and to_run and grid.needs_data_root and data_root is None:
         raise ValueError(f"data_root is required for grid {grid.name!r}: the ImageFolder tree root/<class>/<image> "
                          f"(e.g. the extracted CIFAR-10 JPEGs' train folder)")
