@@ -78,6 +78,7 @@ from splitbrain.plots.models import (
     plot_split_pair,
 )
 from splitbrain.presets import get_preset
+from splitbrain.results import SHIPPED_RESULTS
 from splitbrain.targets import build_targets
 from splitbrain.tables import Table, format_shape, read_reference_csv
 
@@ -146,17 +147,11 @@ Table(layer_table(simplenet_half, INPUT_SIZE), LAYER_COLUMNS, LAYER_HEADERS,
 # span the same part of the image (11 x 11 positions of the finer map). Every layer from pool2
 # on keeps the map at 12 x 12, which is the prediction grid.
 #
-# The paper's numbers are stored, with their citation, in `results/reference/zhang2017_table6.csv`:
+# The paper's numbers are stored, with their citation, in `results/reference/zhang2017_table6.csv`
+# (the package ships a copy, `splitbrain.results.SHIPPED_RESULTS`):
 
 # %%
-TABLE6_CSV = Path("../results/reference/zhang2017_table6.csv")
-if not TABLE6_CSV.exists():  # on Colab only the package is installed: fetch the file
-    import urllib.request
-
-    from splitbrain import RAW_URL
-
-    TABLE6_CSV, _ = urllib.request.urlretrieve(f"{RAW_URL}/results/reference/zhang2017_table6.csv",
-                                               "zhang2017_table6.csv")
+TABLE6_CSV = SHIPPED_RESULTS / "reference" / "zhang2017_table6.csv"  # ships with the package
 table6_paper = read_reference_csv(TABLE6_CSV)
 Table(table6_paper, caption="Table 6 of Zhang et al. (2017), as printed (C: both halves)")
 

@@ -46,7 +46,7 @@ if importlib.util.find_spec("splitbrain") is None:
 # %% tags=["parameters"]
 PRESET = "auto"
 SEED = 0
-RESULTS_DIR = "../results"  # the repository's results folder, relative to notebooks/
+RESULTS_DIR = None  # a results folder with run records; None: the records the package ships
 GRIDS = ["cifar-recipe", "cifar-cpu", "stl10-colab", "embedded-cpu", "cifar-quick"]  # the grid reported: the first that has records (cifar-quick is retired)
 SCORE = "probe_top1"  # the score set beside the poster's: cifar-recipe is probe-only (the poster fine-tuned)
 CIFAR10_DIR = None  # the CIFAR-10 JPEGs' train/ folder the grid ran on (reproduces its probe exactly)
@@ -74,11 +74,11 @@ from splitbrain.comparisons import (
 )
 from splitbrain.notebook import chapter_setup, glue
 from splitbrain.plots.results import plot_headline, plot_layer_curves
-from splitbrain.results import ARCH_LABELS, SPACE_LABELS, summarize
+from splitbrain.results import ARCH_LABELS, SHIPPED_RESULTS, SPACE_LABELS, summarize
 from splitbrain.tables import Table, read_reference_csv
 
 ctx = chapter_setup(PRESET, seed=SEED)
-results_dir = Path(RESULTS_DIR)
+results_dir = Path(RESULTS_DIR) if RESULTS_DIR else SHIPPED_RESULTS
 records = collect_run_records(results_dir)
 grid = choose_grid(records, GRIDS)
 grid_records = [r for r in records if r.get("grid") == grid]
@@ -93,8 +93,7 @@ arch = next((a for a in ARCH_LABELS if any(row["arch"] == a for row in headline)
 print(f"preset: {ctx.preset}; {len(records)} run records; grid reported: {grid} ({len(grid_records)} runs); "
       f"figure: {ARCH_LABELS.get(arch, 'none')}")
 if not records:
-    print(f"No run records under {results_dir.resolve()}: on Colab only the package is installed. Clone the "
-          "repository and run this notebook from its notebooks/ folder to see them.")
+    print(f"No run records under {results_dir}: set RESULTS_DIR to a folder of run records.")
 
 # %% [markdown]
 # ## How the question is measured

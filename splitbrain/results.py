@@ -173,6 +173,13 @@ def record_label(record: Mapping[str, Any]) -> str:
     return "-".join(str(p) for p in parts if p)
 
 
+SHIPPED_RESULTS = Path(__file__).resolve().parent / "records"
+"""What the package ships of the repository's ``results/`` folder: the grids' run records, the
+reference tables (``reference/``) and the pretrained networks (``pretrained/``). In a clone it
+is a link to ``results/``; an installed package (a wheel, Colab) holds a copy as package data,
+so the chapters find them without the repository or the network."""
+
+
 def write_record(record: Mapping[str, Any], directory: str | os.PathLike = "results", name: str | None = None) -> Path:
     """Write ``record`` atomically as a JSON file under ``directory``; returns its path.
 

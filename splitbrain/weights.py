@@ -5,10 +5,10 @@
 
 Each entry of :data:`PRETRAINED` is a grid run's network (its record names it), stored under
 ``results/pretrained/<name>.pt`` as a weights-only checkpoint (no optimiser state), with its
-sha256. :func:`pretrained` reads the repository's file when the package runs from a clone;
-where the package was installed without the repository (Colab), it looks in the cache folder
-(:func:`splitbrain.data.default_root`) and, if the file is not there and ``download`` is True,
-fetches it from the repository's raw URL. Every file is checked against its sha256 before it
+sha256, and ships with the package (:data:`splitbrain.results.SHIPPED_RESULTS`), so
+:func:`pretrained` needs neither the repository nor the network. A package installed without
+them looks in the cache folder (:func:`splitbrain.data.default_root`) and, if the file is not
+there and ``download`` is True, fetches it from the repository's raw URL. Every file is checked against its sha256 before it
 is loaded, and loading never runs pickled code (``torch.load(weights_only=True)``).
 
 ``splitbrain weights RUN_DIR/checkpoint.pt NAME`` writes such a file from a finished
@@ -63,13 +63,15 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def repository_file(name: str) -> Path:
-    """Where ``name`` lies in a clone of the repository (whether or not it is there)."""
-    return Path(__file__).resolve().parent.parent / PRETRAINED_FOLDER / f"{name}.pt"
+def shipped_file(name: str) -> Path:
+    """Where the package ships ``name`` (whether or not it is there)."""
+    from .results import SHIPPED_RESULTS
+
+    return SHIPPED_RESULTS / "pretrained" / f"{name}.pt"
 
 
 def locate(name: str, cache_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
-    """A verified local copy of the shipped network ``name``: the repository's file, else the
+    """A verified local copy of the shipped network ``name``: the package's file, else the
     cache's, else (``download``) one fetched from the repository's raw URL into the cache.
 
     Raises ValueError (unknown name, or a file whose sha256 differs), FileNotFoundError
@@ -81,13 +83,13 @@ def locate(name: str, cache_dir: str | os.PathLike | None = None, download: bool
         raise ValueError(f"name must be one of {tuple(PRETRAINED)}, got {name!r}")
     expected = PRETRAINED[name].sha256
     cached = Path(cache_dir if cache_dir is not None else default_root()) / "pretrained" / f"{name}.pt"
-    for candidate in (repository_file(name), cached):
+    for candidate in (shipped_file(name), cached):
         if candidate.is_file():
             if sha256_of(candidate) != expected:
                 raise ValueError(f"{candidate} does not have the sha256 of {name} ({expected}); delete it or restore it")
             return candidate
     if not download:
-        raise FileNotFoundError(f"{name} is neither at {repository_file(name)} nor at {cached}; "
+        raise FileNotFoundError(f"{name} is neither at {shipped_file(name)} nor at {cached}; "
                                 f"pass download=True to fetch it ({PRETRAINED[name].bytes / 1e6:.1f} MB)")
     fetch(f"{RAW_URL}/{PRETRAINED_FOLDER}/{name}.pt", cached, expected)
     return cached
@@ -160,7 +162,7 @@ def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike |
     from .checkpoint import CHECKPOINT_FORMAT, atomic_torch_save, load_checkpoint
 
     saved = load_checkpoint(checkpoint)
-    folder = Path(folder) if folder is not None else repository_file(name).parent
+    folder = Path(folder) if folder is not None else shipped_file(name).parent
     slim = {"format": CHECKPOINT_FORMAT, "config": saved["config"], "model": saved["model"],
             "epoch": saved["epoch"], "step": saved["step"]}
     path = atomic_torch_save(slim, folder / f"{name}.pt")

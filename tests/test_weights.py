@@ -20,7 +20,7 @@ def shipped(tmp_path, monkeypatch):
     path = weights.export(run.checkpoint, "tiny", served / weights.PRETRAINED_FOLDER)
     monkeypatch.setitem(weights.PRETRAINED, "tiny", weights.Weights(weights.sha256_of(path), path.stat().st_size, "-", "conv1"))
     monkeypatch.setattr(weights, "RAW_URL", served.as_uri())
-    monkeypatch.setattr(weights, "repository_file", lambda name: tmp_path / "clone" / f"{name}.pt")
+    monkeypatch.setattr(weights, "shipped_file", lambda name: tmp_path / "clone" / f"{name}.pt")
     return run, path, tmp_path / "cache"
 
 
@@ -71,7 +71,7 @@ def test_every_shipped_network_is_in_the_repository_with_its_sha256_and_its_reco
     root = Path(__file__).resolve().parent.parent
     assert weights.PRETRAINED, "no shipped network is registered"
     for name, entry in weights.PRETRAINED.items():
-        path = weights.repository_file(name)
+        path = weights.shipped_file(name)
         assert path.stat().st_size == entry.bytes and weights.sha256_of(path) == entry.sha256, name
         model, config = splitbrain.pretrained(name, download=False)
         record = json.loads((root / entry.record).read_text())
@@ -119,8 +119,8 @@ def test_the_weights_subcommand_exports_a_run_and_prints_its_entry(shipped, tmp_
 
     run, _, _ = shipped
     assert main(["weights", str(run.checkpoint), "tiny2"]) == 0
-    path = weights.repository_file("tiny2")  # the fixture points the repository at tmp_path / "clone"
+    path = weights.shipped_file("tiny2")  # the fixture points the repository at tmp_path / "clone"
     assert path.is_file() and path.parent == tmp_path / "clone"
     assert f'"tiny2": Weights(sha256="{weights.sha256_of(path)}", bytes={path.stat().st_size}' in capsys.readouterr().out
     assert main(["weights", str(tmp_path / "missing.pt"), "tiny3"]) == 2
-    assert not weights.repository_file("tiny3").exists()
+    assert not weights.shipped_file("tiny3").exists()
