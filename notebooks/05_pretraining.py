@@ -23,8 +23,8 @@
 #
 # **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/05_pretraining.ipynb)**
 #
-# **Needs:** a GPU when there is one (the `colab` preset: STL-10 at 96 px, a 2.5 GB download),
-# else a CPU: under a minute with `smoke`, a few minutes with `cpu` (the book's run-time page
+# **Needs:** a GPU when there is one (the `colab` preset: STL-10 at 96 px, fetched only with
+# `DOWNLOAD = True`, 2.5 GB; without it the embedded photographs stand in), else a CPU: under a minute with `smoke`, a few minutes with `cpu` (the book's run-time page
 # has the measured times).
 #
 # **You should see:** both halves' losses falling below the loss of a constant guess;
@@ -43,6 +43,7 @@ if importlib.util.find_spec("splitbrain") is None:
 # %% tags=["parameters"]
 PRESET = "auto"
 SEED = 0
+DOWNLOAD = False  # True: fetch the preset's dataset (colab, paper: STL-10, 2.5 GB) into the shared cache folder
 RUN_DIR = "runs/05_pretraining"  # the run's checkpoint and metrics (chapter 6 reuses them)
 HELDOUT_IMAGES = {"smoke": 40, "cpu": 200, "colab": 500, "paper": 500}  # held-out images scored
 SHOW_IMAGES = 6  # images in the figures
@@ -67,7 +68,7 @@ from splitbrain.presets import get_preset
 from splitbrain.quantize import delta_e_2000, downsample, quantization_error
 from splitbrain.train import build_pretrain_dataset, build_targets_for, pretrain
 
-ctx = chapter_setup(PRESET, seed=SEED)
+ctx = chapter_setup(PRESET, seed=SEED, download=DOWNLOAD)
 print(f"preset: {ctx.preset}, device: {ctx.device}")
 
 # %% [markdown]
@@ -84,7 +85,7 @@ print(f"preset: {ctx.preset}, device: {ctx.device}")
 # chapter uses the preset it was started with, on the device it found:
 
 # %%
-config = get_preset(ctx.preset, out=RUN_DIR, seed=SEED, device=str(ctx.device), progress=False)
+config = get_preset(ctx.preset, **ctx.data, out=RUN_DIR, seed=SEED, device=str(ctx.device), progress=False)
 targets = build_targets_for(config)
 shown_fields = ["method", "arch", "width", "color_space", "data", "image_size", "grid", "bins1",
                 "bins2", "train_length", "epochs", "batch_size", "lr", "lr_decay", "device", "amp"]

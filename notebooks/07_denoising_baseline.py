@@ -25,8 +25,8 @@
 #
 # **Needs:** a CPU is enough; under a minute with `smoke`, a few minutes with `cpu` (three
 # autoencoders are pretrained, each with about the compute of chapter 5's split-brain pair,
-# chapter 5's pair is reused or pretrained again, and five networks are probed). With `colab` the STL-10 images
-# are downloaded first (2.5 GB) and each autoencoder trains on 25,600 of them at 96 px; that
+# chapter 5's pair is reused or pretrained again, and five networks are probed). With `colab` and `DOWNLOAD = True`
+# the STL-10 images are downloaded first (2.5 GB) and each autoencoder trains on 25,600 of them at 96 px; that
 # run has not been timed yet.
 #
 # **You should see:** one crop under masking, salt-and-pepper and Gaussian noise at four
@@ -47,6 +47,7 @@ if importlib.util.find_spec("splitbrain") is None:
 # %% tags=["parameters"]
 PRESET = "auto"
 SEED = 0
+DOWNLOAD = False  # True: fetch the preset's dataset (colab, paper: STL-10, 2.5 GB) into the shared cache folder
 NOISES = ["masking", "salt_pepper", "gaussian"]
 # The level each autoencoder is trained with: pixel fraction (masking, salt-and-pepper) or
 # standard deviation in the normalised [-1, 1] units (Gaussian).
@@ -98,16 +99,16 @@ from splitbrain.presets import get_eval_preset, get_preset
 from splitbrain.tables import Table
 from splitbrain.train import build_pretrain_dataset, build_targets_for, pretrain
 
-ctx = chapter_setup(PRESET, seed=SEED)
+ctx = chapter_setup(PRESET, seed=SEED, download=DOWNLOAD)
 print(f"preset: {ctx.preset}, device: {ctx.device}")
 
 configs = {
-    noise: get_preset(ctx.preset, method="dae", width="full", color_space=COLOR_SPACE, noise=noise,
+    noise: get_preset(ctx.preset, **ctx.data, method="dae", width="full", color_space=COLOR_SPACE, noise=noise,
                       noise_level=NOISE_LEVELS[noise], seed=SEED, out=f"runs/07_denoising/{noise}",
                       log_every=1, progress=False, verbose=False, **PRETRAIN[ctx.preset])
     for noise in NOISES
 }
-eval_config = get_eval_preset(ctx.preset, seed=SEED, progress=False, verbose=False, **PROBE[ctx.preset])
+eval_config = get_eval_preset(ctx.preset, **ctx.data, seed=SEED, progress=False, verbose=False, **PROBE[ctx.preset])
 labels = {noise: f"{NOISE_NAMES[noise]}, {level_label(noise, NOISE_LEVELS[noise])}" for noise in NOISES}
 first = configs[NOISES[0]]
 print(f"each autoencoder: {first.arch}, width {first.width!r}, {first.color_space.upper()}, "
@@ -306,7 +307,7 @@ fig
 # its own floor: the pair at its random initialisation.
 
 # %%
-split_config = get_preset(ctx.preset, seed=SEED, out="runs/07_denoising/splitbrain", device=str(ctx.device),
+split_config = get_preset(ctx.preset, **ctx.data, seed=SEED, out="runs/07_denoising/splitbrain", device=str(ctx.device),
                           progress=False, verbose=False,
                           **{key: value for key, value in PRETRAIN[ctx.preset].items() if key in ("image_size", "grid")})
 split_checkpoint = matching_checkpoint(Path(CHAPTER5_RUN) / "checkpoint.pt", split_config)

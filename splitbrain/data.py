@@ -113,6 +113,8 @@ _CIFAR10_FILES = {
     "train": tuple(f"data_batch_{i}" for i in range(1, 6)) + ("batches.meta",),
     "test": ("test_batch", "batches.meta"),
 }
+DOWNLOAD_SIZES = {"stl10": "2.5 GB", "cifar10": "170 MB"}
+"""What torchvision downloads for each dataset it can fetch (``download=True``)."""
 
 
 class MissingDatasetError(FileNotFoundError):
@@ -122,6 +124,16 @@ class MissingDatasetError(FileNotFoundError):
 def default_root() -> str:
     """Where datasets live when ``root`` is not given: ``$SPLITBRAIN_DATA`` or ``~/.cache/splitbrain``."""
     return os.environ.get("SPLITBRAIN_DATA") or os.path.join(os.path.expanduser("~"), ".cache", "splitbrain")
+
+
+def dataset_present(name: str, root: str | os.PathLike | None = None) -> bool:
+    """True when every split's files of ``name`` (a dataset of :data:`DOWNLOAD_SIZES`) are in
+    ``root`` (default :func:`default_root`); reads nothing but the folder listing."""
+    if name not in DOWNLOAD_SIZES:
+        raise ValueError(f"name must be one of {tuple(DOWNLOAD_SIZES)}, got {name!r}")
+    folder, files = (_STL10_FOLDER, _STL10_FILES) if name == "stl10" else (_CIFAR10_FOLDER, _CIFAR10_FILES)
+    folder = os.path.join(root or default_root(), folder)
+    return all(os.path.isfile(os.path.join(folder, f)) for split in files.values() for f in split if f)
 
 
 # --------------------------------------------------------------------------------------------

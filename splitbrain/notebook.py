@@ -1,13 +1,14 @@
 """Small helpers every chapter notebook calls right after its ``parameters`` cell.
 
-``chapter_setup(PRESET)`` resolves the preset (``auto`` -> ``colab`` on a GPU, else ``cpu``),
-picks the device, seeds every generator and sets a consistent figure style; ``glue`` hands a
+``chapter_setup(PRESET, download=DOWNLOAD)`` resolves the preset (``auto`` -> ``colab`` on a
+GPU, else ``cpu``), decides where the chapter's images come from (a dataset is downloaded only
+when the reader asks), picks the device, seeds every generator and sets a consistent figure style; ``glue`` hands a
 number to the book's text through myst-nb (and simply shows it where myst-nb is absent, e.g. on
 Colab), so numbers in prose always come from the run.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -22,29 +23,46 @@ class ChapterContext:
     preset: the resolved preset name ("smoke" | "cpu" | "colab" | "paper").
     device: the torch device the chapter should compute on.
     seed: the seed every generator was reset to.
+    data: PretrainConfig / EvalConfig fields the chapter adds to the preset's, so that it
+        trains on what is here or was asked for: ``{"download": True}`` to fetch the preset's
+        dataset, ``{"data": "embedded"}`` when it is missing and no download was asked for.
     """
 
     preset: str
     device: torch.device
     seed: int
+    data: dict = field(default_factory=dict)
 
 
-def chapter_setup(preset: str = "auto", seed: int = 0, device: str = "auto") -> ChapterContext:
-    """Resolve ``preset`` and ``device``, seed everything, set the figure style.
+def chapter_setup(preset: str = "auto", seed: int = 0, device: str = "auto", download: bool = False) -> ChapterContext:
+    """Resolve ``preset`` and ``device``, choose the chapter's data, seed everything, set the
+    figure style.
 
     Args:
         preset: "auto", "smoke", "cpu", "colab" or "paper" (ValueError otherwise).
         seed: seed for Python, NumPy and torch.
         device: "auto" (CUDA when available, else CPU) or any torch device string.
+        download: let torchvision fetch the preset's dataset into the cache folder
+            (:func:`splitbrain.data.default_root`, shared by every chapter) when it is missing.
+            Without it a missing dataset is replaced by the embedded photographs, said in one line.
     """
+    from .data import DOWNLOAD_SIZES, dataset_present, default_root
+    from .presets import get_preset
+
     name = resolve_preset_name(preset)
+    dataset = get_preset(name).data
+    data: dict = {"download": bool(download)}
+    if dataset in DOWNLOAD_SIZES and not download and not dataset_present(dataset):
+        data = {"data": "embedded", "download": False}
+        print(f"{dataset} ({DOWNLOAD_SIZES[dataset]}) is not in {default_root()}: this chapter uses the embedded "
+              f"photographs at the {name!r} preset's sizes; set DOWNLOAD = True to fetch it.")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     seed_everything(seed)
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.titlesize": "medium"})
-    return ChapterContext(preset=name, device=torch.device(device), seed=seed)
+    return ChapterContext(preset=name, device=torch.device(device), seed=seed, data=data)
 
 
 def glue(name: str, value, display: bool = False) -> None:
