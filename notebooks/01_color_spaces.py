@@ -58,7 +58,7 @@ import torch
 
 from splitbrain.color import get_color_space, rgb_to_lab
 from splitbrain.data import EMBEDDED_PHOTOS, load_embedded_photos
-from splitbrain.notebook import chapter_setup, glue
+from splitbrain.notebook import chapter_setup, glue, prose
 from splitbrain.color import (
     POSTER_A_RANGE,
     POSTER_B_RANGE,
@@ -134,13 +134,16 @@ print(f"{'colour':>8} {'L*':>7} {'a*':>7} {'b*':>7}")
 for name, (lightness, a, b) in zip(corners, corner_lab.tolist()):
     print(f"{name:>8} {lightness:7.1f} {a:7.1f} {b:7.1f}")
 
+# %% tags=["remove-input"]
+prose(r"""
+The two agree to {max_difference_colour_science:.0e} Lab units, far below anything
+visible (a colour difference of about 1 is just noticeable). The table of the cube's corners
+already shows the main facts of this chapter: white and black both sit at $a^* = b^* = 0$;
+the extreme values of $a^*$ come from green and magenta, those of $b^*$ from blue and
+yellow; and the corners do not share a lightness (pure blue is much darker than pure yellow).
+""")
+
 # %% [markdown]
-# The two agree to {glue:text}`max_difference_colour_science:.0e` Lab units, far below anything
-# visible (a colour difference of about 1 is just noticeable). The table of the cube's corners
-# already shows the main facts of this chapter: white and black both sit at $a^* = b^* = 0$;
-# the extreme values of $a^*$ come from green and magenta, those of $b^*$ from blue and
-# yellow; and the corners do not share a lightness (pure blue is much darker than pure yellow).
-#
 # ## The sRGB gamut inside Lab
 #
 # Lab can describe every colour a person sees, but a screen can only show the colours inside
@@ -183,14 +186,17 @@ print(f"reachable share of the a/b box: overall {100 * overall:.1f}%, "
       f"largest {100 * float(shares.max()):.1f}% at L* = {float(lightness_grid[shares.argmax()]):.1f}")
 plot_reachable_fraction(lightness_grid, shares, highlight=SLICE_LIGHTNESS)
 
+# %% tags=["remove-input"]
+prose(r"""
+At L\* = 25 only {reachable_percent_L25:.0f}% of the poster's a/b box holds a
+screen colour, at L\* = 50 {reachable_percent_L50:.0f}% and at L\* = 75
+{reachable_percent_L75:.0f}%. The slice is largest near
+L\* = {reachable_best_lightness:.0f}, where it still fills only
+{reachable_percent_best:.0f}% of the box, and over all lightnesses sRGB fills
+{reachable_percent_overall:.1f}% of the box's volume.
+""")
+
 # %% [markdown]
-# At L\* = 25 only {glue:text}`reachable_percent_L25:.0f`% of the poster's a/b box holds a
-# screen colour, at L\* = 50 {glue:text}`reachable_percent_L50:.0f`% and at L\* = 75
-# {glue:text}`reachable_percent_L75:.0f`%. The slice is largest near
-# L\* = {glue:text}`reachable_best_lightness:.0f`, where it still fills only
-# {glue:text}`reachable_percent_best:.0f`% of the box, and over all lightnesses sRGB fills
-# {glue:text}`reachable_percent_overall:.1f`% of the box's volume.
-#
 # Keep this picture in mind for the next two chapters. The poster cuts the box into a uniform
 # 10 x 10 grid of colour classes; a large part of that grid can never be the answer, and the
 # part that can changes with lightness. Zhang et al. avoided the empty part by keeping only the
@@ -249,18 +255,21 @@ plot_correlation_matrices(
     absolute=True,
 )
 
+# %% tags=["remove-input"]
+prose(r"""
+Between two RGB channels the correlation has an average size of
+{corr_rgb_pairs:.2f}: knowing R, a straight line already predicts most of G and B.
+Between lightness and colour it is {corr_lab_lightness_colour:.2f} on average, so
+L\* says much less about a\*b\* and the prediction has to come from what is in the picture
+(grass is green, sky is blue, skin has a narrow range of hues). Lab does not make the
+channels independent, and the table shows where it fails: in the retina image, brighter
+regions are also more saturated, and in the stained tissue (immunohistochemistry) darker
+means more brown. a\* and b\* themselves are correlated as well
+({corr_lab_a_b:.2f} on average), which does no harm: they are in the same group
+and are predicted together, as one joint class.
+""")
+
 # %% [markdown]
-# Between two RGB channels the correlation has an average size of
-# {glue:text}`corr_rgb_pairs:.2f`: knowing R, a straight line already predicts most of G and B.
-# Between lightness and colour it is {glue:text}`corr_lab_lightness_colour:.2f` on average, so
-# L\* says much less about a\*b\* and the prediction has to come from what is in the picture
-# (grass is green, sky is blue, skin has a narrow range of hues). Lab does not make the
-# channels independent, and the table shows where it fails: in the retina image, brighter
-# regions are also more saturated, and in the stained tissue (immunohistochemistry) darker
-# means more brown. a\* and b\* themselves are correlated as well
-# ({glue:text}`corr_lab_a_b:.2f` on average), which does no harm: they are in the same group
-# and are predicted together, as one joint class.
-#
 # The poster also trained an RGB split (R predicts G and B, and back) as a baseline
 # {cite:p}`iyengar2019poster`. The numbers above suggest why it should be the easier, and so
 # less instructive, task; chapter 3 compares what the three colour spaces' targets look like.

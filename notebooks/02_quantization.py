@@ -60,7 +60,7 @@ import torch.nn.functional as F
 
 from splitbrain.color import get_color_space
 from splitbrain.data import build_dataset
-from splitbrain.notebook import chapter_setup, glue
+from splitbrain.notebook import chapter_setup, glue, prose
 from splitbrain.color import srgb_cube_samples
 from splitbrain.plots.quantize import (
     plot_bin_centres,
@@ -131,14 +131,17 @@ glue("poster_reachable_classes", int(reachable_classes.sum()))
 print(f"{int(reachable_classes.sum())} of {quantizer_ab.num_classes} ab classes hold at least one of "
       f"{len(cube)} sampled sRGB colours")
 
+# %% tags=["remove-input"]
+prose(r"""
+An L\* bin is {bin_width_l:.2f} units wide; an ab cell is
+{bin_width_a:.1f} by {bin_width_b:.1f} units, so one class spans colours
+that look clearly different. And, as chapter 1 showed, the box is mostly outside the sRGB
+gamut: only {poster_reachable_classes} of the 100 classes can hold any screen
+colour at all (tested on a grid of sampled sRGB colours); the others are classes a network
+must learn never to predict.
+""")
+
 # %% [markdown]
-# An L\* bin is {glue:text}`bin_width_l:.2f` units wide; an ab cell is
-# {glue:text}`bin_width_a:.1f` by {glue:text}`bin_width_b:.1f` units, so one class spans colours
-# that look clearly different. And, as chapter 1 showed, the box is mostly outside the sRGB
-# gamut: only {glue:text}`poster_reachable_classes` of the 100 classes can hold any screen
-# colour at all (tested on a grid of sampled sRGB colours); the others are classes a network
-# must learn never to predict.
-#
 # The split-brain paper used a different choice on both sides {cite:p}`zhang2017splitbrain`:
 # L\* in 50 bins of width 2, and for ab a grid of spacing 10 restricted to the bins that are in
 # gamut, 313 of them, taken from the colorization paper {cite:p}`zhang2016colorful`.
@@ -170,14 +173,17 @@ plot_bin_centres(
     reachable={"poster 10 x 10": reachable_classes},
 )
 
+# %% tags=["remove-input"]
+prose(r"""
+Each dot is a bin centre, drawn in its colour at L\* = 65 (colours that do not exist at that
+lightness are clipped, so the edges look alike). The poster's grid covers the whole dashed
+box, hollow circles marking classes no sRGB colour falls into. The two gamut grids follow the
+skewed hexagon of chapter 1 instead: all {derived_in_published} of the derived
+points are among the {published_bins} published ones, and the published set has a
+few extra points at the rim.
+""")
+
 # %% [markdown]
-# Each dot is a bin centre, drawn in its colour at L\* = 65 (colours that do not exist at that
-# lightness are clipped, so the edges look alike). The poster's grid covers the whole dashed
-# box, hollow circles marking classes no sRGB colour falls into. The two gamut grids follow the
-# skewed hexagon of chapter 1 instead: all {glue:text}`derived_in_published` of the derived
-# points are among the {glue:text}`published_bins` published ones, and the published set has a
-# few extra points at the rim.
-#
 # ## Which classes real photographs use
 #
 # Now the classes of real targets: crops of the book's offline photographs
@@ -206,18 +212,21 @@ for key, (name, quantizer) in zip(("poster", "published", "derived"), bin_sets.i
     print(f"{name:>26} {quantizer.num_classes:8d} {used:6d} {entropy:15.2f} {100 * top10:12.1f}%")
 plot_class_occupancy(occupancy, lightness=COLOUR_LIGHTNESS)
 
+# %% tags=["remove-input"]
+prose(r"""
+The area of each dot is the share of target cells in that class. Natural images are mostly
+unsaturated: with the poster's bins these crops use only {used_poster} of the
+100 classes, and the ten most common hold {top10_percent_poster:.0f}% of all
+cells; the entropy of the class distribution is {entropy_poster:.2f} bits, against
+$\log_2 100 \approx 6.64$ for a uniform spread. The finer gamut grids use more classes
+({used_published} of the published ones) but are just as concentrated near
+grey. This imbalance is why Zhang et al. re-weighted rare classes in the colorization loss
+{{cite:p}}`zhang2016colorful` (`splitbrain.quantize.rebalancing_weights`); the split-brain paper
+trained without re-weighting {{cite:p}}`zhang2017splitbrain`, and so does this book by default.
+Chapter 3 shows the poster's own answer to it.
+""")
+
 # %% [markdown]
-# The area of each dot is the share of target cells in that class. Natural images are mostly
-# unsaturated: with the poster's bins these crops use only {glue:text}`used_poster` of the
-# 100 classes, and the ten most common hold {glue:text}`top10_percent_poster:.0f`% of all
-# cells; the entropy of the class distribution is {glue:text}`entropy_poster:.2f` bits, against
-# $\log_2 100 \approx 6.64$ for a uniform spread. The finer gamut grids use more classes
-# ({glue:text}`used_published` of the published ones) but are just as concentrated near
-# grey. This imbalance is why Zhang et al. re-weighted rare classes in the colorization loss
-# {cite:p}`zhang2016colorful` (`splitbrain.quantize.rebalancing_weights`); the split-brain paper
-# trained without re-weighting {cite:p}`zhang2017splitbrain`, and so does this book by default.
-# Chapter 3 shows the poster's own answer to it.
-#
 # ## What quantization costs
 #
 # How far is a quantized image from the original? We keep L\*, replace each pixel's ab by its
@@ -241,16 +250,19 @@ downsampled_only = float(delta_e_2000(error_crops, grid_errors["poster"].downsam
 glue("delta_e_downsample_only", downsampled_only)
 print(f"{'downsampling alone':>26} {'':>12} {downsampled_only:14.2f}")
 
+# %% tags=["remove-input"]
+prose(r"""
+Quantizing every pixel with the poster's coarse grid costs
+{delta_e_pixel_poster:.1f} on average, against
+{delta_e_pixel_published:.1f} with the 313 bins of spacing 10. On the 12 x 12
+target the numbers rise to {delta_e_grid_poster:.1f} and
+{delta_e_grid_published:.1f}; averaging the colour over a cell alone costs
+{delta_e_downsample_only:.1f}. The derived grid scores
+{delta_e_pixel_derived:.1f} and {delta_e_grid_derived:.1f}, as good as
+the published one: the few rim points it lacks are hardly ever the nearest bin for a photo.
+""")
+
 # %% [markdown]
-# Quantizing every pixel with the poster's coarse grid costs
-# {glue:text}`delta_e_pixel_poster:.1f` on average, against
-# {glue:text}`delta_e_pixel_published:.1f` with the 313 bins of spacing 10. On the 12 x 12
-# target the numbers rise to {glue:text}`delta_e_grid_poster:.1f` and
-# {glue:text}`delta_e_grid_published:.1f`; averaging the colour over a cell alone costs
-# {glue:text}`delta_e_downsample_only:.1f`. The derived grid scores
-# {glue:text}`delta_e_pixel_derived:.1f` and {glue:text}`delta_e_grid_derived:.1f`, as good as
-# the published one: the few rim points it lacks are hardly ever the nearest bin for a photo.
-#
 # ## The poster's figure: original, downsampled, reconstruction
 #
 # The poster shows what a target looks like as an image. Top: the crop. Middle: its ab
@@ -302,15 +314,18 @@ print(f"target class {int(target)} (a* bin {int(target) // 10}, b* bin {int(targ
       f"p(target) = {float(probabilities[target[0, 0, 0]]):.3f}")
 print(f"F.cross_entropy = {float(loss):.4f}, -log p(target) = {float(by_hand):.4f}")
 
+# %% tags=["remove-input"]
+prose(r"""
+The true colour falls in class {example_target_class}; the prediction gives that
+class a probability of {example_target_probability:.2f}, so the loss is
+$-\log$ {example_target_probability:.2f} = {example_loss:.2f}. Only the
+true class's probability enters the loss: mass on the neighbouring blue bins is penalised
+just like mass on yellow. (Zhang et al.'s colorization loss softened the target over the
+five nearest bins {{cite:p}}`zhang2016colorful`; the split-brain paper kept 1-hot targets
+{{cite:p}}`zhang2017splitbrain`.)
+""")
+
 # %% [markdown]
-# The true colour falls in class {glue:text}`example_target_class`; the prediction gives that
-# class a probability of {glue:text}`example_target_probability:.2f`, so the loss is
-# $-\log$ {glue:text}`example_target_probability:.2f` = {glue:text}`example_loss:.2f`. Only the
-# true class's probability enters the loss: mass on the neighbouring blue bins is penalised
-# just like mass on yellow. (Zhang et al.'s colorization loss softened the target over the
-# five nearest bins {cite:p}`zhang2016colorful`; the split-brain paper kept 1-hot targets
-# {cite:p}`zhang2017splitbrain`.)
-#
 # ## From a distribution back to a colour
 #
 # To show a prediction as an image, each cell's distribution must become one ab value. There
@@ -356,14 +371,16 @@ for mode in ("centre", "mean", "annealed"):
     print(f"{mode:>9}: mean CIEDE2000 to the true {GRID}x{GRID} colour = {difference:.2f}")
 plot_image_table(rows)
 
-# %% [markdown]
-# With this hedging predictor the mean drains the colour out of the crops (CIEDE2000
-# {glue:text}`decode_delta_e_mean:.1f` to the true colour). The centre keeps colours vivid
-# but is patchy: where the belief near the true colour is spread over several bins, the single
-# most common class, a grey, wins the argmax ({glue:text}`decode_delta_e_centre:.1f`). The
-# annealed mean combines the strengths of both ({glue:text}`decode_delta_e_annealed:.1f`). Decoding only matters for looking at
-# predictions, though: the split-brain network is trained on the classes, and what we keep
-# from it is its features.
+# %% tags=["remove-input"]
+prose(r"""
+With this hedging predictor the mean drains the colour out of the crops (CIEDE2000
+{decode_delta_e_mean:.1f} to the true colour). The centre keeps colours vivid
+but is patchy: where the belief near the true colour is spread over several bins, the single
+most common class, a grey, wins the argmax ({decode_delta_e_centre:.1f}). The
+annealed mean combines the strengths of both ({decode_delta_e_annealed:.1f}). Decoding only matters for looking at
+predictions, though: the split-brain network is trained on the classes, and what we keep
+from it is its features.
+""")
 
 # %% [markdown]
 # ## Exercises

@@ -60,7 +60,7 @@ import torch
 
 from splitbrain.color import get_color_space
 from splitbrain.data import build_dataset
-from splitbrain.notebook import chapter_setup, glue
+from splitbrain.notebook import chapter_setup, glue, prose
 from splitbrain.plots.quantize import (
     plot_bin_centres,
     plot_class_histograms,
@@ -132,13 +132,16 @@ print(f"median rescaled bin width: a* {float(rescaled_widths[:, 0].median()):.1f
       f"{float(fixed_ab.bin_widths()[1]):.1f})")
 plot_image_ranges(ranges, (a_low, a_high), (b_low, b_high))
 
+# %% tags=["remove-input"]
+prose(r"""
+A typical crop spans only {range_share_a:.0f}% of the fixed a\* range and
+{range_share_b:.0f}% of the b\* range (medians). Its rescaled bins are therefore
+much finer: a median width of {rescaled_bin_width_a:.1f} by
+{rescaled_bin_width_b:.1f} ab units, against {fixed_bin_width_a:.1f} by
+{fixed_bin_width_b:.1f} for the global bins.
+""")
+
 # %% [markdown]
-# A typical crop spans only {glue:text}`range_share_a:.0f`% of the fixed a\* range and
-# {glue:text}`range_share_b:.0f`% of the b\* range (medians). Its rescaled bins are therefore
-# much finer: a median width of {glue:text}`rescaled_bin_width_a:.1f` by
-# {glue:text}`rescaled_bin_width_b:.1f` ab units, against {glue:text}`fixed_bin_width_a:.1f` by
-# {glue:text}`fixed_bin_width_b:.1f` for the global bins.
-#
 # ## What a rescaled class means
 #
 # With rescaled bins, a class no longer names a colour. Class 0 means "the lowest tenth of
@@ -183,18 +186,21 @@ row_titles = ["original", f"tinted: a* {SHIFT_A:+g}, b* {SHIFT_B:+g}", f"saturat
 plot_class_maps(lab_space.to_rgb(versions), {"global classes": version_fixed, "rescaled classes": version_rescaled},
                 num_classes=100, row_titles=row_titles)
 
+# %% tags=["remove-input"]
+prose(r"""
+Tinting changes the global class of {tint_changed_fixed} of the
+{cells} cells and the rescaled class of {tint_changed_rescaled}: a
+shift moves the image's range along with its colours, so every cell keeps its place inside
+it. Scaling the saturation changes {saturation_changed_fixed} global classes and
+only {saturation_changed_rescaled} rescaled ones (not exactly zero because the
+"+1" margin does not scale with the colours). The rescaled targets are blind to global colour
+casts, nearly blind to a photo's overall saturation, and see mainly how colours differ within
+it.
+Whether that helps the features is an empirical question; the poster's answer is in the last
+section.
+""")
+
 # %% [markdown]
-# Tinting changes the global class of {glue:text}`tint_changed_fixed` of the
-# {glue:text}`cells` cells and the rescaled class of {glue:text}`tint_changed_rescaled`: a
-# shift moves the image's range along with its colours, so every cell keeps its place inside
-# it. Scaling the saturation changes {glue:text}`saturation_changed_fixed` global classes and
-# only {glue:text}`saturation_changed_rescaled` rescaled ones (not exactly zero because the
-# "+1" margin does not scale with the colours). The rescaled targets are blind to global colour
-# casts, nearly blind to a photo's overall saturation, and see mainly how colours differ within
-# it.
-# Whether that helps the features is an empirical question; the poster's answer is in the last
-# section.
-#
 # The price: a rescaled class cannot be turned back into a colour without the image's range.
 # Decoding therefore needs `ranges` (`rescaled_ab.decode(classes, ranges=ranges)`), and an
 # image with almost no colour still has its few ab units stretched over all 10 bins, so tiny
@@ -212,12 +218,14 @@ print(f"crop {flattest} has the smallest range: a* spans {flat_widths[0]:.1f}, b
       f"against {int(fixed_classes[flattest].unique().numel())} with global bins")
 plot_image_table({"flattest crop": crops[flattest:flattest + 1]}, cell_size=2.2)
 
-# %% [markdown]
-# The flattest of these crops spans only {glue:text}`flattest_range_a:.1f` by
-# {glue:text}`flattest_range_b:.1f` ab units (margin included), yet its target uses
-# {glue:text}`flattest_rescaled_classes` rescaled classes, while with global bins it uses
-# {glue:text}`flattest_fixed_classes`: small colour differences, a few ab units
-# apart, become distinct classes the network must tell apart.
+# %% tags=["remove-input"]
+prose(r"""
+The flattest of these crops spans only {flattest_range_a:.1f} by
+{flattest_range_b:.1f} ab units (margin included), yet its target uses
+{flattest_rescaled_classes} rescaled classes, while with global bins it uses
+{flattest_fixed_classes}: small colour differences, a few ab units
+apart, become distinct classes the network must tell apart.
+""")
 
 # %% [markdown]
 # ## Occupancy and entropy, image by image
@@ -251,16 +259,19 @@ plot_class_histograms(
     axis_labels={"rescaled bins": ("a* bin within the image's range", "b* bin within the image's range")},
 )
 
+# %% tags=["remove-input"]
+prose(r"""
+With global bins a crop's target uses {fixed_used_mean:.1f} classes on average,
+with an entropy of {fixed_entropy_mean:.2f} bits; many crops are nearly one
+class. With rescaled bins the average is {rescaled_used_mean:.1f} classes and
+{rescaled_entropy_mean:.2f} bits. Over all crops, the global targets touch
+{fixed_used_overall} of the 100 classes and the rescaled ones
+{rescaled_used_overall}, spread across the whole grid (the heat maps use a log
+scale). A network trained on the global targets can score well by predicting "grey-brown"
+almost everywhere; with rescaled targets, every image asks it to tell its regions apart.
+""")
+
 # %% [markdown]
-# With global bins a crop's target uses {glue:text}`fixed_used_mean:.1f` classes on average,
-# with an entropy of {glue:text}`fixed_entropy_mean:.2f` bits; many crops are nearly one
-# class. With rescaled bins the average is {glue:text}`rescaled_used_mean:.1f` classes and
-# {glue:text}`rescaled_entropy_mean:.2f` bits. Over all crops, the global targets touch
-# {glue:text}`fixed_used_overall` of the 100 classes and the rescaled ones
-# {glue:text}`rescaled_used_overall`, spread across the whole grid (the heat maps use a log
-# scale). A network trained on the global targets can score well by predicting "grey-brown"
-# almost everywhere; with rescaled targets, every image asks it to tell its regions apart.
-#
 # ## The poster's comparison: RGB, Lab and rescaled Lab
 #
 # Finally the poster's figure of reconstructions. For each colour space, group 2 (a\*b\*, or G
@@ -296,20 +307,23 @@ glue("rescaled_beats_lab_percent", rescaled_beats_lab)
 glue("lab_beats_rgb_percent", lab_beats_rgb)
 print(f"rescaled Lab closer than Lab on {rescaled_beats_lab:.0f}% of the crops, Lab closer than RGB on {lab_beats_rgb:.0f}%")
 
+# %% tags=["remove-input"]
+prose(r"""
+Quantized RGB and quantized Lab fail in different ways. The G and B bins are a tenth of the
+whole range wide, and because G and B also carry lightness, their steps show as blocks of
+the wrong brightness and hue along edges. Lab keeps every edge in L\* and loses only colour,
+but the coarse global bins turn subtle tones into a few flat patches. In CIEDE2000 the two
+are of the same order here (RGB {delta_e_rgb:.1f}, Lab
+{delta_e_lab:.1f}; Lab is the closer of the two on
+{lab_beats_rgb_percent:.0f}% of these crops). Rescaled Lab is much closer to the
+original ({delta_e_rescaled_lab:.1f}, better than Lab on
+{rescaled_beats_lab_percent:.0f}% of the crops), as in the poster's figure. Two
+caveats: the rescaled reconstruction uses the image's own ranges, four numbers per image
+that a network is never asked to predict; and the point of the targets is not to look good
+but to teach features.
+""")
+
 # %% [markdown]
-# Quantized RGB and quantized Lab fail in different ways. The G and B bins are a tenth of the
-# whole range wide, and because G and B also carry lightness, their steps show as blocks of
-# the wrong brightness and hue along edges. Lab keeps every edge in L\* and loses only colour,
-# but the coarse global bins turn subtle tones into a few flat patches. In CIEDE2000 the two
-# are of the same order here (RGB {glue:text}`delta_e_rgb:.1f`, Lab
-# {glue:text}`delta_e_lab:.1f`; Lab is the closer of the two on
-# {glue:text}`lab_beats_rgb_percent:.0f`% of these crops). Rescaled Lab is much closer to the
-# original ({glue:text}`delta_e_rescaled_lab:.1f`, better than Lab on
-# {glue:text}`rescaled_beats_lab_percent:.0f`% of the crops), as in the poster's figure. Two
-# caveats: the rescaled reconstruction uses the image's own ranges, four numbers per image
-# that a network is never asked to predict; and the point of the targets is not to look good
-# but to teach features.
-#
 # On that, the poster reports top-1 classification accuracy on its 96 x 96 dataset after
 # pretraining each architecture in each colour space and fine-tuning a classifier on top
 # {cite:p}`iyengar2019poster`: rescaled Lab gave the best accuracy for all three networks (FC AlexNet 9.58% against 3.01% for Lab

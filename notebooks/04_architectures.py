@@ -70,7 +70,7 @@ from splitbrain.architecture import (
 from splitbrain.data import EMBEDDED_PHOTOS, EmbeddedPhotos
 from splitbrain.models import (
     ARCHITECTURES, SplitBrainNet, build_trunk, count_parameters, layer_table)
-from splitbrain.notebook import chapter_setup, glue
+from splitbrain.notebook import chapter_setup, glue, prose
 from splitbrain.plots.models import (
     plot_grouped_weights,
     plot_receptive_field_growth,
@@ -179,18 +179,20 @@ Table(table6_check, ["layer", "X", "C", "K", "S", "D", "P", "equal", "differs"],
       caption=f"FC-AlexNet pair from splitbrain.models at {INPUT_SIZE} px vs. Table 6")
 
 
-# %% [markdown]
-# {glue:}`table6_cells_equal` of the {glue:}`table6_cells` cells agree, and
-# {glue:}`table6_rows_equal` of the {glue:}`table6_rows` rows agree entirely. The one difference
-# is fc6's padding: the paper prints 6, the code uses 5. With padding 6 the map would *grow*,
-# which breaks the table's own X column. A convolution's output side for an input side $n$ is
-#
-# $$
-# o = \left\lfloor \frac{n + 2p - d\,(k - 1) - 1}{s} \right\rfloor + 1 ,
-# $$
-#
-# so fc6 ($k = 6$, $d = 2$, $s = 1$) keeps $n = 12$ only with $2p = d(k-1) = 10$, that is
-# $p = 5$ (the value in the authors' released model definition). We let PyTorch confirm it:
+# %% tags=["remove-input"]
+prose(r"""
+{table6_cells_equal} of the {table6_cells} cells agree, and
+{table6_rows_equal} of the {table6_rows} rows agree entirely. The one difference
+is fc6's padding: the paper prints 6, the code uses 5. With padding 6 the map would *grow*,
+which breaks the table's own X column. A convolution's output side for an input side $n$ is
+
+$$
+o = \left\lfloor \frac{{n + 2p - d\,(k - 1) - 1}}{{s}} \right\rfloor + 1 ,
+$$
+
+so fc6 ($k = 6$, $d = 2$, $s = 1$) keeps $n = 12$ only with $2p = d(k-1) = 10$, that is
+$p = 5$ (the value in the authors' released model definition). We let PyTorch confirm it:
+""")
 
 # %%
 for padding in (5, 6):
@@ -200,10 +202,13 @@ for padding in (5, 6):
     print(f"fc6 with padding {padding}: 12 x 12 -> {side} x {side}")
 
 
+# %% tags=["remove-input"]
+prose(r"""
+With padding 6 the map would be {fc6_side_padding6} pixels wide, not
+{fc6_side_padding5}: a misprint, not a different network.
+""")
+
 # %% [markdown]
-# With padding 6 the map would be {glue:}`fc6_side_padding6` pixels wide, not
-# {glue:}`fc6_side_padding5`: a misprint, not a different network.
-#
 # Where the pair's parameters sit (both halves together, classifiers included):
 
 # %%
@@ -216,11 +221,14 @@ Table(alexnet_rows, LAYER_COLUMNS + ["channels_per_half"],
       caption="FC-AlexNet pair, both halves (parameters summed)")
 
 
+# %% tags=["remove-input"]
+prose(r"""
+The pair has {alexnet_pair_params_millions:.1f} million parameters, and
+{alexnet_fc_share_percent:.0f}% of them sit in fc6 and fc7: as in the original
+AlexNet, the convolutional layers are small next to the former fully connected ones.
+""")
+
 # %% [markdown]
-# The pair has {glue:text}`alexnet_pair_params_millions:.1f` million parameters, and
-# {glue:text}`alexnet_fc_share_percent:.0f`% of them sit in fc6 and fc7: as in the original
-# AlexNet, the convolutional layers are small next to the former fully connected ones.
-#
 # ## FC-ResNet18
 #
 # The third trunk is ResNet-18 {cite:p}`he2016deep` without its global average pooling and fully
@@ -233,27 +241,34 @@ Table(alexnet_rows, LAYER_COLUMNS + ["channels_per_half"],
 resnet_half = build_trunk("fcresnet18", in_channels=1, width="half",
                           input_size=INPUT_SIZE, grid=GRID)
 print(f"stem: {resnet_half.stem}")
+glue("resnet_imagenet_stem_map", type(resnet_half).map_size("imagenet", INPUT_SIZE))  # with the max pool
 Table(layer_table(resnet_half, INPUT_SIZE), LAYER_COLUMNS, LAYER_HEADERS,
       caption=f"FC-ResNet18, one half, {INPUT_SIZE} px input (first conv of each stage)")
 
 
-# %% [markdown]
-# At 180 px the package drops torchvision's stem max pool (stem `imagenet_no_maxpool`), so the
-# map ends at 12 x 12 instead of {glue:}`grid_fcresnet18_180_imagenet_map` x
-# {glue:}`grid_fcresnet18_180_imagenet_map`; the section on reaching the grid says why.
-#
-# ## Splitting the network into halves
-#
-# The figure follows one photograph through the FC-AlexNet pair. Half 1 gets the L channel at
-# full resolution and must output, for each of the 12 x 12 cells, scores for the
-# {glue:}`num_classes_ab` a\*b\* classes; its target is the image's colour averaged over the
-# cell and binned (drawn here as the bin centres at a fixed lightness). Half 2 gets a\*b\* and
-# must output scores for the {glue:}`num_classes_l` lightness classes of each cell. The shapes
-# in the titles come from running the network.
+# %% tags=["remove-input"]
+prose(r"""
+At 180 px the package drops torchvision's stem max pool (stem `imagenet_no_maxpool`), so the
+map ends at 12 x 12 instead of {resnet_imagenet_stem_map} x
+{resnet_imagenet_stem_map}; the section on reaching the grid says why.
+""")
 
-# %%
+# %% [markdown]
+# ## Splitting the network into halves
+
+# %% tags=["remove-input"]
 glue("num_classes_ab", NUM_CLASSES[0])
 glue("num_classes_l", NUM_CLASSES[1])
+prose(r"""
+The figure follows one photograph through the FC-AlexNet pair. Half 1 gets the L channel at
+full resolution and must output, for each of the 12 x 12 cells, scores for the
+{num_classes_ab} a\*b\* classes; its target is the image's colour averaged over the
+cell and binned (drawn here as the bin centres at a fixed lightness). Half 2 gets a\*b\* and
+must output scores for the {num_classes_l} lightness classes of each cell. The shapes
+in the titles come from running the network.
+""")
+
+# %%
 ab_bins_per_channel = round(NUM_CLASSES[0] ** 0.5)  # the poster's joint a x b bins
 lab_targets = build_targets("lab", grid=GRID, bins1=NUM_CLASSES[1], bins2=ab_bins_per_channel)
 fig = plot_split_pair(photo, alexnet_pair, lab_targets)
@@ -311,27 +326,33 @@ print(f"weights: two halves {split_weights:,}, groups=2 {count_parameters(groupe
       f"standard {count_parameters(dense):,}")
 
 
+# %% tags=["remove-input"]
+prose(r"""
+The largest difference between the two computations is
+{grouped_max_difference:.1g}: they are the same function. The grouped layer has
+{conv2_grouped_weights:,} weights, the same as the two halves
+({conv2_split_weights:,}) and half of a standard conv2
+({conv2_dense_weights:,}). The first layer is the exception to the `groups=2`
+picture: its groups are one channel (L) and two (ab), and a grouped convolution needs equal
+groups. As separate networks, which is how the package (and the authors) build the halves,
+that is no problem.
+""")
+
 # %% [markdown]
-# The largest difference between the two computations is
-# {glue:text}`grouped_max_difference:.1g`: they are the same function. The grouped layer has
-# {glue:text}`conv2_grouped_weights:,` weights, the same as the two halves
-# ({glue:text}`conv2_split_weights:,`) and half of a standard conv2
-# ({glue:text}`conv2_dense_weights:,`). The first layer is the exception to the `groups=2`
-# picture: its groups are one channel (L) and two (ab), and a grouped convolution needs equal
-# groups. As separate networks, which is how the package (and the authors) build the halves,
-# that is no problem.
-#
 # The poster's code does not halve the widths: each half is a full-width network
 # {cite:p}`iyengar2019poster`. `width="full"` builds that, and the next table shows what it
 # costs.
 #
 # ## Parameter counts
-#
-# For every trunk and both widths: the parameters of the two trunks, of the two 1 x 1
-# classifiers (to {glue:}`num_classes_ab` and {glue:}`num_classes_l` classes), and, for
-# comparison, of one *standard* network, a single full-width trunk reading all three channels.
-# Counting does not need real weights, so the networks are built on PyTorch's `meta` device,
-# which tracks shapes only.
+
+# %% tags=["remove-input"]
+prose(r"""
+For every trunk and both widths: the parameters of the two trunks, of the two 1 x 1
+classifiers (to {num_classes_ab} and {num_classes_l} classes), and, for
+comparison, of one *standard* network, a single full-width trunk reading all three channels.
+Counting does not need real weights, so the networks are built on PyTorch's `meta` device,
+which tracks shapes only.
+""")
 
 # %%
 parameters = parameter_rows(ARCHITECTURES, input_size=INPUT_SIZE,
@@ -351,31 +372,43 @@ Table(parameters, ["arch", "width", "trunks", "classifiers", "standard", "ratio"
       formats={"ratio": ".4f", "conv_ratio": ".4f"})
 
 
+# %% tags=["remove-input"]
+prose(r"""
+A half-width pair has exactly half the convolution weights of one standard network
+(ratio {params_fcalexnet_half_conv_ratio:.4f} for FC-AlexNet, and the same for the
+other two). This holds for the first layer too: the standard conv1 reads three channels with
+C kernels each, the halves read one and two channels with C/2 kernels each, $3C$ against
+$1 \cdot C/2 + 2 \cdot C/2 = 1.5\,C$. The total ratio is a little above one half
+(SimpleNet: {params_simplenet_half_ratio:.4f}) because BatchNorm has two
+parameters per channel and the pair has as many channels as the standard network.
+
+The poster's full-width halves double every layer but the first, so the pair has about twice
+the parameters of a standard network: for FC-AlexNet
+{params_fcalexnet_full_trunks_millions:.1f} million against
+{params_fcalexnet_standard_millions:.1f} million, for FC-ResNet18
+{params_fcresnet18_full_trunks_millions:.1f} million against
+{params_fcresnet18_standard_millions:.1f} million. Keep this in mind when comparing
+the poster's numbers with the paper's: its representation is twice as wide.
+""")
+
 # %% [markdown]
-# A half-width pair has exactly half the convolution weights of one standard network
-# (ratio {glue:text}`params_fcalexnet_half_conv_ratio:.4f` for FC-AlexNet, and the same for the
-# other two). This holds for the first layer too: the standard conv1 reads three channels with
-# C kernels each, the halves read one and two channels with C/2 kernels each, $3C$ against
-# $1 \cdot C/2 + 2 \cdot C/2 = 1.5\,C$. The total ratio is a little above one half
-# (SimpleNet: {glue:text}`params_simplenet_half_ratio:.4f`) because BatchNorm has two
-# parameters per channel and the pair has as many channels as the standard network.
-#
-# The poster's full-width halves double every layer but the first, so the pair has about twice
-# the parameters of a standard network: for FC-AlexNet
-# {glue:text}`params_fcalexnet_full_trunks_millions:.1f` million against
-# {glue:text}`params_fcalexnet_standard_millions:.1f` million, for FC-ResNet18
-# {glue:text}`params_fcresnet18_full_trunks_millions:.1f` million against
-# {glue:text}`params_fcresnet18_standard_millions:.1f` million. Keep this in mind when comparing
-# the poster's numbers with the paper's: its representation is twice as wide.
-#
 # ## Reaching the 12 x 12 grid
-#
-# Each trunk downsamples by a fixed factor after its first layer, so the map it ends with
-# depends on the input side. Applying the output-size formula above layer by layer gives it:
-# for FC-AlexNet with the Table 6 stem, $180 \to 45 \to 23 \to 12$. The same network on a
-# 96 px image would end at {glue:}`grid_fcalexnet_96_table6_map` x
-# {glue:}`grid_fcalexnet_96_table6_map`, too coarse for a 12 x 12 target.
-#
+
+# %% tags=["remove-input"]
+grid_rows = grid_rule_rows(ARCHITECTURES, INPUT_SIZES, grid=GRID)  # every network at every input side
+for row in grid_rows:
+    glue(f"grid_{row['arch']}_{row['input_size']}_map", row["map"])
+    for stem, side in zip(row["stems"], row["maps"]):
+        glue(f"grid_{row['arch']}_{row['input_size']}_{stem}_map", side)
+prose(r"""
+Each trunk downsamples by a fixed factor after its first layer, so the map it ends with
+depends on the input side. Applying the output-size formula above layer by layer gives it:
+for FC-AlexNet with the Table 6 stem, $180 \to 45 \to 23 \to 12$. The same network on a
+96 px image would end at {grid_fcalexnet_96_table6_map} x
+{grid_fcalexnet_96_table6_map}, too coarse for a 12 x 12 target.
+""")
+
+# %% [markdown]
 # The package therefore gives every trunk a short ladder of *stems* (first layers), from most
 # to least downsampling (`STEMS`), and one rule: **use the first stem whose output map is at
 # least `grid` wide; if none is, the last one.** The head then average-pools a larger map down
@@ -384,18 +417,8 @@ Table(parameters, ["arch", "width", "trunks", "classifiers", "standard", "ratio"
 # (10 x 10, stride 2) {cite:p}`iyengar2019poster` and a 5 x 5 stride-1 conv for tiny images;
 # SimpleNet's stems have stride 4, 2 and 1; FC-ResNet18's are torchvision's stem (7 x 7 stride 2
 # plus a max pool), the same without the max pool, and a 3 x 3 stride-1 conv as used for CIFAR.
-#
-# The table lists, for each input side, the map side every stem would give (in ladder order),
-# the stem the rule picks, the trunk's map and what the head does to it. Running one half of
-# each network on the `meta` device checks the result: {glue:}`grid_rows_on_grid` of the
-# {glue:}`grid_rows` combinations give logits on the 12 x 12 grid.
 
 # %%
-grid_rows = grid_rule_rows(ARCHITECTURES, INPUT_SIZES, grid=GRID)
-for row in grid_rows:
-    glue(f"grid_{row['arch']}_{row['input_size']}_map", row["map"])
-    for stem, side in zip(row["stems"], row["maps"]):
-        glue(f"grid_{row['arch']}_{row['input_size']}_{stem}_map", side)
 on_grid = [row for row in grid_rows if row["output"][1:] == (GRID, GRID)]
 glue("grid_rows", len(grid_rows))
 glue("grid_rows_on_grid", len(on_grid))
@@ -405,15 +428,25 @@ Table(grid_rows, ["arch", "input_size", "ladder", "stem", "map", "head"],
        "map": "trunk map"},
       caption=f"How each trunk reaches the {GRID} x {GRID} grid")
 
+# %% tags=["remove-input"]
+prose(r"""
+The table lists, for each input side, the map side every stem would give (in ladder order),
+the stem the rule picks, the trunk's map and what the head does to it. Running one half of
+each network on the `meta` device checks the result: {grid_rows_on_grid} of the
+{grid_rows} combinations give logits on the 12 x 12 grid.
+""")
 
-# %% [markdown]
-# At 180 and 96 px every trunk ends exactly on the 12 x 12 grid, so the logits are the trunk's
-# own map and nothing is resized. At 32 px (CIFAR-sized crops) even the least downsampling stem
-# leaves a small map (SimpleNet {glue:}`grid_simplenet_32_map` x {glue:}`grid_simplenet_32_map`,
-# FC-AlexNet {glue:}`grid_fcalexnet_32_map` x {glue:}`grid_fcalexnet_32_map`, FC-ResNet18
-# {glue:}`grid_fcresnet18_32_map` x {glue:}`grid_fcresnet18_32_map`) that is upsampled to the
-# grid: the network then cannot really predict 12 x 12 detail, which is why this book's CPU
-# presets use an 8 x 8 grid for 32 px images. The network your preset trains:
+
+# %% tags=["remove-input"]
+prose(r"""
+At 180 and 96 px every trunk ends exactly on the 12 x 12 grid, so the logits are the trunk's
+own map and nothing is resized. At 32 px (CIFAR-sized crops) even the least downsampling stem
+leaves a small map (SimpleNet {grid_simplenet_32_map} x {grid_simplenet_32_map},
+FC-AlexNet {grid_fcalexnet_32_map} x {grid_fcalexnet_32_map}, FC-ResNet18
+{grid_fcresnet18_32_map} x {grid_fcresnet18_32_map}) that is upsampled to the
+grid: the network then cannot really predict 12 x 12 detail, which is why this book's CPU
+presets use an 8 x 8 grid for 32 px images. The network your preset trains:
+""")
 
 # %%
 config = get_preset(ctx.preset)
@@ -456,15 +489,18 @@ Table(alexnet_fields,
       caption=f"Receptive fields of FC-AlexNet at {INPUT_SIZE} px")
 
 
+# %% tags=["remove-input"]
+prose(r"""
+conv1 sees {rf_fcalexnet_conv1} pixels, pool1 adds two conv1 units 4 px apart,
+$11 + 2 \cdot 4 = 19$, and conv2 adds four pool1 units 8 px apart, $19 + 4 \cdot 8 = 51$
+(the table's {rf_fcalexnet_pool1} and {rf_fcalexnet_conv2}). By conv5 a unit
+sees {rf_fcalexnet_conv5} pixels and after the dilated fc6
+{rf_fcalexnet_fc6}, more than the whole 180 px crop. All paddings are "same"
+paddings, so every centre stays at 0 and unit $i$ of a 12 x 12 map sits on input pixel
+$i$ x {jump_fcalexnet_fc7}.
+""")
+
 # %% [markdown]
-# conv1 sees {glue:}`rf_fcalexnet_conv1` pixels, pool1 adds two conv1 units 4 px apart,
-# $11 + 2 \cdot 4 = 19$, and conv2 adds four pool1 units 8 px apart, $19 + 4 \cdot 8 = 51$
-# (the table's {glue:}`rf_fcalexnet_pool1` and {glue:}`rf_fcalexnet_conv2`). By conv5 a unit
-# sees {glue:}`rf_fcalexnet_conv5` pixels and after the dilated fc6
-# {glue:}`rf_fcalexnet_fc6`, more than the whole 180 px crop. All paddings are "same"
-# paddings, so every centre stays at 0 and unit $i$ of a 12 x 12 map sits on input pixel
-# $i$ x {glue:}`jump_fcalexnet_fc7`.
-#
 # ResNet's stages hold several convolutions and a shortcut, so for it (and to treat all trunks
 # alike) `spatial_ops` lists every convolution and pooling on the longest path through the
 # trunk, skipping the shortcuts, which run beside the main path and see less.
@@ -491,13 +527,15 @@ fig = plot_receptive_field_growth(stage_fields, input_size=INPUT_SIZE, grid=GRID
 fig
 
 
-# %% [markdown]
-# The last layer of SimpleNet sees {glue:}`rf_simplenet_last` px, FC-ResNet18's
-# {glue:}`rf_fcresnet18_last` px (through {glue:}`ops_fcresnet18` convolutions and poolings) and
-# FC-AlexNet's {glue:}`rf_fcalexnet_last` px, while one grid cell is {glue:text}`grid_cell_px:g` px
-# wide. The next figure draws, for one cell of the grid, the receptive field of the FC-AlexNet
-# unit responsible for it at a few depths. For conv1 and conv2, whose maps are finer than the
-# grid, it draws the unit nearest the cell's centre.
+# %% tags=["remove-input"]
+prose(r"""
+The last layer of SimpleNet sees {rf_simplenet_last} px, FC-ResNet18's
+{rf_fcresnet18_last} px (through {ops_fcresnet18} convolutions and poolings) and
+FC-AlexNet's {rf_fcalexnet_last} px, while one grid cell is {grid_cell_px:g} px
+wide. The next figure draws, for one cell of the grid, the receptive field of the FC-AlexNet
+unit responsible for it at a few depths. For conv1 and conv2, whose maps are finer than the
+grid, it draws the unit nearest the cell's centre.
+""")
 
 # %%
 shown_layers = ("conv1", "conv2", "conv3", "conv5", "fc6")
@@ -506,23 +544,26 @@ fig = plot_receptive_fields_on_grid(photo, chosen, grid=GRID, cell=tuple(CELL))
 fig
 
 
+# %% tags=["remove-input"]
+prose(r"""
+This is what makes the colour prediction possible at all. The colour of a
+{grid_cell_px:g} px patch of fur
+or sky cannot be read off the patch's lightness alone; it depends on *what* the patch is, and
+that needs context. The conv5 unit above a cell already sees {rf_fcalexnet_conv5} px,
+most of the image, and fc6 and fc7 see all of it, so every prediction on the grid can use
+the whole scene. The grey
+frame shows the other side of the coin: near the border much of a deep unit's field is zero
+padding. The receptive field is also an upper bound: pixels near its edge reach the unit
+through few paths and usually matter much less than those near its centre.
+
+One more detail follows from the table: the trunk's units sit {jump_fcalexnet_fc7} px
+apart starting at pixel 0, while the target cells are $w =$ {grid_cell_px:g} px
+wide, so cell $i$ is centred on pixel $(i + \tfrac{{1}}{{2}})\,w - \tfrac{{1}}{{2}}$. The unit that
+predicts a cell is therefore centred up to {max_centre_offset_px:.0f} px away from
+the cell's centre, a small fraction of a receptive field of hundreds of pixels.
+""")
+
 # %% [markdown]
-# This is what makes the colour prediction possible at all. The colour of a
-# {glue:text}`grid_cell_px:g` px patch of fur
-# or sky cannot be read off the patch's lightness alone; it depends on *what* the patch is, and
-# that needs context. The conv5 unit above a cell already sees {glue:}`rf_fcalexnet_conv5` px,
-# most of the image, and fc6 and fc7 see all of it, so every prediction on the grid can use
-# the whole scene. The grey
-# frame shows the other side of the coin: near the border much of a deep unit's field is zero
-# padding. The receptive field is also an upper bound: pixels near its edge reach the unit
-# through few paths and usually matter much less than those near its centre.
-#
-# One more detail follows from the table: the trunk's units sit {glue:}`jump_fcalexnet_fc7` px
-# apart starting at pixel 0, while the target cells are $w =$ {glue:text}`grid_cell_px:g` px
-# wide, so cell $i$ is centred on pixel $(i + \tfrac{1}{2})\,w - \tfrac{1}{2}$. The unit that
-# predicts a cell is therefore centred up to {glue:text}`max_centre_offset_px:.0f` px away from
-# the cell's centre, a small fraction of a receptive field of hundreds of pixels.
-#
 # With the smaller inputs of this book's CPU presets the picture changes: the network of the
 # chosen preset at its own input size (compare the receptive fields with the input side and
 # with one cell of its grid):

@@ -59,7 +59,7 @@ from pathlib import Path
 import torch
 
 from splitbrain.data import STANDARD_SPLITS, build_dataset
-from splitbrain.notebook import chapter_setup, glue
+from splitbrain.notebook import chapter_setup, glue, prose
 from splitbrain.plots.training import plot_loss_curves, plot_prediction_grid
 from splitbrain.predict import (
     colorize, predict_lightness, pretext_cross_entropy, prior_cross_entropy, refresh_batchnorm)
@@ -97,12 +97,15 @@ glue("image_size", config.image_size)
 for name in shown_fields:
     print(f"{name:>13}: {getattr(config, name)}")
 
+# %% tags=["remove-input"]
+prose(r"""
+Each epoch shows the network {train_length} crops of {image_size} x
+{image_size} pixels (with the `smoke` and `cpu` presets, random crops of the book's embedded photographs;
+with `colab`, STL-10's unlabelled images), and every prediction is a
+{grid} x {grid} map of class scores.
+""")
+
 # %% [markdown]
-# Each epoch shows the network {glue:text}`train_length` crops of {glue:text}`image_size` x
-# {glue:text}`image_size` pixels (with the `smoke` and `cpu` presets, random crops of the book's embedded photographs;
-# with `colab`, STL-10's unlabelled images), and every prediction is a
-# {glue:text}`grid` x {glue:text}`grid` map of class scores.
-#
 # ## Training, in two stages
 #
 # `pretrain` writes `checkpoint.pt` after every epoch, replacing the previous one, and appends
@@ -127,14 +130,17 @@ glue("images_per_s", (config.batch_size * result.steps) / max(first.wall_time_s 
 print(f"{result.epochs} epochs, {result.steps} steps in {first.wall_time_s + result.wall_time_s:.0f} s; "
       f"checkpoints: {epoch1_checkpoint}, {result.checkpoint}")
 
+# %% tags=["remove-input"]
+prose(r"""
+On this machine the whole run took {train_seconds:.0f} s, about
+{images_per_s:.0f} images per second including the start-up. On a GPU, an epoch
+of the `colab` preset is STL-10's 100,000 unlabelled images divided by the training rate that
+`splitbrain bench` prints for your GPU (its section 3, with mixed precision and
+channels_last). This edition of the book was built on CPU-only machines, so it quotes no
+T4 or H200 figure: one typed in without a run record behind it would be a guess.
+""")
+
 # %% [markdown]
-# On this machine the whole run took {glue:text}`train_seconds:.0f` s, about
-# {glue:text}`images_per_s:.0f` images per second including the start-up. On a GPU, an epoch
-# of the `colab` preset is STL-10's 100,000 unlabelled images divided by the training rate that
-# `splitbrain bench` prints for your GPU (its section 3, with mixed precision and
-# channels_last). This edition of the book was built on CPU-only machines, so it quotes no
-# T4 or H200 figure: one typed in without a run record behind it would be a guess.
-#
 # ## Held-out crops, and BatchNorm's running statistics
 #
 # Everything below is measured on crops the network never trained on: for the embedded
@@ -172,19 +178,24 @@ glue("batchnorm_images", len(refresh_images))
 glue("stale_loss1", stale_loss["loss1"])
 glue("stale_loss2", stale_loss["loss2"])
 glue("steps", result.steps)
+glue("fresh_loss1", heldout_loss[last_label]["loss1"])
+glue("fresh_loss2", heldout_loss[last_label]["loss2"])
 print(f"held-out loss after {result.steps} steps, {half1_name} -> {half2_name} / {half2_name} -> {half1_name}:")
 print(f"  stored running statistics:    {stale_loss['loss1']:.3f} / {stale_loss['loss2']:.3f}")
 print(f"  refreshed running statistics: {heldout_loss[last_label]['loss1']:.3f} / "
       f"{heldout_loss[last_label]['loss2']:.3f}")
 
+# %% tags=["remove-input"]
+prose(r"""
+With the statistics stored after {steps} steps, the held-out losses of the two
+halves are {stale_loss1:.2f} and {stale_loss2:.2f} nats; with
+statistics refreshed from {batchnorm_images} crops they are
+{fresh_loss1:.2f} and {fresh_loss2:.2f}. After a long run
+the two agree closely; after a few dozen steps (the `smoke` preset) the stored ones can be
+far off.
+""")
+
 # %% [markdown]
-# With the statistics stored after {glue:text}`steps` steps, the held-out losses of the two
-# halves are {glue:text}`stale_loss1:.2f` and {glue:text}`stale_loss2:.2f` nats; with
-# statistics refreshed from {glue:text}`batchnorm_images` crops they are
-# {glue:text}`heldout_loss1_last:.2f` and {glue:text}`heldout_loss2_last:.2f`. After a long run
-# the two agree closely; after a few dozen steps (the `smoke` preset) the stored ones can be
-# far off.
-#
 # ## The loss of each half
 #
 # `metrics.jsonl` holds a line every few steps and a line per epoch
@@ -216,22 +227,25 @@ plot_loss_curves(records, part_names={"loss1": f"{half1_name} -> {half2_name}",
                                       "loss2": f"{half2_name} -> {half1_name}"},
                  floors=floors, heldout=heldout_points)
 
+# %% tags=["remove-input"]
+prose(r"""
+The training losses fall fast in the first epoch and slowly after it: from
+{train_loss1_first:.2f} to {train_loss1_last:.2f} nats (epoch means)
+for L to ab and from {train_loss2_first:.2f} to {train_loss2_last:.2f}
+for ab to L. On held-out crops the L to ab half ends {gain_loss1:.2f} nats below
+its constant-prediction level of {floor_loss1:.2f}, and the ab to L half
+{gain_loss2:.2f} below its level of {floor_loss2:.2f}. The two floors
+differ a lot: the ab classes cluster near grey (chapter 2), so a constant guess already does
+well, while the 100 lightness classes are spread far more evenly. Between the first and the
+last epoch the held-out loss {trend_loss1} for L to ab
+({heldout_loss1_first:.2f} to {heldout_loss1_last:.2f}) and
+{trend_loss2} for ab to L ({heldout_loss2_first:.2f} to
+{heldout_loss2_last:.2f}). The small presets see crops of only ten photographs, so
+their held-out numbers are noisy and the gap between training and held-out loss is large;
+with more data (the `colab` preset) both shrink.
+""")
+
 # %% [markdown]
-# The training losses fall fast in the first epoch and slowly after it: from
-# {glue:text}`train_loss1_first:.2f` to {glue:text}`train_loss1_last:.2f` nats (epoch means)
-# for L to ab and from {glue:text}`train_loss2_first:.2f` to {glue:text}`train_loss2_last:.2f`
-# for ab to L. On held-out crops the L to ab half ends {glue:text}`gain_loss1:.2f` nats below
-# its constant-prediction level of {glue:text}`floor_loss1:.2f`, and the ab to L half
-# {glue:text}`gain_loss2:.2f` below its level of {glue:text}`floor_loss2:.2f`. The two floors
-# differ a lot: the ab classes cluster near grey (chapter 2), so a constant guess already does
-# well, while the 100 lightness classes are spread far more evenly. Between the first and the
-# last epoch the held-out loss {glue:text}`trend_loss1` for L to ab
-# ({glue:text}`heldout_loss1_first:.2f` to {glue:text}`heldout_loss1_last:.2f`) and
-# {glue:text}`trend_loss2` for ab to L ({glue:text}`heldout_loss2_first:.2f` to
-# {glue:text}`heldout_loss2_last:.2f`). The small presets see crops of only ten photographs, so
-# their held-out numbers are noisy and the gap between training and held-out loss is large;
-# with more data (the `colab` preset) both shrink.
-#
 # ## Colourisations: L to ab
 #
 # Half 1's output is a distribution over ab classes for each grid cell. To look at it as an
@@ -273,21 +287,24 @@ captions.update({label: [f"ΔE {float(values[i]):.1f}" for i in order] for label
 plot_prediction_grid(rows, captions=captions, max_images=SHOW_IMAGES,
                      title="held-out crops coloured by half 1 (annealed mean, T = 0.38)")
 
+# %% tags=["remove-input"]
+prose(r"""
+Over all held-out crops the mean CIEDE2000 is {delta_e_first:.1f} after epoch 1
+and {delta_e_last:.1f} after the last epoch (on average {delta_e_verdict}
+at the end), and
+{improved_percent:.0f}% of the crops are closer to their original at the end.
+For comparison, leaving them grey costs {delta_e_grey:.1f}, and even a perfect
+prediction of the classes would cost {delta_e_oracle:.1f} (the bins and the
+{grid} x {grid} grid are coarse). Look crop by crop: a wrong hue
+costs far more than a pale one, so a network that is unsure does best to stay close to grey,
+and a crop that is nearly grey to begin with is best left grey. Where a colourisation goes
+wrong, it often paints a crop in the colour of another photograph with a similar texture:
+half 1 recognises *what* it is looking at from L alone, and the colour follows. Keep in mind
+that the network is not trained to colour images: it is trained to classify ab, and the
+colourisation is a window into what its features have picked up.
+""")
+
 # %% [markdown]
-# Over all held-out crops the mean CIEDE2000 is {glue:text}`delta_e_first:.1f` after epoch 1
-# and {glue:text}`delta_e_last:.1f` after the last epoch (on average {glue:text}`delta_e_verdict`
-# at the end), and
-# {glue:text}`improved_percent:.0f`% of the crops are closer to their original at the end.
-# For comparison, leaving them grey costs {glue:text}`delta_e_grey:.1f`, and even a perfect
-# prediction of the classes would cost {glue:text}`delta_e_oracle:.1f` (the bins and the
-# {glue:text}`grid` x {glue:text}`grid` grid are coarse). Look crop by crop: a wrong hue
-# costs far more than a pale one, so a network that is unsure does best to stay close to grey,
-# and a crop that is nearly grey to begin with is best left grey. Where a colourisation goes
-# wrong, it often paints a crop in the colour of another photograph with a similar texture:
-# half 1 recognises *what* it is looking at from L alone, and the colour follows. Keep in mind
-# that the network is not trained to colour images: it is trained to classify ab, and the
-# colourisation is a window into what its features have picked up.
-#
 # ## Lightness from colour: ab to L
 #
 # Half 2 does the reverse: from ab alone it predicts the L class of every grid cell.
@@ -317,17 +334,19 @@ l_captions = {f"predicted L*, {label}": [f"|ΔL*| {float(values[i]):.1f}" for i 
 plot_prediction_grid(l_rows, captions=l_captions, max_images=SHOW_IMAGES,
                      title="held-out crops: lightness predicted by half 2 from ab")
 
-# %% [markdown]
-# The mean absolute error of the predicted L\* is {glue:text}`l_error_first:.1f` after epoch 1
-# and {glue:text}`l_error_last:.1f` after the last epoch ({glue:text}`l_error_verdict` at the
-# end; predicting the average lightness everywhere would be off by
-# {glue:text}`l_error_constant:.1f`). Where the colour input has structure (an edge between
-# two hues), the predicted lightness map can pick it up. Colour says less about lightness than
-# lightness says about colour: saturated colours exist only in a band of lightness, and bright
-# skies or dark shadows have typical hues, but a grey region could be any L\*. The paper saw
-# the same asymmetry in features: trained alone, an ab to L network learns clearly weaker
-# representations than an L to ab network {cite:p}`zhang2017splitbrain`. Chapter 6 measures
-# the features of the pair.
+# %% tags=["remove-input"]
+prose(r"""
+The mean absolute error of the predicted L\* is {l_error_first:.1f} after epoch 1
+and {l_error_last:.1f} after the last epoch ({l_error_verdict} at the
+end; predicting the average lightness everywhere would be off by
+{l_error_constant:.1f}). Where the colour input has structure (an edge between
+two hues), the predicted lightness map can pick it up. Colour says less about lightness than
+lightness says about colour: saturated colours exist only in a band of lightness, and bright
+skies or dark shadows have typical hues, but a grey region could be any L\*. The paper saw
+the same asymmetry in features: trained alone, an ab to L network learns clearly weaker
+representations than an L to ab network {{cite:p}}`zhang2017splitbrain`. Chapter 6 measures
+the features of the pair.
+""")
 
 # %% [markdown]
 # ## Exercises

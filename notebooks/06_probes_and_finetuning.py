@@ -59,7 +59,7 @@ import torch
 
 from splitbrain.checkpoint import model_from_checkpoint
 from splitbrain.evaluate import build_eval_datasets, finetune, linear_probe, load_subject
-from splitbrain.notebook import chapter_setup, glue
+from splitbrain.notebook import chapter_setup, glue, prose
 from splitbrain.plots.training import plot_accuracy_bars, plot_probe_curves
 from splitbrain.predict import matching_checkpoint, refresh_batchnorm
 from splitbrain.presets import get_eval_preset, get_preset
@@ -183,23 +183,26 @@ glue("chance", 100 / num_classes)
 print(f"layer chosen on validation: pretrained {best['pretrained']}, random init {best['random init']}; "
       f"widest gap at {widest}: {100 * gaps[widest]:+.1f} points")
 
+# %% tags=["remove-input"]
+prose(r"""
+The probes were trained on {probe_fit_images} images for
+{probe_epochs} epochs, chose their layer on {probe_val_images} more and
+were tested on {probe_test_images} others
+(chance: {chance:.0f}%). The random network is far above chance at every layer:
+{probe_first_top1_random:.1f}% top-1 at {first_layer} and
+{probe_best_top1_random:.1f}% at the layer validation chose for it,
+{probe_best_layer_random}. The pretrained network reaches
+{probe_best_top1_pretrained:.1f}% at {probe_best_layer_pretrained}.
+The two curves differ most at {widest_layer}
+({widest_gap:+.1f} points). Compare the shapes with the paper's ImageNet probes
+(Table 2 there): the random network peaks at conv2 (17.1% top-1) and falls with depth to
+14.1% at conv5, while the split-brain network rises to 35.4% at conv3 and stays near it at
+conv4 {{cite:p}}`zhang2017splitbrain`. On a hard task, deep random layers lose information
+that training would have kept; on this easy one they can still sort crops by colour and
+texture. With only ten classes, top-5 is close to 100% for every layer and says little.
+""")
+
 # %% [markdown]
-# The probes were trained on {glue:text}`probe_fit_images` images for
-# {glue:text}`probe_epochs` epochs, chose their layer on {glue:text}`probe_val_images` more and
-# were tested on {glue:text}`probe_test_images` others
-# (chance: {glue:text}`chance:.0f`%). The random network is far above chance at every layer:
-# {glue:text}`probe_first_top1_random:.1f`% top-1 at {glue:text}`first_layer` and
-# {glue:text}`probe_best_top1_random:.1f`% at the layer validation chose for it,
-# {glue:text}`probe_best_layer_random`. The pretrained network reaches
-# {glue:text}`probe_best_top1_pretrained:.1f`% at {glue:text}`probe_best_layer_pretrained`.
-# The two curves differ most at {glue:text}`widest_layer`
-# ({glue:text}`widest_gap:+.1f` points). Compare the shapes with the paper's ImageNet probes
-# (Table 2 there): the random network peaks at conv2 (17.1% top-1) and falls with depth to
-# 14.1% at conv5, while the split-brain network rises to 35.4% at conv3 and stays near it at
-# conv4 {cite:p}`zhang2017splitbrain`. On a hard task, deep random layers lose information
-# that training would have kept; on this easy one they can still sort crops by colour and
-# texture. With only ten classes, top-5 is close to 100% for every layer and says little.
-#
 # ## Fine-tuning: a classifier as the last layer
 #
 # The poster evaluated its networks differently {cite:p}`iyengar2019poster`: "add a
@@ -237,26 +240,33 @@ plot_accuracy_bars({
     f"fine-tuned\n({eval_config.finetune_epochs} epoch{'s' if eval_config.finetune_epochs != 1 else ''})": {name: finetuned[name].metrics["top1"] for name in finetuned},
 })
 
+# %% tags=["remove-input"]
+prose(r"""
+After {finetune_epochs} of fine-tuning, the network that started from the
+pretrained weights reaches {finetune_top1_pretrained:.1f}% top-1
+({finetune_top5_pretrained:.1f}% top-5); the one that started from random
+weights {finetune_top1_random:.1f}% ({finetune_top5_random:.1f}%).
+""")
+
 # %% [markdown]
-# After {glue:text}`finetune_epochs` of fine-tuning, the network that started from the
-# pretrained weights reaches {glue:text}`finetune_top1_pretrained:.1f`% top-1
-# ({glue:text}`finetune_top5_pretrained:.1f`% top-5); the one that started from random
-# weights {glue:text}`finetune_top1_random:.1f`% ({glue:text}`finetune_top5_random:.1f`%).
-#
 # ## The headline: what pretraining adds
-#
-# | | pretrained | random init | gap (points) |
-# |---|---|---|---|
-# | linear probe, layer chosen on validation, held-out top-1 (%) | {glue:text}`probe_best_top1_pretrained:.1f` | {glue:text}`probe_best_top1_random:.1f` | {glue:text}`probe_gap:+.1f` |
-# | fine-tuned, top-1 (%) | {glue:text}`finetune_top1_pretrained:.1f` | {glue:text}`finetune_top1_random:.1f` | {glue:text}`finetune_gap:+.1f` |
-#
-# The number to remember is the gap, not the accuracy: with frozen features, the pretrained
-# network's chosen layer scores {glue:text}`probe_gap:+.1f` points of top-1 relative to the
-# random network's chosen layer. Fine-tuning often narrows such gaps, because labels then reach
-# every layer and a random start can catch up when the labelled set is easy enough; here the
-# fine-tuned gap is {glue:text}`finetune_gap:+.1f` points. Keep this in mind when reading the poster's numbers,
-# which are all fine-tuned {cite:p}`iyengar2019poster`.
-#
+
+# %% tags=["remove-input"]
+prose(r"""
+| | pretrained | random init | gap (points) |
+|---|---|---|---|
+| linear probe, layer chosen on validation, held-out top-1 (%) | {probe_best_top1_pretrained:.1f} | {probe_best_top1_random:.1f} | {probe_gap:+.1f} |
+| fine-tuned, top-1 (%) | {finetune_top1_pretrained:.1f} | {finetune_top1_random:.1f} | {finetune_gap:+.1f} |
+
+The number to remember is the gap, not the accuracy: with frozen features, the pretrained
+network's chosen layer scores {probe_gap:+.1f} points of top-1 relative to the
+random network's chosen layer. Fine-tuning often narrows such gaps, because labels then reach
+every layer and a random start can catch up when the labelled set is easy enough; here the
+fine-tuned gap is {finetune_gap:+.1f} points. Keep this in mind when reading the poster's numbers,
+which are all fine-tuned {{cite:p}}`iyengar2019poster`.
+""")
+
+# %% [markdown]
 # ### Caveats
 #
 # - **The task is easy and odd.** With the `smoke` and `cpu` presets, the "class" of a crop is
@@ -294,12 +304,14 @@ glue("shipped_top1", 100 * shipped["pretrained"].metrics["top1"])
 glue("shipped_random_top1", 100 * shipped["random init"].metrics["top1"])
 glue("shipped_gap", 100 * shipped_gap)
 
-# %% [markdown]
-# At {glue:text}`shipped_layer`, the shipped network scores {glue:text}`shipped_top1:.1f`% and
-# its random initialisation {glue:text}`shipped_random_top1:.1f`%: a gap of
-# {glue:text}`shipped_gap:+.1f` points, against {glue:text}`probe_gap:+.1f` for this chapter's
-# network. The images here are not the ones it pretrained on, so this also tests whether what
-# it learned transfers; chapter 8 probes it on CIFAR-10 itself.
+# %% tags=["remove-input"]
+prose(r"""
+At {shipped_layer}, the shipped network scores {shipped_top1:.1f}% and
+its random initialisation {shipped_random_top1:.1f}%: a gap of
+{shipped_gap:+.1f} points, against {probe_gap:+.1f} for this chapter's
+network. The images here are not the ones it pretrained on, so this also tests whether what
+it learned transfers; chapter 8 probes it on CIFAR-10 itself.
+""")
 
 # %% [markdown]
 # ## Exercises

@@ -92,7 +92,7 @@ from splitbrain.comparisons import binomial_standard_error, floor_rows, floor_se
 from splitbrain.data import EMBEDDED_PHOTOS, EmbeddedPhotos
 from splitbrain.evaluate import build_eval_datasets, linear_probe, load_subject
 from splitbrain.models import NOISE_NAMES, DenoisingAutoencoder, SplitBrainNet, count_parameters, level_label
-from splitbrain.notebook import chapter_setup, glue
+from splitbrain.notebook import chapter_setup, glue, prose
 from splitbrain.plots.denoising import plot_corruptions, plot_loss_curves, plot_probe_by_layer, plot_reconstructions
 from splitbrain.predict import matching_checkpoint, reconstruction_examples, refresh_batchnorm, refresh_dae_batchnorm
 from splitbrain.presets import get_eval_preset, get_preset
@@ -161,14 +161,17 @@ print(f"photograph: {EMBEDDED_PHOTOS[PHOTO_INDEX]}, crop {tuple(crop.shape)} {cr
 fig = plot_corruptions(crop, NOISES, FIGURE_LEVELS, space=COLOR_SPACE, seed=SEED)
 fig
 
+# %% tags=["remove-input"]
+prose(r"""
+The crop has the training size, {dae_crop_px} px, so every square is one of the pixels
+the network sees. Note what is easy and what is not. Masking and salt-and-pepper damage few pixels and leave the
+rest exact: a network can find the outliers and fill them in from their neighbours. Gaussian
+noise touches every value a little; at small $\sigma$ the image is hardly changed, at large
+$\sigma$ fine texture drowns. None of them hides a whole channel group, as the split-brain
+task does.
+""")
+
 # %% [markdown]
-# The crop has the training size, {glue:}`dae_crop_px` px, so every square is one of the pixels
-# the network sees. Note what is easy and what is not. Masking and salt-and-pepper damage few pixels and leave the
-# rest exact: a network can find the outliers and fill them in from their neighbours. Gaussian
-# noise touches every value a little; at small $\sigma$ the image is hardly changed, at large
-# $\sigma$ fine texture drowns. None of them hides a whole channel group, as the split-brain
-# task does.
-#
 # ## An autoencoder as wide as the split-brain pair
 #
 # A fair baseline has a representation of the same size. A split-brain pair of half-width
@@ -197,16 +200,19 @@ Table(widths, ["layer", "dae_channels", "pair_channels", "dae_params", "pair_par
       caption=f"{first.arch}: DAE encoder (width 'full') vs split-brain pair (width 'half'), "
               f"{first.image_size} px")
 
+# %% tags=["remove-input"]
+prose(r"""
+The channel counts are {dae_same_width} at every layer, so a linear probe sees
+features of the same dimension from both. The weights differ: the encoder has
+{dae_encoder_params_millions:.2f} million parameters, the pair's two trunks
+{pair_trunk_params_millions:.2f} million, a ratio of
+{dae_params_ratio:.2f}. Each half of the pair only reads its own half of the
+previous layer's channels (chapter 4), so it has about half the connections of a full layer.
+The autoencoder's decoder adds another {dae_decoder_params_millions:.2f} million
+parameters that the probe never uses. The baseline is, if anything, the bigger network.
+""")
+
 # %% [markdown]
-# The channel counts are {glue:text}`dae_same_width` at every layer, so a linear probe sees
-# features of the same dimension from both. The weights differ: the encoder has
-# {glue:text}`dae_encoder_params_millions:.2f` million parameters, the pair's two trunks
-# {glue:text}`pair_trunk_params_millions:.2f` million, a ratio of
-# {glue:text}`dae_params_ratio:.2f`. Each half of the pair only reads its own half of the
-# previous layer's channels (chapter 4), so it has about half the connections of a full layer.
-# The autoencoder's decoder adds another {glue:text}`dae_decoder_params_millions:.2f` million
-# parameters that the probe never uses. The baseline is, if anything, the bigger network.
-#
 # ## Pretraining one autoencoder per noise type
 #
 # `splitbrain.train.pretrain` runs the same loop as for split-brain networks with
@@ -227,18 +233,14 @@ histories = {labels[noise]: read_metrics(runs[noise].metrics_path) for noise in 
 fig = plot_loss_curves(histories)
 fig
 
-# %% [markdown]
-# Each autoencoder saw {glue:}`dae_images_seen` crops, and the three took
-# {glue:text}`dae_pretrain_seconds:.0f` s together. The losses are not comparable across
-# noise types: they measure how far the output is from the clean image, and each noise makes
-# that task easier or harder in its own way. What each curve shows is only whether its network
-# is learning.
-#
-# One more step before the networks are used, the same as for the split-brain pairs of
-# chapters 5 and 6: BatchNorm's running statistics, which a few dozen training steps leave
-# close to their starting values, are recomputed on {glue:}`dae_batchnorm_images` clean
-# training crops (`refresh_dae_batchnorm`, the autoencoder's counterpart of
-# `splitbrain.predict.refresh_batchnorm`). The weights do not change.
+# %% tags=["remove-input"]
+prose(r"""
+Each autoencoder saw {dae_images_seen} crops, and the three took
+{dae_pretrain_seconds:.0f} s together. The losses are not comparable across
+noise types: they measure how far the output is from the clean image, and each noise makes
+that task easier or harder in its own way. What each curve shows is only whether its network
+is learning.
+""")
 
 # %%
 pretrain_set = build_pretrain_dataset(first)
@@ -248,6 +250,15 @@ for noise in NOISES:
     refresh_dae_batchnorm(runs[noise].model, refresh_images, space=COLOR_SPACE, batch_size=first.batch_size)
 glue("dae_batchnorm_images", len(refresh_images))
 print(f"BatchNorm statistics recomputed on {len(refresh_images)} training crops")
+
+# %% tags=["remove-input"]
+prose(r"""
+One more step before the networks are used, the same as for the split-brain pairs of
+chapters 5 and 6: BatchNorm's running statistics, which a few dozen training steps leave
+close to their starting values, are recomputed on {dae_batchnorm_images} clean
+training crops (`refresh_dae_batchnorm`, the autoencoder's counterpart of
+`splitbrain.predict.refresh_batchnorm`). The weights do not change.
+""")
 
 # %% [markdown]
 # ## What comes back
@@ -286,11 +297,14 @@ Table(mse_rows, ["noise", "mse_corrupted", "mse_reconstructed", "better"],
 # %%
 fig
 
+# %% tags=["remove-input"]
+prose(r"""
+{dae_mse_sentence} A good reconstruction does not by itself mean good features,
+though: the network may have learned to smooth over isolated outliers, which takes little
+knowledge of what is in the picture. The probe asks that second question.
+""")
+
 # %% [markdown]
-# {glue:text}`dae_mse_sentence` A good reconstruction does not by itself mean good features,
-# though: the network may have learned to smooth over isolated outliers, which takes little
-# knowledge of what is in the picture. The probe asks that second question.
-#
 # ## The linear probe, against the random-init floor
 #
 # The probe is the one of chapter 6 (`splitbrain.evaluate.linear_probe`): the network is
@@ -367,22 +381,25 @@ fig = plot_probe_by_layer({label: {layer: s["top1"] for layer, s in result.metri
                           chance=1 / num_classes, floor_label=floor_label)
 fig
 
+# %% tags=["remove-input"]
+prose(r"""
+With {probe_train_images} labelled training crops and {probe_test_images}
+held-out ones in {probe_num_classes} classes, the random-init floor is
+{probe_floor_top1:.1f}% top-1. The autoencoders reach
+{probe_top1_masking:.1f}% (masking), {probe_top1_salt_pepper:.1f}%
+(salt-and-pepper) and {probe_top1_gaussian:.1f}% (Gaussian).
+{probe_floor_sentence} Chapter 5's split-brain pair, trained with about the same
+compute, reaches {probe_top1_splitbrain:.1f}% against
+{probe_split_floor_top1:.1f}% for the same pair at random initialisation.
+
+How much is noise? An accuracy measured on $n$ test images has a standard error of about
+$\sqrt{{p(1-p)/n}}$; twice that at the floor is {probe_band_points:.1f} points here,
+and differences inside that band are not evidence either way. One seed and a small budget say
+little on their own: the experiment grids behind chapter 8 repeat this comparison with three
+seeds and far more images, next to split-brain networks.
+""")
+
 # %% [markdown]
-# With {glue:}`probe_train_images` labelled training crops and {glue:}`probe_test_images`
-# held-out ones in {glue:}`probe_num_classes` classes, the random-init floor is
-# {glue:text}`probe_floor_top1:.1f`% top-1. The autoencoders reach
-# {glue:text}`probe_top1_masking:.1f`% (masking), {glue:text}`probe_top1_salt_pepper:.1f`%
-# (salt-and-pepper) and {glue:text}`probe_top1_gaussian:.1f`% (Gaussian).
-# {glue:text}`probe_floor_sentence` Chapter 5's split-brain pair, trained with about the same
-# compute, reaches {glue:text}`probe_top1_splitbrain:.1f`% against
-# {glue:text}`probe_split_floor_top1:.1f`% for the same pair at random initialisation.
-#
-# How much is noise? An accuracy measured on $n$ test images has a standard error of about
-# $\sqrt{p(1-p)/n}$; twice that at the floor is {glue:text}`probe_band_points:.1f` points here,
-# and differences inside that band are not evidence either way. One seed and a small budget say
-# little on their own: the experiment grids behind chapter 8 repeat this comparison with three
-# seeds and far more images, next to split-brain networks.
-#
 # Whatever the outcome on a given run, the comparison is the one that matters: a
 # self-supervised method earns its place by how far it lifts the same network above its random
 # initialisation, through the same probe. In the poster, the denoising autoencoder scored

@@ -72,7 +72,7 @@ from splitbrain.comparisons import (
     seed_scores,
     side_by_side_rows,
 )
-from splitbrain.notebook import chapter_setup, glue
+from splitbrain.notebook import chapter_setup, glue, prose
 from splitbrain.plots.results import plot_headline, plot_layer_curves
 from splitbrain.results import ARCH_LABELS, SHIPPED_RESULTS, SPACE_LABELS, summarize
 from splitbrain.tables import Table, read_reference_csv
@@ -110,8 +110,7 @@ if not records:
 # random initialisation, through the same probe, on the same images**, seed by seed. That
 # difference, the *gap*, is the number this chapter is about. Above the pretrained networks
 # sits the *ceiling*: the same network trained with all the labels the probe sees.
-#
-# {glue:text}`protocol_sentence`
+
 
 # %%
 def percent(mean, std=None, n=None):
@@ -134,6 +133,11 @@ if pretrained_runs:
 else:
     protocol = "No split-brain run has been recorded in this copy, so there is no protocol to describe yet."
 glue("protocol_sentence", protocol)
+
+# %% tags=["remove-input"]
+prose(r"""
+{protocol_sentence}
+""")
 
 # %% [markdown]
 # ## The answer in one figure
@@ -162,15 +166,18 @@ glue("lab_gap", format_mean_std(lab["gap"], lab["gap_std"], scale=100, digits=1,
 glue("ceiling_top1", percent(ceiling_row[SCORE], ceiling_row[f"{SCORE}_std"], ceiling_row["n"])
      if ceiling_row else "not run yet")
 
+# %% tags=["remove-input"]
+prose(r"""
+Split-brain pretraining in Lab reaches {lab_top1} through the probe, where the
+same network at random initialisation reaches {floor_top1}: a gap of
+{lab_gap} points, mean ± standard deviation of the per-seed differences. The
+supervised ceiling is {ceiling_top1}. On a 10-class task where guessing scores
+10%, the floor is high: random convolutions on 32 px images already separate the classes
+well, which is why a gap, not an accuracy, is the test. The table under the poster's
+comparison below lists every method's gap.
+""")
+
 # %% [markdown]
-# Split-brain pretraining in Lab reaches {glue:text}`lab_top1` through the probe, where the
-# same network at random initialisation reaches {glue:text}`floor_top1`: a gap of
-# {glue:text}`lab_gap` points, mean ± standard deviation of the per-seed differences. The
-# supervised ceiling is {glue:text}`ceiling_top1`. On a 10-class task where guessing scores
-# 10%, the floor is high: random convolutions on 32 px images already separate the classes
-# well, which is why a gap, not an accuracy, is the test. The table under the poster's
-# comparison below lists every method's gap.
-#
 # ## Do the rescaled bins help?
 #
 # The poster's own idea is to quantize each image's *ab* colours on bins rescaled to that
@@ -196,11 +203,14 @@ else:
                      f"points over {difference['n']} seeds")
 glue("rescaled_minus_lab", rescaled_text)
 
+# %% tags=["remove-input"]
+prose(r"""
+Rescaled Lab minus Lab: {rescaled_minus_lab}. Read it against its spread: a mean
+difference smaller than the standard deviation of the per-seed differences is not evidence
+for either kind of bins, whichever way it points.
+""")
+
 # %% [markdown]
-# Rescaled Lab minus Lab: {glue:text}`rescaled_minus_lab`. Read it against its spread: a mean
-# difference smaller than the standard deviation of the per-seed differences is not evidence
-# for either kind of bins, whichever way it points.
-#
 # ## Our Table 1 beside the poster's
 #
 # The poster fine-tuned every network on 1000 classes with 64 labelled images each and
@@ -232,11 +242,14 @@ glue("poster_order", order(poster_simplenet) if poster_simplenet else "not avail
 glue("our_order", order(ours_simplenet) + f" ({len(ours_simplenet)} of 3 image spaces run)" if ours_simplenet
      else "not measured yet")
 
+# %% tags=["remove-input"]
+prose(r"""
+For SimpleNet the poster orders the image spaces {poster_order}; our probes order
+them {our_order}. An order is only as firm as the differences behind it: compare
+each step with the spreads in the table and with the seed-by-seed difference above.
+""")
+
 # %% [markdown]
-# For SimpleNet the poster orders the image spaces {glue:text}`poster_order`; our probes order
-# them {glue:text}`our_order`. An order is only as firm as the differences behind it: compare
-# each step with the spreads in the table and with the seed-by-seed difference above.
-#
 # ## Probe the shipped networks yourself
 #
 # The grid's Lab and rescaled-Lab networks of seed 0 come with the

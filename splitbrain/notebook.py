@@ -2,9 +2,9 @@
 
 ``chapter_setup(PRESET, download=DOWNLOAD)`` resolves the preset (``auto`` -> ``colab`` on a
 GPU, else ``cpu``), decides where the chapter's images come from (a dataset is downloaded only
-when the reader asks), picks the device, seeds every generator and sets a consistent figure style; ``glue`` hands a
-number to the book's text through myst-nb (and simply shows it where myst-nb is absent, e.g. on
-Colab), so numbers in prose always come from the run.
+when the reader asks), picks the device, seeds every generator and sets a consistent figure
+style; ``glue`` keeps a number and ``prose`` shows a paragraph with it as Markdown, so numbers
+in prose always come from the run.
 """
 from __future__ import annotations
 
@@ -65,17 +65,23 @@ def chapter_setup(preset: str = "auto", seed: int = 0, device: str = "auto", dow
     return ChapterContext(preset=name, device=torch.device(device), seed=seed, data=data)
 
 
-def glue(name: str, value, display: bool = False) -> None:
-    """Make ``value`` available to the book's prose as ``{glue:}`name```.
+GLUED: dict[str, object] = {}
+"""The values chapters hand to their prose (:func:`glue`), by name."""
 
-    Uses ``myst_nb.glue`` when myst-nb is installed (the book build); elsewhere it does nothing
-    unless ``display`` is set, in which case it prints ``name = value``. Returns nothing, so a
-    cell that ends with a glue call does not also show the value.
+
+def glue(name: str, value) -> None:
+    """Keep ``value`` under ``name`` for the prose cells that follow (:func:`prose`); returns
+    nothing, so a cell that ends with a glue call shows nothing."""
+    GLUED[name] = value
+
+
+def prose(template: str) -> None:
+    """Show ``template`` as Markdown, each ``{name:format}`` filled with the value :func:`glue`
+    kept under ``name`` (``str.format`` rules: a literal brace is written twice).
+
+    The output is Markdown, so the numbers read the same in Jupyter, on Colab and in the book,
+    where the cell's code is hidden (tag ``remove-input``) and only the paragraph shows.
     """
-    try:
-        from myst_nb import glue as myst_glue
-    except ImportError:
-        if display:
-            print(f"{name} = {value}")
-        return
-    myst_glue(name, value, display=display)
+    from IPython.display import Markdown, display
+
+    display(Markdown(template.format_map(GLUED)))

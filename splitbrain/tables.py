@@ -77,7 +77,9 @@ class Table:
         parts.append("<thead><tr>" + "".join(f"<th>{html.escape(self._header(k))}</th>" for k in columns)
                      + "</tr></thead><tbody>")
         for row in self.cells():
-            parts.append("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>")
+            # "0.4730 ± 0.0059" is one figure: keep it on one line however narrow the column
+            parts.append("<tr>" + "".join(f"<td>{html.escape(cell).replace(' ± ', '&nbsp;±&nbsp;')}</td>"
+                                          for cell in row) + "</tr>")
         parts.append("</tbody></table>")
         return "".join(parts)
 

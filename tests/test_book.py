@@ -16,6 +16,13 @@ from splitbrain.book import chapter_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# Code, output, tables and images whose right edge passes the article's, or that scroll sideways.
+CUT_OFF = """() => {
+  const right = document.querySelector("article").getBoundingClientRect().right;
+  return [...document.querySelectorAll("article pre, article table, article img")]
+    .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > right + 1)
+    .map(e => e.tagName + ": " + (e.innerText || e.src).slice(0, 80));
+}"""
 COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^/]+/[^/]+/blob/main/(?P<path>.+\.ipynb)$")
 
 
@@ -73,9 +80,16 @@ def test_every_chapter_page_is_sound_in_chromium(built_book, browser):
             assert complete and width > 0 and height > 0, f"{notebook}: image {src} did not load"
         # only the chapter's own parameters cell shows, not the one papermill injected
         assert 'PRESET = "auto"' in text and 'PRESET = "smoke"' not in text, f"{notebook}: injected parameters shown"
-        weights = page.eval_on_selector_all(".pasted-text", "els => els.map(e => getComputedStyle(e).fontWeight)")
-        assert all(weight in ("400", "normal") for weight in weights), f"{notebook}: glued text is bold {weights}"
-        glued += len(weights)
+        cut_off = page.evaluate(CUT_OFF)
+        assert not cut_off, f"{notebook}: cut off at the right of the column: {cut_off[:3]}"
+        # prose() cells: only their Markdown shows, as ordinary paragraphs with every role rendered
+        paragraphs = page.eval_on_selector_all(".tag_remove-input .cell_output p",
+                                               "els => els.filter(e => !e.closest('th'))"
+                                               ".map(e => [getComputedStyle(e).fontWeight, e.innerText])")
+        for weight, paragraph in paragraphs:
+            assert weight in ("400", "normal"), f"{notebook}: generated prose is bold: {paragraph[:80]}"
+            assert "{cite" not in paragraph and "{glue" not in paragraph, f"{notebook}: raw role in {paragraph[:120]}"
+        glued += len(paragraphs)
         links = page.eval_on_selector_all("a[href*='colab.research.google.com/github']", "els => els.map(e => e.href)")
         assert links, f"{notebook}: no Colab launch link"
         for link in links:
@@ -83,7 +97,29 @@ def test_every_chapter_page_is_sound_in_chromium(built_book, browser):
             assert match, f"{notebook}: unexpected Colab link {link}"
             assert (ROOT / match["path"]).is_file(), f"{notebook}: Colab link to missing {match['path']}"
             assert match["path"].startswith("notebooks/")
-    assert glued > 0, "no glued number on any chapter page: the weight check saw nothing"
+    assert glued > 0, "no generated paragraph on any chapter page: the prose checks saw nothing"
+    page.close()
+
+
+def test_formulas_render_from_mathjax_served_by_the_book(built_book, browser):
+    """MathJax comes with the build (no CDN), so formulas render for a reader without network."""
+    page = browser.new_page()
+    external = []
+    page.route("http*://**", lambda route: (external.append(route.request.url), route.abort()))
+    rendered = 0
+    for notebook, html in chapter_pages(built_book):
+        page.goto(html.as_uri())
+        page.wait_for_load_state("load")
+        sources = page.eval_on_selector_all("script[src*='mathjax' i]", "els => els.map(e => e.src)")
+        assert all(src.startswith("file:") for src in sources), f"{notebook}: MathJax from {sources}"
+        if page.locator("article .math").count():
+            assert sources, f"{notebook}: formulas but no MathJax"
+            page.wait_for_selector("article mjx-container", timeout=30_000)
+            raw = page.eval_on_selector_all("article .math", "els => els.filter(e => !e.querySelector('mjx-container')).length")
+            assert raw == 0, f"{notebook}: {raw} formulas left as raw LaTeX"
+            rendered += 1
+    assert rendered >= 3, f"formulas rendered on only {rendered} chapter pages"
+    assert not any("mathjax" in url.lower() for url in external), f"MathJax fetched from the network: {external}"
     page.close()
 
 

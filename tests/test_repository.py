@@ -45,3 +45,13 @@ def test_the_repository_url_is_written_once_and_every_link_follows_it():
         assert f'"git+{REPOSITORY_URL}"' in text, f"{source.name}: the setup cell installs from elsewhere"
         strays = [url for url in github.findall(text) if url != REPOSITORY_URL]
         assert not strays, f"{source.name}: repository URLs written out instead of splitbrain.RAW_URL: {strays}"
+
+
+def test_no_chapter_carries_a_glue_role():
+    """Jupyter and Colab show myst-nb's glue roles raw; numbers reach the prose through
+    splitbrain.notebook.prose cells instead, which render the same everywhere."""
+    role = re.compile(r"\{glue(?::\w*)?\}`")
+    sources = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md"))
+    assert sources
+    carrying = [p.name for p in sources if role.search(p.read_text(encoding="utf-8"))]
+    assert not carrying, f"glue roles in {carrying}"
