@@ -62,6 +62,7 @@ from splitbrain.color import get_color_space
 from splitbrain.data import build_dataset
 from splitbrain.notebook import chapter_setup, glue, prose
 from splitbrain.plots.quantize import (
+    class_map_colours,
     plot_bin_centres,
     plot_class_histograms,
     plot_class_maps,
@@ -167,7 +168,9 @@ plot_bin_centres(
 #
 # A direct test: tint a crop by adding a constant to a\* and b\* (a colour cast, like a wrong
 # white balance), and, separately, make it more saturated by scaling a\* and b\*. Then quantize
-# all three versions with both bin sets.
+# all three versions with both bin sets. Each cell of a class map is drawn in its class's
+# colour, the centre of its bin at one lightness; for the rescaled bins that centre depends on
+# the image's own range, so the same class can show a different colour in another image.
 
 # %%
 original = lab_space.from_rgb(crops[DEMO_CROP:DEMO_CROP + 1]).double()  # (1, 3, S, S) Lab
@@ -176,15 +179,18 @@ shift = torch.tensor([SHIFT_A, SHIFT_B], dtype=torch.float64).view(1, 2, 1, 1)
 versions = torch.cat([original, lab_space.merge(lightness, ab + shift), lab_space.merge(lightness, ab * SATURATION)])
 _, versions_ab = lab_space.split(versions)
 version_fixed, _ = downsample_targets(versions_ab, fixed_ab, grid=GRID)
-version_rescaled, _ = downsample_targets(versions_ab, rescaled_ab, grid=GRID)
+version_rescaled, version_ranges = downsample_targets(versions_ab, rescaled_ab, grid=GRID)
 cells = GRID * GRID
 for index, name in ((1, "tint"), (2, "saturation")):
     glue(f"{name}_changed_fixed", int((version_fixed[index] != version_fixed[0]).sum()))
     glue(f"{name}_changed_rescaled", int((version_rescaled[index] != version_rescaled[0]).sum()))
 glue("cells", cells)
 row_titles = ["original", f"tinted: a* {SHIFT_A:+g}, b* {SHIFT_B:+g}", f"saturated: ab x {SATURATION:g}"]
-plot_class_maps(lab_space.to_rgb(versions), {"global classes": version_fixed, "rescaled classes": version_rescaled},
-                num_classes=100, row_titles=row_titles)
+# each cell drawn in its class's colour: the bin centre (the rescaled bins' centres depend on the image's range)
+plot_class_maps(lab_space.to_rgb(versions),
+                {"global classes": (version_fixed, class_map_colours(fixed_ab, version_fixed)),
+                 "rescaled classes": (version_rescaled, class_map_colours(rescaled_ab, version_rescaled, version_ranges))},
+                row_titles=row_titles)
 
 # %% tags=["remove-input"]
 prose(r"""

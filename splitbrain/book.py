@@ -9,7 +9,9 @@
    ``--record-runtimes``, to ``results/runtimes/<preset>.json``), and renders the committed
    records as the instructors' run-time page ``book/runtimes.md``;
 4. renders the staged copy with Jupyter Book 1.x, execution off and Sphinx warnings as errors,
-   into ``_build/html``.
+   into ``_build/html`` (its log is shown only when it fails).
+
+The log is one line per chapter and one line naming the page to open.
 
 The staged copy keeps the repository's relative layout, so each page's Colab button opens the
 committed notebook at its real path.
@@ -90,7 +92,6 @@ def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | 
         if only and not any(key in notebook.name for key in only):
             shutil.copy2(root / notebook, target)  # staged unexecuted, so the toc stays whole
             continue
-        print(f"executing {notebook} with preset {preset}", flush=True)
         start = time.perf_counter()
         papermill.execute_notebook(
             str(root / notebook),
@@ -99,10 +100,12 @@ def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | 
             cwd=str(root / notebook.parent),
             progress_bar=False,
             kernel_name="python3",
+            # the kernel's own log (plain-TCP warnings, the interrupt at shutdown) is not the chapter's
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
         durations[notebook.as_posix()] = round(time.perf_counter() - start, 2)
         hide_injected_parameters(target)
-        print(f"  done in {durations[notebook.as_posix()]:.1f} s", flush=True)
+        print(f"executed {notebook} (preset {preset}) in {durations[notebook.as_posix()]:.1f} s", flush=True)
     return durations
 
 
@@ -184,7 +187,10 @@ def build_html(staging: Path, output: Path) -> None:
         str(Path(sys.executable).with_name("jupyter-book")), "build", str(staging),
         "--path-output", str(output / "jb"), "--warningiserror", "--keep-going", "--all",
     ]
-    subprocess.run(command, check=True)
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:  # Jupyter Book's log only when it failed: the warning is in it
+        print(result.stdout[-20_000:], result.stderr[-20_000:], sep="\n", file=sys.stderr)
+        raise subprocess.CalledProcessError(result.returncode, command)
     html = output / "html"
     if html.exists():
         shutil.rmtree(html)
@@ -214,7 +220,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"run times recorded in {record_runtimes(REPO_ROOT, preset, durations)}")
     write_runtime_page(REPO_ROOT, staging)
     build_html(staging, output)
-    print(f"book built: {output / 'html' / 'index.html'}")
+    print(f"book built; open {output / 'html' / 'index.html'}")
     return 0
 
 

@@ -29,10 +29,12 @@ COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^/]+/[^/]
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory):
     out = tmp_path_factory.mktemp("book")
-    subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "splitbrain.book", "build", "--preset", "smoke", "--out", str(out)],
-        cwd=ROOT, check=True,
+        cwd=ROOT, capture_output=True, text=True,
     )
+    assert result.returncode == 0, f"the book did not build:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
+    (out / "build.log").write_text(result.stdout + result.stderr)
     return out
 
 
@@ -49,6 +51,15 @@ def browser():
 
 def chapter_pages(out: Path) -> list[tuple[Path, Path]]:
     return [(nb, out / "html" / nb.with_suffix(".html")) for nb in chapter_notebooks(ROOT)]
+
+
+def test_the_build_log_is_one_line_per_chapter_and_one_page_to_open(built_book):
+    lines = (built_book / "build.log").read_text().splitlines()
+    executed = [line for line in lines if line.startswith("executed notebooks/")]
+    opened = [line for line in lines if line.startswith("book built; open ")]
+    assert len(executed) == len(chapter_pages(built_book)) and len(opened) == 1, lines
+    assert len(lines) == len(executed) + 1, f"the log says more than it should: {lines}"
+    assert opened[0].endswith(str(built_book / "html" / "index.html"))
 
 
 def test_executed_notebooks_have_no_errors(built_book):

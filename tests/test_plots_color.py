@@ -190,12 +190,19 @@ def test_example_logits_are_log_probabilities_peaked_at_the_true_bin():
     assert hedged[0, 7, 0].tolist() == pytest.approx([0.5, 0.5], abs=1e-3)
 
 
-def test_class_colormap_gives_neighbouring_classes_different_colours():
-    cmap = pq.class_colormap(100)
-    colours = np.array([cmap(k)[:3] for k in range(100)])
-    assert len({tuple(np.round(c, 4)) for c in colours}) == 100
-    neighbours = np.abs(colours[1:] - colours[:-1]).sum(axis=1)
-    assert neighbours.min() > 0.2
+def test_class_map_colours_are_the_bin_centres():
+    classes = torch.tensor([[[0, 99], [44, 45]]])
+    colours = pq.class_map_colours(POSTER_AB, classes)
+    assert colours.shape == (1, 2, 2, 3)
+    expected = pq.centre_colours(POSTER_AB.centres()[[0, 99, 44, 45]])
+    np.testing.assert_allclose(colours.reshape(-1, 3), expected)
+    # Per-image bins: the same class is a different colour in an image with another range.
+    rescaled = quantize.RescaledQuantizer((10, 10))
+    ranges = torch.tensor([[[-10.0, 10.0], [-10.0, 10.0]], [[0.0, 60.0], [20.0, 80.0]]])
+    two = pq.class_map_colours(rescaled, torch.full((2, 1, 1), 55), ranges=ranges)
+    assert np.abs(two[0, 0, 0] - two[1, 0, 0]).sum() > 0.1
+    lab_of = rescaled.decode(torch.full((2, 1, 1), 55), ranges=ranges)[:, :, 0, 0]
+    np.testing.assert_allclose(two[:, 0, 0], pq.centre_colours(lab_of))
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,8 +254,9 @@ def test_quantize_figures_have_the_expected_axes():
     decoded = {"centre": (0.0, -30.0), "mean": (1.0, 2.0), "annealed": (0.5, -10.0)}
     assert _axes(pq.plot_prediction_decoding(probabilities, POSTER_AB, target_class=43, decoded=decoded)) == 3
 
-    maps = {"global": torch.tensor([[[1, 2], [3, 4]], [[1, 2], [3, 5]]]), "rescaled": torch.zeros(2, 2, 2, dtype=torch.long)}
-    fig = pq.plot_class_maps(images, maps, num_classes=100, row_titles=["x", "y"])
+    classes = {"global": torch.tensor([[[1, 2], [3, 4]], [[1, 2], [3, 5]]]), "rescaled": torch.zeros(2, 2, 2, dtype=torch.long)}
+    maps = {title: (m, pq.class_map_colours(POSTER_AB, m)) for title, m in classes.items()}
+    fig = pq.plot_class_maps(images, maps, row_titles=["x", "y"])
     assert _axes(fig) == 6
     assert "1 of 4 cells differ" in fig.axes[4].get_title()
 

@@ -24,7 +24,7 @@ from .color import _draw_box
 
 __all__ = [
     "centre_colours",
-    "class_colormap",
+    "class_map_colours",
     "plot_bin_centres",
     "plot_class_occupancy",
     "plot_image_table",
@@ -63,19 +63,22 @@ def centre_colours(ab, lightness: float = 65.0) -> np.ndarray:
     return lab_to_rgb(lab)[:, 0].T.numpy()
 
 
-def class_colormap(num_classes: int) -> ListedColormap:
-    """A categorical colormap with ``num_classes`` entries in which neighbouring indices differ.
+def class_map_colours(quantizer, classes: torch.Tensor, ranges: torch.Tensor | None = None,
+                      lightness: float = 65.0) -> np.ndarray:
+    """Each cell of a class map in the colour of its class: the bin centre, drawn at one lightness.
 
-    Hues step by the golden ratio and brightness alternates, so classes 44 and 45 (or 44 and
-    54) get clearly different colours, unlike a continuous map such as "turbo". Draw a class
-    map with ``imshow(classes, cmap=class_colormap(K), vmin=-0.5, vmax=K - 0.5)``.
+    Args:
+        quantizer: the ab quantizer the classes come from.
+        classes: (M, h, w) integer class maps.
+        ranges: (M, 2, 2) per-image (low, high) for per-image bins (what
+            :func:`splitbrain.quantize.downsample_targets` returns), None for fixed bins.
+        lightness: L* of every colour.
+    Returns:
+        (M, h, w, 3) float64 sRGB in [0, 1] (:func:`centre_colours` of the decoded centres).
     """
-    check_positive_int(num_classes, "num_classes")
-    index = np.arange(num_classes)
-    hue = (index * 0.6180339887498949) % 1.0
-    saturation = np.where(index % 2 == 0, 0.85, 0.55)
-    value = np.where(index % 3 == 0, 0.95, np.where(index % 3 == 1, 0.75, 0.55))
-    return ListedColormap(hsv_to_rgb(np.stack([hue, saturation, value], axis=1)), name=f"classes_{num_classes}")
+    ab = quantizer.decode(classes, ranges=ranges).double()  # (M, 2, h, w)
+    count, _, height, width = ab.shape
+    return centre_colours(ab.permute(0, 2, 3, 1).reshape(-1, 2), lightness).reshape(count, height, width, 3)
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,20 +313,18 @@ def plot_prediction_decoding(
 
 def plot_class_maps(
     images: torch.Tensor,
-    maps: Mapping[str, torch.Tensor],
-    num_classes: Mapping[str, int] | int,
+    maps: Mapping[str, tuple[torch.Tensor, np.ndarray]],
     row_titles: Sequence[str] | None = None,
 ) -> Figure:
     """Images next to their class maps (e.g. 12x12 targets under two bin sets).
 
-    Each class map is drawn with one colour per class index (:func:`class_colormap`, so that
-    neighbouring classes look different) and its title counts the cells that differ from the
-    first row's map.
+    Each cell is drawn in the colour of its class's bin centre (:func:`class_map_colours`), so a
+    class map looks like a coarse copy of its image; the title counts the cells whose class
+    differs from the first row's.
 
     Args:
         images: (M, 3, H, W) sRGB, uint8 or float in [0, 1].
-        maps: title -> (M, h, w) integer class maps of the M images.
-        num_classes: K per map title (or one K for all).
+        maps: title -> (classes (M, h, w) integers, colours (M, h, w, 3) sRGB in [0, 1]).
         row_titles: one label per image.
     Returns:
         a Figure with ``M * (1 + len(maps))`` axes.
@@ -332,18 +333,18 @@ def plot_class_maps(
     count = images.shape[0]
     if row_titles is not None and len(row_titles) != count:
         raise ValueError(f"row_titles must have one entry per image ({count}), got {len(row_titles)}")
-    for title, m in maps.items():
+    for title, (m, colours) in maps.items():
         if not isinstance(m, torch.Tensor) or m.dim() != 3 or m.shape[0] != count:
-            raise ValueError(f"maps[{title!r}] must be an (M, h, w) tensor with M = {count}, got {getattr(m, 'shape', m)!r}")
+            raise ValueError(f"maps[{title!r}] classes must be an (M, h, w) tensor with M = {count}, got {getattr(m, 'shape', m)!r}")
+        if np.shape(colours) != (*m.shape, 3):
+            raise ValueError(f"maps[{title!r}] colours must have shape {(*m.shape, 3)}, got {np.shape(colours)}")
     fig = Figure(figsize=(2.6 * (1 + len(maps)), 2.6 * count + 0.2), layout="constrained")
     axes = fig.subplots(count, 1 + len(maps), squeeze=False)
     for r in range(count):
         axes[r, 0].imshow(images[r].permute(1, 2, 0).cpu().numpy())
         axes[r, 0].set_ylabel(row_titles[r] if row_titles is not None else f"image {r}")
-        for c, (title, m) in enumerate(maps.items(), start=1):
-            k = num_classes[title] if isinstance(num_classes, Mapping) else int(num_classes)
-            axes[r, c].imshow(m[r].cpu().numpy(), cmap=class_colormap(k), vmin=-0.5, vmax=k - 0.5,
-                              interpolation="nearest")
+        for c, (title, (m, colours)) in enumerate(maps.items(), start=1):
+            axes[r, c].imshow(np.clip(colours[r], 0.0, 1.0), interpolation="nearest")
             if r == 0:
                 axes[r, c].set_title(f"{title}")
             else:
