@@ -32,7 +32,7 @@
 # picture plus two colour maps); and correlation matrices in which the RGB channels move
 # together far more than lightness and colour do.
 
-# %%
+# %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
 # Only what is missing is installed; Colab's own torch is never replaced.
 import importlib.util, subprocess, sys
@@ -50,7 +50,7 @@ LIGHTNESS_STEP = {"smoke": 4.0, "cpu": 1.0, "colab": 0.5, "paper": 0.5}  # L* st
 PIXEL_STRIDE = {"smoke": 4, "cpu": 1, "colab": 1, "paper": 1}  # use every n-th pixel for correlations
 PHOTO = "astronaut"  # the photograph taken apart below (any name in splitbrain.data.EMBEDDED_PHOTOS)
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
 import colour
 import numpy as np

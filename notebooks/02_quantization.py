@@ -33,7 +33,7 @@
 # example of the per-pixel cross-entropy loss and of three ways to turn a predicted
 # distribution back into a colour.
 
-# %%
+# %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
 # Only what is missing is installed; Colab's own torch is never replaced.
 import importlib.util, subprocess, sys
@@ -53,7 +53,7 @@ CUBE_LEVELS = 64  # sRGB cube samples per channel when testing which classes can
 COLOUR_LIGHTNESS = 65.0  # L* at which bin centres are drawn
 TEMPERATURE = 0.38  # annealed-mean temperature of Zhang et al. 2016
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
 import torch
 import torch.nn.functional as F

@@ -32,7 +32,7 @@
 # rescaled targets use many more classes per image, spread far more evenly; and the poster's
 # comparison of reconstructions from 12 x 12 targets in RGB, Lab and rescaled Lab.
 
-# %%
+# %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
 # Only what is missing is installed; Colab's own torch is never replaced.
 import importlib.util, subprocess, sys
@@ -54,7 +54,7 @@ SHIFT_B = -20.0  # tint added to b* in the demonstration
 SATURATION = 1.5  # factor applied to a* and b* in the demonstration
 COLOUR_LIGHTNESS = 65.0  # L* at which bin centres are drawn
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
 import torch
 

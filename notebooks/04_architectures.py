@@ -33,7 +33,7 @@
 # table of how each network reaches the 12 x 12 grid from 180, 96 and 32 pixel inputs; and the
 # receptive fields of every layer, growing from a few pixels to more than the whole image.
 
-# %%
+# %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
 # Only what is missing is installed; Colab's own torch is never replaced.
 import importlib.util, subprocess, sys
@@ -51,7 +51,7 @@ NUM_CLASSES = [100, 100]  # (ab classes, L classes): the poster's 10 x 10 and 10
 PHOTO_INDEX = 2  # which embedded photograph to draw on (0 to 9)
 CELL = [4, 7]  # (row, column) of the grid cell whose receptive fields are drawn
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
 from pathlib import Path
 

@@ -32,7 +32,7 @@
 # ones closer to the originals in CIEDE2000; and the lightness the other half predicts from
 # colour alone.
 
-# %%
+# %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
 # Only what is missing is installed; Colab's own torch is never replaced.
 import importlib.util, subprocess, sys
@@ -50,7 +50,7 @@ SHOW_IMAGES = 6  # images in the figures
 BATCHNORM_IMAGES = 256  # training crops that refresh BatchNorm's statistics before evaluation
 TEMPERATURE = 0.38  # annealed-mean temperature of Zhang et al. 2016
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
 import dataclasses
 import shutil

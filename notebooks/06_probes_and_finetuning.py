@@ -33,7 +33,7 @@
 # a classifier on top, from both starting points; and the gap that pretraining opens, with the
 # reasons it is a weak test on the embedded photographs.
 
-# %%
+# %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
 # Only what is missing is installed; Colab's own torch is never replaced.
 import importlib.util, subprocess, sys
@@ -50,7 +50,7 @@ RUN_DIR = "runs/06_probes"  # where this chapter pretrains when it cannot reuse 
 BATCHNORM_IMAGES = 256  # training crops that refresh BatchNorm's statistics (chapter 5)
 SHIPPED = "cifar10-simplenet-lab"  # a shipped network (splitbrain.weights.PRETRAINED) probed beside this chapter's
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
 import copy
 from pathlib import Path
@@ -162,7 +162,7 @@ plot_probe_curves({f"pretrained ({config.epochs} epochs)": per_layer["pretrained
                    "random init": per_layer["random init"]}, chance=1 / num_classes,
                   title=f"linear probes on frozen features ({eval_config.data}, {num_classes} classes)")
 
-# %%
+# %% tags=["hide-input"]
 best = {name: result.metrics["best_layer"] for name, result in probes.items()}
 gaps = {layer: per_layer["pretrained"][layer]["top1"] - per_layer["random init"][layer]["top1"] for layer in layers}
 widest = max(gaps, key=gaps.get)

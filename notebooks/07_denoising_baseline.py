@@ -36,7 +36,7 @@
 # their features, next to chapter 5's split-brain pair and the same encoder left at its random
 # initialisation.
 
-# %%
+# %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
 # Only what is missing is installed; Colab's own torch is never replaced.
 import importlib.util, subprocess, sys
@@ -80,7 +80,7 @@ BATCHNORM_IMAGES = {"smoke": 32, "cpu": 256, "colab": 512, "paper": 512}
 SHOW_IMAGES = 6  # held-out crops in the reconstruction figure
 PHOTO_INDEX = 2  # which embedded photograph the corruption figure uses (0 to 9)
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
 from pathlib import Path
 

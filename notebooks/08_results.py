@@ -35,7 +35,7 @@
 # poster's; the shipped networks probed again on your machine; and the recipes that made the
 # pretraining learn on a CPU.
 
-# %%
+# %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
 # Only what is missing is installed; Colab's own torch is never replaced.
 import importlib.util, subprocess, sys
@@ -52,7 +52,7 @@ SCORE = "probe_top1"  # the score set beside the poster's: cifar-recipe is probe
 CIFAR10_DIR = None  # the CIFAR-10 JPEGs' train/ folder the grid ran on (reproduces its probe exactly)
 DOWNLOAD = False  # True: fetch torchvision's CIFAR-10 (170 MB) into the cache folder if it is missing
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
 import time
 from pathlib import Path
