@@ -473,12 +473,25 @@ Table(preset_rows, ["arch", "input_size", "ladder", "stem", "head", "output"],
 # c_{\text{out}} = c_{\text{in}} + \left(\tfrac{(k - 1)\,d}{2} - p\right) j_{\text{in}},
 # $$
 #
-# starting from the image itself, $r = j = 1$, $c = 0$.
-# `splitbrain.architecture.receptive_fields` applies this to a list of layers. FC-AlexNet is a
-# plain chain, one op per stage, so its `layer_table` rows are all it needs:
+# starting from the image itself, $r = j = 1$, $c = 0$. In code, over FC-AlexNet's layers (a
+# plain chain, one op per stage, so its `layer_table` rows are all it needs):
+
+# %%
+r, j, c = 1, 1, 0.0  # the input: one pixel, neighbours 1 px apart, unit 0 on pixel 0
+by_hand = []
+for op in alexnet_rows:
+    k, s, d, p = op["kernel"], op["stride"], op.get("dilation", 1), op.get("padding", 0)
+    r, c, j = r + (k - 1) * d * j, c + ((k - 1) * d / 2 - p) * j, s * j  # r and c use the old j
+    by_hand.append((op["layer"], r, j, c))
+print("  ".join(f"{layer} {rf}" for layer, rf, _, _ in by_hand))
+
+# %% [markdown]
+# `splitbrain.architecture.receptive_fields` is the same recurrence with its checks, and gives
+# the same numbers:
 
 # %%
 alexnet_fields = receptive_fields(alexnet_rows)
+assert by_hand == [(row["layer"], row["rf"], row["jump"], row["start"]) for row in alexnet_fields]
 for row in alexnet_fields:
     glue(f"rf_fcalexnet_{row['layer']}", row["rf"])
 glue("jump_fcalexnet_fc7", alexnet_fields[-1]["jump"])

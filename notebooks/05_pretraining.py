@@ -52,11 +52,14 @@ TEMPERATURE = 0.38  # annealed-mean temperature of Zhang et al. 2016
 
 # %% tags=["hide-input"]
 # %matplotlib inline
+import copy
 import dataclasses
+import math
 import shutil
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from splitbrain.data import STANDARD_SPLITS, build_dataset
 from splitbrain.notebook import chapter_setup, glue, prose
@@ -66,7 +69,8 @@ from splitbrain.predict import (
 from splitbrain.checkpoint import model_from_checkpoint, read_metrics
 from splitbrain.presets import get_preset
 from splitbrain.quantize import delta_e_2000, downsample, quantization_error
-from splitbrain.train import build_pretrain_dataset, build_targets_for, pretrain
+from splitbrain.train import (
+    SplitBrainObjective, build_model, build_pretrain_dataset, build_targets_for, forward_backward, pretrain)
 
 ctx = chapter_setup(PRESET, seed=SEED, download=DOWNLOAD)
 print(f"preset: {ctx.preset}, device: {ctx.device}")
@@ -103,6 +107,52 @@ Each epoch shows the network {train_length} crops of {image_size} x
 {image_size} pixels (with the `smoke` and `cpu` presets, random crops of the book's embedded photographs;
 with `colab`, STL-10's unlabelled images), and every prediction is a
 {grid} x {grid} map of class scores.
+""")
+
+# %% [markdown]
+# ## One step, written out
+#
+# Everything `pretrain` does per batch fits in a few lines. Here is one step by hand, on one
+# batch of training crops and a freshly initialised pair, then the package's own step
+# (`splitbrain.train.forward_backward` with the `SplitBrainObjective`) on a copy of the same
+# pair and the same batch. The two must give the same loss and the same gradients.
+
+# %%
+pair = build_model(config, targets).to(ctx.device).train()
+package_pair = copy.deepcopy(pair)
+step_set = build_pretrain_dataset(config)
+rgb = torch.stack([step_set[i][0] for i in range(config.batch_size)]).to(ctx.device)  # (N, 3, S, S) uint8
+
+# 1. prepare: RGB -> Lab; the halves' inputs at full size, the targets as classes on the grid
+batch = targets.prepare(rgb)  # x1 (N, 1, S, S) L; x2 (N, 2, S, S) ab; t1, t2 (N, g, g) class indices
+# 2. both halves: each scores, in every grid cell, the classes of the channels it does not see
+logits_ab = pair.half1(batch.x1)  # (N, K_ab, g, g): from L, the ab classes
+logits_l = pair.half2(batch.x2)  # (N, K_L, g, g): from ab, the L classes
+# 3. both cross-entropies, each a mean over images and cells, added up
+loss_ab = F.cross_entropy(logits_ab, batch.t2)
+loss_l = F.cross_entropy(logits_l, batch.t1)
+loss = loss_ab + loss_l
+# 4. backward: gradients for both halves at once (Adam's update would follow)
+loss.backward()
+
+package_loss, _ = forward_backward(package_pair, SplitBrainObjective(targets), rgb, amp_dtype=None,
+                                   scaler=torch.amp.GradScaler(enabled=False))
+gradient_gap = max((mine.grad - theirs.grad).abs().max().item()
+                   for mine, theirs in zip(pair.parameters(), package_pair.parameters()))
+print(f"by hand: {half1_name}->{half2_name} {loss_ab.item():.4f} + {half2_name}->{half1_name} {loss_l.item():.4f} "
+      f"= {loss.item():.4f}; package: {package_loss.item():.4f}; largest gradient difference {gradient_gap:.1e}")
+assert torch.allclose(loss.detach(), package_loss) and gradient_gap < 1e-5
+glue("step_loss", loss.item())
+glue("step_classes_ab", logits_ab.shape[1])
+glue("step_classes_l", logits_l.shape[1])
+glue("uniform_loss", math.log(logits_ab.shape[1]) + math.log(logits_l.shape[1]))
+
+# %% tags=["remove-input"]
+prose(r"""
+At initialisation both halves guess: {step_loss:.2f} nats in all, against
+{uniform_loss:.2f} ($\ln {step_classes_ab} + \ln {step_classes_l}$) for a uniform guess over the
+{step_classes_ab} ab and {step_classes_l} L classes. The training loop repeats this step
+with Adam after every backward pass and a learning-rate decay after every epoch.
 """)
 
 # %% [markdown]

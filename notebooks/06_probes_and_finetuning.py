@@ -58,7 +58,9 @@ from pathlib import Path
 import torch
 
 from splitbrain.checkpoint import model_from_checkpoint
-from splitbrain.evaluate import build_eval_datasets, finetune, linear_probe, load_subject
+from splitbrain.evaluate import (
+    build_eval_datasets, feature_extractor, finetune, linear_probe, load_subject, validation_part)
+from splitbrain.models import pool_features
 from splitbrain.notebook import chapter_setup, glue, prose
 from splitbrain.plots.training import plot_accuracy_bars, plot_probe_curves
 from splitbrain.predict import matching_checkpoint, refresh_batchnorm
@@ -201,6 +203,64 @@ conv4 {{cite:p}}`zhang2017splitbrain`. On a hard task, deep random layers lose i
 that training would have kept; on this easy one they can still sort crops by colour and
 texture. With only ten classes, top-5 is close to 100% for every layer and says little.
 """)
+
+# %% [markdown]
+# ## One probe, written out
+#
+# Here is what `linear_probe` did at the layer validation chose for the pretrained network,
+# step by step: features of the frozen network, pooled and flattened; a validation part held
+# back; standardisation with the fitted part's statistics; a softmax regression trained with
+# Adam from zero weights; the validation and held-out scores. The numbers must be the package's.
+
+# %%
+layer = best["pretrained"]
+extractor = feature_extractor(probe_networks["pretrained"], config.color_space).to(ctx.device).eval()
+
+
+@torch.no_grad()
+def features_of(dataset):
+    """(N, D) pooled, flattened activations at `layer` and (N,) labels of every image of `dataset`."""
+    features, labels = [], []
+    for start in range(0, len(dataset), eval_config.feature_batch_size):
+        images = [dataset[i] for i in range(start, min(start + eval_config.feature_batch_size, len(dataset)))]
+        rgb = torch.stack([image for image, _ in images]).to(ctx.device)  # (B, 3, S, S) uint8
+        maps = extractor.activations(rgb, [layer])[layer]  # (B, C, h, w): both halves, concatenated
+        features.append(pool_features(maps, eval_config.max_dim).cpu())  # (B, D)
+        labels += [label for _, label in images]
+    return torch.cat(features), torch.tensor(labels)
+
+
+train_x, train_y = features_of(train_set)
+train_x = train_x.half().float()  # like the package, which caches these features in float16 to save memory
+test_x, test_y = features_of(test_set)
+fit, val = validation_part(train_y, eval_config.probe_val_fraction, eval_config.split_seed)
+
+mean, std = train_x[fit].mean(dim=0), train_x[fit].std(dim=0)
+std = torch.where(std < 1e-6, torch.ones_like(std), std)  # a constant feature is only centred
+standard = lambda x: (x - mean) / std  # noqa: E731
+
+classifier = torch.nn.Linear(train_x.shape[1], num_classes)
+torch.nn.init.zeros_(classifier.weight)
+torch.nn.init.zeros_(classifier.bias)
+optimizer = torch.optim.Adam(classifier.parameters(), lr=eval_config.probe_lr, weight_decay=eval_config.probe_weight_decay)
+order_generator = torch.Generator().manual_seed(eval_config.seed)
+x, y = standard(train_x[fit]), train_y[fit]
+for epoch in range(eval_config.probe_epochs):
+    order = torch.randperm(len(x), generator=order_generator)
+    for start in range(0, len(x), eval_config.probe_batch_size):
+        rows = order[start:start + eval_config.probe_batch_size]
+        loss = torch.nn.functional.cross_entropy(classifier(x[rows]), y[rows])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+with torch.no_grad():
+    val_top1 = (classifier(standard(train_x[val])).argmax(dim=1) == train_y[val]).float().mean().item()
+    test_top1 = (classifier(standard(test_x)).argmax(dim=1) == test_y).float().mean().item()
+package = per_layer["pretrained"][layer]
+print(f"{layer}: {train_x.shape[1]} features; by hand: validation {100 * val_top1:.2f}%, held out {100 * test_top1:.2f}%; "
+      f"linear_probe: validation {100 * package['val_top1']:.2f}%, held out {100 * package['top1']:.2f}%")
+assert abs(val_top1 - package["val_top1"]) < 1e-6 and abs(test_top1 - package["top1"]) < 1e-6  # the same images right
 
 # %% [markdown]
 # ## Fine-tuning: a classifier as the last layer
