@@ -251,3 +251,26 @@ def test_plot_loss_curves_and_probe_layers():
     assert list(lines[0].get_ydata()) == [50.0, 60.0]
     assert lines[1].get_linestyle() == "--"
     assert lines[2].get_ydata()[0] == pytest.approx(10.0)  # chance line
+
+
+def smallest_text_on_the_page(fig, dpi=110) -> float:
+    """Height in screen pixels of the figure's smallest text once the book shows the figure,
+    drawn at the chapters' ``dpi``, no wider than its column (wider figures are shrunk to fit)."""
+    from matplotlib.text import Text
+
+    from splitbrain.plots import BOOK_COLUMN_INCHES
+
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_text().strip() and t.get_visible()]
+    shrink = min(1.0, BOOK_COLUMN_INCHES / fig.get_figwidth())
+    return min(sizes) / 72 * dpi * shrink
+
+
+def test_image_grids_keep_their_labels_readable_on_the_page():
+    """Chapter 7's grids at the sizes it draws them: every label at least 9 px tall on the page."""
+    corruptions = plot_corruptions(random_images(n=1, size=16)[0], ["masking", "salt_pepper", "gaussian"],
+                                   [0.05, 0.1, 0.25, 0.5])
+    result = reconstruction_examples(tiny_dae(), random_images(n=6, size=16))
+    reconstructions = plot_reconstructions({"masking, p = 25%": result, "s&p": result, "gaussian": result})
+    for fig in (corruptions, reconstructions):
+        assert fig.get_figwidth() <= 8.0 + 1e-9
+        assert smallest_text_on_the_page(fig) >= 9.0

@@ -93,3 +93,13 @@ def test_accuracy_bars_heights_are_percentages():
     assert heights == [60.0, 80.0, 85.0, 90.0]
     with pytest.raises(ValueError, match="no entry"):
         plot_accuracy_bars({"probe": {"pretrained": 0.8}, "fine-tuned": {"random": 0.5}})
+
+
+def test_the_prediction_grid_keeps_its_captions_readable_on_the_page():
+    """Chapter 5's grids (six images, CIEDE2000 captions): every label at least 9 px tall on the page."""
+    from test_plots_denoising import smallest_text_on_the_page
+
+    rgb = torch.randint(0, 256, (6, 3, 16, 16), dtype=torch.uint8)
+    rows = {"original": rgb, "epoch 1": rgb, "epoch 5": rgb}
+    fig = plot_prediction_grid(rows, captions={"epoch 1": ["ΔE 12.3"] * 6, "epoch 5": ["ΔE 9.9"] * 6})
+    assert smallest_text_on_the_page(fig) >= 9.0

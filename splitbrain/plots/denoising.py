@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .._checks import check_positive_int
+from . import grid_cell_inches
 from ..color import ColorSpace
 from ..models import NOISE_NAMES, level_label
 from ..predict import as_color_space, as_image_batch, corrupt_for_display
@@ -46,7 +47,8 @@ def plot_corruptions(rgb: torch.Tensor, noises: Sequence[str], levels: Sequence[
     if not noises or not levels:
         raise ValueError("noises and levels must each hold at least one value")
     columns = len(levels) + 1
-    fig = Figure(figsize=(1.9 * columns, 2.05 * len(noises) + 0.5), layout="constrained")
+    cell = grid_cell_inches(columns, margin=0.4, largest=1.9)
+    fig = Figure(figsize=(cell * columns + 0.4, (cell + 0.15) * len(noises) + 0.5), layout="constrained")
     axes = np.atleast_2d(fig.subplots(len(noises), columns))
     clean = image[0].float() / 255 if image.dtype == torch.uint8 else image[0]
     for row, noise in enumerate(noises):
@@ -77,7 +79,8 @@ def plot_reconstructions(examples: Mapping[str, Mapping[str, Any]], max_images: 
     first = next(iter(examples.values()))
     count = min(max_images, first["clean"].shape[0])
     rows = 1 + 2 * len(examples)
-    fig = Figure(figsize=(1.55 * count + 1.6, 1.55 * rows + 0.6), layout="constrained")
+    cell = grid_cell_inches(count, margin=1.6, largest=1.55)
+    fig = Figure(figsize=(cell * count + 1.6, (cell + 0.1) * rows + 0.6), layout="constrained")
     axes = np.atleast_2d(fig.subplots(rows, count))
     if count == 1:
         axes = axes.reshape(rows, 1)

@@ -18,6 +18,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .._checks import check_positive_int
+from . import grid_cell_inches
 
 __all__ = ["plot_loss_curves", "plot_prediction_grid", "plot_probe_curves", "plot_accuracy_bars"]
 
@@ -121,7 +122,8 @@ def plot_prediction_grid(
         raise ValueError(f"every entry of rows must hold the same number of images, got {sorted(counts)}")
     count = min(counts.pop(), max_images)
     has_captions = bool(captions)
-    fig = Figure(figsize=(cell_size * count + 1.6, (cell_size + (0.25 if has_captions else 0)) * len(arrays) + 0.4),
+    cell = grid_cell_inches(count, margin=1.6, largest=cell_size)
+    fig = Figure(figsize=(cell * count + 1.6, (cell + (0.3 if has_captions else 0)) * len(arrays) + 0.4),
                  layout="constrained")
     axes = fig.subplots(len(arrays), count, squeeze=False)
     low, high = lightness_range
@@ -137,7 +139,7 @@ def plot_prediction_grid(
             if i == 0:
                 ax.set_ylabel(label, fontsize="small")
             if captions and label in captions:
-                ax.set_xlabel(str(list(captions[label])[i]), fontsize="x-small")
+                ax.set_xlabel(str(list(captions[label])[i]), fontsize="small")
     if title:
         fig.suptitle(title)
     return fig
