@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import torch
-from matplotlib.colors import ListedColormap, LogNorm, hsv_to_rgb
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
