@@ -35,6 +35,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_RECORDS = Path("results") / "runtimes"
 STAGED_DIRS = ("book", "results")
 STAGED_FILES = ("_config.yml", "_toc.yml")
+GPU_PRESET = "colab"
+"""The preset a chapter resolves to on a GPU (the run-time page keeps a column for it)."""
 
 
 def toc_files(toc_path: Path) -> list[str]:
@@ -159,15 +161,21 @@ def runtime_page(records: list[dict]) -> str:
     if not records:
         return "\n".join(lines + ["No run times have been recorded yet.", ""])
     chapters = sorted({name for record in records for name in record["seconds"]})
-    header = "| chapter | " + " | ".join(f"`{r['preset']}` (s)" for r in records) + " |"
-    lines += [header, "|---" * (len(records) + 1) + "|"]
+    gpu_timed = any(r["preset"] == GPU_PRESET for r in records)
+    header = "| chapter | " + " | ".join(f"`{r['preset']}` (s)" for r in records)
+    header += " |" if gpu_timed else f" | Colab GPU (`{GPU_PRESET}`) |"
+    lines += [header, "|---" * (len(records) + 1 + (not gpu_timed)) + "|"]
     for chapter in chapters:
         cells = [f"{r['seconds'][chapter]:.0f}" if chapter in r["seconds"] else "" for r in records]
+        cells += [] if gpu_timed else ["not measured"]
         lines.append(f"| `{chapter}` | " + " | ".join(cells) + " |")
-    totals = [f"**{sum(r['seconds'].values()) / 60:.1f} min**" for r in records]
+    totals = [f"**{sum(r['seconds'].values()) / 60:.1f} min**" for r in records] + ([] if gpu_timed else [""])
     lines.append("| total | " + " | ".join(totals) + " |")
     lines += ["", "Machines:", ""]
     lines += [f"- `{r['preset']}`: {r['machine']}, {r['date']}" for r in records]
+    if not gpu_timed:
+        lines.append(f"- `{GPU_PRESET}`: no GPU has run the chapters yet; a run with "
+                     f"`--preset {GPU_PRESET} --record-runtimes` on one fills this column.")
     return "\n".join(lines + [""])
 
 

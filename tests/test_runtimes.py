@@ -22,7 +22,11 @@ def test_runtime_page_has_a_column_per_preset_and_totals():
         {"preset": "cpu", "machine": "m", "date": "d", "seconds": {"a.ipynb": 90.0}},
     ]
     page = runtime_page(records)
-    assert "| chapter | `smoke` (s) | `cpu` (s) |" in page
-    assert "| `a.ipynb` | 30 | 90 |" in page and "| `b.ipynb` | 30 |  |" in page
-    assert "| total | **1.0 min** | **1.5 min** |" in page
+    assert "| chapter | `smoke` (s) | `cpu` (s) | Colab GPU (`colab`) |" in page
+    assert "| `a.ipynb` | 30 | 90 | not measured |" in page and "| `b.ipynb` | 30 |  | not measured |" in page
+    assert "| total | **1.0 min** | **1.5 min** |  |" in page
+    assert "no GPU has run the chapters yet" in page
+    # a recorded GPU run is a column like the others
+    gpu = runtime_page(records + [{"preset": "colab", "machine": "T4", "date": "d", "seconds": {"a.ipynb": 60.0}}])
+    assert "| chapter | `smoke` (s) | `cpu` (s) | `colab` (s) |" in gpu and "not measured" not in gpu
     assert "No run times have been recorded yet." in runtime_page([])
