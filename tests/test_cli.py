@@ -161,7 +161,8 @@ def test_reproduce_lists_a_grid_and_fails_in_one_line(tmp_path, capsys):
                             "--results", results, "--runs", runs], capsys)
     assert status == 0, err
     lines = out.strip().splitlines()
-    assert lines[0] == "grid cifar-cpu: 9 runs (9 pending)" and len(lines) == 10
+    assert lines[0] == "grid cifar-cpu: 9 runs (9 pending)" and len(lines) == 11
+    assert lines[1].strip().startswith("CIFAR-10 JPEGs")  # the grid's description
     assert "pending  cifar-cpu/simplenet-lab-seed0" in out and "fcresnet18" not in out
     assert not (tmp_path / "results").exists() and not (tmp_path / "runs").exists()
     status, _, err = run(["reproduce", "--grid", "cifar-cpu", "--only", "simplenet-lab-seed0", "--results", results], capsys)
