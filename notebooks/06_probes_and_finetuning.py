@@ -53,6 +53,7 @@ SHIPPED = "cifar10-simplenet-lab"  # a shipped network (splitbrain.weights.PRETR
 # %% tags=["hide-input"]
 # %matplotlib inline
 import copy
+import shutil
 from pathlib import Path
 
 import torch
@@ -84,6 +85,7 @@ checkpoint = matching_checkpoint(Path(CHAPTER5_RUN) / "checkpoint.pt", config)
 glue("epochs", config.epochs)
 if checkpoint is None:
     print(f"no finished run of this configuration in {CHAPTER5_RUN}: pretraining here")
+    shutil.rmtree(config.out, ignore_errors=True)  # this chapter's own run folder: a fresh run each time
     checkpoint = pretrain(config).checkpoint
 else:
     print(f"reusing chapter 5's checkpoint {checkpoint}")

@@ -82,6 +82,7 @@ PHOTO_INDEX = 2  # which embedded photograph the corruption figure uses (0 to 9)
 
 # %% tags=["hide-input"]
 # %matplotlib inline
+import shutil
 from pathlib import Path
 
 import torch
@@ -222,6 +223,7 @@ parameters that the probe never uses. The baseline is, if anything, the bigger n
 
 # %%
 runs = {}
+shutil.rmtree("runs/07_denoising", ignore_errors=True)  # this chapter's own runs: fresh ones each time
 for noise in NOISES:
     runs[noise] = pretrain(configs[noise])
     print(f"{labels[noise]:>26}: {runs[noise].steps} steps, final epoch's loss "

@@ -26,6 +26,10 @@ class CheckpointMismatchError(ValueError):
     """A checkpoint was made for a different network or target setting than the one asked for."""
 
 
+class RunExistsError(ValueError):
+    """A fresh run was asked for in a folder that already holds one (nothing is overwritten)."""
+
+
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` through :func:`splitbrain.files.atomic_write`: a crash during the save
     leaves the previous file at ``path`` untouched."""
@@ -56,6 +60,27 @@ def check_compatible(saved: dict[str, Any], wanted: dict[str, Any], source: str 
     if differ:
         pairs = ", ".join(f"{f}={saved[f]!r} (asked: {wanted[f]!r})" for f in differ)
         raise CheckpointMismatchError(f"{source} was trained with {pairs}; it cannot be used for this configuration")
+
+
+def check_resumable(saved: dict[str, Any], wanted: dict[str, Any], source: str = "checkpoint") -> None:
+    """Raise CheckpointMismatchError unless a run saved under ``saved`` can go on as ``wanted``.
+
+    Resuming restores the network, the optimiser, the schedule and the random streams, so every
+    field that changes what a run computes (roles "model", "dae" and "recipe") must agree: a
+    changed ``lr`` or ``seed`` would train on with the checkpoint's values while the run's files
+    named the new ones. The one exception is ``epochs`` under the per-epoch "step" schedule,
+    whose state does not depend on the total: a run may be extended (or stopped sooner).
+    """
+    from .presets import fields_with_role
+
+    check_compatible(saved, wanted, source)
+    extendable = saved.get("lr_schedule", "step") == "step" and wanted.get("lr_schedule", "step") == "step"
+    differ = [f for f in fields_with_role(PretrainConfig, "recipe")
+              if f in saved and f in wanted and saved[f] != wanted[f] and not (f == "epochs" and extendable)]
+    if differ:
+        pairs = ", ".join(f"{f}={saved[f]!r} (asked: {wanted[f]!r})" for f in differ)
+        raise CheckpointMismatchError(f"{source} was trained with {pairs}; resume with its values, "
+                                      f"or start a new run in another folder (--out)")
 
 
 def model_from_checkpoint(checkpoint: dict[str, Any] | str | os.PathLike, device="cpu"):

@@ -58,8 +58,9 @@ from .checkpoint import (
     METRICS_NAME,
     MetricsLog,
     read_metrics,
+    RunExistsError,
     atomic_torch_save,
-    check_compatible,
+    check_resumable,
     load_checkpoint,
 )
 from .files import atomic_write_text
@@ -358,7 +359,10 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
     Returns:
         a :class:`PretrainResult`.
     Raises:
-        CheckpointMismatchError (a ValueError): the checkpoint's network differs from ``config``.
+        CheckpointMismatchError (a ValueError): the checkpoint's network or recipe differs from
+            ``config`` (only ``epochs`` may change, under the "step" schedule).
+        RunExistsError (a ValueError): ``config.out`` already holds a run and ``resume`` is not set;
+            nothing in it is touched.
         MissingDatasetError: the dataset is not on disk.
     """
     start_time = time.perf_counter()
@@ -372,7 +376,10 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
     if resume:
         source = checkpoint_path if resume is True else Path(resume)
         checkpoint = load_checkpoint(source)
-        check_compatible(checkpoint["config"], config.to_dict(), source=f"checkpoint {source}")
+        check_resumable(checkpoint["config"], config.to_dict(), source=f"checkpoint {source}")
+    elif checkpoint_path.exists():
+        raise RunExistsError(f"{run_dir} already holds a run ({CHECKPOINT_NAME}); continue it with --resume "
+                             f"(resume=True), or start afresh in another folder (--out) or after deleting this one")
 
     # --- data, targets, model, optimiser (everything random is seeded first) ---
     seed_everything(config.seed)
