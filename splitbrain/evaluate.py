@@ -407,7 +407,8 @@ def build_eval_datasets(config: EvalConfig, augment_train: bool = False) -> tupl
     from .data import STANDARD_SPLITS, build_dataset
 
     splits = STANDARD_SPLITS[config.data]
-    common = dict(root=config.data_root, image_size=config.image_size, download=config.download, seed=config.split_seed)
+    common = dict(root=config.data_root, image_size=config.image_size, download=config.download, seed=config.split_seed,
+                  bad_images=config.bad_images)
     train = build_dataset(config.data, split=splits.probe_train, augment=augment_train, length=config.max_train_images,
                           **common)
     test = build_dataset(config.data, split=splits.evaluate, augment=False, length=config.max_test_images, **common)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .color import COLOR_SPACES
-from .data import DATASET_NAMES as DATASETS
+from .data import BAD_IMAGE_POLICIES, DATASET_NAMES as DATASETS
 from .models import ARCHITECTURES, NOISE_TYPES as NOISES, WIDTHS
 
 METHODS = ("splitbrain", "dae")
@@ -128,7 +128,8 @@ class PretrainConfig:
     keeps them in memory as uint8 (an image folder is otherwise decoded every epoch; the
     batches are the same either way); ``image_size`` square crop side; ``train_length`` images per
     epoch of the embedded dataset (random crops of a dozen photographs); ``augment`` random
-    crops and flips; ``download`` lets torchvision fetch STL-10 / CIFAR-10; ``split_seed``
+    crops and flips; ``download`` lets torchvision fetch STL-10 / CIFAR-10; ``bad_images``
+    ("skip" or "fail") what an image folder does with files that do not decode; ``split_seed``
     fixes the dataset's parts (the folder parts, the embedded held-out crops): keep it equal
     between pretraining and evaluation so the held-out images stay unseen. ``seed`` seeds
     everything else (initialisation, data order, augmentation).
@@ -164,6 +165,7 @@ class PretrainConfig:
     data_root: str | None = _field("machinery", None)
     in_memory: bool = _field("machinery", False)
     download: bool = _field("machinery", False)
+    bad_images: str = _field("machinery", "skip")
     image_size: int = _field("model", 32)
     train_length: int = _field("recipe", 256)
     augment: bool = _field("recipe", True)
@@ -199,6 +201,7 @@ class PretrainConfig:
         _int(self.bins2, "bins2", 2)
         _choice(self.loss, "loss", LOSSES)
         _choice(self.data, "data", DATASETS)
+        _choice(self.bad_images, "bad_images", BAD_IMAGE_POLICIES)
         if self.data == "folder" and not self.data_root:
             raise ValueError("data_root must name a folder of class subfolders when data='folder'")
         if self.data_root is not None and not isinstance(self.data_root, str):
@@ -326,7 +329,7 @@ class EvalConfig:
     CIFAR-10 train / test, the embedded photographs' train / held-out regions, an ImageFolder's
     "probe_train" / "val" parts, fixed by ``split_seed``, disjoint from its "pretrain" part).
     ``max_train_images`` / ``max_test_images`` cap each side (None: all; for "embedded" they
-    are the numbers of crops, default 1000 / 500).
+    are the numbers of crops, default 1000 / 500). ``bad_images`` as in :class:`PretrainConfig`.
 
     Linear probe (the Zhang et al. protocol): the network is frozen; features of ``layers``
     (None: all of the model's ``feature_layers``; each layer's map average-pooled to at most
@@ -353,6 +356,7 @@ class EvalConfig:
     data: str = _field("recipe", "embedded")
     data_root: str | None = _field("machinery", None)
     download: bool = _field("machinery", False)
+    bad_images: str = _field("machinery", "skip")
     image_size: int = _field("recipe", 32)
     max_train_images: int | None = _field("recipe", None)
     max_test_images: int | None = _field("recipe", None)
@@ -382,6 +386,7 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         _choice(self.data, "data", DATASETS)
+        _choice(self.bad_images, "bad_images", BAD_IMAGE_POLICIES)
         if self.data == "folder" and not self.data_root:
             raise ValueError("data_root must name a folder of class subfolders when data='folder'")
         _bool(self.download, "download")

@@ -131,6 +131,7 @@ def build_pretrain_dataset(config: PretrainConfig) -> Dataset:
         length=config.train_length if config.data == "embedded" else None,
         seed=config.split_seed,
         in_memory=config.in_memory,
+        bad_images=config.bad_images,
     )
 
 

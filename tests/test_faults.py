@@ -67,3 +67,90 @@ def test_main_exit_status_is_two_for_a_refused_repeat(tmp_path, capsys):
     assert main(["pretrain", *config_args]) == 0
     assert main(["pretrain", *config_args]) == 2
     assert "already holds a run" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------------
+# Image folders with files that do not decode, and 16-bit images
+
+
+def write_folder_with_bad_files(root, per_class=6):
+    """Two classes of ``per_class`` good 24 px images each, and one file of every bad kind in class "ant"."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("ant", "bee"):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.{'png' if i % 2 else 'jpg'}")
+    good = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(good, format="JPEG")
+    (root / "ant" / "cut.jpg").write_bytes(good.getvalue()[: len(good.getvalue()) // 2])  # truncated JPEG
+    (root / "ant" / "noise.jpg").write_bytes(rng.integers(0, 256, 500, dtype=np.uint8).tobytes())  # random bytes
+    (root / "ant" / "empty.png").write_bytes(b"")  # zero bytes
+    (root / "ant" / "._0.jpg").write_bytes(b"\x00\x05\x16\x07" + bytes(80))  # a macOS AppleDouble file
+    return 2 * per_class, ("cut.jpg", "noise.jpg", "empty.png", "._0.jpg")
+
+
+def test_files_that_do_not_decode_are_skipped_and_counted_in_one_line(tmp_path, capsys):
+    from splitbrain.data import build_dataset
+
+    good, bad = write_folder_with_bad_files(tmp_path / "tree")
+    dataset = build_dataset("folder", root=tmp_path / "tree", split="all", image_size=16, augment=False)
+    assert len(dataset) == good and dataset.num_classes == 2
+    assert all(dataset[i][0].shape == (3, 16, 16) for i in range(len(dataset)))
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and f"skipped {len(bad)} of {good + len(bad)} image files" in lines[0]
+    assert "and 1 more" in lines[0] and sum(name in lines[0] for name in bad) == 3
+    assert "truncated" in lines[0] or "not an image" in lines[0]
+
+
+def test_bad_images_fail_stops_with_a_line_naming_the_files(tmp_path):
+    from splitbrain.data import BadImageError, build_dataset
+
+    write_folder_with_bad_files(tmp_path / "tree")
+    with pytest.raises(BadImageError, match="4 image file.*do not decode: ant/"):
+        build_dataset("folder", root=tmp_path / "tree", split="all", image_size=16, bad_images="fail")
+    with pytest.raises(ValueError, match="bad_images must be one of"):
+        build_dataset("folder", root=tmp_path / "tree", split="all", image_size=16, bad_images="ignore")
+
+
+def test_pretraining_and_probing_a_folder_with_bad_files_show_no_traceback(tmp_path, capsys):
+    tree = tmp_path / "tree"
+    write_folder_with_bad_files(tree, per_class=30)
+    shape = ["--set", "image_size=16", "--set", "grid=4", "--set", "batch_size=4", "--set", "epochs=1"]
+    status, out, err = run(["pretrain", "--preset", "smoke", "--data", "folder", "--data-root", str(tree),
+                            "--out", str(tmp_path / "run"), *shape], capsys)
+    assert status == 0 and "Traceback" not in err, err
+    assert err.count("skipped 4 of 64 image files") == 1
+    from splitbrain import data
+
+    data._REPORTED.clear()  # as in a new process
+    status, out, err = run(["probe", "--preset", "smoke", "--data", "folder", "--data-root", str(tree),
+                            "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--set", "image_size=16",
+                            "--epochs", "1"], capsys)
+    assert status == 0 and "Traceback" not in err, err
+    assert err.count("skipped 4 of 64") == 1  # said once, though the probe reads two parts of the tree
+    status, _, err = run(["pretrain", "--preset", "smoke", "--data", "folder", "--data-root", str(tree),
+                          "--out", str(tmp_path / "strict"), "--set", "bad_images=fail", *shape], capsys)
+    assert_one_line_error(status, err, "do not decode", "ant/")
+
+
+def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from splitbrain.data import decode_rgb
+
+    grey = np.full((8, 8), 128 * 257, dtype=np.uint16)  # mid-grey at 16 bits
+    Image.fromarray(grey).save(tmp_path / "grey16.png")
+    with Image.open(tmp_path / "grey16.png") as image:
+        assert image.mode.startswith("I")  # what PIL gives for a 16-bit PNG
+    assert decode_rgb(tmp_path / "grey16.png").unique().tolist() == [128]
+    ramp = (np.arange(64, dtype=np.uint32).reshape(8, 8) * 1040).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "ramp16.png")
+    decoded = decode_rgb(tmp_path / "ramp16.png")[0].numpy()
+    np.testing.assert_array_equal(decoded, np.round(ramp / 257).astype(np.uint8))

@@ -19,7 +19,7 @@ def test_the_field_lists_are_the_roles():
     # the fields a finished stage or checkpoint may differ in and still count
     assert presets.MACHINERY_FIELDS == {"out", "record_dir", "progress", "verbose", "device", "num_workers", "data_root",
                                         "in_memory", "download", "log_every", "amp", "channels_last", "compile",
-                                        "feature_batch_size"}
+                                        "feature_batch_size", "bad_images"}
     assert presets.FINETUNE_ONLY_FIELDS == {"finetune_epochs", "finetune_lr", "finetune_weight_decay",
                                             "finetune_batch_size", "finetune_precise_bn", "augment"}
     # no field is both what a run computes and how it runs
