@@ -4,10 +4,12 @@ Every file the package writes that a later run reads (checkpoints, records, stag
 README's generated sections) goes through :func:`atomic_write`: the bytes go to a temporary file
 in the same directory, are flushed to the disk (fsync), and only then replace ``path``
 (``os.replace`` is atomic on POSIX and Windows). At every moment either the old file or the
-complete new one exists.
+complete new one exists. A writer killed mid-write leaves its temporary file behind (named after
+its process); the next write of the same path removes those of processes that no longer run.
 """
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -19,7 +21,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     onto ``path``. If ``write`` raises, the temporary file is removed and ``path`` is untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_leftovers(path)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         os.chmod(temp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         with os.fdopen(handle, "wb") as stream:
@@ -32,6 +35,28 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             os.unlink(temp)
         raise
     return path
+
+
+def remove_leftovers(path: Path) -> list[Path]:
+    """Remove the temporary files that writers of ``path`` killed mid-write left beside it (those
+    whose process no longer runs); returns what was removed."""
+    removed = []
+    for temp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = temp.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            temp.unlink(missing_ok=True)
+            removed.append(temp)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -154,3 +154,82 @@ def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
     Image.fromarray(ramp).save(tmp_path / "ramp16.png")
     decoded = decode_rgb(tmp_path / "ramp16.png")[0].numpy()
     np.testing.assert_array_equal(decoded, np.round(ramp / 257).astype(np.uint8))
+
+
+# ----------------------------------------------------------------------------------------------
+# kill -9 during training and during a checkpoint write, then resume
+
+CHILD = """
+import json, sys, time
+import torch
+from splitbrain import train
+from splitbrain.presets import PretrainConfig
+
+config = PretrainConfig(**json.loads(sys.argv[1]))
+kill_during_save, signal_file = int(sys.argv[2]), sys.argv[3]
+real_save, real_step, saves = torch.save, train.optimizer_step, [0]
+
+def save(obj, stream, *args, **kwargs):
+    saves[0] += 1
+    if saves[0] == kill_during_save:  # the write has begun: half a file, then the kill
+        stream.write(b"half a checkpoint")
+        stream.flush()
+        open(signal_file, "w").close()
+        time.sleep(600)
+    return real_save(obj, stream, *args, **kwargs)
+
+def step(*args, **kwargs):
+    real_step(*args, **kwargs)
+    time.sleep(0.05)  # slow enough for the test to kill it between steps
+
+torch.save, train.optimizer_step = save, step
+train.pretrain(config)
+"""
+
+
+def kill_minus_nine(tmp_path, config, kill_during_save=0, after_steps=0):
+    """Start ``pretrain(config)`` in a process and SIGKILL it during its ``kill_during_save``-th
+    checkpoint write (1: the initial one), or once ``after_steps`` steps are logged."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    signal_file = tmp_path / "writing"
+    child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(config.to_dict()), str(kill_during_save),
+                              str(signal_file)], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    metrics = tmp_path / config.out / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and child.poll() is None:
+        if kill_during_save and signal_file.exists():
+            break
+        if after_steps and metrics.exists() and metrics.read_text().count('"kind": "step"') >= after_steps:
+            break
+        time.sleep(0.01)
+    assert child.poll() is None, "the run ended before it could be killed"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+
+
+@pytest.mark.parametrize("kill", [{"kill_during_save": 3}, {"after_steps": 3}, {"after_steps": 5}],
+                         ids=["during the epoch-2 checkpoint write", "at step 3", "at step 5"])
+def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_weights(tmp_path, kill):
+    import torch
+
+    from splitbrain.checkpoint import load_checkpoint
+
+    common = dict(epochs=3, num_workers=0)
+    straight = pretrain(tiny(tmp_path, "straight", **common))
+    config = tiny(tmp_path, "killed", **common)
+    kill_minus_nine(tmp_path, config, **kill)
+    run_dir = tmp_path / "killed"
+    saved = load_checkpoint(run_dir / "checkpoint.pt")  # the last complete checkpoint, never half of one
+    assert saved["epoch"] < 3
+    if "kill_during_save" in kill:
+        assert saved["epoch"] == 1 and len(list(run_dir.glob(".checkpoint.pt.*.tmp"))) == 1
+    resumed = pretrain(config, resume=True)
+    assert resumed.steps == straight.steps
+    assert all(torch.equal(a, b) for a, b in zip(resumed.model.state_dict().values(), straight.model.state_dict().values()))
+    assert not list(run_dir.glob(".*.tmp")), "the killed writer's temporary file was left behind"
