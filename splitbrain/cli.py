@@ -391,8 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, FloatingPointError, ImportError) as error:
-        # ValueError covers CheckpointMismatchError; FileNotFoundError covers MissingDatasetError.
+    except (ValueError, OSError, FloatingPointError, ImportError) as error:
+        # ValueError covers CheckpointMismatchError and RunExistsError; OSError covers
+        # MissingDatasetError and the writers' disk-full and permission errors.
         one_line = " ".join(str(error).split())
         print(f"{PROG}: error: {one_line}", file=sys.stderr)
         return 2

@@ -39,6 +39,7 @@ from tqdm import tqdm
 
 from .checkpoint import check_compatible, config_from_dict, load_checkpoint
 from .color import ColorSpace, get_color_space
+from .files import check_writable_folder
 from .models import DenoisingAutoencoder, SplitBrainNet, pool_features, recompute_batchnorm_statistics
 from .presets import EvalConfig, PretrainConfig
 from .results import make_record, write_record
@@ -458,6 +459,8 @@ def linear_probe(
         ``top1`` / ``top5`` and ``val_top1``; writes a "probe" record when ``config.record_dir`` is set.
     """
     start = time.perf_counter()
+    if config.record_dir is not None:  # checked before any work
+        check_writable_folder(config.record_dir, "--results")
     device = resolve_device(config.device)
     amp_dtype = resolve_amp(config.amp, device)
     network, pretrain_config = load_subject(checkpoint, pretrain_config, random_init, model, config.seed)
@@ -553,6 +556,8 @@ def finetune(
     from .data import build_loader
 
     start = time.perf_counter()
+    if config.record_dir is not None:  # checked before any work
+        check_writable_folder(config.record_dir, "--results")
     device = resolve_device(config.device)
     amp_dtype = resolve_amp(config.amp, device)
     network, pretrain_config = load_subject(checkpoint, pretrain_config, random_init, model, config.seed)

@@ -30,9 +30,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(temp):
             os.unlink(temp)
+        if isinstance(error, OSError) and error.errno is not None:  # disk full, permissions: one line naming both
+            raise OSError(error.errno, f"could not write {path}: {os.strerror(error.errno)}; it was left as it was") from None
         raise
     return path
 
@@ -57,6 +59,23 @@ def _running(pid: int) -> bool:
     except PermissionError:
         return True  # it exists, under another user
     return True
+
+
+def check_writable_folder(path: str | os.PathLike, option: str) -> Path:
+    """Make sure ``path`` is, or can become, a folder this process can write into, before any
+    work starts. ValueError naming ``option`` (the command-line option, e.g. "--out"), the path
+    and the cause otherwise; creates the folder."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{option} {path} is a file; expected a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=path, prefix=".write-check.", suffix=".tmp")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise ValueError(f"{option} {path} cannot be written: {error.strerror or error}") from None
+    return path
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -63,7 +63,7 @@ from .checkpoint import (
     check_resumable,
     load_checkpoint,
 )
-from .files import atomic_write_text
+from .files import atomic_write_text, check_writable_folder
 from .presets import WARMUP_FRACTION, PretrainConfig
 from .results import make_record, write_record
 from .runtime import (
@@ -381,6 +381,11 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
     elif checkpoint_path.exists():
         raise RunExistsError(f"{run_dir} already holds a run ({CHECKPOINT_NAME}); continue it with --resume "
                              f"(resume=True), or start afresh in another folder (--out) or after deleting this one")
+
+    if ctx.is_main:  # every output location is checked before any work
+        check_writable_folder(run_dir, "--out")
+        if config.record_dir is not None:
+            check_writable_folder(config.record_dir, "--results")
 
     # --- data, targets, model, optimiser (everything random is seeded first) ---
     seed_everything(config.seed)

@@ -233,3 +233,62 @@ def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_weights(tmp_path
     assert resumed.steps == straight.steps
     assert all(torch.equal(a, b) for a, b in zip(resumed.model.state_dict().values(), straight.model.state_dict().values()))
     assert not list(run_dir.glob(".*.tmp")), "the killed writer's temporary file was left behind"
+
+
+# ----------------------------------------------------------------------------------------------
+# Output locations: a file, a read-only folder, a full disk
+
+SMALL = ["--preset", "smoke", "--set", "epochs=1", "--set", "train_length=32", "--set", "image_size=16",
+         "--set", "grid=4", "--set", "batch_size=8"]
+
+
+def test_an_out_or_results_that_is_a_file_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    from splitbrain import train
+
+    monkeypatch.setattr(train, "build_pretrain_dataset", lambda config: pytest.fail("training started"))
+    (tmp_path / "a-file").write_text("not a folder")
+    status, _, err = run(["pretrain", *SMALL, "--out", str(tmp_path / "a-file")], capsys)
+    assert_one_line_error(status, err, "--out", "a-file is a file; expected a folder")
+    status, _, err = run(["pretrain", *SMALL, "--out", str(tmp_path / "run"), "--results", str(tmp_path / "a-file")],
+                         capsys)
+    assert_one_line_error(status, err, "--results", "a-file is a file")
+    status, _, err = run(["reproduce", "--grid", "smoke", "--results", str(tmp_path / "a-file"),
+                          "--runs", str(tmp_path / "runs")], capsys)
+    assert_one_line_error(status, err, "--results", "is a file")
+
+
+def test_a_read_only_folder_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    """A folder this process may not write into (simulated: the tests may run as root, who may)."""
+    import errno
+    import tempfile
+
+    from splitbrain import files
+
+    locked = tmp_path / "locked"
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and str(dir).startswith(str(locked)):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", mkstemp)
+    status, _, err = run(["pretrain", *SMALL, "--out", str(locked / "run")], capsys)
+    assert_one_line_error(status, err, "--out", "cannot be written: Permission denied")
+    assert not (locked / "run" / "checkpoint.pt").exists()
+
+
+def test_a_full_disk_is_one_line_naming_the_path_and_the_cause(tmp_path, capsys, monkeypatch):
+    """The disk fills up at the first checkpoint: the error says so, and no file is half-written."""
+    import errno
+
+    import torch
+
+    def full(obj, stream, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full)
+    status, _, err = run(["pretrain", *SMALL, "--out", str(tmp_path / "run")], capsys)
+    assert_one_line_error(status, err, "could not write", "checkpoint.pt", "No space left on device")
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    assert not list((tmp_path / "run").glob(".*.tmp"))

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..files import atomic_write_text
+from ..files import atomic_write_text, check_writable_folder
 from .grids import GRIDS, Grid, Run, get_grid
 from ..presets import FINETUNE_ONLY_FIELDS, MACHINERY_FIELDS, EvalConfig, PretrainConfig
 from ..results import make_record, write_record
@@ -406,6 +406,9 @@ def run_grid(
     if not dry_run and to_run and grid.needs_data_root and data_root is None:
         raise ValueError(f"data_root is required for grid {grid.name!r}: the ImageFolder tree root/<class>/<image> "
                          f"(e.g. the extracted CIFAR-10 JPEGs' train folder)")
+    if not dry_run and to_run:  # every output location is checked before any run starts
+        check_writable_folder(results_dir, "--results")
+        check_writable_folder(runs_dir, "--runs")
 
     statuses = []
     for index, (run, state) in enumerate(zip(runs, states), start=1):
