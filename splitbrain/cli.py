@@ -194,11 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "evaluate":
             sub.add_argument("--no-finetune", action="store_true", help="skip fine-tuning")
 
-    table = commands.add_parser("table", help="render Table 1 from result records",
-                                description="Render the poster's Table 1 (mean ± std over seeds) from JSON records.")
+    table = commands.add_parser("table", help="tables of the run records of every grid, and Table 1",
+                                description="Tables of the JSON records under --results: each grid's runs (mean ± std "
+                                            "over seeds, seed counts, gaps over random init), then the poster's "
+                                            "Table 1 of the probe or fine-tuning records.")
     table.add_argument("--results", default="results", help="directory of JSON records (default: results)")
     table.add_argument("--kind", default="finetune", choices=("finetune", "probe"), help="which records (default: finetune)")
     table.add_argument("--format", default="markdown", choices=("markdown", "json"), help="output format")
+    table.add_argument("--skip-malformed", action="store_true",
+                       help="leave out records that break the schema (counted in one line) instead of stopping")
 
     for name, module_name, text in TOOLS:
         module = importlib.import_module(module_name, __package__)
@@ -355,13 +359,30 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    from .results import load_records, table1, table1_rows
+    """Tables of the records under ``--results``: each grid's run records (the folder itself or
+    one subfolder per grid) as mean ± std over seeds with the seed count and the gap over the
+    random-init floor, then the probe or fine-tuning records directly in the folder as Table 1."""
+    from .results import format_summary, load_records, summarize, table1, table1_rows
 
-    records = load_records(args.results)
+    root = Path(args.results)
+    if not root.is_dir():
+        raise FileNotFoundError(f"--results {root} is not a folder of records")
+    grids = {}
+    for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
+        runs = load_records(folder, kind="run", skip_malformed=args.skip_malformed)
+        if runs:
+            grids[folder.name] = runs
+    flat = load_records(root, kind=args.kind, skip_malformed=args.skip_malformed)
+    if not grids and not flat:
+        raise ValueError(f"--results {root} holds no run records and no {args.kind} records")
     if args.format == "json":
-        print(json.dumps(table1_rows(records, kind=args.kind), indent=2))
-    else:
-        print(table1(records, kind=args.kind))
+        print(json.dumps({"grids": {name: summarize(runs) for name, runs in grids.items()},
+                          args.kind: table1_rows(flat, kind=args.kind)}, indent=2, default=str))
+        return 0
+    sections = [f"## {name}\n\n{format_summary(summarize(runs))}" for name, runs in grids.items()]
+    if flat:
+        sections.append(f"## {args.kind} records\n\n{table1(flat, kind=args.kind)}")
+    print("\n\n".join(sections))
     return 0
 
 

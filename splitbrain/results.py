@@ -36,6 +36,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -48,7 +49,7 @@ RECORD_KINDS = ("pretrain", "probe", "finetune", "run", "margin")
 ARCH_LABELS = {"fcalexnet": "FCAlexNet", "fcresnet18": "ResNet 18", "simplenet": "SimpleNet"}
 SPACE_LABELS = {"rgb": "RGB", "lab": "LAB", "rescaled_lab": "Re-scaled LAB"}
 NOISE_LABELS = {"salt_pepper": "S&P", "masking": "Masking", "gaussian": "Gaussian"}
-TABLE1_COLUMNS = ("Architecture", "Image Space", "FT Epochs", "Top 1 Acc.", "Top 5 Acc.")
+TABLE1_COLUMNS = ("Architecture", "Image Space", "FT Epochs", "Seeds", "Top 1 Acc.", "Top 5 Acc.")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -195,26 +196,86 @@ def write_record(record: Mapping[str, Any], directory: str | os.PathLike = "resu
     return atomic_write_text(Path(directory) / name, text)
 
 
-def load_records(directory: str | os.PathLike = "results", kind: str | None = None) -> list[dict[str, Any]]:
-    """Every record ``*.json`` directly under ``directory`` (sorted by file name).
+class RecordError(ValueError):
+    """A file that claims to be a record (it has a ``kind``) but does not follow the schema."""
 
-    Files that are not records (no ``kind`` key, e.g. reference tables) are skipped; ``kind``
-    keeps only records of that kind. A missing directory gives an empty list.
+
+_COMMON_FIELDS = {"kind": str, "model": dict, "config": dict, "metrics": dict}
+_RUN_FIELDS = {"grid": str, "run_id": str, "method": str}
+_SCORE_FIELDS = ("top1", "top5")
+
+
+def validate_record(record: Mapping[str, Any], source: str = "record") -> None:
+    """Check ``record`` against the schema of the module docstring; RecordError naming
+    ``source`` (its file) and the first field that is missing or of the wrong type.
+
+    Every record has ``kind`` (one of :data:`RECORD_KINDS`), ``model``, ``config`` and
+    ``metrics`` mappings and an integer ``seed``; a "run" record also ``grid``, ``run_id`` and
+    ``method`` strings. Scores (``top1`` / ``top5`` of a probe or fine-tuning record, or of a run
+    record's ``probe`` / ``finetune`` metrics) are numbers in [0, 1]; ``wall_time_s`` a number.
+    """
+    def fail(field: str, expected: str, value: Any) -> None:
+        raise RecordError(f"{source}: field {field} must be {expected}, got {value!r}")
+
+    if record.get("kind") not in RECORD_KINDS:
+        fail("kind", f"one of {RECORD_KINDS}", record.get("kind"))
+    fields = {**_COMMON_FIELDS, **(_RUN_FIELDS if record["kind"] == "run" else {})}
+    for name, kind in fields.items():
+        if not isinstance(record.get(name), kind):
+            fail(name, f"a {'mapping' if kind is dict else 'string'}", record.get(name, "<missing>"))
+    if isinstance(record.get("seed"), bool) or not isinstance(record.get("seed"), int):
+        fail("seed", "an integer", record.get("seed", "<missing>"))
+    wall = record.get("wall_time_s")
+    if wall is not None and (isinstance(wall, bool) or not isinstance(wall, (int, float))):
+        fail("wall_time_s", "a number of seconds", wall)
+    metrics = record["metrics"]
+    stages = {"": metrics} if record["kind"] in ("probe", "finetune") else (
+        {f"{stage}.": metrics.get(stage) for stage in ("probe", "finetune")} if record["kind"] == "run" else {})
+    for prefix, scores in stages.items():
+        if scores is None or (prefix and not scores):
+            continue  # a stage the run does not have
+        if not isinstance(scores, Mapping):
+            fail(f"metrics.{prefix.rstrip('.')}", "a mapping of scores", scores)
+        for name in _SCORE_FIELDS:
+            value = scores.get(name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                fail(f"metrics.{prefix}{name}", "a number in [0, 1]", value if name in scores else "<missing>")
+
+
+def load_records(directory: str | os.PathLike = "results", kind: str | None = None,
+                 skip_malformed: bool = False) -> list[dict[str, Any]]:
+    """Every record ``*.json`` directly under ``directory`` (sorted by file name), validated.
+
+    JSON files without a ``kind`` (reference tables, benchmark and run-time files) are not
+    records and are passed over; ``kind`` keeps only records of that kind. A file that is not
+    valid JSON or a record that breaks the schema (:func:`validate_record`) is a RecordError
+    naming the file and the field, or, with ``skip_malformed``, left out and counted in one line
+    on stderr. A missing directory gives an empty list.
     """
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    records = []
+    records, skipped = [], []
     for path in sorted(directory.glob("*.json")):
         try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if not isinstance(record, dict) or record.get("kind") not in RECORD_KINDS:
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                raise RecordError(f"{path}: not valid JSON ({error})") from None
+            if not isinstance(record, dict) or "kind" not in record:
+                continue
+            validate_record(record, source=str(path))
+        except RecordError as error:
+            if not skip_malformed:
+                raise
+            skipped.append(str(error))
             continue
         if kind is None or record["kind"] == kind:
             record.setdefault("path", str(path))
             records.append(record)
+    if skipped:
+        print(f"splitbrain: skipped {len(skipped)} malformed record(s) under {directory}: {skipped[0]}"
+              + (f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""), file=sys.stderr, flush=True)
     return records
 
 
@@ -311,8 +372,8 @@ def _cell(mean: float | None, std: float | None, digits: int) -> str:
 
 
 def table1(records: Iterable[Mapping[str, Any]], kind: str = "finetune", digits: int = 4) -> str:
-    """The poster's Table 1 (Architecture | Image Space | FT Epochs | Top 1 Acc. | Top 5 Acc.)
-    as a markdown table; accuracies are fractions, "mean ± std" over seeds when a setting has
+    """The poster's Table 1 (Architecture | Image Space | FT Epochs | Top 1 Acc. | Top 5 Acc.),
+    with the number of seeds behind each row, as a markdown table; accuracies are fractions, "mean ± std" over seeds when a setting has
     several records. Returns a one-line note when no record matches."""
     rows = table1_rows(records, kind=kind)
     if not rows:
@@ -323,6 +384,7 @@ def table1(records: Iterable[Mapping[str, Any]], kind: str = "finetune", digits:
             row["architecture"],
             row["image_space"],
             "" if row["ft_epochs"] is None else str(row["ft_epochs"]),
+            str(row["n"]),
             _cell(row["top1"], row["top1_std"], digits),
             _cell(row["top5"], row["top5_std"], digits),
         ]

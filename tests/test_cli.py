@@ -99,10 +99,12 @@ def test_pretrain_probe_table_end_to_end(tmp_path, capsys):
     assert probe_record["config"]["image_size"] == 16 and probe_record["config"]["layers"] == ["conv2", "conv5"]
 
     status, stdout, _ = run(["table", "--results", str(results), "--kind", "probe"], capsys)
-    assert status == 0 and stdout.startswith("| Architecture | Image Space | FT Epochs |")
-    assert "| SimpleNet | LAB | 5 |" in stdout and "| SimpleNet (random init) | LAB | 5 |" in stdout
-    status, stdout, _ = run(["table", "--results", str(results), "--format", "json"], capsys)
-    assert status == 0 and json.loads(stdout) == []  # no fine-tuning records yet
+    assert status == 0 and "| Architecture | Image Space | FT Epochs | Seeds | Top 1 Acc. |" in stdout
+    assert "| SimpleNet | LAB | 5 | 1 |" in stdout and "| SimpleNet (random init) | LAB | 5 | 1 |" in stdout
+    status, stdout, _ = run(["table", "--results", str(results), "--kind", "probe", "--format", "json"], capsys)
+    assert status == 0 and [row["n"] for row in json.loads(stdout)["probe"]] == [1, 1]
+    status, _, err = run(["table", "--results", str(results)], capsys)  # no fine-tuning records yet
+    assert_one_line_error(status, err, "no run records and no finetune records")
 
 
 def test_set_converts_by_field_type():

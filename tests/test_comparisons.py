@@ -38,7 +38,8 @@ def run_record(method, seed, probe, finetune, grid="g", arch="simplenet", timest
         model.update(noise="salt_pepper", noise_level=0.05)
     layers = layers or {"conv1": probe - 0.1, "conv5": probe}
     return {
-        "kind": "run", "grid": grid, "method": method, "seed": seed, "model": model,
+        "kind": "run", "grid": grid, "run_id": f"{grid}/{arch}-{method}-seed{seed}", "method": method, "seed": seed,
+        "model": model,
         "timestamp": timestamp or f"2026-01-01T00:00:0{seed}+00:00",
         "config": {"pretrain": {"data": "folder", "image_size": 32, "batch_size": 128},
                    "evaluate": {"finetune_epochs": 2}},
@@ -100,7 +101,7 @@ def test_collect_run_records_walks_grid_folders(tmp_path, records):
     for index, record in enumerate(records[:4]):
         (tmp_path / "g" / f"{index}.json").write_text(json.dumps(record))
     (tmp_path / "other" / "x.json").write_text(json.dumps(run_record("lab", 0, 0.5, 0.5, grid="other")))
-    (tmp_path / "other" / "probe.json").write_text(json.dumps({**records[0], "kind": "probe"}))  # not a run
+    (tmp_path / "other" / "probe.json").write_text(json.dumps({**records[0], "kind": "probe", "metrics": {"top1": 0.5, "top5": 0.9}}))  # not a run
     (tmp_path / "runtimes" / "cpu.json").write_text(json.dumps({"preset": "cpu", "seconds": {}}))
     (tmp_path / "reference" / "t.csv").write_text("a,b\n1,2\n")
     found = collect_run_records(tmp_path)

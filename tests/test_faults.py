@@ -292,3 +292,76 @@ def test_a_full_disk_is_one_line_naming_the_path_and_the_cause(tmp_path, capsys,
     assert_one_line_error(status, err, "could not write", "checkpoint.pt", "No space left on device")
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
     assert not list((tmp_path / "run").glob(".*.tmp"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Malformed records: one schema, checked on read, by every reader
+
+
+def grid_folder(tmp_path, count=3):
+    """A copy of ``count`` committed cifar-recipe run records (the real schema)."""
+    import shutil
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parent.parent / "results" / "cifar-recipe"
+    folder = tmp_path / "results" / "cifar-recipe"
+    folder.mkdir(parents=True)
+    for path in sorted(source.glob("simplenet-lab-seed*.json"))[:count]:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+def break_record(path, change):
+    import json
+
+    record = json.loads(path.read_text())
+    change(record)
+    path.write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda r: r["metrics"]["probe"].update(top1="0.99"), "metrics.probe.top1"),
+    (lambda r: r["metrics"]["probe"].update(top1=64.7), "metrics.probe.top1"),
+    (lambda r: r.pop("grid"), "grid"),
+    (lambda r: r.update(seed="0"), "seed"),
+    (lambda r: r.update(metrics=[]), "metrics"),
+], ids=["a score as a string", "a score in percent", "no grid", "a seed as a string", "metrics not a mapping"])
+def test_a_malformed_record_is_one_line_naming_the_file_and_the_field(tmp_path, capsys, change, field):
+    from splitbrain.results import RecordError, load_records
+
+    folder = grid_folder(tmp_path)
+    bad = sorted(folder.glob("*.json"))[1]
+    break_record(bad, change)
+    with pytest.raises(RecordError, match=f"{bad.name}: field {field} must be"):
+        load_records(folder)
+    status, _, err = run(["table", "--results", str(folder)], capsys)
+    assert_one_line_error(status, err, bad.name, field)
+    status, _, err = run(["report", "--grid", "cifar-recipe", "--results", str(folder.parent)], capsys)
+    assert_one_line_error(status, err, bad.name, field)
+    # where the command says so, the record is left out and counted instead
+    status, out, err = run(["table", "--results", str(folder), "--skip-malformed"], capsys)
+    assert status == 0 and "skipped 1 malformed record(s)" in err and bad.name in err
+    assert "| SimpleNet | Split-brain | LAB | 2 |" in out  # two seeds left, and the table says so
+
+
+def test_a_record_that_is_not_json_and_an_empty_results_folder(tmp_path, capsys):
+    from splitbrain.results import RecordError, load_records
+
+    folder = grid_folder(tmp_path)
+    (folder / "torn.json").write_text('{"kind": "run", "metrics": {')
+    with pytest.raises(RecordError, match="torn.json: not valid JSON"):
+        load_records(folder)
+    status, _, err = run(["table", "--results", str(tmp_path / "nowhere")], capsys)
+    assert_one_line_error(status, err, "nowhere is not a folder of records")
+    (tmp_path / "empty").mkdir()
+    status, _, err = run(["table", "--results", str(tmp_path / "empty")], capsys)
+    assert_one_line_error(status, err, "holds no run records")
+
+
+def test_table_reads_the_grids_run_records_with_seed_counts(capsys):
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parent.parent / "results"
+    status, out, err = run(["table", "--results", str(results)], capsys)
+    assert status == 0, err
+    assert "## cifar-recipe" in out and "| SimpleNet | Split-brain | LAB | 3 |" in out

@@ -58,10 +58,13 @@ def test_load_records_skips_non_records_and_filters_by_kind(tmp_path):
     write_record(record(kind="probe"), tmp_path)
     write_record(record(kind="finetune"), tmp_path)
     (tmp_path / "reference.json").write_text(json.dumps({"table": []}))
-    (tmp_path / "torn.json").write_text('{"kind": "finet')
     assert len(load_records(tmp_path)) == 2
     assert [r["kind"] for r in load_records(tmp_path, kind="probe")] == ["probe"]
     assert load_records(tmp_path / "missing") == []
+    (tmp_path / "torn.json").write_text('{"kind": "finet')  # a record cut short: an error, or a counted skip
+    with pytest.raises(ValueError, match="torn.json: not valid JSON"):
+        load_records(tmp_path)
+    assert len(load_records(tmp_path, skip_malformed=True)) == 2
 
 
 def test_table1_renders_mean_and_std_over_seeds(tmp_path):
@@ -95,12 +98,12 @@ def test_table1_renders_mean_and_std_over_seeds(tmp_path):
 
     text = table1(records)
     lines = text.splitlines()
-    assert lines[0] == "| Architecture | Image Space | FT Epochs | Top 1 Acc. | Top 5 Acc. |"
-    assert lines[2] == "| FCAlexNet | RGB | 2 | 0.0943 | 0.2343 |"
+    assert lines[0] == "| Architecture | Image Space | FT Epochs | Seeds | Top 1 Acc. | Top 5 Acc. |"
+    assert lines[2] == "| FCAlexNet | RGB | 2 | 1 | 0.0943 | 0.2343 |"
     mean1, std1 = resnet["top1"], resnet["top1_std"]
-    assert lines[3] == f"| ResNet 18 | Re-scaled LAB | 5 | {mean1:.4f} ± {std1:.4f} | {resnet['top5']:.4f} ± {resnet['top5_std']:.4f} |"
+    assert lines[3] == f"| ResNet 18 | Re-scaled LAB | 5 | 3 | {mean1:.4f} ± {std1:.4f} | {resnet['top5']:.4f} ± {resnet['top5_std']:.4f} |"
     # By hand: mean 0.4234 / 3; deviations -0.00073, -0.00313, +0.00387 -> sample std 0.00356.
-    assert lines[3] == "| ResNet 18 | Re-scaled LAB | 5 | 0.1411 ± 0.0036 | 0.3018 ± 0.0030 |"
+    assert lines[3] == "| ResNet 18 | Re-scaled LAB | 5 | 3 | 0.1411 ± 0.0036 | 0.3018 ± 0.0030 |"
     assert len(lines) == 6
     assert table1([], kind="finetune") == "(no finetune records)"
     assert "0.9000" in table1(records, kind="probe")
