@@ -58,6 +58,7 @@ from .checkpoint import (
     METRICS_NAME,
     MetricsLog,
     read_metrics,
+    CheckpointMismatchError,
     RunExistsError,
     atomic_torch_save,
     check_resumable,
@@ -197,6 +198,10 @@ def seed_epoch(loader: DataLoader, config: PretrainConfig, epoch: int, ctx: Dist
     """Make epoch ``epoch``'s order and worker seeds depend on (seed, epoch, rank) only."""
     loader.sampler.set_epoch(epoch)
     loader.generator.manual_seed(epoch_seed(config.seed, epoch, ctx.rank))
+
+
+RESUME_STATE = ("model", "optimizer", "scheduler", "rng", "epoch", "step")
+"""What a checkpoint must hold for a run to resume from it (a weights-only file has only ``model``)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -377,6 +382,11 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
     if resume:
         source = checkpoint_path if resume is True else Path(resume)
         checkpoint = load_checkpoint(source)
+        missing = [key for key in RESUME_STATE if key not in checkpoint]
+        if missing:
+            raise CheckpointMismatchError(f"checkpoint {source} holds no {', '.join(missing)} (a weights-only file, "
+                                          f"e.g. a shipped network): a run cannot resume from it; probe or fine-tune "
+                                          f"it, or start a new run")
         check_resumable(checkpoint["config"], config.to_dict(), source=f"checkpoint {source}")
     elif checkpoint_path.exists():
         raise RunExistsError(f"{run_dir} already holds a run ({CHECKPOINT_NAME}); continue it with --resume "
@@ -549,6 +559,8 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
         images_per_s=images_seen / train_time if train_time > 0 else 0.0,
     )
     if config.record_dir is not None and ctx.is_main:
+        # A resumed run's record counts the training its earlier invocations did (their epochs' time).
+        earlier = sum(float(h.get("epoch_time_s", 0.0)) for h in history if h.get("epoch", 0) <= first_epoch)
         record = make_record(
             "pretrain",
             config.to_dict(),
@@ -558,8 +570,9 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
                    "width": config.width, "random_init": False,
                    **({"noise": config.noise, "noise_level": config.noise_level} if config.method == "dae" else {})},
             seed=config.seed,
-            wall_time_s=wall,
-            extra={"checkpoint": str(checkpoint_path), "world_size": ctx.world_size},
+            wall_time_s=wall + earlier,
+            extra={"checkpoint": str(checkpoint_path), "world_size": ctx.world_size,
+                   "resumed_from_epoch": first_epoch if checkpoint is not None else None, "invocation_s": wall},
         )
         result.record_path = write_record(record, config.record_dir)
     return result

@@ -365,3 +365,48 @@ def test_table_reads_the_grids_run_records_with_seed_counts(capsys):
     status, out, err = run(["table", "--results", str(results)], capsys)
     assert status == 0, err
     assert "## cifar-recipe" in out and "| SimpleNet | Split-brain | LAB | 3 |" in out
+
+
+# ----------------------------------------------------------------------------------------------
+# Checkpoints that cannot be resumed, or must not be loaded
+
+
+class _Payload:
+    """Unpickling this object would create a file: the proof that pickled code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_malicious_pickle_is_refused_and_never_runs(tmp_path, capsys):
+    import torch
+
+    evil, marker = tmp_path / "evil.pt", tmp_path / "pwned"
+    torch.save({"format": 1, "config": {}, "model": _Payload(marker)}, evil)
+    for command in (["probe", "--preset", "smoke", "--checkpoint", str(evil)],
+                    ["pretrain", *SMALL, "--out", str(tmp_path / "run"), "--resume", str(evil)]):
+        status, _, err = run(command, capsys)
+        assert_one_line_error(status, err, "evil.pt")
+        assert not marker.exists(), "loading the checkpoint ran pickled code"
+
+
+def test_resuming_from_a_weights_only_checkpoint_is_one_line(tmp_path, capsys):
+    from splitbrain.weights import shipped_file
+
+    status, _, err = run(["pretrain", "--preset", "smoke", "--out", str(tmp_path / "run"),
+                          "--resume", str(shipped_file("cifar10-simplenet-lab"))], capsys)
+    assert_one_line_error(status, err, "holds no optimizer", "cannot resume")
+
+
+def test_a_resumed_runs_record_counts_every_invocations_training(tmp_path):
+    import json
+
+    first = pretrain(tiny(tmp_path, epochs=1, record_dir=str(tmp_path / "records")))
+    resumed = pretrain(tiny(tmp_path, epochs=2, record_dir=str(tmp_path / "records")), resume=True)
+    record = json.loads(resumed.record_path.read_text())
+    epoch_one = first.history[0]["epoch_time_s"]
+    assert record["resumed_from_epoch"] == 1 and record["invocation_s"] == pytest.approx(resumed.wall_time_s)
+    assert record["wall_time_s"] == pytest.approx(resumed.wall_time_s + epoch_one)
