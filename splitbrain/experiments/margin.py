@@ -157,11 +157,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run one trial; returns the margin record (also written unless ``--results none``)."""
     from ..checkpoint import CHECKPOINT_NAME
     from ..evaluate import build_eval_datasets, linear_probe
+    from ..files import check_writable_folder
     from ..predict import matching_checkpoint
     from ..results import make_record, write_record
     from ..train import pretrain
 
     name, config, eval_config = trial_configs(args)
+    if args.results.lower() != "none":  # the record's folder is checked before any work
+        check_writable_folder(args.results, "--results")
     checkpoint = Path(config.out) / CHECKPOINT_NAME
     finished = matching_checkpoint(checkpoint, config)
     if finished is None and checkpoint.exists() and not args.resume:
