@@ -142,12 +142,12 @@ gradient_gap = max((mine.grad - theirs.grad).abs().max().item()
 print(f"by hand: {half1_name}->{half2_name} {loss_ab.item():.4f} + {half2_name}->{half1_name} {loss_l.item():.4f} "
       f"= {loss.item():.4f}; package: {package_loss.item():.4f}; largest gradient difference {gradient_gap:.1e}")
 assert torch.allclose(loss.detach(), package_loss) and gradient_gap < 1e-5
+
+# %% tags=["remove-input"]
 glue("step_loss", loss.item())
 glue("step_classes_ab", logits_ab.shape[1])
 glue("step_classes_l", logits_l.shape[1])
 glue("uniform_loss", math.log(logits_ab.shape[1]) + math.log(logits_l.shape[1]))
-
-# %% tags=["remove-input"]
 prose(r"""
 At initialisation both halves guess: {step_loss:.2f} nats in all, against
 {uniform_loss:.2f} ($\ln {step_classes_ab} + \ln {step_classes_l}$) for a uniform guess over the

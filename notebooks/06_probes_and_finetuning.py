@@ -361,12 +361,12 @@ shipped = probe_shipped(SHIPPED, replace(eval_config, layers=(PRETRAINED[SHIPPED
 for name, result in shipped.items():
     print(f"{SHIPPED}, {name:>11}: held-out top-1 {100 * result.metrics['top1']:.1f}% at {result.metrics['best_layer']}")
 shipped_gap = shipped["pretrained"].metrics["top1"] - shipped["random init"].metrics["top1"]
+
+# %% tags=["remove-input"]
 glue("shipped_layer", PRETRAINED[SHIPPED].probe_layer)
 glue("shipped_top1", 100 * shipped["pretrained"].metrics["top1"])
 glue("shipped_random_top1", 100 * shipped["random init"].metrics["top1"])
 glue("shipped_gap", 100 * shipped_gap)
-
-# %% tags=["remove-input"]
 prose(r"""
 At {shipped_layer}, the shipped network scores {shipped_top1:.1f}% and
 its random initialisation {shipped_random_top1:.1f}%: a gap of

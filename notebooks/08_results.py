@@ -132,9 +132,9 @@ if pretrained_runs:
                 f"{probe['num_classes']} classes.")
 else:
     protocol = "No split-brain run has been recorded in this copy, so there is no protocol to describe yet."
-glue("protocol_sentence", protocol)
 
 # %% tags=["remove-input"]
+glue("protocol_sentence", protocol)
 prose(r"""
 {protocol_sentence}
 """)
@@ -201,9 +201,9 @@ elif difference["n"] == 1:
 else:
     rescaled_text = (f"{format_mean_std(difference['mean'], difference['std'], scale=100, digits=1, sign=True)} "
                      f"points over {difference['n']} seeds")
-glue("rescaled_minus_lab", rescaled_text)
 
 # %% tags=["remove-input"]
+glue("rescaled_minus_lab", rescaled_text)
 prose(r"""
 Rescaled Lab minus Lab: {rescaled_minus_lab}. Read it against its spread: a mean
 difference smaller than the standard deviation of the per-seed differences is not evidence
