@@ -328,6 +328,7 @@ split_config = get_preset(ctx.preset, **ctx.data, seed=SEED, out="runs/07_denois
                           **{key: value for key, value in PRETRAIN[ctx.preset].items() if key in ("image_size", "grid")})
 split_checkpoint = matching_checkpoint(Path(CHAPTER5_RUN) / "checkpoint.pt", split_config)
 if split_checkpoint is None:
+    shutil.rmtree(split_config.out, ignore_errors=True)  # this cell's own run folder: a fresh run each time
     split_checkpoint = pretrain(split_config).checkpoint
 split_model, _ = model_from_checkpoint(split_checkpoint, device=ctx.device)
 split_random, _ = load_subject(pretrain_config=split_config, random_init=True, seed=SEED)

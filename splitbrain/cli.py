@@ -370,8 +370,8 @@ def cmd_table(args: argparse.Namespace) -> int:
     grids = {}
     for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
         runs = load_records(folder, kind="run", skip_malformed=args.skip_malformed)
-        if runs:
-            grids[folder.name] = runs
+        if runs:  # headed by the grid its records name
+            grids.setdefault(", ".join(sorted({r["grid"] for r in runs})), []).extend(runs)
     flat = load_records(root, kind=args.kind, skip_malformed=args.skip_malformed)
     if not grids and not flat:
         raise ValueError(f"--results {root} holds no run records and no {args.kind} records")

@@ -636,11 +636,15 @@ _REPORTED: set[tuple[str, int]] = set()  # (root, number of bad files) already s
 
 def _why_unreadable(path: str) -> str | None:
     """None when ``path`` decodes as an image, else why not, in a few words."""
+    import warnings
+
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            image.load()
+        with warnings.catch_warnings():  # what a file is said in one phrase, not in PIL's warnings
+            warnings.simplefilter("ignore")
+            with Image.open(path) as image:
+                image.load()
         return None
     except Image.UnidentifiedImageError:
         return "not an image" if os.path.getsize(path) else "empty file"
@@ -656,15 +660,21 @@ def unreadable_images(paths: Sequence[str]) -> list[str | None]:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    stats = [os.stat(path) for path in paths]
-    stale = [p for p, st in zip(paths, stats) if _DECODED.get(p, (None, None))[:2] != (st.st_size, st.st_mtime_ns)]
+    def signature(path: str) -> tuple[int, int] | None:
+        try:
+            st = os.stat(path)
+        except OSError:  # e.g. a link to nothing
+            return None
+        return st.st_size, st.st_mtime_ns
+
+    signatures = {path: signature(path) for path in paths}
+    stale = [p for p in paths if signatures[p] is not None and _DECODED.get(p, (None, None))[:2] != signatures[p]]
     if stale:
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
             reasons = list(pool.map(_why_unreadable, stale, chunksize=256))
         for path, why in zip(stale, reasons):
-            st = os.stat(path)
-            _DECODED[path] = (st.st_size, st.st_mtime_ns, why)
-    return [_DECODED[path][2] for path in paths]
+            _DECODED[path] = (*signatures[path], why)
+    return ["cannot be read" if signatures[p] is None else _DECODED[p][2] for p in paths]
 
 
 def _load_folder(root: str, bad_images: str = "skip"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -20,10 +21,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     """Call ``write(stream)`` on a temporary binary file beside ``path``, fsync it, then move it
     onto ``path``. If ``write`` raises, the temporary file is removed and ``path`` is untouched."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(path)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    temp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(path)
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
         os.chmod(temp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         with os.fdopen(handle, "wb") as stream:
             write(stream)
@@ -31,10 +33,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             os.fsync(stream.fileno())
         os.replace(temp, path)
     except BaseException as error:
-        if os.path.exists(temp):
+        if temp is not None and os.path.exists(temp):
             os.unlink(temp)
         if isinstance(error, OSError) and error.errno is not None:  # disk full, permissions: one line naming both
-            raise OSError(error.errno, f"could not write {path}: {os.strerror(error.errno)}; it was left as it was") from None
+            kept = "; the file there was left as it was" if path.exists() else ""
+            raise OSError(error.errno, f"could not write {path}: {os.strerror(error.errno)}{kept}") from None
         raise
     return path
 
@@ -43,9 +46,10 @@ def remove_leftovers(path: Path) -> list[Path]:
     """Remove the temporary files that writers of ``path`` killed mid-write left beside it (those
     whose process no longer runs); returns what was removed."""
     removed = []
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[^.]+\.tmp")  # .NAME.PID.RANDOM.tmp, nothing else
     for temp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        pid = temp.name[len(path.name) + 2:].split(".", 1)[0]
-        if pid.isdigit() and not _running(int(pid)):
+        match = pattern.fullmatch(temp.name)
+        if match and not _running(int(match.group(1))):
             temp.unlink(missing_ok=True)
             removed.append(temp)
     return removed

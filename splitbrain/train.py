@@ -379,6 +379,9 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
     checkpoint_path = run_dir / CHECKPOINT_NAME
 
     checkpoint = None
+    if resume and resume is not True and checkpoint_path.exists() and Path(resume).resolve() != checkpoint_path.resolve():
+        raise RunExistsError(f"{run_dir} already holds a run ({CHECKPOINT_NAME}); resuming {resume} there would "
+                             f"replace it: give another folder (--out), or --resume without a path to continue it")
     if resume:
         source = checkpoint_path if resume is True else Path(resume)
         checkpoint = load_checkpoint(source)
@@ -558,7 +561,8 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
         wall_time_s=wall,
         images_per_s=images_seen / train_time if train_time > 0 else 0.0,
     )
-    if config.record_dir is not None and ctx.is_main:
+    trained_now = checkpoint is None or epochs_done > first_epoch  # a resume of a finished run adds no record
+    if config.record_dir is not None and ctx.is_main and trained_now:
         # A resumed run's record counts the training its earlier invocations did (their epochs' time).
         earlier = sum(float(h.get("epoch_time_s", 0.0)) for h in history if h.get("epoch", 0) <= first_epoch)
         record = make_record(

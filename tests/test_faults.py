@@ -11,6 +11,12 @@ from test_cli import assert_one_line_error, run
 from test_train import tiny
 
 
+@pytest.fixture(autouse=True)
+def in_a_scratch_folder(tmp_path, monkeypatch):
+    """The commands' default folders (results/, runs/) are the scratch folder's, never the repository's."""
+    monkeypatch.chdir(tmp_path)
+
+
 def digests(folder):
     """sha256 of every file under ``folder``, by relative path."""
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -220,13 +226,13 @@ def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_weights(tmp_path
 
     from splitbrain.checkpoint import load_checkpoint
 
-    common = dict(epochs=3, num_workers=0)
+    common = dict(epochs=4, num_workers=0)  # 8 steps: time left after step 5 to kill the run
     straight = pretrain(tiny(tmp_path, "straight", **common))
     config = tiny(tmp_path, "killed", **common)
     kill_minus_nine(tmp_path, config, **kill)
     run_dir = tmp_path / "killed"
     saved = load_checkpoint(run_dir / "checkpoint.pt")  # the last complete checkpoint, never half of one
-    assert saved["epoch"] < 3
+    assert saved["epoch"] < 4
     if "kill_during_save" in kill:
         assert saved["epoch"] == 1 and len(list(run_dir.glob(".checkpoint.pt.*.tmp"))) == 1
     resumed = pretrain(config, resume=True)
@@ -262,7 +268,9 @@ def test_a_read_only_folder_is_refused_before_training(tmp_path, capsys, monkeyp
     import errno
     import tempfile
 
-    from splitbrain import files
+    from splitbrain import files, train
+
+    monkeypatch.setattr(train, "build_pretrain_dataset", lambda config: pytest.fail("training started"))
 
     locked = tmp_path / "locked"
     real_mkstemp = tempfile.mkstemp
@@ -410,3 +418,38 @@ def test_a_resumed_runs_record_counts_every_invocations_training(tmp_path):
     epoch_one = first.history[0]["epoch_time_s"]
     assert record["resumed_from_epoch"] == 1 and record["invocation_s"] == pytest.approx(resumed.wall_time_s)
     assert record["wall_time_s"] == pytest.approx(resumed.wall_time_s + epoch_one)
+
+
+def test_resuming_another_checkpoint_into_a_folder_that_holds_a_run_is_refused(tmp_path):
+    other = pretrain(tiny(tmp_path, "other", epochs=1))
+    pretrain(tiny(tmp_path, "mine", epochs=1))
+    before = digests(tmp_path / "mine")
+    with pytest.raises(RunExistsError, match="would replace it"):
+        pretrain(tiny(tmp_path, "mine", epochs=2), resume=other.checkpoint)
+    assert digests(tmp_path / "mine") == before
+
+
+def test_leftovers_of_other_files_and_of_running_writers_are_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from splitbrain.files import atomic_write_text
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    (tmp_path / f".run.{dead_pid}.abc.tmp").write_text("a killed writer's")
+    (tmp_path / f".run.{os.getpid()}.def.tmp").write_text("a live writer's (this process)")
+    (tmp_path / f".run.3999999.{dead_pid}.ghi.tmp").write_text("a writer of the file run.3999999")
+    atomic_write_text(tmp_path / "run", "new")
+    left = sorted(p.name for p in tmp_path.glob(".*.tmp"))
+    assert left == sorted([f".run.{os.getpid()}.def.tmp", f".run.3999999.{dead_pid}.ghi.tmp"])
+
+
+def test_a_link_to_nothing_in_an_image_folder_is_skipped_too(tmp_path, capsys):
+    from splitbrain.data import build_dataset
+
+    good, _ = write_folder_with_bad_files(tmp_path / "tree")
+    (tmp_path / "tree" / "bee" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    dataset = build_dataset("folder", root=tmp_path / "tree", split="all", image_size=16)
+    assert len(dataset) == good and "skipped 5 of" in capsys.readouterr().err
