@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -254,6 +255,25 @@ def test_dry_run_lists_states_without_running(tmp_path, capsys, monkeypatch):
     record["metrics"]["finetune"] = {}
     files.atomic_write_text(record_path(first, tmp_path / "results"), json.dumps(record))
     assert run_state(first, tmp_path / "results", tmp_path / "runs") == "pending"
+    # ... unless its grid fine-tunes for 0 epochs (a probe-only grid such as cifar-recipe): then
+    # the record is finished, and a repeated grid command must not run it again over the record.
+    record["metrics"]["finetune"] = None
+    record["config"]["evaluate"]["finetune_epochs"] = 0
+    files.atomic_write_text(record_path(first, tmp_path / "results"), json.dumps(record))
+    assert run_state(first, tmp_path / "results", tmp_path / "runs") == "finished"
+
+
+def test_the_committed_probe_only_records_count_as_finished():
+    """Every committed cifar-recipe record is finished for the grid as it is now: none would be
+    run again (and its record overwritten) by a repeated ``reproduce --grid cifar-recipe``."""
+    grid = get_grid("cifar-recipe")
+    results = Path(__file__).resolve().parents[1] / "results"
+    committed = sorted((results / grid.name).glob("*.json"))
+    assert committed, "no committed cifar-recipe records"
+    by_name = {run.name: run for run in grid.runs()}
+    states = {path.stem: run_state(by_name[path.stem], results, "/nonexistent-runs", grid, "cifar10/train")
+              for path in committed}
+    assert set(states.values()) == {"finished"}, states
 
 
 def test_an_interrupted_pretraining_resumes_from_its_checkpoint(tmp_path, monkeypatch):

@@ -104,12 +104,16 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 def is_complete(record: Mapping[str, Any] | None) -> bool:
-    """True for a complete run record: kind "run", status "complete", probe and fine-tuning scores."""
+    """True for a complete run record: kind "run", status "complete", probe scores, and
+    fine-tuning scores unless its configuration fine-tuned for 0 epochs (a probe-only grid)."""
     if not record or record.get("kind") != "run" or record.get("status") != "complete":
         return False
     metrics = record.get("metrics") or {}
-    probe, finetune = metrics.get("probe") or {}, metrics.get("finetune") or {}
-    return all(isinstance(part.get(key), (int, float)) for part in (probe, finetune) for key in ("top1", "top5"))
+    evaluate = (record.get("config") or {}).get("evaluate") or {}
+    parts = [metrics.get("probe") or {}]
+    if evaluate.get("finetune_epochs") != 0:
+        parts.append(metrics.get("finetune") or {})
+    return all(isinstance(part.get(key), (int, float)) for part in parts for key in ("top1", "top5"))
 
 
 def run_state(run: Run, results_dir: str | Path = "results", runs_dir: str | Path = "runs",
