@@ -124,7 +124,7 @@ cube = srgb_cube_samples(CUBE_LEVELS)  # (M, 3) float64 in [0, 1]
 lab_package = rgb_to_lab(cube.T.reshape(3, 1, -1))[:, 0].T.numpy()  # (M, 3)
 lab_reference = colour.XYZ_to_Lab(colour.sRGB_to_XYZ(cube.numpy()))
 largest_difference = float(np.abs(lab_package - lab_reference).max())
-glue("max_difference_colour_science", largest_difference)
+glue("max_difference_colour_science", largest_difference, seen="largest difference from colour-science, Lab units")
 
 corners = {"black": (0, 0, 0), "white": (1, 1, 1), "red": (1, 0, 0), "green": (0, 1, 0),
            "blue": (0, 0, 1), "yellow": (1, 1, 0), "magenta": (1, 0, 1), "cyan": (0, 1, 1)}
@@ -179,7 +179,7 @@ lightness_step = LIGHTNESS_STEP[ctx.preset]
 lightness_grid = torch.arange(lightness_step / 2, 100, lightness_step, dtype=torch.float64)
 shares = reachable_fractions(lightness_grid.tolist(), POSTER_A_RANGE, POSTER_B_RANGE, AB_STEP)
 overall = float(shares.mean())  # the slices tile L* in [0, 100]: their mean share is the volume share
-glue("reachable_percent_overall", 100 * overall)
+glue("reachable_percent_overall", 100 * overall, seen="share of the a*b* box sRGB reaches, all L*, %")
 glue("reachable_percent_best", 100 * float(shares.max()))
 glue("reachable_best_lightness", float(lightness_grid[shares.argmax()]))
 print(f"reachable share of the a/b box: overall {100 * overall:.1f}%, "
@@ -240,8 +240,10 @@ for name, photo in photos.items():
 rgb_correlations, lab_correlations = torch.stack(rgb_correlations), torch.stack(lab_correlations)
 
 mean_abs_rgb, mean_abs_lab = rgb_correlations.abs().mean(0), lab_correlations.abs().mean(0)
-glue("corr_rgb_pairs", float((mean_abs_rgb[0, 1] + mean_abs_rgb[0, 2] + mean_abs_rgb[1, 2]) / 3))
-glue("corr_lab_lightness_colour", float((mean_abs_lab[0, 1] + mean_abs_lab[0, 2]) / 2))
+glue("corr_rgb_pairs", float((mean_abs_rgb[0, 1] + mean_abs_rgb[0, 2] + mean_abs_rgb[1, 2]) / 3),
+     seen="mean abs. correlation between R, G, B")
+glue("corr_lab_lightness_colour", float((mean_abs_lab[0, 1] + mean_abs_lab[0, 2]) / 2),
+     seen="mean abs. correlation of L* with a*, b*")
 glue("corr_lab_a_b", float(mean_abs_lab[1, 2]))
 
 print(f"{'photograph':>22}   r(R,G)  r(R,B)  r(G,B)   r(L,a)  r(L,b)  r(a,b)")

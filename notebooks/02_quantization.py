@@ -127,7 +127,7 @@ cube_lab = lab_space.from_rgb(cube.T.reshape(1, 3, -1, 1))  # (1, 3, M, 1)
 cube_classes = quantizer_ab.encode(cube_lab[:, 1:])
 reachable_classes = torch.zeros(quantizer_ab.num_classes, dtype=torch.bool)
 reachable_classes[cube_classes.unique()] = True
-glue("poster_reachable_classes", int(reachable_classes.sum()))
+glue("poster_reachable_classes", int(reachable_classes.sum()), seen="poster's ab classes sRGB can reach (of 100)")
 print(f"{int(reachable_classes.sum())} of {quantizer_ab.num_classes} ab classes hold at least one of "
       f"{len(cube)} sampled sRGB colours")
 
@@ -161,7 +161,7 @@ derived = GamutQuantizer.derived()
 published_points = {tuple(p) for p in published.centres().round().long().tolist()}
 derived_points = {tuple(p) for p in derived.centres().round().long().tolist()}
 glue("published_bins", published.num_classes)
-glue("derived_bins", derived.num_classes)
+glue("derived_bins", derived.num_classes, seen="in-gamut ab bins the package derives")
 glue("derived_in_published", len(derived_points & published_points))
 extra = sorted(published_points - derived_points)
 print(f"published: {published.num_classes} bins, derived: {derived.num_classes} bins, "
@@ -247,7 +247,7 @@ for key, (name, quantizer) in zip(("poster", "published", "derived"), bin_sets.i
     glue(f"delta_e_grid_{key}", grid_errors[key].mean)
     print(f"{name:>26} {per_pixel:12.2f} {grid_errors[key].mean:14.2f}")
 downsampled_only = float(delta_e_2000(error_crops, grid_errors["poster"].downsampled).mean())
-glue("delta_e_downsample_only", downsampled_only)
+glue("delta_e_downsample_only", downsampled_only, seen="CIEDE2000 of the 12 x 12 downsampling alone")
 print(f"{'downsampling alone':>26} {'':>12} {downsampled_only:14.2f}")
 
 # %% tags=["remove-input"]
@@ -309,7 +309,7 @@ probabilities = torch.softmax(logits, dim=1)[0, :, 0, 0]
 by_hand = -torch.log(probabilities[target[0, 0, 0]])
 glue("example_target_class", int(target))
 glue("example_target_probability", float(probabilities[target[0, 0, 0]]))
-glue("example_loss", float(loss))
+glue("example_loss", float(loss), seen="worked example's cross-entropy, nats")
 print(f"target class {int(target)} (a* bin {int(target) // 10}, b* bin {int(target) % 10}), "
       f"p(target) = {float(probabilities[target[0, 0, 0]]):.3f}")
 print(f"F.cross_entropy = {float(loss):.4f}, -log p(target) = {float(by_hand):.4f}")

@@ -171,8 +171,8 @@ table6_check = compare_with_reference(alexnet_rows, table6_paper)
 cells_differing = sum(len(row["differs"].split(", ")) for row in table6_check if row["differs"])
 glue("table6_rows", len(table6_check))
 glue("table6_rows_equal", sum(row["equal"] for row in table6_check))
-glue("table6_cells", 6 * len(table6_check))
-glue("table6_cells_equal", 6 * len(table6_check) - cells_differing)
+glue("table6_cells", 6 * len(table6_check), seen="Table 6 cells checked")
+glue("table6_cells_equal", 6 * len(table6_check) - cells_differing, seen="Table 6 cells that agree with the paper")
 print(f"stem: {alexnet_pair.stem}")
 Table(table6_check, ["layer", "X", "C", "K", "S", "D", "P", "equal", "differs"],
       {"equal": "= paper", "differs": "differs in"},
@@ -214,7 +214,7 @@ With padding 6 the map would be {fc6_side_padding6} pixels wide, not
 # %%
 alexnet_total = count_parameters(alexnet_pair)
 fc_params = sum(row["params"] for row in alexnet_rows if row["layer"] in ("fc6", "fc7"))
-glue("alexnet_pair_params_millions", alexnet_total / 1e6)
+glue("alexnet_pair_params_millions", alexnet_total / 1e6, seen="FC-AlexNet pair's parameters, millions")
 glue("alexnet_fc_share_percent", 100 * fc_params / alexnet_total)
 Table(alexnet_rows, LAYER_COLUMNS + ["channels_per_half"],
       {**LAYER_HEADERS, "channels_per_half": "C per half (L, ab)"},
@@ -317,7 +317,7 @@ with torch.no_grad():
     together = grouped(features)
 largest_difference = float((separately - together).abs().max())
 split_weights = count_parameters(conv2_half1) + count_parameters(conv2_half2)
-glue("grouped_max_difference", largest_difference)
+glue("grouped_max_difference", largest_difference, seen="two halves vs. groups=2 conv, largest difference")
 glue("conv2_split_weights", split_weights)
 glue("conv2_grouped_weights", count_parameters(grouped))
 glue("conv2_dense_weights", count_parameters(dense))

@@ -147,7 +147,8 @@ assert torch.allclose(loss.detach(), package_loss) and gradient_gap < 1e-5
 glue("step_loss", loss.item())
 glue("step_classes_ab", logits_ab.shape[1])
 glue("step_classes_l", logits_l.shape[1])
-glue("uniform_loss", math.log(logits_ab.shape[1]) + math.log(logits_l.shape[1]))
+glue("uniform_loss", math.log(logits_ab.shape[1]) + math.log(logits_l.shape[1]),
+     seen="loss of a uniform guess, both halves, nats")
 prose(r"""
 At initialisation both halves guess: {step_loss:.2f} nats in all, against
 {uniform_loss:.2f} ($\ln {step_classes_ab} + \ln {step_classes_l}$) for a uniform guess over the
@@ -175,7 +176,7 @@ epoch1_checkpoint = run_dir / "epoch1.pt"
 shutil.copyfile(first.checkpoint, epoch1_checkpoint)
 result = pretrain(config, resume=True)
 history = result.history
-glue("train_seconds", first.wall_time_s + result.wall_time_s)
+glue("train_seconds", first.wall_time_s + result.wall_time_s, seen="pretraining time, s")
 glue("images_per_s", (config.batch_size * result.steps) / max(first.wall_time_s + result.wall_time_s, 1e-9))
 print(f"{result.epochs} epochs, {result.steps} steps in {first.wall_time_s + result.wall_time_s:.0f} s; "
       f"checkpoints: {epoch1_checkpoint}, {result.checkpoint}")
@@ -228,8 +229,8 @@ glue("batchnorm_images", len(refresh_images))
 glue("stale_loss1", stale_loss["loss1"])
 glue("stale_loss2", stale_loss["loss2"])
 glue("steps", result.steps)
-glue("fresh_loss1", heldout_loss[last_label]["loss1"])
-glue("fresh_loss2", heldout_loss[last_label]["loss2"])
+glue("fresh_loss1", heldout_loss[last_label]["loss1"], seen="held-out loss, half 1 (L to ab), after training")
+glue("fresh_loss2", heldout_loss[last_label]["loss2"], seen="held-out loss, half 2 (ab to L), after training")
 print(f"held-out loss after {result.steps} steps, {half1_name} -> {half2_name} / {half2_name} -> {half1_name}:")
 print(f"  stored running statistics:    {stale_loss['loss1']:.3f} / {stale_loss['loss2']:.3f}")
 print(f"  refreshed running statistics: {heldout_loss[last_label]['loss1']:.3f} / "
@@ -319,11 +320,12 @@ errors["quantized target"] = oracle.delta_e
 for label, values in errors.items():
     print(f"{label:>24}: mean CIEDE2000 {float(values.mean()):6.2f}")
 glue("delta_e_grey", float(errors["grey (ab = 0)"].mean()))
-glue("delta_e_first", float(errors["colourised, epoch 1"].mean()))
-glue("delta_e_last", float(errors[f"colourised, {last_label}"].mean()))
+glue("delta_e_first", float(errors["colourised, epoch 1"].mean()), seen="CIEDE2000 of colourisations after epoch 1")
+glue("delta_e_last", float(errors[f"colourised, {last_label}"].mean()),
+     seen="CIEDE2000 of colourisations after the last epoch")
 glue("delta_e_oracle", float(oracle.mean))
 improved = errors[f"colourised, {last_label}"] < errors["colourised, epoch 1"]
-glue("improved_percent", 100 * float(improved.double().mean()))
+glue("improved_percent", 100 * float(improved.double().mean()), seen="held-out crops coloured better at the end, %")
 glue("delta_e_verdict", "better" if errors[f"colourised, {last_label}"].mean() < errors["colourised, epoch 1"].mean()
      else "not better")
 

@@ -180,7 +180,8 @@ glue("first_layer", layers[0])
 glue("last_layer", layers[-1])
 glue("widest_layer", widest)
 glue("widest_gap", 100 * gaps[widest])
-glue("probe_gap", 100 * (probes["pretrained"].metrics["top1"] - probes["random init"].metrics["top1"]))
+glue("probe_gap", 100 * (probes["pretrained"].metrics["top1"] - probes["random init"].metrics["top1"]),
+     seen="probe gap, pretrained minus random init, points")
 glue("probe_fit_images", probes["pretrained"].metrics["train_images"])
 glue("probe_val_images", probes["pretrained"].metrics["val_images"])
 glue("chance", 100 / num_classes)
@@ -296,7 +297,8 @@ for name, key in (("pretrained", "pretrained"), ("random init", "random")):
     print(f"{name:>12}: top-1 {100 * metrics['top1']:5.1f}%  top-5 {100 * metrics['top5']:5.1f}%  "
           f"(training loss per epoch: {losses})")
 glue("finetune_epochs", f"{eval_config.finetune_epochs} epoch{'s' if eval_config.finetune_epochs != 1 else ''}")
-glue("finetune_gap", 100 * (finetuned["pretrained"].metrics["top1"] - finetuned["random init"].metrics["top1"]))
+glue("finetune_gap", 100 * (finetuned["pretrained"].metrics["top1"] - finetuned["random init"].metrics["top1"]),
+     seen="fine-tuning gap, points")
 plot_accuracy_bars({
     "linear probe\n(layer chosen\non validation)": {name: probes[name].metrics["top1"] for name in probes},
     f"fine-tuned\n({eval_config.finetune_epochs} epoch{'s' if eval_config.finetune_epochs != 1 else ''})": {name: finetuned[name].metrics["top1"] for name in finetuned},
@@ -364,9 +366,9 @@ shipped_gap = shipped["pretrained"].metrics["top1"] - shipped["random init"].met
 
 # %% tags=["remove-input"]
 glue("shipped_layer", PRETRAINED[SHIPPED].probe_layer)
-glue("shipped_top1", 100 * shipped["pretrained"].metrics["top1"])
+glue("shipped_top1", 100 * shipped["pretrained"].metrics["top1"], seen="shipped network's probe top-1, %")
 glue("shipped_random_top1", 100 * shipped["random init"].metrics["top1"])
-glue("shipped_gap", 100 * shipped_gap)
+glue("shipped_gap", 100 * shipped_gap, seen="shipped network's gap over random init, points")
 prose(r"""
 At {shipped_layer}, the shipped network scores {shipped_top1:.1f}% and
 its random initialisation {shipped_random_top1:.1f}%: a gap of

@@ -230,7 +230,8 @@ for noise in NOISES:
           f"{runs[noise].final_loss:.4f}, {runs[noise].wall_time_s:.1f} s")
 images_seen = runs[NOISES[0]].steps * first.batch_size
 glue("dae_images_seen", images_seen)
-glue("dae_pretrain_seconds", sum(run.wall_time_s for run in runs.values()))
+glue("dae_pretrain_seconds", sum(run.wall_time_s for run in runs.values()),
+     seen="three autoencoders' pretraining time, s")
 histories = {labels[noise]: read_metrics(runs[noise].metrics_path) for noise in NOISES}
 fig = plot_loss_curves(histories)
 fig
@@ -362,14 +363,14 @@ table_rows = [{"network": label, "best_layer": result.metrics["best_layer"], "to
                "gap": 100 * (result.metrics["top1"] - floors[label]) if label in floors else None}
               for label, result in probes.items()]
 
-glue("probe_floor_top1", 100 * floor)
+glue("probe_floor_top1", 100 * floor, seen="random-init encoder's probe top-1, %")
 glue("probe_test_images", test_images)
 glue("probe_train_images", probes[floor_label].metrics["train_images"])
 glue("probe_num_classes", num_classes)
-glue("probe_band_points", 100 * band)
+glue("probe_band_points", 100 * band, seen="floor's band, points")
 for noise in NOISES:
     glue(f"probe_top1_{noise}", 100 * probes[labels[noise]].metrics["top1"])
-glue("probe_top1_splitbrain", 100 * probes[split_label].metrics["top1"])
+glue("probe_top1_splitbrain", 100 * probes[split_label].metrics["top1"], seen="split-brain pair's probe top-1, %")
 glue("probe_split_floor_top1", 100 * split_floor)
 glue("probe_floor_sentence", floor_sentence(comparison, band=band))
 Table(table_rows, ["network", "best_layer", "top1", "top5", "gap"],

@@ -280,6 +280,7 @@ for name, entry in PRETRAINED.items():
     start = time.perf_counter()
     results = probe_shipped(name, config, datasets)
     ours, floor = results["pretrained"].metrics, results["random init"].metrics
+    glue(f"gap_{name}", 100 * (ours["top1"] - floor["top1"]), seen=f"{name}: probe gap over random init, points")
     shipped_rows.append({"network": name, "data": data, "layer": ours["best_layer"], "pretrained": percent(ours["top1"]),
                          "random init": percent(floor["top1"]), "gap": f"{100 * (ours['top1'] - floor['top1']):+.1f}",
                          "seconds": f"{time.perf_counter() - start:.0f}"})

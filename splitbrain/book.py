@@ -6,8 +6,10 @@
 2. executes each committed notebook with papermill, injecting ``PRESET``, into a staging copy of
    the book under ``_build/src`` (the committed notebooks stay output-free);
 3. writes the per-chapter wall times to ``_build/src/runtimes.json`` (and, with
-   ``--record-runtimes``, to ``results/runtimes/<preset>.json``), and renders the committed
-   records as the instructors' run-time page ``book/runtimes.md``;
+   ``--record-runtimes``, to ``results/runtimes/<preset>.json``, with the numbers each chapter
+   marks as "you should see", once per ``--seeds`` seed), and renders the committed records as
+   the instructors' run-time page ``book/runtimes.md`` and the number tables of
+   ``book/instructor.md``;
 4. renders the staged copy with Jupyter Book 1.x, execution off and Sphinx warnings as errors,
    into ``_build/html`` (its log is shown only when it fails).
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -80,13 +83,22 @@ def stage(root: Path, staging: Path) -> None:
             shutil.copytree(root / name, staging / name)
 
 
-def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | None = None) -> dict:
+def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | None = None,
+                      seed: int | None = None, seen: dict | None = None) -> dict:
     """Execute each chapter with papermill into ``staging``; returns {notebook: seconds}.
 
     With ``only``, the chapters whose names match none of its keys are staged unexecuted.
+    ``seed``: injected as the chapters' ``SEED`` (default: each chapter's own, 0).
+    ``seen``: a dict that receives, per executed notebook, the "you should see" numbers its
+    ``glue(..., seen=...)`` calls recorded: {name: {"what": description, "value": number}}.
     """
+    import os
+
     import papermill
 
+    from .notebook import SEEN_VALUES_ENV
+
+    parameters = {"PRESET": preset, **({"SEED": seed} if seed is not None else {})}
     durations = {}
     for notebook in chapter_notebooks(root):
         target = staging / notebook
@@ -94,20 +106,30 @@ def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | 
         if only and not any(key in notebook.name for key in only):
             shutil.copy2(root / notebook, target)  # staged unexecuted, so the toc stays whole
             continue
+        seen_file = target.with_suffix(".seen.json")
+        seen_file.unlink(missing_ok=True)
+        os.environ[SEEN_VALUES_ENV] = str(seen_file)  # the kernel inherits the environment
         start = time.perf_counter()
-        papermill.execute_notebook(
-            str(root / notebook),
-            str(target),
-            parameters={"PRESET": preset},
-            cwd=str(root / notebook.parent),
-            progress_bar=False,
-            kernel_name="python3",
-            # the kernel's own log (plain-TCP warnings, the interrupt at shutdown) is not the chapter's
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-        )
+        try:
+            papermill.execute_notebook(
+                str(root / notebook),
+                str(target),
+                parameters=parameters,
+                cwd=str(root / notebook.parent),
+                progress_bar=False,
+                kernel_name="python3",
+                # the kernel's own log (plain-TCP warnings, the interrupt at shutdown) is not the chapter's
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            )
+        finally:
+            del os.environ[SEEN_VALUES_ENV]
         durations[notebook.as_posix()] = round(time.perf_counter() - start, 2)
+        if seen is not None:
+            seen[notebook.as_posix()] = json.loads(seen_file.read_text()) if seen_file.exists() else {}
+        seen_file.unlink(missing_ok=True)
         hide_injected_parameters(target)
-        print(f"executed {notebook} (preset {preset}) in {durations[notebook.as_posix()]:.1f} s", flush=True)
+        seed_text = f", seed {seed}" if seed is not None else ""
+        print(f"executed {notebook} (preset {preset}{seed_text}) in {durations[notebook.as_posix()]:.1f} s", flush=True)
     return durations
 
 
@@ -137,13 +159,28 @@ def machine_description() -> str:
     return text
 
 
-def record_runtimes(root: Path, preset: str, seconds: dict) -> Path:
-    """Save this run's per-chapter wall times as ``results/runtimes/<preset>.json``."""
+def record_runtimes(root: Path, preset: str, seconds: dict, seen_by_seed: dict[int, dict] | None = None) -> Path:
+    """Save a build's per-chapter wall times, and the "you should see" numbers each seed's run
+    of the chapters recorded, as ``results/runtimes/<preset>.json``.
+
+    seen_by_seed: {seed: {notebook: {name: {"what", "value"}}}} (see :func:`execute_notebooks`);
+    stored per notebook and name as {"what", "values": one number per seed, in seed order}.
+    """
+    seen_by_seed = seen_by_seed or {}
+    seeds = sorted(seen_by_seed)
+    seen: dict[str, dict] = {}
+    for seed in seeds:
+        for notebook, values in seen_by_seed[seed].items():
+            for name, item in values.items():
+                entry = seen.setdefault(notebook, {}).setdefault(name, {"what": item["what"], "values": []})
+                entry["values"].append(item["value"])
     record = {
         "preset": preset,
         "machine": machine_description(),
         "date": time.strftime("%Y-%m-%d"),
         "seconds": seconds,
+        "seeds": seeds,
+        "seen": seen,
     }
     return atomic_write_text(root / RUNTIME_RECORDS / f"{preset}.json", json.dumps(record, indent=2) + "\n")
 
@@ -179,14 +216,65 @@ def runtime_page(records: list[dict]) -> str:
     return "\n".join(lines + [""])
 
 
-def write_runtime_page(root: Path, staging: Path) -> None:
-    """Render the committed runtime records into the staged ``book/runtimes.md``."""
+def runtime_records(root: Path) -> list[dict]:
+    """The committed runtime records (``results/runtimes/*.json``), in preset order."""
     folder = root / RUNTIME_RECORDS
     order = {name: i for i, name in enumerate(PRESET_NAMES)}
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
-    records.sort(key=lambda r: order.get(r["preset"], len(order)))
+    return sorted(records, key=lambda r: order.get(r["preset"], len(order)))
+
+
+def write_runtime_page(root: Path, staging: Path) -> None:
+    """Render the committed runtime records into the staged ``book/runtimes.md``."""
     (staging / "book").mkdir(exist_ok=True)
-    (staging / "book" / "runtimes.md").write_text(runtime_page(records))
+    (staging / "book" / "runtimes.md").write_text(runtime_page(runtime_records(root)))
+
+
+SEEN_MARKER = re.compile(r"^<!-- seen: (?P<chapter>[\w.-]+) -->$", re.MULTILINE)
+"""A line of ``book/instructor.md`` replaced at build time by a chapter's recorded numbers."""
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def seen_table(chapter: str, records: list[dict]) -> str:
+    """Markdown: the "you should see" numbers the runtime records hold for the notebook named
+    ``chapter`` (e.g. "05_pretraining"), one column per preset, each a range over its seeds."""
+    notebook = f"notebooks/{chapter}.ipynb"
+    columns = [r for r in records if r.get("seen", {}).get(notebook)]
+    if not columns:
+        return "- **You should see (numbers):** no recorded run of this chapter yet."
+    names = list(dict.fromkeys(name for r in columns for name in r["seen"][notebook]))
+    header = ["what the chapter prints"]
+    for r in columns:
+        seeds = r["seeds"]
+        label = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
+        header.append(f"`{r['preset']}`, {label}")
+    lines = ["- **You should see (numbers):** what recorded runs of the chapter printed (a range is the lowest",
+             "  and highest over the seeds; `python -m splitbrain.book build --record-runtimes` records them).",
+             "", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for name in names:
+        what = next(r["seen"][notebook][name]["what"] for r in columns if name in r["seen"][notebook])
+        cells = [what.replace("*", r"\*")]  # L*, a*b*: literal stars, not emphasis
+        for r in columns:
+            values = r["seen"][notebook].get(name, {}).get("values", [])
+            low, high = (min(values), max(values)) if values else (None, None)
+            cells.append("" if low is None else _number(low) if _number(low) == _number(high)
+                         else f"{_number(low)} to {_number(high)}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"  # a blank line ends the table before the next bullet
+
+
+def instructor_page(text: str, records: list[dict]) -> str:
+    """``book/instructor.md`` with each ``<!-- seen: CHAPTER -->`` line replaced by :func:`seen_table`."""
+    return SEEN_MARKER.sub(lambda match: seen_table(match["chapter"], records), text)
+
+
+def write_instructor_page(root: Path, staging: Path) -> None:
+    """Render the recorded "you should see" numbers into the staged ``book/instructor.md``."""
+    page = staging / "book" / "instructor.md"
+    page.write_text(instructor_page((root / "book" / "instructor.md").read_text(), runtime_records(root)))
 
 
 def build_html(staging: Path, output: Path) -> None:
@@ -213,7 +301,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="_build", help="output folder (default: _build)")
     parser.add_argument("--only", nargs="*", help="execute only notebooks whose name contains one of these")
     parser.add_argument("--record-runtimes", action="store_true",
-                        help="save the per-chapter wall times to results/runtimes/<preset>.json")
+                        help="save the per-chapter wall times and the numbers each chapter marks as "
+                             "'you should see' to results/runtimes/<preset>.json")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
+                        help="with --record-runtimes: run the chapters once per seed (the book shows the "
+                             "first) and record each seed's numbers (default: 0)")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -222,11 +314,22 @@ def run_command(args: argparse.Namespace) -> int:
     output = (REPO_ROOT / args.out).resolve()
     staging = output / "src"
     stage(REPO_ROOT, staging)
-    durations = execute_notebooks(REPO_ROOT, staging, preset, args.only)
+    if len(args.seeds) != len(set(args.seeds)) or (len(args.seeds) > 1 and not args.record_runtimes):
+        raise ValueError("--seeds: expected distinct seeds, and more than one only with --record-runtimes")
+    if args.record_runtimes and args.only:
+        raise ValueError("--record-runtimes records every chapter: run it without --only")
+    seen_by_seed: dict[int, dict] = {seed: {} for seed in args.seeds}
+    first, *others = args.seeds
+    durations = execute_notebooks(REPO_ROOT, staging, preset, args.only, seed=first, seen=seen_by_seed[first])
     (staging / "runtimes.json").write_text(json.dumps({"preset": preset, "seconds": durations}, indent=2))
+    for seed in others:  # executed only for their numbers, into a scratch copy the book does not show
+        scratch = output / f"seed-{seed}"
+        execute_notebooks(REPO_ROOT, scratch, preset, args.only, seed=seed, seen=seen_by_seed[seed])
+        shutil.rmtree(scratch)
     if args.record_runtimes:
-        print(f"run times recorded in {record_runtimes(REPO_ROOT, preset, durations)}")
+        print(f"run times recorded in {record_runtimes(REPO_ROOT, preset, durations, seen_by_seed)}")
     write_runtime_page(REPO_ROOT, staging)
+    write_instructor_page(REPO_ROOT, staging)
     build_html(staging, output)
     print(f"book built; open {output / 'html' / 'index.html'}")
     return 0

@@ -68,11 +68,39 @@ def chapter_setup(preset: str = "auto", seed: int = 0, device: str = "auto", dow
 GLUED: dict[str, object] = {}
 """The values chapters hand to their prose (:func:`glue`), by name."""
 
+SEEN_VALUES_ENV = "SPLITBRAIN_SEEN_VALUES"
+"""Environment variable naming the JSON file the book's recorder collects a chapter's
+"you should see" numbers in (``glue(..., seen=...)``); unset, nothing is written."""
 
-def glue(name: str, value) -> None:
+
+def glue(name: str, value, seen: str | None = None) -> None:
     """Keep ``value`` under ``name`` for the prose cells that follow (:func:`prose`); returns
-    nothing, so a cell that ends with a glue call shows nothing."""
+    nothing, so a cell that ends with a glue call shows nothing.
+
+    ``seen``: marks a number a student should see, described in a few words (e.g. "probe gap over
+    random init, points"). Under ``splitbrain book build --record-runtimes`` it is recorded with
+    the chapter's run, and the instructors' page shows its range over the recorded seeds.
+    """
     GLUED[name] = value
+    if seen is not None:
+        _record_seen(name, value, seen)
+
+
+def _record_seen(name: str, value, what: str) -> None:
+    import json
+    import numbers
+    import os
+
+    from .files import atomic_write_text
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"glue({name!r}, seen=...) needs a number, got {type(value).__name__}")
+    path = os.environ.get(SEEN_VALUES_ENV)
+    if not path:
+        return
+    seen = json.loads(open(path).read()) if os.path.exists(path) else {}
+    seen[name] = {"what": what, "value": float(value)}
+    atomic_write_text(path, json.dumps(seen, indent=1) + "\n")
 
 
 def prose(template: str) -> None:

@@ -1,4 +1,6 @@
 """The chapters' setup: which data a chapter uses, and that it downloads only when asked."""
+import json
+
 import pytest
 
 from splitbrain import data
@@ -34,3 +36,20 @@ def test_a_missing_dataset_is_replaced_by_the_embedded_photographs_unless_asked_
     assert chapter_setup("colab", device="cpu").data == {"download": False}
     assert chapter_setup("smoke").data == {"download": False}
     assert capsys.readouterr().out == ""
+
+
+def test_glue_records_a_seen_number_only_when_the_book_asks(tmp_path, monkeypatch):
+    from splitbrain import notebook
+
+    path = tmp_path / "seen.json"
+    monkeypatch.delenv(notebook.SEEN_VALUES_ENV, raising=False)
+    notebook.glue("gap", 3.25, seen="probe gap, points")
+    assert notebook.GLUED["gap"] == 3.25 and not path.exists()  # a reader's run writes nothing
+    monkeypatch.setenv(notebook.SEEN_VALUES_ENV, str(path))
+    notebook.glue("gap", 4.5, seen="probe gap, points")
+    notebook.glue("steps", 12, seen="steps")
+    notebook.glue("label", "conv3")  # not marked: kept for the prose, not recorded
+    assert json.loads(path.read_text()) == {"gap": {"what": "probe gap, points", "value": 4.5},
+                                            "steps": {"what": "steps", "value": 12.0}}
+    with pytest.raises(TypeError, match="'label'.*needs a number, got str"):
+        notebook.glue("label", "conv3", seen="the chosen layer")
