@@ -57,7 +57,7 @@ def test_gaps_and_verdict_within_two_standard_errors():
     text = report.grid_report(grid_records([0.01, -0.01, 0.005]), "g")
     assert "Lab +11.0 ± 1.0" in text  # lab minus random-lab: 0.10, 0.11, 0.12
     assert "RGB +6.0 ± 1.0" in text   # rgb minus random-rgb: 0.05, 0.06, 0.07
-    assert "the masking DAE -4.0 ± 1.0 (1 of 1 DAE below the floor)" in text
+    assert "the masking DAE -4.0 ± 1.0 (1 of 1 DAE methods below the floor on average)" in text
     assert "+0.2 ± 1.0 points" in text and "show neither" in text
     assert "SimpleNet: 18 runs, 2.0 to 12.0 minutes each (median 5.0), 1.6 h in all, on Some CPU (2 CPU cores)." in text
 

@@ -87,7 +87,8 @@ def _arch_sentences(rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping
         below = sum(row["gap_probe_top1"] < 0 for row in daes)
         sentence += ("; " if parts else ": ") + ", ".join(
             f"{_method_words(row)} {format_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}" for row in daes)
-        sentence += f" ({below} of {len(daes)} DAE{'s' if len(daes) > 1 else ''} below the floor)"
+        sentence += (" (no DAE method below the floor on average)" if below == 0 else
+                     f" ({below} of {len(daes)} DAE methods below the floor on average)")
     for row in gapped:
         if row["kind"] == "supervised":
             sentence += f"; {_method_words(row)} {format_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}"
