@@ -124,7 +124,6 @@ cube = srgb_cube_samples(CUBE_LEVELS)  # (M, 3) float64 in [0, 1]
 lab_package = rgb_to_lab(cube.T.reshape(3, 1, -1))[:, 0].T.numpy()  # (M, 3)
 lab_reference = colour.XYZ_to_Lab(colour.sRGB_to_XYZ(cube.numpy()))
 largest_difference = float(np.abs(lab_package - lab_reference).max())
-glue("max_difference_colour_science", largest_difference, seen="largest difference from colour-science, Lab units")
 
 corners = {"black": (0, 0, 0), "white": (1, 1, 1), "red": (1, 0, 0), "green": (0, 1, 0),
            "blue": (0, 0, 1), "yellow": (1, 1, 0), "magenta": (1, 0, 1), "cyan": (0, 1, 1)}
@@ -135,6 +134,7 @@ for name, (lightness, a, b) in zip(corners, corner_lab.tolist()):
     print(f"{name:>8} {lightness:7.1f} {a:7.1f} {b:7.1f}")
 
 # %% tags=["remove-input"]
+glue("max_difference_colour_science", largest_difference, seen="largest difference from colour-science, Lab units")
 prose(r"""
 The two agree to {max_difference_colour_science:.0e} Lab units, far below anything
 visible (a colour difference of about 1 is just noticeable). The table of the cube's corners
@@ -240,11 +240,6 @@ for name, photo in photos.items():
 rgb_correlations, lab_correlations = torch.stack(rgb_correlations), torch.stack(lab_correlations)
 
 mean_abs_rgb, mean_abs_lab = rgb_correlations.abs().mean(0), lab_correlations.abs().mean(0)
-glue("corr_rgb_pairs", float((mean_abs_rgb[0, 1] + mean_abs_rgb[0, 2] + mean_abs_rgb[1, 2]) / 3),
-     seen="mean abs. correlation between R, G, B")
-glue("corr_lab_lightness_colour", float((mean_abs_lab[0, 1] + mean_abs_lab[0, 2]) / 2),
-     seen="mean abs. correlation of L* with a*, b*")
-glue("corr_lab_a_b", float(mean_abs_lab[1, 2]))
 
 print(f"{'photograph':>22}   r(R,G)  r(R,B)  r(G,B)   r(L,a)  r(L,b)  r(a,b)")
 for name, rgb_r, lab_r in zip(photos, rgb_correlations, lab_correlations):
@@ -258,6 +253,11 @@ plot_correlation_matrices(
 )
 
 # %% tags=["remove-input"]
+glue("corr_rgb_pairs", float((mean_abs_rgb[0, 1] + mean_abs_rgb[0, 2] + mean_abs_rgb[1, 2]) / 3),
+     seen="mean abs. correlation between R, G, B")
+glue("corr_lab_lightness_colour", float((mean_abs_lab[0, 1] + mean_abs_lab[0, 2]) / 2),
+     seen="mean abs. correlation of L* with a*, b*")
+glue("corr_lab_a_b", float(mean_abs_lab[1, 2]))
 prose(r"""
 Between two RGB channels the correlation has an average size of
 {corr_rgb_pairs:.2f}: knowing R, a straight line already predicts most of G and B.

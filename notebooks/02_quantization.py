@@ -247,10 +247,10 @@ for key, (name, quantizer) in zip(("poster", "published", "derived"), bin_sets.i
     glue(f"delta_e_grid_{key}", grid_errors[key].mean)
     print(f"{name:>26} {per_pixel:12.2f} {grid_errors[key].mean:14.2f}")
 downsampled_only = float(delta_e_2000(error_crops, grid_errors["poster"].downsampled).mean())
-glue("delta_e_downsample_only", downsampled_only, seen="CIEDE2000 of the 12 x 12 downsampling alone")
 print(f"{'downsampling alone':>26} {'':>12} {downsampled_only:14.2f}")
 
 # %% tags=["remove-input"]
+glue("delta_e_downsample_only", downsampled_only, seen="CIEDE2000 of the 12 x 12 downsampling alone")
 prose(r"""
 Quantizing every pixel with the poster's coarse grid costs
 {delta_e_pixel_poster:.1f} on average, against
@@ -307,14 +307,14 @@ target = quantizer_ab.encode(true_ab.view(1, 2, 1, 1))  # (1, 1, 1): the 1-hot t
 loss = F.cross_entropy(logits, target)
 probabilities = torch.softmax(logits, dim=1)[0, :, 0, 0]
 by_hand = -torch.log(probabilities[target[0, 0, 0]])
-glue("example_target_class", int(target))
-glue("example_target_probability", float(probabilities[target[0, 0, 0]]))
-glue("example_loss", float(loss), seen="worked example's cross-entropy, nats")
 print(f"target class {int(target)} (a* bin {int(target) // 10}, b* bin {int(target) % 10}), "
       f"p(target) = {float(probabilities[target[0, 0, 0]]):.3f}")
 print(f"F.cross_entropy = {float(loss):.4f}, -log p(target) = {float(by_hand):.4f}")
 
 # %% tags=["remove-input"]
+glue("example_target_class", int(target))
+glue("example_target_probability", float(probabilities[target[0, 0, 0]]))
+glue("example_loss", float(loss), seen="worked example's cross-entropy, nats")
 prose(r"""
 The true colour falls in class {example_target_class}; the prediction gives that
 class a probability of {example_target_probability:.2f}, so the loss is

@@ -184,7 +184,6 @@ cells = GRID * GRID
 for index, name in ((1, "tint"), (2, "saturation")):
     glue(f"{name}_changed_fixed", int((version_fixed[index] != version_fixed[0]).sum()))
     glue(f"{name}_changed_rescaled", int((version_rescaled[index] != version_rescaled[0]).sum()))
-glue("cells", cells)
 row_titles = ["original", f"tinted: a* {SHIFT_A:+g}, b* {SHIFT_B:+g}", f"saturated: ab x {SATURATION:g}"]
 # each cell drawn in its class's colour: the bin centre (the rescaled bins' centres depend on the image's range)
 plot_class_maps(lab_space.to_rgb(versions),
@@ -193,6 +192,7 @@ plot_class_maps(lab_space.to_rgb(versions),
                 row_titles=row_titles)
 
 # %% tags=["remove-input"]
+glue("cells", cells)
 prose(r"""
 Tinting changes the global class of {tint_changed_fixed} of the
 {cells} cells and the rescaled class of {tint_changed_rescaled}: a
@@ -215,16 +215,16 @@ section.
 # %%
 flattest = int((ranges[:, :, 1] - ranges[:, :, 0]).sum(dim=1).argmin())
 flat_widths = (ranges[flattest, :, 1] - ranges[flattest, :, 0]).tolist()
-glue("flattest_range_a", flat_widths[0])
-glue("flattest_range_b", flat_widths[1])
-glue("flattest_rescaled_classes", int(rescaled_classes[flattest].unique().numel()))
-glue("flattest_fixed_classes", int(fixed_classes[flattest].unique().numel()))
 print(f"crop {flattest} has the smallest range: a* spans {flat_widths[0]:.1f}, b* spans {flat_widths[1]:.1f} "
       f"(including the +1 margin), yet uses {int(rescaled_classes[flattest].unique().numel())} rescaled classes "
       f"against {int(fixed_classes[flattest].unique().numel())} with global bins")
 plot_image_table({"flattest crop": crops[flattest:flattest + 1]}, cell_size=2.2)
 
 # %% tags=["remove-input"]
+glue("flattest_range_a", flat_widths[0])
+glue("flattest_range_b", flat_widths[1])
+glue("flattest_rescaled_classes", int(rescaled_classes[flattest].unique().numel()))
+glue("flattest_fixed_classes", int(fixed_classes[flattest].unique().numel()))
 prose(r"""
 The flattest of these crops spans only {flattest_range_a:.1f} by
 {flattest_range_b:.1f} ab units (margin included), yet its target uses
@@ -309,11 +309,11 @@ for space, title in titles.items():
 per_crop = {space: result.delta_e for space, result in results.items()}
 rescaled_beats_lab = 100 * float((per_crop["rescaled_lab"] < per_crop["lab"]).double().mean())
 lab_beats_rgb = 100 * float((per_crop["lab"] < per_crop["rgb"]).double().mean())
-glue("rescaled_beats_lab_percent", rescaled_beats_lab, seen="crops rescaled Lab reconstructs better than Lab, %")
-glue("lab_beats_rgb_percent", lab_beats_rgb)
 print(f"rescaled Lab closer than Lab on {rescaled_beats_lab:.0f}% of the crops, Lab closer than RGB on {lab_beats_rgb:.0f}%")
 
 # %% tags=["remove-input"]
+glue("rescaled_beats_lab_percent", rescaled_beats_lab, seen="crops rescaled Lab reconstructs better than Lab, %")
+glue("lab_beats_rgb_percent", lab_beats_rgb)
 prose(r"""
 Quantized RGB and quantized Lab fail in different ways. The G and B bins are a tenth of the
 whole range wide, and because G and B also carry lightness, their steps show as blocks of

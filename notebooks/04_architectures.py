@@ -169,17 +169,16 @@ alexnet_rows = layer_table(alexnet_pair, INPUT_SIZE)
 table6_check = compare_with_reference(alexnet_rows, table6_paper)
 
 cells_differing = sum(len(row["differs"].split(", ")) for row in table6_check if row["differs"])
-glue("table6_rows", len(table6_check))
-glue("table6_rows_equal", sum(row["equal"] for row in table6_check))
-glue("table6_cells", 6 * len(table6_check), seen="Table 6 cells checked")
-glue("table6_cells_equal", 6 * len(table6_check) - cells_differing, seen="Table 6 cells that agree with the paper")
 print(f"stem: {alexnet_pair.stem}")
 Table(table6_check, ["layer", "X", "C", "K", "S", "D", "P", "equal", "differs"],
       {"equal": "= paper", "differs": "differs in"},
       caption=f"FC-AlexNet pair from splitbrain.models at {INPUT_SIZE} px vs. Table 6")
 
-
 # %% tags=["remove-input"]
+glue("table6_rows", len(table6_check))
+glue("table6_rows_equal", sum(row["equal"] for row in table6_check))
+glue("table6_cells", 6 * len(table6_check), seen="Table 6 cells checked")
+glue("table6_cells_equal", 6 * len(table6_check) - cells_differing, seen="Table 6 cells that agree with the paper")
 prose(r"""
 {table6_cells_equal} of the {table6_cells} cells agree, and
 {table6_rows_equal} of the {table6_rows} rows agree entirely. The one difference
@@ -214,14 +213,13 @@ With padding 6 the map would be {fc6_side_padding6} pixels wide, not
 # %%
 alexnet_total = count_parameters(alexnet_pair)
 fc_params = sum(row["params"] for row in alexnet_rows if row["layer"] in ("fc6", "fc7"))
-glue("alexnet_pair_params_millions", alexnet_total / 1e6, seen="FC-AlexNet pair's parameters, millions")
-glue("alexnet_fc_share_percent", 100 * fc_params / alexnet_total)
 Table(alexnet_rows, LAYER_COLUMNS + ["channels_per_half"],
       {**LAYER_HEADERS, "channels_per_half": "C per half (L, ab)"},
       caption="FC-AlexNet pair, both halves (parameters summed)")
 
-
 # %% tags=["remove-input"]
+glue("alexnet_pair_params_millions", alexnet_total / 1e6, seen="FC-AlexNet pair's parameters, millions")
+glue("alexnet_fc_share_percent", 100 * fc_params / alexnet_total)
 prose(r"""
 The pair has {alexnet_pair_params_millions:.1f} million parameters, and
 {alexnet_fc_share_percent:.0f}% of them sit in fc6 and fc7: as in the original
@@ -241,12 +239,11 @@ AlexNet, the convolutional layers are small next to the former fully connected o
 resnet_half = build_trunk("fcresnet18", in_channels=1, width="half",
                           input_size=INPUT_SIZE, grid=GRID)
 print(f"stem: {resnet_half.stem}")
-glue("resnet_imagenet_stem_map", type(resnet_half).map_size("imagenet", INPUT_SIZE))  # with the max pool
 Table(layer_table(resnet_half, INPUT_SIZE), LAYER_COLUMNS, LAYER_HEADERS,
       caption=f"FC-ResNet18, one half, {INPUT_SIZE} px input (first conv of each stage)")
 
-
 # %% tags=["remove-input"]
+glue("resnet_imagenet_stem_map", type(resnet_half).map_size("imagenet", INPUT_SIZE))  # with the max pool
 prose(r"""
 At 180 px the package drops torchvision's stem max pool (stem `imagenet_no_maxpool`), so the
 map ends at 12 x 12 instead of {resnet_imagenet_stem_map} x
@@ -317,16 +314,15 @@ with torch.no_grad():
     together = grouped(features)
 largest_difference = float((separately - together).abs().max())
 split_weights = count_parameters(conv2_half1) + count_parameters(conv2_half2)
-glue("grouped_max_difference", largest_difference, seen="two halves vs. groups=2 conv, largest difference")
-glue("conv2_split_weights", split_weights)
-glue("conv2_grouped_weights", count_parameters(grouped))
-glue("conv2_dense_weights", count_parameters(dense))
 print(f"largest difference: {largest_difference:.1g}")
 print(f"weights: two halves {split_weights:,}, groups=2 {count_parameters(grouped):,}, "
       f"standard {count_parameters(dense):,}")
 
-
 # %% tags=["remove-input"]
+glue("grouped_max_difference", largest_difference, seen="two halves vs. groups=2 conv, largest difference")
+glue("conv2_split_weights", split_weights)
+glue("conv2_grouped_weights", count_parameters(grouped))
+glue("conv2_dense_weights", count_parameters(dense))
 prose(r"""
 The largest difference between the two computations is
 {grouped_max_difference:.1g}: they are the same function. The grouped layer has
@@ -420,8 +416,6 @@ for FC-AlexNet with the Table 6 stem, $180 \to 45 \to 23 \to 12$. The same netwo
 
 # %%
 on_grid = [row for row in grid_rows if row["output"][1:] == (GRID, GRID)]
-glue("grid_rows", len(grid_rows))
-glue("grid_rows_on_grid", len(on_grid))
 print("logits of one half:", sorted({format_shape(row["output"]) for row in grid_rows}))
 Table(grid_rows, ["arch", "input_size", "ladder", "stem", "map", "head"],
       {"input_size": "input side", "ladder": "map side for each stem", "stem": "chosen stem",
@@ -429,6 +423,8 @@ Table(grid_rows, ["arch", "input_size", "ladder", "stem", "map", "head"],
       caption=f"How each trunk reaches the {GRID} x {GRID} grid")
 
 # %% tags=["remove-input"]
+glue("grid_rows", len(grid_rows))
+glue("grid_rows_on_grid", len(on_grid))
 prose(r"""
 The table lists, for each input side, the map side every stem would give (in ladder order),
 the stem the rule picks, the trunk's map and what the head does to it. Running one half of
@@ -494,15 +490,14 @@ alexnet_fields = receptive_fields(alexnet_rows)
 assert by_hand == [(row["layer"], row["rf"], row["jump"], row["start"]) for row in alexnet_fields]
 for row in alexnet_fields:
     glue(f"rf_fcalexnet_{row['layer']}", row["rf"])
-glue("jump_fcalexnet_fc7", alexnet_fields[-1]["jump"])
 Table(alexnet_fields,
       ["layer", "kernel", "stride", "dilation", "padding", "spatial", "rf", "jump", "start"],
       {"spatial": "X", "rf": "receptive field (px)", "jump": "jump (px)",
        "start": "centre of unit 0"},
       caption=f"Receptive fields of FC-AlexNet at {INPUT_SIZE} px")
 
-
 # %% tags=["remove-input"]
+glue("jump_fcalexnet_fc7", alexnet_fields[-1]["jump"])
 prose(r"""
 conv1 sees {rf_fcalexnet_conv1} pixels, pool1 adds two conv1 units 4 px apart,
 $11 + 2 \cdot 4 = 19$, and conv2 adds four pool1 units 8 px apart, $19 + 4 \cdot 8 = 51$
@@ -533,14 +528,13 @@ cell_side = INPUT_SIZE / GRID
 last = stage_fields["fcalexnet"][-1]
 offsets = [abs(last["start"] + i * last["jump"] - ((i + 0.5) * cell_side - 0.5))
            for i in range(GRID)]
-glue("grid_cell_px", cell_side)
-glue("max_centre_offset_px", max(offsets))
 
 fig = plot_receptive_field_growth(stage_fields, input_size=INPUT_SIZE, grid=GRID)
 fig
 
-
 # %% tags=["remove-input"]
+glue("grid_cell_px", cell_side)
+glue("max_centre_offset_px", max(offsets))
 prose(r"""
 The last layer of SimpleNet sees {rf_simplenet_last} px, FC-ResNet18's
 {rf_fcresnet18_last} px (through {ops_fcresnet18} convolutions and poolings) and

@@ -94,14 +94,14 @@ targets = build_targets_for(config)
 shown_fields = ["method", "arch", "width", "color_space", "data", "image_size", "grid", "bins1",
                 "bins2", "train_length", "epochs", "batch_size", "lr", "lr_decay", "device", "amp"]
 half1_name, half2_name = ("".join(targets.space.channel_names[i] for i in group) for group in targets.space.groups)
-glue("epochs", config.epochs)
-glue("train_length", config.train_length)
-glue("grid", config.grid)
-glue("image_size", config.image_size)
 for name in shown_fields:
     print(f"{name:>13}: {getattr(config, name)}")
 
 # %% tags=["remove-input"]
+glue("epochs", config.epochs)
+glue("train_length", config.train_length)
+glue("grid", config.grid)
+glue("image_size", config.image_size)
 prose(r"""
 Each epoch shows the network {train_length} crops of {image_size} x
 {image_size} pixels (with the `smoke` and `cpu` presets, random crops of the book's embedded photographs;
@@ -176,12 +176,12 @@ epoch1_checkpoint = run_dir / "epoch1.pt"
 shutil.copyfile(first.checkpoint, epoch1_checkpoint)
 result = pretrain(config, resume=True)
 history = result.history
-glue("train_seconds", first.wall_time_s + result.wall_time_s, seen="pretraining time, s")
-glue("images_per_s", (config.batch_size * result.steps) / max(first.wall_time_s + result.wall_time_s, 1e-9))
 print(f"{result.epochs} epochs, {result.steps} steps in {first.wall_time_s + result.wall_time_s:.0f} s; "
       f"checkpoints: {epoch1_checkpoint}, {result.checkpoint}")
 
 # %% tags=["remove-input"]
+glue("train_seconds", first.wall_time_s + result.wall_time_s, seen="pretraining time, s")
+glue("images_per_s", (config.batch_size * result.steps) / max(first.wall_time_s + result.wall_time_s, 1e-9))
 prose(r"""
 On this machine the whole run took {train_seconds:.0f} s, about
 {images_per_s:.0f} images per second including the start-up. On a GPU, an epoch
@@ -225,18 +225,18 @@ for label, path in (("epoch 1", epoch1_checkpoint), (last_label, result.checkpoi
     model, _ = model_from_checkpoint(path, device=ctx.device)
     models[label] = refresh_batchnorm(model, targets, refresh_images, batch_size=config.batch_size)
 heldout_loss = {label: pretext_cross_entropy(model, targets, heldout) for label, model in models.items()}
-glue("batchnorm_images", len(refresh_images))
-glue("stale_loss1", stale_loss["loss1"])
-glue("stale_loss2", stale_loss["loss2"])
-glue("steps", result.steps)
-glue("fresh_loss1", heldout_loss[last_label]["loss1"], seen="held-out loss, half 1 (L to ab), after training")
-glue("fresh_loss2", heldout_loss[last_label]["loss2"], seen="held-out loss, half 2 (ab to L), after training")
 print(f"held-out loss after {result.steps} steps, {half1_name} -> {half2_name} / {half2_name} -> {half1_name}:")
 print(f"  stored running statistics:    {stale_loss['loss1']:.3f} / {stale_loss['loss2']:.3f}")
 print(f"  refreshed running statistics: {heldout_loss[last_label]['loss1']:.3f} / "
       f"{heldout_loss[last_label]['loss2']:.3f}")
 
 # %% tags=["remove-input"]
+glue("batchnorm_images", len(refresh_images))
+glue("stale_loss1", stale_loss["loss1"])
+glue("stale_loss2", stale_loss["loss2"])
+glue("steps", result.steps)
+glue("fresh_loss1", heldout_loss[last_label]["loss1"], seen="held-out loss, half 1 (L to ab), after training")
+glue("fresh_loss2", heldout_loss[last_label]["loss2"], seen="held-out loss, half 2 (ab to L), after training")
 prose(r"""
 With the statistics stored after {steps} steps, the held-out losses of the two
 halves are {stale_loss1:.2f} and {stale_loss2:.2f} nats; with

@@ -176,6 +176,10 @@ for name, key in (("pretrained", "pretrained"), ("random init", "random")):
     glue(f"probe_best_top5_{key}", 100 * probes[name].metrics["top5"])
     glue(f"probe_first_top1_{key}", 100 * per_layer[name][layers[0]]["top1"])
     glue(f"probe_last_top1_{key}", 100 * per_layer[name][layers[-1]]["top1"])
+print(f"layer chosen on validation: pretrained {best['pretrained']}, random init {best['random init']}; "
+      f"widest gap at {widest}: {100 * gaps[widest]:+.1f} points")
+
+# %% tags=["remove-input"]
 glue("first_layer", layers[0])
 glue("last_layer", layers[-1])
 glue("widest_layer", widest)
@@ -185,10 +189,6 @@ glue("probe_gap", 100 * (probes["pretrained"].metrics["top1"] - probes["random i
 glue("probe_fit_images", probes["pretrained"].metrics["train_images"])
 glue("probe_val_images", probes["pretrained"].metrics["val_images"])
 glue("chance", 100 / num_classes)
-print(f"layer chosen on validation: pretrained {best['pretrained']}, random init {best['random init']}; "
-      f"widest gap at {widest}: {100 * gaps[widest]:+.1f} points")
-
-# %% tags=["remove-input"]
 prose(r"""
 The probes were trained on {probe_fit_images} images for
 {probe_epochs} epochs, chose their layer on {probe_val_images} more and
@@ -296,15 +296,15 @@ for name, key in (("pretrained", "pretrained"), ("random init", "random")):
     losses = ", ".join(f"{h['train_loss']:.3f}" for h in metrics["history"])
     print(f"{name:>12}: top-1 {100 * metrics['top1']:5.1f}%  top-5 {100 * metrics['top5']:5.1f}%  "
           f"(training loss per epoch: {losses})")
-glue("finetune_epochs", f"{eval_config.finetune_epochs} epoch{'s' if eval_config.finetune_epochs != 1 else ''}")
-glue("finetune_gap", 100 * (finetuned["pretrained"].metrics["top1"] - finetuned["random init"].metrics["top1"]),
-     seen="fine-tuning gap, points")
 plot_accuracy_bars({
     "linear probe\n(layer chosen\non validation)": {name: probes[name].metrics["top1"] for name in probes},
     f"fine-tuned\n({eval_config.finetune_epochs} epoch{'s' if eval_config.finetune_epochs != 1 else ''})": {name: finetuned[name].metrics["top1"] for name in finetuned},
 })
 
 # %% tags=["remove-input"]
+glue("finetune_epochs", f"{eval_config.finetune_epochs} epoch{'s' if eval_config.finetune_epochs != 1 else ''}")
+glue("finetune_gap", 100 * (finetuned["pretrained"].metrics["top1"] - finetuned["random init"].metrics["top1"]),
+     seen="fine-tuning gap, points")
 prose(r"""
 After {finetune_epochs} of fine-tuning, the network that started from the
 pretrained weights reaches {finetune_top1_pretrained:.1f}% top-1

@@ -157,12 +157,12 @@ print(f"each autoencoder: {first.arch}, width {first.width!r}, {first.color_spac
 # %%
 photos = EmbeddedPhotos("test", image_size=first.image_size, augment=False, length=10)
 crop, _ = photos[PHOTO_INDEX]  # uint8 (3, S, S), a held-out crop
-glue("dae_crop_px", first.image_size)
 print(f"photograph: {EMBEDDED_PHOTOS[PHOTO_INDEX]}, crop {tuple(crop.shape)} {crop.dtype}")
 fig = plot_corruptions(crop, NOISES, FIGURE_LEVELS, space=COLOR_SPACE, seed=SEED)
 fig
 
 # %% tags=["remove-input"]
+glue("dae_crop_px", first.image_size)
 prose(r"""
 The crop has the training size, {dae_crop_px} px, so every square is one of the pixels
 the network sees. Note what is easy and what is not. Masking and salt-and-pepper damage few pixels and leave the
@@ -190,11 +190,6 @@ widths = width_rows(dae_model, split_pair, first.image_size)
 same_width = all(row["dae_channels"] == row["pair_channels"] for row in widths)
 encoder_params = count_parameters(dae_model.encoder)
 pair_trunk_params = count_parameters(split_pair.half1.trunk) + count_parameters(split_pair.half2.trunk)
-glue("dae_same_width", "the same" if same_width else "not the same")
-glue("dae_encoder_params_millions", encoder_params / 1e6)
-glue("pair_trunk_params_millions", pair_trunk_params / 1e6)
-glue("dae_params_ratio", encoder_params / pair_trunk_params)
-glue("dae_decoder_params_millions", count_parameters(dae_model.decoder) / 1e6)
 Table(widths, ["layer", "dae_channels", "pair_channels", "dae_params", "pair_params", "params_ratio"],
       {"dae_channels": "C, DAE encoder", "pair_channels": "C, split pair (both halves)",
        "dae_params": "parameters, DAE", "pair_params": "parameters, pair", "params_ratio": "ratio"},
@@ -202,6 +197,11 @@ Table(widths, ["layer", "dae_channels", "pair_channels", "dae_params", "pair_par
               f"{first.image_size} px")
 
 # %% tags=["remove-input"]
+glue("dae_same_width", "the same" if same_width else "not the same")
+glue("dae_encoder_params_millions", encoder_params / 1e6)
+glue("pair_trunk_params_millions", pair_trunk_params / 1e6)
+glue("dae_params_ratio", encoder_params / pair_trunk_params)
+glue("dae_decoder_params_millions", count_parameters(dae_model.decoder) / 1e6)
 prose(r"""
 The channel counts are {dae_same_width} at every layer, so a linear probe sees
 features of the same dimension from both. The weights differ: the encoder has
@@ -229,14 +229,14 @@ for noise in NOISES:
     print(f"{labels[noise]:>26}: {runs[noise].steps} steps, final epoch's loss "
           f"{runs[noise].final_loss:.4f}, {runs[noise].wall_time_s:.1f} s")
 images_seen = runs[NOISES[0]].steps * first.batch_size
-glue("dae_images_seen", images_seen)
-glue("dae_pretrain_seconds", sum(run.wall_time_s for run in runs.values()),
-     seen="three autoencoders' pretraining time, s")
 histories = {labels[noise]: read_metrics(runs[noise].metrics_path) for noise in NOISES}
 fig = plot_loss_curves(histories)
 fig
 
 # %% tags=["remove-input"]
+glue("dae_images_seen", images_seen)
+glue("dae_pretrain_seconds", sum(run.wall_time_s for run in runs.values()),
+     seen="three autoencoders' pretraining time, s")
 prose(r"""
 Each autoencoder saw {dae_images_seen} crops, and the three took
 {dae_pretrain_seconds:.0f} s together. The losses are not comparable across
@@ -251,10 +251,10 @@ refresh_count = min(BATCHNORM_IMAGES[ctx.preset], len(pretrain_set))
 refresh_images = torch.stack([pretrain_set[i][0] for i in range(refresh_count)])
 for noise in NOISES:
     refresh_dae_batchnorm(runs[noise].model, refresh_images, space=COLOR_SPACE, batch_size=first.batch_size)
-glue("dae_batchnorm_images", len(refresh_images))
 print(f"BatchNorm statistics recomputed on {len(refresh_images)} training crops")
 
 # %% tags=["remove-input"]
+glue("dae_batchnorm_images", len(refresh_images))
 prose(r"""
 One more step before the networks are used, the same as for the split-brain pairs of
 chapters 5 and 6: BatchNorm's running statistics, which a few dozen training steps leave

@@ -160,13 +160,13 @@ else:
 
 lab = next((row for row in headline if row["arch"] == arch and row["method"] == "lab"), None)
 ceiling_row = next((row for row in by_method.values() if row["kind"] == "supervised"), None)
+
+# %% tags=["remove-input"]
 glue("lab_top1", percent(lab["top1"], lab["top1_std"], lab["n"]) if lab else "no run yet")
 glue("floor_top1", percent(lab["floor_top1"], lab["floor_top1_std"]) if lab else "no run yet")
 glue("lab_gap", format_mean_std(lab["gap"], lab["gap_std"], scale=100, digits=1, sign=True) if lab else "no gap yet")
 glue("ceiling_top1", percent(ceiling_row[SCORE], ceiling_row[f"{SCORE}_std"], ceiling_row["n"])
      if ceiling_row else "not run yet")
-
-# %% tags=["remove-input"]
 prose(r"""
 Split-brain pretraining in Lab reaches {lab_top1} through the probe, where the
 same network at random initialisation reaches {floor_top1}: a gap of
@@ -228,21 +228,19 @@ if side_by_side:
 else:
     print("The poster's table (results/reference/poster_table1.csv in the repository) is not in this copy.")
 
-
 def order(scores):
     """"LAB > Re-scaled LAB > RGB": image spaces from best to worst."""
     return " > ".join(SPACE_LABELS[space] for space in sorted(scores, key=scores.get, reverse=True))
-
 
 poster_simplenet = {space: float(row["Top 1"]) for row in poster_rows if row["Architecture"] == "SimpleNet 18"
                     for space in SPACE_LABELS if SPACE_LABELS[space] == row["Image Space"]}
 ours_simplenet = {row["color_space"]: row[SCORE] for row in summary
                   if row["arch"] == "simplenet" and row["kind"] == "splitbrain" and row[SCORE] is not None}
+
+# %% tags=["remove-input"]
 glue("poster_order", order(poster_simplenet) if poster_simplenet else "not available here")
 glue("our_order", order(ours_simplenet) + f" ({len(ours_simplenet)} of 3 image spaces run)" if ours_simplenet
      else "not measured yet")
-
-# %% tags=["remove-input"]
 prose(r"""
 For SimpleNet the poster orders the image spaces {poster_order}; our probes order
 them {our_order}. An order is only as firm as the differences behind it: compare
