@@ -78,6 +78,16 @@ def test_evaluation_flops_match_the_real_classifier_and_extractor(configs):
     assert costs.probe_dims == {layer: features[layer].shape[1] for layer in layers}
 
 
+def test_a_count_is_reused_only_for_the_same_evaluation_size():
+    """The counts are cached per network shape; evaluating the same network at another image size
+    is another count (a cache key without the evaluation size once gave 32 px costs for 64 px)."""
+    pretrain = get_preset("smoke", arch="simplenet", image_size=SIZE, grid=8)
+    small = budget.image_costs(pretrain, get_eval_preset("smoke", image_size=SIZE))
+    large = budget.image_costs(pretrain, get_eval_preset("smoke", image_size=2 * SIZE))
+    assert large.features == pytest.approx(4 * small.features, rel=0.05)
+    assert large.pretrain == small.pretrain
+
+
 def test_no_pretext_count_for_networks_that_are_not_pretrained():
     pretrain, evaluate = get_preset("smoke"), get_eval_preset("smoke")
     assert budget.image_costs(pretrain, evaluate, pretrains=False).pretrain == 0

@@ -120,8 +120,9 @@ def image_costs(pretrain_config: PretrainConfig, eval_config: EvalConfig, num_cl
     ``pretrain_config.image_size`` for pretraining and ``eval_config.image_size`` for evaluation.
     Counted once per distinct network shape and evaluation size (seeds, noises and learning
     rates share a count)."""
-    key = (tuple(getattr(pretrain_config, name) for name in MODEL_FIELDS),  # the network's shapes eval_config.image_size,
-           tuple(eval_config.layers or ()), eval_config.max_dim, num_classes, bool(pretrains))
+    key = (tuple(getattr(pretrain_config, name) for name in MODEL_FIELDS),  # the network's shapes
+           eval_config.image_size, tuple(eval_config.layers or ()), eval_config.max_dim, num_classes,
+           bool(pretrains))
     if key not in _COSTS:
         _COSTS[key] = _count_image_costs(pretrain_config, eval_config, num_classes, pretrains)
     return _COSTS[key]
