@@ -23,6 +23,19 @@ CUT_OFF = """() => {
     .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > right + 1)
     .map(e => e.tagName + ": " + (e.innerText || e.src).slice(0, 80));
 }"""
+# Figures such as "0.4730 ± 0.0059" in table cells that the page breaks across lines.
+SPLIT_FIGURES = """() => [...document.querySelectorAll("article td, article th")].flatMap(cell => {
+  const broken = [], walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+  for (let node; (node = walker.nextNode());) {
+    for (const m of node.data.matchAll(/[-+]?[0-9][0-9.,]*%?\\s±\\s[0-9][0-9.,]*%?/g)) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      if (new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1) broken.push(m[0]);
+    }
+  }
+  return broken;
+})"""
 COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^/]+/[^/]+/blob/main/(?P<path>.+\.ipynb)$")
 
 
@@ -93,6 +106,8 @@ def test_every_chapter_page_is_sound_in_chromium(built_book, browser):
         assert 'PRESET = "auto"' in text and 'PRESET = "smoke"' not in text, f"{notebook}: injected parameters shown"
         cut_off = page.evaluate(CUT_OFF)
         assert not cut_off, f"{notebook}: cut off at the right of the column: {cut_off[:3]}"
+        split = page.evaluate(SPLIT_FIGURES)
+        assert not split, f"{notebook}: a mean ± spread broken across lines: {split[:3]}"
         # prose() cells: only their Markdown shows, as ordinary paragraphs with every role rendered
         paragraphs = page.eval_on_selector_all(".tag_remove-input .cell_output p",
                                                "els => els.filter(e => !e.closest('th'))"
