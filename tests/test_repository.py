@@ -1,4 +1,6 @@
-"""The repository speaks of itself only: every Markdown document a tracked file names is in it."""
+"""The repository speaks of itself only (every Markdown document a tracked file names is in it),
+and its layers stay in order (nothing outside plots/ imports plots/)."""
+import ast
 import re
 import subprocess
 from pathlib import Path
@@ -55,3 +57,32 @@ def test_no_chapter_carries_a_glue_role():
     assert sources
     carrying = [p.name for p in sources if role.search(p.read_text(encoding="utf-8"))]
     assert not carrying, f"glue roles in {carrying}"
+
+
+def imported_modules(path: Path, package: str) -> set[str]:
+    """Absolute names of the modules ``path`` (a module of ``package``) imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(part for part in (base, node.module) if part)
+            names.update([module] + [f"{module}.{alias.name}" for alias in node.names])
+    return names
+
+
+def test_no_module_below_the_plots_imports_them():
+    """plots/ draws figures from what the other modules compute; a module outside it that
+    imported it would make drawing a dependency of training, evaluation or the reports."""
+    source = ROOT / "splitbrain"
+    outside = [p for p in sorted(source.rglob("*.py")) if "plots" not in p.relative_to(source).parts]
+    assert len(outside) > 20
+    importing = []
+    for path in outside:
+        package = ".".join(("splitbrain",) + path.relative_to(source).parent.parts)
+        if any(name == "splitbrain.plots" or name.startswith("splitbrain.plots.")
+               for name in imported_modules(path, package)):
+            importing.append(str(path.relative_to(ROOT)))
+    assert not importing, f"modules outside plots/ import it: {importing}"
