@@ -248,9 +248,10 @@ class ColorSpace:
 
     def inputs(self, rgb: torch.Tensor) -> torch.Tensor:
         """sRGB (N, 3, H, W), uint8 in [0, 255] or float in [0, 1] -> the network's input: this
-        space's values normalised to about [-1, 1] (:meth:`normalize`), float32 for uint8 input.
+        space's values normalised to about [-1, 1] (:meth:`normalize`), float32 whatever the
+        input's dtype (the networks' weights are float32; autocast lowers it where asked).
         The one way from images to network inputs (pretraining, probes, fine-tuning, prediction)."""
-        return self.normalize(self.from_rgb(rgb))
+        return self.normalize(self.from_rgb(rgb)).float()
 
     def from_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
         """sRGB (N, 3, H, W), uint8 in [0, 255] or float in [0, 1] -> this space's values.

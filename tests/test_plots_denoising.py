@@ -112,6 +112,18 @@ def test_reconstruction_examples_agree_with_the_model():
         assert result[key].shape == (3, 3, 16, 16)
 
 
+def test_float64_images_are_taken_like_float32_ones():
+    """Images may come as uint8 or as floats in [0, 1] of any precision; the network's inputs
+    are float32 either way (a float64 batch once reached the float32 network unconverted)."""
+    model = tiny_dae().eval()
+    images = random_images(n=2, size=16)
+    single = reconstruction_examples(model, images.float() / 255, space="lab", seed=1)
+    double = reconstruction_examples(model, images.double() / 255, space="lab", seed=1)
+    assert math.isclose(single["mse_reconstructed"], double["mse_reconstructed"], rel_tol=1e-4)
+    assert corrupt_for_display(images.double() / 255, "masking", 0.5, "lab", seed=1).dtype == torch.float32
+    refresh_dae_batchnorm(model, images.double() / 255, space="lab", batch_size=2)
+
+
 def test_reconstruction_examples_needs_a_dae():
     pair = SplitBrainNet("simplenet", width="half", grid=4, input_size=16)
     with pytest.raises(ValueError, match="DenoisingAutoencoder"):
@@ -225,6 +237,8 @@ def test_plot_corruptions_layout():
     assert titles == ["clean", "p = 10%", "p = 50%", "clean", "σ = 0.1", "σ = 0.5"]
     with pytest.raises(ValueError, match="levels"):
         plot_corruptions(random_images(n=1, size=8), ["masking"], [])
+    with pytest.raises(ValueError, match="noises must be among .*'salt'"):
+        plot_corruptions(random_images(n=1, size=8), ["masking", "salt"], [0.1])
 
 
 def test_plot_reconstructions_layout():

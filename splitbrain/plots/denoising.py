@@ -46,6 +46,9 @@ def plot_corruptions(rgb: torch.Tensor, noises: Sequence[str], levels: Sequence[
     image = as_image_batch(rgb)[:1]
     if not noises or not levels:
         raise ValueError("noises and levels must each hold at least one value")
+    unknown = [noise for noise in noises if noise not in NOISE_NAMES]
+    if unknown:
+        raise ValueError(f"noises must be among {', '.join(NOISE_NAMES)}, got {unknown}")
     columns = len(levels) + 1
     cell = grid_cell_inches(columns, margin=0.4, largest=1.9)
     fig = Figure(figsize=(cell * columns + 0.4, (cell + 0.15) * len(noises) + 0.5), layout="constrained")
