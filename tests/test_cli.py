@@ -152,6 +152,9 @@ def test_margin_trial_compares_with_random_init_and_reuses_its_pretraining(tmp_p
     # More epochs under the same name: the run directory is not silently restarted.
     assert margin.main(argv + ["--set", "epochs=2"]) == 2
     assert "--resume" in capsys.readouterr().err
+    # Nor is a pretraining timed under other speed settings reused: its minutes would be misreported.
+    assert margin.main(argv + ["--set", "channels_last=true"]) == 2
+    assert "--resume" in capsys.readouterr().err
 
 
 

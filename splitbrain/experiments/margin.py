@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..presets import DATASETS, get_eval_preset, get_preset
+from ..presets import DATASETS, MACHINERY_FIELDS, get_eval_preset, get_preset
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,10 @@ _SMALL_IMAGES = dict(arch="simplenet", width="half", color_space="lab", image_si
 # float32; elsewhere pass --set amp=off), a warm-up + cosine schedule that ends at 0 on the
 # last step whatever the budget.
 _FAST = dict(_SMALL_IMAGES, in_memory=True, amp="bf16", channels_last=True, lr_schedule="cosine", lr=2e-3)
+
+# Settings that change how fast a pretraining runs though not what it computes: a trial measures
+# time, so a finished pretraining made under other values of these is not reused.
+SPEED_FIELDS = frozenset({"device", "amp", "channels_last", "compile", "num_workers", "in_memory"})
 
 RECIPES: dict[str, Recipe] = {
     # Epochs sized by the recipe's measured speed on a quiet 2-core Xeon with bf16 matrix units
@@ -166,7 +170,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.results.lower() != "none":  # the record's folder is checked before any work
         check_writable_folder(args.results, "--results")
     checkpoint = Path(config.out) / CHECKPOINT_NAME
-    finished = matching_checkpoint(checkpoint, config)
+    finished = matching_checkpoint(checkpoint, config, ignore=MACHINERY_FIELDS - SPEED_FIELDS)
     if finished is None and checkpoint.exists() and not args.resume:
         raise ValueError(f"{checkpoint} holds an unfinished or different pretraining; continue it with --resume, "
                          f"or give the trial another --name (or --runs) to start afresh")
