@@ -153,6 +153,8 @@ def test_margin_trial_compares_with_random_init_and_reuses_its_pretraining(tmp_p
     assert margin.main(argv + ["--set", "epochs=2"]) == 2
     assert "--resume" in capsys.readouterr().err
     # Nor is a pretraining timed under other speed settings reused: its minutes would be misreported.
+    from splitbrain.presets import MACHINERY_FIELDS
+    assert margin.SPEED_FIELDS <= MACHINERY_FIELDS  # names of real machinery fields
     assert margin.main(argv + ["--set", "channels_last=true"]) == 2
     assert "--resume" in capsys.readouterr().err
 
