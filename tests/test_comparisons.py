@@ -268,3 +268,21 @@ def test_headline_figure_draws_every_seed_the_means_and_the_lines():
     assert sorted(round(float(y), 6) for y in means) == [51.0, 62.0]
     assert sorted(round(line.get_ydata()[0], 6) for line in ax.get_lines()) == [50.0, 70.0]  # floor, ceiling
     assert [t.get_text() for t in ax.get_xticklabels()] == list(points)
+
+
+def test_the_headline_legend_hides_no_method():
+    """The legend sits outside the axes: in the committed grid it had covered the DAE's seeds,
+    whose scores lie just above the floors in the lower right corner."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from splitbrain.plots.results import plot_headline
+
+    points = {"split-brain Lab": {0: 0.65, 1: 0.64}, "DAE": {0: 0.55, 1: 0.54, 2: 0.53}}
+    fig = plot_headline(points, floors={"random init (RGB)": 0.522, "random init (Lab)": 0.526}, ceiling=0.69)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    (legend,) = fig.legends + [legend for ax in fig.axes for legend in [ax.get_legend()] if legend]
+    axes_box = fig.axes[0].get_window_extent(renderer)
+    assert not legend.get_window_extent(renderer).overlaps(axes_box)
+    assert [text.get_text() for text in legend.get_texts()] == ["random init (RGB)", "random init (Lab)",
+                                                                 "supervised ceiling"]

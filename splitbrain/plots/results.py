@@ -103,6 +103,6 @@ def plot_headline(points: Mapping[str, Mapping[int, float]], floors: Mapping[str
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
-    if floors or ceiling is not None:
-        ax.legend(fontsize="small", loc="lower right")
+    if floors or ceiling is not None:  # below the axes, where no method's points can fall
+        fig.legend(fontsize="small", loc="outside lower center", ncols=len(floors or {}) + (ceiling is not None))
     return fig
