@@ -186,7 +186,7 @@ prose(r"""
 On this machine the whole run took {train_seconds:.0f} s, about
 {images_per_s:.0f} images per second including the start-up. On a GPU, an epoch
 of the `colab` preset is STL-10's 100,000 unlabelled images divided by the training rate that
-`splitbrain bench` prints for your GPU (its section 3, with mixed precision and
+`python -m benchmarks.bench` (from a clone of the repository) prints for your GPU (its section 3, with mixed precision and
 channels_last). This edition of the book was built on CPU-only machines, so it quotes no
 T4 or H200 figure: one typed in without a run record behind it would be a guess.
 """)

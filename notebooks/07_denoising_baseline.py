@@ -56,7 +56,7 @@ FIGURE_LEVELS = [0.05, 0.1, 0.25, 0.5]  # levels shown in the corruption figure
 COLOR_SPACE = "rgb"  # the poster's DAE baseline works on RGB
 # Per preset, overrides of the pretraining preset for every autoencoder. The full-width
 # autoencoder with its decoder costs 3.4 times the FLOPs of chapter 5's half-width split-brain
-# pair per image (2.2 against 0.65 GFLOP at 32 px, splitbrain.experiments.budget), so with
+# pair per image (2.2 against 0.65 GFLOP at 32 px, benchmarks/budget.py), so with
 # `cpu` each one sees 5 epochs of 10 batches of 64 crops: 3,200 crops, about the compute of
 # chapter 5's 10,240. `colab` keeps a short run (chapter 5's 400k images would take 3.4 times
 # as long again per autoencoder); `smoke` is a seconds-long check.

@@ -42,8 +42,6 @@ cross-channel prediction, with the poster's per-image rescaled Lab bins.
   reproduce  run a named experiment grid (resumable; one JSON record per run)
   margin     time to margin: pretrain with a recipe, probe it beside its random init
   report     print or write a grid's results section of the README
-  budget     count a grid's FLOPs and bound its minutes on a GPU
-  bench      time the target pipeline and pretraining (see `splitbrain bench --help`)
   book       execute the chapters and build the HTML book (`splitbrain book build`)
   weights    write a finished run's network as a shipped pretrained network
 
@@ -62,7 +60,6 @@ examples:
   splitbrain evaluate --checkpoint runs/smoke/checkpoint.pt
   splitbrain table --results results
   splitbrain reproduce --grid cifar-cpu --data-root cifar10/train --dry-run
-  splitbrain bench --sizes 32 96
   torchrun --nproc_per_node 2 -m splitbrain pretrain --preset colab   # several GPUs (DDP)
 
 Run records (JSON) go to --results (default: results/); checkpoints and metrics.jsonl to
@@ -393,8 +390,6 @@ TOOLS = (
     ("reproduce", ".experiments.reproduce", "run a named experiment grid, resumably (one JSON record per run)"),
     ("margin", ".experiments.margin", "time to margin: pretrain with a recipe, probe it beside its random init"),
     ("report", ".experiments.report", "print or write a grid's results section of the README"),
-    ("budget", ".experiments.budget", "count a grid's FLOPs and bound its minutes on a GPU"),
-    ("bench", ".bench", "time the target pipeline and pretraining; one table"),
     ("book", ".book", "execute the chapters and build the HTML book"),
     ("weights", ".weights", "write a finished run's network as a shipped pretrained network"),
 )
@@ -406,9 +401,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``splitbrain`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    args.argv = argv[1:]  # the subcommand's own arguments (the benchmark prints them)
+    args.argv = argv[1:]  # the subcommand's own arguments
+    return _reporting_errors(args.run if hasattr(args, "run") else COMMANDS[args.command], args)
+
+
+def run_tool(prog: str, description: str, add_arguments, run_command, argv: Sequence[str] | None = None) -> int:
+    """Run a tool that lives outside the package (the repository's ``benchmarks/``) with this
+    command's option parsing and one-line errors; ``add_arguments`` and ``run_command`` as for
+    the subcommands of :data:`TOOLS`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _Parser(prog=prog, description=description)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    args.argv = argv
+    return _reporting_errors(run_command, args)
+
+
+def _reporting_errors(action, args: argparse.Namespace) -> int:
+    """``action(args)``'s exit status; an expected error becomes one line on stderr and status 2."""
     try:
-        return args.run(args) if hasattr(args, "run") else COMMANDS[args.command](args)
+        return action(args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -263,7 +263,7 @@ _PRETRAIN_PRESETS: dict[str, dict[str, Any]] = {
     ),
     # One T4-class GPU in a free Colab session: the 100k unlabelled STL-10 images at 96 px,
     # the poster's 12x12 targets and bins, fp16 mixed precision. Full-width SimpleNet halves
-    # cost about 1 GMAC per image forward; splitbrain.experiments.budget counts the 4 epochs
+    # cost about 1 GMAC per image forward; the repository's benchmarks/budget.py counts the 4 epochs
     # at 2.3 PFLOP, under a minute at the T4's fp16 peak, so even at a small fraction of the
     # peak they and the STL-10 download (2.5 GB) fit in a session (the loader only slices raw
     # arrays; 2 Colab cores keep up).
@@ -276,7 +276,7 @@ _PRETRAIN_PRESETS: dict[str, dict[str, Any]] = {
     # 100 / 10 bins, Adam lr 1e-4 decayed x0.1 every epoch, batch 64, rescaled Lab (their
     # best). STL-10's 100k unlabelled images stand in for the NYU course set. Heavy: to keep a
     # 12x12 output at 96 px the ResNet keeps full resolution in layer1 (about 11 GMAC per image
-    # forward for the pair, 60 GFLOP forward + backward as splitbrain.experiments.budget counts
+    # forward for the pair, 60 GFLOP forward + backward as benchmarks/budget.py counts
     # it): 6 PFLOP per epoch, at least 1.5 min per epoch at the T4's fp16 peak.
     "paper": dict(
         arch="fcresnet18", width="full", color_space="rescaled_lab", data="stl10",

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,12 +11,13 @@ import torch.nn.functional as F
 from skimage.color import rgb2lab
 from skimage.transform import resize
 
-from splitbrain import bench, poster_pipeline
-from splitbrain.poster_pipeline import PosterTargets, bin_edges, downsample_image, encode_grid
+from benchmarks import bench, poster_pipeline
+from benchmarks.poster_pipeline import PosterTargets, bin_edges, downsample_image, encode_grid
 from splitbrain.quantize import downsample
 from splitbrain.targets import build_targets
 
 EDGE_TOLERANCE = 1e-4
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def random_images(n=4, size=24, seed=0):
@@ -183,12 +185,15 @@ def test_bad_input_raises_value_error_naming_the_argument():
         poster_pipeline.image_values(np.zeros((8, 8, 3), dtype=np.float64))
 
 def test_bad_benchmark_options_are_one_line_errors(capsys):
-    from splitbrain.cli import main
-
     for argv, message in ((["--sizes", "8", "--grid", "12"], "every --sizes value must be >= --grid (12)"),
                           (["--batch", "0"], "--batch must be a positive integer"),
-                          (["--data", "folder"], "--data folder needs --data-root")):
-        assert main(["bench", "--device", "cpu", *argv]) == 2
+                          (["--data", "folder"], "--data folder needs --data-root"),
+                          (["--sections", "5"], "--sections")):
+        try:
+            status = bench.main(["--device", "cpu", *argv])
+        except SystemExit as exit_:  # argparse's own errors
+            status = exit_.code
+        assert status == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("splitbrain: error: ") and message in err[0], err
 
@@ -209,9 +214,9 @@ def parse_table(text):
 def test_quick_benchmark_prints_one_table_with_all_four_sections(tmp_path):
     record_path = tmp_path / "bench.json"
     completed = subprocess.run(
-        [sys.executable, "-m", "splitbrain.bench", "--quick", "--device", "cpu", "--threads", "1",
+        [sys.executable, "-m", "benchmarks.bench", "--quick", "--device", "cpu", "--threads", "1",
          "--json", str(record_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, cwd=REPOSITORY,
     )
     assert completed.returncode == 0, completed.stderr
     text = completed.stdout

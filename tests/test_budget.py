@@ -9,7 +9,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from splitbrain.color import get_color_space
 from splitbrain.evaluate import FinetuneClassifier, extract_features, feature_extractor
-from splitbrain.experiments import budget
+from benchmarks import budget
 from splitbrain.experiments.grids import get_grid
 from splitbrain.presets import get_eval_preset, get_preset
 from splitbrain.train import DenoisingObjective, SplitBrainObjective, build_model, build_targets_for, forward_backward
@@ -181,7 +181,7 @@ def test_readme_budget_section_is_generated_from_the_counts():
     expected = budget.budget_report(get_grid("stl10-colab"), peaks)
     assert section_of(readme, "stl10-colab", kind="budget") == expected.rstrip("\n"), (
         "README's budget section differs from the counts; regenerate it with "
-        "python -m splitbrain.experiments.budget --grid stl10-colab --write README.md")
+        "python -m benchmarks.budget --grid stl10-colab --write README.md")
 
 
 def test_cifar_recipe_dae_spends_the_split_brain_pairs_pretraining_flops():

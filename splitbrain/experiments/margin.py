@@ -135,21 +135,38 @@ REFERENCE_STEPS = 12
 def reference_speed(config, amp: str) -> float:
     """Images per second of ``config``'s pretraining step (forward, backward, Adam) on one fixed
     random batch under ``amp`` ("off" or "bf16"): the machine's speed for the reference step, so
-    a trial's minutes can be scaled to another machine. The benchmark's trainer and timer
-    (:mod:`splitbrain.bench`); no data loading, and the global RNG is left as it was."""
+    a trial's minutes can be scaled to another machine. The training loop's own step
+    (``train.forward_backward``, ``train.optimizer_step``); no data loading, and the global RNG is
+    left as it was."""
+    import time
+
     import torch
 
-    from ..bench import make_trainer, time_runs
-    from ..train import build_targets_for
+    from ..train import SplitBrainObjective, build_model, build_targets_for, forward_backward, optimizer_step
 
     state = torch.get_rng_state()
-    cpu = torch.device("cpu")
-    trainer = make_trainer(config.arch, config.width, config.image_size, build_targets_for(config), cpu,
-                            torch.bfloat16 if amp == "bf16" else None, config.channels_last, compile_model=False)
+    targets = build_targets_for(config)
+    model = build_model(config, targets)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    objective = SplitBrainObjective(targets, channels_last=config.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    amp_dtype = torch.bfloat16 if amp == "bf16" else None
     rgb = torch.randint(0, 256, (config.batch_size, 3, config.image_size, config.image_size), dtype=torch.uint8)
-    seconds = time_runs(lambda: trainer.step(rgb), cpu, warmup=3, repeats=REFERENCE_STEPS)
+
+    def step() -> None:
+        forward_backward(model, objective, rgb, amp_dtype, scaler)
+        optimizer_step(optimizer, scaler)
+
+    for _ in range(3):  # warm-up: allocator and oneDNN primitive caches
+        step()
+    start = time.perf_counter()
+    for _ in range(REFERENCE_STEPS):
+        step()
+    seconds = time.perf_counter() - start
     torch.set_rng_state(state)
-    return REFERENCE_STEPS * config.batch_size / sum(seconds)
+    return REFERENCE_STEPS * config.batch_size / seconds
 
 
 def _probe_summary(metrics: Mapping[str, Any]) -> dict[str, Any]:

@@ -172,7 +172,7 @@ def _markers(grid: str, kind: str = "report") -> tuple[str, str]:
 
 def report_grids(text: str, kind: str = "report") -> list[str]:
     """The grids that have a section of ``kind`` ("report", or "budget" for
-    :mod:`splitbrain.experiments.budget`'s) in ``text``, in order."""
+    the repository's ``benchmarks/budget.py``) in ``text``, in order."""
     return re.findall(rf"<!-- {re.escape(kind)}:([\w.-]+) -->", text)
 
 

@@ -11,7 +11,8 @@ The poster's code (the authors' repository, asbudhkar/LeProject) prepared every 
 
 plus the two halves' network inputs (L and ab at full resolution). This module reproduces that
 faithfully, as the reference the batched device pipeline (:mod:`splitbrain.targets`) is checked
-and timed against (:mod:`splitbrain.bench`). It is not used for training.
+and timed against (:mod:`benchmarks.bench`). It is not used for training, so it lives beside the
+benchmark, outside the installed package.
 
 Two details differ from the device pipeline on purpose, because the poster did them this way:
 scikit-image's ``rgb2lab`` uses a six-decimal sRGB matrix (the package uses the four-decimal one
@@ -27,7 +28,7 @@ from skimage.color import rgb2lab
 from skimage.transform import resize
 from torch.utils.data import DataLoader, Dataset
 
-from ._checks import check_positive_int
+from splitbrain._checks import check_positive_int
 
 __all__ = [
     "POSTER_SPACES",

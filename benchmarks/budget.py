@@ -17,7 +17,7 @@ on the meta device: shapes only, nothing is computed, so a whole grid is counted
 The colour conversion, losses, optimiser updates and data loading are not counted (elementwise
 work; on a GPU they cost time but few FLOPs).
 
-``python -m splitbrain.experiments.budget --grid stl10-colab`` prints each run's FLOPs per stage
+``python -m benchmarks.budget --grid stl10-colab`` (from the repository root) prints each run's FLOPs per stage
 and its time at the fp16 tensor peak of a GPU (:data:`REFERENCE_GPU` unless ``--gpu``; a lower
 bound: no run reaches the peak). The peaks come from ``results/reference/gpu_peaks.csv``;
 ``--write README.md`` fills the README's budget section.
@@ -34,9 +34,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .grids import Grid, Run, get_grid
-from ..presets import MODEL_FIELDS, EvalConfig, PretrainConfig
-from ..results import ARCH_LABELS
+from splitbrain.experiments.grids import Grid, Run, get_grid
+from splitbrain.presets import MODEL_FIELDS, EvalConfig, PretrainConfig
+from splitbrain.results import ARCH_LABELS
 
 STAGES = ("pretrain", "probe", "finetune")
 """A run's stages, in order (the runner's stage files and a record's ``stages``)."""
@@ -68,7 +68,7 @@ def _count(step) -> int:
 
 
 def _meta_network(config: PretrainConfig) -> nn.Module:
-    from ..train import build_model, build_targets_for
+    from splitbrain.train import build_model, build_targets_for
 
     targets = None if config.method == "dae" else build_targets_for(config)
     with torch.device("meta"):
@@ -130,8 +130,8 @@ def image_costs(pretrain_config: PretrainConfig, eval_config: EvalConfig, num_cl
 
 def _count_image_costs(pretrain_config: PretrainConfig, eval_config: EvalConfig, num_classes: int,
                        pretrains: bool) -> ImageCosts:
-    from ..evaluate import feature_extractor
-    from ..models import pool_features
+    from splitbrain.evaluate import feature_extractor
+    from splitbrain.models import pool_features
 
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
@@ -216,7 +216,7 @@ class ImageCounts:
 def planned_images(grid: Grid, run: Run) -> ImageCounts:
     """The image counts ``grid`` gives ``run``, from its configurations and the dataset's split
     sizes (:data:`SPLIT_SIZES`); ValueError for datasets whose size depends on the files."""
-    from ..data import STANDARD_SPLITS
+    from splitbrain.data import STANDARD_SPLITS
 
     pretrain_config, eval_config = grid.pretrain_config(run), grid.eval_config(run)
     for config, role in ((pretrain_config, "pretraining"), (eval_config, "evaluation")):
@@ -287,7 +287,7 @@ def grid_flops(grid: Grid, runs: Sequence[Run] | None = None) -> dict[str, dict[
 def read_gpu_peaks(path: str | Path) -> dict[str, dict[str, float]]:
     """The published peaks of ``path`` (``results/reference/gpu_peaks.csv``): GPU name ->
     {"fp16_tflops", "fp32_tflops"} in TFLOP/s."""
-    from ..tables import read_reference_csv
+    from splitbrain.tables import read_reference_csv
 
     return {row["gpu"]: {"fp16_tflops": float(row["fp16_tensor_tflops"]), "fp32_tflops": float(row["fp32_tflops"])}
             for row in read_reference_csv(path)}
@@ -337,7 +337,7 @@ def cost_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def cost_table(rows: Sequence[Mapping[str, Any]], caption: str | None = None):
     """:func:`cost_rows` of :func:`forecast`'s ``rows`` as a :class:`~splitbrain.tables.Table`."""
-    from ..tables import Table
+    from splitbrain.tables import Table
 
     table = cost_rows(rows)
     formats = {key: (".2f" if "PFLOP" in key else ".1f") for key in (table[0] if table else {}) if key not in
@@ -358,7 +358,7 @@ def bound_sentence(rows: Sequence[Mapping[str, Any]], grid: Grid, gpu: str, peak
     return (f"At the {gpu}'s fp16 tensor peak of {peak_tflops:g} TFLOP/s, the longest run of `{grid.name}` takes "
             f"at least {listed}, and the grid's {runs} runs take at least {total_hours:.1f} hours. No training run "
             f"sustains the peak: a run's expected time is its bound divided by the fraction of the peak the GPU "
-            f"reaches, which section 4 of `splitbrain bench` measures on that GPU (FLOP/s of a training step "
+            f"reaches, which section 4 of `python -m benchmarks.bench` measures on that GPU (FLOP/s of a training step "
             f"against the measured matmul peak).")
 
 
@@ -370,7 +370,7 @@ def budget_report(grid: Grid, peaks: Mapping[str, Mapping[str, float]], gpu: str
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``splitbrain budget``."""
+    """The budget's options."""
     parser.add_argument("--grid", default="stl10-colab", help="the grid to count (its datasets must have fixed sizes)")
     parser.add_argument("--gpu", default=REFERENCE_GPU, help="a GPU of the reference table of peaks")
     parser.add_argument("--results", default="results", help="the results folder (reference tables, records)")
@@ -379,7 +379,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Print the grid's budget section, or write it between FILE's markers."""
-    from .report import write_section
+    from splitbrain.experiments.report import write_section
 
     peaks = read_gpu_peaks(Path(args.results) / "reference" / GPU_PEAKS_CSV)
     section = budget_report(get_grid(args.grid), peaks, args.gpu)
@@ -391,10 +391,11 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m splitbrain.experiments.budget ...`` is ``splitbrain budget ...``."""
-    from ..cli import main as cli_main
+    """``python -m benchmarks.budget ...``: print or write a grid's budget; returns the exit status."""
+    from splitbrain.cli import run_tool
 
-    return cli_main(["budget", *(sys.argv[1:] if argv is None else argv)])
+    return run_tool("python -m benchmarks.budget", "Count a grid's FLOPs and bound its minutes on a GPU.",
+                    add_arguments, run_command, argv)
 
 
 if __name__ == "__main__":

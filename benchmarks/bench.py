@@ -1,4 +1,4 @@
-"""Performance benchmark: ``python -m splitbrain.bench`` (and ``splitbrain bench``).
+"""Performance benchmark: ``python -m benchmarks.bench`` (from the repository root).
 
 Prints one table; every comparison in it is a ratio of two figures measured in the same run,
 on the same images:
@@ -6,7 +6,7 @@ on the same images:
 1. Target preparation (uint8 RGB -> Lab -> grid -> class maps, plus the network inputs):
    batched on the device (``targets.prepare``) against the poster's way (scikit-image, one
    image at a time inside a Dataset, through a single-process DataLoader;
-   :mod:`splitbrain.poster_pipeline`), in images/s, at each ``--sizes``. Also how often the two
+   :mod:`benchmarks.poster_pipeline`), in images/s, at each ``--sizes``. Also how often the two
    pipelines' class maps agree: on the *same* area-averaged Lab grid (the binning step alone;
    every difference should be a value within 1e-4 of a bin edge), and end to end with the
    poster's anti-aliased skimage resize (informative: a different downsampling filter and
@@ -41,9 +41,9 @@ import numpy as np
 import torch
 
 from . import poster_pipeline
-from .files import atomic_write_text
-from .models import ARCHITECTURES
-from .results import cpu_model
+from splitbrain.files import atomic_write_text
+from splitbrain.models import ARCHITECTURES
+from splitbrain.results import cpu_model
 
 __all__ = ["Row", "main", "run_benchmark", "format_table", "machine_info", "measure_bf16_peak"]
 
@@ -165,7 +165,7 @@ def load_images(data: str, data_root: str | None, size: int, count: int, seed: i
 
     Fixed crops (no augmentation), so every run benchmarks the same images.
     """
-    from .data import STANDARD_SPLITS, build_dataset
+    from splitbrain.data import STANDARD_SPLITS, build_dataset
 
     dataset = build_dataset(
         data, root=data_root, split=STANDARD_SPLITS[data].pretrain, image_size=size, augment=False,
@@ -213,7 +213,7 @@ def encoding_agreement(images: torch.Tensor, targets, device: torch.device, spac
         prepared: optional (t1, t2) from ``targets.prepare(images)``, to check that the grid
             recomputed here is the one ``prepare`` encodes.
     """
-    from .quantize import downsample
+    from splitbrain.quantize import downsample
 
     with torch.no_grad():
         values = targets.space.from_rgb(images.to(device))
@@ -335,7 +335,7 @@ class _Trainer:
     amp_dtype: torch.dtype | None
 
     def step(self, rgb: torch.Tensor, objective=None) -> None:
-        from .train import forward_backward, optimizer_step
+        from splitbrain.train import forward_backward, optimizer_step
 
         forward_backward(self.train_model, objective or self.objective, rgb, self.amp_dtype, self.scaler)
         optimizer_step(self.optimizer, self.scaler)
@@ -345,8 +345,8 @@ def make_trainer(arch: str, width: str, size: int, targets, device: torch.device
                  channels_last: bool, compile_model: bool) -> _Trainer:
     """A split-brain pair with its objective, Adam and grad scaler, ready to time one training
     step on ``size`` px batches (the benchmark's reference step; also the margin records')."""
-    from .models import SplitBrainNet
-    from .train import SplitBrainObjective
+    from splitbrain.models import SplitBrainNet
+    from splitbrain.train import SplitBrainObjective
 
     model = SplitBrainNet(arch, in_channels=targets.in_channels, num_classes=targets.num_classes,
                           width=width, grid=targets.grid, input_size=size).to(device)
@@ -360,7 +360,7 @@ def make_trainer(arch: str, width: str, size: int, targets, device: torch.device
 
 
 def _gpu_amp_dtype(device: torch.device) -> torch.dtype | None:
-    from .runtime import resolve_amp
+    from splitbrain.runtime import resolve_amp
 
     return resolve_amp("auto", device)
 
@@ -416,7 +416,7 @@ def bench_end_to_end(arch: str, width: str, size: int, targets, device: torch.de
     Each configuration gets a fresh model and loader; a step is ``next(loader)``, the copy to
     the device and the training step. Ratios are against the first (float32, NCHW) row.
     """
-    from .data import STANDARD_SPLITS, build_dataset, build_loader
+    from splitbrain.data import STANDARD_SPLITS, build_dataset, build_loader
 
     dataset = build_dataset(data, root=data_root, split=STANDARD_SPLITS[data].pretrain, image_size=size,
                             augment=True, length=batch * max(warmup + repeats, 1), seed=seed)
@@ -473,7 +473,7 @@ def bench_gpu(archs: Sequence[str], width: str, rgb: torch.Tensor, targets, devi
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .train import forward_backward
+    from splitbrain.train import forward_backward
 
     peak = measure_bf16_peak(device)
     rows = [Row(4, "bf16 matmul peak", f"{PEAK_MATMUL_SIZE}^3 torch.mm, median of 10 (CUDA events)",
@@ -518,7 +518,7 @@ def bench_gpu(archs: Sequence[str], width: str, rgb: torch.Tensor, targets, devi
 
 def run_benchmark(args: argparse.Namespace) -> tuple[dict[str, str], list[Row]]:
     """Run every section as ``args`` (from :func:`complete_args`) says; returns (machine, rows)."""
-    from .targets import build_targets
+    from splitbrain.targets import build_targets
 
     device = _resolve_device(args.device)
     info = machine_info(device)
@@ -573,7 +573,7 @@ def format_table(info: dict[str, str], rows: Sequence[Row], command: str = "", q
         padded = (c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
         return "| " + " | ".join(padded) + " |"
 
-    header = [f"splitbrain bench{' ' + command if command else ''}"]
+    header = [f"python -m benchmarks.bench{' ' + command if command else ''}"]
     header.append("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     if quick:
         header.append("quick run (tiny sizes, no warm-up, 1 repeat): the figures only show that everything runs")
@@ -586,13 +586,13 @@ def format_table(info: dict[str, str], rows: Sequence[Row], command: str = "", q
 
 
 def _resolve_device(name: str) -> torch.device:
-    from .runtime import resolve_device
+    from splitbrain.runtime import resolve_device
 
     return resolve_device(name)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``splitbrain bench``."""
+    """The benchmark's options."""
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     parser.add_argument("--sizes", type=int, nargs="+", help="image sides for section 1 (default 32 96); "
                         "sections 2-4 use the largest")
@@ -671,10 +671,11 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m splitbrain.bench ...`` is ``splitbrain bench ...``."""
-    from .cli import main as cli_main
+    """``python -m benchmarks.bench ...``: the benchmark's table; returns the exit status."""
+    from splitbrain.cli import run_tool
 
-    return cli_main(["bench", *(sys.argv[1:] if argv is None else argv)])
+    return run_tool("python -m benchmarks.bench", "Time the target pipeline and pretraining; one table.",
+                    add_arguments, run_command, argv)
 
 
 if __name__ == "__main__":
