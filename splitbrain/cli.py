@@ -401,7 +401,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``splitbrain`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    args.argv = argv[1:]  # the subcommand's own arguments
     return _reporting_errors(args.run if hasattr(args, "run") else COMMANDS[args.command], args)
 
 
@@ -413,7 +412,7 @@ def run_tool(prog: str, description: str, add_arguments, run_command, argv: Sequ
     parser = _Parser(prog=prog, description=description)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    args.argv = argv
+    args.argv = argv  # the benchmark prints its own command line
     return _reporting_errors(run_command, args)
 
 
