@@ -81,6 +81,11 @@ def test_architectures_reported_separately():
     assert "ResNet 18: 18 runs" in text
 
 
+def test_one_run_of_an_architecture_is_counted_in_the_singular():
+    text = report.grid_report(grid_records([0.0] * 3) + [record("random-lab", 0, 0.5, arch="fcresnet18", minutes=2.0)], "g")
+    assert "ResNet 18: 1 run, 2.0 minutes, 0.0 h in all" in text
+
+
 def test_no_records():
     assert report.grid_report([], "g") == "Grid `g` has no run records yet."
 
