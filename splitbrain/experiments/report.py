@@ -160,9 +160,9 @@ def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
         minutes = sorted(r["wall_time_s"] / 60 for r in arch_records)
         machines = machine_names(arch_records)
         spread = (f"{len(minutes)} runs, {minutes[0]:.1f} to {minutes[-1]:.1f} minutes each (median "
-                  f"{statistics.median(minutes):.1f})" if len(minutes) > 1 else f"1 run, {minutes[0]:.1f} minutes")
-        lines.append(f"{ARCH_LABELS.get(arch, arch)}: {spread}, {sum(minutes) / 60:.1f} h in all, "
-                     f"on {', '.join(machines)}.")
+                  f"{statistics.median(minutes):.1f}), {sum(minutes) / 60:.1f} h in all" if len(minutes) > 1
+                  else f"1 run, {minutes[0]:.1f} minutes")
+        lines.append(f"{ARCH_LABELS.get(arch, arch)}: {spread}, on {', '.join(machines)}.")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
