@@ -127,6 +127,14 @@ def headline_rows(records: Sequence[Mapping[str, Any]], grid: str, kinds: Sequen
     return rows
 
 
+def best_supported_architecture(headline: Sequence[Mapping[str, Any]]) -> str | None:
+    """The architecture of :func:`headline_rows` whose gaps rest on the most seeds (ties go to
+    the first in :data:`~splitbrain.results.ARCH_LABELS`), so an architecture whose grid has only
+    begun does not take the headline; None without rows."""
+    seeds = {arch: sum(row["n"] for row in headline if row["arch"] == arch) for arch in ARCH_LABELS}
+    return max(seeds, key=seeds.get) if any(seeds.values()) else None
+
+
 def format_points(mean: float, std: float | None) -> str:
     """A difference of fractions in percentage points: "+2.5 ± 0.4" (no spread for one seed)."""
     return f"{100 * mean:+.1f}" + ("" if std is None else f" ± {100 * std:.1f}")

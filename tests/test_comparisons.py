@@ -7,6 +7,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from splitbrain.comparisons import (
+    best_supported_architecture,
     choose_grid,
     collect_run_records,
     format_mean_std,
@@ -252,6 +253,17 @@ def test_plot_layer_curves(records):
     assert ours["Split-brain, LAB"] == pytest.approx([52.0, 62.0])
     assert ours["Random init, LAB"] == pytest.approx([100 * statistics.fmean(PROBE["random-lab"]) - 10,
                                                       100 * statistics.fmean(PROBE["random-lab"])])
+
+
+def test_the_headline_architecture_is_the_one_with_the_most_seeds(records):
+    """A second architecture whose grid has begun with one seed (FC-ResNet18 here, first in the
+    label order) does not take chapter 8's figure from SimpleNet's three seeds."""
+    started = [run_record(m, 0, PROBE[m][0], FINETUNE[m][0], arch="fcresnet18") for m in ("lab", "random-lab")]
+    headline = headline_rows(records + started, "g")
+    assert {row["arch"] for row in headline} == {"simplenet", "fcresnet18"}
+    assert best_supported_architecture(headline) == "simplenet"
+    assert best_supported_architecture(headline_rows(started, "g")) == "fcresnet18"
+    assert best_supported_architecture([]) is None
 
 
 def test_headline_figure_draws_every_seed_the_means_and_the_lines():
