@@ -350,7 +350,7 @@ plot_prediction_decoding(probabilities, quantizer_ab, target_class=int(target), 
 # mean is pulled far less towards yellow than the mean and stays clearly blue.
 #
 # The same comparison on whole crops. No network has been trained yet, so we build an
-# illustrative stand-in (`splitbrain.plots.quantize.example_logits`): for each target cell it
+# illustrative stand-in (`splitbrain.quantize.example_logits`): for each target cell it
 # puts half its belief on the bins around the true colour and half on the colours that are
 # common in the whole set of crops, the way an unsure colorizer hedges towards brown and grey.
 
