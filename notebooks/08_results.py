@@ -256,7 +256,7 @@ each step with the spreads in the table and with the seed-by-seed difference abo
 # deeper network costs more per step, so it has fewer runs. A single seed has no spread, so read
 # its gap as a direction, not a measurement.
 
-# %%
+# %% tags=["hide-input"]
 def gaps_of(architecture):
     """"LAB +12.1 ± 0.4, RGB +8.3 ± 0.8 (3 seeds)": split-brain gaps over random init, in points."""
     rows = [row for row in headline if row["arch"] == architecture]
