@@ -67,6 +67,7 @@ from .checkpoint import (
 from .files import atomic_write_text, check_writable_folder
 from .presets import WARMUP_FRACTION, PretrainConfig
 from .results import make_record, write_record
+from .schedule import warmup_cosine
 from .runtime import (
     DistributedContext,
     all_reduce_mean,
@@ -183,15 +184,7 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: PretrainConfig, st
     """
     if config.lr_schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=config.lr_decay), "epoch"
-    total = max(1, config.epochs * steps_per_epoch)
-    warmup = max(1, round(WARMUP_FRACTION * total))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor), "step"
+    return warmup_cosine(optimizer, config.epochs * steps_per_epoch, WARMUP_FRACTION), "step"
 
 
 def seed_epoch(loader: DataLoader, config: PretrainConfig, epoch: int, ctx: DistributedContext) -> None:
