@@ -86,8 +86,8 @@ def _fail(message: str, status: int = 2):
 
 def _convert(field: dataclasses.Field, text: str, cls) -> Any:
     """Parse ``text`` for a field of the dataclass ``cls``, by the field's annotated type
-    (``bool``, ``int``, ``float``, ``str``, a tuple of names written with commas, or any of these
-    ``| None``, where "none" gives None)."""
+    (``bool``, ``int``, ``float``, ``str``, a tuple of names or of numbers written with commas, or
+    any of these ``| None``, where "none" gives None)."""
     hint = typing.get_type_hints(cls)[field.name]
     kinds = [kind for kind in (typing.get_args(hint) or (hint,)) if kind is not type(None)]
     lowered = text.strip().lower()
@@ -99,8 +99,15 @@ def _convert(field: dataclasses.Field, text: str, cls) -> Any:
         if lowered in ("0", "false", "no", "off"):
             return False
         raise ValueError(f"{field.name} must be true or false, got {text!r}")
-    if any(typing.get_origin(kind) is tuple for kind in kinds):
-        return tuple(part.strip() for part in text.split(",") if part.strip())
+    tuples = [kind for kind in kinds if typing.get_origin(kind) is tuple]
+    if tuples:
+        parts = tuple(part.strip() for part in text.split(",") if part.strip())
+        if typing.get_args(tuples[0])[0] is float:
+            try:
+                return tuple(float(part) for part in parts)
+            except ValueError:
+                raise ValueError(f"{field.name} must be numbers separated by commas, got {text!r}") from None
+        return parts
     for kind, article in ((int, "an integer"), (float, "a number")):
         if kind in kinds:
             try:
@@ -186,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--epochs", type=int,
                          help="probe epochs" if name == "probe" else "fine-tuning epochs" if name == "finetune"
                          else "fine-tuning epochs (the probe uses the preset's)")
+        sub.add_argument("--labels-per-class", type=int,
+                         help="train on this many labelled images of every class (a seeded subset; default: all)")
+        sub.add_argument("--grid", help="start from this grid's evaluation configuration instead of the preset's, "
+                                        "e.g. label-efficiency (its recipe for --labels-per-class and --seed)")
         if name != "finetune":
             sub.add_argument("--layers", help="comma-separated layers to probe (default: all)")
         if name == "evaluate":
@@ -263,8 +274,30 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grid_eval_config(args: argparse.Namespace, overrides: dict[str, Any]) -> EvalConfig:
+    """The evaluation configuration ``--grid`` gives the run of this network, labels and seed."""
+    from .experiments.grids import Run, get_grid
+
+    grid = get_grid(args.grid)
+    labels, seed = args.labels_per_class, overrides.get("seed", 0)
+    if labels not in grid.labels:
+        raise ValueError(f"--labels-per-class must be one of {grid.labels} for grid {grid.name}, got {labels}")
+    space = _checkpoint(args)["config"]["color_space"] if args.checkpoint else (args.color_space or "lab")
+    wanted = f"random-{space}" if args.random_init else space
+    method = next((m for m in grid.methods if m.name == wanted), grid.methods[0])
+    run = Run(grid.name, grid.archs[0], method, seed, labels)
+    changes = {k: v for k, v in overrides.items() if k not in ("seed", "labels_per_class")}
+    return grid.eval_config(run, **changes)
+
+
 def _eval_config(args: argparse.Namespace, epochs_field: str | None) -> EvalConfig:
-    overrides = _given(args, _DATA_OPTIONS)
+    overrides = _given(args, {**_DATA_OPTIONS, "labels_per_class": "labels_per_class"})
+    if args.grid:
+        overrides["record_dir"] = None if args.no_record else args.results
+        if args.quiet:
+            overrides["verbose"] = False
+        overrides.update(_parse_sets(args.set, EvalConfig))
+        return _grid_eval_config(args, overrides)
     if args.checkpoint:
         # By default, evaluate on the dataset and at the image size of pretraining.
         saved = _checkpoint(args)["config"]
@@ -330,7 +363,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
-    from .evaluate import finetune
+    from .finetune import finetune
 
     config = _eval_config(args, "finetune_epochs")
     subject = _subject(args)
@@ -340,7 +373,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import build_eval_datasets, finetune, linear_probe
+    from .evaluate import build_eval_datasets, linear_probe
+    from .finetune import finetune
 
     config = _eval_config(args, "finetune_epochs")
     subject = _subject(args)

@@ -13,8 +13,8 @@ classifiers train on the rest, the layer with the best validation top-1 is chose
 held-out evaluation images only report that layer's top-1 / top-5. Choosing on the held-out
 images instead would report the maximum of several noisy scores, which flatters every row.
 
-Fine-tuning (the poster's "add a classifier as the last layer"): both halves' last layer,
-global-average-pooled, feeds a Linear classifier; everything is trained with labels.
+Fine-tuning lives in :mod:`splitbrain.finetune` and uses this module's pieces (what to
+evaluate, the feature extractors, the validation part and the labelled subsets).
 
 Networks of both kinds (:class:`~splitbrain.models.SplitBrainNet` and the
 :class:`~splitbrain.models.DenoisingAutoencoder` baseline) go through a
@@ -325,6 +325,36 @@ def validation_part(labels: torch.Tensor, fraction: float, seed: int) -> tuple[t
     return torch.from_numpy(np.sort(parts["fit"])), torch.from_numpy(np.sort(parts["val"]))
 
 
+def labelled_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
+    """Sorted int64 rows of ``labels`` (N,): ``per_class`` of every class, a seeded random subset.
+
+    Each class's rows are shuffled by ``numpy.random.default_rng(seed)`` (classes in label
+    order) and the first ``per_class`` kept, so for one seed the subsets are nested: the 25
+    images of a class are among its 100. Raises ValueError when a class has fewer rows.
+    """
+    values = labels.numpy()
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(values):
+        rows = rng.permutation(np.flatnonzero(values == label))
+        if len(rows) < per_class:
+            raise ValueError(f"labels_per_class={per_class} exceeds the {len(rows)} labelled images of class {label}")
+        chosen.append(rows[:per_class])
+    return torch.from_numpy(np.sort(np.concatenate(chosen)))
+
+
+def training_rows(labels: torch.Tensor, config: EvalConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rows a probe or a fine-tuning trains on, validation rows) of the probe-training labels (N,).
+
+    The validation part is :func:`validation_part`'s; the training rows are the rest, or with
+    ``config.labels_per_class`` a :func:`labelled_subset` of the rest seeded by ``config.seed``.
+    """
+    fit, val = validation_part(labels, config.probe_val_fraction, config.split_seed)
+    if config.labels_per_class is not None:
+        fit = fit[labelled_subset(labels[fit], config.labels_per_class, config.seed)]
+    return fit, val
+
+
 def choose_layer(per_layer: dict[str, dict[str, float]]) -> str:
     """The layer with the best validation top-1 (the shallowest on a tie)."""
     layers = list(per_layer)
@@ -400,28 +430,29 @@ def describe_model(config: PretrainConfig, random_init: bool) -> dict[str, Any]:
     return info
 
 
-def build_eval_datasets(config: EvalConfig, augment_train: bool = False) -> tuple[Dataset, Dataset, int]:
+def build_eval_datasets(config: EvalConfig) -> tuple[Dataset, Dataset, int]:
     """(labelled training split, held-out split, number of classes) of ``config.data``.
 
-    The training split is centre-cropped (fixed crops for "embedded") unless ``augment_train``.
+    Both are centre-cropped (fixed crops for "embedded"): fine-tuning augments its batches itself.
     """
     from .data import STANDARD_SPLITS, build_dataset
 
     splits = STANDARD_SPLITS[config.data]
     common = dict(root=config.data_root, image_size=config.image_size, download=config.download, seed=config.split_seed,
                   bad_images=config.bad_images)
-    train = build_dataset(config.data, split=splits.probe_train, augment=augment_train, length=config.max_train_images,
+    train = build_dataset(config.data, split=splits.probe_train, augment=False, length=config.max_train_images,
                           **common)
     test = build_dataset(config.data, split=splits.evaluate, augment=False, length=config.max_test_images, **common)
     return train, test, train.num_classes
 
 
-def _loader(dataset: Dataset, config: EvalConfig, device: torch.device) -> DataLoader:
+def evaluation_loader(dataset: Dataset, config: EvalConfig, device: torch.device) -> DataLoader:
+    """Batches of ``config.feature_batch_size`` in the dataset's order, for features and scoring."""
     return DataLoader(dataset, batch_size=config.feature_batch_size, shuffle=False,
                       num_workers=config.num_workers, pin_memory=device.type == "cuda")
 
 
-def _finish(kind: str, config: EvalConfig, metrics: dict, pretrain_config: PretrainConfig, random_init: bool,
+def finish_evaluation(kind: str, config: EvalConfig, metrics: dict, pretrain_config: PretrainConfig, random_init: bool,
             start: float, model: nn.Module, checkpoint) -> EvalResult:
     wall = time.perf_counter() - start
     info = describe_model(pretrain_config, random_init)
@@ -472,16 +503,16 @@ def linear_probe(
 
     # The probe-training features are cached in float16 (10k images x 5 layers x 9216 dims:
     # 0.9 GB); the held-out images are scored batch by batch afterwards and never cached.
-    train_features, train_labels = extract_features(extractor, _loader(train_set, config, device), layers, device,
+    train_features, train_labels = extract_features(extractor, evaluation_loader(train_set, config, device), layers, device,
                                                     config.max_dim, amp_dtype, config.progress, torch.float16)
-    fit, val = validation_part(train_labels, config.probe_val_fraction, config.split_seed)
+    fit, val = training_rows(train_labels, config)
     probes, per_layer = {}, {}
     for layer in layers:
         features = train_features.pop(layer)  # freed layer by layer
         probes[layer], per_layer[layer] = fit_probe(features[fit], train_labels[fit], num_classes, features[val],
                                                     train_labels[val], ProbeRecipe.of(config), device)
         del features
-    held_out, test_images = score_probes(extractor, _loader(test_set, config, device), probes, device,
+    held_out, test_images = score_probes(extractor, evaluation_loader(test_set, config, device), probes, device,
                                          config.max_dim, amp_dtype, config.progress)
     for layer in layers:
         per_layer[layer] = {**per_layer[layer], **held_out[layer]}
@@ -499,116 +530,9 @@ def linear_probe(
         "top5": per_layer[best]["top5"],
         "num_classes": num_classes,
         "train_images": len(fit),
+        "labels_per_class": config.labels_per_class,
         "val_images": len(val),
         "test_images": test_images,
         "top5_trivial": num_classes <= 5,
     }
-    return _finish("probe", config, metrics, pretrain_config, random_init, start, network, checkpoint)
-
-
-class FinetuneClassifier(nn.Module):
-    """The trunks of a pretrained network + a Linear classifier on the global-average-pooled
-    last layer (both halves concatenated). ``forward(rgb uint8 (N, 3, H, W)) -> logits (N, K)``."""
-
-    def __init__(self, extractor: FeatureExtractor, num_classes: int):
-        super().__init__()
-        self.extractor = extractor
-        self.layer = extractor.feature_layers[-1]
-        channels = sum(trunk.layer_channels[trunk.resolve_layer(self.layer)] for trunk in extractor.trunks)
-        self.head = nn.Linear(channels, num_classes)
-
-    def trainable_parameters(self):
-        """The trunks' and the head's parameters (the pretext heads / decoder are not used)."""
-        return list(self.extractor.trunks.parameters()) + list(self.head.parameters())
-
-    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        return self.head(self.extractor(rgb, self.layer, max_dim=None))
-
-
-@torch.no_grad()
-def _accuracy(classifier: nn.Module, loader: Iterable, device, amp_dtype) -> dict[int, float]:
-    classifier.eval()
-    logits, labels = [], []
-    for rgb, y in loader:
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            logits.append(classifier(rgb.to(device, non_blocking=True)).float().cpu())
-        labels.append(torch.as_tensor(y).long())
-    return topk_accuracy(torch.cat(logits), torch.cat(labels))
-
-
-def finetune(
-    config: EvalConfig,
-    checkpoint: str | Path | dict | None = None,
-    *,
-    pretrain_config: PretrainConfig | None = None,
-    random_init: bool = False,
-    model: nn.Module | None = None,
-    datasets: tuple[Dataset, Dataset, int] | None = None,
-) -> EvalResult:
-    """Fine-tune the whole network with a classifier on its last layer; top-1 / top-5 held out.
-
-    Arguments as for :func:`linear_probe`. Trains for ``config.finetune_epochs`` epochs with
-    Adam (``finetune_lr``, ``finetune_weight_decay``), random crops and flips of the training
-    split when ``config.augment``, then, when ``config.finetune_precise_bn``, recomputes the
-    BatchNorm running statistics over one more pass of it; writes a "finetune" record when
-    ``config.record_dir`` is set.
-    """
-    from .data import build_loader
-
-    start = time.perf_counter()
-    if config.record_dir is not None:  # checked before any work
-        check_writable_folder(config.record_dir, "--results")
-    device = resolve_device(config.device)
-    amp_dtype = resolve_amp(config.amp, device)
-    network, pretrain_config = load_subject(checkpoint, pretrain_config, random_init, model, config.seed)
-    train_set, test_set, num_classes = datasets or build_eval_datasets(config, augment_train=config.augment)
-    seed_everything(config.seed)
-    classifier = FinetuneClassifier(feature_extractor(network, pretrain_config.color_space), num_classes).to(device)
-    optimizer = torch.optim.Adam(classifier.trainable_parameters(), lr=config.finetune_lr,
-                                 weight_decay=config.finetune_weight_decay)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    train_loader = build_loader(train_set, config.finetune_batch_size, train=True, num_workers=config.num_workers,
-                                seed=config.seed, drop_last=len(train_set) > config.finetune_batch_size)
-    test_loader = _loader(test_set, config, device)
-
-    history = []
-    for epoch in range(config.finetune_epochs):
-        classifier.train()
-        total, count = torch.zeros((), device=device), 0
-        bar = tqdm(train_loader, desc=f"finetune {epoch + 1}/{config.finetune_epochs}", leave=False,
-                   disable=tqdm_disable(config.progress))
-        for rgb, y in bar:
-            rgb, y = rgb.to(device, non_blocking=True), torch.as_tensor(y).to(device)
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                logits = classifier(rgb)
-            loss = F.cross_entropy(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            total += loss.detach() * len(y)
-            count += len(y)
-        history.append({"epoch": epoch + 1, "train_loss": float(total) / max(count, 1)})
-        if config.verbose:
-            print(f"finetune epoch {epoch + 1}/{config.finetune_epochs}  train loss {history[-1]['train_loss']:.4f}", flush=True)
-    precise_bn = config.finetune_precise_bn and config.finetune_epochs > 0
-    if precise_bn:
-        def forward(batch) -> None:
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                classifier(batch[0].to(device, non_blocking=True))
-
-        recompute_batchnorm_statistics(classifier, train_loader, forward)
-    accuracy = _accuracy(classifier, test_loader, device, amp_dtype)
-    metrics = {
-        "top1": accuracy[1],
-        "top5": accuracy[5],
-        "history": history,
-        "num_classes": num_classes,
-        "train_images": len(train_set),
-        "test_images": len(test_set),
-        "top5_trivial": num_classes <= 5,
-        "precise_bn": precise_bn,
-    }
-    if config.verbose:
-        print(f"finetune: top-1 {metrics['top1']:.4f}  top-5 {metrics['top5']:.4f}", flush=True)
-    return _finish("finetune", config, metrics, pretrain_config, random_init, start, classifier, checkpoint)
+    return finish_evaluation("probe", config, metrics, pretrain_config, random_init, start, network, checkpoint)

@@ -37,6 +37,8 @@ COLOR_SPACE_NAMES = tuple(COLOR_SPACES)
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 LOSSES = ("ce", "rebalanced")
 LR_SCHEDULES = ("step", "cosine")
+FINETUNE_OPTIMIZERS = ("adam", "sgd")
+FINETUNE_SCHEDULES = ("constant", "cosine")
 PRESET_NAMES = ("smoke", "cpu", "colab", "paper", "auto")
 
 
@@ -341,16 +343,27 @@ class EvalConfig:
     images only report. The cached features take N x sum(D) x 2 bytes (float16; 20k images x 5
     layers x 9216 dims: 1.8 GB).
 
-    Fine-tuning (the poster's "add a classifier as the last layer"): global-average-pooled last
-    layer of both halves -> Linear, everything trained with Adam (``finetune_lr``,
-    ``finetune_weight_decay``) for ``finetune_epochs`` epochs of ``finetune_batch_size``, random
-    crops and flips on the training split when ``augment``. ``finetune_precise_bn``: afterwards,
-    recompute every BatchNorm layer's running statistics over one pass of the training split
-    under the final weights (:func:`splitbrain.models.recompute_batchnorm_statistics`); needed
-    when fine-tuning runs so few steps that the running averages still remember their starting
-    values (a random-init network then scores near chance in eval mode). On in the "smoke",
-    "cpu" and "colab" presets; off by default because it was added later: a record that lacks
-    the field was made without it.
+    Labels: ``labels_per_class`` (None: all) keeps that many labelled images of every class of
+    the probe's fit part, a seeded subset (``seed``) nested across counts; the validation part
+    and the evaluation images stay as they are. Probes and fine-tuning both train on it.
+
+    Fine-tuning (:mod:`splitbrain.finetune`): the trunks up to ``finetune_head_layer`` (None: the
+    last layer), global-average-pooled, both halves concatenated -> Linear; everything trained
+    with ``finetune_optimizer`` ("adam", or "sgd": SGD with Nesterov momentum 0.9) at
+    ``finetune_lr`` (the trunk at ``finetune_trunk_lr`` times it) and ``finetune_weight_decay``,
+    batches of ``finetune_batch_size``, for ``finetune_images`` images seen (None:
+    ``finetune_epochs`` passes over the labelled images). ``finetune_schedule`` "constant", or
+    "cosine": a linear warm-up over a ``finetune_warmup`` share of the steps, then a cosine to 0.
+    With ``augment``, random horizontal flips and random crops after zero-padding by
+    ``finetune_crop_padding`` pixels. ``finetune_val_points``: how many evenly spaced points
+    of the run measure validation top-1 (the last is the end). ``finetune_lrs``: learning rates
+    to try in place of ``finetune_lr``, each a whole fine-tuning from the same start; the one with
+    the best validation top-1 is kept. ``finetune_precise_bn``:
+    afterwards, recompute every BatchNorm layer's running statistics over the labelled images
+    under the final weights (:func:`splitbrain.models.recompute_batchnorm_statistics`), for
+    runs so short that the running averages still remember their starting values. The defaults
+    of the fields are the first fine-tuner's (Adam, constant rate, flips only), so a record that
+    lacks a field was made with its default.
     """
 
     data: str = _field("recipe", "embedded")
@@ -373,6 +386,16 @@ class EvalConfig:
     finetune_batch_size: int = _field("finetune", 32)
     finetune_precise_bn: bool = _field("finetune", False)
     augment: bool = _field("finetune", True)
+    finetune_optimizer: str = _field("finetune", "adam")
+    finetune_schedule: str = _field("finetune", "constant")
+    finetune_warmup: float = _field("finetune", 0.0)
+    finetune_images: int | None = _field("finetune", None)
+    finetune_trunk_lr: float = _field("finetune", 1.0)
+    finetune_head_layer: str | None = _field("finetune", None)
+    finetune_crop_padding: int = _field("finetune", 0)
+    finetune_val_points: int = _field("finetune", 1)
+    finetune_lrs: tuple[float, ...] | None = _field("finetune", None)
+    labels_per_class: int | None = _field("recipe", None)
     feature_batch_size: int = _field("machinery", 128)
     seed: int = _field("recipe", 0)
     split_seed: int = _field("recipe", 0)
@@ -409,6 +432,23 @@ class EvalConfig:
         _int(self.finetune_batch_size, "finetune_batch_size", 1)
         _bool(self.finetune_precise_bn, "finetune_precise_bn")
         _bool(self.augment, "augment")
+        _choice(self.finetune_optimizer, "finetune_optimizer", FINETUNE_OPTIMIZERS)
+        _choice(self.finetune_schedule, "finetune_schedule", FINETUNE_SCHEDULES)
+        _number(self.finetune_warmup, "finetune_warmup", 0.0, 0.5)
+        _optional_int(self.finetune_images, "finetune_images", 1)
+        _number(self.finetune_trunk_lr, "finetune_trunk_lr", 0.0)
+        if self.finetune_head_layer is not None and (not isinstance(self.finetune_head_layer, str)
+                                                     or not self.finetune_head_layer):
+            raise ValueError(f"finetune_head_layer must be None or a layer name, got {self.finetune_head_layer!r}")
+        _int(self.finetune_crop_padding, "finetune_crop_padding", 0)
+        _int(self.finetune_val_points, "finetune_val_points", 1)
+        _optional_int(self.labels_per_class, "labels_per_class", 1)
+        if self.finetune_lrs is not None:
+            if isinstance(self.finetune_lrs, (str, bytes)) or not self.finetune_lrs:
+                raise ValueError(f"finetune_lrs must be None or a non-empty tuple of learning rates, got {self.finetune_lrs!r}")
+            for rate in self.finetune_lrs:
+                _number(rate, "finetune_lrs", 0.0, low_open=True)
+            object.__setattr__(self, "finetune_lrs", tuple(float(rate) for rate in self.finetune_lrs))
         _int(self.feature_batch_size, "feature_batch_size", 1)
         _int(self.seed, "seed", 0)
         _int(self.split_seed, "split_seed", 0)
@@ -426,6 +466,7 @@ class EvalConfig:
         """The configuration as a JSON-friendly dict."""
         d = dataclasses.asdict(self)
         d["layers"] = list(self.layers) if self.layers is not None else None
+        d["finetune_lrs"] = list(self.finetune_lrs) if self.finetune_lrs is not None else None
         return d
 
 
@@ -438,19 +479,29 @@ FINETUNE_ONLY_FIELDS = frozenset(fields_with_role(EvalConfig, "finetune"))
 other values of these still counts."""
 
 
-# The book's presets fine-tune with the precise-BN refresh: their short fine-tuning leaves
-# BatchNorm's running averages behind the weights. "paper" keeps the poster's recipe as is.
+FINETUNE_RECIPE: dict[str, Any] = dict(finetune_optimizer="sgd", finetune_schedule="cosine",
+                                       finetune_warmup=WARMUP_FRACTION, finetune_weight_decay=5e-4, augment=True)
+"""The trained fine-tuning recipe of every preset but "paper" (and of the label-efficiency grid):
+SGD with Nesterov momentum, a linear warm-up then a cosine to zero, weight decay 5e-4, random
+crops after padding by an eighth of the image side and flips, as torchvision's classification
+references train. Each preset sets its own learning rate and budget."""
+
+# The book's presets also refresh BatchNorm's statistics after fine-tuning (precise BN): their
+# short fine-tuning leaves the running averages behind the weights. "paper" keeps the poster's
+# recipe as is.
 _EVAL_PRESETS: dict[str, dict[str, Any]] = {
     # Seconds: 300 / 150 fixed crops of the embedded photographs (10 classes).
     "smoke": dict(data="embedded", image_size=32, max_train_images=300, max_test_images=150,
-                  probe_epochs=15, finetune_epochs=1, finetune_precise_bn=True, device="cpu"),
+                  probe_epochs=15, **FINETUNE_RECIPE, finetune_lr=0.05, finetune_epochs=2, finetune_crop_padding=4,
+                  finetune_precise_bn=True, device="cpu"),
     # A minute or two: 1000 / 500 crops.
-    "cpu": dict(data="embedded", image_size=32, probe_epochs=30, finetune_epochs=3, finetune_precise_bn=True,
-                device="cpu"),
+    "cpu": dict(data="embedded", image_size=32, probe_epochs=30, **FINETUNE_RECIPE, finetune_lr=0.05,
+                finetune_epochs=15, finetune_crop_padding=4, finetune_precise_bn=True, device="cpu"),
     # STL-10: 5k labelled training images, 8k test images, 10 classes.
     "colab": dict(
-        data="stl10", download=True, image_size=96, probe_epochs=30, probe_batch_size=256,
-        finetune_epochs=5, finetune_batch_size=64, finetune_precise_bn=True, device="auto", num_workers=2,
+        data="stl10", download=True, image_size=96, probe_epochs=30, probe_batch_size=256, **FINETUNE_RECIPE,
+        finetune_lr=0.05, finetune_epochs=30, finetune_batch_size=64, finetune_crop_padding=12,
+        finetune_precise_bn=True, device="auto", num_workers=2,
     ),
     # The poster fine-tuned for 5 epochs (2 for FC-AlexNet), lr 1e-4.
     "paper": dict(

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from splitbrain import data
+from splitbrain.presets import get_preset
 
 
 @pytest.fixture(autouse=True)
@@ -41,3 +42,14 @@ def _write_stl10(root, counts=None, seed=0):
 def write_stl10():
     """The writer of a small fake STL-10 folder (see ``_write_stl10``); tests never download."""
     return _write_stl10
+
+
+@pytest.fixture(scope="session")
+def smoke_checkpoint(tmp_path_factory):
+    """A split-brain SimpleNet pretrained for two tiny epochs at 16 px (its checkpoint's path)."""
+    from splitbrain.train import pretrain
+
+    out = tmp_path_factory.mktemp("pretrain")
+    config = get_preset("smoke", image_size=16, grid=4, train_length=64, batch_size=16, epochs=2,
+                        out=str(out), verbose=False, progress=False)
+    return pretrain(config).checkpoint

@@ -8,7 +8,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from splitbrain.color import get_color_space
-from splitbrain.evaluate import FinetuneClassifier, extract_features, feature_extractor
+from splitbrain.evaluate import extract_features, feature_extractor
+from splitbrain.finetune import FinetuneClassifier
 from benchmarks import budget
 from splitbrain.experiments.grids import get_grid
 from splitbrain.presets import get_eval_preset, get_preset

@@ -1,4 +1,4 @@
-"""Evaluation: top-k, standardisation, the linear probe, feature extractors, fine-tuning."""
+"""Evaluation: top-k, standardisation, the linear probe, feature extractors, labelled subsets."""
 from __future__ import annotations
 
 import json
@@ -12,15 +12,16 @@ from splitbrain.evaluate import (
     SplitBrainFeatures,
     choose_layer,
     feature_extractor,
-    finetune,
     fit_probe,
+    labelled_subset,
     linear_probe,
     standardize,
     topk_accuracy,
+    training_rows,
     validation_part,
 )
 from splitbrain.presets import get_eval_preset, get_preset
-from splitbrain.train import build_model, pretrain
+from splitbrain.train import build_model
 
 
 def test_topk_accuracy_counts_hits_by_hand():
@@ -88,12 +89,9 @@ def test_feature_extractors_match_the_models_own_features(method):
         feature_extractor(torch.nn.Linear(2, 2), "lab")
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pretrain")
-    config = get_preset("smoke", image_size=16, grid=4, train_length=64, batch_size=16, epochs=2,
-                        out=str(out), verbose=False, progress=False)
-    return pretrain(config).checkpoint
+@pytest.fixture
+def checkpoint(smoke_checkpoint):
+    return smoke_checkpoint
 
 
 def eval_config(tmp_path, **overrides):
@@ -136,39 +134,6 @@ def test_random_init_without_checkpoint_and_a_dae_model(tmp_path):
     assert 0.1 < result.metrics["top1"] <= 1.0 and result.record_path is None
     with pytest.raises(ValueError, match="checkpoint"):
         linear_probe(config, pretrain_config=pretrain_config)
-
-
-def test_finetune_trains_everything_and_reports_top1_top5(checkpoint, tmp_path):
-    config = eval_config(tmp_path)
-    result = finetune(config, checkpoint)
-    metrics = result.metrics
-    assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0 and not metrics["top5_trivial"]
-    assert len(metrics["history"]) == 1 and metrics["history"][0]["train_loss"] > 0
-    record = json.loads(result.record_path.read_text())
-    assert record["kind"] == "finetune" and record["config"]["finetune_epochs"] == 1
-    # The trunk was trained: its first conv moved away from the checkpoint's.
-    saved = torch.load(checkpoint, weights_only=True)["model"]["half1.trunk.stages.conv1.0.weight"]
-    assert not torch.equal(result.model.extractor.model.half1.trunk.stages.conv1[0].weight.cpu(), saved)
-
-
-def test_finetune_precise_bn_recomputes_statistics_and_leaves_weights(checkpoint, tmp_path):
-    plain = finetune(eval_config(tmp_path, finetune_precise_bn=False), checkpoint)
-    precise = finetune(eval_config(tmp_path, finetune_precise_bn=True), checkpoint)
-    assert plain.metrics["precise_bn"] is False and precise.metrics["precise_bn"] is True
-    plain_state, precise_state = plain.model.state_dict(), precise.model.state_dict()
-    weights = [k for k in plain_state if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
-    assert weights and all(torch.equal(plain_state[k], precise_state[k]) for k in weights)
-    key = "extractor.model.half1.trunk.stages.conv1.1"
-    # 60 training images in batches of 20: the refresh averages exactly its 3 batches
-    assert int(precise_state[f"{key}.num_batches_tracked"]) == 3
-    assert not torch.allclose(plain_state[f"{key}.running_mean"], precise_state[f"{key}.running_mean"])
-    record = json.loads(precise.record_path.read_text())
-    assert record["config"]["finetune_precise_bn"] is True and record["metrics"]["precise_bn"] is True
-
-
-def test_finetune_precise_bn_must_be_a_bool(tmp_path):
-    with pytest.raises(ValueError, match="finetune_precise_bn"):
-        eval_config(tmp_path, finetune_precise_bn="yes")
 
 
 def test_choose_layer_follows_validation_not_the_held_out_images():
@@ -220,3 +185,27 @@ def test_held_out_scoring_batch_by_batch_equals_scoring_cached_features(checkpoi
     for layer, probe in probes.items():
         expected = topk_accuracy(probe.logits(cached[layer]), test_labels)
         assert streamed[layer]["top1"] == pytest.approx(expected[1]) and streamed[layer]["top5"] == pytest.approx(expected[5])
+
+
+def test_labelled_subsets_are_exact_per_class_nested_and_seeded():
+    labels = torch.arange(400) % 4  # 100 rows per class
+    small, large = labelled_subset(labels, 5, seed=2), labelled_subset(labels, 40, seed=2)
+    assert torch.bincount(labels[small]).tolist() == [5] * 4 and torch.bincount(labels[large]).tolist() == [40] * 4
+    assert set(small.tolist()) < set(large.tolist())  # one seed: the 5 of a class are among its 40
+    assert torch.equal(small, labelled_subset(labels, 5, seed=2)) and torch.equal(small, small.sort().values)
+    assert not torch.equal(small, labelled_subset(labels, 5, seed=3))
+    with pytest.raises(ValueError, match="labels_per_class=101 exceeds the 100 labelled images of class 0"):
+        labelled_subset(labels, 101, seed=0)
+
+
+def test_training_rows_keep_the_validation_part_whatever_the_label_count():
+    labels = torch.arange(500) % 5
+    config = get_eval_preset("smoke", probe_val_fraction=0.2, seed=1)
+    fit, val = training_rows(labels, config)
+    for count in (1, 10, 80):
+        subset, same_val = training_rows(labels, get_eval_preset("smoke", probe_val_fraction=0.2, seed=1,
+                                                                 labels_per_class=count))
+        assert torch.equal(same_val, val) and set(subset.tolist()) <= set(fit.tolist())
+        assert torch.bincount(labels[subset]).tolist() == [count] * 5
+    with pytest.raises(ValueError, match="labels_per_class=81 exceeds the 80"):
+        training_rows(labels, get_eval_preset("smoke", labels_per_class=81))

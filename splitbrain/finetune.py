@@ -1,0 +1,334 @@
+"""Fine-tuning: a network's trunks and a linear classifier trained together with labels.
+
+One step, written out (chapter 6 shows it as code)::
+
+    uint8 RGB batch (B, 3, S, S) of the labelled images
+        --augment_batch--> random crops after zero padding, random horizontal flips
+        --FinetuneClassifier--> colour space inputs -> trunks up to the head layer
+                                -> global average pool, both halves concatenated -> Linear -> logits (B, K)
+        --> cross-entropy with the labels --> backward --> SGD / Adam step --> learning-rate schedule step
+
+:func:`finetune` runs it for a budget of images seen (``EvalConfig.finetune_images``, or
+``finetune_epochs`` passes over the labelled images), measures validation top-1 along the way
+on the probe's validation part (which the training never sees) and reports top-1 / top-5 on the
+held-out images. The labelled images are decoded once and held in memory as uint8; the steps run
+with channels-last tensors under the configuration's autocast (bfloat16 on CPUs that have it).
+BatchNorm layers train on batch statistics; evaluation uses their running averages, recomputed
+over the labelled images at the end when ``finetune_precise_bn`` says so.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from .evaluate import (
+    EvalResult,
+    FeatureExtractor,
+    build_eval_datasets,
+    evaluation_loader,
+    feature_extractor,
+    finish_evaluation,
+    load_subject,
+    topk_accuracy,
+    training_rows,
+)
+from .files import check_writable_folder
+from .models import recompute_batchnorm_statistics
+from .presets import EvalConfig, PretrainConfig
+from .runtime import resolve_amp, resolve_device, seed_everything, tqdm_disable
+from .schedule import warmup_cosine
+
+SGD_MOMENTUM = 0.9
+"""Nesterov momentum of the "sgd" optimiser (torchvision's classification references use 0.9)."""
+
+
+class FinetuneClassifier(nn.Module):
+    """The trunks of a network up to ``layer`` + a Linear classifier on their global-average-pooled
+    activations (both halves concatenated). ``forward(rgb uint8 (N, 3, H, W)) -> logits (N, K)``.
+
+    Stages after ``layer`` are not run and not trained (None: the last feature layer).
+    """
+
+    def __init__(self, extractor: FeatureExtractor, num_classes: int, layer: str | None = None):
+        super().__init__()
+        self.extractor = extractor
+        self.layer = extractor.feature_layers[-1] if layer is None else extractor.model.resolve_layer(layer)
+        channels = sum(trunk.layer_channels[trunk.resolve_layer(self.layer)] for trunk in extractor.trunks)
+        self.head = nn.Linear(channels, num_classes)
+
+    def trunk_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the trunk stages the classifier runs (up to and including ``layer``)."""
+        params = []
+        for trunk in self.extractor.trunks:
+            last = trunk.resolve_layer(self.layer)
+            for name, stage in trunk.stages.items():
+                params += list(stage.parameters())
+                if name == last:
+                    break
+        return params
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return self.head(self.extractor(rgb, self.layer, max_dim=None))
+
+
+def augment_batch(rgb: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
+    """Random crops and horizontal flips of a uint8 batch (N, 3, S, S) -> (N, 3, S, S) uint8.
+
+    Each image is zero-padded by ``padding`` pixels on every side and an S x S window is cut at
+    a random offset in [0, 2 * padding] (``padding`` 0: no crop), then flipped left-right with
+    probability 1/2. The randomness comes from ``generator`` only (a CPU generator).
+    """
+    n, _, size, width = rgb.shape
+    if padding > 0:
+        padded = F.pad(rgb, (padding, padding, padding, padding))
+        offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator).to(rgb.device)
+        steps = torch.arange(size, device=rgb.device)
+        rows = (offsets[:, 0, None] + steps)[:, None, :, None]  # (N, 1, S, 1)
+        cols = (offsets[:, 1, None] + torch.arange(width, device=rgb.device))[:, None, None, :]  # (N, 1, 1, S)
+        images = torch.arange(n, device=rgb.device)[:, None, None, None]
+        channels = torch.arange(rgb.shape[1], device=rgb.device)[None, :, None, None]
+        rgb = padded[images, channels, rows, cols]
+    flips = (torch.rand(n, generator=generator) < 0.5).to(rgb.device)[:, None, None, None]
+    return torch.where(flips, rgb.flip(-1), rgb)
+
+
+def step_count(config: EvalConfig, images: int) -> int:
+    """Optimiser steps of a fine-tuning on ``images`` labelled images: ``finetune_images``
+    divided by the batch (rounded up), else ``finetune_epochs`` passes of full batches (one
+    batch of all of them when there are fewer than a batch)."""
+    batch = min(config.finetune_batch_size, images)
+    if config.finetune_images is not None:
+        return math.ceil(config.finetune_images / batch)
+    return config.finetune_epochs * max(1, images // batch)
+
+
+def batch_rows(count: int, batch: int, steps: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """``steps`` batches of row indices of ``range(count)``: passes in a fresh random order,
+    each cut into full batches of ``batch`` (the remainder of a pass is dropped)."""
+    done = 0
+    while done < steps:
+        order = torch.randperm(count, generator=generator)
+        for start in range(0, count - batch + 1, batch):
+            if done == steps:
+                return
+            yield order[start : start + batch]
+            done += 1
+
+
+def build_optimizer(classifier: FinetuneClassifier, config: EvalConfig) -> torch.optim.Optimizer:
+    """``config.finetune_optimizer`` over two groups: the head at ``finetune_lr``, the trunks at
+    ``finetune_trunk_lr`` times it (a trunk at 0 is frozen: left out of the optimiser)."""
+    groups = [{"params": list(classifier.head.parameters()), "lr": config.finetune_lr}]
+    if config.finetune_trunk_lr > 0:
+        groups.append({"params": classifier.trunk_parameters(), "lr": config.finetune_lr * config.finetune_trunk_lr})
+    if config.finetune_optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.finetune_lr, momentum=SGD_MOMENTUM, nesterov=True,
+                               weight_decay=config.finetune_weight_decay)
+    return torch.optim.Adam(groups, lr=config.finetune_lr, weight_decay=config.finetune_weight_decay)
+
+
+def finetune_step(classifier: nn.Module, optimizer: torch.optim.Optimizer, rgb: torch.Tensor, labels: torch.Tensor,
+                  amp_dtype: torch.dtype | None = None, scaler: torch.amp.GradScaler | None = None) -> torch.Tensor:
+    """One training step: logits of the uint8 batch ``rgb`` (N, 3, S, S) (channels-last, under
+    autocast to ``amp_dtype`` when given), cross-entropy with ``labels`` (N,) in float32,
+    backward, one ``optimizer`` step (through ``scaler`` for float16). Returns the loss (detached)."""
+    rgb = rgb.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(rgb.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        logits = classifier(rgb)
+    loss = F.cross_entropy(logits.float(), labels)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    return loss.detach()
+
+
+def stack_images(dataset: Dataset, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The items ``rows`` of ``dataset`` decoded once: (uint8 images (N, 3, S, S), int64 labels (N,))."""
+    items = [dataset[int(row)] for row in rows]
+    return torch.stack([image for image, _ in items]), torch.as_tensor([label for _, label in items])
+
+
+@torch.no_grad()
+def predict_logits(classifier: nn.Module, batches: Iterable, device: torch.device,
+                   amp_dtype: torch.dtype | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode logits (N, K) float32 and labels (N,) of (uint8 images, labels) batches; the
+    classifier's train/eval mode is restored afterwards."""
+    was_training = classifier.training
+    classifier.eval()
+    logits, labels = [], []
+    for rgb, y in batches:
+        rgb = rgb.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            logits.append(classifier(rgb).float().cpu())
+        labels.append(torch.as_tensor(y).long())
+    classifier.train(was_training)
+    return torch.cat(logits), torch.cat(labels)
+
+
+def _chunks(images: torch.Tensor, labels: torch.Tensor, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    for start in range(0, len(images), size):
+        yield images[start : start + size], labels[start : start + size]
+
+
+def finetune(
+    config: EvalConfig,
+    checkpoint: str | Path | dict | None = None,
+    *,
+    pretrain_config: PretrainConfig | None = None,
+    random_init: bool = False,
+    model: nn.Module | None = None,
+    datasets: tuple[Dataset, Dataset, int] | None = None,
+) -> EvalResult:
+    """Fine-tune a network with a classifier on its head layer; validation and held-out top-1.
+
+    With ``config.finetune_lrs``, one fine-tuning per learning rate, each from the same start
+    (the same weights, seed and batches); the one with the best validation top-1 is kept (the
+    earlier in the list on a tie) and the held-out images only report it.
+
+    Args:
+        config: the recipe (:class:`~splitbrain.presets.EvalConfig`'s finetune fields, its
+            labels and split fields, see the module docstring).
+        checkpoint, pretrain_config, random_init, model: what to fine-tune
+            (:func:`splitbrain.evaluate.load_subject`).
+        datasets: optional (probe-training split, held-out split, number of classes).
+    Returns:
+        an :class:`~splitbrain.evaluate.EvalResult` whose metrics hold the held-out ``top1`` /
+        ``top5``, the validation ``val_top1`` / ``val_top5`` at the end, ``history`` (the
+        validation curve: images seen, learning rate, mean training loss since the previous
+        point, validation top-1), the budget (``steps``, ``images_seen``), the training speed
+        (``train_s``, ``images_per_s``), the image counts and the ``lr`` kept; with several
+        rates ``lr_trials`` (each rate's validation and held-out top-1 and curve). Writes a
+        "finetune" record when ``config.record_dir`` is set. ``result.model`` is the kept classifier.
+    """
+    start = time.perf_counter()
+    if config.record_dir is not None:  # checked before any work
+        check_writable_folder(config.record_dir, "--results")
+    network, pretrain_config = load_subject(checkpoint, pretrain_config, random_init, model, config.seed)
+    if config.finetune_head_layer is not None:
+        network.resolve_layer(config.finetune_head_layer)  # a clear ValueError before any work
+    datasets = datasets or build_eval_datasets(config)
+    rates = config.finetune_lrs or (config.finetune_lr,)
+    best = None
+    trials = []
+    for rate in rates:
+        start_weights = copy.deepcopy(network) if len(rates) > 1 else network
+        trial = dataclasses.replace(config, finetune_lr=rate, finetune_lrs=None)
+        metrics, classifier = train_classifier(trial, start_weights, pretrain_config, datasets)
+        trials.append({"lr": rate, **{k: metrics[k] for k in ("val_top1", "top1", "history")}})
+        if best is None or metrics["val_top1"] > best[0]["val_top1"]:
+            best = (metrics, classifier)
+    metrics, classifier = best
+    if len(rates) > 1:
+        metrics["lr_trials"] = trials
+    if config.verbose:
+        print(f"finetune: lr {metrics['lr']:g}, validation top-1 {metrics['val_top1']:.4f}, held-out top-1 "
+              f"{metrics['top1']:.4f} top-5 {metrics['top5']:.4f} ({metrics['images_seen']:,} images, "
+              f"{metrics['images_per_s']:.0f} img/s)", flush=True)
+    return finish_evaluation("finetune", config, metrics, pretrain_config, random_init, start, classifier, checkpoint)
+
+
+def train_classifier(config: EvalConfig, network: nn.Module, pretrain_config: PretrainConfig,
+                     datasets: tuple[Dataset, Dataset, int]) -> tuple[dict, FinetuneClassifier]:
+    """One fine-tuning of ``network`` (trained in place) at ``config.finetune_lr``: (metrics, classifier).
+
+    The metrics are :func:`finetune`'s (without ``lr_trials``).
+    """
+    device = resolve_device(config.device)
+    amp_dtype = resolve_amp(config.amp, device)
+    train_set, test_set, num_classes = datasets
+    labels = getattr(train_set, "labels", None)
+    fit, val = training_rows(torch.as_tensor(labels if labels is not None else [y for _, y in train_set]), config)
+    fit_images, fit_labels = stack_images(train_set, fit)
+    val_images, val_labels = stack_images(train_set, val)
+
+    seed_everything(config.seed)
+    classifier = FinetuneClassifier(feature_extractor(network, pretrain_config.color_space), num_classes,
+                                    config.finetune_head_layer).to(device, memory_format=torch.channels_last)
+    optimizer = build_optimizer(classifier, config)
+    batch = min(config.finetune_batch_size, len(fit))
+    steps = step_count(config, len(fit))
+    scheduler = (warmup_cosine(optimizer, steps, config.finetune_warmup) if config.finetune_schedule == "cosine"
+                 else None)
+    points = sorted({max(1, round(steps * (k + 1) / config.finetune_val_points)) for k in range(config.finetune_val_points)})
+    generator = torch.Generator().manual_seed(config.seed)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+
+    def validation_top1() -> dict[int, float]:
+        logits, labels = predict_logits(classifier, _chunks(val_images, val_labels, config.feature_batch_size),
+                                        device, amp_dtype)
+        return topk_accuracy(logits, labels)
+
+    history, loss_sum, loss_count, train_s = [], torch.zeros(()), 0, 0.0
+    classifier.train()
+    tick = time.perf_counter()
+    bar = tqdm(batch_rows(len(fit), batch, steps, generator), total=steps, desc=f"finetune lr {config.finetune_lr:g}",
+               leave=False, disable=tqdm_disable(config.progress))
+    for step, rows in enumerate(bar, start=1):
+        rgb = fit_images[rows]
+        if config.augment:
+            rgb = augment_batch(rgb, config.finetune_crop_padding, generator)
+        loss = finetune_step(classifier, optimizer, rgb.to(device, non_blocking=True),
+                             fit_labels[rows].to(device, non_blocking=True), amp_dtype, scaler)
+        if scheduler is not None:
+            scheduler.step()
+        loss_sum += loss.cpu()
+        loss_count += 1
+        if step in points:
+            train_s += time.perf_counter() - tick
+            accuracy = validation_top1()
+            history.append({"step": step, "images_seen": step * batch, "lr": optimizer.param_groups[0]["lr"],
+                            "train_loss": float(loss_sum) / loss_count, "val_top1": accuracy[1]})
+            if not math.isfinite(history[-1]["train_loss"]):
+                raise FloatingPointError(f"fine-tuning diverged (loss {history[-1]['train_loss']}) by step {step}; "
+                                         f"lower finetune_lr (now {config.finetune_lr:g})")
+            if config.verbose:
+                print(f"finetune lr {config.finetune_lr:g} {step * batch:>9,} images  loss "
+                      f"{history[-1]['train_loss']:.4f}  validation top-1 {accuracy[1]:.4f}", flush=True)
+            loss_sum, loss_count = torch.zeros(()), 0
+            tick = time.perf_counter()
+
+    if config.finetune_precise_bn:
+        def forward(images_and_labels) -> None:
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                classifier(images_and_labels[0].to(device).contiguous(memory_format=torch.channels_last))
+
+        recompute_batchnorm_statistics(classifier, _chunks(fit_images, fit_labels, batch), forward)
+    val_accuracy = validation_top1()
+    logits, test_labels = predict_logits(classifier, evaluation_loader(test_set, config, device), device, amp_dtype)
+    accuracy = topk_accuracy(logits, test_labels)
+    metrics = {
+        "top1": accuracy[1],
+        "top5": accuracy[5],
+        "val_top1": val_accuracy[1],
+        "val_top5": val_accuracy[5],
+        "lr": config.finetune_lr,
+        "history": history,
+        "head_layer": classifier.layer,
+        "steps": steps,
+        "images_seen": steps * batch,
+        "train_s": train_s,
+        "images_per_s": steps * batch / max(train_s, 1e-9),
+        "num_classes": num_classes,
+        "train_images": len(fit),
+        "labels_per_class": config.labels_per_class,
+        "val_images": len(val),
+        "test_images": len(test_labels),
+        "top5_trivial": num_classes <= 5,
+        "precise_bn": config.finetune_precise_bn,
+    }
+    return metrics, classifier
