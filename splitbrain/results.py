@@ -421,9 +421,10 @@ def method_label(model: Mapping[str, Any]) -> str:
 
 
 def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Aggregate "run" records (one grid's, or several) per (grid, architecture, method).
+    """Aggregate "run" records (one grid's, or several) per (grid, architecture, method, labels per class).
 
     Each row: ``grid``, ``arch``, ``method`` (the grid's method name, e.g. "rescaled_lab"),
+    ``labels_per_class`` (None: every labelled image),
     ``kind`` (splitbrain / dae / supervised / random), ``color_space``, ``width``, ``label`` (the
     width added where two methods of one network would share it and the image space), ``n`` and
     ``seeds``; for every score in :data:`SUMMARY_SCORES` (``probe_top1``: the best layer's top-1,
@@ -432,7 +433,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     (by timestamp) counts.
 
     The gap: every row other than a random-init one is compared with the random-init row of the
-    same grid and architecture in the colour space :data:`FLOOR_COLOR_SPACES` names, seed by
+    same grid, architecture and labels per class in the colour space :data:`FLOOR_COLOR_SPACES` names, seed by
     seed (the difference of the two runs with the same seed), giving ``floor`` (that row's
     method), ``gap_n``, and ``gap_probe_top1`` / ``gap_finetune_top1`` with ``_std``: the mean
     and sample std of the per-seed differences. None where there is no floor or no common seed.
@@ -442,15 +443,15 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple, dict[Any, Mapping[str, Any]]] = {}
     for record in sorted((r for r in records if r.get("kind") == "run"), key=lambda r: str(r.get("timestamp", ""))):
         model = record.get("model", {})
-        key = (record.get("grid"), model.get("arch"), record.get("method"))
+        key = (record.get("grid"), model.get("arch"), record.get("method"), record.get("labels_per_class"))
         groups.setdefault(key, {})[record.get("seed")] = record  # later records replace earlier ones
 
     rows = []
-    for (grid, arch, method), by_seed in groups.items():
+    for (grid, arch, method, labels), by_seed in groups.items():
         model = next(iter(by_seed.values()))["model"]
         scores = {seed: _run_scores(record) for seed, record in by_seed.items()}
         row: dict[str, Any] = {
-            "grid": grid, "arch": arch, "method": method, "kind": model.get("method"),
+            "grid": grid, "arch": arch, "method": method, "labels_per_class": labels, "kind": model.get("method"),
             "color_space": model.get("color_space"), "width": model.get("width"), "label": method_label(model),
             "n": len(by_seed), "seeds": sorted(by_seed),
         }
@@ -467,11 +468,16 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if labels[row["grid"], row["arch"], row["label"], row["color_space"]] > 1 and row["width"]:
             row["label"] = f"{row['label']} ({row['width']} width)"
 
-    floors = {(r["grid"], r["arch"], r["color_space"]): r for r in rows if r["kind"] == "random"}
+    for row in rows:
+        if row["labels_per_class"] is not None:
+            row["label"] = f"{row['label']}, {row['labels_per_class']} labels per class"
+
+    floors = {(r["grid"], r["arch"], r["color_space"], r["labels_per_class"]): r for r in rows if r["kind"] == "random"}
     for row in rows:
         floor = None
         if row["kind"] != "random":
-            floor = floors.get((row["grid"], row["arch"], FLOOR_COLOR_SPACES.get(row["color_space"], row["color_space"])))
+            floor = floors.get((row["grid"], row["arch"], FLOOR_COLOR_SPACES.get(row["color_space"], row["color_space"]),
+                                row["labels_per_class"]))
         seeds = sorted(set(row["_scores"]) & set(floor["_scores"])) if floor else []
         row["floor"] = floor["method"] if floor else None
         row["gap_n"] = len(seeds)
@@ -486,7 +492,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     arch_order = {name: i for i, name in enumerate(ARCH_LABELS)}
     space_order = {name: i for i, name in enumerate(SPACE_LABELS)}
     kind_order = {name: i for i, name in enumerate(METHOD_KINDS_ORDER)}
-    rows.sort(key=lambda r: (str(r["grid"]), arch_order.get(r["arch"], 99), str(r["arch"]),
+    rows.sort(key=lambda r: (str(r["grid"]), arch_order.get(r["arch"], 99), str(r["arch"]), r["labels_per_class"] or 0,
                              kind_order.get(r["kind"], 99), space_order.get(r["color_space"], 99), str(r["method"])))
     for row in rows:
         del row["_scores"]

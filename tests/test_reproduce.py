@@ -46,7 +46,8 @@ def assert_complete_record(record, run_id, layers=("conv1", "conv5")):
     assert (probe["top1"], probe["val_top1"]) == (probe["layers"][best]["top1"], probe["layers"][best]["val_top1"])
     # 40 probe-training crops: 4 per class, of which 1 validates (20 %, rounded per class).
     assert (probe["train_images"], probe["val_images"], probe["test_images"]) == (30, 10, 20)
-    assert tuned["train_images"] == 40
+    # fine-tuning trains on the same 30 and measures itself on the same 10 validation crops
+    assert (tuned["train_images"], tuned["val_images"], tuned["test_images"]) == (30, 10, 20)
     assert set(record["config"]) == {"pretrain", "evaluate", "supervised"}
     assert record["config"]["evaluate"]["seed"] == record["seed"] == int(run_id[-1])
     assert record["git_commit"] is None or len(record["git_commit"]) == 40
@@ -359,7 +360,8 @@ def test_dae_and_supervised_runs(tmp_path):
     assert dae["model"] == {"method": "dae", "arch": "simplenet", "color_space": "rgb", "width": "half",
                             "random_init": False, "noise": "masking", "noise_level": 0.25}
     assert supervised["model"]["method"] == "supervised" and supervised["config"]["supervised"]["finetune_epochs"] == 2
-    assert [h["epoch"] for h in supervised["metrics"]["pretrain"]["history"]] == [1, 2]
+    # 30 labelled crops in batches of 20: one full batch per pass, two passes; one validation point at the end
+    assert [h["step"] for h in supervised["metrics"]["pretrain"]["history"]] == [2]
     saved = checkpoint.load_checkpoint(tmp_path / "runs" / "smoke-more" / "simplenet-supervised-lab-seed0" / "supervised.pt")
     assert saved["supervised"] is True and saved["config"]["color_space"] == "lab"
     # The supervised network is not the random initialisation any more.
@@ -476,3 +478,59 @@ def test_a_probe_made_before_the_validation_protocol_is_probed_again(tmp_path):
     run_grid("smoke", only="*-random-lab-*", **dirs(tmp_path))
     assert json.loads(stage.read_text())["metrics"]["layer_chosen_on"] == "validation"
     assert json.loads(status.record.read_text())["metrics"]["probe"]["layer_chosen_on"] == "validation"
+
+
+# ----------------------------------------------------------------------------------------------
+# grids that evaluate another grid's networks with fewer labels
+
+
+def test_a_label_grid_evaluates_another_grids_networks_on_label_subsets(tmp_path, monkeypatch):
+    smoke = get_grid("smoke")
+    labels_grid = dataclasses.replace(
+        smoke, name="smoke-labels", labels=(1, 2), networks_from="smoke",
+        label_evaluate={1: {"finetune_images": 40}, 2: {"finetune_images": 80}},
+        method_evaluate={("random-lab", 2): {"finetune_lr": 0.5}})
+    assert [run.name for run in labels_grid.runs()] == [
+        "simplenet-lab-l1-seed0", "simplenet-lab-l2-seed0", "simplenet-random-lab-l1-seed0",
+        "simplenet-random-lab-l2-seed0"]
+    pretrainings = []
+    real_pretrain_stage = reproduce._pretrain_stage
+    monkeypatch.setattr(reproduce, "_pretrain_stage",
+                        lambda *args: pretrainings.append(args[1]) or real_pretrain_stage(*args))
+    statuses = run_grid(labels_grid, verbose=False, **dirs(tmp_path))
+    assert [s.state for s in statuses] == ["pending"] * 4
+    # one pretraining, in the source grid's run directory, shared by both label counts
+    assert pretrainings == [tmp_path / "runs" / "smoke" / "simplenet-lab-seed0"]
+    assert not list((tmp_path / "runs" / "smoke-labels").rglob("checkpoint.pt"))
+    records = {s.run_id.split("/")[1]: json.loads(s.record.read_text()) for s in statuses}
+    for name, record in records.items():
+        count = 1 if "-l1-" in name else 2
+        probe, tuned = record["metrics"]["probe"], record["metrics"]["finetune"]
+        assert record["labels_per_class"] == count == record["config"]["evaluate"]["labels_per_class"]
+        # 40 probe-training crops, 4 a class: 1 validates, ``count`` of the other 3 train
+        assert probe["train_images"] == tuned["train_images"] == 10 * count
+        assert probe["val_images"] == tuned["val_images"] == 10 and tuned["test_images"] == 20
+        assert tuned["images_seen"] == (40 if count == 1 else 80) and 0 <= tuned["val_top1"] <= 1
+        source = name.replace(f"-l{count}-", "-")  # the smoke grid's run of the same method and seed
+        assert record["config"]["pretrain"]["out"] == str(tmp_path / "runs" / "smoke" / source)
+    assert records["simplenet-random-lab-l2-seed0"]["config"]["evaluate"]["finetune_lr"] == 0.5
+    assert records["simplenet-lab-l2-seed0"]["config"]["evaluate"]["finetune_lr"] != 0.5
+    with pytest.raises(ValueError, match="method_evaluate / label_evaluate"):
+        dataclasses.replace(labels_grid, method_evaluate={("lab", 3): {"finetune_lr": 0.5}})
+
+
+def test_the_label_grid_uses_the_shipped_network_of_its_source_run(tmp_path):
+    grid = get_grid("label-efficiency")
+    run = next(r for r in grid.runs() if r.method.name == "lab" and r.seed == 0)
+    config = grid.pretrain_config(run, data_root="tree")
+    assert grid.network_run(run).run_id == "cifar-recipe/simplenet-lab-seed0"
+    shipped = reproduce.shipped_network(grid.network_run(run), config, tmp_path / "empty")
+    assert shipped is not None and shipped.name == "cifar10-simplenet-lab.pt"
+    other_seed = next(r for r in grid.runs() if r.method.name == "lab" and r.seed == 1)
+    assert reproduce.shipped_network(grid.network_run(other_seed), config, tmp_path / "empty") is None
+    changed = dataclasses.replace(config, lr=config.lr * 2)  # the grid's recipe moved on: not that network
+    assert reproduce.shipped_network(grid.network_run(run), changed, tmp_path / "empty") is None
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "checkpoint.pt").write_bytes(b"")  # a pretraining of its own is never replaced
+    assert reproduce.shipped_network(grid.network_run(run), config, own) is None

@@ -47,7 +47,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..presets import ARCHITECTURES, COLOR_SPACE_NAMES, NOISES, WIDTHS, EvalConfig, PretrainConfig, get_eval_preset, get_preset
+from ..presets import (ARCHITECTURES, COLOR_SPACE_NAMES, FINETUNE_RECIPE, NOISES, WIDTHS, EvalConfig, PretrainConfig,
+                       get_eval_preset, get_preset)
 
 METHOD_KINDS = ("splitbrain", "dae", "random", "supervised")
 """What a method does before the probes: split-brain / DAE pretraining, nothing, or supervised training."""
@@ -137,17 +138,23 @@ ALL_METHODS: tuple[Method, ...] = (
 
 @dataclass(frozen=True)
 class Run:
-    """One run of a grid: (architecture, method, seed). ``run_id``: ``<grid>/<name>``."""
+    """One run of a grid: (architecture, method, seed, labels per class). ``run_id``: ``<grid>/<name>``.
+
+    ``labels_per_class`` None: the probes and fine-tuning train on every labelled image.
+    """
 
     grid: str
     arch: str
     method: Method
     seed: int
+    labels_per_class: int | None = None
 
     @property
     def name(self) -> str:
-        """``<arch>-<method>-seed<seed>``, e.g. ``simplenet-lab-seed0`` (unique within a grid)."""
-        return f"{self.arch}-{self.method.name}-seed{self.seed}"
+        """``<arch>-<method>-seed<seed>``, e.g. ``simplenet-lab-seed0``, or with labels per class
+        ``<arch>-<method>-l<labels>-seed<seed>`` (unique within a grid)."""
+        labels = "" if self.labels_per_class is None else f"-l{self.labels_per_class}"
+        return f"{self.arch}-{self.method.name}{labels}-seed{self.seed}"
 
     @property
     def run_id(self) -> str:
@@ -165,6 +172,12 @@ class Grid:
     method name). ``supervised_epochs``: epochs of the
     supervised ceiling's training. ``needs_data_root``: the dataset has no default location (an
     ImageFolder tree).
+
+    ``labels``: labelled images per class the runs' probes and fine-tuning train on, one run per
+    count (None: all of them). ``label_evaluate`` / ``method_evaluate``: EvalConfig overrides for
+    one count / one (method name, count), applied after ``evaluate``. ``networks_from``: the name
+    of a grid whose pretrained networks this grid evaluates (its runs' network configurations and
+    run directories are that grid's, so a pretraining is shared and never repeated).
     """
 
     name: str
@@ -180,6 +193,10 @@ class Grid:
     method_pretrain: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
     supervised_epochs: int = 1
     needs_data_root: bool = False
+    labels: tuple[int | None, ...] = (None,)
+    label_evaluate: Mapping[int | None, Mapping[str, Any]] = field(default_factory=dict)
+    method_evaluate: Mapping[tuple[str, int | None], Mapping[str, Any]] = field(default_factory=dict)
+    networks_from: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or "/" in self.name:
@@ -192,12 +209,21 @@ class Grid:
             raise ValueError(f"methods must be non-empty with distinct names, got {names}")
         if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
             raise ValueError(f"seeds must be non-negative integers, got {self.seeds!r}")
+        unknown = [key for key in self.method_evaluate if key[0] not in names or key[1] not in self.labels]
+        if unknown or any(count not in self.labels for count in self.label_evaluate):
+            raise ValueError(f"method_evaluate / label_evaluate name methods or label counts the grid lacks: "
+                             f"{unknown or sorted(set(self.label_evaluate) - set(self.labels))}")
+        if not self.labels or any(n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1)
+                                  for n in self.labels):
+            raise ValueError(f"labels must be positive integers or None, got {self.labels!r}")
         if isinstance(self.supervised_epochs, bool) or not isinstance(self.supervised_epochs, int) or self.supervised_epochs < 1:
             raise ValueError(f"supervised_epochs must be a positive integer, got {self.supervised_epochs!r}")
         # Build one configuration of each kind now, so a bad override fails at definition time.
-        probe = Run(self.name, self.archs[0], self.methods[0], self.seeds[0])
-        self.pretrain_config(probe, data_root="data-root" if self.needs_data_root else None)
-        self.eval_config(probe, data_root="data-root" if self.needs_data_root else None)
+        for run in self.runs()[: len(self.methods) * len(self.labels) * len(self.seeds)]:
+            self.eval_config(run, data_root="data-root" if self.needs_data_root else None)
+        if self.networks_from is None:
+            probe = Run(self.name, self.archs[0], self.methods[0], self.seeds[0])
+            self.pretrain_config(probe, data_root="data-root" if self.needs_data_root else None)
 
     def runs(self, archs: tuple[str, ...] | None = None) -> list[Run]:
         """Every run, architecture-major, then method, then seed (the execution order).
@@ -208,11 +234,20 @@ class Grid:
         for arch in archs:
             if arch not in ARCHITECTURES:
                 raise ValueError(f"archs must be among {ARCHITECTURES}, got {arch!r}")
-        return [Run(self.name, arch, method, seed) for arch in archs for method in self.methods for seed in self.seeds]
+        return [Run(self.name, arch, method, seed, labels) for arch in archs for method in self.methods
+                for seed in self.seeds for labels in self.labels]
+
+    def network_run(self, run: Run) -> Run:
+        """The run whose network ``run`` evaluates: ``run`` itself, or with ``networks_from`` that
+        grid's run of the same architecture, method and seed."""
+        return run if self.networks_from is None else Run(self.networks_from, run.arch, run.method, run.seed)
 
     def pretrain_config(self, run: Run, data_root: str | None = None, out: str = "runs/pretrain") -> PretrainConfig:
         """The network's configuration for ``run`` (also the pretraining recipe for split-brain
-        and DAE runs; random-init and supervised runs only use its network fields)."""
+        and DAE runs; random-init and supervised runs only use its network fields); with
+        ``networks_from`` that grid's configuration of :meth:`network_run`."""
+        if self.networks_from is not None:
+            return get_grid(self.networks_from).pretrain_config(self.network_run(run), data_root, out)
         overrides = {**self.pretrain, **self.arch_pretrain.get(run.arch, {}), **self.method_pretrain.get((run.arch, run.method.name), {}),
                      **run.method.pretrain_overrides(),
                      "arch": run.arch, "seed": run.seed, "out": out, "record_dir": None}
@@ -223,7 +258,9 @@ class Grid:
     def eval_config(self, run: Run, data_root: str | None = None, **changes: Any) -> EvalConfig:
         """The probe and fine-tuning configuration for ``run`` (records are written by the runner),
         with ``changes`` (EvalConfig fields) applied last."""
-        overrides = {**self.evaluate, "seed": run.seed, "record_dir": None}
+        overrides = {**self.evaluate, **self.label_evaluate.get(run.labels_per_class, {}),
+                     **self.method_evaluate.get((run.method.name, run.labels_per_class), {}),
+                     "seed": run.seed, "labels_per_class": run.labels_per_class, "record_dir": None}
         if data_root is not None:
             overrides["data_root"] = str(data_root)
         return get_eval_preset(self.eval_preset, **{**overrides, **changes})
@@ -235,6 +272,11 @@ class Grid:
 
 # ----------------------------------------------------------------------------------------------
 # The grids
+
+FIRST_FINETUNER = dict(finetune_optimizer="adam", finetune_schedule="constant", finetune_warmup=0.0, finetune_lr=1e-3,
+                       finetune_weight_decay=0.0, finetune_crop_padding=0)
+"""The fine-tuning of the grids recorded before the trained recipe (Adam at a constant 1e-3,
+flips only, a few epochs), kept so that their records still match their grids."""
 
 CIFAR_CPU_PRETRAIN_EPOCHS = 3
 CIFAR_CPU_PRETRAIN_IMAGES = 20_480
@@ -254,7 +296,7 @@ _CIFAR_CPU = Grid(
                   epochs=CIFAR_CPU_PRETRAIN_EPOCHS, max_steps_per_epoch=CIFAR_CPU_PRETRAIN_IMAGES // 128,
                   device="cpu", log_every=20),
     evaluate=dict(data="folder", image_size=32, max_train_images=10_000, max_test_images=10_000,
-                  probe_epochs=30, finetune_epochs=2, finetune_batch_size=64, device="cpu"),
+                  probe_epochs=30, **FIRST_FINETUNER, finetune_epochs=2, finetune_batch_size=64, device="cpu"),
     supervised_epochs=6,
     needs_data_root=True,
 )
@@ -273,8 +315,8 @@ _CIFAR_QUICK = Grid(
     eval_preset="cpu",
     pretrain=dict(data="folder", image_size=32, grid=8, batch_size=128, lr=1e-3, lr_decay=0.5,
                   epochs=2, max_steps_per_epoch=CIFAR_QUICK_PRETRAIN_IMAGES // 128, device="cpu", log_every=16),
-    evaluate=dict(data="folder", image_size=32, max_train_images=5_000, max_test_images=5_000,
-                  probe_epochs=30, finetune_epochs=1, finetune_batch_size=64, finetune_precise_bn=True, device="cpu"),
+    evaluate=dict(data="folder", image_size=32, max_train_images=5_000, max_test_images=5_000, probe_epochs=30,
+                  **FIRST_FINETUNER, finetune_epochs=1, finetune_batch_size=64, finetune_precise_bn=True, device="cpu"),
     supervised_epochs=3,
     needs_data_root=True,
 )
@@ -306,8 +348,50 @@ def _cifar_recipe_grid() -> Grid:
         pretrain=dict(recipe, data="folder", device="cpu", log_every=50),
         method_pretrain={(arch, "dae-salt_pepper-full"): dict(epochs=epochs) for arch, epochs in CIFAR_RECIPE_DAE_EPOCHS.items()},
         evaluate=dict(data="folder", image_size=32, max_train_images=10_000, max_test_images=10_000,
-                      probe_epochs=30, finetune_epochs=0, device="cpu"),
+                      probe_epochs=30, **FIRST_FINETUNER, finetune_epochs=0, device="cpu"),
         supervised_epochs=30,
+        needs_data_root=True,
+    )
+
+
+LABELS_PER_CLASS = (25, 100, 400, 800)
+"""The label-efficiency grid's counts of labelled images per class (800 is the probe's whole fit part)."""
+
+FINETUNE_MIN_IMAGES = 40_000
+FINETUNE_EPOCHS = 30
+
+
+def finetune_budget(labels_per_class: int, num_classes: int = 10) -> int:
+    """Images a fine-tuning sees with ``labels_per_class`` labels: ``FINETUNE_EPOCHS`` passes over
+    them, and at least ``FINETUNE_MIN_IMAGES`` so that 25 labels per class still train long enough."""
+    return max(FINETUNE_EPOCHS * labels_per_class * num_classes, FINETUNE_MIN_IMAGES)
+
+
+LABEL_GRID_FINETUNE = dict(FINETUNE_RECIPE, finetune_batch_size=128, finetune_crop_padding=4, finetune_precise_bn=False,
+                           finetune_val_points=8, amp="bf16")
+"""The label-efficiency grid's fine-tuning: the trained recipe (:data:`~splitbrain.presets.FINETUNE_RECIPE`)
+in batches of 128 at 32 px under bfloat16 autocast, validation top-1 measured at 8 points of
+every run; the learning rate is chosen per run on validation."""
+
+
+def _label_efficiency_grid() -> Grid:
+    recipe = GRIDS["cifar-recipe"]
+    return Grid(
+        name="label-efficiency",
+        description="cifar-recipe's pretrained networks (no new pretraining) probed and fine-tuned with 25, 100, "
+                    "400 and 800 labels per class (seeded subsets of the 8k fit images; the 2k validation images "
+                    "choose the probe's layer and the fine-tuning's learning rate, the 10k held-out images only "
+                    "report); split-brain Lab and rescaled Lab against random init; seeds 0-2 paired with "
+                    "pretraining",
+        archs=("simplenet",),
+        methods=(splitbrain_method("lab"), splitbrain_method("rescaled_lab"), random_method("lab")),
+        seeds=(0, 1, 2),
+        pretrain_preset=recipe.pretrain_preset,
+        eval_preset=recipe.eval_preset,
+        evaluate={**recipe.evaluate, **LABEL_GRID_FINETUNE, "finetune_epochs": FINETUNE_EPOCHS},
+        labels=LABELS_PER_CLASS,
+        label_evaluate={n: {"finetune_images": finetune_budget(n)} for n in LABELS_PER_CLASS},
+        networks_from="cifar-recipe",
         needs_data_root=True,
     )
 
@@ -322,8 +406,8 @@ _EMBEDDED_CPU = Grid(
     eval_preset="cpu",
     pretrain=dict(data="embedded", image_size=32, grid=8, train_length=1024, batch_size=64, epochs=2,
                   lr=1e-3, lr_decay=0.5, device="cpu", log_every=8),
-    evaluate=dict(data="embedded", image_size=32, max_train_images=500, max_test_images=250,
-                  probe_epochs=20, finetune_epochs=1, finetune_precise_bn=True, device="cpu"),
+    evaluate=dict(data="embedded", image_size=32, max_train_images=500, max_test_images=250, probe_epochs=20,
+                  **FIRST_FINETUNER, finetune_epochs=1, finetune_precise_bn=True, device="cpu"),
     supervised_epochs=4,
 )
 
@@ -358,6 +442,7 @@ _SMOKE = Grid(
 GRIDS: dict[str, Grid] = {grid.name: grid for grid in (_cifar_recipe_grid(), _CIFAR_CPU, _CIFAR_QUICK, _EMBEDDED_CPU,
                                                        _STL10_COLAB, _SMOKE)}
 """The named grids, by name."""
+GRIDS["label-efficiency"] = _label_efficiency_grid()
 
 
 def get_grid(name: str) -> Grid:

@@ -127,12 +127,64 @@ def stale_runs(records: Sequence[Mapping[str, Any]], grid: str) -> list[str]:
     return sorted(stale)
 
 
+def _wall_time_lines(records: Sequence[Mapping[str, Any]], archs: Sequence[str]) -> list[str]:
+    lines = []
+    for arch in archs:
+        arch_records = [r for r in records if r["model"]["arch"] == arch]
+        minutes = sorted(r["wall_time_s"] / 60 for r in arch_records)
+        machines = machine_names(arch_records)
+        spread = (f"{len(minutes)} runs, {minutes[0]:.1f} to {minutes[-1]:.1f} minutes each (median "
+                  f"{statistics.median(minutes):.1f}), {sum(minutes) / 60:.1f} h in all" if len(minutes) > 1
+                  else f"1 run, {minutes[0]:.1f} minutes")
+        lines += [f"{ARCH_LABELS.get(arch, arch)}: {spread}, on {', '.join(machines)}.", ""]
+    return lines
+
+
+def label_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
+    """The markdown section of a grid with label counts (``label-efficiency``): per architecture
+    the held-out top-1 of every network, probed and fine-tuned, at every count (mean ± std over
+    seeds), the paired gaps over random init, the learning rates validation chose, what is not
+    run yet and the wall time."""
+    from ..label_curve import curve_points, curve_sentences, curve_table, gap_table
+
+    lines = []
+    archs = [arch for arch in ARCH_LABELS if any(r["model"]["arch"] == arch for r in records)]
+    for arch in archs:
+        points = curve_points(records, grid, arch)
+        chosen = Counter((p["method"], p["lr"]) for p in points)
+        rates = "; ".join(f"{method} " + ", ".join(f"{lr:g} in {n}" for (m, lr), n in sorted(chosen.items()) if m == method)
+                          for method in dict.fromkeys(p["method"] for p in points))
+        lines += [f"{ARCH_LABELS.get(arch, arch)}, held-out top-1 (%), mean ± std over seeds:", "", curve_table(points),
+                  "Paired gaps over random initialisation (same seed, same labelled images), points of top-1:", "",
+                  gap_table(points), curve_sentences(points), "",
+                  f"Fine-tuning learning rate chosen on validation (method: rate in runs): {rates}.", ""]
+    done = {(r["model"]["arch"], r.get("method"), r.get("labels_per_class"), r.get("seed")) for r in records}
+    missing: dict[tuple[str, str, int], list[int]] = {}
+    for run in GRIDS[grid].runs() if grid in GRIDS else ():
+        if (run.arch, run.method.name, run.labels_per_class, run.seed) not in done:
+            missing.setdefault((run.arch, run.method.name, run.labels_per_class), []).append(run.seed)
+    if missing:
+        lines += [f"Not run yet ({sum(len(seeds) for seeds in missing.values())} of the grid's runs): "
+                  + "; ".join(f"{ARCH_LABELS.get(arch, arch)} {method} with {labels} labels per class "
+                              f"(seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})"
+                              for (arch, method, labels), seeds in missing.items()) + ".", ""]
+    stale = stale_runs(records, grid)
+    if stale:
+        lines += [f"{len(stale)} of these records were made under an older configuration of the grid "
+                  f"(`splitbrain reproduce` re-runs them): {', '.join(stale)}.", ""]
+    lines += _wall_time_lines(records, archs)
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     """The markdown section for ``grid``: its summary table, then the reading, from ``records``
-    (run records; those of other grids are ignored)."""
+    (run records; those of other grids are ignored). A grid with label counts gets
+    :func:`label_report`."""
     records = [r for r in records if r.get("kind") == "run" and r.get("grid") == grid]
     if not records:
         return f"Grid `{grid}` has no run records yet."
+    if grid in GRIDS and GRIDS[grid].labels != (None,):
+        return label_report(records, grid)
     rows = summarize(records)
     archs = [arch for arch in ARCH_LABELS if any(row["arch"] == arch for row in rows)]
     lines = [format_summary(rows), "", *("- " + _arch_sentences(rows, records, grid, arch) for arch in archs), ""]
@@ -155,15 +207,7 @@ def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
         lines += [f"Not run yet ({sum(len(seeds) for seeds in missing.values())} of the grid's runs): "
                   + "; ".join(f"{ARCH_LABELS.get(arch, arch)} {method} (seed{'s' if len(seeds) > 1 else ''} "
                               f"{', '.join(map(str, seeds))})" for (arch, method), seeds in missing.items()) + ".", ""]
-    for arch in archs:
-        arch_records = [r for r in records if r["model"]["arch"] == arch]
-        minutes = sorted(r["wall_time_s"] / 60 for r in arch_records)
-        machines = machine_names(arch_records)
-        spread = (f"{len(minutes)} runs, {minutes[0]:.1f} to {minutes[-1]:.1f} minutes each (median "
-                  f"{statistics.median(minutes):.1f}), {sum(minutes) / 60:.1f} h in all" if len(minutes) > 1
-                  else f"1 run, {minutes[0]:.1f} minutes")
-        lines.append(f"{ARCH_LABELS.get(arch, arch)}: {spread}, on {', '.join(machines)}.")
-        lines.append("")
+    lines += _wall_time_lines(records, archs)
     return "\n".join(lines).rstrip() + "\n"
 
 

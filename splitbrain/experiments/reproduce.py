@@ -54,10 +54,13 @@ RUN_STATES = ("finished", "stale", "partial", "pending")
 ``stale``: a complete record exists but was made with another configuration; ``partial``: the
 run directory holds some of its work (a checkpoint or a finished stage); ``pending``: nothing yet."""
 
+FINETUNE_KEYS = ("top1", "top5", "val_top1", "val_top5", "lr", "lr_trials", "history", "head_layer", "steps",
+                 "images_seen", "train_s", "images_per_s", "num_classes", "train_images", "labels_per_class",
+                 "val_images", "test_images")
 PROBE_LAYER_KEYS = ("val_top1", "val_top5", "top1", "top5", "train_top1", "dim")
-PROBE_KEYS = ("best_layer", "layer_chosen_on", "val_top1", "top1", "top5", "num_classes", "train_images", "val_images",
-              "test_images")
-"""What a run record keeps of its probe stage (per layer, and at the top level)."""
+PROBE_KEYS = ("best_layer", "layer_chosen_on", "val_top1", "top1", "top5", "num_classes", "train_images",
+              "labels_per_class", "val_images", "test_images")
+"""What a run record keeps of its fine-tuning stage, and of its probe stage (per layer, and at the top level)."""
 
 CONFIG_CLASSES = {"pretrain": PretrainConfig, "supervised": EvalConfig, "evaluate": EvalConfig}
 """The configuration class of each part of a stage key or of a record's ``config``."""
@@ -266,6 +269,27 @@ def _pretrain_stage(pretrain_config, directory: Path, key: dict[str, Any]) -> di
     return _save_stage(directory / "pretrain.json", key, metrics, result.wall_time_s + earlier)
 
 
+def shipped_network(run: Run, network_config, directory: Path) -> Path | None:
+    """The shipped network (:data:`splitbrain.weights.PRETRAINED`) made by ``run``, if one is, its
+    configuration is still ``network_config``'s and ``directory`` holds no pretraining of its own:
+    a grid that evaluates it then needs no pretraining. None otherwise."""
+    from ..checkpoint import CHECKPOINT_NAME, load_checkpoint
+    from ..weights import PRETRAINED, locate
+
+    if (directory / CHECKPOINT_NAME).is_file():
+        return None
+    made_here = f"results/{run.grid}/{run.name}.json"
+    for name, weights in PRETRAINED.items():
+        if weights.record == made_here:
+            try:
+                path = locate(name, download=False)
+            except (FileNotFoundError, ValueError):
+                return None
+            same = fingerprint(load_checkpoint(path)["config"]) == fingerprint(network_config.to_dict())
+            return path if same else None
+    return None
+
+
 def _supervised_stage(config, network_config, directory: Path, key: dict[str, Any]) -> dict[str, Any]:
     """The supervised ceiling: train the network of ``network_config`` from random initialisation
     on the probe-training labels (``finetune`` with ``config``), save its weights as a checkpoint.
@@ -273,17 +297,11 @@ def _supervised_stage(config, network_config, directory: Path, key: dict[str, An
     It trains on the probe's fit part only: the validation part that chooses the probe's layer
     stays unseen, as it is for every other method.
     """
-    import torch
-    from torch.utils.data import Subset
-
     from ..checkpoint import CHECKPOINT_FORMAT, atomic_torch_save
-    from ..evaluate import build_eval_datasets, finetune, validation_part
+    from ..finetune import finetune
 
     start = time.perf_counter()
-    train, test, num_classes = build_eval_datasets(config, augment_train=config.augment)
-    fit, _ = validation_part(torch.as_tensor(train.labels), config.probe_val_fraction, config.split_seed)
-    trained = finetune(config, pretrain_config=network_config, random_init=True,
-                       datasets=(Subset(train, fit.tolist()), test, num_classes))
+    trained = finetune(config, pretrain_config=network_config, random_init=True)
     network = trained.model.extractor.model
     atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": network_config.to_dict(),
                        "model": network.state_dict(), "epoch": config.finetune_epochs, "step": 0,
@@ -294,7 +312,8 @@ def _supervised_stage(config, network_config, directory: Path, key: dict[str, An
 
 def _evaluate_stage(kind: str, config, subject: dict[str, Any], path: Path, key: dict[str, Any]) -> dict[str, Any]:
     """A linear probe ("probe") or fine-tuning ("finetune") of ``subject``; saved to ``path``."""
-    from ..evaluate import finetune, linear_probe
+    from ..evaluate import linear_probe
+    from ..finetune import finetune
 
     start = time.perf_counter()
     result = (linear_probe if kind == "probe" else finetune)(config, **subject)
@@ -308,7 +327,9 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
 
     directory = run_directory(run, runs_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    network_config, eval_config, supervised_config = run_configs(grid, run, data_root, str(directory), progress, verbose)
+    network_directory = run_directory(grid.network_run(run), runs_dir)  # ``directory`` unless networks_from
+    network_config, eval_config, supervised_config = run_configs(grid, run, data_root, str(network_directory),
+                                                                 progress, verbose)
     method = run.method
     # Each stage's key: every configuration its result depends on (upstream stages included).
     pretrain_key = {"pretrain": fingerprint(network_config.to_dict())}
@@ -319,9 +340,15 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
     stages: dict[str, dict[str, Any]] = {}
     subject: dict[str, Any]
     if method.pretrains:
-        stage_file = directory / "pretrain.json"
-        stages["pretrain"] = _load_stage(stage_file, pretrain_key) or _pretrain_stage(network_config, directory, pretrain_key)
-        subject = {"checkpoint": str(directory / "checkpoint.pt")}
+        stage = _load_stage(network_directory / "pretrain.json", pretrain_key)
+        shipped = None if stage else shipped_network(grid.network_run(run), network_config, network_directory)
+        if shipped is not None:
+            stages["pretrain"] = {"metrics": {"shipped": shipped.stem}, "wall_time_s": 0.0}
+            subject = {"checkpoint": str(shipped)}
+        else:
+            network_directory.mkdir(parents=True, exist_ok=True)
+            stages["pretrain"] = stage or _pretrain_stage(network_config, network_directory, pretrain_key)
+            subject = {"checkpoint": str(network_directory / "checkpoint.pt")}
     elif method.kind == "supervised":
         stage = _load_stage(directory / "supervised.json", pretrain_key)
         if stage is None or not (directory / "supervised.pt").is_file():
@@ -344,8 +371,7 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
     metrics = {
         "probe": {"layers": {layer: {k: s[k] for k in PROBE_LAYER_KEYS if k in s} for layer, s in probe["layers"].items()},
                   **{k: probe[k] for k in PROBE_KEYS if k in probe}},
-        "finetune": {k: tuned[k] for k in ("top1", "top5", "history", "num_classes", "train_images", "test_images")}
-                    if tuned is not None else None,
+        "finetune": {k: tuned[k] for k in FINETUNE_KEYS if k in tuned} if tuned is not None else None,
         "pretrain": stages["pretrain"]["metrics"] if "pretrain" in stages else None,
     }
     model = {**describe_model(network_config, random_init=method.kind == "random"), "method": method.kind}
@@ -359,8 +385,8 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
         seed=run.seed,
         wall_time_s=sum(seconds.values()),
         pretrain_config=network_config.to_dict(),
-        extra={"grid": grid.name, "run_id": run.run_id, "method": method.name, "stages": seconds,
-               "run_dir": str(directory), "status": "complete"},
+        extra={"grid": grid.name, "run_id": run.run_id, "method": method.name, "labels_per_class": run.labels_per_class,
+               "stages": seconds, "run_dir": str(directory), "status": "complete"},
     )
     return write_record(record, Path(results_dir) / grid.name, name=f"{run.name}.json")
 

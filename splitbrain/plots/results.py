@@ -1,6 +1,7 @@
 """Figures of chapter 8 (results): the headline (every seed of every method against the floor and
-the ceiling) and the probe layer by layer beside Zhang et al.'s. The rows behind them come from
-:mod:`splitbrain.comparisons`.
+the ceiling), the probe layer by layer beside Zhang et al.'s, and the label-efficiency curve (also
+chapter 6's). The rows behind them come from :mod:`splitbrain.comparisons` and
+:mod:`splitbrain.label_curve`.
 
 Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself.
 """
@@ -12,7 +13,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["plot_layer_curves", "plot_headline"]
+from . import BOOK_COLUMN_INCHES
+
+__all__ = ["plot_layer_curves", "plot_headline", "plot_label_curve"]
 
 _ZHANG_SHOWN = ("ImageNet labels (supervised)", "Split-Brain (cl,cl)", "Lab -> Lab autoencoder",
                 "Gaussian (random) init")
@@ -105,4 +108,38 @@ def plot_headline(points: Mapping[str, Mapping[int, float]], floors: Mapping[str
     ax.grid(axis="y", alpha=0.3)
     if floors or ceiling is not None:  # below the axes, where no method's points can fall
         fig.legend(fontsize="small", loc="outside lower center", ncols=len(floors or {}) + (ceiling is not None))
+    return fig
+
+
+def plot_label_curve(points: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+    """Held-out top-1 against labels per class (log scale): one colour per network, fine-tuned
+    (solid, circles) and linear probe (dashed, triangles); every seed a point, the seeds' mean a line.
+
+    Args:
+        points: :func:`splitbrain.label_curve.curve_points` (fractions, drawn as %).
+        title: the axes' title.
+    """
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES * 0.8, 4.6), layout="constrained")
+    ax = fig.subplots()
+    labels = list(dict.fromkeys(p["label"] for p in sorted(points, key=lambda p: p["method"] == "random-lab")))
+    for index, label in enumerate(labels):
+        mine = [p for p in points if p["label"] == label]
+        color = "black" if label.lower().startswith("random") else f"C{index}"
+        counts = sorted({p["labels"] for p in mine})
+        for stage, style, marker, name in (("finetune", "-", "o", "fine-tuned"), ("probe", "--", "^", "linear probe")):
+            xs = [p["labels"] for p in mine]
+            ax.scatter(xs, [100 * p[f"{stage}_top1"] for p in mine], color=color, marker=marker, s=18, alpha=0.6,
+                       zorder=3)
+            means = [100 * statistics.fmean(p[f"{stage}_top1"] for p in mine if p["labels"] == n) for n in counts]
+            ax.plot(counts, means, color=color, ls=style, lw=1.8, label=f"{label}, {name}")
+    ax.set_xscale("log")
+    counts = sorted({p["labels"] for p in points})
+    ax.set_xticks(counts, [str(n) for n in counts])
+    ax.minorticks_off()
+    ax.set_xlabel("labelled images per class")
+    ax.set_ylabel("held-out top-1 (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if points:
+        fig.legend(fontsize="small", loc="outside lower center", ncols=2)
     return fig

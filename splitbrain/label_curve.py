@@ -1,0 +1,179 @@
+"""The label-efficiency curve: each network probed and fine-tuned with 25 to 800 labels per class.
+
+The records are the ``label-efficiency`` grid's "run" records (one per method, label count and
+seed; :mod:`splitbrain.experiments.grids`). Every record holds two held-out numbers, the linear
+probe's (its layer chosen on validation) and the fine-tuning's (its learning rate chosen on
+validation), each beside its validation top-1. "Best" is the one of the two a reader would have
+picked without the held-out images: the stage with the higher validation top-1.
+
+- :func:`curve_points`: one point per (method, labels per class, seed), the latest record each.
+- :func:`curve_rows`: mean ± std over seeds per (method, labels per class).
+- :func:`paired_gaps`: a method minus its baseline seed by seed (same seed, same labels).
+- :func:`curve_table`, :func:`gap_table`, :func:`curve_sentences`: what the README and the
+  chapters print.
+
+Accuracies are fractions; gaps are shown in percentage points.
+"""
+from __future__ import annotations
+
+import statistics
+from typing import Any, Iterable, Mapping, Sequence
+
+from .results import SPACE_LABELS, method_label
+
+GRID = "label-efficiency"
+STAGES = ("probe", "finetune", "best")
+"""The three numbers of a point: the linear probe, the fine-tuning, and the one of the two
+with the better validation top-1."""
+STAGE_LABELS = {"probe": "linear probe", "finetune": "fine-tuned", "best": "better of the two on validation"}
+BASELINE = "random-lab"
+"""The baseline every pretrained network is compared with: the same network at random initialisation."""
+
+
+def network_label(method: str, model: Mapping[str, Any]) -> str:
+    """"Split-brain, Lab" / "Random init": the method and, for pretrained networks, its image space."""
+    label = method_label(model)
+    if model.get("method") == "random":
+        return label
+    return f"{label}, {SPACE_LABELS.get(model.get('color_space'), model.get('color_space'))}"
+
+
+def curve_points(records: Iterable[Mapping[str, Any]], grid: str = GRID, arch: str = "simplenet"
+                 ) -> list[dict[str, Any]]:
+    """One point per (method, labels per class, seed) of ``grid``'s ``arch`` runs; the latest record
+    counts. Each point: ``method``, ``label``, ``labels``, ``seed``, and for ``probe`` /
+    ``finetune`` the held-out ``<stage>_top1`` and ``<stage>_val_top1``; ``best_top1`` /
+    ``best_stage``: the stage whose validation top-1 is higher (the probe on a tie); ``lr``: the
+    fine-tuning's learning rate chosen on validation. Points without a fine-tuning are left out.
+    """
+    latest: dict[tuple, Mapping[str, Any]] = {}
+    for record in sorted(records, key=lambda r: str(r.get("timestamp", ""))):
+        if (record.get("kind") == "run" and record.get("grid") == grid and record.get("model", {}).get("arch") == arch
+                and record.get("labels_per_class") is not None and (record.get("metrics") or {}).get("finetune")):
+            latest[(record["method"], record["labels_per_class"], record["seed"])] = record
+    points = []
+    for (method, labels, seed), record in sorted(latest.items(), key=lambda item: (item[0][0], item[0][1], item[0][2])):
+        probe, tuned = record["metrics"]["probe"], record["metrics"]["finetune"]
+        best = "finetune" if tuned["val_top1"] > probe["val_top1"] else "probe"
+        points.append({
+            "method": method, "label": network_label(method, record["model"]), "labels": labels, "seed": seed,
+            "probe_top1": probe["top1"], "probe_val_top1": probe["val_top1"], "probe_layer": probe["best_layer"],
+            "finetune_top1": tuned["top1"], "finetune_val_top1": tuned["val_top1"], "lr": tuned.get("lr"),
+            "images_seen": tuned.get("images_seen"), "best_stage": best, "best_top1": record["metrics"][best]["top1"],
+        })
+    return points
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def curve_rows(points: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per (method, labels per class), in the points' order: ``method``, ``label``, ``labels``,
+    ``n`` (seeds), ``seeds``, and ``<stage>`` / ``<stage>_std`` for every stage of :data:`STAGES`
+    (mean and sample std over seeds, std None for one seed)."""
+    groups: dict[tuple[str, int], list[Mapping[str, Any]]] = {}
+    for point in points:
+        groups.setdefault((point["method"], point["labels"]), []).append(point)
+    rows = []
+    for (method, labels), group in groups.items():
+        row: dict[str, Any] = {"method": method, "label": group[0]["label"], "labels": labels, "n": len(group),
+                               "seeds": [p["seed"] for p in group]}
+        for stage in STAGES:
+            row[stage], row[f"{stage}_std"] = _mean_std([p[f"{stage}_top1"] for p in group])
+        rows.append(row)
+    return rows
+
+
+def paired_gaps(points: Sequence[Mapping[str, Any]], method: str, baseline: str = BASELINE
+                ) -> list[dict[str, Any]]:
+    """``method`` minus ``baseline`` seed by seed at every label count both have: one dict per
+    count with ``labels``, ``n``, ``seeds`` and for each stage of :data:`STAGES` ``<stage>`` /
+    ``<stage>_std`` (mean and sample std of the per-seed differences, fractions)."""
+    mine = {(p["labels"], p["seed"]): p for p in points if p["method"] == method}
+    theirs = {(p["labels"], p["seed"]): p for p in points if p["method"] == baseline}
+    rows = []
+    for labels in sorted({key[0] for key in mine}):
+        seeds = sorted(seed for (count, seed) in mine if count == labels and (count, seed) in theirs)
+        if not seeds:
+            continue
+        row: dict[str, Any] = {"labels": labels, "n": len(seeds), "seeds": seeds}
+        for stage in STAGES:
+            row[stage], row[f"{stage}_std"] = _mean_std([mine[labels, s][f"{stage}_top1"] - theirs[labels, s][f"{stage}_top1"]
+                                                         for s in seeds])
+        rows.append(row)
+    return rows
+
+
+def _percent(mean: float, std: float | None) -> str:
+    return f"{100 * mean:.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
+
+
+def _points(mean: float, std: float | None) -> str:
+    return f"{100 * mean:+.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
+
+
+def curve_table(points: Sequence[Mapping[str, Any]]) -> str:
+    """Markdown: one row per (labels per class, network), held-out top-1 in % (mean ± std over
+    seeds) of the probe, the fine-tuning and the better of the two on validation."""
+    rows = sorted(curve_rows(points), key=lambda r: (r["labels"], r["method"] != BASELINE, r["method"]))
+    if not rows:
+        return "No label-efficiency records yet.\n"
+    lines = ["| labels per class | network | seeds | linear probe | fine-tuned | better on validation |",
+             "|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['labels']} | {row['label']} | {row['n']} | {_percent(row['probe'], row['probe_std'])} | "
+                     f"{_percent(row['finetune'], row['finetune_std'])} | {_percent(row['best'], row['best_std'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def gap_table(points: Sequence[Mapping[str, Any]], baseline: str = BASELINE) -> str:
+    """Markdown: every pretrained network minus ``baseline`` seed by seed, in points, per label count."""
+    methods = sorted({p["method"] for p in points if p["method"] != baseline})
+    labels = {p["method"]: p["label"] for p in points}
+    lines = ["| labels per class | network | seeds | probe gap | fine-tuning gap | gap of the better on validation |",
+             "|---|---|---|---|---|---|"]
+    rows = [(row, method) for method in methods for row in paired_gaps(points, method, baseline)]
+    if not rows:
+        return "No paired seeds yet.\n"
+    for row, method in sorted(rows, key=lambda item: (item[0]["labels"], item[1])):
+        lines.append(f"| {row['labels']} | {labels[method]} | {row['n']} | {_points(row['probe'], row['probe_std'])} | "
+                     f"{_points(row['finetune'], row['finetune_std'])} | {_points(row['best'], row['best_std'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def curve_sentences(points: Sequence[Mapping[str, Any]], method: str = "lab", baseline: str = BASELINE) -> str:
+    """What the curve says of ``method`` against ``baseline``, generated from the points: the
+    fine-tuning gap at the fewest and the most labels, whether fine-tuning beats the probe, and on
+    how many seeds each number rests."""
+    gaps = paired_gaps(points, method, baseline)
+    if not gaps:
+        return "The label-efficiency grid has no paired runs yet."
+    rows = {(r["method"], r["labels"]): r for r in curve_rows(points)}
+    space = next(p["label"] for p in points if p["method"] == method).partition(", ")[2]
+    name = f"split-brain ({space})"
+    few, many = gaps[0], gaps[-1]
+
+    def seeds(n: int) -> str:
+        return "one seed" if n == 1 else f"{n} seeds"
+
+    parts = [f"With {few['labels']} labels per class, fine-tuning the {name} network beats fine-tuning the same "
+             f"network from random initialisation by {_percent(few['finetune'], few['finetune_std'])} points "
+             f"of held-out top-1 ({seeds(few['n'])}, learning rate chosen on validation for each)"
+             if few["finetune"] > 0 else
+             f"With {few['labels']} labels per class, fine-tuning the {name} network does not beat fine-tuning "
+             f"from random initialisation ({_points(few['finetune'], few['finetune_std'])} points, {seeds(few['n'])})"]
+    if many is not few:
+        parts.append(f"with {many['labels']} the gap is {_points(many['finetune'], many['finetune_std'])} points "
+                     f"({seeds(many['n'])})")
+    sentence = "; ".join(parts) + "."
+    for who in (method, baseline):
+        row = rows.get((who, many["labels"]))
+        if row is None:
+            continue
+        verb = "beats" if row["finetune"] > row["probe"] else "does not beat"
+        label = "random initialisation" if who == baseline else f"the {name} network"
+        sentence += (f" At {many['labels']} labels per class, fine-tuning {label} {verb} its linear probe "
+                     f"({_percent(row['finetune'], row['finetune_std'])} % against "
+                     f"{_percent(row['probe'], row['probe_std'])} %).")
+    return sentence
