@@ -34,10 +34,15 @@ from tqdm import tqdm
 from .evaluate import (
     EvalResult,
     FeatureExtractor,
+    FittedProbe,
+    ProbeRecipe,
     build_eval_datasets,
+    choose_layer,
     evaluation_loader,
+    extract_features,
     feature_extractor,
     finish_evaluation,
+    fit_probe,
     load_subject,
     topk_accuracy,
     training_rows,
@@ -52,19 +57,41 @@ SGD_MOMENTUM = 0.9
 """Nesterov momentum of the "sgd" optimiser (torchvision's classification references use 0.9)."""
 
 
-class FinetuneClassifier(nn.Module):
-    """The trunks of a network up to ``layer`` + a Linear classifier on their global-average-pooled
-    activations (both halves concatenated). ``forward(rgb uint8 (N, 3, H, W)) -> logits (N, K)``.
+class StandardizedLinear(nn.Module):
+    """A fitted linear probe as a trainable head: ``(features - mean) / std -> Linear``.
 
-    Stages after ``layer`` are not run and not trained (None: the last feature layer).
+    ``forward(features (N, D)) -> logits (N, K)``; ``mean`` and ``std`` (1, D) are fixed buffers
+    (the probe's fit-part statistics), the Linear layer starts at the probe's weights and trains.
     """
 
-    def __init__(self, extractor: FeatureExtractor, num_classes: int, layer: str | None = None):
+    def __init__(self, probe: FittedProbe):
+        super().__init__()
+        self.register_buffer("mean", probe.mean.clone())
+        self.register_buffer("std", probe.std.clone())
+        self.linear = copy.deepcopy(probe.classifier).train().requires_grad_(True)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.linear((features.float() - self.mean) / self.std)
+
+
+class FinetuneClassifier(nn.Module):
+    """The trunks of a network up to ``layer`` + a head on their activations (both halves
+    concatenated). ``forward(rgb uint8 (N, 3, H, W)) -> logits (N, K)``.
+
+    The head reads the activations global-average-pooled (``max_dim`` None) or pooled like the
+    probe's features to at most ``max_dim`` values; by default it is a new Linear layer on the
+    average-pooled activations. Stages after ``layer`` are not run and not trained (None: the
+    last feature layer).
+    """
+
+    def __init__(self, extractor: FeatureExtractor, num_classes: int, layer: str | None = None,
+                 head: nn.Module | None = None, max_dim: int | None = None):
         super().__init__()
         self.extractor = extractor
         self.layer = extractor.feature_layers[-1] if layer is None else extractor.model.resolve_layer(layer)
+        self.max_dim = max_dim
         channels = sum(trunk.layer_channels[trunk.resolve_layer(self.layer)] for trunk in extractor.trunks)
-        self.head = nn.Linear(channels, num_classes)
+        self.head = nn.Linear(channels, num_classes) if head is None else head
 
     def trunk_parameters(self) -> list[nn.Parameter]:
         """Parameters of the trunk stages the classifier runs (up to and including ``layer``)."""
@@ -78,7 +105,7 @@ class FinetuneClassifier(nn.Module):
         return params
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        return self.head(self.extractor(rgb, self.layer, max_dim=None))
+        return self.head(self.extractor(rgb, self.layer, max_dim=self.max_dim))
 
 
 def augment_batch(rgb: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
@@ -135,6 +162,39 @@ def build_optimizer(classifier: FinetuneClassifier, config: EvalConfig) -> torch
         return torch.optim.SGD(groups, lr=config.finetune_lr, momentum=SGD_MOMENTUM, nesterov=True,
                                weight_decay=config.finetune_weight_decay)
     return torch.optim.Adam(groups, lr=config.finetune_lr, weight_decay=config.finetune_weight_decay)
+
+
+def probe_head(extractor: FeatureExtractor, fit: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
+               num_classes: int, config: EvalConfig, device: torch.device, amp_dtype: torch.dtype | None
+               ) -> tuple[str, StandardizedLinear, float]:
+    """The linear probe that starts an LP-FT fine-tuning: (layer, head, its validation top-1).
+
+    BatchNorm's running statistics are first recomputed over the labelled images ``fit``
+    (uint8 images (N, 3, S, S), labels (N,)), so that the frozen features match what the
+    network computes on them; then every layer is probed as :func:`~splitbrain.evaluate.linear_probe`
+    does (pooled to ``config.max_dim`` values, standardised, ``config``'s probe recipe) and the layer
+    with the best validation top-1 on ``val`` is kept. ``extractor`` is left in train mode.
+    """
+    last = extractor.feature_layers[-1]
+
+    def forward(batch) -> None:
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            extractor.activations(batch[0].to(device), [last])
+
+    recompute_batchnorm_statistics(extractor, _chunks(*fit, config.finetune_batch_size), forward)
+    layers = extractor.feature_layers
+    size = config.feature_batch_size
+    fit_x, fit_y = extract_features(extractor, _chunks(*fit, size), layers, device, config.max_dim, amp_dtype,
+                                    False, torch.float16)
+    val_x, val_y = extract_features(extractor, _chunks(*val, size), layers, device, config.max_dim, amp_dtype,
+                                    False, torch.float16)
+    probes, scores = {}, {}
+    for layer in layers:
+        probes[layer], scores[layer] = fit_probe(fit_x.pop(layer), fit_y, num_classes, val_x.pop(layer), val_y,
+                                                 ProbeRecipe.of(config), device)
+    best = choose_layer(scores)
+    extractor.train()
+    return best, StandardizedLinear(probes[best]), scores[best]["val_top1"]
 
 
 def finetune_step(classifier: nn.Module, optimizer: torch.optim.Optimizer, rgb: torch.Tensor, labels: torch.Tensor,
@@ -221,6 +281,9 @@ def finetune(
     network, pretrain_config = load_subject(checkpoint, pretrain_config, random_init, model, config.seed)
     if config.finetune_head_layer is not None:
         network.resolve_layer(config.finetune_head_layer)  # a clear ValueError before any work
+        if config.finetune_head == "probe":
+            raise ValueError("finetune_head_layer applies to finetune_head='last'; the 'probe' head's layer is chosen on "
+                             "validation")
     datasets = datasets or build_eval_datasets(config)
     rates = config.finetune_lrs or (config.finetune_lr,)
     best = None
@@ -257,8 +320,15 @@ def train_classifier(config: EvalConfig, network: nn.Module, pretrain_config: Pr
     val_images, val_labels = stack_images(train_set, val)
 
     seed_everything(config.seed)
-    classifier = FinetuneClassifier(feature_extractor(network, pretrain_config.color_space), num_classes,
-                                    config.finetune_head_layer).to(device, memory_format=torch.channels_last)
+    extractor = feature_extractor(network, pretrain_config.color_space).to(device)
+    probe_val_top1 = None
+    if config.finetune_head == "probe":
+        layer, head, probe_val_top1 = probe_head(extractor, (fit_images, fit_labels), (val_images, val_labels),
+                                                 num_classes, config, device, amp_dtype)
+        classifier = FinetuneClassifier(extractor, num_classes, layer, head=head, max_dim=config.max_dim)
+    else:
+        classifier = FinetuneClassifier(extractor, num_classes, config.finetune_head_layer)
+    classifier = classifier.to(device, memory_format=torch.channels_last)
     optimizer = build_optimizer(classifier, config)
     batch = min(config.finetune_batch_size, len(fit))
     steps = step_count(config, len(fit))
@@ -318,7 +388,9 @@ def train_classifier(config: EvalConfig, network: nn.Module, pretrain_config: Pr
         "val_top5": val_accuracy[5],
         "lr": config.finetune_lr,
         "history": history,
+        "head": config.finetune_head,
         "head_layer": classifier.layer,
+        "probe_val_top1": probe_val_top1,
         "steps": steps,
         "images_seen": steps * batch,
         "train_s": train_s,

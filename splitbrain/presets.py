@@ -38,6 +38,7 @@ AMP_MODES = ("auto", "off", "bf16", "fp16")
 LOSSES = ("ce", "rebalanced")
 LR_SCHEDULES = ("step", "cosine")
 FINETUNE_OPTIMIZERS = ("adam", "sgd")
+FINETUNE_HEADS = ("last", "probe")
 FINETUNE_SCHEDULES = ("constant", "cosine")
 PRESET_NAMES = ("smoke", "cpu", "colab", "paper", "auto")
 
@@ -347,8 +348,12 @@ class EvalConfig:
     the probe's fit part, a seeded subset (``seed``) nested across counts; the validation part
     and the evaluation images stay as they are. Probes and fine-tuning both train on it.
 
-    Fine-tuning (:mod:`splitbrain.finetune`): the trunks up to ``finetune_head_layer`` (None: the
-    last layer), global-average-pooled, both halves concatenated -> Linear; everything trained
+    Fine-tuning (:mod:`splitbrain.finetune`): ``finetune_head`` "last": the trunks up to
+    ``finetune_head_layer`` (None: the last layer), global-average-pooled, both halves
+    concatenated -> a new Linear; "probe": the linear probe first (BatchNorm statistics
+    recomputed over the labelled images, every layer probed, the layer chosen on validation), its
+    standardisation and classifier then the head on that layer's pooled features (a linear probe,
+    then fine-tuning: LP-FT). Either way, everything is trained
     with ``finetune_optimizer`` ("adam", or "sgd": SGD with Nesterov momentum 0.9) at
     ``finetune_lr`` (the trunk at ``finetune_trunk_lr`` times it) and ``finetune_weight_decay``,
     batches of ``finetune_batch_size``, for ``finetune_images`` images seen (None:
@@ -391,6 +396,7 @@ class EvalConfig:
     finetune_warmup: float = _field("finetune", 0.0)
     finetune_images: int | None = _field("finetune", None)
     finetune_trunk_lr: float = _field("finetune", 1.0)
+    finetune_head: str = _field("finetune", "last")
     finetune_head_layer: str | None = _field("finetune", None)
     finetune_crop_padding: int = _field("finetune", 0)
     finetune_val_points: int = _field("finetune", 1)
@@ -437,6 +443,7 @@ class EvalConfig:
         _number(self.finetune_warmup, "finetune_warmup", 0.0, 0.5)
         _optional_int(self.finetune_images, "finetune_images", 1)
         _number(self.finetune_trunk_lr, "finetune_trunk_lr", 0.0)
+        _choice(self.finetune_head, "finetune_head", FINETUNE_HEADS)
         if self.finetune_head_layer is not None and (not isinstance(self.finetune_head_layer, str)
                                                      or not self.finetune_head_layer):
             raise ValueError(f"finetune_head_layer must be None or a layer name, got {self.finetune_head_layer!r}")

@@ -149,7 +149,8 @@ def test_finetune_precise_bn_recomputes_statistics_and_leaves_weights(smoke_chec
                                           ("finetune_schedule", "step"), ("finetune_warmup", 0.9),
                                           ("finetune_images", 0), ("finetune_trunk_lr", -1.0),
                                           ("finetune_crop_padding", -1), ("finetune_val_points", 0),
-                                          ("labels_per_class", 0), ("finetune_head_layer", "")])
+                                          ("labels_per_class", 0), ("finetune_head_layer", ""),
+                                          ("finetune_head", "mlp"), ("finetune_lrs", ()), ("finetune_lrs", (0.1, -1.0))])
 def test_bad_recipe_values_name_their_field(field, value, tmp_path):
     with pytest.raises(ValueError, match=field):
         eval_config(tmp_path, **{field: value})
@@ -174,3 +175,18 @@ def test_several_learning_rates_keep_the_best_on_validation(smoke_checkpoint, tm
         alone = finetune(eval_config(tmp_path, finetune_lr=trial["lr"], **common), smoke_checkpoint)
         assert (alone.metrics["val_top1"], alone.metrics["top1"]) == (trial["val_top1"], trial["top1"])
         assert "lr_trials" not in alone.metrics and alone.metrics["lr"] == trial["lr"]
+
+
+def test_the_probe_head_starts_from_the_linear_probe_at_its_validation_layer(smoke_checkpoint, tmp_path):
+    config = eval_config(tmp_path, finetune_head="probe", finetune_optimizer="sgd", finetune_lr=1e-9,
+                         finetune_weight_decay=0.0, augment=False, finetune_precise_bn=True, record_dir=None)
+    result = finetune(config, smoke_checkpoint)
+    metrics = result.metrics
+    assert metrics["head"] == "probe" and metrics["head_layer"] in result.model.extractor.feature_layers
+    # at a learning rate of nearly zero, with BatchNorm's statistics recomputed over the same images
+    # at the end, the fine-tuned network is the probe: the same validation top-1
+    assert metrics["val_top1"] == metrics["probe_val_top1"] and metrics["val_top1"] > 0.1
+    head = result.model.head
+    assert head.linear.in_features == head.mean.shape[1] and result.model.max_dim == config.max_dim
+    with pytest.raises(ValueError, match="finetune_head_layer applies to finetune_head='last'"):
+        finetune(eval_config(tmp_path, finetune_head="probe", finetune_head_layer="conv2"), smoke_checkpoint)
