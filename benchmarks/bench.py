@@ -16,6 +16,10 @@ on the same images:
 3. End-to-end pretraining images/s through the DataLoader (``data.build_dataset`` /
    ``build_loader``), per architecture, with and without channels_last, mixed precision and
    torch.compile where they apply.
+5. One fine-tuning step (``splitbrain.finetune``: padded random crops and flips, the trunks and a
+   linear head, cross-entropy, SGD with Nesterov momentum) against one pretraining step of the
+   same architecture on the same images, in float32 and under the device's autocast with
+   channels-last tensors (bfloat16 on the CPU, the label-efficiency grid's setting).
 4. CUDA only: images/s and achieved FLOP/s of a training step (FLOPs counted by
    ``torch.utils.flop_counter.FlopCounterMode``) against the measured bf16 matmul peak of the
    same GPU, and the share of the step spent preparing targets.
@@ -462,6 +466,48 @@ def bench_end_to_end(arch: str, width: str, size: int, targets, device: torch.de
     return rows
 
 
+def bench_finetune_step(arch: str, width: str, rgb: torch.Tensor, targets, device: torch.device,
+                        warmup: int, repeats: int, seed: int = 0) -> list[Row]:
+    """Section 5: the fine-tuning step's images/s beside the pretraining step's, same batch.
+
+    Per precision (float32; the device's autocast with channels-last tensors, bf16 on the CPU):
+    a fresh split-brain pair for the pretraining step (``make_trainer``) and a fresh classifier
+    on the same architecture for the fine-tuning step, timed in alternation; the ratio is
+    fine-tuning over pretraining images/s.
+    """
+    from splitbrain.evaluate import feature_extractor
+    from splitbrain.finetune import FinetuneClassifier, augment_batch, build_optimizer, finetune_step
+    from splitbrain.models import SplitBrainNet
+    from splitbrain.presets import FINETUNE_RECIPE, get_eval_preset
+
+    amp = _gpu_amp_dtype(device) if device.type == "cuda" else torch.bfloat16
+    recipe = get_eval_preset("smoke", **FINETUNE_RECIPE, finetune_crop_padding=rgb.shape[-1] // 8)
+    labels = torch.arange(len(rgb), device=device) % 10
+    generator = torch.Generator().manual_seed(seed)
+    batch, size = len(rgb), rgb.shape[-1]
+    rows = []
+    for amp_dtype, channels_last in ((None, False), (amp, True)):
+        torch.manual_seed(seed)
+        trainer = make_trainer(arch, width, size, targets, device, amp_dtype, channels_last, False)
+        network = SplitBrainNet(arch, in_channels=targets.in_channels, num_classes=targets.num_classes, width=width,
+                                grid=targets.grid, input_size=size)
+        classifier = FinetuneClassifier(feature_extractor(network, targets.space), 10).to(device).train()
+        optimizer = build_optimizer(classifier, recipe)
+
+        def finetune():
+            images = augment_batch(rgb.cpu(), recipe.finetune_crop_padding, generator).to(device)
+            finetune_step(classifier, optimizer, images, labels, amp_dtype)
+
+        seconds = _interleaved_medians({"pretrain": lambda: trainer.step(rgb), "finetune": finetune},
+                                       device, warmup, repeats)
+        setting = f"{arch} ({width}) {size} px, batch {batch}, {_config_name(amp_dtype, channels_last)}"
+        ratio = seconds["pretrain"] / seconds["finetune"]
+        rows += [Row(5, "pretraining step", setting, batch / seconds["pretrain"], "img/s", 1.0, "", "reference"),
+                 Row(5, "fine-tuning step", f"{setting}, crops + flips, SGD", batch / seconds["finetune"], "img/s",
+                     ratio, "", f"{ratio:.2f}x the pretraining step")]
+    return rows
+
+
 def bench_gpu(archs: Sequence[str], width: str, rgb: torch.Tensor, targets, device: torch.device,
               compile_model: bool, warmup: int, repeats: int) -> list[Row]:
     """Section 4 (CUDA): the bf16 matmul peak, then per architecture images/s, achieved FLOP/s
@@ -532,7 +578,7 @@ def run_benchmark(args: argparse.Namespace) -> tuple[dict[str, str], list[Row]]:
                                              args.batch, args.warmup, args.repeats)
 
     size = max(args.sizes)
-    if sections & {2, 4}:
+    if sections & {2, 4, 5}:
         rgb = _fill_batch(load_images(args.data, args.data_root, size, min(args.images, args.batch), args.seed),
                           args.batch).to(device)
     if 2 in sections:
@@ -542,6 +588,9 @@ def run_benchmark(args: argparse.Namespace) -> tuple[dict[str, str], list[Row]]:
         for arch in args.archs:
             rows += bench_end_to_end(arch, args.width, size, targets, device, args.data, args.data_root,
                                      args.batch, args.workers, args.compile, args.warmup, args.repeats, args.seed)
+    if 5 in sections:
+        for arch in args.archs:
+            rows += bench_finetune_step(arch, args.width, rgb, targets, device, args.warmup, args.repeats, args.seed)
     if 4 in sections and device.type == "cuda":
         rows += bench_gpu(args.archs, args.width, rgb, targets, device, args.compile, args.warmup, args.repeats)
     elif 4 in sections:
@@ -618,7 +667,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="timed repeats, the median is reported (default 3, 5 on CUDA)")
     parser.add_argument("--warmup", type=int, help="untimed warm-up runs (default 1, 3 on CUDA)")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    parser.add_argument("--sections", type=int, nargs="+", choices=(1, 2, 3, 4), default=[1, 2, 3, 4],
+    parser.add_argument("--sections", type=int, nargs="+", choices=(1, 2, 3, 4, 5), default=[1, 2, 3, 4, 5],
                         help="which sections to run (default all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the images and models (default 0)")
     parser.add_argument("--quick", action="store_true",

@@ -49,7 +49,7 @@ from .evaluate import (
 )
 from .files import check_writable_folder
 from .models import recompute_batchnorm_statistics
-from .presets import EvalConfig, PretrainConfig
+from .presets import EvalConfig, PretrainConfig, parse_trial
 from .runtime import resolve_amp, resolve_device, seed_everything, tqdm_disable
 from .schedule import warmup_cosine
 
@@ -256,9 +256,9 @@ def finetune(
 ) -> EvalResult:
     """Fine-tune a network with a classifier on its head layer; validation and held-out top-1.
 
-    With ``config.finetune_lrs``, one fine-tuning per learning rate, each from the same start
-    (the same weights, seed and batches); the one with the best validation top-1 is kept (the
-    earlier in the list on a tie) and the held-out images only report it.
+    With ``config.finetune_trials``, one fine-tuning per "head:learning rate" setting, each from
+    the same start (the same weights, seed and batches); the one with the best validation top-1
+    is kept (the earlier in the list on a tie) and the held-out images only report it.
 
     Args:
         config: the recipe (:class:`~splitbrain.presets.EvalConfig`'s finetune fields, its
@@ -271,8 +271,8 @@ def finetune(
         ``top5``, the validation ``val_top1`` / ``val_top5`` at the end, ``history`` (the
         validation curve: images seen, learning rate, mean training loss since the previous
         point, validation top-1), the budget (``steps``, ``images_seen``), the training speed
-        (``train_s``, ``images_per_s``), the image counts and the ``lr`` kept; with several
-        rates ``lr_trials`` (each rate's validation and held-out top-1 and curve). Writes a
+        (``train_s``, ``images_per_s``), the image counts and the ``head`` and ``lr`` kept; with
+        trials, ``trials`` (each setting's validation and held-out top-1 and curve). Writes a
         "finetune" record when ``config.record_dir`` is set. ``result.model`` is the kept classifier.
     """
     start = time.perf_counter()
@@ -285,21 +285,22 @@ def finetune(
             raise ValueError("finetune_head_layer applies to finetune_head='last'; the 'probe' head's layer is chosen on "
                              "validation")
     datasets = datasets or build_eval_datasets(config)
-    rates = config.finetune_lrs or (config.finetune_lr,)
+    settings = ([parse_trial(trial) for trial in config.finetune_trials] if config.finetune_trials
+                else [(config.finetune_head, config.finetune_lr)])
     best = None
     trials = []
-    for rate in rates:
-        start_weights = copy.deepcopy(network) if len(rates) > 1 else network
-        trial = dataclasses.replace(config, finetune_lr=rate, finetune_lrs=None)
+    for head, rate in settings:
+        start_weights = copy.deepcopy(network) if len(settings) > 1 else network
+        trial = dataclasses.replace(config, finetune_head=head, finetune_lr=rate, finetune_trials=None)
         metrics, classifier = train_classifier(trial, start_weights, pretrain_config, datasets)
-        trials.append({"lr": rate, **{k: metrics[k] for k in ("val_top1", "top1", "history")}})
+        trials.append({"head": head, "lr": rate, **{k: metrics[k] for k in ("val_top1", "top1", "head_layer", "history")}})
         if best is None or metrics["val_top1"] > best[0]["val_top1"]:
             best = (metrics, classifier)
     metrics, classifier = best
-    if len(rates) > 1:
-        metrics["lr_trials"] = trials
+    if config.finetune_trials:
+        metrics["trials"] = trials
     if config.verbose:
-        print(f"finetune: lr {metrics['lr']:g}, validation top-1 {metrics['val_top1']:.4f}, held-out top-1 "
+        print(f"finetune: {metrics['head']} head, lr {metrics['lr']:g}, validation top-1 {metrics['val_top1']:.4f}, held-out top-1 "
               f"{metrics['top1']:.4f} top-5 {metrics['top5']:.4f} ({metrics['images_seen']:,} images, "
               f"{metrics['images_per_s']:.0f} img/s)", flush=True)
     return finish_evaluation("finetune", config, metrics, pretrain_config, random_init, start, classifier, checkpoint)
@@ -309,7 +310,7 @@ def train_classifier(config: EvalConfig, network: nn.Module, pretrain_config: Pr
                      datasets: tuple[Dataset, Dataset, int]) -> tuple[dict, FinetuneClassifier]:
     """One fine-tuning of ``network`` (trained in place) at ``config.finetune_lr``: (metrics, classifier).
 
-    The metrics are :func:`finetune`'s (without ``lr_trials``).
+    The metrics are :func:`finetune`'s (without ``trials``).
     """
     device = resolve_device(config.device)
     amp_dtype = resolve_amp(config.amp, device)
@@ -346,7 +347,7 @@ def train_classifier(config: EvalConfig, network: nn.Module, pretrain_config: Pr
     history, loss_sum, loss_count, train_s = [], torch.zeros(()), 0, 0.0
     classifier.train()
     tick = time.perf_counter()
-    bar = tqdm(batch_rows(len(fit), batch, steps, generator), total=steps, desc=f"finetune lr {config.finetune_lr:g}",
+    bar = tqdm(batch_rows(len(fit), batch, steps, generator), total=steps, desc=f"finetune {config.finetune_head}:{config.finetune_lr:g}",
                leave=False, disable=tqdm_disable(config.progress))
     for step, rows in enumerate(bar, start=1):
         rgb = fit_images[rows]
@@ -367,7 +368,7 @@ def train_classifier(config: EvalConfig, network: nn.Module, pretrain_config: Pr
                 raise FloatingPointError(f"fine-tuning diverged (loss {history[-1]['train_loss']}) by step {step}; "
                                          f"lower finetune_lr (now {config.finetune_lr:g})")
             if config.verbose:
-                print(f"finetune lr {config.finetune_lr:g} {step * batch:>9,} images  loss "
+                print(f"finetune {config.finetune_head}:{config.finetune_lr:g} {step * batch:>9,} images  loss "
                       f"{history[-1]['train_loss']:.4f}  validation top-1 {accuracy[1]:.4f}", flush=True)
             loss_sum, loss_count = torch.zeros(()), 0
             tick = time.perf_counter()

@@ -323,6 +323,20 @@ def get_preset(name: str, **overrides: Any) -> PretrainConfig:
 # evaluation (linear probes and fine-tuning)
 
 
+def parse_trial(trial: str) -> tuple[str, float]:
+    """A fine-tuning trial "head:learning rate" (e.g. "probe:0.01") -> (head, rate); ValueError
+    naming ``finetune_trials`` when the head is not in :data:`FINETUNE_HEADS` or the rate not > 0."""
+    head, _, rate = str(trial).partition(":")
+    try:
+        value = float(rate)
+    except ValueError:
+        value = float("nan")
+    if head not in FINETUNE_HEADS or not value > 0 or value == float("inf"):
+        raise ValueError(f"finetune_trials must hold 'head:learning rate' settings with head in {FINETUNE_HEADS} and "
+                         f"a rate > 0, got {trial!r}")
+    return head, value
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     """Everything one linear-probe or fine-tuning run needs. Defaults are the ``smoke`` preset.
@@ -361,9 +375,10 @@ class EvalConfig:
     "cosine": a linear warm-up over a ``finetune_warmup`` share of the steps, then a cosine to 0.
     With ``augment``, random horizontal flips and random crops after zero-padding by
     ``finetune_crop_padding`` pixels. ``finetune_val_points``: how many evenly spaced points
-    of the run measure validation top-1 (the last is the end). ``finetune_lrs``: learning rates
-    to try in place of ``finetune_lr``, each a whole fine-tuning from the same start; the one with
-    the best validation top-1 is kept. ``finetune_precise_bn``:
+    of the run measure validation top-1 (the last is the end). ``finetune_trials``: settings to
+    try in place of ``finetune_head`` and ``finetune_lr``, each written "head:learning rate"
+    (e.g. "last:0.05", "probe:0.01") and each a whole fine-tuning from the same start; the one
+    with the best validation top-1 is kept. ``finetune_precise_bn``:
     afterwards, recompute every BatchNorm layer's running statistics over the labelled images
     under the final weights (:func:`splitbrain.models.recompute_batchnorm_statistics`), for
     runs so short that the running averages still remember their starting values. The defaults
@@ -400,7 +415,7 @@ class EvalConfig:
     finetune_head_layer: str | None = _field("finetune", None)
     finetune_crop_padding: int = _field("finetune", 0)
     finetune_val_points: int = _field("finetune", 1)
-    finetune_lrs: tuple[float, ...] | None = _field("finetune", None)
+    finetune_trials: tuple[str, ...] | None = _field("finetune", None)
     labels_per_class: int | None = _field("recipe", None)
     feature_batch_size: int = _field("machinery", 128)
     seed: int = _field("recipe", 0)
@@ -450,12 +465,13 @@ class EvalConfig:
         _int(self.finetune_crop_padding, "finetune_crop_padding", 0)
         _int(self.finetune_val_points, "finetune_val_points", 1)
         _optional_int(self.labels_per_class, "labels_per_class", 1)
-        if self.finetune_lrs is not None:
-            if isinstance(self.finetune_lrs, (str, bytes)) or not self.finetune_lrs:
-                raise ValueError(f"finetune_lrs must be None or a non-empty tuple of learning rates, got {self.finetune_lrs!r}")
-            for rate in self.finetune_lrs:
-                _number(rate, "finetune_lrs", 0.0, low_open=True)
-            object.__setattr__(self, "finetune_lrs", tuple(float(rate) for rate in self.finetune_lrs))
+        if self.finetune_trials is not None:
+            if isinstance(self.finetune_trials, (str, bytes)) or not self.finetune_trials:
+                raise ValueError(f"finetune_trials must be None or a non-empty tuple of 'head:learning rate' settings, "
+                                 f"got {self.finetune_trials!r}")
+            object.__setattr__(self, "finetune_trials", tuple(self.finetune_trials))
+            for trial in self.finetune_trials:
+                parse_trial(trial)
         _int(self.feature_batch_size, "feature_batch_size", 1)
         _int(self.seed, "seed", 0)
         _int(self.split_seed, "split_seed", 0)
@@ -473,7 +489,7 @@ class EvalConfig:
         """The configuration as a JSON-friendly dict."""
         d = dataclasses.asdict(self)
         d["layers"] = list(self.layers) if self.layers is not None else None
-        d["finetune_lrs"] = list(self.finetune_lrs) if self.finetune_lrs is not None else None
+        d["finetune_trials"] = list(self.finetune_trials) if self.finetune_trials is not None else None
         return d
 
 

@@ -188,7 +188,7 @@ def test_bad_benchmark_options_are_one_line_errors(capsys):
     for argv, message in ((["--sizes", "8", "--grid", "12"], "every --sizes value must be >= --grid (12)"),
                           (["--batch", "0"], "--batch must be a positive integer"),
                           (["--data", "folder"], "--data folder needs --data-root"),
-                          (["--sections", "5"], "--sections")):
+                          (["--sections", "6"], "--sections")):
         try:
             status = bench.main(["--device", "cpu", *argv])
         except SystemExit as exit_:  # argparse's own errors
@@ -211,7 +211,7 @@ def parse_table(text):
     return rows
 
 
-def test_quick_benchmark_prints_one_table_with_all_four_sections(tmp_path):
+def test_quick_benchmark_prints_one_table_with_all_five_sections(tmp_path):
     record_path = tmp_path / "bench.json"
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench", "--quick", "--device", "cpu", "--threads", "1",
@@ -222,7 +222,7 @@ def test_quick_benchmark_prints_one_table_with_all_four_sections(tmp_path):
     text = completed.stdout
     assert "machine: cpu " in text and f"torch {torch.__version__}" in text
     rows = parse_table(text)
-    assert {row["#"] for row in rows} == {"1", "2", "3", "4"}
+    assert {row["#"] for row in rows} == {"1", "2", "3", "4", "5"}
     assert sum(line.startswith("| # |") for line in text.splitlines()) == 1  # one table
 
     # Section 1: both pipelines' speeds and the speed-up at each quick size, agreement in %.
@@ -253,6 +253,14 @@ def test_quick_benchmark_prints_one_table_with_all_four_sections(tmp_path):
     # Section 4: CUDA only.
     (gpu,) = [r for r in rows if r["#"] == "4"]
     assert gpu["result"] == "skipped: no CUDA"
+
+    # Section 5: the fine-tuning step beside the pretraining step, in float32 and under bf16 autocast.
+    steps = [r for r in rows if r["#"] == "5"]
+    assert [r["measurement"] for r in steps] == ["pretraining step", "fine-tuning step"] * 2
+    assert ["bf16" in r["setting"] for r in steps] == [False, False, True, True]
+    for reference, tuned in (steps[:2], steps[2:]):
+        rate, reference_rate = float(tuned["value"].replace(",", "")), float(reference["value"].replace(",", ""))
+        assert float(tuned["ratio"]) == pytest.approx(rate / reference_rate, rel=0.02)
 
     record = json.loads(record_path.read_text())
     assert len(record["rows"]) == len(rows) and record["machine"]["device"] == "cpu"

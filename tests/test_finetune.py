@@ -150,7 +150,8 @@ def test_finetune_precise_bn_recomputes_statistics_and_leaves_weights(smoke_chec
                                           ("finetune_images", 0), ("finetune_trunk_lr", -1.0),
                                           ("finetune_crop_padding", -1), ("finetune_val_points", 0),
                                           ("labels_per_class", 0), ("finetune_head_layer", ""),
-                                          ("finetune_head", "mlp"), ("finetune_lrs", ()), ("finetune_lrs", (0.1, -1.0))])
+                                          ("finetune_head", "mlp"), ("finetune_trials", ()), ("finetune_trials", ("last:0.1", "last:-1")),
+                                          ("finetune_trials", ("mlp:0.1",)), ("finetune_trials", ("last",))])
 def test_bad_recipe_values_name_their_field(field, value, tmp_path):
     with pytest.raises(ValueError, match=field):
         eval_config(tmp_path, **{field: value})
@@ -161,20 +162,22 @@ def test_an_unknown_head_layer_is_refused_before_training(smoke_checkpoint, tmp_
         finetune(eval_config(tmp_path, finetune_head_layer="conv9"), smoke_checkpoint)
 
 
-def test_several_learning_rates_keep_the_best_on_validation(smoke_checkpoint, tmp_path):
+def test_several_trials_keep_the_best_on_validation(smoke_checkpoint, tmp_path):
     common = dict(finetune_optimizer="sgd", finetune_schedule="cosine", finetune_images=200, finetune_val_points=2,
                   record_dir=None)
-    tried = finetune(eval_config(tmp_path, finetune_lrs=(0.001, 0.05, 0.5), **common), smoke_checkpoint)
-    trials = tried.metrics["lr_trials"]
-    assert [trial["lr"] for trial in trials] == [0.001, 0.05, 0.5]
+    tried = finetune(eval_config(tmp_path, finetune_trials=("last:0.001", "last:0.05", "probe:0.01"), **common),
+                     smoke_checkpoint)
+    trials = tried.metrics["trials"]
+    assert [(trial["head"], trial["lr"]) for trial in trials] == [("last", 0.001), ("last", 0.05), ("probe", 0.01)]
     best = max(trials, key=lambda trial: trial["val_top1"])  # the first on a tie
-    assert tried.metrics["lr"] == best["lr"] and tried.metrics["val_top1"] == best["val_top1"]
-    assert tried.metrics["top1"] == best["top1"]
-    # each rate started from the same weights: alone, it gives the numbers it gave among the others
+    assert (tried.metrics["head"], tried.metrics["lr"]) == (best["head"], best["lr"])
+    assert tried.metrics["val_top1"] == best["val_top1"] and tried.metrics["top1"] == best["top1"]
+    # each setting started from the same weights: alone, it gives the numbers it gave among the others
     for trial in trials:
-        alone = finetune(eval_config(tmp_path, finetune_lr=trial["lr"], **common), smoke_checkpoint)
+        alone = finetune(eval_config(tmp_path, finetune_head=trial["head"], finetune_lr=trial["lr"], **common),
+                         smoke_checkpoint)
         assert (alone.metrics["val_top1"], alone.metrics["top1"]) == (trial["val_top1"], trial["top1"])
-        assert "lr_trials" not in alone.metrics and alone.metrics["lr"] == trial["lr"]
+        assert "trials" not in alone.metrics and alone.metrics["lr"] == trial["lr"]
 
 
 def test_the_probe_head_starts_from_the_linear_probe_at_its_validation_layer(smoke_checkpoint, tmp_path):

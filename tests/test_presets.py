@@ -23,7 +23,7 @@ def test_the_field_lists_are_the_roles():
     assert presets.FINETUNE_ONLY_FIELDS == {
         "finetune_epochs", "finetune_lr", "finetune_weight_decay", "finetune_batch_size", "finetune_precise_bn",
         "augment", "finetune_optimizer", "finetune_schedule", "finetune_warmup", "finetune_images", "finetune_trunk_lr",
-        "finetune_head", "finetune_head_layer", "finetune_crop_padding", "finetune_val_points", "finetune_lrs"}
+        "finetune_head", "finetune_head_layer", "finetune_crop_padding", "finetune_val_points", "finetune_trials"}
     # no field is both what a run computes and how it runs
     for cls in (PretrainConfig, EvalConfig):
         names = [f.name for f in dataclasses.fields(cls)]

@@ -54,7 +54,7 @@ RUN_STATES = ("finished", "stale", "partial", "pending")
 ``stale``: a complete record exists but was made with another configuration; ``partial``: the
 run directory holds some of its work (a checkpoint or a finished stage); ``pending``: nothing yet."""
 
-FINETUNE_KEYS = ("top1", "top5", "val_top1", "val_top5", "lr", "lr_trials", "history", "head", "head_layer",
+FINETUNE_KEYS = ("top1", "top5", "val_top1", "val_top5", "lr", "trials", "history", "head", "head_layer",
                  "probe_val_top1", "steps",
                  "images_seen", "train_s", "images_per_s", "num_classes", "train_images", "labels_per_class",
                  "val_images", "test_images")
