@@ -297,4 +297,4 @@ def test_the_headline_legend_hides_no_method():
     axes_box = fig.axes[0].get_window_extent(renderer)
     assert not legend.get_window_extent(renderer).overlaps(axes_box)
     assert [text.get_text() for text in legend.get_texts()] == ["random init (RGB)", "random init (Lab)",
-                                                                 "supervised ceiling"]
+                                                                 "supervised features, probed"]

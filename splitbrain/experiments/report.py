@@ -40,7 +40,7 @@ def _method_words(row: Mapping[str, Any]) -> str:
     if row["kind"] == "dae":
         noise, _, width = row["method"].removeprefix("dae-").partition("-")
         return f"the {f'{width}-width ' if width else ''}{NOISE_NAMES.get(noise, noise)} DAE"
-    return "the supervised ceiling"
+    return "the supervised features (trained on the fit labels, then probed)"
 
 
 def rescaled_minus_lab(records: Sequence[Mapping[str, Any]], grid: str, arch: str) -> dict[str, Any] | None:

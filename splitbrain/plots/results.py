@@ -87,7 +87,7 @@ def plot_headline(points: Mapping[str, Mapping[int, float]], floors: Mapping[str
     Args:
         points: method label -> {seed: score (fraction)}, in the order drawn.
         floors: label -> the random-init floor's mean (fraction), each a dashed horizontal line.
-        ceiling: the supervised ceiling's mean (fraction), a dotted horizontal line.
+        ceiling: the probe of the supervised network's features (mean, fraction), a dotted line.
         title, ylabel: the axes' title and y label.
     """
     fig = Figure(figsize=(max(5.0, 1.25 * len(points) + 2.0), 4.4), layout="constrained")
@@ -101,7 +101,7 @@ def plot_headline(points: Mapping[str, Mapping[int, float]], floors: Mapping[str
     for index, (label, value) in enumerate((floors or {}).items()):
         ax.axhline(100 * value, color="black", ls="--" if index == 0 else "-.", lw=1, label=label)
     if ceiling is not None:
-        ax.axhline(100 * ceiling, color="grey", ls=":", lw=1.5, label="supervised ceiling")
+        ax.axhline(100 * ceiling, color="grey", ls=":", lw=1.5, label="supervised features, probed")
     ax.set_xticks(range(len(points)), list(points), rotation=20, ha="right")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
