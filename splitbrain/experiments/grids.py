@@ -367,11 +367,17 @@ def finetune_budget(labels_per_class: int, num_classes: int = 10) -> int:
     return max(FINETUNE_EPOCHS * labels_per_class * num_classes, FINETUNE_MIN_IMAGES)
 
 
+LABEL_GRID_TRIALS = ("last:0.03", "last:0.1", "probe:0.003", "probe:0.01")
+"""The fine-tuning settings every run of the label-efficiency grid tries, keeping the best on
+validation: a new linear head on the last layer at two learning rates, and the linear probe
+followed by fine-tuning (LP-FT) at two smaller ones. The search trials on seed 0 that chose this
+list are records in ``results/label-search/``."""
+
 LABEL_GRID_FINETUNE = dict(FINETUNE_RECIPE, finetune_batch_size=128, finetune_crop_padding=4, finetune_precise_bn=False,
-                           finetune_val_points=8, amp="bf16")
+                           finetune_val_points=8, finetune_trials=LABEL_GRID_TRIALS, amp="bf16")
 """The label-efficiency grid's fine-tuning: the trained recipe (:data:`~splitbrain.presets.FINETUNE_RECIPE`)
 in batches of 128 at 32 px under bfloat16 autocast, validation top-1 measured at 8 points of
-every run; the learning rate is chosen per run on validation."""
+every run, each setting of :data:`LABEL_GRID_TRIALS` tried and the best on validation kept."""
 
 
 def _label_efficiency_grid() -> Grid:
