@@ -11,6 +11,8 @@ picked without the held-out images: the stage with the higher validation top-1.
 - :func:`paired_gaps`: a method minus its baseline seed by seed (same seed, same labels).
 - :func:`curve_table`, :func:`gap_table`, :func:`curve_sentences`: what the README and the
   chapters print.
+- :func:`search_table`: the fine-tuning trials (``splitbrain finetune`` records) that chose the
+  grid's settings, each setting's validation top-1.
 
 Accuracies are fractions; gaps are shown in percentage points.
 """
@@ -22,6 +24,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from .results import SPACE_LABELS, method_label
 
 GRID = "label-efficiency"
+SEARCH_FOLDER = "label-search"
+"""The folder of ``results/`` holding the fine-tuning trials that chose the grid's settings."""
 STAGES = ("probe", "finetune", "best")
 """The three numbers of a point: the linear probe, the fine-tuning, and the one of the two
 with the better validation top-1."""
@@ -177,3 +181,28 @@ def curve_sentences(points: Sequence[Mapping[str, Any]], method: str = "lab", ba
                      f"({_percent(row['finetune'], row['finetune_std'])} % against "
                      f"{_percent(row['probe'], row['probe_std'])} %).")
     return sentence
+
+
+def search_table(records: Iterable[Mapping[str, Any]]) -> str:
+    """Markdown: one row per "finetune" record, in time order: its name (the file's), the network,
+    labels per class, images seen per setting, every setting tried with its validation top-1
+    (the kept one in bold), the kept setting's held-out top-1 and the training speed."""
+    rows = sorted((r for r in records if r.get("kind") == "finetune"), key=lambda r: str(r.get("timestamp", "")))
+    if not rows:
+        return "No fine-tuning trials recorded yet.\n"
+    lines = ["| trial | network | labels per class | images seen | settings tried: validation top-1 (%) | "
+             "held-out top-1 of the kept one | images/s |", "|---|---|---|---|---|---|---|"]
+    for record in rows:
+        metrics = record["metrics"]
+        config = record["config"]
+        trials = metrics.get("trials") or [{"head": metrics.get("head", config.get("finetune_head", "last")),
+                                            "lr": metrics.get("lr", config.get("finetune_lr")),
+                                            "val_top1": metrics["val_top1"]}]
+        kept = (metrics.get("head", "last"), metrics.get("lr"))
+        settings = ", ".join((f"**{t['head']}:{t['lr']:g} {100 * t['val_top1']:.1f}**" if (t["head"], t["lr"]) == kept
+                              else f"{t['head']}:{t['lr']:g} {100 * t['val_top1']:.1f}") for t in trials)
+        name = str(record.get("path", "")).rpartition("/")[2].removesuffix(".json") or "-"
+        lines.append(f"| {name} | {network_label('', record['model']) if not record['model'].get('random_init') else 'Random init'} | "
+                     f"{metrics.get('labels_per_class') or 'all'} | {metrics['images_seen']:,} | {settings} | "
+                     f"{100 * metrics['top1']:.1f} | {metrics['images_per_s']:.0f} |")
+    return "\n".join(lines) + "\n"

@@ -62,3 +62,25 @@ def test_tables_and_sentences_are_generated_from_the_points():
     assert "fine-tuning random initialisation beats its linear probe (73.5 ± 0.7 % against 52.5 ± 0.7 %)" in text
     assert curve_sentences([]) == "The label-efficiency grid has no paired runs yet."
     assert curve_table([]) == "No label-efficiency records yet.\n"
+
+
+def test_search_table_lists_every_trial_with_its_settings_validation_scores():
+    from splitbrain.label_curve import search_table
+
+    tried = {"kind": "finetune", "timestamp": "2026-01-02T00:00:00+00:00", "path": "results/label-search/lab-l25.json",
+             "model": {"method": "splitbrain", "arch": "simplenet", "color_space": "lab", "random_init": False},
+             "config": {"finetune_head": "last", "finetune_lr": 0.05},
+             "metrics": {"head": "probe", "lr": 0.003, "val_top1": 0.46, "top1": 0.45, "labels_per_class": 25,
+                         "images_seen": 40_064, "images_per_s": 1200.0,
+                         "trials": [{"head": "last", "lr": 0.1, "val_top1": 0.41},
+                                    {"head": "probe", "lr": 0.003, "val_top1": 0.46}]}}
+    single = {**tried, "timestamp": "2026-01-01T00:00:00+00:00", "path": "r800.json",
+              "model": {**tried["model"], "random_init": True},
+              "metrics": {"val_top1": 0.728, "top1": 0.718, "labels_per_class": 800, "images_seen": 240_000,
+                          "images_per_s": 715.0, "lr": 0.05, "head": "last"}}
+    table = search_table([tried, single, {"kind": "probe"}])
+    lines = table.splitlines()
+    assert lines[2] == "| r800 | Random init | 800 | 240,000 | **last:0.05 72.8** | 71.8 | 715 |"
+    assert lines[3] == ("| lab-l25 | Split-brain, LAB | 25 | 40,064 | last:0.1 41.0, **probe:0.003 46.0** | 45.0 | "
+                        "1200 |")
+    assert search_table([]) == "No fine-tuning trials recorded yet.\n"

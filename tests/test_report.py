@@ -51,6 +51,10 @@ def test_readme_sections_match_the_committed_records():
         assert report.section_of(readme, grid) == expected, (
             f"README's {grid} section differs from its records: run "
             f"python -m splitbrain.experiments.report --grid {grid} --write README.md")
+    searches = report.report_grids(readme, kind="search")
+    assert searches == ["label-efficiency"]
+    assert report.section_of(readme, "label-efficiency", kind="search") == report.search_section(ROOT / "results").rstrip(
+        "\n"), "README's search section differs: run python -m splitbrain.experiments.report --grid label-efficiency --write README.md"
 
 
 def test_gaps_and_verdict_within_two_standard_errors():

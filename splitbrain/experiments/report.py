@@ -259,7 +259,17 @@ def run_command(args: argparse.Namespace) -> int:
         print(section, end="")
         return 0
     write_section(args.write, args.grid, section)
+    if GRIDS[args.grid].labels != (None,):  # the trials that chose the grid's fine-tuning settings
+        write_section(args.write, args.grid, search_section(args.results), kind="search")
     return 0
+
+
+def search_section(results: str | Path) -> str:
+    """The table of the fine-tuning search trials in ``results``'s label-search folder."""
+    from ..label_curve import SEARCH_FOLDER, search_table
+
+    folder = Path(results) / SEARCH_FOLDER
+    return search_table(load_records(folder, kind="finetune") if folder.is_dir() else [])
 
 
 def write_section(file: str | Path, name: str, section: str, kind: str = "report") -> Path:
