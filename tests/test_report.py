@@ -159,3 +159,13 @@ def test_readme_time_to_margin_table_matches_the_margin_records():
     assert records, "results/margin/ holds no margin records"
     assert report.section_of(readme, "trials", kind="margin") == margin.margin_table(records).rstrip("\n"), (
         "README.md's time-to-margin table is out of date: python -m splitbrain.experiments.margin --report README.md")
+
+
+def test_fine_tunes_below_a_probe_of_random_features_are_counted():
+    records = grid_records([0.0, 0.0, 0.0])  # every fine-tune is its probe minus 10 points
+    below, compared = report.finetunes_below_random_probe(records)
+    assert compared == 18  # six methods x three seeds, each with its seed's Lab floor
+    expected = sum(r["metrics"]["finetune"]["top1"] < 0.50 + 0.01 * r["seed"] for r in records)
+    assert below == expected and 0 < below < compared
+    text = report.grid_report(records, "g")
+    assert f"{below} of 18 fine-tuned networks score below the linear probe" in text

@@ -176,6 +176,17 @@ def label_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def finetunes_below_random_probe(records: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+    """(fine-tuned runs whose held-out top-1 is below the probe of the random-init Lab network of
+    their architecture and seed, fine-tuned runs that have such a floor)."""
+    floors = {(r["model"]["arch"], r.get("seed")): r["metrics"]["probe"]["top1"] for r in records
+              if r["model"].get("method") == "random" and r["model"].get("color_space") == "lab"}
+    pairs = [(r["metrics"]["finetune"]["top1"], floors[r["model"]["arch"], r.get("seed")]) for r in records
+             if (r["metrics"].get("finetune") or {}).get("top1") is not None
+             and (r["model"]["arch"], r.get("seed")) in floors]
+    return sum(tuned < floor for tuned, floor in pairs), len(pairs)
+
+
 def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     """The markdown section for ``grid``: its summary table, then the reading, from ``records``
     (run records; those of other grids are ignored). A grid with label counts gets
@@ -193,6 +204,14 @@ def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
         lines.append(f"Fine-tuning top-1 spreads over seeds run from {100 * min(finetune_stds):.1f} to "
                      f"{100 * max(finetune_stds):.1f} points.")
         lines.append("")
+        below, compared = finetunes_below_random_probe(records)
+        if compared:
+            lines += [f"{below} of {compared} fine-tuned networks score below the linear probe of their own "
+                      f"architecture at random initialisation (Lab, same seed): a fine-tuning that loses to a probe of "
+                      f"random features has not trained, so these fine-tuning columns say nothing about pretraining."
+                      if below > compared / 2 else
+                      f"{below} of {compared} fine-tuned networks score below the linear probe of their own "
+                      f"architecture at random initialisation (Lab, same seed).", ""]
     unvalidated = sum(not validated_probe(r["metrics"]["probe"]) for r in records)
     if unvalidated:
         lines += [f"{unvalidated} of these records predate the validation protocol: their probe's layer was chosen "
