@@ -15,6 +15,13 @@ held-out images. The labelled images are decoded once and held in memory as uint
 with channels-last tensors under the configuration's autocast (bfloat16 on CPUs that have it).
 BatchNorm layers train on batch statistics; evaluation uses their running averages, recomputed
 over the labelled images at the end when ``finetune_precise_bn`` says so.
+
+Two heads (``EvalConfig.finetune_head``): "last", a new Linear layer on the average-pooled last
+layer (the poster's "classifier as the last layer"); "probe", the linear probe first, then
+everything fine-tuned from it (LP-FT, Kumar et al. 2022): the probe's layer (chosen on
+validation), its pooling and standardisation, and its trained classifier become the head.
+``finetune_trials`` runs several (head, learning rate) settings from the same start and keeps
+the best on validation.
 """
 from __future__ import annotations
 

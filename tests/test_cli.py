@@ -193,3 +193,20 @@ def test_the_benchmarks_run_through_the_command_s_parser_but_are_not_installed(c
     assert status == 0, err
     assert out.startswith("python -m benchmarks.bench --quick")
     assert out.count("16 px") >= 1 and out.count("24 px") >= 1
+
+
+def test_grid_option_takes_the_grids_configuration_for_a_label_count(capsys):
+    from splitbrain import cli
+    from splitbrain.experiments.grids import Run, get_grid
+
+    args = build_parser().parse_args(["finetune", "--random-init", "--grid", "label-efficiency", "--labels-per-class",
+                                      "100", "--data-root", "tree", "--seed", "1", "--set", "finetune_images=64",
+                                      "--no-record"])
+    grid = get_grid("label-efficiency")
+    random_lab = next(method for method in grid.methods if method.name == "random-lab")
+    expected = grid.eval_config(Run(grid.name, "simplenet", random_lab, 1, 100), data_root="tree", finetune_images=64)
+    assert cli._eval_config(args, "finetune_epochs") == expected
+    assert expected.labels_per_class == 100 and expected.finetune_trials == grid.evaluate["finetune_trials"]
+    status, _, err = run(["finetune", "--random-init", "--grid", "label-efficiency", "--labels-per-class", "50",
+                          "--data-root", "tree"], capsys)
+    assert_one_line_error(status, err, "--labels-per-class must be one of (25, 100, 400, 800)")
