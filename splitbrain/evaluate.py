@@ -40,7 +40,7 @@ from tqdm import tqdm
 from .checkpoint import check_compatible, config_from_dict, load_checkpoint
 from .color import ColorSpace, get_color_space
 from .files import check_writable_folder
-from .models import DenoisingAutoencoder, SplitBrainNet, pool_features, recompute_batchnorm_statistics
+from .models import DenoisingAutoencoder, SplitBrainNet, pool_features
 from .presets import EvalConfig, PretrainConfig
 from .results import make_record, write_record
 from .runtime import resolve_amp, resolve_device, seed_everything, tqdm_disable
@@ -452,8 +452,10 @@ def evaluation_loader(dataset: Dataset, config: EvalConfig, device: torch.device
                       num_workers=config.num_workers, pin_memory=device.type == "cuda")
 
 
-def finish_evaluation(kind: str, config: EvalConfig, metrics: dict, pretrain_config: PretrainConfig, random_init: bool,
-            start: float, model: nn.Module, checkpoint) -> EvalResult:
+def finish_evaluation(kind: str, config: EvalConfig, metrics: dict, pretrain_config: PretrainConfig,
+                      random_init: bool, start: float, model: nn.Module, checkpoint) -> EvalResult:
+    """The :class:`EvalResult` of a finished probe or fine-tuning; writes its record when
+    ``config.record_dir`` is set."""
     wall = time.perf_counter() - start
     info = describe_model(pretrain_config, random_init)
     result = EvalResult(kind, metrics, info, pretrain_config, wall, model=model)
@@ -503,8 +505,8 @@ def linear_probe(
 
     # The probe-training features are cached in float16 (10k images x 5 layers x 9216 dims:
     # 0.9 GB); the held-out images are scored batch by batch afterwards and never cached.
-    train_features, train_labels = extract_features(extractor, evaluation_loader(train_set, config, device), layers, device,
-                                                    config.max_dim, amp_dtype, config.progress, torch.float16)
+    train_features, train_labels = extract_features(extractor, evaluation_loader(train_set, config, device), layers,
+                                                    device, config.max_dim, amp_dtype, config.progress, torch.float16)
     fit, val = training_rows(train_labels, config)
     probes, per_layer = {}, {}
     for layer in layers:

@@ -171,9 +171,9 @@ def build_optimizer(classifier: FinetuneClassifier, config: EvalConfig) -> torch
     return torch.optim.Adam(groups, lr=config.finetune_lr, weight_decay=config.finetune_weight_decay)
 
 
-def probe_head(extractor: FeatureExtractor, fit: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
-               num_classes: int, config: EvalConfig, device: torch.device, amp_dtype: torch.dtype | None
-               ) -> tuple[str, StandardizedLinear, float]:
+def probe_head(extractor: FeatureExtractor, fit: tuple[torch.Tensor, torch.Tensor],
+               val: tuple[torch.Tensor, torch.Tensor], num_classes: int, config: EvalConfig, device: torch.device,
+               amp_dtype: torch.dtype | None) -> tuple[str, StandardizedLinear, float]:
     """The linear probe that starts an LP-FT fine-tuning: (layer, head, its validation top-1).
 
     BatchNorm's running statistics are first recomputed over the labelled images ``fit``
@@ -289,8 +289,8 @@ def finetune(
     if config.finetune_head_layer is not None:
         network.resolve_layer(config.finetune_head_layer)  # a clear ValueError before any work
         if config.finetune_head == "probe":
-            raise ValueError("finetune_head_layer applies to finetune_head='last'; the 'probe' head's layer is chosen on "
-                             "validation")
+            raise ValueError("finetune_head_layer applies to finetune_head='last'; the 'probe' head's layer is "
+                             "chosen on validation")
     datasets = datasets or build_eval_datasets(config)
     settings = ([parse_trial(trial) for trial in config.finetune_trials] if config.finetune_trials
                 else [(config.finetune_head, config.finetune_lr)])
@@ -300,15 +300,16 @@ def finetune(
         start_weights = copy.deepcopy(network) if len(settings) > 1 else network
         trial = dataclasses.replace(config, finetune_head=head, finetune_lr=rate, finetune_trials=None)
         metrics, classifier = train_classifier(trial, start_weights, pretrain_config, datasets)
-        trials.append({"head": head, "lr": rate, **{k: metrics[k] for k in ("val_top1", "top1", "head_layer", "history")}})
+        trials.append({"head": head, "lr": rate,
+                       **{k: metrics[k] for k in ("val_top1", "top1", "head_layer", "history")}})
         if best is None or metrics["val_top1"] > best[0]["val_top1"]:
             best = (metrics, classifier)
     metrics, classifier = best
     if config.finetune_trials:
         metrics["trials"] = trials
     if config.verbose:
-        print(f"finetune: {metrics['head']} head, lr {metrics['lr']:g}, validation top-1 {metrics['val_top1']:.4f}, held-out top-1 "
-              f"{metrics['top1']:.4f} top-5 {metrics['top5']:.4f} ({metrics['images_seen']:,} images, "
+        print(f"finetune: {metrics['head']} head, lr {metrics['lr']:g}, validation top-1 {metrics['val_top1']:.4f}, "
+              f"held-out top-1 {metrics['top1']:.4f} top-5 {metrics['top5']:.4f} ({metrics['images_seen']:,} images, "
               f"{metrics['images_per_s']:.0f} img/s)", flush=True)
     return finish_evaluation("finetune", config, metrics, pretrain_config, random_init, start, classifier, checkpoint)
 
@@ -342,7 +343,8 @@ def train_classifier(config: EvalConfig, network: nn.Module, pretrain_config: Pr
     steps = step_count(config, len(fit))
     scheduler = (warmup_cosine(optimizer, steps, config.finetune_warmup) if config.finetune_schedule == "cosine"
                  else None)
-    points = sorted({max(1, round(steps * (k + 1) / config.finetune_val_points)) for k in range(config.finetune_val_points)})
+    count = config.finetune_val_points
+    points = sorted({max(1, round(steps * (k + 1) / count)) for k in range(count)})
     generator = torch.Generator().manual_seed(config.seed)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
@@ -354,8 +356,8 @@ def train_classifier(config: EvalConfig, network: nn.Module, pretrain_config: Pr
     history, loss_sum, loss_count, train_s = [], torch.zeros(()), 0, 0.0
     classifier.train()
     tick = time.perf_counter()
-    bar = tqdm(batch_rows(len(fit), batch, steps, generator), total=steps, desc=f"finetune {config.finetune_head}:{config.finetune_lr:g}",
-               leave=False, disable=tqdm_disable(config.progress))
+    bar = tqdm(batch_rows(len(fit), batch, steps, generator), total=steps, leave=False,
+               desc=f"finetune {config.finetune_head}:{config.finetune_lr:g}", disable=tqdm_disable(config.progress))
     for step, rows in enumerate(bar, start=1):
         rgb = fit_images[rows]
         if config.augment:

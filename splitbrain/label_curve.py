@@ -103,8 +103,8 @@ def paired_gaps(points: Sequence[Mapping[str, Any]], method: str, baseline: str 
             continue
         row: dict[str, Any] = {"labels": labels, "n": len(seeds), "seeds": seeds}
         for stage in STAGES:
-            row[stage], row[f"{stage}_std"] = _mean_std([mine[labels, s][f"{stage}_top1"] - theirs[labels, s][f"{stage}_top1"]
-                                                         for s in seeds])
+            differences = [mine[labels, s][f"{stage}_top1"] - theirs[labels, s][f"{stage}_top1"] for s in seeds]
+            row[stage], row[f"{stage}_std"] = _mean_std(differences)
         rows.append(row)
     return rows
 
@@ -202,7 +202,7 @@ def search_table(records: Iterable[Mapping[str, Any]]) -> str:
         settings = ", ".join((f"**{t['head']}:{t['lr']:g} {100 * t['val_top1']:.1f}**" if (t["head"], t["lr"]) == kept
                               else f"{t['head']}:{t['lr']:g} {100 * t['val_top1']:.1f}") for t in trials)
         name = str(record.get("path", "")).rpartition("/")[2].removesuffix(".json") or "-"
-        lines.append(f"| {name} | {network_label('', record['model']) if not record['model'].get('random_init') else 'Random init'} | "
-                     f"{metrics.get('labels_per_class') or 'all'} | {metrics['images_seen']:,} | {settings} | "
-                     f"{100 * metrics['top1']:.1f} | {metrics['images_per_s']:.0f} |")
+        network = "Random init" if record["model"].get("random_init") else network_label("", record["model"])
+        lines.append(f"| {name} | {network} | {metrics.get('labels_per_class') or 'all'} | {metrics['images_seen']:,} | "
+                     f"{settings} | {100 * metrics['top1']:.1f} | {metrics['images_per_s']:.0f} |")
     return "\n".join(lines) + "\n"

@@ -476,8 +476,8 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         floor = None
         if row["kind"] != "random":
-            floor = floors.get((row["grid"], row["arch"], FLOOR_COLOR_SPACES.get(row["color_space"], row["color_space"]),
-                                row["labels_per_class"]))
+            space = FLOOR_COLOR_SPACES.get(row["color_space"], row["color_space"])
+            floor = floors.get((row["grid"], row["arch"], space, row["labels_per_class"]))
         seeds = sorted(set(row["_scores"]) & set(floor["_scores"])) if floor else []
         row["floor"] = floor["method"] if floor else None
         row["gap_n"] = len(seeds)

@@ -152,9 +152,11 @@ def label_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     for arch in archs:
         points = curve_points(records, grid, arch)
         chosen = Counter((p["method"], p["lr"]) for p in points)
-        rates = "; ".join(f"{method} " + ", ".join(f"{lr:g} in {n}" for (m, lr), n in sorted(chosen.items()) if m == method)
+        rates = "; ".join(f"{method} " + ", ".join(f"{lr:g} in {n}" for (m, lr), n in sorted(chosen.items())
+                                                   if m == method)
                           for method in dict.fromkeys(p["method"] for p in points))
-        lines += [f"{ARCH_LABELS.get(arch, arch)}, held-out top-1 (%), mean ± std over seeds:", "", curve_table(points),
+        lines += [f"{ARCH_LABELS.get(arch, arch)}, held-out top-1 (%), mean ± std over seeds:", "",
+                  curve_table(points),
                   "Paired gaps over random initialisation (same seed, same labelled images), points of top-1:", "",
                   gap_table(points), curve_sentences(points), "",
                   f"Fine-tuning learning rate chosen on validation (method: rate in runs): {rates}.", ""]
