@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
@@ -721,7 +720,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m benchmarks.bench ...``: the benchmark's table; returns the exit status."""
-    from splitbrain.cli import run_tool
+    from splitbrain.command import run_tool
 
     return run_tool("python -m benchmarks.bench", "Time the target pipeline and pretraining; one table.",
                     add_arguments, run_command, argv)

@@ -25,7 +25,6 @@ bound: no run reaches the peak). The peaks come from ``results/reference/gpu_pea
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -68,7 +67,7 @@ def _count(step) -> int:
 
 
 def _meta_network(config: PretrainConfig) -> nn.Module:
-    from splitbrain.train import build_model, build_targets_for
+    from splitbrain.models import build_model, build_targets_for
 
     targets = None if config.method == "dae" else build_targets_for(config)
     with torch.device("meta"):
@@ -379,7 +378,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Print the grid's budget section, or write it between FILE's markers."""
-    from splitbrain.experiments.report import write_section
+    from splitbrain.sections import write_section
 
     peaks = read_gpu_peaks(Path(args.results) / "reference" / GPU_PEAKS_CSV)
     section = budget_report(get_grid(args.grid), peaks, args.gpu)
@@ -392,7 +391,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m benchmarks.budget ...``: print or write a grid's budget; returns the exit status."""
-    from splitbrain.cli import run_tool
+    from splitbrain.command import run_tool
 
     return run_tool("python -m benchmarks.budget", "Count a grid's FLOPs and bound its minutes on a GPU.",
                     add_arguments, run_command, argv)

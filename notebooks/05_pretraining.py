@@ -11,7 +11,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -69,8 +69,8 @@ from splitbrain.predict import (
 from splitbrain.checkpoint import model_from_checkpoint, read_metrics
 from splitbrain.presets import get_preset
 from splitbrain.quantize import delta_e_2000, downsample, quantization_error
-from splitbrain.train import (
-    SplitBrainObjective, build_model, build_pretrain_dataset, build_targets_for, forward_backward, pretrain)
+from splitbrain.models import build_model, build_targets_for
+from splitbrain.train import SplitBrainObjective, build_pretrain_dataset, forward_backward, pretrain
 
 ctx = chapter_setup(PRESET, seed=SEED, download=DOWNLOAD)
 print(f"preset: {ctx.preset}, device: {ctx.device}")

@@ -68,7 +68,8 @@ from splitbrain.notebook import chapter_setup, glue, prose
 from splitbrain.plots.training import plot_accuracy_bars, plot_probe_curves
 from splitbrain.predict import matching_checkpoint, refresh_batchnorm
 from splitbrain.presets import get_eval_preset, get_preset
-from splitbrain.train import build_pretrain_dataset, build_targets_for, pretrain
+from splitbrain.models import build_targets_for
+from splitbrain.train import build_pretrain_dataset, pretrain
 
 ctx = chapter_setup(PRESET, seed=SEED, download=DOWNLOAD)
 print(f"preset: {ctx.preset}, device: {ctx.device}")

@@ -11,7 +11,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -98,7 +98,8 @@ from splitbrain.plots.denoising import plot_corruptions, plot_loss_curves, plot_
 from splitbrain.predict import matching_checkpoint, reconstruction_examples, refresh_batchnorm, refresh_dae_batchnorm
 from splitbrain.presets import get_eval_preset, get_preset
 from splitbrain.tables import Table
-from splitbrain.train import build_pretrain_dataset, build_targets_for, pretrain
+from splitbrain.models import build_targets_for
+from splitbrain.train import build_pretrain_dataset, pretrain
 
 ctx = chapter_setup(PRESET, seed=SEED, download=DOWNLOAD)
 print(f"preset: {ctx.preset}, device: {ctx.device}")

@@ -6,12 +6,9 @@ encode/decode, rescaled bins, rebalancing), ``targets`` (the device-side target 
 shipped pretrained networks: ``splitbrain.pretrained(name)``), ``cli``.
 """
 
-__version__ = "0.1.0"
+from .about import RAW_URL, REPOSITORY_URL, __version__
 
-REPOSITORY_URL = "https://github.com/splitbrain-book/splitbrain"
-"""The project's repository."""
-RAW_URL = REPOSITORY_URL.replace("https://github.com/", "https://raw.githubusercontent.com/") + "/main"
-"""Its files on the main branch, as served to a download."""
+__all__ = ["RAW_URL", "REPOSITORY_URL", "__version__", "pretrained"]
 
 
 def pretrained(name: str, device: str = "cpu", cache_dir=None, download: bool = True):

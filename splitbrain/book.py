@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 import yaml
 
@@ -335,11 +336,11 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m splitbrain.book build ...`` is ``splitbrain book build ...``."""
-    from .cli import main as cli_main
+def main(argv: Sequence[str] | None = None) -> int:
+    """``splitbrain book ...``, also run by ``python -m`` on this module."""
+    from .command import PROG, run_tool
 
-    return cli_main(["book", *(sys.argv[1:] if argv is None else argv)])
+    return run_tool(f"{PROG} book", __doc__.splitlines()[0], add_arguments, run_command, argv)
 
 
 if __name__ == "__main__":

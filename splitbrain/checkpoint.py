@@ -87,7 +87,7 @@ def model_from_checkpoint(checkpoint: dict[str, Any] | str | os.PathLike, device
     """(model, PretrainConfig) rebuilt from a checkpoint (a path or a loaded dict), in eval mode."""
     if not isinstance(checkpoint, dict):
         checkpoint = load_checkpoint(checkpoint)
-    from .train import build_model
+    from .models import build_model
 
     config = config_from_dict(checkpoint["config"])
     model = build_model(config)

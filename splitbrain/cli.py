@@ -12,10 +12,10 @@ import dataclasses
 import importlib
 import json
 import sys
-import typing
 from pathlib import Path
 from typing import Any, Sequence
 
+from .command import PROG, OneLineParser, reporting_errors
 from .presets import (
     ARCHITECTURES,
     COLOR_SPACE_NAMES,
@@ -26,9 +26,8 @@ from .presets import (
     PretrainConfig,
     get_eval_preset,
     get_preset,
+    parse_overrides,
 )
-
-PROG = "splitbrain"
 
 DESCRIPTION = """\
 Split-brain autoencoders (Zhang, Isola, Efros 2017): self-supervised pretraining by
@@ -67,70 +66,6 @@ Run records (JSON) go to --results (default: results/); checkpoints and metrics.
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error: ``splitbrain: error: ...`` (no usage dump)."""
-
-    def error(self, message: str):  # noqa: D401 - argparse API
-        _fail(message)
-
-
-def _fail(message: str, status: int = 2):
-    one_line = " ".join(str(message).split())
-    print(f"{PROG}: error: {one_line}", file=sys.stderr)
-    raise SystemExit(status)
-
-
-# ----------------------------------------------------------------------------------------------
-# --set FIELD=VALUE
-
-
-def _convert(field: dataclasses.Field, text: str, cls) -> Any:
-    """Parse ``text`` for a field of the dataclass ``cls``, by the field's annotated type
-    (``bool``, ``int``, ``float``, ``str``, a tuple of names or of numbers written with commas, or
-    any of these ``| None``, where "none" gives None)."""
-    hint = typing.get_type_hints(cls)[field.name]
-    kinds = [kind for kind in (typing.get_args(hint) or (hint,)) if kind is not type(None)]
-    lowered = text.strip().lower()
-    if lowered in ("none", "null") and len(kinds) < len(typing.get_args(hint) or (hint,)):
-        return None
-    if bool in kinds:
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"{field.name} must be true or false, got {text!r}")
-    tuples = [kind for kind in kinds if typing.get_origin(kind) is tuple]
-    if tuples:
-        parts = tuple(part.strip() for part in text.split(",") if part.strip())
-        if typing.get_args(tuples[0])[0] is float:
-            try:
-                return tuple(float(part) for part in parts)
-            except ValueError:
-                raise ValueError(f"{field.name} must be numbers separated by commas, got {text!r}") from None
-        return parts
-    for kind, article in ((int, "an integer"), (float, "a number")):
-        if kind in kinds:
-            try:
-                return kind(text)
-            except ValueError:
-                raise ValueError(f"{field.name} must be {article}, got {text!r}") from None
-    return text
-
-
-def _parse_sets(pairs: Sequence[str], cls) -> dict[str, Any]:
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    overrides = {}
-    for pair in pairs or ():
-        if "=" not in pair:
-            raise ValueError(f"--set expects FIELD=VALUE, got {pair!r}")
-        name, value = pair.split("=", 1)
-        name = name.strip().replace("-", "_")
-        if name not in fields:
-            raise ValueError(f"--set: unknown {cls.__name__} field {name!r}; valid fields: {', '.join(sorted(fields))}")
-        overrides[name] = _convert(fields[name], value, cls)
-    return overrides
-
-
 # ----------------------------------------------------------------------------------------------
 # The parser
 
@@ -160,12 +95,12 @@ def _model_options(parser: argparse.ArgumentParser, for_eval: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
+    parser = OneLineParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    from . import __version__
+    from .about import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     commands.required = True
 
     pretrain = commands.add_parser("pretrain", help="self-supervised pretraining (no labels)",
@@ -212,11 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--skip-malformed", action="store_true",
                        help="leave out records that break the schema (counted in one line) instead of stopping")
 
-    for name, module_name, text in TOOLS:
-        module = importlib.import_module(module_name, __package__)
-        sub = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
-        module.add_arguments(sub)
-        sub.set_defaults(run=module.run_command)
+    for name, (_, text) in TOOLS.items():  # listed here; main() hands their arguments to their module
+        commands.add_parser(name, help=text, add_help=False).add_argument("arguments", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -241,7 +173,7 @@ def _pretrain_config(args: argparse.Namespace) -> PretrainConfig:
     if args.quiet:
         overrides["verbose"] = False
     overrides["record_dir"] = None if args.no_record else args.results
-    overrides.update(_parse_sets(args.set, PretrainConfig))
+    overrides.update(parse_overrides(args.set, PretrainConfig))
     config = get_preset(args.preset, **overrides)
     if "out" not in overrides:
         from .presets import resolve_preset_name
@@ -296,7 +228,7 @@ def _eval_config(args: argparse.Namespace, epochs_field: str | None) -> EvalConf
         overrides["record_dir"] = None if args.no_record else args.results
         if args.quiet:
             overrides["verbose"] = False
-        overrides.update(_parse_sets(args.set, EvalConfig))
+        overrides.update(parse_overrides(args.set, EvalConfig))
         return _grid_eval_config(args, overrides)
     if args.checkpoint:
         # By default, evaluate on the dataset and at the image size of pretraining.
@@ -315,7 +247,7 @@ def _eval_config(args: argparse.Namespace, epochs_field: str | None) -> EvalConf
     if getattr(args, "layers", None):
         overrides["layers"] = tuple(layer.strip() for layer in args.layers.split(",") if layer.strip())
     overrides["record_dir"] = None if args.no_record else args.results
-    overrides.update(_parse_sets(args.set, EvalConfig))
+    overrides.update(parse_overrides(args.set, EvalConfig))
     return get_eval_preset(args.preset, **overrides)
 
 
@@ -420,49 +352,25 @@ def cmd_table(args: argparse.Namespace) -> int:
 COMMANDS = {"pretrain": cmd_pretrain, "probe": cmd_probe, "finetune": cmd_finetune,
             "evaluate": cmd_evaluate, "table": cmd_table}
 
-TOOLS = (
-    ("reproduce", ".experiments.reproduce", "run a named experiment grid, resumably (one JSON record per run)"),
-    ("margin", ".experiments.margin", "time to margin: pretrain with a recipe, probe it beside its random init"),
-    ("report", ".experiments.report", "print or write a grid's results section of the README"),
-    ("book", ".book", "execute the chapters and build the HTML book"),
-    ("weights", ".weights", "write a finished run's network as a shipped pretrained network"),
-)
+TOOLS = {
+    "reproduce": (".experiments.reproduce", "run a named experiment grid, resumably (one JSON record per run)"),
+    "margin": (".experiments.margin", "time to margin: pretrain with a recipe, probe it beside its random init"),
+    "report": (".experiments.report", "print or write a grid's results section of the README"),
+    "book": (".book", "execute the chapters and build the HTML book"),
+    "weights": (".weights", "write a finished run's network as a shipped pretrained network"),
+}
 """The subcommands whose options and action live in their own module (``add_arguments`` and
-``run_command``); ``python -m <module>`` runs the same subcommand through :func:`main`."""
+``run_command``, run by its ``main``, which ``python -m <module>`` also calls); a module is
+imported only when its subcommand runs, so ``splitbrain --help`` loads none of them."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``splitbrain`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in TOOLS:
+        return importlib.import_module(TOOLS[argv[0]][0], __package__).main(argv[1:])
     args = build_parser().parse_args(argv)
-    return _reporting_errors(args.run if hasattr(args, "run") else COMMANDS[args.command], args)
-
-
-def run_tool(prog: str, description: str, add_arguments, run_command, argv: Sequence[str] | None = None) -> int:
-    """Run a tool that lives outside the package (the repository's ``benchmarks/``) with this
-    command's option parsing and one-line errors; ``add_arguments`` and ``run_command`` as for
-    the subcommands of :data:`TOOLS`."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _Parser(prog=prog, description=description)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    args.argv = argv  # the benchmark prints its own command line
-    return _reporting_errors(run_command, args)
-
-
-def _reporting_errors(action, args: argparse.Namespace) -> int:
-    """``action(args)``'s exit status; an expected error becomes one line on stderr and status 2."""
-    try:
-        return action(args)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, OSError, FloatingPointError, ImportError) as error:
-        # ValueError covers CheckpointMismatchError and RunExistsError; OSError covers
-        # MissingDatasetError and the writers' disk-full and permission errors.
-        one_line = " ".join(str(error).split())
-        print(f"{PROG}: error: {one_line}", file=sys.stderr)
-        return 2
+    return reporting_errors(COMMANDS[args.command], args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,11 +40,10 @@ from tqdm import tqdm
 from .checkpoint import check_compatible, config_from_dict, load_checkpoint
 from .color import ColorSpace, get_color_space
 from .files import check_writable_folder
-from .models import DenoisingAutoencoder, SplitBrainNet, pool_features
+from .models import DenoisingAutoencoder, SplitBrainNet, build_model, pool_features
 from .presets import EvalConfig, PretrainConfig
 from .results import make_record, write_record
 from .runtime import resolve_amp, resolve_device, seed_everything, tqdm_disable
-from .train import build_model
 
 # ----------------------------------------------------------------------------------------------
 # Feature extractors: one interface over split-brain pairs and autoencoders

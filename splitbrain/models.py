@@ -43,6 +43,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, conv1x1
 
 from ._checks import check_image_batch, check_positive_int
+from .targets import CrossChannelTargets, build_targets
 
 ARCHITECTURES = ("simplenet", "fcalexnet", "fcresnet18")
 WIDTHS = ("half", "full")
@@ -781,3 +782,27 @@ def level_label(noise: str, level: float) -> str:
     if noise == "gaussian":
         return f"σ = {level:g}"
     return f"p = {100 * level:g}%"
+
+
+# --------------------------------------------------------------------------------------------
+# The factory: a configuration's network and the targets it predicts
+# --------------------------------------------------------------------------------------------
+
+
+def build_targets_for(config) -> CrossChannelTargets:
+    """The device-side target pipeline of a pretraining configuration (``color_space``, ``grid``,
+    ``bins1``, ``bins2`` of a :class:`~splitbrain.presets.PretrainConfig`)."""
+    return build_targets(config.color_space, grid=config.grid, bins1=config.bins1, bins2=config.bins2)
+
+
+def build_model(config, targets: CrossChannelTargets | None = None) -> nn.Module:
+    """A fresh (randomly initialised) network for a :class:`~splitbrain.presets.PretrainConfig`:
+    a :class:`SplitBrainNet` whose halves read and predict ``targets``' channel groups (built from
+    ``config`` when not given), or the :class:`DenoisingAutoencoder` of ``config.method == "dae"``."""
+    if config.method == "dae":
+        return DenoisingAutoencoder(config.arch, noise=config.noise, noise_level=config.noise_level, width=config.width,
+                                    input_size=config.image_size, grid=config.grid)
+    targets = build_targets_for(config) if targets is None else targets
+    return SplitBrainNet(config.arch, in_channels=tuple(targets.space.group_channels),
+                         num_classes=tuple(targets.num_classes), width=config.width, grid=config.grid,
+                         input_size=config.image_size)

@@ -160,7 +160,7 @@ def colorize(
     Args:
         model: a :class:`~splitbrain.models.SplitBrainNet` (run in eval mode, no gradients; its
             train/eval mode is restored afterwards).
-        targets: the target pipeline it was trained with (``train.build_targets_for(config)``).
+        targets: the target pipeline it was trained with (``models.build_targets_for(config)``).
         rgb: (N, 3, H, W) uint8 in [0, 255] (or float in [0, 1]) images, H, W >= the grid.
         mode, temperature: decoding of the class scores (annealed mean, T = 0.38, by default).
         upsample: "bilinear" or "nearest" (grid -> H x W).

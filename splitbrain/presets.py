@@ -25,8 +25,9 @@ a bad field raises ``ValueError`` naming the field and what was expected.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from .color import COLOR_SPACES
 from .data import BAD_IMAGE_POLICIES, DATASET_NAMES as DATASETS
@@ -537,3 +538,56 @@ _EVAL_PRESETS: dict[str, dict[str, Any]] = {
 def get_eval_preset(name: str, **overrides: Any) -> EvalConfig:
     """The evaluation preset ``name`` (smoke, cpu, colab, paper, auto) with ``overrides``."""
     return _build(EvalConfig, _EVAL_PRESETS, name, overrides)
+
+
+# ----------------------------------------------------------------------------------------------
+# --set FIELD=VALUE: text to configuration values
+
+
+def _convert(field: dataclasses.Field, text: str, cls) -> Any:
+    """Parse ``text`` for a field of the dataclass ``cls``, by the field's annotated type
+    (``bool``, ``int``, ``float``, ``str``, a tuple of names or of numbers written with commas, or
+    any of these ``| None``, where "none" gives None)."""
+    hint = typing.get_type_hints(cls)[field.name]
+    kinds = [kind for kind in (typing.get_args(hint) or (hint,)) if kind is not type(None)]
+    lowered = text.strip().lower()
+    if lowered in ("none", "null") and len(kinds) < len(typing.get_args(hint) or (hint,)):
+        return None
+    if bool in kinds:
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{field.name} must be true or false, got {text!r}")
+    tuples = [kind for kind in kinds if typing.get_origin(kind) is tuple]
+    if tuples:
+        parts = tuple(part.strip() for part in text.split(",") if part.strip())
+        if typing.get_args(tuples[0])[0] is float:
+            try:
+                return tuple(float(part) for part in parts)
+            except ValueError:
+                raise ValueError(f"{field.name} must be numbers separated by commas, got {text!r}") from None
+        return parts
+    for kind, article in ((int, "an integer"), (float, "a number")):
+        if kind in kinds:
+            try:
+                return kind(text)
+            except ValueError:
+                raise ValueError(f"{field.name} must be {article}, got {text!r}") from None
+    return text
+
+
+def parse_overrides(pairs: Sequence[str], cls) -> dict[str, Any]:
+    """``["FIELD=VALUE", ...]`` -> {field: value} for the configuration dataclass ``cls``, each value
+    parsed by its field's type; ValueError naming an unknown field or a malformed pair or value."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    overrides = {}
+    for pair in pairs or ():
+        if "=" not in pair:
+            raise ValueError(f"--set expects FIELD=VALUE, got {pair!r}")
+        name, value = pair.split("=", 1)
+        name = name.strip().replace("-", "_")
+        if name not in fields:
+            raise ValueError(f"--set: unknown {cls.__name__} field {name!r}; valid fields: {', '.join(sorted(fields))}")
+        overrides[name] = _convert(fields[name], value, cls)
+    return overrides

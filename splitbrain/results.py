@@ -141,7 +141,7 @@ def make_record(
     """Assemble a record (see the module docstring) with provenance filled in."""
     if kind not in RECORD_KINDS:
         raise ValueError(f"kind must be one of {RECORD_KINDS}, got {kind!r}")
-    from . import __version__
+    from .about import __version__
 
     record = {
         "kind": kind,

@@ -65,6 +65,7 @@ from .checkpoint import (
     load_checkpoint,
 )
 from .files import atomic_write_text, check_writable_folder
+from .models import build_model, build_targets_for
 from .presets import WARMUP_FRACTION, PretrainConfig
 from .results import make_record, write_record
 from .schedule import warmup_cosine
@@ -85,34 +86,7 @@ PRIOR_BATCHES = 8  # batches used to measure the class prior of the rebalanced l
 
 
 # ----------------------------------------------------------------------------------------------
-# Model, targets and data
-
-
-def build_targets_for(config: PretrainConfig):
-    """The device-side target pipeline of ``config`` (colour space, bins, grid)."""
-    from .targets import build_targets
-
-    return build_targets(config.color_space, grid=config.grid, bins1=config.bins1, bins2=config.bins2)
-
-
-def build_model(config: PretrainConfig, targets=None) -> nn.Module:
-    """A fresh (randomly initialised) network for ``config``: SplitBrainNet or the DAE."""
-    from . import models
-
-    if config.method == "dae":
-        return models.DenoisingAutoencoder(
-            config.arch, noise=config.noise, noise_level=config.noise_level, width=config.width,
-            input_size=config.image_size, grid=config.grid,
-        )
-    targets = build_targets_for(config) if targets is None else targets
-    return models.SplitBrainNet(
-        config.arch,
-        in_channels=tuple(targets.space.group_channels),
-        num_classes=tuple(targets.num_classes),
-        width=config.width,
-        grid=config.grid,
-        input_size=config.image_size,
-    )
+# Data
 
 
 def build_pretrain_dataset(config: PretrainConfig) -> Dataset:

@@ -21,8 +21,9 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
-from . import RAW_URL
+from .about import RAW_URL
 from .files import atomic_write
 
 PRETRAINED_FOLDER = "results/pretrained"
@@ -184,11 +185,11 @@ def run_command(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m splitbrain.weights CHECKPOINT NAME`` is ``splitbrain weights CHECKPOINT NAME``."""
-    from .cli import main as cli_main
+def main(argv: Sequence[str] | None = None) -> int:
+    """``splitbrain weights ...``, also run by ``python -m`` on this module."""
+    from .command import PROG, run_tool
 
-    return cli_main(["weights", *(sys.argv[1:] if argv is None else argv)])
+    return run_tool(f"{PROG} weights", __doc__.splitlines()[0], add_arguments, run_command, argv)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from splitbrain.finetune import FinetuneClassifier
 from benchmarks import budget
 from splitbrain.experiments.grids import get_grid
 from splitbrain.presets import get_eval_preset, get_preset
-from splitbrain.train import DenoisingObjective, SplitBrainObjective, build_model, build_targets_for, forward_backward
+from splitbrain.models import build_model, build_targets_for
+from splitbrain.train import DenoisingObjective, SplitBrainObjective, forward_backward
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE, BATCH = 32, 4
@@ -173,10 +174,10 @@ def test_bound_sentence_names_the_longest_run_and_the_whole_grid():
 
 
 def test_readme_budget_section_is_generated_from_the_counts():
-    from splitbrain.experiments.report import report_grids, section_of
+    from splitbrain.sections import section_names, section_of
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    grids = report_grids(readme, kind="budget")
+    grids = section_names(readme, kind="budget")
     assert grids == ["stl10-colab"]
     peaks = budget.read_gpu_peaks(ROOT / "results" / "reference" / budget.GPU_PEAKS_CSV)
     expected = budget.budget_report(get_grid("stl10-colab"), peaks)

@@ -108,13 +108,13 @@ def test_pretrain_probe_table_end_to_end(tmp_path, capsys):
 
 
 def test_set_converts_by_field_type():
-    from splitbrain.cli import _parse_sets
+    from splitbrain.presets import parse_overrides
     from splitbrain.presets import EvalConfig, PretrainConfig
 
-    parsed = _parse_sets(["lr=3e-4", "epochs=2", "channels_last=true", "max_steps_per_epoch=none", "data_root=x"],
+    parsed = parse_overrides(["lr=3e-4", "epochs=2", "channels_last=true", "max_steps_per_epoch=none", "data_root=x"],
                          PretrainConfig)
     assert parsed == {"lr": 3e-4, "epochs": 2, "channels_last": True, "max_steps_per_epoch": None, "data_root": "x"}
-    assert _parse_sets(["layers=conv1, conv5", "max_train_images=7"], EvalConfig) == {
+    assert parse_overrides(["layers=conv1, conv5", "max_train_images=7"], EvalConfig) == {
         "layers": ("conv1", "conv5"), "max_train_images": 7}
     assert build_parser().parse_args(["pretrain", "--resume"]).resume is True
 

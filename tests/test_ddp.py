@@ -28,7 +28,8 @@ import torch.multiprocessing as mp
 from splitbrain.checkpoint import load_checkpoint, read_metrics
 from splitbrain.presets import get_preset
 from splitbrain.runtime import init_distributed
-from splitbrain.train import SplitBrainObjective, build_model, build_targets_for, forward_backward, optimizer_step
+from splitbrain.models import build_model, build_targets_for
+from splitbrain.train import SplitBrainObjective, forward_backward, optimizer_step
 
 WORLD = 2
 GLOBAL_BATCH = 8

@@ -21,7 +21,7 @@ from splitbrain.evaluate import (
     validation_part,
 )
 from splitbrain.presets import get_eval_preset, get_preset
-from splitbrain.train import build_model
+from splitbrain.models import build_model
 
 
 def test_topk_accuracy_counts_hits_by_hand():

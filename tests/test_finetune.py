@@ -18,7 +18,7 @@ from splitbrain.finetune import (
 from splitbrain.evaluate import feature_extractor
 from splitbrain.presets import get_eval_preset, get_preset
 from splitbrain.schedule import warmup_cosine, warmup_cosine_factor
-from splitbrain.train import build_model
+from splitbrain.models import build_model
 
 
 def eval_config(tmp_path, **overrides):

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from splitbrain import sections
 from splitbrain.experiments import report
 from splitbrain.results import load_records
 
@@ -42,18 +43,18 @@ def grid_records(rescaled_offsets, arch="simplenet"):
 
 def test_readme_sections_match_the_committed_records():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    grids = report.report_grids(readme)
+    grids = sections.section_names(readme)
     assert "cifar-quick" in grids, "the README must carry the cifar-quick section"
     for grid in grids:
         records = load_records(ROOT / "results" / grid, kind="run")
         assert records, f"the README reports grid {grid!r} but results/{grid}/ holds no run records"
         expected = report.grid_report(records, grid).rstrip("\n")
-        assert report.section_of(readme, grid) == expected, (
+        assert sections.section_of(readme, grid) == expected, (
             f"README's {grid} section differs from its records: run "
             f"python -m splitbrain.experiments.report --grid {grid} --write README.md")
-    searches = report.report_grids(readme, kind="search")
+    searches = sections.section_names(readme, kind="search")
     assert searches == ["label-efficiency"]
-    assert report.section_of(readme, "label-efficiency", kind="search") == report.search_section(ROOT / "results").rstrip(
+    assert sections.section_of(readme, "label-efficiency", kind="search") == report.search_section(ROOT / "results").rstrip(
         "\n"), "README's search section differs: run python -m splitbrain.experiments.report --grid label-efficiency --write README.md"
 
 
@@ -96,14 +97,14 @@ def test_no_records():
 
 def test_replace_section_round_trip_and_errors():
     text = "head\n<!-- report:g -->\nold\n<!-- /report:g -->\ntail\n"
-    updated = report.replace_section(text, "g", "new\nlines\n")
+    updated = sections.replace_section(text, "g", "new\nlines\n")
     assert updated == "head\n<!-- report:g -->\nnew\nlines\n<!-- /report:g -->\ntail\n"
-    assert report.section_of(updated, "g") == "new\nlines"
-    assert report.report_grids(updated) == ["g"]
+    assert sections.section_of(updated, "g") == "new\nlines"
+    assert sections.section_names(updated) == ["g"]
     with pytest.raises(ValueError, match="report:h"):
-        report.replace_section(text, "h", "x")
+        sections.replace_section(text, "h", "x")
     with pytest.raises(ValueError, match="once"):
-        report.replace_section(text + "<!-- report:g -->", "g", "x")
+        sections.replace_section(text + "<!-- report:g -->", "g", "x")
 
 
 def test_write_keeps_the_file_when_markers_are_missing(tmp_path, capsys):
@@ -157,7 +158,7 @@ def test_readme_time_to_margin_table_matches_the_margin_records():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     records = load_records(ROOT / "results" / "margin", kind="margin")
     assert records, "results/margin/ holds no margin records"
-    assert report.section_of(readme, "trials", kind="margin") == margin.margin_table(records).rstrip("\n"), (
+    assert sections.section_of(readme, "trials", kind="margin") == margin.margin_table(records).rstrip("\n"), (
         "README.md's time-to-margin table is out of date: python -m splitbrain.experiments.margin --report README.md")
 
 

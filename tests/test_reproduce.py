@@ -13,7 +13,7 @@ from PIL import Image
 
 from splitbrain import files
 from splitbrain import results as results_module
-from splitbrain import checkpoint, runtime, train
+from splitbrain import checkpoint, models, runtime, train
 from splitbrain.data import FOLDER_FRACTIONS, split_indices
 from splitbrain.experiments import reproduce
 from splitbrain.experiments.grids import (
@@ -366,7 +366,7 @@ def test_dae_and_supervised_runs(tmp_path):
     assert saved["supervised"] is True and saved["config"]["color_space"] == "lab"
     # The supervised network is not the random initialisation any more.
     runtime.seed_everything(0)
-    fresh = train.build_model(checkpoint.config_from_dict(saved["config"]))
+    fresh = models.build_model(checkpoint.config_from_dict(saved["config"]))
     assert any(not torch.equal(v, fresh.state_dict()[k]) for k, v in saved["model"].items() if v.is_floating_point())
 
 

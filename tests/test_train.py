@@ -17,14 +17,8 @@ from splitbrain.checkpoint import (
     read_metrics,
 )
 from splitbrain.presets import PRESET_NAMES, EvalConfig, PretrainConfig, get_eval_preset, get_preset
-from splitbrain.train import (
-    SplitBrainObjective,
-    build_model,
-    build_targets_for,
-    forward_backward,
-    optimizer_step,
-    pretrain,
-)
+from splitbrain.models import build_model, build_targets_for
+from splitbrain.train import SplitBrainObjective, forward_backward, optimizer_step, pretrain
 
 
 def tiny(tmp_path, name="run", **overrides) -> PretrainConfig:

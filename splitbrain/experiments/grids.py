@@ -329,7 +329,7 @@ budget's FLOP counter counts them (the tests check the match)."""
 
 
 def _cifar_recipe_grid() -> Grid:
-    from .margin import RECIPES
+    from .recipes import RECIPES
 
     recipe = dict(RECIPES["cifar-20min"].pretrain)
     return Grid(

@@ -35,49 +35,17 @@ from __future__ import annotations
 import argparse
 import resource
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..presets import DATASETS, MACHINERY_FIELDS, get_eval_preset, get_preset
+from .recipes import DEFAULT_RECIPE, RECIPES
 
-
-@dataclass(frozen=True)
-class Recipe:
-    """A named pretraining recipe: ``pretrain`` / ``evaluate`` override the ``cpu`` presets."""
-
-    description: str
-    pretrain: Mapping[str, Any]
-    evaluate: Mapping[str, Any] = field(default_factory=dict)
-
-
-# Every recipe pretrains SimpleNet with half-width halves in Lab on 32 px images with 8 x 8
-# targets (the grid a 32 px input reaches after SimpleNet's two stride-2 layers).
-_SMALL_IMAGES = dict(arch="simplenet", width="half", color_space="lab", image_size=32, grid=8, batch_size=128)
-# The efficient CPU recipe: images decoded once and held in memory as uint8, bfloat16 autocast
-# with channels-last tensors (CPUs with bfloat16 matrix units run it about 3x faster than
-# float32; elsewhere pass --set amp=off), a warm-up + cosine schedule that ends at 0 on the
-# last step whatever the budget.
-_FAST = dict(_SMALL_IMAGES, in_memory=True, amp="bf16", channels_last=True, lr_schedule="cosine", lr=2e-3)
 
 # Settings that change how fast a pretraining runs though not what it computes: a trial measures
 # time, so a finished pretraining made under other values of these is not reused.
 SPEED_FIELDS = frozenset({"device", "amp", "channels_last", "compile", "num_workers", "in_memory"})
 
-RECIPES: dict[str, Recipe] = {
-    # Epochs sized by the recipe's measured speed on a quiet 2-core Xeon with bf16 matrix units
-    # (350-380 images/s): 14 epochs are 420k images in about 19 minutes, 40 epochs 1.2M in 55.
-    "cifar-20min": Recipe("the CPU recipe, 14 epochs of the 30k pretraining images (420k images seen)",
-                          dict(_FAST, epochs=14)),
-    "cifar-60min": Recipe("the CPU recipe, 40 epochs of the 30k pretraining images (1.2M images seen)",
-                          dict(_FAST, epochs=40)),
-    "prototype": Recipe("the engine's first CIFAR recipe: float32, images decoded every epoch, Adam 1e-3 halved "
-                        "after every epoch, 3 epochs", dict(_SMALL_IMAGES, lr=1e-3, lr_decay=0.5, epochs=3)),
-    "embedded": Recipe("the embedded photographs (no dataset needed): 4 epochs of 10,240 crops, Adam 1e-3 halved "
-                       "after every epoch", dict(_SMALL_IMAGES, data="embedded", train_length=10_240, lr=1e-3,
-                                                 lr_decay=0.5, epochs=4)),
-}
-DEFAULT_RECIPE = "cifar-20min"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,10 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """The trial's changes to its recipe: {"pretrain": {field: value}, "evaluate": {...}}."""
-    from ..cli import _parse_sets
+    from ..presets import parse_overrides
     from ..presets import EvalConfig, PretrainConfig
 
-    return {"pretrain": _parse_sets(args.set, PretrainConfig), "evaluate": _parse_sets(args.eval_set, EvalConfig)}
+    return {"pretrain": parse_overrides(args.set, PretrainConfig), "evaluate": parse_overrides(args.eval_set, EvalConfig)}
 
 
 def trial_configs(args: argparse.Namespace):
@@ -142,7 +110,8 @@ def reference_speed(config, amp: str) -> float:
 
     import torch
 
-    from ..train import SplitBrainObjective, build_model, build_targets_for, forward_backward, optimizer_step
+    from ..models import build_model, build_targets_for
+    from ..train import SplitBrainObjective, forward_backward, optimizer_step
 
     state = torch.get_rng_state()
     targets = build_targets_for(config)
@@ -313,7 +282,7 @@ def run_command(args: argparse.Namespace) -> int:
         run(args)
         return 0
     from ..results import load_records
-    from .report import write_section
+    from ..sections import write_section
 
     section = margin_table(load_records(args.results, kind="margin"))
     if args.report == "-":
@@ -324,10 +293,10 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m splitbrain.experiments.margin ...`` is ``splitbrain margin ...``."""
-    from ..cli import main as cli_main
+    """``splitbrain margin ...``, also run by ``python -m`` on this module."""
+    from ..command import PROG, run_tool
 
-    return cli_main(["margin", *(sys.argv[1:] if argv is None else argv)])
+    return run_tool(f"{PROG} margin", __doc__.splitlines()[0], add_arguments, run_command, argv)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ compares, so the README's numbers cannot drift from the records they come from.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 from collections import Counter
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..comparisons import format_points, paired_difference
-from ..files import atomic_write_text
+from ..sections import write_section
 from ..models import NOISE_NAMES
 from ..results import ARCH_LABELS, format_summary, load_records, machine_names, summarize
 from .grids import GRIDS
@@ -232,37 +231,6 @@ def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _markers(grid: str, kind: str = "report") -> tuple[str, str]:
-    return f"<!-- {kind}:{grid} -->", f"<!-- /{kind}:{grid} -->"
-
-
-def report_grids(text: str, kind: str = "report") -> list[str]:
-    """The grids that have a section of ``kind`` ("report", or "budget" for
-    the repository's ``benchmarks/budget.py``) in ``text``, in order."""
-    return re.findall(rf"<!-- {re.escape(kind)}:([\w.-]+) -->", text)
-
-
-def replace_section(text: str, grid: str, section: str, kind: str = "report") -> str:
-    """``text`` with the part between ``grid``'s markers of ``kind`` replaced by ``section``.
-
-    Raises ValueError if the markers are missing, repeated or out of order.
-    """
-    start, end = _markers(grid, kind)
-    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
-        raise ValueError(f"text must hold {start!r} once, followed by {end!r} once")
-    head, rest = text.split(start)
-    _, tail = rest.split(end)
-    return f"{head}{start}\n{section.rstrip()}\n{end}{tail}"
-
-
-def section_of(text: str, grid: str, kind: str = "report") -> str:
-    """What stands between ``grid``'s markers of ``kind`` in ``text`` (without the markers' newlines)."""
-    start, end = _markers(grid, kind)
-    if text.count(start) != 1 or text.count(end) != 1:
-        raise ValueError(f"text must hold {start!r} and {end!r} once each")
-    return text.split(start)[1].split(end)[0].strip("\n")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``splitbrain report``."""
     parser.add_argument("--grid", required=True, choices=tuple(GRIDS), help="the grid to report")
@@ -293,23 +261,11 @@ def search_section(results: str | Path) -> str:
     return search_table(load_records(folder, kind="finetune") if folder.is_dir() else [])
 
 
-def write_section(file: str | Path, name: str, section: str, kind: str = "report") -> Path:
-    """Replace what stands between ``file``'s ``<!-- kind:name -->`` markers with ``section``,
-    atomically; a missing file or markers is a ValueError naming the file."""
-    path = Path(file)
-    try:
-        text = path.read_text(encoding="utf-8")
-        updated = replace_section(text, name, section, kind=kind)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{file}: {error}") from None
-    return atomic_write_text(path, updated)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m splitbrain.experiments.report ...`` is ``splitbrain report ...``."""
-    from ..cli import main as cli_main
+    """``splitbrain report ...``, also run by ``python -m`` on this module."""
+    from ..command import PROG, run_tool
 
-    return cli_main(["report", *(sys.argv[1:] if argv is None else argv)])
+    return run_tool(f"{PROG} report", __doc__.splitlines()[0], add_arguments, run_command, argv)
 
 
 if __name__ == "__main__":

@@ -493,10 +493,10 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m splitbrain.experiments.reproduce ...`` is ``splitbrain reproduce ...``."""
-    from ..cli import main as cli_main
+    """``splitbrain reproduce ...``, also run by ``python -m`` on this module."""
+    from ..command import PROG, run_tool
 
-    return cli_main(["reproduce", *(sys.argv[1:] if argv is None else argv)])
+    return run_tool(f"{PROG} reproduce", __doc__.splitlines()[0], add_arguments, run_command, argv)
 
 
 if __name__ == "__main__":
