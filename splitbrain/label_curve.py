@@ -34,8 +34,9 @@ BASELINE = "random-lab"
 """The baseline every pretrained network is compared with: the same network at random initialisation."""
 
 
-def network_label(method: str, model: Mapping[str, Any]) -> str:
-    """"Split-brain, Lab" / "Random init": the method and, for pretrained networks, its image space."""
+def network_label(model: Mapping[str, Any]) -> str:
+    """"Split-brain, LAB" / "Random init": a record's "model" entry (its ``method`` kind and
+    ``color_space``) as the curve names it: the method and, for pretrained networks, its image space."""
     label = method_label(model)
     if model.get("method") == "random":
         return label
@@ -47,8 +48,9 @@ def curve_points(records: Iterable[Mapping[str, Any]], grid: str = GRID, arch: s
     """One point per (method, labels per class, seed) of ``grid``'s ``arch`` runs; the latest record
     counts. Each point: ``method``, ``label``, ``labels``, ``seed``, and for ``probe`` /
     ``finetune`` the held-out ``<stage>_top1`` and ``<stage>_val_top1``; ``best_top1`` /
-    ``best_stage``: the stage whose validation top-1 is higher (the probe on a tie); ``lr``: the
-    fine-tuning's learning rate chosen on validation. Points without a fine-tuning are left out.
+    ``best_stage``: the stage whose validation top-1 is higher (the probe on a tie); ``setting``:
+    the fine-tuning's "head:learning rate" chosen on validation. Points without a fine-tuning are
+    left out.
     """
     latest: dict[tuple, Mapping[str, Any]] = {}
     for record in sorted(records, key=lambda r: str(r.get("timestamp", ""))):
@@ -60,9 +62,10 @@ def curve_points(records: Iterable[Mapping[str, Any]], grid: str = GRID, arch: s
         probe, tuned = record["metrics"]["probe"], record["metrics"]["finetune"]
         best = "finetune" if tuned["val_top1"] > probe["val_top1"] else "probe"
         points.append({
-            "method": method, "label": network_label(method, record["model"]), "labels": labels, "seed": seed,
+            "method": method, "label": network_label(record["model"]), "labels": labels, "seed": seed,
             "probe_top1": probe["top1"], "probe_val_top1": probe["val_top1"], "probe_layer": probe["best_layer"],
-            "finetune_top1": tuned["top1"], "finetune_val_top1": tuned["val_top1"], "lr": tuned.get("lr"),
+            "finetune_top1": tuned["top1"], "finetune_val_top1": tuned["val_top1"],
+            "setting": f"{tuned.get('head', 'last')}:{tuned['lr']:g}" if tuned.get("lr") is not None else None,
             "images_seen": tuned.get("images_seen"), "best_stage": best, "best_top1": record["metrics"][best]["top1"],
         })
     return points
@@ -202,7 +205,7 @@ def search_table(records: Iterable[Mapping[str, Any]]) -> str:
         settings = ", ".join((f"**{t['head']}:{t['lr']:g} {100 * t['val_top1']:.1f}**" if (t["head"], t["lr"]) == kept
                               else f"{t['head']}:{t['lr']:g} {100 * t['val_top1']:.1f}") for t in trials)
         name = str(record.get("path", "")).rpartition("/")[2].removesuffix(".json") or "-"
-        network = "Random init" if record["model"].get("random_init") else network_label("", record["model"])
+        network = "Random init" if record["model"].get("random_init") else network_label(record["model"])
         lines.append(f"| {name} | {network} | {metrics.get('labels_per_class') or 'all'} | {metrics['images_seen']:,} | "
                      f"{settings} | {100 * metrics['top1']:.1f} | {metrics['images_per_s']:.0f} |")
     return "\n".join(lines) + "\n"

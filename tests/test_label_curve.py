@@ -15,7 +15,7 @@ def record(method, labels, seed, probe, tuned, probe_val=None, tuned_val=None, t
             "metrics": {"probe": {"top1": probe, "val_top1": probe if probe_val is None else probe_val,
                                   "best_layer": "conv3"},
                         "finetune": {"top1": tuned, "val_top1": tuned if tuned_val is None else tuned_val,
-                                     "lr": 0.05, "images_seen": 40_000}}}
+                                     "lr": 0.05, "head": "last", "images_seen": 40_000}}}
 
 
 RECORDS = [

@@ -144,31 +144,34 @@ def label_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     the held-out top-1 of every network, probed and fine-tuned, at every count (mean ± std over
     seeds), the paired gaps over random init, the learning rates validation chose, what is not
     run yet and the wall time."""
-    from ..label_curve import curve_points, curve_sentences, curve_table, gap_table
+    from ..label_curve import curve_points, curve_sentences, curve_table, gap_table, network_label
 
     lines = []
     archs = [arch for arch in ARCH_LABELS if any(r["model"]["arch"] == arch for r in records)]
     for arch in archs:
         points = curve_points(records, grid, arch)
-        chosen = Counter((p["method"], p["lr"]) for p in points)
-        rates = "; ".join(f"{method} " + ", ".join(f"{lr:g} in {n}" for (m, lr), n in sorted(chosen.items())
-                                                   if m == method)
-                          for method in dict.fromkeys(p["method"] for p in points))
+        chosen = Counter((p["label"], p["setting"]) for p in points)
+        settings = "; ".join(f"{label}: " + ", ".join(f"{setting} in {n}" for (who, setting), n in sorted(chosen.items())
+                                                      if who == label)
+                             for label in dict.fromkeys(p["label"] for p in points))
         lines += [f"{ARCH_LABELS.get(arch, arch)}, held-out top-1 (%), mean ± std over seeds:", "",
                   curve_table(points),
                   "Paired gaps over random initialisation (same seed, same labelled images), points of top-1:", "",
                   gap_table(points), curve_sentences(points), "",
-                  f"Fine-tuning learning rate chosen on validation (method: rate in runs): {rates}.", ""]
+                  f"Fine-tuning settings (head:learning rate) chosen on validation, in how many runs: {settings}.",
+                  ""]
     done = {(r["model"]["arch"], r.get("method"), r.get("labels_per_class"), r.get("seed")) for r in records}
-    missing: dict[tuple[str, str, int], list[int]] = {}
+    missing: dict[tuple[str, str], dict[int, list[int]]] = {}
     for run in GRIDS[grid].runs() if grid in GRIDS else ():
         if (run.arch, run.method.name, run.labels_per_class, run.seed) not in done:
-            missing.setdefault((run.arch, run.method.name, run.labels_per_class), []).append(run.seed)
+            network = network_label({"method": run.method.kind, "color_space": run.method.color_space})
+            missing.setdefault((run.arch, network), {}).setdefault(run.labels_per_class, []).append(run.seed)
     if missing:
-        lines += [f"Not run yet ({sum(len(seeds) for seeds in missing.values())} of the grid's runs): "
-                  + "; ".join(f"{ARCH_LABELS.get(arch, arch)} {method} with {labels} labels per class "
-                              f"(seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})"
-                              for (arch, method, labels), seeds in missing.items()) + ".", ""]
+        count = sum(len(seeds) for by_count in missing.values() for seeds in by_count.values())
+        lines += [f"Not run yet ({count} of the grid's runs): " + "; ".join(
+            f"{ARCH_LABELS.get(arch, arch)} {network}, " + ", ".join(
+                f"{labels} per class (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})"
+                for labels, seeds in by_count.items()) for (arch, network), by_count in missing.items()) + ".", ""]
     stale = stale_runs(records, grid)
     if stale:
         lines += [f"{len(stale)} of these records were made under an older configuration of the grid "
