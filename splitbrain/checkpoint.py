@@ -22,6 +22,15 @@ CONFIG_NAME = "config.json"
 CHECKPOINT_FORMAT = "splitbrain-pretrain-1"
 
 
+def checkpoint_state(config: dict[str, Any], model: dict[str, torch.Tensor], epoch: int, step: int,
+                     **training: Any) -> dict[str, Any]:
+    """The one checkpoint layout: ``format``, ``config`` (a PretrainConfig as a dict), ``model``
+    (the network's state dict), ``epoch`` and ``step`` done, plus whatever ``training`` adds (a
+    resumable run's optimizer, scheduler, scaler, class_weights, rng, world_size; a supervised
+    network's ``supervised``)."""
+    return {"format": CHECKPOINT_FORMAT, "config": config, "model": model, "epoch": epoch, "step": step, **training}
+
+
 class CheckpointMismatchError(ValueError):
     """A checkpoint was made for a different network or target setting than the one asked for."""
 

@@ -42,7 +42,7 @@ from .color import ColorSpace, get_color_space
 from .files import check_writable_folder
 from .models import DenoisingAutoencoder, SplitBrainNet, build_model, pool_features
 from .presets import EvalConfig, PretrainConfig
-from .results import make_record, write_record
+from .results import make_record, model_entry, write_record
 from .runtime import resolve_amp, resolve_device, seed_everything, tqdm_disable
 
 # ----------------------------------------------------------------------------------------------
@@ -420,15 +420,6 @@ def load_subject(
     return build_model(pretrain_config), pretrain_config
 
 
-def describe_model(config: PretrainConfig, random_init: bool) -> dict[str, Any]:
-    """The "model" entry of a results record."""
-    info = {"method": config.method, "arch": config.arch, "color_space": config.color_space,
-            "width": config.width, "random_init": bool(random_init)}
-    if config.method == "dae":
-        info.update(noise=config.noise, noise_level=config.noise_level)
-    return info
-
-
 def build_eval_datasets(config: EvalConfig) -> tuple[Dataset, Dataset, int]:
     """(labelled training split, held-out split, number of classes) of ``config.data``.
 
@@ -456,7 +447,7 @@ def finish_evaluation(kind: str, config: EvalConfig, metrics: dict, pretrain_con
     """The :class:`EvalResult` of a finished probe or fine-tuning; writes its record when
     ``config.record_dir`` is set."""
     wall = time.perf_counter() - start
-    info = describe_model(pretrain_config, random_init)
+    info = model_entry(pretrain_config, random_init)
     result = EvalResult(kind, metrics, info, pretrain_config, wall, model=model)
     if config.record_dir is not None:
         record = make_record(kind, config.to_dict(), metrics, model=info, seed=config.seed, wall_time_s=wall,

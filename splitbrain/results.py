@@ -161,6 +161,16 @@ def make_record(
     return _jsonable(record)
 
 
+def model_entry(config, random_init: bool = False) -> dict[str, Any]:
+    """The "model" entry of a record for a :class:`~splitbrain.presets.PretrainConfig`: method,
+    architecture, colour space, width, whether it is the random initialisation, and a DAE's noise."""
+    entry = {"method": config.method, "arch": config.arch, "color_space": config.color_space, "width": config.width,
+             "random_init": bool(random_init)}
+    if config.method == "dae":
+        entry.update(noise=config.noise, noise_level=config.noise_level)
+    return entry
+
+
 def record_label(record: Mapping[str, Any]) -> str:
     """A short file-name-safe label: method-arch-space-seed."""
     model = record.get("model", {})

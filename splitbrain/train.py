@@ -52,7 +52,6 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from .checkpoint import (
-    CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
     CONFIG_NAME,
     METRICS_NAME,
@@ -62,12 +61,13 @@ from .checkpoint import (
     RunExistsError,
     atomic_torch_save,
     check_resumable,
+    checkpoint_state,
     load_checkpoint,
 )
 from .files import atomic_write_text, check_writable_folder
 from .models import build_model, build_targets_for
 from .presets import WARMUP_FRACTION, PretrainConfig
-from .results import make_record, write_record
+from .results import make_record, model_entry, write_record
 from .schedule import warmup_cosine
 from .runtime import (
     DistributedContext,
@@ -195,6 +195,14 @@ class SplitBrainObjective:
         group2 = "".join(names[i] for i in groups[1])
         self.part_names = {"loss1": f"{group1}->{group2}", "loss2": f"{group2}->{group1}"}
 
+    parts = ("loss1", "loss2")
+    """The loss's parts, logged beside it: half 1's and half 2's cross-entropy."""
+
+    def describe(self, summary: dict[str, float]) -> str:
+        """" (L->ab 2.278, ab->L 4.131)": the parts of an epoch's summary for its printed line."""
+        return " ({} {:.3f}, {} {:.3f})".format(self.part_names["loss1"], summary["loss1"], self.part_names["loss2"],
+                                                  summary["loss2"])
+
     def prepare(self, rgb: torch.Tensor):
         batch = self.targets.prepare(rgb)
         if self.channels_last:
@@ -221,7 +229,8 @@ class DenoisingObjective:
         corrupt: the model's ``corrupt(x)`` (its noise type and level).
     """
 
-    part_names = {"loss": "reconstruction"}
+    parts = ()
+    """The loss has no parts: one reconstruction error."""
 
     def __init__(self, space, corrupt, channels_last: bool = False):
         self.space = space
@@ -241,6 +250,9 @@ class DenoisingObjective:
     def loss(self, outputs, prepared) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         loss = F.mse_loss(outputs.float(), prepared[0])
         return loss, {}
+
+    def describe(self, summary: dict[str, float]) -> str:
+        return ""
 
 
 def estimate_class_weights(targets, loader: DataLoader, device: torch.device, batches: int = PRIOR_BATCHES):
@@ -322,6 +334,194 @@ class PretrainResult:
     record_path: Path | None = None
 
 
+def open_run(config: PretrainConfig, resume: bool | str | os.PathLike | None, ctx: DistributedContext
+             ) -> dict[str, Any] | None:
+    """The checkpoint a run continues from (None for a fresh run), checked against ``config``;
+    every output folder is checked before any work. Raises RunExistsError for a fresh run in a
+    folder that holds one (or a resume that would replace it), CheckpointMismatchError for a
+    checkpoint that cannot go on as ``config``."""
+    run_dir = Path(config.out)
+    checkpoint_path = run_dir / CHECKPOINT_NAME
+    checkpoint = None
+    if resume and resume is not True and checkpoint_path.exists() and Path(resume).resolve() != checkpoint_path.resolve():
+        raise RunExistsError(f"{run_dir} already holds a run ({CHECKPOINT_NAME}); resuming {resume} there would "
+                             f"replace it: give another folder (--out), or --resume without a path to continue it")
+    if resume:
+        source = checkpoint_path if resume is True else Path(resume)
+        checkpoint = load_checkpoint(source)
+        missing = [key for key in RESUME_STATE if key not in checkpoint]
+        if missing:
+            raise CheckpointMismatchError(f"checkpoint {source} holds no {', '.join(missing)} (a weights-only file, "
+                                          f"e.g. a shipped network): a run cannot resume from it; probe or fine-tune "
+                                          f"it, or start a new run")
+        check_resumable(checkpoint["config"], config.to_dict(), source=f"checkpoint {source}")
+    elif checkpoint_path.exists():
+        raise RunExistsError(f"{run_dir} already holds a run ({CHECKPOINT_NAME}); continue it with --resume "
+                             f"(resume=True), or start afresh in another folder (--out) or after deleting this one")
+    if ctx.is_main:
+        check_writable_folder(run_dir, "--out")
+        if config.record_dir is not None:
+            check_writable_folder(config.record_dir, "--results")
+    return checkpoint
+
+
+def build_objective(config: PretrainConfig, model: nn.Module, targets, loader: DataLoader,
+                    checkpoint: dict[str, Any] | None, ctx: DistributedContext, device: torch.device):
+    """The pretext objective of ``config.method``: the DAE's reconstruction, or cross-channel
+    prediction, rebalanced (``config.loss``) with the checkpoint's class weights or weights
+    measured on the first batches (which draws from the random streams, so it runs here, in the
+    same place for every run)."""
+    if config.method == "dae":
+        from .color import get_color_space
+
+        return DenoisingObjective(get_color_space(config.color_space), model.corrupt, config.channels_last)
+    class_weights = None
+    if config.loss == "rebalanced":
+        if checkpoint is not None and checkpoint.get("class_weights") is not None:
+            class_weights = tuple(w.to(device) for w in checkpoint["class_weights"])
+        else:
+            seed_epoch(loader, config, 0, ctx)
+            class_weights = estimate_class_weights(targets, loader, device)
+    return SplitBrainObjective(targets, class_weights, config.channels_last)
+
+
+def wrap_for_training(model: nn.Module, config: PretrainConfig, ctx: DistributedContext, device: torch.device,
+                      first_epoch: int) -> nn.Module:
+    """The module the loop calls: ``model`` itself, or wrapped in DistributedDataParallel (with
+    SyncBatchNorm on CUDA) under torchrun, and compiled when ``config.compile``."""
+    train_model = model
+    if ctx.enabled and ctx.rank > 0:
+        # Same initial weights everywhere (DDP also broadcasts rank 0's), but each process
+        # its own random stream for augmentation and noise.
+        torch.manual_seed(config.seed + 1_000_003 * ctx.rank + first_epoch)
+    if ctx.enabled:
+        if device.type == "cuda":
+            train_model = nn.SyncBatchNorm.convert_sync_batchnorm(train_model)
+        train_model = nn.parallel.DistributedDataParallel(
+            train_model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    if config.compile:
+        train_model = torch.compile(train_model)
+    return train_model
+
+
+@dataclass
+class Trainer:
+    """Everything one pretraining run steps: the network (and the module the loop calls), its
+    objective, optimiser, schedule, grad scaler and loader, and where the run stands."""
+
+    config: PretrainConfig
+    ctx: DistributedContext
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    model: nn.Module
+    train_model: nn.Module
+    objective: Any
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    schedule_unit: str
+    scaler: torch.amp.GradScaler
+    loader: DataLoader
+    steps_per_epoch: int
+    step: int = 0
+
+    def save(self, path: Path, epoch_done: int) -> None:
+        """The resumable checkpoint after ``epoch_done`` epochs (written atomically, rank 0 only)."""
+        if not self.ctx.is_main:
+            return
+        rng = capture_rng_state()
+        rng["loader_generator"] = self.loader.generator.get_state()
+        weights = getattr(self.objective, "class_weights", None)
+        atomic_torch_save(checkpoint_state(
+            self.config.to_dict(), self.model.state_dict(), epoch_done, self.step,
+            optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
+            scaler=self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            class_weights=None if weights is None else [w.cpu() for w in weights], rng=rng,
+            world_size=self.ctx.world_size), path)
+
+    def restore(self, checkpoint: dict[str, Any]) -> int:
+        """Load a checkpoint's network, optimiser, schedule, scaler and random streams; returns its epoch."""
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        if checkpoint.get("scaler") is not None:
+            self.scaler.load_state_dict(checkpoint["scaler"])
+        restore_rng_state(checkpoint["rng"])
+        self.step = int(checkpoint["step"])
+        return int(checkpoint["epoch"])
+
+
+def build_trainer(config: PretrainConfig, checkpoint: dict[str, Any] | None, ctx: DistributedContext) -> Trainer:
+    """Data, targets, network, objective, optimiser and schedule of ``config`` (everything random
+    seeded first), restored from ``checkpoint`` when resuming."""
+    device = resolve_device(config.device, ctx.local_rank)
+    seed_everything(config.seed)
+    loader = build_train_loader(build_pretrain_dataset(config), config, ctx, device)
+    targets = build_targets_for(config) if config.method == "splitbrain" else None
+    model = build_model(config, targets).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = len(loader) if config.max_steps_per_epoch is None else min(len(loader), config.max_steps_per_epoch)
+    scheduler, schedule_unit = build_scheduler(optimizer, config, steps_per_epoch)
+    amp_dtype = resolve_amp(config.amp, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    objective = build_objective(config, model, targets, loader, checkpoint, ctx, device)
+    trainer = Trainer(config, ctx, device, amp_dtype, model, model, objective, optimizer, scheduler, schedule_unit,
+                      scaler, loader, steps_per_epoch)
+    first_epoch = trainer.restore(checkpoint) if checkpoint is not None else 0
+    trainer.train_model = wrap_for_training(model, config, ctx, device, first_epoch)
+    return trainer
+
+
+def train_one_epoch(trainer: Trainer, epoch: int, log: MetricsLog, start_time: float) -> dict[str, Any]:
+    """One epoch of ``trainer``'s steps (a "step" line in the log every ``log_every`` steps);
+    returns the epoch's summary: mean loss and its parts, learning rate, speed, seconds."""
+    config, objective, optimizer = trainer.config, trainer.objective, trainer.optimizer
+    trainer.train_model.train()
+    seed_epoch(trainer.loader, config, epoch, trainer.ctx)
+    lr = optimizer.param_groups[0]["lr"]
+    sums = torch.zeros(1 + len(objective.parts), device=trainer.device)  # loss and its parts, summed over steps
+    epoch_start = window_start = time.perf_counter()
+    steps_done = window_steps = 0
+    bar = tqdm(total=trainer.steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
+               disable=tqdm_disable(config.progress, trainer.ctx.is_main), dynamic_ncols=True)
+    for rgb, _ in trainer.loader:
+        loss, parts = forward_backward(trainer.train_model, objective, rgb.to(trainer.device, non_blocking=True),
+                                       trainer.amp_dtype, trainer.scaler)
+        optimizer_step(optimizer, trainer.scaler)
+        if trainer.schedule_unit == "step":
+            trainer.scheduler.step()
+        trainer.step += 1
+        steps_done += 1
+        window_steps += 1
+        values = torch.stack([loss, *(parts[name] for name in objective.parts)])
+        sums += values
+        bar.update(1)
+        if trainer.step % config.log_every == 0:
+            values = all_reduce_mean(values, trainer.ctx).tolist()
+            now = time.perf_counter()
+            speed = window_steps * config.batch_size / max(now - window_start, 1e-9)
+            window_start, window_steps = now, 0
+            if not math.isfinite(values[0]):
+                raise FloatingPointError(f"loss became {values[0]} at step {trainer.step}; lower lr (now {lr:g})")
+            log.write({"kind": "step", "step": trainer.step, "epoch": epoch + 1, "loss": values[0],
+                       **dict(zip(objective.parts, values[1:])), "lr": optimizer.param_groups[0]["lr"],
+                       "images_per_s": speed, "wall_s": now - start_time})
+            bar.set_postfix(loss=f"{values[0]:.3f}", img_s=f"{speed:.0f}")
+        if steps_done == trainer.steps_per_epoch:
+            break
+    bar.close()
+    if trainer.schedule_unit == "epoch":
+        trainer.scheduler.step()
+    means = (all_reduce_mean(sums, trainer.ctx) / max(steps_done, 1)).tolist()
+    epoch_time = time.perf_counter() - epoch_start
+    return {"kind": "epoch", "step": trainer.step, "epoch": epoch + 1, "loss": means[0],
+            **dict(zip(objective.parts, means[1:])), "lr": lr,
+            "images_per_s": steps_done * config.batch_size / max(epoch_time, 1e-9), "epoch_time_s": epoch_time,
+            "wall_s": time.perf_counter() - start_time}
+
+
 def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = None) -> PretrainResult:
     """Pretrain a network as ``config`` says; see the module docstring for what it writes.
 
@@ -340,210 +540,59 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
     """
     start_time = time.perf_counter()
     ctx = init_distributed(config.device)
-    device = resolve_device(config.device, ctx.local_rank)
-    amp_dtype = resolve_amp(config.amp, device)
+    checkpoint = open_run(config, resume, ctx)
+    trainer = build_trainer(config, checkpoint, ctx)
+    first_epoch = int(checkpoint["epoch"]) if checkpoint is not None else 0
     run_dir = Path(config.out)
     checkpoint_path = run_dir / CHECKPOINT_NAME
-
-    checkpoint = None
-    if resume and resume is not True and checkpoint_path.exists() and Path(resume).resolve() != checkpoint_path.resolve():
-        raise RunExistsError(f"{run_dir} already holds a run ({CHECKPOINT_NAME}); resuming {resume} there would "
-                             f"replace it: give another folder (--out), or --resume without a path to continue it")
-    if resume:
-        source = checkpoint_path if resume is True else Path(resume)
-        checkpoint = load_checkpoint(source)
-        missing = [key for key in RESUME_STATE if key not in checkpoint]
-        if missing:
-            raise CheckpointMismatchError(f"checkpoint {source} holds no {', '.join(missing)} (a weights-only file, "
-                                          f"e.g. a shipped network): a run cannot resume from it; probe or fine-tune "
-                                          f"it, or start a new run")
-        check_resumable(checkpoint["config"], config.to_dict(), source=f"checkpoint {source}")
-    elif checkpoint_path.exists():
-        raise RunExistsError(f"{run_dir} already holds a run ({CHECKPOINT_NAME}); continue it with --resume "
-                             f"(resume=True), or start afresh in another folder (--out) or after deleting this one")
-
-    if ctx.is_main:  # every output location is checked before any work
-        check_writable_folder(run_dir, "--out")
-        if config.record_dir is not None:
-            check_writable_folder(config.record_dir, "--results")
-
-    # --- data, targets, model, optimiser (everything random is seeded first) ---
-    seed_everything(config.seed)
-    dataset = build_pretrain_dataset(config)
-    loader = build_train_loader(dataset, config, ctx, device)
-    targets = build_targets_for(config) if config.method == "splitbrain" else None
-    model = build_model(config, targets).to(device)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = len(loader) if config.max_steps_per_epoch is None else min(len(loader), config.max_steps_per_epoch)
-    scheduler, schedule_unit = build_scheduler(optimizer, config, steps_per_epoch)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-
-    class_weights = None
-    if config.method == "splitbrain" and config.loss == "rebalanced":
-        if checkpoint is not None and checkpoint.get("class_weights") is not None:
-            class_weights = tuple(w.to(device) for w in checkpoint["class_weights"])
-        else:
-            seed_epoch(loader, config, 0, ctx)
-            class_weights = estimate_class_weights(targets, loader, device)
-    if config.method == "splitbrain":
-        objective = SplitBrainObjective(targets, class_weights, config.channels_last)
-    else:
-        from .color import get_color_space
-
-        objective = DenoisingObjective(get_color_space(config.color_space), model.corrupt, config.channels_last)
-
-    first_epoch, step = 0, 0
-    if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        if checkpoint.get("scaler") is not None:
-            scaler.load_state_dict(checkpoint["scaler"])
-        restore_rng_state(checkpoint["rng"])
-        first_epoch, step = int(checkpoint["epoch"]), int(checkpoint["step"])
-
-    # --- wrappers: SyncBatchNorm + DDP across processes, torch.compile ---
-    train_model = model
-    if ctx.enabled and ctx.rank > 0:
-        # Same initial weights everywhere (DDP also broadcasts rank 0's), but each process
-        # its own random stream for augmentation and noise.
-        torch.manual_seed(config.seed + 1_000_003 * ctx.rank + first_epoch)
-    if ctx.enabled:
-        if device.type == "cuda":
-            train_model = nn.SyncBatchNorm.convert_sync_batchnorm(train_model)
-        train_model = nn.parallel.DistributedDataParallel(
-            train_model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    if config.compile:
-        train_model = torch.compile(train_model)
-
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / CONFIG_NAME, json.dumps(config.to_dict(), indent=2) + "\n")
-    log = MetricsLog(run_dir / METRICS_NAME, ctx.is_main, keep_until_step=step if checkpoint is not None else None)
+    log = MetricsLog(run_dir / METRICS_NAME, ctx.is_main, keep_until_step=trainer.step if checkpoint is not None else None)
     history = [r for r in read_metrics(log.path) if r.get("kind") == "epoch"] if checkpoint is not None else []
-
-    def save(epoch_done: int) -> None:
-        if not ctx.is_main:
-            return
-        rng = capture_rng_state()
-        rng["loader_generator"] = loader.generator.get_state()
-        atomic_torch_save(
-            {
-                "format": CHECKPOINT_FORMAT,
-                "config": config.to_dict(),
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-                "class_weights": None if class_weights is None else [w.cpu() for w in class_weights],
-                "rng": rng,
-                "epoch": epoch_done,
-                "step": step,
-                "world_size": ctx.world_size,
-            },
-            checkpoint_path,
-        )
-
     if checkpoint is None:
-        save(0)  # the initial weights: a "random init" checkpoint when epochs == 0
+        trainer.save(checkpoint_path, 0)  # the initial weights: a "random init" checkpoint when epochs == 0
 
-    images_per_step = config.batch_size  # global
     images_seen, train_time = 0, 0.0
-    epochs_done = first_epoch
     for epoch in range(first_epoch, config.epochs):
-        train_model.train()
-        seed_epoch(loader, config, epoch, ctx)
-        lr = optimizer.param_groups[0]["lr"]
-        sums = torch.zeros(3, device=device)  # loss, loss1, loss2 summed over the epoch's steps
-        epoch_start = window_start = time.perf_counter()
-        steps_done = window_steps = 0
-        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
-                   disable=tqdm_disable(config.progress, ctx.is_main), dynamic_ncols=True)
-        for rgb, _ in loader:
-            rgb = rgb.to(device, non_blocking=True)
-            loss, parts = forward_backward(train_model, objective, rgb, amp_dtype, scaler)
-            optimizer_step(optimizer, scaler)
-            if schedule_unit == "step":
-                scheduler.step()
-            step += 1
-            steps_done += 1
-            window_steps += 1
-            sums += torch.stack([loss, parts.get("loss1", loss), parts.get("loss2", loss)])
-            bar.update(1)
-            if step % config.log_every == 0:
-                values = all_reduce_mean(torch.stack([loss, parts.get("loss1", loss), parts.get("loss2", loss)]), ctx).tolist()
-                now = time.perf_counter()
-                speed = window_steps * images_per_step / max(now - window_start, 1e-9)
-                window_start, window_steps = now, 0
-                if not math.isfinite(values[0]):
-                    raise FloatingPointError(f"loss became {values[0]} at step {step}; lower lr (now {lr:g})")
-                record = {"kind": "step", "step": step, "epoch": epoch + 1, "loss": values[0]}
-                if config.method == "splitbrain":
-                    record.update(loss1=values[1], loss2=values[2])
-                record.update(lr=optimizer.param_groups[0]["lr"], images_per_s=speed, wall_s=now - start_time)
-                log.write(record)
-                bar.set_postfix(loss=f"{values[0]:.3f}", img_s=f"{speed:.0f}")
-            if steps_done == steps_per_epoch:
-                break
-        bar.close()
-        if schedule_unit == "epoch":
-            scheduler.step()
-
-        epochs_done = epoch + 1
-        means = (all_reduce_mean(sums, ctx) / max(steps_done, 1)).tolist()
-        epoch_time = time.perf_counter() - epoch_start
-        images_seen += steps_done * images_per_step
-        train_time += epoch_time
-        summary = {"kind": "epoch", "step": step, "epoch": epoch + 1, "loss": means[0]}
-        if config.method == "splitbrain":
-            summary.update(loss1=means[1], loss2=means[2])
-        summary.update(lr=lr, images_per_s=steps_done * images_per_step / max(epoch_time, 1e-9),
-                       epoch_time_s=epoch_time, wall_s=time.perf_counter() - start_time)
+        steps_before = trainer.step
+        summary = train_one_epoch(trainer, epoch, log, start_time)
+        images_seen += (trainer.step - steps_before) * config.batch_size
+        train_time += summary["epoch_time_s"]
         log.write(summary)
         history.append(summary)
-        save(epoch + 1)
+        trainer.save(checkpoint_path, epoch + 1)
         if config.verbose and ctx.is_main:
-            halves = ""
-            if config.method == "splitbrain":
-                halves = " ({} {:.3f}, {} {:.3f})".format(objective.part_names["loss1"], means[1],
-                                                          objective.part_names["loss2"], means[2])
-            print(f"epoch {epoch + 1}/{config.epochs}  loss {means[0]:.4f}{halves}  lr {lr:.2e}  "
-                  f"{summary['images_per_s']:.0f} img/s  {epoch_time:.1f} s", flush=True)
+            print(f"epoch {epoch + 1}/{config.epochs}  loss {summary['loss']:.4f}{trainer.objective.describe(summary)}  "
+                  f"lr {summary['lr']:.2e}  {summary['images_per_s']:.0f} img/s  {summary['epoch_time_s']:.1f} s",
+                  flush=True)
 
-    model.eval()
-    wall = time.perf_counter() - start_time
+    trainer.model.eval()
+    epochs_done = max(first_epoch, config.epochs)
     result = PretrainResult(
-        model=model,
-        config=config,
-        run_dir=run_dir,
-        checkpoint=checkpoint_path,
-        metrics_path=log.path,
-        history=history,
-        final_loss=history[-1]["loss"] if history else math.nan,
-        epochs=epochs_done,
-        steps=step,
-        wall_time_s=wall,
+        model=trainer.model, config=config, run_dir=run_dir, checkpoint=checkpoint_path, metrics_path=log.path,
+        history=history, final_loss=history[-1]["loss"] if history else math.nan, epochs=epochs_done,
+        steps=trainer.step, wall_time_s=time.perf_counter() - start_time,
         images_per_s=images_seen / train_time if train_time > 0 else 0.0,
     )
     trained_now = checkpoint is None or epochs_done > first_epoch  # a resume of a finished run adds no record
     if config.record_dir is not None and ctx.is_main and trained_now:
-        # A resumed run's record counts the training its earlier invocations did (their epochs' time).
-        earlier = sum(float(h.get("epoch_time_s", 0.0)) for h in history if h.get("epoch", 0) <= first_epoch)
-        record = make_record(
-            "pretrain",
-            config.to_dict(),
-            {"final_loss": result.final_loss, "epochs": result.epochs, "steps": step,
-             "images_per_s": result.images_per_s, "history": history},
-            model={"method": config.method, "arch": config.arch, "color_space": config.color_space,
-                   "width": config.width, "random_init": False,
-                   **({"noise": config.noise, "noise_level": config.noise_level} if config.method == "dae" else {})},
-            seed=config.seed,
-            wall_time_s=wall + earlier,
-            extra={"checkpoint": str(checkpoint_path), "world_size": ctx.world_size,
-                   "resumed_from_epoch": first_epoch if checkpoint is not None else None, "invocation_s": wall},
-        )
-        result.record_path = write_record(record, config.record_dir)
+        result.record_path = write_pretrain_record(result, first_epoch if checkpoint is not None else None, ctx)
     return result
+
+
+def write_pretrain_record(result: PretrainResult, resumed_from_epoch: int | None, ctx: DistributedContext) -> Path:
+    """The "pretrain" record of a finished run; a resumed run's counts the training its earlier
+    invocations did (their epochs' time)."""
+    config = result.config
+    earlier = sum(float(h.get("epoch_time_s", 0.0)) for h in result.history
+                  if resumed_from_epoch is not None and h.get("epoch", 0) <= resumed_from_epoch)
+    record = make_record(
+        "pretrain", config.to_dict(),
+        {"final_loss": result.final_loss, "epochs": result.epochs, "steps": result.steps,
+         "images_per_s": result.images_per_s, "history": result.history},
+        model=model_entry(config), seed=config.seed, wall_time_s=result.wall_time_s + earlier,
+        extra={"checkpoint": str(result.checkpoint), "world_size": ctx.world_size,
+               "resumed_from_epoch": resumed_from_epoch, "invocation_s": result.wall_time_s},
+    )
+    return write_record(record, config.record_dir)

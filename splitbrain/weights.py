@@ -160,12 +160,11 @@ def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike |
     """Write the weights-only file of a finished run's ``checkpoint`` as ``<folder>/<name>.pt``."""
     import torch
 
-    from .checkpoint import CHECKPOINT_FORMAT, atomic_torch_save, load_checkpoint
+    from .checkpoint import atomic_torch_save, checkpoint_state, load_checkpoint
 
     saved = load_checkpoint(checkpoint)
     folder = Path(folder) if folder is not None else shipped_file(name).parent
-    slim = {"format": CHECKPOINT_FORMAT, "config": saved["config"], "model": saved["model"],
-            "epoch": saved["epoch"], "step": saved["step"]}
+    slim = checkpoint_state(saved["config"], saved["model"], saved["epoch"], saved["step"])
     path = atomic_torch_save(slim, folder / f"{name}.pt")
     torch.load(path, weights_only=True)  # readable the way pretrained() reads it
     return path

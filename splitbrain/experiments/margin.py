@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from ..evaluate import build_eval_datasets, linear_probe
     from ..files import check_writable_folder
     from ..predict import matching_checkpoint
-    from ..results import make_record, write_record
+    from ..results import make_record, model_entry, write_record
     from ..train import pretrain
 
     name, config, eval_config = trial_configs(args)
@@ -213,8 +213,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "peak_rss_mb": peak_mb,
     }
     record = make_record("margin", {"pretrain": config.to_dict(), "evaluate": eval_config.to_dict()}, metrics,
-                         model={"method": config.method, "arch": config.arch, "color_space": config.color_space,
-                                "width": config.width, "random_init": False},
+                         model=model_entry(config),
                          seed=config.seed, wall_time_s=train_s + probe.wall_time_s + random.wall_time_s)
     if args.results.lower() != "none":
         print(f"record: {write_record(record, args.results)}")

@@ -298,15 +298,14 @@ def _supervised_stage(config, network_config, directory: Path, key: dict[str, An
     It trains on the probe's fit part only: the validation part that chooses the probe's layer
     stays unseen, as it is for every other method.
     """
-    from ..checkpoint import CHECKPOINT_FORMAT, atomic_torch_save
+    from ..checkpoint import atomic_torch_save, checkpoint_state
     from ..finetune import finetune
 
     start = time.perf_counter()
     trained = finetune(config, pretrain_config=network_config, random_init=True)
     network = trained.model.extractor.model
-    atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": network_config.to_dict(),
-                       "model": network.state_dict(), "epoch": config.finetune_epochs, "step": 0,
-                       "supervised": True}, directory / "supervised.pt")
+    atomic_torch_save(checkpoint_state(network_config.to_dict(), network.state_dict(), config.finetune_epochs, 0,
+                                       supervised=True), directory / "supervised.pt")
     metrics = {key_: trained.metrics[key_] for key_ in ("top1", "top5", "history", "train_images", "test_images")}
     return _save_stage(directory / "supervised.json", key, metrics, time.perf_counter() - start)
 
@@ -324,7 +323,7 @@ def _evaluate_stage(kind: str, config, subject: dict[str, Any], path: Path, key:
 def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir: str | Path = "results",
                 runs_dir: str | Path = "runs", progress: bool = False, verbose: bool = False) -> Path:
     """Run (or resume) every stage of ``run`` and write its record; returns the record's path."""
-    from ..evaluate import describe_model
+    from ..results import model_entry
 
     directory = run_directory(run, runs_dir)
     directory.mkdir(parents=True, exist_ok=True)
@@ -375,7 +374,7 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
         "finetune": {k: tuned[k] for k in FINETUNE_KEYS if k in tuned} if tuned is not None else None,
         "pretrain": stages["pretrain"]["metrics"] if "pretrain" in stages else None,
     }
-    model = {**describe_model(network_config, random_init=method.kind == "random"), "method": method.kind}
+    model = {**model_entry(network_config, random_init=method.kind == "random"), "method": method.kind}
     seconds = {name: float(stage["wall_time_s"]) for name, stage in stages.items()}
     record = make_record(
         "run",
