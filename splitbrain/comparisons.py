@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ._checks import check_positive_int
-from .results import ARCH_LABELS, SPACE_LABELS, load_records, machine_names, summarize
+from .results import ARCH_LABELS, SPACE_LABELS, format_mean_std, format_points, load_records, machine_names, summarize
 
 
 POSTER_ARCHITECTURES: dict[str, str] = {
@@ -91,15 +91,6 @@ def choose_grid(records: Sequence[Mapping[str, Any]], preferred: Sequence[str] =
     return max(counts, key=lambda name: (counts[name], name))
 
 
-def format_mean_std(mean: float | None, std: float | None, scale: float = 1.0, digits: int = 4,
-                    sign: bool = False) -> str:
-    """"0.6123 ± 0.0051" (``std`` None: the mean alone; ``mean`` None: "")."""
-    if mean is None:
-        return ""
-    text = f"{mean * scale:+.{digits}f}" if sign else f"{mean * scale:.{digits}f}"
-    return text if std is None else f"{text} ± {std * scale:.{digits}f}"
-
-
 def headline_rows(records: Sequence[Mapping[str, Any]], grid: str, kinds: Sequence[str] = ("splitbrain",)
                   ) -> list[dict[str, Any]]:
     """The gap over the random-init floor through the same probe, for the methods of ``kinds``.
@@ -133,11 +124,6 @@ def best_supported_architecture(headline: Sequence[Mapping[str, Any]]) -> str | 
     begun does not take the headline; None without rows."""
     seeds = {arch: sum(row["n"] for row in headline if row["arch"] == arch) for arch in ARCH_LABELS}
     return max(seeds, key=seeds.get) if any(seeds.values()) else None
-
-
-def format_points(mean: float, std: float | None) -> str:
-    """A difference of fractions in percentage points: "+2.5 ± 0.4" (no spread for one seed)."""
-    return f"{100 * mean:+.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
 
 
 def seed_scores(records: Sequence[Mapping[str, Any]], grid: str, arch: str, method: str,

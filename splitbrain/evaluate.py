@@ -43,7 +43,7 @@ from .files import check_writable_folder
 from .models import DenoisingAutoencoder, SplitBrainNet, build_model, pool_features
 from .presets import EvalConfig, PretrainConfig
 from .results import make_record, model_entry, write_record
-from .runtime import resolve_amp, resolve_device, seed_everything, tqdm_disable
+from .runtime import autocast, resolve_amp, resolve_device, seed_everything, tqdm_disable
 
 # ----------------------------------------------------------------------------------------------
 # Feature extractors: one interface over split-brain pairs and autoencoders
@@ -173,7 +173,7 @@ def extract_features(
     labels = []
     for rgb, y in tqdm(loader, desc="features", leave=False, disable=tqdm_disable(progress)):
         rgb = rgb.to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        with autocast(device, amp_dtype):
             maps = extractor.activations(rgb, layers)
         for layer in layers:
             chunks[layer].append(pool_features(maps[layer].float(), max_dim).to("cpu", dtype))
@@ -295,7 +295,7 @@ def score_probes(
     count = 0
     for rgb, y in tqdm(loader, desc="held-out", leave=False, disable=tqdm_disable(progress)):
         rgb, y = rgb.to(device, non_blocking=True), torch.as_tensor(y).long()
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        with autocast(device, amp_dtype):
             maps = extractor.activations(rgb, list(probes))
         for layer, probe in probes.items():
             accuracy = topk_accuracy(probe.logits(pool_features(maps[layer].float(), max_dim)), y)

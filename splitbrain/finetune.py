@@ -57,7 +57,7 @@ from .evaluate import (
 from .files import check_writable_folder
 from .models import recompute_batchnorm_statistics
 from .presets import EvalConfig, PretrainConfig, parse_trial
-from .runtime import resolve_amp, resolve_device, seed_everything, tqdm_disable
+from .runtime import autocast, resolve_amp, resolve_device, seed_everything, tqdm_disable
 from .schedule import warmup_cosine
 
 SGD_MOMENTUM = 0.9
@@ -185,7 +185,7 @@ def probe_head(extractor: FeatureExtractor, fit: tuple[torch.Tensor, torch.Tenso
     last = extractor.feature_layers[-1]
 
     def forward(batch) -> None:
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        with autocast(device, amp_dtype):
             extractor.activations(batch[0].to(device), [last])
 
     recompute_batchnorm_statistics(extractor, _chunks(*fit, config.finetune_batch_size), forward)
@@ -210,7 +210,7 @@ def finetune_step(classifier: nn.Module, optimizer: torch.optim.Optimizer, rgb: 
     autocast to ``amp_dtype`` when given), cross-entropy with ``labels`` (N,) in float32,
     backward, one ``optimizer`` step (through ``scaler`` for float16). Returns the loss (detached)."""
     rgb = rgb.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(rgb.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+    with autocast(rgb.device, amp_dtype):
         logits = classifier(rgb)
     loss = F.cross_entropy(logits.float(), labels)
     optimizer.zero_grad(set_to_none=True)
@@ -240,7 +240,7 @@ def predict_logits(classifier: nn.Module, batches: Iterable, device: torch.devic
     logits, labels = [], []
     for rgb, y in batches:
         rgb = rgb.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        with autocast(device, amp_dtype):
             logits.append(classifier(rgb).float().cpu())
         labels.append(torch.as_tensor(y).long())
     classifier.train(was_training)
@@ -384,7 +384,7 @@ def train_classifier(config: EvalConfig, network: nn.Module, pretrain_config: Pr
 
     if config.finetune_precise_bn:
         def forward(images_and_labels) -> None:
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            with autocast(device, amp_dtype):
                 classifier(images_and_labels[0].to(device).contiguous(memory_format=torch.channels_last))
 
         recompute_batchnorm_statistics(classifier, _chunks(fit_images, fit_labels, batch), forward)

@@ -18,10 +18,9 @@ Accuracies are fractions; gaps are shown in percentage points.
 """
 from __future__ import annotations
 
-import statistics
 from typing import Any, Iterable, Mapping, Sequence
 
-from .results import SPACE_LABELS, method_label
+from .results import SPACE_LABELS, format_mean_std, format_points, mean_std, method_label
 
 GRID = "label-efficiency"
 SEARCH_FOLDER = "label-search"
@@ -71,10 +70,6 @@ def curve_points(records: Iterable[Mapping[str, Any]], grid: str = GRID, arch: s
     return points
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
-
-
 def curve_rows(points: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per (method, labels per class), in the points' order: ``method``, ``label``, ``labels``,
     ``n`` (seeds), ``seeds``, and ``<stage>`` / ``<stage>_std`` for every stage of :data:`STAGES`
@@ -87,7 +82,7 @@ def curve_rows(points: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"method": method, "label": group[0]["label"], "labels": labels, "n": len(group),
                                "seeds": [p["seed"] for p in group]}
         for stage in STAGES:
-            row[stage], row[f"{stage}_std"] = _mean_std([p[f"{stage}_top1"] for p in group])
+            row[stage], row[f"{stage}_std"] = mean_std([p[f"{stage}_top1"] for p in group])
         rows.append(row)
     return rows
 
@@ -107,17 +102,13 @@ def paired_gaps(points: Sequence[Mapping[str, Any]], method: str, baseline: str 
         row: dict[str, Any] = {"labels": labels, "n": len(seeds), "seeds": seeds}
         for stage in STAGES:
             differences = [mine[labels, s][f"{stage}_top1"] - theirs[labels, s][f"{stage}_top1"] for s in seeds]
-            row[stage], row[f"{stage}_std"] = _mean_std(differences)
+            row[stage], row[f"{stage}_std"] = mean_std(differences)
         rows.append(row)
     return rows
 
 
 def _percent(mean: float, std: float | None) -> str:
-    return f"{100 * mean:.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
-
-
-def _points(mean: float, std: float | None) -> str:
-    return f"{100 * mean:+.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
+    return format_mean_std(mean, std, scale=100, digits=1)
 
 
 def curve_table(points: Sequence[Mapping[str, Any]]) -> str:
@@ -144,8 +135,8 @@ def gap_table(points: Sequence[Mapping[str, Any]], baseline: str = BASELINE) -> 
     if not rows:
         return "No paired seeds yet.\n"
     for row, method in sorted(rows, key=lambda item: (item[0]["labels"], item[1])):
-        lines.append(f"| {row['labels']} | {labels[method]} | {row['n']} | {_points(row['probe'], row['probe_std'])} | "
-                     f"{_points(row['finetune'], row['finetune_std'])} | {_points(row['best'], row['best_std'])} |")
+        lines.append(f"| {row['labels']} | {labels[method]} | {row['n']} | {format_points(row['probe'], row['probe_std'])} | "
+                     f"{format_points(row['finetune'], row['finetune_std'])} | {format_points(row['best'], row['best_std'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -169,9 +160,9 @@ def curve_sentences(points: Sequence[Mapping[str, Any]], method: str = "lab", ba
              f"of held-out top-1 ({seeds(few['n'])}, learning rate chosen on validation for each)"
              if few["finetune"] > 0 else
              f"With {few['labels']} labels per class, fine-tuning the {name} network does not beat fine-tuning "
-             f"from random initialisation ({_points(few['finetune'], few['finetune_std'])} points, {seeds(few['n'])})"]
+             f"from random initialisation ({format_points(few['finetune'], few['finetune_std'])} points, {seeds(few['n'])})"]
     if many is not few:
-        parts.append(f"with {many['labels']} the gap is {_points(many['finetune'], many['finetune_std'])} points "
+        parts.append(f"with {many['labels']} the gap is {format_points(many['finetune'], many['finetune_std'])} points "
                      f"({seeds(many['n'])})")
     sentence = "; ".join(parts) + "."
     for who in (method, baseline):

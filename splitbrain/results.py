@@ -308,7 +308,7 @@ def architecture_label(model: Mapping[str, Any]) -> str:
     return label
 
 
-def _mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
+def mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
     """Mean and sample std (None for one value) of the values that are not None (None, None if none is)."""
     values = [value for value in values if value is not None]
     if not values:
@@ -359,8 +359,8 @@ def table1_rows(records: Iterable[Mapping[str, Any]], kind: str = "finetune") ->
         for record in sorted(groups[key], key=lambda r: str(r.get("timestamp", ""))):
             latest[record.get("seed")] = record
         matching = list(latest.values())
-        top1, top1_std = _mean_std([float(r["metrics"]["top1"]) for r in matching])
-        top5, top5_std = _mean_std([float(r["metrics"]["top5"]) for r in matching])
+        top1, top1_std = mean_std([float(r["metrics"]["top1"]) for r in matching])
+        top5, top5_std = mean_std([float(r["metrics"]["top5"]) for r in matching])
         rows.append({
             "architecture": label,
             "image_space": SPACE_LABELS.get(space, space),
@@ -375,10 +375,18 @@ def table1_rows(records: Iterable[Mapping[str, Any]], kind: str = "finetune") ->
     return rows
 
 
-def _cell(mean: float | None, std: float | None, digits: int) -> str:
+def format_mean_std(mean: float | None, std: float | None, scale: float = 1.0, digits: int = 4,
+                    sign: bool = False) -> str:
+    """"0.6123 ± 0.0051" (``std`` None: the mean alone; ``mean`` None: "")."""
     if mean is None:
         return ""
-    return f"{mean:.{digits}f}" if std is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
+    text = f"{mean * scale:+.{digits}f}" if sign else f"{mean * scale:.{digits}f}"
+    return text if std is None else f"{text} ± {std * scale:.{digits}f}"
+
+
+def format_points(mean: float, std: float | None) -> str:
+    """A difference of fractions in percentage points: "+2.5 ± 0.4" (no spread for one seed)."""
+    return format_mean_std(mean, std, scale=100, digits=1, sign=True)
 
 
 def table1(records: Iterable[Mapping[str, Any]], kind: str = "finetune", digits: int = 4) -> str:
@@ -395,8 +403,8 @@ def table1(records: Iterable[Mapping[str, Any]], kind: str = "finetune", digits:
             row["image_space"],
             "" if row["ft_epochs"] is None else str(row["ft_epochs"]),
             str(row["n"]),
-            _cell(row["top1"], row["top1_std"], digits),
-            _cell(row["top5"], row["top5_std"], digits),
+            format_mean_std(row["top1"], row["top1_std"], digits=digits),
+            format_mean_std(row["top5"], row["top5_std"], digits=digits),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -466,7 +474,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "n": len(by_seed), "seeds": sorted(by_seed),
         }
         for name in SUMMARY_SCORES:
-            row[name], row[f"{name}_std"] = _mean_std([s[name] for s in scores.values()])
+            row[name], row[f"{name}_std"] = mean_std([s[name] for s in scores.values()])
         row["best_layers"] = [by_seed[seed]["metrics"]["probe"].get("best_layer") for seed in sorted(by_seed)]
         row["_scores"] = scores
         rows.append(row)
@@ -495,7 +503,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             gaps = [row["_scores"][s][name] - floor["_scores"][s][name] for s in seeds
                     if row["_scores"][s][name] is not None and floor["_scores"][s][name] is not None]
             if gaps:
-                row[f"gap_{name}"], row[f"gap_{name}_std"] = _mean_std(gaps)
+                row[f"gap_{name}"], row[f"gap_{name}_std"] = mean_std(gaps)
             else:
                 row[f"gap_{name}"], row[f"gap_{name}_std"] = None, None
 
@@ -524,13 +532,13 @@ def format_summary(rows: Iterable[Mapping[str, Any]], digits: int = 4) -> str:
         gaps = []
         for name in ("probe_top1", "finetune_top1"):
             mean, std = row[f"gap_{name}"], row[f"gap_{name}_std"]
-            gaps.append("" if mean is None else (f"{mean:+.{digits}f}" if std is None else f"{mean:+.{digits}f} ± {std:.{digits}f}"))
+            gaps.append(format_mean_std(mean, std, digits=digits, sign=True))
         cells = [
             ARCH_LABELS.get(row["arch"], str(row["arch"])),
             row["label"],
             SPACE_LABELS.get(row["color_space"], str(row["color_space"])),
             str(row["n"]),
-            *(_cell(row[name], row[f"{name}_std"], digits) for name in SUMMARY_SCORES),
+            *(format_mean_std(row[name], row[f"{name}_std"], digits=digits) for name in SUMMARY_SCORES),
             *gaps,
         ]
         lines.append("| " + " | ".join(cells) + " |")

@@ -84,6 +84,13 @@ def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if mode == "bf16" else torch.float16
 
 
+def autocast(device: torch.device | str, amp_dtype: torch.dtype | None):
+    """The autocast context of ``amp_dtype`` on ``device`` (a device or its type); None: a no-op
+    context, everything in float32."""
+    device_type = device if isinstance(device, str) else device.type
+    return torch.autocast(device_type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
+
+
 def seed_everything(seed: int) -> None:
     """Seed torch (all devices), numpy and Python's ``random``."""
     torch.manual_seed(seed)

@@ -71,6 +71,7 @@ from .results import make_record, model_entry, write_record
 from .schedule import warmup_cosine
 from .runtime import (
     DistributedContext,
+    autocast,
     all_reduce_mean,
     capture_rng_state,
     epoch_seed,
@@ -293,7 +294,7 @@ def forward_backward(model, objective, rgb, amp_dtype, scaler) -> tuple[torch.Te
     Returns the detached loss (a 0-dim float32 tensor, no device sync) and its parts.
     """
     prepared = objective.prepare(rgb)
-    with torch.autocast(rgb.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+    with autocast(rgb.device, amp_dtype):
         outputs = objective.forward(model, prepared)
     loss, parts = objective.loss(outputs, prepared)
     scaler.scale(loss).backward()

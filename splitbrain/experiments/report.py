@@ -22,10 +22,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..comparisons import format_points, paired_difference
+from ..comparisons import paired_difference
 from ..sections import write_section
 from ..models import NOISE_NAMES
-from ..results import ARCH_LABELS, format_summary, load_records, machine_names, summarize
+from ..results import ARCH_LABELS, format_points, format_summary, load_records, machine_names, summarize
 from .grids import GRIDS
 from .reproduce import validated_probe
 
