@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from .files import atomic_write, atomic_write_text
-from .presets import DAE_FIELDS, MODEL_FIELDS, PretrainConfig
+from .presets import DAE_FIELDS, MODEL_FIELDS, PretrainConfig, differing_fields
 
 CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.jsonl"
@@ -64,8 +64,8 @@ def check_compatible(saved: dict[str, Any], wanted: dict[str, Any], source: str 
 
     ``saved`` / ``wanted``: config dicts; only the keys ``wanted`` has are compared.
     """
-    fields = MODEL_FIELDS + (DAE_FIELDS if saved.get("method") == "dae" else ())
-    differ = [f for f in fields if f in wanted and f in saved and saved[f] != wanted[f]]
+    fields = [f for f in MODEL_FIELDS + (DAE_FIELDS if saved.get("method") == "dae" else ()) if f in wanted]
+    differ = differing_fields(saved, wanted, PretrainConfig, only=fields)
     if differ:
         pairs = ", ".join(f"{f}={saved[f]!r} (asked: {wanted[f]!r})" for f in differ)
         raise CheckpointMismatchError(f"{source} was trained with {pairs}; it cannot be used for this configuration")
@@ -84,8 +84,8 @@ def check_resumable(saved: dict[str, Any], wanted: dict[str, Any], source: str =
 
     check_compatible(saved, wanted, source)
     extendable = saved.get("lr_schedule", "step") == "step" and wanted.get("lr_schedule", "step") == "step"
-    differ = [f for f in fields_with_role(PretrainConfig, "recipe")
-              if f in saved and f in wanted and saved[f] != wanted[f] and not (f == "epochs" and extendable)]
+    differ = differing_fields(saved, wanted, PretrainConfig, only=fields_with_role(PretrainConfig, "recipe"),
+                              ignore=("epochs",) if extendable else ())
     if differ:
         pairs = ", ".join(f"{f}={saved[f]!r} (asked: {wanted[f]!r})" for f in differ)
         raise CheckpointMismatchError(f"{source} was trained with {pairs}; resume with its values, "

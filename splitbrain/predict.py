@@ -34,7 +34,7 @@ from torch import nn
 from ._checks import check_image_batch, check_positive_int
 from .color import ColorSpace, get_color_space
 from .models import DenoisingAutoencoder, corrupt, recompute_batchnorm_statistics
-from .presets import MACHINERY_FIELDS
+from .presets import MACHINERY_FIELDS, differing_fields
 from .quantize import ANNEALED_TEMPERATURE, DECODE_MODES, class_distribution
 
 UPSAMPLE_MODES = ("bilinear", "nearest")
@@ -306,10 +306,8 @@ def matching_checkpoint(path: str | os.PathLike, config, ignore: Iterable[str] =
         checkpoint = load_checkpoint(path)
     except ValueError:
         return None
-    saved, wanted = checkpoint.get("config", {}), config.to_dict()
-    ignored = set(ignore)
-    same = all(saved.get(key) == value for key, value in wanted.items() if key not in ignored)
-    return path if same and int(checkpoint.get("epoch", -1)) == config.epochs else None
+    differ = differing_fields(checkpoint.get("config", {}), config.to_dict(), type(config), ignore=ignore)
+    return path if not differ and int(checkpoint.get("epoch", -1)) == config.epochs else None
 
 
 def as_color_space(space: str | ColorSpace) -> ColorSpace:

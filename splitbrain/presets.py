@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from .color import COLOR_SPACES
 from .data import BAD_IMAGE_POLICIES, DATASET_NAMES as DATASETS
@@ -492,6 +492,26 @@ class EvalConfig:
         d["layers"] = list(self.layers) if self.layers is not None else None
         d["finetune_trials"] = list(self.finetune_trials) if self.finetune_trials is not None else None
         return d
+
+
+def differing_fields(saved: Mapping[str, Any], wanted: Mapping[str, Any], config_class,
+                     only: Iterable[str] | None = None, ignore: Iterable[str] = ()) -> list[str]:
+    """The one rule for "do these two configurations agree": the names of the fields of
+    ``config_class`` (PretrainConfig or EvalConfig) whose values differ between two stored
+    configuration dicts, among ``only`` (default every field) less ``ignore``, sorted. A field a
+    dict lacks (an older record's or checkpoint's) counts as its default, the behaviour from
+    before the field existed; values compare as JSON (a tuple equals the list it is stored as).
+    Empty: they agree."""
+    import json
+
+    defaults = {f.name: f.default for f in dataclasses.fields(config_class) if f.default is not dataclasses.MISSING}
+    names = set(defaults) if only is None else set(only)
+    names -= set(ignore)
+
+    def value(config: Mapping[str, Any], name: str) -> str:
+        return json.dumps(config.get(name, defaults.get(name)), sort_keys=True)
+
+    return sorted(name for name in names if value(saved, name) != value(wanted, name))
 
 
 MACHINERY_FIELDS = frozenset(fields_with_role(PretrainConfig, "machinery") + fields_with_role(EvalConfig, "machinery"))

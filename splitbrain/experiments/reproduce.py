@@ -46,7 +46,7 @@ from typing import Any, Mapping, Sequence
 
 from ..files import atomic_write_text, check_writable_folder
 from .grids import GRIDS, Grid, Run, get_grid
-from ..presets import FINETUNE_ONLY_FIELDS, MACHINERY_FIELDS, EvalConfig, PretrainConfig
+from ..presets import FINETUNE_ONLY_FIELDS, MACHINERY_FIELDS, EvalConfig, PretrainConfig, differing_fields
 from ..results import make_record, write_record
 
 RUN_STATES = ("finished", "stale", "partial", "pending")
@@ -156,16 +156,10 @@ def select_runs(runs: Sequence[Run], only: str | None) -> list[Run]:
 
 
 def fingerprint(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A configuration dict without :data:`MACHINERY_FIELDS` (what a stage's result depends on)."""
+    """What a stage's key stores of a configuration dict: everything but :data:`MACHINERY_FIELDS`."""
     if config is None:
         return None
     return json.loads(json.dumps({k: v for k, v in config.items() if k not in MACHINERY_FIELDS}))
-
-
-def _with_defaults(values: Mapping[str, Any], config_class) -> dict[str, Any]:
-    """``values`` with the fields it lacks (an older record's) filled with ``config_class``'s defaults."""
-    defaults = {f.name: f.default for f in dataclasses.fields(config_class) if f.default is not dataclasses.MISSING}
-    return {**defaults, **values}
 
 
 def same_key(saved: Mapping[str, Any] | None, wanted: Mapping[str, Any],
@@ -186,11 +180,8 @@ def same_key(saved: Mapping[str, Any] | None, wanted: Mapping[str, Any],
     for part, value in wanted.items():
         if not isinstance(saved[part], Mapping):
             return False
-        config_class = CONFIG_CLASSES.get(part, EvalConfig)
-        skip = ignore.get(part, frozenset())
-        mine, theirs = (fingerprint({k: v for k, v in _with_defaults(c, config_class).items() if k not in skip})
-                        for c in (saved[part], value))
-        if mine != theirs:
+        skip = MACHINERY_FIELDS | ignore.get(part, frozenset())
+        if differing_fields(saved[part], value, CONFIG_CLASSES.get(part, EvalConfig), ignore=skip):
             return False
     return True
 
@@ -255,9 +246,8 @@ def _pretrain_stage(pretrain_config, directory: Path, key: dict[str, Any]) -> di
     done_epochs = 0
     if checkpoint.is_file():
         saved = load_checkpoint(checkpoint)
-        saved_key, wanted = fingerprint(saved["config"]), fingerprint(pretrain_config.to_dict())
-        if saved_key != wanted:
-            differ = sorted(k for k in set(saved_key) | set(wanted) if saved_key.get(k) != wanted.get(k))
+        differ = differing_fields(saved["config"], pretrain_config.to_dict(), PretrainConfig, ignore=MACHINERY_FIELDS)
+        if differ:
             raise ValueError(f"{checkpoint} was pretrained with another configuration ({', '.join(differ)} differ "
                              f"from the grid's); delete {directory} to start this run again")
         done_epochs = int(saved["epoch"])
@@ -286,8 +276,9 @@ def shipped_network(run: Run, network_config, directory: Path) -> Path | None:
                 path = locate(name, download=False)
             except (FileNotFoundError, ValueError):
                 return None
-            same = fingerprint(load_checkpoint(path)["config"]) == fingerprint(network_config.to_dict())
-            return path if same else None
+            differ = differing_fields(load_checkpoint(path)["config"], network_config.to_dict(), PretrainConfig,
+                                      ignore=MACHINERY_FIELDS)
+            return None if differ else path
     return None
 
 
