@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ._checks import check_positive_int
-from .results import ARCH_LABELS, SPACE_LABELS, format_mean_std, format_points, load_records, machine_names, summarize
+from .results import (ARCH_LABELS, SPACE_LABELS, format_mean_std, format_points, latest_by, load_records, machine_names,
+                      summarize)
 
 
 POSTER_ARCHITECTURES: dict[str, str] = {
@@ -136,11 +137,9 @@ def seed_scores(records: Sequence[Mapping[str, Any]], grid: str, arch: str, meth
     stage, _, key = score.partition("_")
     if stage not in ("probe", "finetune") or key not in ("top1", "top5"):
         raise ValueError(f"score must be one of probe_top1, probe_top5, finetune_top1, finetune_top5, got {score!r}")
-    latest: dict[int, Mapping[str, Any]] = {}
-    for record in sorted(records, key=lambda r: str(r.get("timestamp", ""))):
-        if (record.get("kind") == "run" and record.get("grid") == grid and record.get("method") == method
-                and record.get("model", {}).get("arch") == arch):
-            latest[record.get("seed")] = record
+    latest = latest_by((r for r in records if r.get("kind") == "run" and r.get("grid") == grid
+                        and r.get("method") == method and r.get("model", {}).get("arch") == arch),
+                       lambda r: r.get("seed"))
     return {seed: float(record["metrics"][stage][key]) for seed, record in sorted(latest.items())
             if record["metrics"].get(stage)}  # a probe-only grid has no fine-tuning scores
 
@@ -274,9 +273,10 @@ def layer_statistics(records: Sequence[Mapping[str, Any]], grid: str, arch: str,
     if score not in ("top1", "top5"):
         raise ValueError(f"score must be 'top1' or 'top5', got {score!r}")
     per_method: dict[str, dict[int, Mapping[str, Any]]] = {}
-    for record in sorted(records, key=lambda r: str(r.get("timestamp", ""))):
-        if record.get("kind") == "run" and record.get("grid") == grid and record["model"].get("arch") == arch:
-            per_method.setdefault(record["method"], {})[record.get("seed")] = record
+    latest = latest_by((r for r in records if r.get("kind") == "run" and r.get("grid") == grid
+                        and r["model"].get("arch") == arch), lambda r: (r["method"], r.get("seed")))
+    for (method, seed), record in latest.items():
+        per_method.setdefault(method, {})[seed] = record
     summary = {row["method"]: row for row in summarize(records) if row["grid"] == grid and row["arch"] == arch}
     out = {}
     for method, row in summary.items():

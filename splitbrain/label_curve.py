@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from .results import SPACE_LABELS, format_mean_std, format_points, mean_std, method_label
+from .results import SPACE_LABELS, format_mean_std, format_points, latest_by, mean_std, method_label
 
 GRID = "label-efficiency"
 SEARCH_FOLDER = "label-search"
@@ -51,11 +51,10 @@ def curve_points(records: Iterable[Mapping[str, Any]], grid: str = GRID, arch: s
     the fine-tuning's "head:learning rate" chosen on validation. Points without a fine-tuning are
     left out.
     """
-    latest: dict[tuple, Mapping[str, Any]] = {}
-    for record in sorted(records, key=lambda r: str(r.get("timestamp", ""))):
-        if (record.get("kind") == "run" and record.get("grid") == grid and record.get("model", {}).get("arch") == arch
-                and record.get("labels_per_class") is not None and (record.get("metrics") or {}).get("finetune")):
-            latest[(record["method"], record["labels_per_class"], record["seed"])] = record
+    latest = latest_by((r for r in records if r.get("kind") == "run" and r.get("grid") == grid
+                        and r.get("model", {}).get("arch") == arch and r.get("labels_per_class") is not None
+                        and (r.get("metrics") or {}).get("finetune")),
+                       lambda r: (r["method"], r["labels_per_class"], r["seed"]))
     points = []
     for (method, labels, seed), record in sorted(latest.items(), key=lambda item: (item[0][0], item[0][1], item[0][2])):
         probe, tuned = record["metrics"]["probe"], record["metrics"]["finetune"]

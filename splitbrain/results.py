@@ -40,7 +40,7 @@ import sys
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Hashable, Iterable, Mapping
 
 from .files import atomic_write_text
 
@@ -308,6 +308,16 @@ def architecture_label(model: Mapping[str, Any]) -> str:
     return label
 
 
+def latest_by(records: Iterable[Mapping[str, Any]], key: Callable[[Mapping[str, Any]], Hashable]
+              ) -> dict[Hashable, Mapping[str, Any]]:
+    """The latest record (by ``timestamp``) of every ``key(record)``: a re-run of a setting replaces
+    the earlier record instead of counting twice. Keys in order of their latest record."""
+    latest: dict[Hashable, Mapping[str, Any]] = {}
+    for record in sorted(records, key=lambda r: str(r.get("timestamp", ""))):
+        latest[key(record)] = record
+    return latest
+
+
 def mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
     """Mean and sample std (None for one value) of the values that are not None (None, None if none is)."""
     values = [value for value in values if value is not None]
@@ -354,11 +364,7 @@ def table1_rows(records: Iterable[Mapping[str, Any]], kind: str = "finetune") ->
     rows = []
     for key in sorted(groups, key=sort_key):
         label, _, _, space, epochs = key
-        # One record per seed: a re-run with the same seed replaces the earlier one.
-        latest: dict[Any, Mapping[str, Any]] = {}
-        for record in sorted(groups[key], key=lambda r: str(r.get("timestamp", ""))):
-            latest[record.get("seed")] = record
-        matching = list(latest.values())
+        matching = list(latest_by(groups[key], lambda r: r.get("seed")).values())
         top1, top1_std = mean_std([float(r["metrics"]["top1"]) for r in matching])
         top5, top5_std = mean_std([float(r["metrics"]["top5"]) for r in matching])
         rows.append({
@@ -459,10 +465,11 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     and colour space.
     """
     groups: dict[tuple, dict[Any, Mapping[str, Any]]] = {}
-    for record in sorted((r for r in records if r.get("kind") == "run"), key=lambda r: str(r.get("timestamp", ""))):
-        model = record.get("model", {})
-        key = (record.get("grid"), model.get("arch"), record.get("method"), record.get("labels_per_class"))
-        groups.setdefault(key, {})[record.get("seed")] = record  # later records replace earlier ones
+    latest = latest_by((r for r in records if r.get("kind") == "run"),
+                       lambda r: (r.get("grid"), r.get("model", {}).get("arch"), r.get("method"),
+                                  r.get("labels_per_class"), r.get("seed")))
+    for (*key, seed), record in latest.items():
+        groups.setdefault(tuple(key), {})[seed] = record
 
     rows = []
     for (grid, arch, method, labels), by_seed in groups.items():
