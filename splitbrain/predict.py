@@ -35,7 +35,7 @@ from ._checks import check_image_batch, check_positive_int
 from .color import ColorSpace, get_color_space
 from .models import DenoisingAutoencoder, corrupt, recompute_batchnorm_statistics
 from .presets import MACHINERY_FIELDS, differing_fields
-from .quantize import ANNEALED_TEMPERATURE, DECODE_MODES, class_distribution
+from .quantize import ANNEALED_TEMPERATURE, DECODE_MODES, class_distribution, upsample_map
 
 UPSAMPLE_MODES = ("bilinear", "nearest")
 
@@ -139,11 +139,7 @@ def combine_with_group1(group2: torch.Tensor, rgb: torch.Tensor, targets, upsamp
     group1, _ = space.split(space.from_rgb(rgb).float())
     size = tuple(rgb.shape[-2:])
     group2 = group2.to(device=group1.device, dtype=group1.dtype)
-    if upsample == "nearest":
-        full = F.interpolate(group2, size=size, mode="nearest")
-    else:
-        full = F.interpolate(group2, size=size, mode="bilinear", align_corners=False)
-    return space.to_rgb(space.merge(group1, full))
+    return space.to_rgb(space.merge(group1, upsample_map(group2, size, upsample)))
 
 
 def colorize(

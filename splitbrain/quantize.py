@@ -740,13 +740,13 @@ def quantization_error(
             target = group2
         else:
             target = downsample(group2, grid)
-            blurred = _upsample(target, size, upsample)
+            blurred = upsample_map(target, size, upsample)
             downsampled = space.to_rgb(space.merge(group1, blurred))
         ranges = quantizer.image_ranges(target)
         classes = quantizer.encode(target, ranges)
         decoded = quantizer.decode(classes, ranges=ranges).to(target.dtype)
         if grid is not None:
-            decoded = _upsample(decoded, size, upsample)
+            decoded = upsample_map(decoded, size, upsample)
         reconstruction = space.to_rgb(space.merge(group1, decoded))
     return QuantizationError(
         delta_e=delta_e_2000(unit_rgb, reconstruction),
@@ -757,7 +757,9 @@ def quantization_error(
     )
 
 
-def _upsample(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+def upsample_map(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+    """A grid of values (N, C, g, g) brought to ``size`` (H, W): "nearest" repeats each cell,
+    anything else interpolates bilinearly (half-pixel centres, ``align_corners=False``)."""
     if mode == "nearest":
         return F.interpolate(x, size=size, mode="nearest")
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
