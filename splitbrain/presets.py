@@ -108,6 +108,19 @@ def _bool(value: Any, name: str) -> None:
         raise ValueError(f"{name} must be True or False, got {value!r}")
 
 
+def _check_machinery(config) -> None:
+    """The machinery fields both configurations share: device, amp, num_workers, out, progress, verbose."""
+    if not isinstance(config.device, str) or not config.device:
+        raise ValueError(f"device must be 'auto' or a torch device string like 'cpu', 'cuda:0', got {config.device!r}")
+    _choice(config.amp, "amp", AMP_MODES)
+    _int(config.num_workers, "num_workers", 0)
+    if not isinstance(config.out, str) or not config.out:
+        raise ValueError(f"out must be a directory path, got {config.out!r}")
+    if config.progress is not None:
+        _bool(config.progress, "progress")
+    _bool(config.verbose, "verbose")
+
+
 # ----------------------------------------------------------------------------------------------
 # pretraining
 
@@ -226,18 +239,10 @@ class PretrainConfig:
         _optional_int(self.max_steps_per_epoch, "max_steps_per_epoch", 1)
         _int(self.seed, "seed", 0)
         _int(self.split_seed, "split_seed", 0)
-        if not isinstance(self.device, str) or not self.device:
-            raise ValueError(f"device must be 'auto' or a torch device string like 'cpu', 'cuda:0', got {self.device!r}")
-        _choice(self.amp, "amp", AMP_MODES)
+        _check_machinery(self)
         _bool(self.channels_last, "channels_last")
         _bool(self.compile, "compile")
-        _int(self.num_workers, "num_workers", 0)
-        if not isinstance(self.out, str) or not self.out:
-            raise ValueError(f"out must be a directory path, got {self.out!r}")
         _int(self.log_every, "log_every", 1)
-        if self.progress is not None:
-            _bool(self.progress, "progress")
-        _bool(self.verbose, "verbose")
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-friendly dict (what checkpoints and records store)."""
@@ -476,15 +481,7 @@ class EvalConfig:
         _int(self.feature_batch_size, "feature_batch_size", 1)
         _int(self.seed, "seed", 0)
         _int(self.split_seed, "split_seed", 0)
-        if not isinstance(self.device, str) or not self.device:
-            raise ValueError(f"device must be 'auto' or a torch device string, got {self.device!r}")
-        _choice(self.amp, "amp", AMP_MODES)
-        _int(self.num_workers, "num_workers", 0)
-        if not isinstance(self.out, str) or not self.out:
-            raise ValueError(f"out must be a directory path, got {self.out!r}")
-        if self.progress is not None:
-            _bool(self.progress, "progress")
-        _bool(self.verbose, "verbose")
+        _check_machinery(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-friendly dict."""
