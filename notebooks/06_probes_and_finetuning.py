@@ -61,7 +61,7 @@ from pathlib import Path
 import torch
 
 from splitbrain.checkpoint import model_from_checkpoint
-from splitbrain.evaluate import build_eval_datasets, feature_extractor, linear_probe, load_subject, validation_part
+from splitbrain.evaluate import build_eval_datasets, feature_extractor, linear_probe, validation_part
 from splitbrain.finetune import finetune
 from splitbrain.models import pool_features
 from splitbrain.notebook import chapter_setup, glue, prose
@@ -69,6 +69,7 @@ from splitbrain.plots.training import plot_accuracy_bars, plot_probe_curves
 from splitbrain.predict import matching_checkpoint, refresh_batchnorm
 from splitbrain.presets import get_eval_preset, get_preset
 from splitbrain.models import build_targets_for
+from splitbrain.networks import load_network
 from splitbrain.train import build_pretrain_dataset, pretrain
 
 ctx = chapter_setup(PRESET, seed=SEED, download=DOWNLOAD)
@@ -97,9 +98,9 @@ else:
 # The floor every self-supervised method must beat is the same network with random weights
 # {cite:p}`zhang2017splitbrain`: deep networks compute useful features even untrained (a
 # random convolution still responds to edges, textures and colours). We build it with
-# `splitbrain.evaluate.load_subject(..., random_init=True)`, the network `linear_probe(...,
-# random_init=True)` would evaluate, and treat both networks alike: BatchNorm's running
-# statistics are recomputed on the same training crops for both (chapter 5 explains why).
+# `splitbrain.networks.load_network(config, random_init=True)`, seeded like every other network
+# of the book, and treat both networks alike: BatchNorm's running statistics are recomputed on
+# the same training crops for both (chapter 5 explains why).
 
 # %%
 targets = build_targets_for(config)
@@ -108,7 +109,7 @@ refresh_images = torch.stack([pretrain_set[i][0] for i in range(min(BATCHNORM_IM
 
 
 pretrained, _ = model_from_checkpoint(checkpoint, device=ctx.device)
-random_init, _ = load_subject(pretrain_config=config, random_init=True, seed=SEED)
+random_init, _ = load_network(config, random_init=True, seed=SEED)
 probe_networks = {name: refresh_batchnorm(model.to(ctx.device), targets, refresh_images, batch_size=config.batch_size)
                   for name, model in (("pretrained", pretrained), ("random init", random_init))}
 for name, model in probe_networks.items():
@@ -480,7 +481,7 @@ images), in points of held-out top-1, mean ± standard deviation over the seeds 
 # ## Exercises
 #
 # 1. Probe without refreshing BatchNorm's statistics (use `model_from_checkpoint` directly, or
-#    `linear_probe(eval_config, checkpoint)`). Which network's numbers change more, and why?
+#    `linear_probe(eval_config, *load_network(checkpoint))`). Which network's numbers change more, and why?
 # 2. Lower `max_dim` in the evaluation config (e.g. `get_eval_preset(..., max_dim=1024)`), so
 #    every layer is pooled harder. How do the two curves move?
 # 3. Probe chapter 5's epoch-1 checkpoint (`runs/05_pretraining/epoch1.pt`). How much of the

@@ -91,7 +91,8 @@ from splitbrain.architecture import width_rows
 from splitbrain.checkpoint import model_from_checkpoint, read_metrics
 from splitbrain.comparisons import binomial_standard_error, floor_rows, floor_sentence
 from splitbrain.data import EMBEDDED_PHOTOS, EmbeddedPhotos
-from splitbrain.evaluate import build_eval_datasets, linear_probe, load_subject
+from splitbrain.evaluate import build_eval_datasets, linear_probe
+from splitbrain.networks import load_network
 from splitbrain.models import NOISE_NAMES, DenoisingAutoencoder, SplitBrainNet, count_parameters, level_label
 from splitbrain.notebook import chapter_setup, glue, prose
 from splitbrain.plots.denoising import plot_corruptions, plot_loss_curves, plot_probe_by_layer, plot_reconstructions
@@ -333,7 +334,7 @@ if split_checkpoint is None:
     shutil.rmtree(split_config.out, ignore_errors=True)  # this cell's own run folder: a fresh run each time
     split_checkpoint = pretrain(split_config).checkpoint
 split_model, _ = model_from_checkpoint(split_checkpoint, device=ctx.device)
-split_random, _ = load_subject(pretrain_config=split_config, random_init=True, seed=SEED)
+split_random, _ = load_network(split_config, random_init=True, seed=SEED)
 for model in (split_model, split_random):
     refresh_batchnorm(model.to(ctx.device), build_targets_for(split_config), refresh_images,
                       batch_size=split_config.batch_size)
@@ -348,7 +349,7 @@ for label, model in ((split_label, split_model), (split_floor_label, split_rando
     probes[label] = linear_probe(eval_config, model=model, pretrain_config=split_config,
                                  datasets=(train_set, test_set, num_classes))
 floor_label = "random init (same encoder)"
-random_dae, _ = load_subject(pretrain_config=first, random_init=True, seed=SEED)
+random_dae, _ = load_network(first, random_init=True, seed=SEED)
 refresh_dae_batchnorm(random_dae.to(ctx.device), refresh_images, space=COLOR_SPACE, batch_size=first.batch_size)
 probes[floor_label] = linear_probe(eval_config, model=random_dae, pretrain_config=first,
                                    datasets=(train_set, test_set, num_classes))

@@ -260,19 +260,25 @@ def _checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     return args._loaded_checkpoint
 
 
-def _subject(args: argparse.Namespace) -> dict[str, Any]:
-    """keyword arguments of linear_probe / finetune saying what to evaluate."""
+def _subject(args: argparse.Namespace, seed: int, random_init: bool | None = None) -> dict[str, Any]:
+    """The network to evaluate and how the record names it: keyword arguments of linear_probe /
+    finetune (``model``, ``pretrain_config``, ``random_init``, ``checkpoint``)."""
+    from .networks import load_network
+
     if not args.checkpoint and not args.random_init:
         raise ValueError("give --checkpoint PATH (a pretraining checkpoint) or --random-init")
+    random_init = args.random_init if random_init is None else random_init
     asked = _given(args, {"method": "method", "arch": "arch", "color_space": "color_space"})
     if args.checkpoint:
         from .checkpoint import check_compatible
 
         check_compatible(_checkpoint(args)["config"], asked, source=f"checkpoint {args.checkpoint}")
-        return {"checkpoint": args.checkpoint, "random_init": args.random_init}
+        model, config = load_network(_checkpoint(args), random_init=random_init, seed=seed)
+        return {"model": model, "pretrain_config": config, "random_init": random_init, "checkpoint": args.checkpoint}
     if args.image_size is not None:
         asked["image_size"] = args.image_size  # the size the network's stem is built for
-    return {"pretrain_config": get_preset(args.preset, **asked), "random_init": True}
+    model, config = load_network(get_preset(args.preset, **asked), random_init=True, seed=seed)
+    return {"model": model, "pretrain_config": config, "random_init": True}
 
 
 def _print_eval(result, label: str) -> None:
@@ -288,7 +294,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from .evaluate import linear_probe
 
     config = _eval_config(args, "probe_epochs")
-    subject = _subject(args)
+    subject = _subject(args, config.seed)
     result = linear_probe(config, **subject)
     _print_eval(result, "probe" + (" (random init)" if subject["random_init"] else ""))
     return 0
@@ -298,7 +304,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from .finetune import finetune
 
     config = _eval_config(args, "finetune_epochs")
-    subject = _subject(args)
+    subject = _subject(args, config.seed)
     result = finetune(config, **subject)
     _print_eval(result, "finetune" + (" (random init)" if subject["random_init"] else ""))
     return 0
@@ -309,15 +315,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .finetune import finetune
 
     config = _eval_config(args, "finetune_epochs")
-    subject = _subject(args)
     datasets = build_eval_datasets(config)
-    probe = linear_probe(config, **subject, datasets=datasets)
-    floor = linear_probe(config, **{**subject, "random_init": True}, datasets=datasets)
+    probe = linear_probe(config, **_subject(args, config.seed), datasets=datasets)
+    floor = linear_probe(config, **_subject(args, config.seed, random_init=True), datasets=datasets)
     _print_eval(probe, "probe")
     _print_eval(floor, "probe (random init)")
     print(f"margin over random init: {probe.metrics['top1'] - floor.metrics['top1']:+.4f} top-1")
     if not args.no_finetune:
-        _print_eval(finetune(config, **subject), "finetune")
+        _print_eval(finetune(config, **_subject(args, config.seed), datasets=datasets), "finetune")
     return 0
 
 

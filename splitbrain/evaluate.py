@@ -25,6 +25,7 @@ Top-5 accuracy is reported always; with 5 classes or fewer it is trivially 1.0.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,13 +38,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from .checkpoint import check_compatible, config_from_dict, load_checkpoint
 from .color import ColorSpace, get_color_space
 from .files import check_writable_folder
-from .models import DenoisingAutoencoder, SplitBrainNet, build_model, pool_features
+from .models import DenoisingAutoencoder, SplitBrainNet, pool_features
 from .presets import EvalConfig, PretrainConfig
 from .results import make_record, model_entry, write_record
-from .runtime import autocast, resolve_amp, resolve_device, seed_everything, tqdm_disable
+from .runtime import autocast, resolve_amp, resolve_device, tqdm_disable
 
 # ----------------------------------------------------------------------------------------------
 # Feature extractors: one interface over split-brain pairs and autoencoders
@@ -361,7 +361,7 @@ def choose_layer(per_layer: dict[str, dict[str, float]]) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# What is evaluated: a checkpoint, a given model, or a random initialisation
+# Datasets and the result of an evaluation
 
 
 @dataclass
@@ -381,43 +381,6 @@ class EvalResult:
     wall_time_s: float
     record_path: Path | None = None
     model: nn.Module | None = field(default=None, repr=False)
-
-
-def load_subject(
-    checkpoint: str | Path | dict | None = None,
-    pretrain_config: PretrainConfig | None = None,
-    random_init: bool = False,
-    model: nn.Module | None = None,
-    seed: int = 0,
-) -> tuple[nn.Module, PretrainConfig]:
-    """The network to evaluate and the configuration it was (or would be) pretrained with.
-
-    - ``model`` given: used as is (``pretrain_config`` required: it names the colour space).
-    - ``checkpoint`` given: the network it holds; with ``random_init`` the same architecture
-      freshly initialised (seeded by ``seed``). If ``pretrain_config`` is also given, its
-      architecture must match the checkpoint's (CheckpointMismatchError otherwise).
-    - neither: ``random_init`` must be True; a fresh network of ``pretrain_config``.
-    """
-    if model is not None:
-        if pretrain_config is None:
-            raise ValueError("pretrain_config is required with model= (it names the model's colour space)")
-        return model, pretrain_config
-    if checkpoint is not None:
-        saved = load_checkpoint(checkpoint) if not isinstance(checkpoint, dict) else checkpoint
-        saved_config = config_from_dict(saved["config"])
-        if pretrain_config is not None:
-            check_compatible(saved["config"], pretrain_config.to_dict(), source=f"checkpoint {checkpoint}")
-        seed_everything(seed)
-        network = build_model(saved_config)
-        if not random_init:
-            network.load_state_dict(saved["model"])
-        return network, saved_config
-    if not random_init:
-        raise ValueError("give a checkpoint to evaluate, or random_init=True with a pretrain_config")
-    if pretrain_config is None:
-        raise ValueError("pretrain_config is required for random_init=True without a checkpoint")
-    seed_everything(seed)
-    return build_model(pretrain_config), pretrain_config
 
 
 def build_eval_datasets(config: EvalConfig) -> tuple[Dataset, Dataset, int]:
@@ -443,7 +406,8 @@ def evaluation_loader(dataset: Dataset, config: EvalConfig, device: torch.device
 
 
 def finish_evaluation(kind: str, config: EvalConfig, metrics: dict, pretrain_config: PretrainConfig,
-                      random_init: bool, start: float, model: nn.Module, checkpoint) -> EvalResult:
+                      random_init: bool, start: float, model: nn.Module,
+                      checkpoint: str | os.PathLike | None = None) -> EvalResult:
     """The :class:`EvalResult` of a finished probe or fine-tuning; writes its record when
     ``config.record_dir`` is set."""
     wall = time.perf_counter() - start
@@ -452,7 +416,7 @@ def finish_evaluation(kind: str, config: EvalConfig, metrics: dict, pretrain_con
     if config.record_dir is not None:
         record = make_record(kind, config.to_dict(), metrics, model=info, seed=config.seed, wall_time_s=wall,
                              pretrain_config=pretrain_config.to_dict(),
-                             extra={"checkpoint": None if checkpoint is None or isinstance(checkpoint, dict) else str(checkpoint)})
+                             extra={"checkpoint": None if checkpoint is None else str(checkpoint)})
         result.record_path = write_record(record, config.record_dir)
     return result
 
@@ -463,19 +427,22 @@ def finish_evaluation(kind: str, config: EvalConfig, metrics: dict, pretrain_con
 
 def linear_probe(
     config: EvalConfig,
-    checkpoint: str | Path | dict | None = None,
+    model: nn.Module,
+    pretrain_config: PretrainConfig,
     *,
-    pretrain_config: PretrainConfig | None = None,
     random_init: bool = False,
-    model: nn.Module | None = None,
     datasets: tuple[Dataset, Dataset, int] | None = None,
+    checkpoint: str | os.PathLike | None = None,
 ) -> EvalResult:
     """Linear probes of a frozen network at every layer (or ``config.layers``).
 
     Args:
         config: an :class:`~splitbrain.presets.EvalConfig` (e.g. ``get_eval_preset("smoke")``).
-        checkpoint, pretrain_config, random_init, model: what to evaluate (see :func:`load_subject`).
+        model, pretrain_config: the network and the configuration it was (or would be)
+            pretrained with, e.g. from :func:`splitbrain.networks.load_network`; ``random_init``
+            says, for the record, that it is a random initialisation.
         datasets: optional (train, test, num_classes) instead of ``config.data``'s splits.
+        checkpoint: the file the network came from, named in the record.
     Returns:
         an :class:`EvalResult`: per layer the validation top-1 / top-5 and the held-out top-1 /
         top-5; at the top level the layer chosen on validation (``best_layer``) and its held-out
@@ -486,11 +453,10 @@ def linear_probe(
         check_writable_folder(config.record_dir, "--results")
     device = resolve_device(config.device)
     amp_dtype = resolve_amp(config.amp, device)
-    network, pretrain_config = load_subject(checkpoint, pretrain_config, random_init, model, config.seed)
-    extractor = feature_extractor(network, pretrain_config.color_space).to(device)
+    extractor = feature_extractor(model, pretrain_config.color_space).to(device)
     layers = config.layers or extractor.feature_layers
     for layer in layers:
-        network.resolve_layer(layer)  # a clear ValueError for an unknown layer, before any work
+        model.resolve_layer(layer)  # a clear ValueError for an unknown layer, before any work
     train_set, test_set, num_classes = datasets or build_eval_datasets(config)
 
     # The probe-training features are cached in float16 (10k images x 5 layers x 9216 dims:
@@ -527,4 +493,4 @@ def linear_probe(
         "test_images": test_images,
         "top5_trivial": num_classes <= 5,
     }
-    return finish_evaluation("probe", config, metrics, pretrain_config, random_init, start, network, checkpoint)
+    return finish_evaluation("probe", config, metrics, pretrain_config, random_init, start, model, checkpoint)

@@ -28,8 +28,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import os
 import time
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import torch
@@ -50,7 +50,6 @@ from .evaluate import (
     feature_extractor,
     finish_evaluation,
     fit_probe,
-    load_subject,
     topk_accuracy,
     training_rows,
 )
@@ -254,12 +253,12 @@ def _chunks(images: torch.Tensor, labels: torch.Tensor, size: int) -> Iterator[t
 
 def finetune(
     config: EvalConfig,
-    checkpoint: str | Path | dict | None = None,
+    model: nn.Module,
+    pretrain_config: PretrainConfig,
     *,
-    pretrain_config: PretrainConfig | None = None,
     random_init: bool = False,
-    model: nn.Module | None = None,
     datasets: tuple[Dataset, Dataset, int] | None = None,
+    checkpoint: str | os.PathLike | None = None,
 ) -> EvalResult:
     """Fine-tune a network with a classifier on its head layer; validation and held-out top-1.
 
@@ -270,8 +269,10 @@ def finetune(
     Args:
         config: the recipe (:class:`~splitbrain.presets.EvalConfig`'s finetune fields, its
             labels and split fields, see the module docstring).
-        checkpoint, pretrain_config, random_init, model: what to fine-tune
-            (:func:`splitbrain.evaluate.load_subject`).
+        model, pretrain_config: the network (trained in place unless there are several trials) and
+            the configuration it was (or would be) pretrained with, e.g. from
+            :func:`splitbrain.networks.load_network`; ``random_init`` says, for the record, that it
+            is a random initialisation; ``checkpoint``: the file it came from, for the record.
         datasets: optional (probe-training split, held-out split, number of classes).
     Returns:
         an :class:`~splitbrain.evaluate.EvalResult` whose metrics hold the held-out ``top1`` /
@@ -285,7 +286,7 @@ def finetune(
     start = time.perf_counter()
     if config.record_dir is not None:  # checked before any work
         check_writable_folder(config.record_dir, "--results")
-    network, pretrain_config = load_subject(checkpoint, pretrain_config, random_init, model, config.seed)
+    network = model
     if config.finetune_head_layer is not None:
         network.resolve_layer(config.finetune_head_layer)  # a clear ValueError before any work
         if config.finetune_head == "probe":

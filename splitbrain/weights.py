@@ -149,11 +149,13 @@ def probe_shipped(name: str, config, datasets=None, cache_dir: str | os.PathLike
     The network is fetched (see :func:`locate`) only when ``config.download`` is True.
     """
     from .evaluate import build_eval_datasets, linear_probe
+    from .networks import load_network
 
     model, pretrain_config = pretrained(name, cache_dir=cache_dir, download=config.download)
     datasets = datasets or build_eval_datasets(config)
     return {"pretrained": linear_probe(config, model=model, pretrain_config=pretrain_config, datasets=datasets),
-            "random init": linear_probe(config, pretrain_config=pretrain_config, random_init=True, datasets=datasets)}
+            "random init": linear_probe(config, *load_network(pretrain_config, random_init=True, seed=config.seed),
+                                        random_init=True, datasets=datasets)}
 
 
 def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike | None = None) -> Path:

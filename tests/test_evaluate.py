@@ -22,6 +22,7 @@ from splitbrain.evaluate import (
 )
 from splitbrain.presets import get_eval_preset, get_preset
 from splitbrain.models import build_model
+from splitbrain.networks import load_network
 
 
 def test_topk_accuracy_counts_hits_by_hand():
@@ -103,8 +104,8 @@ def eval_config(tmp_path, **overrides):
 
 def test_linear_probe_of_a_checkpoint_and_of_random_init_share_the_code(checkpoint, tmp_path):
     config = eval_config(tmp_path, layers=("conv1", "conv5"))
-    trained = linear_probe(config, checkpoint)
-    floor = linear_probe(config, checkpoint, random_init=True)
+    trained = linear_probe(config, *load_network(checkpoint), checkpoint=checkpoint)
+    floor = linear_probe(config, *load_network(checkpoint, random_init=True), random_init=True)
     for result, random_init in ((trained, False), (floor, True)):
         metrics = result.metrics
         assert set(metrics["layers"]) == {"conv1", "conv5"} and metrics["best_layer"] in metrics["layers"]
@@ -122,18 +123,18 @@ def test_linear_probe_of_a_checkpoint_and_of_random_init_share_the_code(checkpoi
     # The random network is not the trained one.
     assert not torch.equal(trained.model.half1.trunk.stages.conv1[0].weight, floor.model.half1.trunk.stages.conv1[0].weight)
     with pytest.raises(ValueError, match="layer"):
-        linear_probe(eval_config(tmp_path, layers=("conv9",)), checkpoint)
+        linear_probe(eval_config(tmp_path, layers=("conv9",)), *load_network(checkpoint))
 
 
 def test_random_init_without_checkpoint_and_a_dae_model(tmp_path):
     config = eval_config(tmp_path, layers=("conv3",), record_dir=None)
     pretrain_config = get_preset("smoke", method="dae", image_size=16, grid=4, color_space="rgb")
-    result = linear_probe(config, pretrain_config=pretrain_config, random_init=True)
+    result = linear_probe(config, *load_network(pretrain_config, random_init=True), random_init=True)
     assert result.model_info == {"method": "dae", "arch": "simplenet", "color_space": "rgb", "width": "half",
                                  "random_init": True, "noise": "salt_pepper", "noise_level": 0.05}
     assert 0.1 < result.metrics["top1"] <= 1.0 and result.record_path is None
     with pytest.raises(ValueError, match="checkpoint"):
-        linear_probe(config, pretrain_config=pretrain_config)
+        load_network(pretrain_config)
 
 
 def test_choose_layer_follows_validation_not_the_held_out_images():
@@ -169,10 +170,10 @@ def test_a_fitted_probe_scores_held_out_features_as_it_scored_validation():
 def test_held_out_scoring_batch_by_batch_equals_scoring_cached_features(checkpoint, tmp_path):
     from torch.utils.data import DataLoader
 
-    from splitbrain.evaluate import build_eval_datasets, extract_features, load_subject, score_probes
+    from splitbrain.evaluate import build_eval_datasets, extract_features, score_probes
 
     config = eval_config(tmp_path)
-    network, pretrain_config = load_subject(checkpoint)
+    network, pretrain_config = load_network(checkpoint)
     extractor = feature_extractor(network, pretrain_config.color_space)
     train, test, classes = build_eval_datasets(config)
     device = torch.device("cpu")

@@ -16,6 +16,7 @@ from splitbrain.finetune import (
     step_count,
 )
 from splitbrain.evaluate import feature_extractor
+from splitbrain.networks import load_network
 from splitbrain.presets import get_eval_preset, get_preset
 from splitbrain.schedule import warmup_cosine, warmup_cosine_factor
 from splitbrain.models import build_model
@@ -98,7 +99,7 @@ def test_head_layer_and_layerwise_rates():
 
 def test_finetune_trains_everything_and_reports_top1_top5(smoke_checkpoint, tmp_path):
     config = eval_config(tmp_path)
-    result = finetune(config, smoke_checkpoint)
+    result = finetune(config, *load_network(smoke_checkpoint))
     metrics = result.metrics
     assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0 and not metrics["top5_trivial"]
     assert 0.0 <= metrics["val_top1"] <= 1.0 and metrics["head_layer"] == "conv5"
@@ -117,7 +118,7 @@ def test_the_trained_recipe_follows_its_budget_and_records_a_validation_curve(sm
     config = eval_config(tmp_path, finetune_optimizer="sgd", finetune_schedule="cosine", finetune_warmup=0.1,
                          finetune_lr=0.05, finetune_images=400, finetune_crop_padding=2, finetune_val_points=4,
                          labels_per_class=3, finetune_batch_size=16)
-    result = finetune(config, smoke_checkpoint)
+    result = finetune(config, *load_network(smoke_checkpoint))
     metrics, history = result.metrics, result.metrics["history"]
     assert metrics["train_images"] == 30 and metrics["labels_per_class"] == 3 and metrics["val_images"] == 10
     assert metrics["steps"] == 25 and metrics["images_seen"] == 400
@@ -126,13 +127,13 @@ def test_the_trained_recipe_follows_its_budget_and_records_a_validation_curve(sm
     assert all(0.0 <= point["val_top1"] <= 1.0 and point["train_loss"] > 0 for point in history)
     assert metrics["images_per_s"] > 0 and metrics["train_s"] > 0
     # the same configuration gives the same network and numbers
-    again = finetune(config, smoke_checkpoint)
+    again = finetune(config, *load_network(smoke_checkpoint))
     assert again.metrics["top1"] == metrics["top1"] and again.metrics["history"] == history
 
 
 def test_finetune_precise_bn_recomputes_statistics_and_leaves_weights(smoke_checkpoint, tmp_path):
-    plain = finetune(eval_config(tmp_path, finetune_precise_bn=False), smoke_checkpoint)
-    precise = finetune(eval_config(tmp_path, finetune_precise_bn=True), smoke_checkpoint)
+    plain = finetune(eval_config(tmp_path, finetune_precise_bn=False), *load_network(smoke_checkpoint))
+    precise = finetune(eval_config(tmp_path, finetune_precise_bn=True), *load_network(smoke_checkpoint))
     assert plain.metrics["precise_bn"] is False and precise.metrics["precise_bn"] is True
     plain_state, precise_state = plain.model.state_dict(), precise.model.state_dict()
     weights = [k for k in plain_state if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
@@ -159,14 +160,14 @@ def test_bad_recipe_values_name_their_field(field, value, tmp_path):
 
 def test_an_unknown_head_layer_is_refused_before_training(smoke_checkpoint, tmp_path):
     with pytest.raises(ValueError, match="layer must be one of"):
-        finetune(eval_config(tmp_path, finetune_head_layer="conv9"), smoke_checkpoint)
+        finetune(eval_config(tmp_path, finetune_head_layer="conv9"), *load_network(smoke_checkpoint))
 
 
 def test_several_trials_keep_the_best_on_validation(smoke_checkpoint, tmp_path):
     common = dict(finetune_optimizer="sgd", finetune_schedule="cosine", finetune_images=200, finetune_val_points=2,
                   record_dir=None)
     tried = finetune(eval_config(tmp_path, finetune_trials=("last:0.001", "last:0.05", "probe:0.01"), **common),
-                     smoke_checkpoint)
+                     *load_network(smoke_checkpoint))
     trials = tried.metrics["trials"]
     assert [(trial["head"], trial["lr"]) for trial in trials] == [("last", 0.001), ("last", 0.05), ("probe", 0.01)]
     best = max(trials, key=lambda trial: trial["val_top1"])  # the first on a tie
@@ -175,7 +176,7 @@ def test_several_trials_keep_the_best_on_validation(smoke_checkpoint, tmp_path):
     # each setting started from the same weights: alone, it gives the numbers it gave among the others
     for trial in trials:
         alone = finetune(eval_config(tmp_path, finetune_head=trial["head"], finetune_lr=trial["lr"], **common),
-                         smoke_checkpoint)
+                         *load_network(smoke_checkpoint))
         assert (alone.metrics["val_top1"], alone.metrics["top1"]) == (trial["val_top1"], trial["top1"])
         assert "trials" not in alone.metrics and alone.metrics["lr"] == trial["lr"]
 
@@ -183,7 +184,7 @@ def test_several_trials_keep_the_best_on_validation(smoke_checkpoint, tmp_path):
 def test_the_probe_head_starts_from_the_linear_probe_at_its_validation_layer(smoke_checkpoint, tmp_path):
     config = eval_config(tmp_path, finetune_head="probe", finetune_optimizer="sgd", finetune_lr=1e-9,
                          finetune_weight_decay=0.0, augment=False, finetune_precise_bn=True, record_dir=None)
-    result = finetune(config, smoke_checkpoint)
+    result = finetune(config, *load_network(smoke_checkpoint))
     metrics = result.metrics
     assert metrics["head"] == "probe" and metrics["head_layer"] in result.model.extractor.feature_layers
     # at a learning rate of nearly zero, with BatchNorm's statistics recomputed over the same images
@@ -192,4 +193,5 @@ def test_the_probe_head_starts_from_the_linear_probe_at_its_validation_layer(smo
     head = result.model.head
     assert head.linear.in_features == head.mean.shape[1] and result.model.max_dim == config.max_dim
     with pytest.raises(ValueError, match="finetune_head_layer applies to finetune_head='last'"):
-        finetune(eval_config(tmp_path, finetune_head="probe", finetune_head_layer="conv2"), smoke_checkpoint)
+        finetune(eval_config(tmp_path, finetune_head="probe", finetune_head_layer="conv2"),
+                 *load_network(smoke_checkpoint))

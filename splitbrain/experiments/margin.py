@@ -147,6 +147,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run one trial; returns the margin record (also written unless ``--results none``)."""
     from ..checkpoint import CHECKPOINT_NAME
     from ..evaluate import build_eval_datasets, linear_probe
+    from ..networks import load_network
     from ..files import check_writable_folder
     from ..predict import matching_checkpoint
     from ..results import make_record, model_entry, write_record
@@ -179,9 +180,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     datasets = build_eval_datasets(eval_config)
     print(f"2/3 linear probe of the pretrained network ({len(datasets[0])} labelled images, "
           f"{eval_config.probe_val_fraction:.0%} of them for validation; {len(datasets[1])} held out)", flush=True)
-    probe = linear_probe(eval_config, trained.checkpoint, datasets=datasets)
+    probe = linear_probe(eval_config, *load_network(trained.checkpoint, seed=eval_config.seed), datasets=datasets,
+                         checkpoint=trained.checkpoint)
     print("3/3 the same probe on the same network at random initialisation", flush=True)
-    random = linear_probe(eval_config, trained.checkpoint, random_init=True, datasets=datasets)
+    random = linear_probe(eval_config, *load_network(trained.checkpoint, random_init=True, seed=eval_config.seed),
+                          random_init=True, datasets=datasets, checkpoint=trained.checkpoint)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print()

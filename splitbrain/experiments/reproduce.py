@@ -291,9 +291,10 @@ def _supervised_stage(config, network_config, directory: Path, key: dict[str, An
     """
     from ..checkpoint import atomic_torch_save, checkpoint_state
     from ..finetune import finetune
+    from ..networks import load_network
 
     start = time.perf_counter()
-    trained = finetune(config, pretrain_config=network_config, random_init=True)
+    trained = finetune(config, *load_network(network_config, random_init=True, seed=config.seed), random_init=True)
     network = trained.model.extractor.model
     atomic_torch_save(checkpoint_state(network_config.to_dict(), network.state_dict(), config.finetune_epochs, 0,
                                        supervised=True), directory / "supervised.pt")
@@ -301,13 +302,18 @@ def _supervised_stage(config, network_config, directory: Path, key: dict[str, An
     return _save_stage(directory / "supervised.json", key, metrics, time.perf_counter() - start)
 
 
-def _evaluate_stage(kind: str, config, subject: dict[str, Any], path: Path, key: dict[str, Any]) -> dict[str, Any]:
-    """A linear probe ("probe") or fine-tuning ("finetune") of ``subject``; saved to ``path``."""
+def _evaluate_stage(kind: str, config, source, random_init: bool, path: Path, key: dict[str, Any]) -> dict[str, Any]:
+    """A linear probe ("probe") or fine-tuning ("finetune") of the network ``source`` names (a
+    checkpoint path, or a configuration whose ``random_init`` network is evaluated); saved to ``path``."""
     from ..evaluate import linear_probe
     from ..finetune import finetune
+    from ..networks import load_network
 
     start = time.perf_counter()
-    result = (linear_probe if kind == "probe" else finetune)(config, **subject)
+    model, pretrain_config = load_network(source, random_init=random_init, seed=config.seed)
+    result = (linear_probe if kind == "probe" else finetune)(
+        config, model, pretrain_config, random_init=random_init,
+        checkpoint=None if isinstance(source, PretrainConfig) else str(source))
     return _save_stage(path, key, result.metrics, time.perf_counter() - start)
 
 
@@ -329,25 +335,25 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
     eval_key = {**pretrain_key, "evaluate": fingerprint(eval_config.to_dict())}
 
     stages: dict[str, dict[str, Any]] = {}
-    subject: dict[str, Any]
+    source: str | PretrainConfig  # what the probe and the fine-tuning evaluate
     if method.pretrains:
         stage = _load_stage(network_directory / "pretrain.json", pretrain_key)
         shipped = None if stage else shipped_network(grid.network_run(run), network_config, network_directory)
         if shipped is not None:
             stages["pretrain"] = {"metrics": {"shipped": shipped.stem}, "wall_time_s": 0.0}
-            subject = {"checkpoint": str(shipped)}
+            source = str(shipped)
         else:
             network_directory.mkdir(parents=True, exist_ok=True)
             stages["pretrain"] = stage or _pretrain_stage(network_config, network_directory, pretrain_key)
-            subject = {"checkpoint": str(network_directory / "checkpoint.pt")}
+            source = str(network_directory / "checkpoint.pt")
     elif method.kind == "supervised":
         stage = _load_stage(directory / "supervised.json", pretrain_key)
         if stage is None or not (directory / "supervised.pt").is_file():
             stage = _supervised_stage(supervised_config, network_config, directory, pretrain_key)
         stages["pretrain"] = stage
-        subject = {"checkpoint": str(directory / "supervised.pt")}
+        source = str(directory / "supervised.pt")
     else:
-        subject = {"pretrain_config": network_config, "random_init": True}
+        source = network_config
 
     kinds = ("probe", "finetune") if eval_config.finetune_epochs > 0 else ("probe",)  # 0: a probe-only grid
     for kind in kinds:
@@ -356,7 +362,7 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
         stage = _load_stage(path, eval_key, ignore)
         if kind == "probe" and stage is not None and not validated_probe(stage["metrics"]):
             stage = None  # made before probes chose their layer on validation: probe again
-        stages[kind] = stage or _evaluate_stage(kind, eval_config, subject, path, eval_key)
+        stages[kind] = stage or _evaluate_stage(kind, eval_config, source, method.kind == "random", path, eval_key)
 
     probe, tuned = stages["probe"]["metrics"], stages["finetune"]["metrics"] if "finetune" in stages else None
     metrics = {
