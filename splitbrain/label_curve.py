@@ -141,8 +141,8 @@ def gap_table(points: Sequence[Mapping[str, Any]], baseline: str = BASELINE) -> 
 
 def curve_sentences(points: Sequence[Mapping[str, Any]], method: str = "lab", baseline: str = BASELINE) -> str:
     """What the curve says of ``method`` against ``baseline``, generated from the points: the
-    fine-tuning gap at the fewest and the most labels, whether fine-tuning beats the probe, and on
-    how many seeds each number rests."""
+    fine-tuning gap at the fewest and the most labels, whether fine-tuning beats the probe at the
+    most labels, and on how many seeds each number rests."""
     gaps = paired_gaps(points, method, baseline)
     if not gaps:
         return "The label-efficiency grid has no paired runs yet."
@@ -154,26 +154,28 @@ def curve_sentences(points: Sequence[Mapping[str, Any]], method: str = "lab", ba
     def seeds(n: int) -> str:
         return "one seed" if n == 1 else f"{n} seeds"
 
-    parts = [f"With {few['labels']} labels per class, fine-tuning the {name} network beats fine-tuning the same "
-             f"network from random initialisation by {_percent(few['finetune'], few['finetune_std'])} points "
-             f"of held-out top-1 ({seeds(few['n'])}, learning rate chosen on validation for each)"
-             if few["finetune"] > 0 else
-             f"With {few['labels']} labels per class, fine-tuning the {name} network does not beat fine-tuning "
-             f"from random initialisation ({format_points(few['finetune'], few['finetune_std'])} points, {seeds(few['n'])})"]
+    if few["finetune"] > 0:
+        sentence = (f"With {few['labels']} labels per class, fine-tuning the {name} network beats fine-tuning the "
+                    f"same network from random initialisation by {_percent(few['finetune'], few['finetune_std'])} "
+                    f"points of held-out top-1 ({seeds(few['n'])}; the head and learning rate chosen on validation "
+                    f"for each)")
+    else:
+        sentence = (f"With {few['labels']} labels per class, fine-tuning the {name} network does not beat "
+                    f"fine-tuning from random initialisation ({format_points(few['finetune'], few['finetune_std'])} "
+                    f"points, {seeds(few['n'])})")
     if many is not few:
-        parts.append(f"with {many['labels']} the gap is {format_points(many['finetune'], many['finetune_std'])} points "
-                     f"({seeds(many['n'])})")
-    sentence = "; ".join(parts) + "."
-    for who in (method, baseline):
+        sentence += (f"; with {many['labels']} the gap is {format_points(many['finetune'], many['finetune_std'])} "
+                     f"points ({seeds(many['n'])})")
+    clauses = []
+    for who, label in ((method, f"the {name} network"), (baseline, "random initialisation")):
         row = rows.get((who, many["labels"]))
-        if row is None:
-            continue
-        verb = "beats" if row["finetune"] > row["probe"] else "does not beat"
-        label = "random initialisation" if who == baseline else f"the {name} network"
-        sentence += (f" At {many['labels']} labels per class, fine-tuning {label} {verb} its linear probe "
-                     f"({_percent(row['finetune'], row['finetune_std'])} % against "
-                     f"{_percent(row['probe'], row['probe_std'])} %).")
-    return sentence
+        if row is not None:
+            verb = "beats" if row["finetune"] > row["probe"] else "does not beat"
+            clauses.append(f"for {label} it {verb} the linear probe ({_percent(row['finetune'], row['finetune_std'])} % "
+                           f"against {_percent(row['probe'], row['probe_std'])} %)")
+    if clauses:
+        sentence += f". Fine-tuned with {many['labels']} labels per class, " + " and ".join(clauses)
+    return sentence + "."
 
 
 def search_table(records: Iterable[Mapping[str, Any]]) -> str:

@@ -57,9 +57,10 @@ def test_tables_and_sentences_are_generated_from_the_points():
     text = curve_sentences(points)
     assert text.startswith("With 25 labels per class, fine-tuning the split-brain (LAB) network beats fine-tuning the "
                            "same network from random initialisation by 9.0 ± 0.0 points of held-out top-1 (2 seeds")
-    assert "with 800 the gap is +2.0 ± 1.4 points (2 seeds)" in text
-    assert "fine-tuning the split-brain (LAB) network beats its linear probe (75.5 ± 0.7 % against 64.5 ± 0.7 %)" in text
-    assert "fine-tuning random initialisation beats its linear probe (73.5 ± 0.7 % against 52.5 ± 0.7 %)" in text
+    assert "; with 800 the gap is +2.0 ± 1.4 points (2 seeds)." in text
+    assert ("Fine-tuned with 800 labels per class, for the split-brain (LAB) network it beats the linear probe "
+            "(75.5 ± 0.7 % against 64.5 ± 0.7 %) and for random initialisation it beats the linear probe "
+            "(73.5 ± 0.7 % against 52.5 ± 0.7 %).") in text
     assert curve_sentences([]) == "The label-efficiency grid has no paired runs yet."
     assert curve_table([]) == "No label-efficiency records yet.\n"
 
