@@ -44,7 +44,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from ._checks import check_positive_int
 
-DATASET_NAMES = ("embedded", "stl10", "cifar10", "folder")
+from .vocabulary import BAD_IMAGE_POLICIES, DATASET_NAMES
 
 DATASET_SPLITS: dict[str, tuple[str, ...]] = {
     "embedded": ("train", "test"),
@@ -620,10 +620,6 @@ def _load_cifar10(root: str, split: str, download: bool):
         ) from error
     return _ArrayStore(cifar.data), np.asarray(cifar.targets, dtype=np.int64), tuple(cifar.classes)
 
-
-BAD_IMAGE_POLICIES = ("skip", "fail")
-"""What a folder dataset does with a file that does not decode: leave it out (counted, and the
-first few named in one line on stderr) or stop with an error naming it."""
 
 
 class BadImageError(ValueError):

@@ -45,9 +45,7 @@ from torchvision.models.resnet import BasicBlock, conv1x1
 from ._checks import check_image_batch, check_positive_int
 from .targets import CrossChannelTargets, build_targets
 
-ARCHITECTURES = ("simplenet", "fcalexnet", "fcresnet18")
-WIDTHS = ("half", "full")
-NOISE_TYPES = ("masking", "salt_pepper", "gaussian")
+from .vocabulary import ARCHITECTURES, NOISE_TYPES, WIDTHS
 DEFAULT_MAX_DIM = 9216
 
 

@@ -29,12 +29,10 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from .color import COLOR_SPACES
-from .data import BAD_IMAGE_POLICIES, DATASET_NAMES as DATASETS
-from .models import ARCHITECTURES, NOISE_TYPES as NOISES, WIDTHS
+from .vocabulary import (ARCHITECTURES, BAD_IMAGE_POLICIES, COLOR_SPACE_NAMES, DATASET_NAMES as DATASETS,
+                         NOISE_TYPES as NOISES, WIDTHS)
 
 METHODS = ("splitbrain", "dae")
-COLOR_SPACE_NAMES = tuple(COLOR_SPACES)
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 LOSSES = ("ce", "rebalanced")
 LR_SCHEDULES = ("step", "cosine")

@@ -107,3 +107,14 @@ def test_help_does_not_load_the_book_builder():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_configuration_stands_on_the_ground_floor():
+    """The vocabularies import nothing; the configurations import only them; the modules that
+    build the named things use the same names."""
+    from splitbrain import color, vocabulary
+
+    graph = import_graph()
+    assert graph["splitbrain.vocabulary"] == set()
+    assert graph["splitbrain.presets"] == {"splitbrain.vocabulary"}
+    assert tuple(color.COLOR_SPACES) == vocabulary.COLOR_SPACE_NAMES
