@@ -61,7 +61,7 @@ from pathlib import Path
 import torch
 
 from splitbrain.checkpoint import model_from_checkpoint
-from splitbrain.evaluate import build_eval_datasets, feature_extractor, linear_probe, validation_part
+from splitbrain.evaluate import build_eval_datasets, feature_extractor, linear_probe, training_rows, validation_part
 from splitbrain.finetune import finetune
 from splitbrain.models import pool_features
 from splitbrain.notebook import chapter_setup, glue, prose
@@ -305,7 +305,8 @@ from splitbrain.finetune import FinetuneClassifier, augment_batch, build_optimiz
 mine = FinetuneClassifier(feature_extractor(copy.deepcopy(probe_networks["pretrained"]), config.color_space),
                           num_classes).to(ctx.device).train()
 package_classifier = copy.deepcopy(mine)
-batch_items = [train_set[i] for i in range(min(eval_config.finetune_batch_size, len(train_set)))]
+fit_rows, _ = training_rows(torch.as_tensor(train_set.labels), eval_config)  # the labelled images it trains on
+batch_items = [train_set[int(i)] for i in fit_rows[:eval_config.finetune_batch_size]]
 images = torch.stack([image for image, _ in batch_items])  # (N, 3, S, S) uint8
 labels = torch.tensor([label for _, label in batch_items]).to(ctx.device)  # (N,)
 
@@ -446,8 +447,10 @@ it learned transfers; chapter 8 probes it on CIFAR-10 itself.
 # unlabelled images, split-brain in Lab and in rescaled Lab) and the same network at random
 # initialisation, and gives each 25, 100, 400 or 800 labelled images per class: seeded subsets
 # of the 8,000 labelled fit images, the 2,000 validation images and the 10,000 held-out images
-# unchanged. Each is probed (layer chosen on validation) and fine-tuned with the recipe above;
-# every fine-tuning tries three learning rates and keeps the one with the best validation top-1,
+# unchanged. Each is probed (layer chosen on validation) and fine-tuned with the recipe above in
+# four settings: a new linear head on the last layer at two learning rates, and the linear probe
+# followed by fine-tuning (LP-FT: the probe's layer and classifier become the head, then
+# everything trains) at two smaller ones. The setting with the best validation top-1 is kept,
 # separately for every network, label count and seed, so random initialisation is tuned as hard
 # as the pretrained networks. The figure and the sentences under it are drawn from the grid's
 # committed records (they ship with the package), not from this notebook's run: every point is
