@@ -1,13 +1,12 @@
 """Tests of splitbrain.quantize: bins, encode/decode, rescaled bins, gamut bins, rebalancing, CIEDE2000."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from splitbrain import quantize
 from splitbrain.color import get_color_space
 from splitbrain.quantize import (
     GamutQuantizer,
@@ -227,9 +226,7 @@ def test_gamut_encode_is_the_nearest_point():
 
 
 def test_derived_gamut_bins_counts_and_overlap_with_the_published_313():
-    start = time.perf_counter()
     corners = derived_gamut_points(10)
-    seconds = time.perf_counter() - start
     nearest = derived_gamut_points(10, rule="nearest")
     published = {tuple(p) for p in published_gamut_points().tolist()}
     corner_set = {tuple(p) for p in corners.tolist()}
@@ -238,10 +235,10 @@ def test_derived_gamut_bins_counts_and_overlap_with_the_published_313():
     assert corner_set <= published and nearest_set <= corner_set
     assert published - corner_set == PUBLISHED_ONLY
     assert (np.lexsort((corners[:, 1], corners[:, 0])) == np.arange(309)).all()
-    assert seconds < 20, f"deriving the gamut took {seconds:.1f} s"
-    again = time.perf_counter()
+    # the sweep runs once per grid and rule: later calls read the cache (speed is the benchmark's business)
+    hits = quantize._derived_points.cache_info().hits
     np.testing.assert_array_equal(GamutQuantizer.derived(10).points.numpy(), corners)
-    assert time.perf_counter() - again < 0.5  # cached
+    assert quantize._derived_points.cache_info().hits > hits
 
 
 def test_derived_gamut_bins_agree_with_scikit_image_on_the_rgb_cube_faces():
