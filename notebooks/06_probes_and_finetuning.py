@@ -457,6 +457,8 @@ it learned transfers; chapter 8 probes it on CIFAR-10 itself.
 # one seed, every line the mean over seeds.
 
 # %%
+from IPython.display import display
+
 from splitbrain.comparisons import collect_run_records
 from splitbrain.label_curve import curve_points, curve_sentences, gap_table
 from splitbrain.plots.results import plot_label_curve
@@ -464,7 +466,7 @@ from splitbrain.results import SHIPPED_RESULTS
 
 label_points = curve_points(collect_run_records(SHIPPED_RESULTS / "label-efficiency"))
 if label_points:
-    plot_label_curve(label_points, title="CIFAR-10, SimpleNet: held-out top-1 by labels per class")
+    display(plot_label_curve(label_points, title="CIFAR-10, SimpleNet: held-out top-1 by labels per class"))
 else:
     print("No label-efficiency records in this copy of the package.")
 
