@@ -2,8 +2,10 @@
 
 Modules: ``color`` (RGB <-> CIE-Lab, colour spaces and channel splits), ``quantize`` (bins,
 encode/decode, rescaled bins, rebalancing), ``targets`` (the device-side target pipeline),
-``models``, ``data``, ``train``, ``evaluate``, ``presets``, ``results``, ``weights`` (the
-shipped pretrained networks: ``splitbrain.pretrained(name)``), ``cli``.
+``models``, ``data``, ``vocabulary`` and ``presets`` (names and configurations), ``train``,
+``networks`` (a network to evaluate), ``evaluate`` (linear probes), ``finetune``, ``results``,
+``label_curve``, ``weights`` (the shipped pretrained networks: ``splitbrain.pretrained(name)``),
+``cli``.
 """
 
 from .about import RAW_URL, REPOSITORY_URL, __version__
