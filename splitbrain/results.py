@@ -488,9 +488,9 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
     # Two methods of one network under one label and image space (a DAE at the grid's width and
     # one at its own): the label names the width.
-    labels = Counter((r["grid"], r["arch"], r["label"], r["color_space"]) for r in rows)
+    labels = Counter((r["grid"], r["arch"], r["label"], r["color_space"], r["labels_per_class"]) for r in rows)
     for row in rows:
-        if labels[row["grid"], row["arch"], row["label"], row["color_space"]] > 1 and row["width"]:
+        if labels[row["grid"], row["arch"], row["label"], row["color_space"], row["labels_per_class"]] > 1 and row["width"]:
             row["label"] = f"{row['label']} ({row['width']} width)"
 
     for row in rows:

@@ -114,3 +114,21 @@ def test_architecture_labels_follow_the_poster():
     assert architecture_label({"arch": "simplenet", "random_init": True}) == "SimpleNet (random init)"
     assert architecture_label({"method": "dae", "arch": "fcalexnet", "noise": "masking", "noise_level": 0.1}) == \
         "DAE Masking 10% Noise (FCAlexNet)"
+
+
+def test_summaries_keep_label_counts_apart_without_calling_them_widths():
+    from splitbrain.results import summarize
+
+    def run(method, kind, labels, top1):
+        return {"kind": "run", "grid": "g", "method": method, "seed": 0, "labels_per_class": labels,
+                "timestamp": "2026-01-01T00:00:00+00:00",
+                "model": {"method": kind, "arch": "simplenet", "color_space": "lab", "width": "half"},
+                "metrics": {"probe": {"top1": top1, "top5": 0.9, "best_layer": "conv3"},
+                            "finetune": {"top1": top1 + 0.1, "top5": 0.95}}}
+
+    rows = summarize([run("lab", "splitbrain", 25, 0.45), run("lab", "splitbrain", 800, 0.65),
+                      run("random-lab", "random", 25, 0.35), run("random-lab", "random", 800, 0.52)])
+    labels = {(row["method"], row["labels_per_class"]): row for row in rows}
+    assert labels["lab", 25]["label"] == "Split-brain, 25 labels per class"
+    assert labels["random-lab", 800]["label"] == "Random init, 800 labels per class"
+    assert labels["lab", 800]["gap_probe_top1"] == pytest.approx(0.13)  # the floor of the same count
