@@ -292,7 +292,10 @@ def finetune(
         if config.finetune_head == "probe":
             raise ValueError("finetune_head_layer applies to finetune_head='last'; the 'probe' head's layer is "
                              "chosen on validation")
-    datasets = datasets or build_eval_datasets(config)
+    train_set, test_set, num_classes = datasets or build_eval_datasets(config)
+    labels = getattr(train_set, "labels", None)
+    fit, val = training_rows(torch.as_tensor(labels if labels is not None else [y for _, y in train_set]), config)
+    labelled = (*stack_images(train_set, fit), *stack_images(train_set, val))  # decoded once for every trial
     settings = ([parse_trial(trial) for trial in config.finetune_trials] if config.finetune_trials
                 else [(config.finetune_head, config.finetune_lr)])
     best = None
@@ -300,7 +303,7 @@ def finetune(
     for head, rate in settings:
         start_weights = copy.deepcopy(network) if len(settings) > 1 else network
         trial = dataclasses.replace(config, finetune_head=head, finetune_lr=rate, finetune_trials=None)
-        metrics, classifier = train_classifier(trial, start_weights, pretrain_config, datasets)
+        metrics, classifier = train_classifier(trial, start_weights, pretrain_config, labelled, test_set, num_classes)
         trials.append({"head": head, "lr": rate,
                        **{k: metrics[k] for k in ("val_top1", "top1", "head_layer", "history")}})
         if best is None or metrics["val_top1"] > best[0]["val_top1"]:
@@ -316,18 +319,16 @@ def finetune(
 
 
 def train_classifier(config: EvalConfig, network: nn.Module, pretrain_config: PretrainConfig,
-                     datasets: tuple[Dataset, Dataset, int]) -> tuple[dict, FinetuneClassifier]:
+                     labelled: tuple[torch.Tensor, ...], test_set: Dataset, num_classes: int
+                     ) -> tuple[dict, FinetuneClassifier]:
     """One fine-tuning of ``network`` (trained in place) at ``config.finetune_lr``: (metrics, classifier).
 
-    The metrics are :func:`finetune`'s (without ``trials``).
+    ``labelled``: (fit images (N, 3, S, S) uint8, fit labels (N,), validation images, validation
+    labels), as :func:`stack_images` decodes them. The metrics are :func:`finetune`'s (without ``trials``).
     """
     device = resolve_device(config.device)
     amp_dtype = resolve_amp(config.amp, device)
-    train_set, test_set, num_classes = datasets
-    labels = getattr(train_set, "labels", None)
-    fit, val = training_rows(torch.as_tensor(labels if labels is not None else [y for _, y in train_set]), config)
-    fit_images, fit_labels = stack_images(train_set, fit)
-    val_images, val_labels = stack_images(train_set, val)
+    fit_images, fit_labels, val_images, val_labels = labelled
 
     seed_everything(config.seed)
     extractor = feature_extractor(network, pretrain_config.color_space).to(device)
@@ -340,8 +341,8 @@ def train_classifier(config: EvalConfig, network: nn.Module, pretrain_config: Pr
         classifier = FinetuneClassifier(extractor, num_classes, config.finetune_head_layer)
     classifier = classifier.to(device, memory_format=torch.channels_last)
     optimizer = build_optimizer(classifier, config)
-    batch = min(config.finetune_batch_size, len(fit))
-    steps = step_count(config, len(fit))
+    batch = min(config.finetune_batch_size, len(fit_labels))
+    steps = step_count(config, len(fit_labels))
     scheduler = (warmup_cosine(optimizer, steps, config.finetune_warmup) if config.finetune_schedule == "cosine"
                  else None)
     count = config.finetune_val_points
@@ -357,7 +358,7 @@ def train_classifier(config: EvalConfig, network: nn.Module, pretrain_config: Pr
     history, loss_sum, loss_count, train_s = [], torch.zeros(()), 0, 0.0
     classifier.train()
     tick = time.perf_counter()
-    bar = tqdm(batch_rows(len(fit), batch, steps, generator), total=steps, leave=False,
+    bar = tqdm(batch_rows(len(fit_labels), batch, steps, generator), total=steps, leave=False,
                desc=f"finetune {config.finetune_head}:{config.finetune_lr:g}", disable=tqdm_disable(config.progress))
     for step, rows in enumerate(bar, start=1):
         rgb = fit_images[rows]
@@ -407,9 +408,9 @@ def train_classifier(config: EvalConfig, network: nn.Module, pretrain_config: Pr
         "train_s": train_s,
         "images_per_s": steps * batch / max(train_s, 1e-9),
         "num_classes": num_classes,
-        "train_images": len(fit),
+        "train_images": len(fit_labels),
         "labels_per_class": config.labels_per_class,
-        "val_images": len(val),
+        "val_images": len(val_labels),
         "test_images": len(test_labels),
         "top5_trivial": num_classes <= 5,
         "precise_bn": config.finetune_precise_bn,
