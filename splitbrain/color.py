@@ -17,15 +17,7 @@ import torch
 
 from ._checks import check_image_batch, check_positive_int
 
-__all__ = [
-    "RGB_TO_XYZ",
-    "D65_WHITE",
-    "rgb_to_lab",
-    "lab_to_rgb",
-    "ColorSpace",
-    "COLOR_SPACES",
-    "get_color_space",
-]
+__all__ = ["RGB_TO_XYZ", "D65_WHITE", "rgb_to_lab", "lab_to_rgb", "ColorSpace", "COLOR_SPACES", "get_color_space"]
 
 # Linear sRGB -> CIE XYZ, the four-decimal matrix of IEC 61966-2-1. It is the matrix colour-science
 # uses (colour.RGB_COLOURSPACES["sRGB"].matrix_RGB_to_XYZ); scikit-image uses a six-decimal variant.
@@ -116,11 +108,8 @@ def _lab_from_f(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _uint8_rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
-    """The hot path of every pretraining step: uint8 sRGB -> float32 Lab, no autograd needed.
-
-    A table lookup decodes sRGB, and every later step works in place on one buffer, so a batch
-    costs two matrix products and a handful of elementwise passes.
-    """
+    """uint8 sRGB -> float32 Lab without autograd, the hot path of every pretraining step: a table
+    lookup decodes sRGB and every later step works in place on one buffer."""
     shape = rgb.shape
     pixels = rgb.reshape(*shape[:-2], -1)  # (..., 3, H*W)
     table = _srgb_decode_table(rgb.device, torch.float32)
@@ -148,15 +137,11 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     Returns:
         Lab image of the same shape, on the same device; float32 for uint8 input, else the input
         dtype. L in [0, 100]; for sRGB colours a in about [-86.2, 98.2] and b in about
-        [-107.9, 94.5].
+        [-107.9, 94.5]. White gives (100, 0.0077, 0.0035) (see :data:`D65_WHITE`).
 
     Raises:
         ValueError: on a wrong rank, a channel count other than 3 (e.g. channels-last input), an
             empty tensor, NaN/inf, or a dtype other than uint8/float32/float64.
-
-    Example:
-        >>> rgb_to_lab(torch.ones(3, 1, 1, dtype=torch.float64)).flatten()  # white
-        tensor([1.0000e+02, 7.7283e-03, 3.5353e-03], dtype=torch.float64)
     """
     check_image_batch(rgb, "rgb", channels=3, allow_unbatched=True)
     _check_dtype(rgb, "rgb", _RGB_DTYPES)
@@ -175,16 +160,10 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     they are **clipped** to [0, 1] per channel in linear light, so the result is always a valid
     image but does not round-trip for them (and the gradient through a clipped channel is 0).
 
-    Args:
-        lab: (N, 3, H, W) or (3, H, W) Lab image, float32 or float64, L nominally in [0, 100],
-            on any device.
-
-    Returns:
-        sRGB image of the same shape, dtype and device, in [0, 1].
-
-    Raises:
-        ValueError: on a wrong rank, a channel count other than 3 (e.g. channels-last input), an
-            empty tensor, NaN/inf, or a dtype other than float32/float64.
+    ``lab`` is an (N, 3, H, W) or (3, H, W) Lab image, float32 or float64, L nominally in
+    [0, 100], on any device; the result is sRGB of the same shape, dtype and device, in [0, 1].
+    Raises ValueError on a wrong rank, a channel count other than 3, an empty tensor, NaN/inf, or
+    a dtype other than float32/float64.
     """
     check_image_batch(lab, "lab", channels=3, allow_unbatched=True)
     _check_dtype(lab, "lab", _FLOAT_DTYPES)
@@ -249,16 +228,12 @@ class ColorSpace:
     def inputs(self, rgb: torch.Tensor) -> torch.Tensor:
         """sRGB (N, 3, H, W), uint8 in [0, 255] or float in [0, 1] -> the network's input: this
         space's values normalised to about [-1, 1] (:meth:`normalize`), float32 whatever the
-        input's dtype (the networks' weights are float32; autocast lowers it where asked).
-        The one way from images to network inputs (pretraining, probes, fine-tuning, prediction)."""
+        input's dtype (the networks' weights are float32; autocast lowers it where asked)."""
         return self.normalize(self.from_rgb(rgb)).float()
 
     def from_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
-        """sRGB (N, 3, H, W), uint8 in [0, 255] or float in [0, 1] -> this space's values.
-
-        Returns the same shape, float32 for uint8 input (else the input dtype): Lab values
-        (see :func:`rgb_to_lab`) or RGB floats in [0, 1].
-        """
+        """sRGB (N, 3, H, W), uint8 in [0, 255] or float in [0, 1] -> this space's values: Lab
+        (:func:`rgb_to_lab`) or RGB floats in [0, 1], float32 for uint8 input, else the input dtype."""
         return self._from_rgb(rgb)
 
     def to_rgb(self, x: torch.Tensor) -> torch.Tensor:
@@ -277,9 +252,8 @@ class ColorSpace:
         check_image_batch(g1, "g1", channels=c1, allow_unbatched=True, check_finite=False)
         check_image_batch(g2, "g2", channels=c2, allow_unbatched=True, check_finite=False)
         if g1.shape[:-3] + g1.shape[-2:] != g2.shape[:-3] + g2.shape[-2:]:
-            raise ValueError(
-                f"g1 and g2 must have the same batch and spatial size, got {tuple(g1.shape)} and {tuple(g2.shape)}"
-            )
+            raise ValueError(f"g1 and g2 must have the same batch and spatial size, "
+                             f"got {tuple(g1.shape)} and {tuple(g2.shape)}")
         return torch.cat([g1, g2], dim=-3)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
@@ -337,7 +311,6 @@ def get_color_space(name: str) -> ColorSpace:
     return COLOR_SPACES[name]
 
 
-# ----------------------------------------------------------------------------------------------
 # Which Lab colours exist in sRGB (chapter 1): a Lab value is reachable when the round trip
 # lab_to_rgb -> rgb_to_lab returns it unchanged, i.e. when lab_to_rgb did not have to clip it.
 
@@ -370,22 +343,14 @@ def _grid_values(value_range: tuple[float, float], step: float) -> torch.Tensor:
     return low + step / 2 + step * torch.arange(count, dtype=torch.float64)
 
 
-def ab_plane(
-    lightness: float,
-    a_range: Sequence[float] = POSTER_A_RANGE,
-    b_range: Sequence[float] = POSTER_B_RANGE,
-    step: float = 1.0,
-) -> torch.Tensor:
-    """A Lab image of the ab plane at one lightness.
+def ab_plane(lightness: float, a_range: Sequence[float] = POSTER_A_RANGE,
+             b_range: Sequence[float] = POSTER_B_RANGE, step: float = 1.0) -> torch.Tensor:
+    """A Lab image of the ab plane at one lightness (L* of every pixel, 0 to 100).
 
-    Args:
-        lightness: L* of every pixel (0 to 100).
-        a_range, b_range: (low, high) of a* and b*; the plane is sampled at the centres of
-            cells of side ``step`` tiling [low, high).
-        step: > 0, sampling step in Lab units.
-    Returns:
-        (3, H, W) float64 Lab image: row i has b = b_low + (i + 0.5) * step (b grows downwards
-        in memory, so draw it with ``origin="lower"``), column j has a = a_low + (j + 0.5) * step.
+    The plane is sampled at the centres of cells of side ``step`` > 0 (Lab units) tiling the
+    (low, high) of ``a_range`` and ``b_range``. Returns a (3, H, W) float64 Lab image: row i has
+    b = b_low + (i + 0.5) * step (b grows downwards in memory, so draw it with ``origin="lower"``),
+    column j has a = a_low + (j + 0.5) * step.
     """
     a_range, b_range = _check_range(a_range, "a_range"), _check_range(b_range, "b_range")
     step = _check_step(step)
@@ -399,13 +364,9 @@ def in_srgb_gamut(lab: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
 
     A value is in gamut when converting it to sRGB (:func:`splitbrain.color.lab_to_rgb`, which
     clips out-of-gamut colours) and back (:func:`splitbrain.color.rgb_to_lab`) returns it to
-    within ``tol`` in every channel. Compute in float64: float32 round-off is about 1e-4.
-
-    Args:
-        lab: (N, 3, H, W) or (3, H, W) float Lab values.
-        tol: > 0, largest round-trip change still counted as unchanged (Lab units).
-    Returns:
-        bool tensor (N, H, W) or (H, W), True where the colour is reachable.
+    within ``tol`` > 0 (Lab units) in every channel. Compute in float64: float32 round-off is
+    about 1e-4. ``lab``: (N, 3, H, W) or (3, H, W) float; returns bool (N, H, W) or (H, W), True
+    where the colour is reachable.
     """
     check_image_batch(lab, "lab", channels=3, allow_unbatched=True)
     if not lab.is_floating_point():
@@ -415,12 +376,8 @@ def in_srgb_gamut(lab: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
     return (back - lab).abs().amax(dim=-3) <= tol
 
 
-def reachable_fraction(
-    lightness: float,
-    a_range: Sequence[float] = POSTER_A_RANGE,
-    b_range: Sequence[float] = POSTER_B_RANGE,
-    step: float = 1.0,
-) -> float:
+def reachable_fraction(lightness: float, a_range: Sequence[float] = POSTER_A_RANGE,
+                       b_range: Sequence[float] = POSTER_B_RANGE, step: float = 1.0) -> float:
     """Share (0 to 1) of the box a_range x b_range at one L* whose colours exist in sRGB.
 
     Measured on the grid of :func:`ab_plane` (cell centres, side ``step``).
@@ -428,12 +385,8 @@ def reachable_fraction(
     return float(in_srgb_gamut(ab_plane(lightness, a_range, b_range, step)).double().mean())
 
 
-def reachable_fractions(
-    lightness_values: Sequence[float],
-    a_range: Sequence[float] = POSTER_A_RANGE,
-    b_range: Sequence[float] = POSTER_B_RANGE,
-    step: float = 1.0,
-) -> torch.Tensor:
+def reachable_fractions(lightness_values: Sequence[float], a_range: Sequence[float] = POSTER_A_RANGE,
+                        b_range: Sequence[float] = POSTER_B_RANGE, step: float = 1.0) -> torch.Tensor:
     """:func:`reachable_fraction` at several lightnesses: (M,) float64 in [0, 1]."""
     lightness_values = [float(v) for v in lightness_values]
     if not lightness_values:
@@ -442,12 +395,8 @@ def reachable_fractions(
     return in_srgb_gamut(planes).double().mean(dim=(1, 2))
 
 
-def overall_reachable_fraction(
-    a_range: Sequence[float] = POSTER_A_RANGE,
-    b_range: Sequence[float] = POSTER_B_RANGE,
-    step: float = 1.0,
-    lightness_step: float = 1.0,
-) -> float:
+def overall_reachable_fraction(a_range: Sequence[float] = POSTER_A_RANGE, b_range: Sequence[float] = POSTER_B_RANGE,
+                               step: float = 1.0, lightness_step: float = 1.0) -> float:
     """Share (0 to 1) of the whole Lab box [0, 100] x a_range x b_range inside the sRGB gamut.
 
     The mean of :func:`reachable_fractions` over slices at the cell centres of L* in [0, 100]
@@ -473,17 +422,12 @@ def srgb_cube_samples(levels: int = 17) -> torch.Tensor:
 
 
 def channel_correlation(image: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation between an image's channels over all its pixels.
+    """Pearson correlation between the channels of a (C, H, W) or (N, C, H, W) float image.
 
-    Args:
-        image: (C, H, W) or (N, C, H, W) float (N images are pooled into one set of pixels).
-    Returns:
-        (C, C) float64 correlation matrix (1 on the diagonal). A constant channel has no
-        defined correlation: its row and column are NaN.
+    N images are pooled into one set of pixels. Returns a (C, C) float64 correlation matrix (1 on
+    the diagonal); a constant channel has no defined correlation: its row and column are NaN.
     """
     check_image_batch(image, "image", allow_unbatched=True)
     if not image.is_floating_point():
         raise ValueError(f"image must be a float tensor, got dtype {image.dtype}")
-    channels = image.shape[-3]
-    pixels = image.double().movedim(-3, 0).reshape(channels, -1)
-    return torch.corrcoef(pixels)
+    return torch.corrcoef(image.double().movedim(-3, 0).reshape(image.shape[-3], -1))

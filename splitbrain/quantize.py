@@ -1,27 +1,18 @@
 """Quantization of colour channels into classes: bins, encode/decode, rescaled bins, rebalancing.
 
 Split-brain autoencoders predict *classes*, not colour values: each half predicts, on a coarse
-grid (12x12), which bin the other channel group falls into. This module holds the bin sets and
-the maps between values and classes.
+grid (12x12), which bin the other channel group falls into. The quantizers share ``channels``,
+``num_classes``, ``encode``, ``decode``, ``centres`` and ``image_ranges``:
 
-Quantizers (all share ``channels``, ``num_classes``, ``encode``, ``decode``, ``centres`` and
-``image_ranges``):
-
-- :class:`UniformQuantizer`: fixed uniform bins per channel, joint class in row-major order
-  (the poster's default: L in 100 bins over [0, 101]; a in 10 bins over [-87, 99] and b in 10
-  bins over [-108, 95], class = a_bin * 10 + b_bin).
+- :class:`UniformQuantizer`: fixed uniform bins per channel, joint class in row-major order.
 - :class:`RescaledQuantizer`: the poster's contribution; each image's channels are binned
-  uniformly between that image's own min and max (+ margin), so the classes encode colour
-  contrast within the image. Decoding needs the per-image ranges back.
+  between that image's own min and max (+ margin), so the classes encode colour contrast
+  within the image.
 - :class:`GamutQuantizer`: nearest of a set of ab points, e.g. the 313 in-gamut bins of Zhang et
-  al. (ECCV 2016), :meth:`GamutQuantizer.published`, or a grid derived from the sRGB gamut by
-  this package, :meth:`GamutQuantizer.derived`.
+  al. (ECCV 2016) or a grid derived here from the sRGB gamut.
 
-Helpers: :func:`downsample` and :func:`downsample_targets` (area average to the target grid and
-quantize), :func:`class_distribution` and :func:`rebalancing_weights` (Zhang 2016 class
-rebalancing, an option; the default training loss is plain cross-entropy),
-:func:`delta_e_2000` and :func:`quantization_error` (what quantization costs perceptually),
-:func:`poster_quantizers` (the poster's presets for each colour space).
+Class rebalancing (Zhang et al. 2016) is an option; the default training loss is plain
+cross-entropy.
 """
 from __future__ import annotations
 
@@ -47,15 +38,11 @@ GAMUT_RULES = ("corners", "nearest")
 _SRGB_AB_BOUND = 130.0  # |a|, |b| of every sRGB colour is below this (about 108 at most)
 
 
-# --------------------------------------------------------------------------------------------
 # Shared checks
-# --------------------------------------------------------------------------------------------
 def _check_float_batch(x: torch.Tensor, name: str, channels: int) -> None:
     check_image_batch(x, name, channels=channels)
     if not x.is_floating_point():
-        raise ValueError(
-            f"{name} must be a floating-point tensor of channel values, got dtype {x.dtype}"
-        )
+        raise ValueError(f"{name} must be a floating-point tensor of channel values, got dtype {x.dtype}")
 
 
 def _check_positive_float(value: float, name: str) -> None:
@@ -69,32 +56,26 @@ def _check_mode(mode: str) -> None:
 
 
 def _check_classes(y: torch.Tensor, num_classes: int, name: str = "y") -> None:
-    if y.dtype in (torch.bool,) or y.is_floating_point() or y.is_complex():
+    if y.dtype == torch.bool or y.is_floating_point() or y.is_complex():
         raise ValueError(f"{name} class map must be an integer tensor, got dtype {y.dtype}")
     if y.numel() == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(y.shape)}")
     low, high = int(y.min()), int(y.max())
     if low < 0 or high >= num_classes:
-        raise ValueError(
-            f"{name} class indices must lie in [0, {num_classes}), got values in [{low}, {high}]"
-        )
+        raise ValueError(f"{name} class indices must lie in [0, {num_classes}), got values in [{low}, {high}]")
 
 
 def _as_bins(bins: int | Sequence[int], channels: int | None, name: str = "bins") -> tuple[int, ...]:
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-        if channels is None:
-            channels = 1
-        bins = (int(bins),) * channels
+        bins = (int(bins),) * (1 if channels is None else channels)
     bins = tuple(bins)
     if len(bins) == 0:
         raise ValueError(f"{name} must name at least one channel, got an empty sequence")
     if channels is not None and len(bins) != channels:
         raise ValueError(f"{name} must have one entry per channel ({channels}), got {len(bins)}")
-    for i, b in enumerate(bins):
-        if isinstance(b, np.integer):
-            b = int(b)
-        check_positive_int(b, f"{name}[{i}]")
-    return tuple(int(b) for b in bins)
+    for i, count in enumerate(bins):
+        check_positive_int(int(count) if isinstance(count, np.integer) else count, f"{name}[{i}]")
+    return tuple(int(count) for count in bins)
 
 
 def _as_floats(values: float | Sequence[float], name: str) -> tuple[float, ...]:
@@ -106,9 +87,7 @@ def _as_floats(values: float | Sequence[float], name: str) -> tuple[float, ...]:
         raise ValueError(f"{name} must be a number or a sequence of numbers, got {values!r}") from error
 
 
-# --------------------------------------------------------------------------------------------
 # Quantizers
-# --------------------------------------------------------------------------------------------
 class Quantizer:
     """Base class: a finite set of ``num_classes`` centres in a ``channels``-dimensional space.
 
@@ -134,19 +113,12 @@ class Quantizer:
     def _checked_ranges(self, ranges: torch.Tensor | None, n: int) -> torch.Tensor | None:
         """Fixed bins take no ranges; per-image bins override this to require them."""
         if ranges is not None:
-            raise ValueError(
-                f"ranges must be None for {type(self).__name__} (its bins are fixed), "
-                f"got a {type(ranges).__name__}"
-            )
+            raise ValueError(f"ranges must be None for {type(self).__name__} (its bins are fixed), "
+                             f"got a {type(ranges).__name__}")
         return None
 
-    def decode(
-        self,
-        y: torch.Tensor,
-        mode: str = "centre",
-        temperature: float = ANNEALED_TEMPERATURE,
-        ranges: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def decode(self, y: torch.Tensor, mode: str = "centre", temperature: float = ANNEALED_TEMPERATURE,
+               ranges: torch.Tensor | None = None) -> torch.Tensor:
         """Map classes or logits back to channel values.
 
         Args:
@@ -175,14 +147,11 @@ class Quantizer:
             temperature = 1.0 if mode == "mean" else float(temperature)
             probabilities = torch.softmax(y / temperature, dim=1)
             centres = self.centres(ranges).to(device=y.device, dtype=y.dtype)
-            if centres.dim() == 2:
-                return torch.einsum("nkhw,kc->nchw", probabilities, centres)
-            return torch.einsum("nkhw,nkc->nchw", probabilities, centres)
+            pattern = "nkhw,kc->nchw" if centres.dim() == 2 else "nkhw,nkc->nchw"
+            return torch.einsum(pattern, probabilities, centres)
         if y.dim() != 3:
-            raise ValueError(
-                f"y must be a class map (N, H, W) of integers or logits (N, {self.num_classes}, H, W), "
-                f"got shape {tuple(y.shape)} and dtype {y.dtype}"
-            )
+            raise ValueError(f"y must be a class map (N, H, W) of integers or logits (N, {self.num_classes}, H, W), "
+                             f"got shape {tuple(y.shape)} and dtype {y.dtype}")
         _check_classes(y, self.num_classes)
         ranges = self._checked_ranges(ranges, y.shape[0])
         dtype = ranges.dtype if ranges is not None and ranges.is_floating_point() else torch.float32
@@ -236,14 +205,10 @@ class _PerChannelBins(Quantizer):
         return index.long()
 
     def encode(self, x: torch.Tensor, ranges: torch.Tensor | None = None) -> torch.Tensor:
-        """Channel values -> joint classes.
+        """Channel values (N, C, H, W) float -> joint classes (N, H, W) long in [0, num_classes).
 
-        Args:
-            x: (N, C, H, W) float channel values (C = ``channels``).
-            ranges: per-image (N, C, 2) (low, high) for per-image bins; None for fixed bins
-                (a :class:`RescaledQuantizer` computes them from ``x`` when None).
-        Returns:
-            (N, H, W) long classes in [0, num_classes).
+        ``ranges``: per-image (N, C, 2) (low, high) for per-image bins, None for fixed bins
+        (a :class:`RescaledQuantizer` computes them from ``x`` when None).
         """
         _check_float_batch(x, "x", self.channels)
         ranges = self._encode_ranges(x, ranges)
@@ -260,9 +225,7 @@ class _PerChannelBins(Quantizer):
         device = ranges.device if ranges is not None else None
         dtype = ranges.dtype if ranges is not None and ranges.is_floating_point() else torch.float32
         low, width = self._low_width(ranges, device, dtype)  # (B, C)
-        grids = torch.meshgrid(
-            *[torch.arange(b, device=device, dtype=dtype) + 0.5 for b in self.bins], indexing="ij"
-        )
+        grids = torch.meshgrid(*[torch.arange(b, device=device, dtype=dtype) + 0.5 for b in self.bins], indexing="ij")
         offsets = torch.stack([g.reshape(-1) for g in grids], dim=1)  # (K, C) in bin units
         centres = low[:, None, :] + offsets[None] * width[:, None, :]  # (B, K, C)
         return centres[0] if ranges is None else centres
@@ -277,13 +240,10 @@ class _PerChannelBins(Quantizer):
 class UniformQuantizer(_PerChannelBins):
     """Fixed uniform bins per channel (the poster's default bins).
 
-    Args:
-        bins: bins per channel (a sequence, or one int for every channel of ``low``).
-        low, high: per-channel range, low < high; bin i covers [low + i*w, low + (i+1)*w),
-            w = (high - low) / bins, values outside clamp to the end bins.
-
-    Example: the poster's ab bins, ``UniformQuantizer([10, 10], [-87, -108], [99, 95])``,
-    100 joint classes, class = a_bin * 10 + b_bin.
+    ``bins`` is a sequence, or one int for every channel of ``low``; per channel low < high, bin i
+    covers [low + i*w, low + (i+1)*w), w = (high - low) / bins, values outside clamp to the end
+    bins. The poster's ab bins, ``UniformQuantizer([10, 10], [-87, -108], [99, 95])``, make 100
+    joint classes, class = a_bin * 10 + b_bin.
     """
 
     def __init__(self, bins: int | Sequence[int], low: float | Sequence[float], high: float | Sequence[float]):
@@ -293,11 +253,8 @@ class UniformQuantizer(_PerChannelBins):
         self.low, self.high = low, high
 
     def _low_width(self, ranges, device, dtype):
-        low = torch.tensor(self.low, device=device, dtype=dtype)
-        width = (torch.tensor(self.high, device=device, dtype=dtype) - low) / torch.tensor(
-            self.bins, device=device, dtype=dtype
-        )
-        return low[None], width[None]
+        low, high, bins = (torch.tensor(v, device=device, dtype=dtype) for v in (self.low, self.high, self.bins))
+        return low[None], ((high - low) / bins)[None]
 
     def __repr__(self) -> str:
         return f"UniformQuantizer(bins={list(self.bins)}, low={list(self.low)}, high={list(self.high)})"
@@ -310,11 +267,7 @@ class RescaledQuantizer(_PerChannelBins):
     poster's "+1": margin 1.0), so the classes say where a pixel lies within the image's own
     colour range. A constant channel (min == max) still gets a valid range of width ``margin``.
     The class alone cannot be decoded: keep the ranges (:meth:`image_ranges`) and pass them to
-    :meth:`decode` and :meth:`centres`.
-
-    Args:
-        bins: bins per channel (a sequence; an int means one channel).
-        margin: > 0, added to each image's max.
+    :meth:`decode` and :meth:`centres`. ``bins``: per channel (an int means one channel).
     """
 
     per_image_ranges = True
@@ -328,27 +281,19 @@ class RescaledQuantizer(_PerChannelBins):
         """(N, C, H, W) float -> (N, C, 2): (min, max + margin) of each image and channel."""
         _check_float_batch(x, "x", self.channels)
         x = x.detach()
-        low = x.amin(dim=(2, 3))
-        high = x.amax(dim=(2, 3)) + self.margin
-        return torch.stack([low, high], dim=-1)
+        return torch.stack([x.amin(dim=(2, 3)), x.amax(dim=(2, 3)) + self.margin], dim=-1)
 
     def _encode_ranges(self, x, ranges):
-        if ranges is None:
-            return self.image_ranges(x)
-        return self._checked_ranges(ranges, x.shape[0])
+        return self.image_ranges(x) if ranges is None else self._checked_ranges(ranges, x.shape[0])
 
     def _checked_ranges(self, ranges, n):
         if ranges is None:
-            raise ValueError(
-                "ranges is required by RescaledQuantizer: pass the per-image (N, C, 2) (low, high) "
-                "returned by image_ranges() (or by downsample_targets) for the images encoded"
-            )
+            raise ValueError("ranges is required by RescaledQuantizer: pass the per-image (N, C, 2) (low, high) "
+                             "returned by image_ranges() (or by downsample_targets) for the images encoded")
         if not isinstance(ranges, torch.Tensor):
             raise ValueError(f"ranges must be a torch.Tensor of shape (N, C, 2), got {type(ranges).__name__}")
         if ranges.dim() != 3 or ranges.shape[1:] != (self.channels, 2) or ranges.shape[0] != n:
-            raise ValueError(
-                f"ranges must have shape (N, C, 2) = ({n}, {self.channels}, 2), got {tuple(ranges.shape)}"
-            )
+            raise ValueError(f"ranges must have shape (N, C, 2) = ({n}, {self.channels}, 2), got {tuple(ranges.shape)}")
         if not ranges.is_floating_point():
             ranges = ranges.float()
         if not bool(torch.isfinite(ranges).all()):
@@ -371,10 +316,8 @@ class GamutQuantizer(Quantizer):
 
     ``encode`` assigns each pixel the index of its nearest point (Euclidean; on an exact tie the
     lower index), as Zhang et al. (2016) do with their 313 ab bins; values outside the set's hull
-    go to the nearest point. Centres are the points themselves.
-
-    Args:
-        points: (K, C) array-like of finite, distinct points (for ab bins C = 2, in Lab units).
+    go to the nearest point. Centres are the points themselves: ``points`` is a (K, C) array-like
+    of finite, distinct points (for ab bins C = 2, in Lab units).
     """
 
     def __init__(self, points):
@@ -386,8 +329,7 @@ class GamutQuantizer(Quantizer):
         if len(np.unique(array, axis=0)) != len(array):
             raise ValueError("points must be distinct, got repeated points")
         self.points = torch.as_tensor(array, dtype=torch.float32)
-        self.channels = array.shape[1]
-        self.num_classes = array.shape[0]
+        self.num_classes, self.channels = array.shape
 
     @classmethod
     def published(cls) -> "GamutQuantizer":
@@ -417,18 +359,14 @@ class GamutQuantizer(Quantizer):
         flat = x.detach().to(dtype).permute(0, 2, 3, 1).reshape(-1, c)
         points = self.points.to(device=x.device, dtype=dtype)
         # squared differences computed directly (not cdist's matmul form) so near-ties resolve exactly
-        nearest = [
-            ((part[:, None, :] - points[None]) ** 2).sum(-1).argmin(dim=1) for part in flat.split(chunk)
-        ]
+        nearest = [((part[:, None, :] - points[None]) ** 2).sum(-1).argmin(dim=1) for part in flat.split(chunk)]
         return torch.cat(nearest).view(n, h, w)
 
     def __repr__(self) -> str:
         return f"GamutQuantizer(num_classes={self.num_classes}, channels={self.channels})"
 
 
-# --------------------------------------------------------------------------------------------
 # Gamut bin sets
-# --------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def _published_points() -> np.ndarray:
     data = resources.files("splitbrain").joinpath("assets", PUBLISHED_GAMUT_FILE).read_bytes()
@@ -451,7 +389,7 @@ def _srgb_ab_occupancy(grid: int) -> tuple[frozenset, frozenset]:
     """
     levels = torch.arange(256, dtype=torch.uint8)
     reds_per_chunk = 64  # 4M colours per rgb_to_lab call: few calls, a few hundred MB at most
-    offset = math.ceil(_SRGB_AB_BOUND / grid) + 1  # sRGB a, b lie well inside [-130, 130]
+    offset = math.ceil(_SRGB_AB_BOUND / grid) + 1
     hits = torch.zeros(2, 2 * offset + 1, 2 * offset + 1, dtype=torch.bool)  # (cells, nearest)
     with torch.no_grad():
         for red in range(0, 256, reds_per_chunk):
@@ -481,26 +419,24 @@ def derived_gamut_points(grid: int = 10, rule: str = "corners") -> np.ndarray:
     """ab grid points of the sRGB gamut, derived by this package: (K, 2) int64, sorted by a, b.
 
     The grid points are (a, b) = (grid * i, grid * j) for integers i, j, in CIE Lab (D65,
-    :func:`splitbrain.color.rgb_to_lab`). The sweep covers all 2^24 8-bit sRGB colours (in
-    chunks of 4M colours; 2-4 s on two CPU cores once, then cached per grid).
+    :func:`splitbrain.color.rgb_to_lab`), found by a sweep of all 2^24 8-bit sRGB colours in
+    chunks of 4M (2-4 s on two CPU cores once, then cached per grid; a copy is returned).
 
     Rules:
         "corners" (default): keep every grid point that is a corner of a grid cell
             [grid*i, grid*(i+1)) x [grid*j, grid*(j+1)) containing the ab of at least one 8-bit
-            sRGB colour. Equivalently, keep (A, B) when some colour has
-            A - grid <= a < A + grid and B - grid <= b < B + grid. These are the bins a colour
-            can be softly encoded to by bilinear interpolation between grid points.
+            sRGB colour, i.e. keep (A, B) when some colour has A - grid <= a < A + grid and
+            B - grid <= b < B + grid: the bins a colour can be softly encoded to by bilinear
+            interpolation between grid points.
         "nearest": keep the grid points that some colour rounds to (round(a / grid) * grid,
             round(b / grid) * grid).
 
     With grid 10: "corners" gives 309 points, every one of them in the published 313 bins
     (:meth:`GamutQuantizer.published`); the published set has 4 more, (40, 90), (100, -90),
     (100, -10) and (100, 0), whose neighbouring cells hold no 8-bit sRGB colour. "nearest"
-    gives 261 points, all among the published ones. The same cells come out of a 2048-level
-    sampling of the RGB cube's faces, so the 8-bit sweep already finds the continuous gamut's
-    cells. The test that produced the published 313 is undocumented.
-
-    Returns a copy; the computation is cached (``functools.lru_cache``).
+    gives 261 points, all among the published ones. A 2048-level sampling of the RGB cube's
+    faces finds the same cells as the 8-bit sweep. The test that produced the published 313 is
+    undocumented.
     """
     check_positive_int(grid, "grid")
     if rule not in GAMUT_RULES:
@@ -508,20 +444,14 @@ def derived_gamut_points(grid: int = 10, rule: str = "corners") -> np.ndarray:
     return _derived_points(grid, rule).copy()
 
 
-# --------------------------------------------------------------------------------------------
 # Target grid
-# --------------------------------------------------------------------------------------------
 def downsample(x: torch.Tensor, grid: int = DEFAULT_GRID) -> torch.Tensor:
-    """Area-average channel values down to a grid x grid map.
+    """Area-average channel values (N, C, H, W) float, H, W >= grid, down to (N, C, grid, grid).
 
-    Args:
-        x: (N, C, H, W) float, H, W >= grid.
-        grid: side of the output grid (12 in the paper and the poster).
-    Returns:
-        (N, C, grid, grid), same dtype and device. Each output cell is the mean of the input
-        pixels it covers (``F.adaptive_avg_pool2d``; exact block means when H and W are
-        multiples of grid). The poster used skimage's anti-aliased resize instead (a Gaussian
-        prefilter and interpolation), which gives slightly smoother values.
+    Same dtype and device. Each output cell is the mean of the input pixels it covers
+    (``F.adaptive_avg_pool2d``; exact block means when H and W are multiples of grid). The poster
+    used skimage's anti-aliased resize instead (a Gaussian prefilter and interpolation), which
+    gives slightly smoother values.
     """
     check_image_batch(x, "x")
     if not x.is_floating_point():
@@ -536,29 +466,21 @@ def downsample(x: torch.Tensor, grid: int = DEFAULT_GRID) -> torch.Tensor:
 def downsample_targets(
     x: torch.Tensor, quantizer: Quantizer, grid: int = DEFAULT_GRID
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Downsample a channel group to the target grid and quantize it.
+    """Downsample a channel group (N, C, H, W) float (e.g. ab in Lab units) to the grid and quantize it.
 
-    Args:
-        x: (N, C, H, W) float channel values of one group (e.g. ab in Lab units).
-        quantizer: a quantizer with ``channels == C``.
-        grid: target grid side.
-    Returns:
-        (classes (N, grid, grid) long, ranges): ranges are the per-image (N, C, 2) ranges of the
-        *downsampled* values for a per-image quantizer (what the poster bins between), else None.
+    Returns (classes (N, grid, grid) long, ranges): ranges are the per-image (N, C, 2) ranges of
+    the *downsampled* values for a per-image quantizer (what the poster bins between), else None.
     """
     small = downsample(x, grid)
     ranges = quantizer.image_ranges(small)
     return quantizer.encode(small, ranges), ranges
 
 
-# --------------------------------------------------------------------------------------------
 # Class rebalancing (Zhang et al. 2016)
-# --------------------------------------------------------------------------------------------
 def class_distribution(classes: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Empirical class frequencies: (num_classes,) float64 summing to 1.
 
-    Args:
-        classes: integer tensor of any shape (e.g. (N, H, W) targets), values in [0, num_classes).
+    ``classes``: integer tensor of any shape (e.g. (N, H, W) targets), values in [0, num_classes).
     """
     check_positive_int(num_classes, "num_classes")
     if not isinstance(classes, torch.Tensor):
@@ -576,10 +498,8 @@ def _check_prior_centres(prior: torch.Tensor, centres: torch.Tensor) -> tuple[to
     if centres.dim() == 1:
         centres = centres[:, None]
     if centres.dim() != 2 or centres.shape[0] != prior.shape[0]:
-        raise ValueError(
-            f"centres must have shape (K, C) with K = {prior.shape[0]} (the length of prior), "
-            f"got shape {tuple(centres.shape)}"
-        )
+        raise ValueError(f"centres must have shape (K, C) with K = {prior.shape[0]} (the length of prior), "
+                         f"got shape {tuple(centres.shape)}")
     if not bool(torch.isfinite(prior).all()) or bool((prior < 0).any()) or float(prior.sum()) <= 0:
         raise ValueError("prior must be finite, non-negative and have a positive sum")
     if not bool(torch.isfinite(centres).all()):
@@ -611,19 +531,16 @@ def rebalancing_weights(
 ) -> torch.Tensor:
     """Class-rebalancing weights of Zhang et al. (2016): (K,) float64, all > 0.
 
-    p~ = the prior smoothed by :func:`smooth_distribution` (sigma, in the centres' units);
-    w_q proportional to 1 / ((1 - lam) p~_q + lam / K), scaled so that sum_q p~_q w_q = 1.
-    Rare bins weigh more; lam = 1 gives all ones. Pass the weights to
-    ``torch.nn.CrossEntropyLoss(weight=...)``; the package's default loss stays unweighted,
-    as in the split-brain paper.
+    p~ = the prior (K,) of non-negative bin frequencies (e.g. :func:`class_distribution`)
+    smoothed by :func:`smooth_distribution` (sigma >= 0, in the centres' units, 5 in the paper);
+    w_q proportional to 1 / ((1 - lam) p~_q + lam / K), 0 < lam <= 1 (0.5 in the paper), scaled
+    so that sum_q p~_q w_q = 1. Rare bins weigh more; lam = 1 gives all ones. Pass the weights to
+    ``torch.nn.CrossEntropyLoss(weight=...)``; the package's default loss stays unweighted, as in
+    the split-brain paper.
 
-    Args:
-        prior: (K,) non-negative bin frequencies (e.g. :func:`class_distribution`).
-        centres: (K, C) bin centres (``quantizer.centres()``). For per-image bins, whose
-            centres move from image to image, there is no fixed centre set to smooth over:
-            pass sigma = 0 or centres in bin units.
-        lam: mixing weight of the uniform distribution, 0 < lam <= 1 (0.5 in the paper).
-        sigma: Gaussian smoothing width, >= 0 (5 in the paper).
+    ``centres`` (K, C) are the bin centres (``quantizer.centres()``). Per-image bins have no fixed
+    centre set to smooth over (their centres move from image to image): pass sigma = 0 or centres
+    in bin units.
     """
     if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not (0 < lam <= 1):
         raise ValueError(f"lam must be a number in (0, 1], got {lam!r}")
@@ -632,9 +549,7 @@ def rebalancing_weights(
     return weights / (smoothed * weights).sum()
 
 
-# --------------------------------------------------------------------------------------------
 # Perceptual quantization error
-# --------------------------------------------------------------------------------------------
 def _as_unit_rgb(rgb: torch.Tensor, name: str) -> torch.Tensor:
     check_image_batch(rgb, name, channels=3)
     if rgb.dtype == torch.uint8:
@@ -645,14 +560,12 @@ def _as_unit_rgb(rgb: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def delta_e_2000(rgb1: torch.Tensor, rgb2: torch.Tensor) -> torch.Tensor:
-    """Mean CIEDE2000 colour difference per image.
+    """Mean CIEDE2000 colour difference per image of two (N, 3, H, W) sRGB batches of the same shape.
 
-    Args:
-        rgb1, rgb2: (N, 3, H, W) sRGB, float in [0, 1] or uint8 in [0, 255], same shape.
-    Returns:
-        (N,) float64 on the CPU: the mean over pixels of CIEDE2000 between the two images'
-        CIE Lab values (D65, :func:`splitbrain.color.rgb_to_lab`), computed by colour-science
-        (``colour.delta_E(..., method="CIE 2000")``). About 1 is a just-noticeable difference.
+    The inputs are float in [0, 1] or uint8 in [0, 255]. Returns (N,) float64 on the CPU: the mean
+    over pixels of CIEDE2000 between the two images' CIE Lab values (D65,
+    :func:`splitbrain.color.rgb_to_lab`), computed by colour-science
+    (``colour.delta_E(..., method="CIE 2000")``). About 1 is a just-noticeable difference.
     """
     import colour  # imported here: colour-science is slow to import and only this needs it
 
@@ -690,49 +603,38 @@ class QuantizationError:
         return float(self.delta_e.mean())
 
 
-def quantization_error(
-    rgb: torch.Tensor,
-    quantizer: str | Quantizer = "lab",
-    grid: int | None = None,
-    space: str | ColorSpace | None = None,
-    upsample: str = "nearest",
-) -> QuantizationError:
+def quantization_error(rgb: torch.Tensor, quantizer: str | Quantizer = "lab", grid: int | None = None,
+                       space: str | ColorSpace | None = None, upsample: str = "nearest") -> QuantizationError:
     """Quantize group 2 of a colour space (ab, or GB), reconstruct the image and measure CIEDE2000.
 
+    ``rgb`` is (N, 3, H, W) sRGB, float in [0, 1] or uint8; group 1 (L, or R) is kept at full
+    resolution.
+
     Args:
-        rgb: (N, 3, H, W) sRGB, float in [0, 1] or uint8.
         quantizer: a colour space name ("lab", "rescaled_lab", "rgb"), meaning the poster's
             group-2 quantizer for it (:func:`poster_quantizers`), or a quantizer for group 2
-            (then ``space`` says which colour space, default "lab").
+            (then ``space``, a name or ColorSpace, says which colour space, default "lab").
         grid: None quantizes every pixel. An int reproduces the poster's figure "original /
             downsampled / reconstruction": group 2 is area-averaged to grid x grid
             (:func:`downsample`), quantized (per-image ranges from the downsampled values, as in
             training), decoded to bin centres and upsampled back to H x W.
-        space: the colour space when ``quantizer`` is an object (name or ColorSpace).
         upsample: "nearest" (each grid cell a flat block, showing the target exactly) or
             "bilinear" (``F.interpolate``, align_corners=False: smoother, closer to the image).
-    Returns:
-        a :class:`QuantizationError`; group 1 (L, or R) is kept at full resolution.
     """
     if isinstance(quantizer, str):
         if space is not None:
             raise ValueError("space must be None when quantizer is a colour space name (it names the space)")
         space, quantizer = quantizer, poster_quantizers(quantizer)[1]
     elif not isinstance(quantizer, Quantizer):
-        raise ValueError(
-            f"quantizer must be a colour space name or a Quantizer, got {type(quantizer).__name__}"
-        )
+        raise ValueError(f"quantizer must be a colour space name or a Quantizer, got {type(quantizer).__name__}")
     space = get_color_space(space or "lab") if not isinstance(space, ColorSpace) else space
     if upsample not in ("nearest", "bilinear"):
         raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {upsample!r}")
     unit_rgb = _as_unit_rgb(rgb, "rgb").float()
-    values = space.from_rgb(unit_rgb)
-    group1, group2 = space.split(values)
+    group1, group2 = space.split(space.from_rgb(unit_rgb))
     if quantizer.channels != group2.shape[1]:
-        raise ValueError(
-            f"quantizer must have {group2.shape[1]} channels for group 2 of {space.name!r}, "
-            f"got {quantizer.channels}"
-        )
+        raise ValueError(f"quantizer must have {group2.shape[1]} channels for group 2 of {space.name!r}, "
+                         f"got {quantizer.channels}")
     size = tuple(group2.shape[-2:])
     downsampled = None
     with torch.no_grad():
@@ -740,21 +642,15 @@ def quantization_error(
             target = group2
         else:
             target = downsample(group2, grid)
-            blurred = upsample_map(target, size, upsample)
-            downsampled = space.to_rgb(space.merge(group1, blurred))
+            downsampled = space.to_rgb(space.merge(group1, upsample_map(target, size, upsample)))
         ranges = quantizer.image_ranges(target)
         classes = quantizer.encode(target, ranges)
         decoded = quantizer.decode(classes, ranges=ranges).to(target.dtype)
         if grid is not None:
             decoded = upsample_map(decoded, size, upsample)
         reconstruction = space.to_rgb(space.merge(group1, decoded))
-    return QuantizationError(
-        delta_e=delta_e_2000(unit_rgb, reconstruction),
-        reconstruction=reconstruction,
-        downsampled=downsampled,
-        classes=classes,
-        ranges=ranges,
-    )
+    return QuantizationError(delta_e=delta_e_2000(unit_rgb, reconstruction), reconstruction=reconstruction,
+                             downsampled=downsampled, classes=classes, ranges=ranges)
 
 
 def upsample_map(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
@@ -765,9 +661,7 @@ def upsample_map(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Ten
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
-# --------------------------------------------------------------------------------------------
 # The poster's presets
-# --------------------------------------------------------------------------------------------
 def poster_quantizers(space_name: str, bins1: int = 100, bins2: int = 10) -> tuple[_PerChannelBins, _PerChannelBins]:
     """The poster's quantizers (q1, q2) for group 1 and group 2 of a colour space.
 
@@ -786,11 +680,8 @@ def poster_quantizers(space_name: str, bins1: int = 100, bins2: int = 10) -> tup
     if space.per_image_ranges:
         quantizer2 = RescaledQuantizer([bins2] * len(second), margin=1.0)
     else:
-        quantizer2 = UniformQuantizer(
-            [bins2] * len(second),
-            [space.value_ranges[c][0] for c in second],
-            [space.value_ranges[c][1] for c in second],
-        )
+        low2, high2 = zip(*(space.value_ranges[c] for c in second))
+        quantizer2 = UniformQuantizer([bins2] * len(second), low2, high2)
     return quantizer1, quantizer2
 
 
@@ -807,20 +698,18 @@ def entropy_bits(distribution) -> float:
 def class_statistics(classes: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per image: how many distinct classes it uses, and the entropy of its class histogram.
 
-    Args:
-        classes: (N, H, W) integer class maps in [0, num_classes) (e.g. 12x12 targets).
-        num_classes: K.
-    Returns:
-        (distinct (N,) int64 in [1, min(K, H*W)], entropy (N,) float64 in bits, in
-        [0, log2 of distinct]).
+    ``classes``: (N, H, W) integer class maps in [0, K = num_classes) (e.g. 12x12 targets).
+    Returns (distinct (N,) int64 in [1, min(K, H*W)], entropy (N,) float64 in bits, in
+    [0, log2 of distinct]).
     """
     check_positive_int(num_classes, "num_classes")
     if not isinstance(classes, torch.Tensor) or classes.dim() != 3 or classes.numel() == 0:
         raise ValueError(f"classes must be a non-empty (N, H, W) tensor, got {getattr(classes, 'shape', classes)!r}")
     if classes.is_floating_point() or classes.dtype == torch.bool:
         raise ValueError(f"classes must be an integer tensor, got dtype {classes.dtype}")
-    if int(classes.min()) < 0 or int(classes.max()) >= num_classes:
-        raise ValueError(f"classes must lie in [0, {num_classes}), got values in [{int(classes.min())}, {int(classes.max())}]")
+    low, high = int(classes.min()), int(classes.max())
+    if low < 0 or high >= num_classes:
+        raise ValueError(f"classes must lie in [0, {num_classes}), got values in [{low}, {high}]")
     flat = classes.reshape(classes.shape[0], -1).long()
     counts = torch.zeros(flat.shape[0], num_classes, dtype=torch.float64)
     counts.scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.float64))
@@ -829,36 +718,23 @@ def class_statistics(classes: torch.Tensor, num_classes: int) -> tuple[torch.Ten
     return (counts > 0).sum(dim=1), entropy.clamp_min(0.0)
 
 
-def example_logits(
-    ab: torch.Tensor,
-    centres: torch.Tensor,
-    prior: torch.Tensor,
-    sigma: float = 10.0,
-    prior_weight: float = 0.5,
-) -> torch.Tensor:
-    """Logits of an illustrative, hedging "predictor" (no network involved).
+def example_logits(ab: torch.Tensor, centres: torch.Tensor, prior: torch.Tensor, sigma: float = 10.0,
+                   prior_weight: float = 0.5) -> torch.Tensor:
+    """Logits (N, K, H, W) float32 (log-probabilities) of an illustrative, hedging "predictor".
 
-    For each pixel it puts ``1 - prior_weight`` of its belief on the bins near the true
-    colour (a Gaussian of width ``sigma`` around the true ab) and ``prior_weight`` on the
-    dataset's usual colours (``prior``): what a colorizer that is unsure tends to do. Used to
-    compare decoding rules on realistic, uncertain predictions.
-
-    Args:
-        ab: (N, 2, H, W) true a*, b* values.
-        centres: (K, 2) bin centres in ab units.
-        prior: (K,) class frequencies (non-negative; normalised here).
-        sigma: > 0, width of the belief around the true colour (ab units).
-        prior_weight: in [0, 1).
-    Returns:
-        (N, K, H, W) float32 logits (log-probabilities).
+    No network is involved. For each pixel of ``ab`` (N, 2, H, W), the true a*, b*, it puts
+    ``1 - prior_weight`` of its belief (prior_weight in [0, 1)) on the bins near the true colour
+    (a Gaussian of width ``sigma`` > 0, in ab units, over the bin centres (K, 2)) and
+    ``prior_weight`` on the dataset's usual colours (``prior``, (K,) non-negative class
+    frequencies, normalised here): what a colorizer that is unsure tends to do. Used to compare
+    decoding rules on realistic, uncertain predictions.
     """
     check_image_batch(ab, "ab", channels=2)
     centres = torch.as_tensor(centres, dtype=torch.float64)
     prior = torch.as_tensor(prior, dtype=torch.float64).reshape(-1)
     if centres.dim() != 2 or centres.shape[1] != 2 or prior.numel() != centres.shape[0]:
-        raise ValueError(
-            f"centres must be (K, 2) and prior (K,), got shapes {tuple(centres.shape)} and {tuple(prior.shape)}"
-        )
+        raise ValueError(f"centres must be (K, 2) and prior (K,), "
+                         f"got shapes {tuple(centres.shape)} and {tuple(prior.shape)}")
     if not (isinstance(sigma, (int, float)) and sigma > 0):
         raise ValueError(f"sigma must be a number > 0, got {sigma!r}")
     if not (isinstance(prior_weight, (int, float)) and 0 <= prior_weight < 1):

@@ -43,18 +43,17 @@ class Batch:
 
 
 CPU_BLOCK_PIXELS = 1 << 16
-"""Pixels per block of the CPU colour conversion (64k pixels: under 1 MB of float32 per channel
-triple, so a block's intermediate results stay in the cache)."""
+"""Pixels per block of the CPU colour conversion: 64k pixels, under 1 MB of float32 per channel
+triple, so a block's intermediate results stay in the cache (about 3x faster than whole-batch
+passes, which are memory-bound)."""
 
 
 class CrossChannelTargets:
     """Turns uint8 RGB batches into split-brain inputs and targets for one colour space.
 
-    Args:
-        space: the colour space (``splitbrain.color.get_color_space``).
-        quantizer1: quantizer of group 1 (e.g. L in 100 bins).
-        quantizer2: quantizer of group 2 (e.g. ab in 10 x 10 joint bins, fixed or rescaled).
-        grid: side of the square target grid (12 in the paper and the poster).
+    ``quantizer1`` bins group 1 (e.g. L in 100 bins), ``quantizer2`` group 2 (e.g. ab in 10 x 10
+    joint bins, fixed or rescaled); ``grid`` is the side of the square target grid (12 in the paper
+    and the poster).
     """
 
     def __init__(self, space: ColorSpace, quantizer1, quantizer2, grid: int = 12):
@@ -75,14 +74,8 @@ class CrossChannelTargets:
         return self.space.group_channels
 
     def prepare(self, rgb: torch.Tensor) -> Batch:
-        """Prepare one batch.
-
-        Args:
-            rgb: (N, 3, H, W) uint8 in [0, 255] or float in [0, 1], on the training device,
-                with H, W >= ``grid``.
-        Returns:
-            a :class:`Batch` on the same device.
-        """
+        """One :class:`Batch` from ``rgb`` (N, 3, H, W), uint8 in [0, 255] or float in [0, 1], with
+        H, W >= ``grid``, on the same device."""
         check_image_batch(rgb, "rgb", channels=3)
         if min(rgb.shape[-2:]) < self.grid:
             raise ValueError(
@@ -101,9 +94,7 @@ class CrossChannelTargets:
         """(N, 3, H, W) RGB -> (network inputs (N, 3, H, W), the area average of the colour-space
         values on the grid (N, 3, grid, grid)), both float32 (or the float input's dtype).
 
-        Every operation here is per image, so on the CPU the batch is converted in blocks of
-        about :data:`CPU_BLOCK_PIXELS` pixels: the elementwise passes are memory-bound, and a
-        block that stays in the CPU cache makes them about 3x faster than whole-batch passes. On a
+        On the CPU the batch is converted in blocks of about :data:`CPU_BLOCK_PIXELS` pixels; on a
         GPU the whole batch goes at once.
         """
         n, _, height, width = rgb.shape

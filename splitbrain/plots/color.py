@@ -26,31 +26,18 @@ from ..color import (
     srgb_cube_samples,
 )
 
-__all__ = [
-    "lab_axis_colormap",
-    "plot_srgb_gamut",
-    "plot_ab_slices",
-    "plot_reachable_fraction",
-    "plot_channel_split",
-    "plot_correlation_matrices",
-]
-
+__all__ = ["lab_axis_colormap", "plot_srgb_gamut", "plot_ab_slices", "plot_reachable_fraction", "plot_channel_split",
+           "plot_correlation_matrices"]
 
 _UNREACHABLE_GREY = 0.82  # grey level painted where an ab value has no sRGB colour
 
 
-# --------------------------------------------------------------------------------------------
 # Numeric helpers
-# --------------------------------------------------------------------------------------------
 def lab_axis_colormap(channel: str, lightness: float = 70.0, limit: float = 100.0) -> ListedColormap:
     """A colormap that shows a* or b* in its own colours: the sRGB of (L, t, 0) or (L, 0, t).
 
-    Args:
-        channel: "a" (green to magenta) or "b" (blue to yellow).
-        lightness: L* of the colours.
-        limit: the map runs from t = -limit to t = +limit.
-    Returns:
-        a 256-entry :class:`~matplotlib.colors.ListedColormap` (out-of-gamut ends are clipped).
+    ``channel`` is "a" (green to magenta) or "b" (blue to yellow); t runs from -limit to +limit.
+    Returns a 256-entry :class:`~matplotlib.colors.ListedColormap` (out-of-gamut ends are clipped).
     """
     if channel not in ("a", "b"):
         raise ValueError(f"channel must be 'a' or 'b', got {channel!r}")
@@ -62,9 +49,7 @@ def lab_axis_colormap(channel: str, lightness: float = 70.0, limit: float = 100.
     return ListedColormap(rgb, name=f"lab_{channel}")
 
 
-# --------------------------------------------------------------------------------------------
 # Figures
-# --------------------------------------------------------------------------------------------
 def _as_unit_rgb(rgb: torch.Tensor, name: str = "rgb") -> torch.Tensor:
     """(3, H, W) uint8 or float -> (3, H, W) float64 in [0, 1]."""
     check_image_batch(rgb, name, channels=3, allow_unbatched=True)
@@ -95,9 +80,6 @@ def plot_srgb_gamut(levels: int = 17, a_range=POSTER_A_RANGE, b_range=POSTER_B_R
 
     Panels: a 3-D scatter (a*, b*, L*); the top view (a*, b*) with the poster's a/b box dashed;
     a side view (a*, L*). Each point is drawn in its own colour.
-
-    Returns:
-        a Figure with 3 axes.
     """
     rgb = srgb_cube_samples(levels)
     lab = rgb_to_lab(rgb.T.reshape(3, 1, -1))[:, 0].T.numpy()  # (M, 3)
@@ -108,46 +90,32 @@ def plot_srgb_gamut(levels: int = 17, a_range=POSTER_A_RANGE, b_range=POSTER_B_R
     fig = Figure(figsize=(13, 4.3), layout="constrained")
     ax3d = fig.add_subplot(1, 3, 1, projection="3d")
     ax3d.scatter(a, b, lightness, c=colours, s=6, depthshade=False)
-    ax3d.set_xlabel("a*")
-    ax3d.set_ylabel("b*")
-    ax3d.set_zlabel("L*")
-    ax3d.set_title(f"{len(rgb)} sRGB colours in Lab")
+    ax3d.set(xlabel="a*", ylabel="b*", zlabel="L*", title=f"{len(rgb)} sRGB colours in Lab")
     ax3d.view_init(elev=22, azim=-60)
 
     top = fig.add_subplot(1, 3, 2)
     top.scatter(a[order], b[order], c=colours[order], s=6)
     _draw_box(top, a_range, b_range)
-    top.set_xlabel("a*  (green <-> red)")
-    top.set_ylabel("b*  (blue <-> yellow)")
-    top.set_title("seen from above: the ab plane")
+    top.set(xlabel="a*  (green <-> red)", ylabel="b*  (blue <-> yellow)", title="seen from above: the ab plane")
     top.set_aspect("equal")
     top.legend(loc="lower left", fontsize="small")
 
     side = fig.add_subplot(1, 3, 3)
     by_b = np.argsort(-np.abs(b))
     side.scatter(a[by_b], lightness[by_b], c=colours[by_b], s=6)
-    side.set_xlabel("a*")
-    side.set_ylabel("L*")
-    side.set_title("seen from the side: narrow at black and white")
+    side.set(xlabel="a*", ylabel="L*", title="seen from the side: narrow at black and white")
     return fig
 
 
-def plot_ab_slices(
-    lightness_values: Sequence[float] = (25.0, 50.0, 75.0),
-    step: float = 1.0,
-    extent: Sequence[float] = (-120.0, 120.0, -120.0, 120.0),
-    a_range=POSTER_A_RANGE,
-    b_range=POSTER_B_RANGE,
-) -> Figure:
-    """Slices of Lab at fixed L*: every reachable ab in its sRGB colour, unreachable ab in grey.
+def plot_ab_slices(lightness_values: Sequence[float] = (25.0, 50.0, 75.0), step: float = 1.0,
+                   extent: Sequence[float] = (-120.0, 120.0, -120.0, 120.0),
+                   a_range=POSTER_A_RANGE, b_range=POSTER_B_RANGE) -> Figure:
+    """Slices of Lab at fixed L*, one panel per L*: every reachable ab in its sRGB colour,
+    unreachable ab in grey.
 
-    Args:
-        lightness_values: one panel per L*.
-        step: sampling step of the ab plane (Lab units).
-        extent: (a_low, a_high, b_low, b_high) of the drawn plane.
-        a_range, b_range: the box drawn dashed and used for the share in each title.
-    Returns:
-        a Figure with ``len(lightness_values)`` axes.
+    ``step`` is the sampling step of the ab plane (Lab units), ``extent`` the (a_low, a_high,
+    b_low, b_high) of the drawn plane; the box a_range x b_range is drawn dashed and each title
+    gives the share of it that is reachable.
     """
     lightness_values = [float(v) for v in lightness_values]
     if not lightness_values:
@@ -164,28 +132,20 @@ def plot_ab_slices(
                   interpolation="nearest")
         _draw_box(ax, a_range, b_range)
         share = reachable_fraction(lightness, a_range, b_range, step)
-        ax.set_title(f"L* = {lightness:g}: {100 * share:.0f}% of the box reachable")
-        ax.set_xlabel("a*")
-        ax.set_ylabel("b*")
+        ax.set(title=f"L* = {lightness:g}: {100 * share:.0f}% of the box reachable", xlabel="a*", ylabel="b*")
         ax.axhline(0, color="black", linewidth=0.4)
         ax.axvline(0, color="black", linewidth=0.4)
     axes[0].legend(loc="lower left", fontsize="small")
     return fig
 
 
-def plot_reachable_fraction(
-    lightness: Sequence[float] | torch.Tensor,
-    fractions: Sequence[float] | torch.Tensor,
-    highlight: Sequence[float] = (),
-) -> Figure:
+def plot_reachable_fraction(lightness: Sequence[float] | torch.Tensor, fractions: Sequence[float] | torch.Tensor,
+                            highlight: Sequence[float] = ()) -> Figure:
     """Share of the a/b box reachable in sRGB against L*.
 
-    Args:
-        lightness: (M,) L* values.
-        fractions: (M,) shares in [0, 1] (e.g. :func:`splitbrain.color.reachable_fractions`).
-        highlight: L* values to mark with a dot (their share is interpolated).
-    Returns:
-        a Figure with 1 axes.
+    ``lightness`` (M,) L* values, ``fractions`` (M,) shares in [0, 1] (e.g.
+    :func:`splitbrain.color.reachable_fractions`); ``highlight`` L* values are marked with a dot
+    (their share interpolated).
     """
     lightness = np.asarray(lightness, dtype=np.float64).reshape(-1)
     fractions = np.asarray(fractions, dtype=np.float64).reshape(-1)
@@ -202,11 +162,9 @@ def plot_reachable_fraction(
         ax.plot([value], [100 * share], "o", color="tab:red")
         ax.annotate(f"{100 * share:.0f}%", (value, 100 * share), textcoords="offset points",
                     xytext=(0, 7), ha="center")
-    ax.set_xlabel("L*")
-    ax.set_ylabel("reachable share of the a/b box (%)")
-    ax.set_xlim(0, 100)
-    ax.set_ylim(0, max(5.0, 110 * float(fractions.max())))
-    ax.set_title("How much of the a/b box sRGB colours fill, slice by slice")
+    ax.set(xlabel="L*", ylabel="reachable share of the a/b box (%)", xlim=(0, 100),
+           ylim=(0, max(5.0, 110 * float(fractions.max()))),
+           title="How much of the a/b box sRGB colours fill, slice by slice")
     ax.grid(alpha=0.3)
     return fig
 
@@ -218,11 +176,7 @@ def plot_channel_split(rgb: torch.Tensor, colour_lightness: float = 70.0) -> Fig
     (0 to 100), a* and b* in their own colours (:func:`lab_axis_colormap`, symmetric limits),
     and the colour alone: the image's a*, b* with L* set to ``colour_lightness`` everywhere.
 
-    Args:
-        rgb: (3, H, W) (or (1, 3, H, W)) sRGB, uint8 in [0, 255] or float in [0, 1].
-        colour_lightness: L* of the "colour only" panel.
-    Returns:
-        a Figure with 8 axes (2 x 4).
+    ``rgb`` is (3, H, W) (or (1, 3, H, W)) sRGB, uint8 in [0, 255] or float in [0, 1].
     """
     rgb = _as_unit_rgb(rgb)
     lab = rgb_to_lab(rgb)
@@ -246,18 +200,14 @@ def plot_channel_split(rgb: torch.Tensor, colour_lightness: float = 70.0) -> Fig
     axes[1, 3].imshow(_to_numpy_image(colour_only))
     axes[1, 3].set_title(f"a*, b* alone (L* = {colour_lightness:g})")
     for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(xticks=[], yticks=[])
     axes[0, 0].set_ylabel("RGB", fontsize="large")
     axes[1, 0].set_ylabel("CIE Lab", fontsize="large")
     return fig
 
 
-def plot_correlation_matrices(
-    matrices: dict[str, torch.Tensor | np.ndarray],
-    channel_names: dict[str, Sequence[str]] | None = None,
-    absolute: bool = False,
-) -> Figure:
+def plot_correlation_matrices(matrices: dict[str, torch.Tensor | np.ndarray],
+                              channel_names: dict[str, Sequence[str]] | None = None, absolute: bool = False) -> Figure:
     """Heat maps of channel correlation matrices, one panel each, values written in the cells.
 
     Args:
@@ -266,12 +216,11 @@ def plot_correlation_matrices(
         channel_names: title -> the three channel names (default R, G, B).
         absolute: the matrices hold sizes |r| (e.g. a mean of absolute correlations): draw
             them on a 0 to 1 scale.
-    Returns:
-        a Figure with ``len(matrices)`` axes.
     """
     if not matrices:
         raise ValueError("matrices must hold at least one correlation matrix, got none")
     channel_names = channel_names or {}
+    cmap, vmin = ("Blues", 0.0) if absolute else ("RdBu_r", -1.0)
     fig = Figure(figsize=(3.6 * len(matrices), 3.5), layout="constrained")
     axes = fig.subplots(1, len(matrices), squeeze=False)[0]
     for ax, (title, matrix) in zip(axes, matrices.items()):
@@ -279,10 +228,7 @@ def plot_correlation_matrices(
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
             raise ValueError(f"matrices[{title!r}] must be square (C, C), got shape {matrix.shape}")
         names = list(channel_names.get(title, ("R", "G", "B")))[: matrix.shape[0]]
-        if absolute:
-            ax.imshow(matrix, cmap="Blues", vmin=0.0, vmax=1.0)
-        else:
-            ax.imshow(matrix, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
+        ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=1.0)
         for i in range(matrix.shape[0]):
             for j in range(matrix.shape[1]):
                 colour = "white" if abs(matrix[i, j]) > 0.6 else "black"

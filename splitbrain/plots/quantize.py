@@ -1,11 +1,7 @@
 """Figures of chapters 2 and 3 (quantization, rescaled bins) and their display colours.
 
-Bins and their statistics come from :mod:`splitbrain.quantize`; this module draws them: the bin
-centres on the ab plane, how often real images use each class, images side by side
-("original / downsampled / reconstruction"), what a per-pixel prediction over classes looks
-like and how it decodes, per-image class maps and ranges.
-
-Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself.
+Bins and their statistics come from :mod:`splitbrain.quantize`; this module draws them. Every
+``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself.
 """
 from __future__ import annotations
 
@@ -18,27 +14,20 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .._checks import check_image_batch, check_positive_int
-from ..color import lab_to_rgb
-from ..color import POSTER_A_RANGE, POSTER_B_RANGE
+from ..color import POSTER_A_RANGE, POSTER_B_RANGE, lab_to_rgb
 from .color import _draw_box
 
-__all__ = [
-    "centre_colours",
-    "class_map_colours",
-    "plot_bin_centres",
-    "plot_class_occupancy",
-    "plot_image_table",
-    "plot_prediction_decoding",
-    "plot_class_maps",
-    "plot_image_ranges",
-    "plot_per_image_statistics",
-    "plot_class_histograms",
-]
+__all__ = ["centre_colours", "class_map_colours", "plot_bin_centres", "plot_class_occupancy", "plot_image_table",
+           "plot_prediction_decoding", "plot_class_maps", "plot_image_ranges", "plot_per_image_statistics",
+           "plot_class_histograms"]
 
 
-# --------------------------------------------------------------------------------------------
 # Numeric helpers
-# --------------------------------------------------------------------------------------------
+def _as_vector(values) -> np.ndarray:
+    """A tensor or array-like as a flat float64 numpy array."""
+    return np.asarray(torch.as_tensor(values, dtype=torch.float64).cpu()).reshape(-1)
+
+
 def _as_ab_points(points, name: str) -> np.ndarray:
     array = np.asarray(points.detach().cpu() if isinstance(points, torch.Tensor) else points, dtype=np.float64)
     if array.ndim != 2 or array.shape[1] != 2 or array.shape[0] == 0:
@@ -47,14 +36,9 @@ def _as_ab_points(points, name: str) -> np.ndarray:
 
 
 def centre_colours(ab, lightness: float = 65.0) -> np.ndarray:
-    """The sRGB colour of ab points drawn at one lightness.
+    """The sRGB colour of (K, 2) (a*, b*) points drawn at one lightness: (K, 3) float64 in [0, 1].
 
-    Args:
-        ab: (K, 2) (a*, b*) values (tensor or array).
-        lightness: L* of every colour.
-    Returns:
-        (K, 3) float64 sRGB in [0, 1]; ab values without an sRGB colour at this L* are clipped
-        (:func:`splitbrain.color.lab_to_rgb`).
+    ab values without an sRGB colour at this L* are clipped (:func:`splitbrain.color.lab_to_rgb`).
     """
     ab = _as_ab_points(ab, "ab")
     lab = torch.zeros(3, 1, len(ab), dtype=torch.float64)
@@ -67,55 +51,35 @@ def class_map_colours(quantizer, classes: torch.Tensor, ranges: torch.Tensor | N
                       lightness: float = 65.0) -> np.ndarray:
     """Each cell of a class map in the colour of its class: the bin centre, drawn at one lightness.
 
-    Args:
-        quantizer: the ab quantizer the classes come from.
-        classes: (M, h, w) integer class maps.
-        ranges: (M, 2, 2) per-image (low, high) for per-image bins (what
-            :func:`splitbrain.quantize.downsample_targets` returns), None for fixed bins.
-        lightness: L* of every colour.
-    Returns:
-        (M, h, w, 3) float64 sRGB in [0, 1] (:func:`centre_colours` of the decoded centres).
+    ``classes`` are (M, h, w) integer class maps of the ab ``quantizer``; ``ranges`` the (M, 2, 2)
+    per-image (low, high) for per-image bins (what :func:`splitbrain.quantize.downsample_targets`
+    returns), None for fixed bins. Returns (M, h, w, 3) float64 sRGB in [0, 1]
+    (:func:`centre_colours` of the decoded centres).
     """
     ab = quantizer.decode(classes, ranges=ranges).double()  # (M, 2, h, w)
     count, _, height, width = ab.shape
     return centre_colours(ab.permute(0, 2, 3, 1).reshape(-1, 2), lightness).reshape(count, height, width, 3)
 
 
-# --------------------------------------------------------------------------------------------
 # Figures
-# --------------------------------------------------------------------------------------------
 def _ab_axes(ax, title: str, limit: float = 120.0) -> None:
-    ax.set_xlim(-limit, limit)
-    ax.set_ylim(-limit, limit)
+    ax.set(xlim=(-limit, limit), ylim=(-limit, limit), xlabel="a*", ylabel="b*", title=title)
     ax.set_aspect("equal")
-    ax.set_xlabel("a*")
-    ax.set_ylabel("b*")
-    ax.set_title(title)
     ax.axhline(0, color="grey", linewidth=0.4)
     ax.axvline(0, color="grey", linewidth=0.4)
 
 
-def plot_bin_centres(
-    sets: Mapping[str, object],
-    lightness: float = 65.0,
-    reachable: Mapping[str, object] | None = None,
-    box: bool = True,
-    marker_size: float = 40.0,
-    zoom: bool = False,
-) -> Figure:
+def plot_bin_centres(sets: Mapping[str, object], lightness: float = 65.0, reachable: Mapping[str, object] | None = None,
+                     box: bool = True, marker_size: float = 40.0, zoom: bool = False) -> Figure:
     """Bin centres on the ab plane, one panel per bin set, each centre in its own colour.
 
     Args:
-        sets: title -> (K, 2) centres (e.g. ``quantizer.centres()``).
-        lightness: L* at which the centres are coloured (see :func:`centre_colours`).
+        sets: title -> (K, 2) centres (e.g. ``quantizer.centres()``), coloured at ``lightness``.
         reachable: optional title -> (K,) bool: centres marked False (classes no sRGB colour
             falls into) are drawn hollow.
         box: draw the poster's a/b box dashed (not with ``zoom``).
-        marker_size: matplotlib marker area.
         zoom: fit each panel to its own centres (e.g. per-image rescaled bins, which occupy a
             small part of the plane) instead of showing the whole ab plane.
-    Returns:
-        a Figure with ``len(sets)`` axes.
     """
     if not sets:
         raise ValueError("sets must hold at least one bin set, got none")
@@ -149,20 +113,13 @@ def plot_bin_centres(
     return fig
 
 
-def plot_class_occupancy(
-    sets: Mapping[str, tuple[object, object]],
-    lightness: float = 65.0,
-    marker_scale: float = 900.0,
-) -> Figure:
+def plot_class_occupancy(sets: Mapping[str, tuple[object, object]], lightness: float = 65.0,
+                         marker_scale: float = 900.0) -> Figure:
     """How often each bin is used: centres on the ab plane, area proportional to frequency.
 
-    Args:
-        sets: title -> (centres (K, 2), distribution (K,)) with the distribution summing to 1
-            (e.g. :func:`splitbrain.quantize.class_distribution`).
-        lightness: L* at which the centres are coloured.
-        marker_scale: marker area of a class holding all the mass.
-    Returns:
-        a Figure with ``len(sets)`` axes. Unused classes are small grey dots.
+    ``sets``: title -> (centres (K, 2), distribution (K,)) with the distribution summing to 1
+    (e.g. :func:`splitbrain.quantize.class_distribution`), one panel each. ``marker_scale`` is
+    the marker area of a class holding all the mass; unused classes are small grey dots.
     """
     if not sets:
         raise ValueError("sets must hold at least one (centres, distribution) pair, got none")
@@ -170,7 +127,7 @@ def plot_class_occupancy(
     axes = fig.subplots(1, len(sets), squeeze=False)[0]
     for ax, (title, (centres, distribution)) in zip(axes, sets.items()):
         centres = _as_ab_points(centres, f"sets[{title!r}] centres")
-        p = np.asarray(torch.as_tensor(distribution, dtype=torch.float64).cpu(), dtype=np.float64).reshape(-1)
+        p = _as_vector(distribution)
         if p.shape != (len(centres),):
             raise ValueError(f"sets[{title!r}] distribution must have shape ({len(centres)},), got {p.shape}")
         used = p > 0
@@ -193,24 +150,17 @@ def _as_unit_images(images, name: str) -> torch.Tensor:
     return images.float().clamp(0.0, 1.0)
 
 
-def plot_image_table(
-    images: Mapping[str, torch.Tensor],
-    layout: str = "rows",
-    max_images: int = 6,
-    image_titles: Sequence[str] | None = None,
-    cell_size: float = 1.9,
-) -> Figure:
+def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", max_images: int = 6,
+                     image_titles: Sequence[str] | None = None, cell_size: float = 1.9) -> Figure:
     """Images side by side: each entry of ``images`` is one row (or one column) of the table.
 
     Args:
         images: label -> (N, 3, H, W) sRGB, uint8 or float in [0, 1]; every entry holds the
-            same N images (e.g. "original", "downsampled 12x12", "reconstruction").
+            same N images (e.g. "original", "downsampled 12x12", "reconstruction"), of which the
+            first ``max_images`` are shown.
         layout: "rows" (one row per entry, images along it) or "columns".
-        max_images: show at most this many of the N images.
         image_titles: optional titles of the images (along the other direction).
         cell_size: inches per image.
-    Returns:
-        a Figure with ``len(images) * min(N, max_images)`` axes.
     """
     if layout not in ("rows", "columns"):
         raise ValueError(f"layout must be 'rows' or 'columns', got {layout!r}")
@@ -230,8 +180,7 @@ def plot_image_table(
         for i in range(count):
             ax = axes[e, i] if layout == "rows" else axes[i, e]
             ax.imshow(x[i].permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set(xticks=[], yticks=[])
             if layout == "rows" and i == 0:
                 ax.set_ylabel(label)
             if layout == "columns" and i == 0:
@@ -245,34 +194,21 @@ def plot_image_table(
     return fig
 
 
-def plot_prediction_decoding(
-    probabilities,
-    quantizer,
-    target_class: int | None = None,
-    decoded: Mapping[str, Sequence[float]] | None = None,
-    lightness: float = 60.0,
-    title: str = "predicted distribution over the 100 ab classes",
-) -> Figure:
+def plot_prediction_decoding(probabilities, quantizer, target_class: int | None = None,
+                             decoded: Mapping[str, Sequence[float]] | None = None, lightness: float = 60.0,
+                             title: str = "predicted distribution over the 100 ab classes") -> Figure:
     """One pixel's predicted class distribution on the ab grid, and the colours it decodes to.
 
-    Left: the probabilities of a two-channel uniform quantizer's joint classes
-    (class = a_bin * bins_b + b_bin) as a heat map over the a/b box, the target class
-    outlined, the decoded ab values marked. Right: a swatch of each decoded colour.
-
-    Args:
-        probabilities: (K,) probabilities (summing to 1) of ``quantizer``'s classes.
-        quantizer: a :class:`splitbrain.quantize.UniformQuantizer` with 2 channels (a, b).
-        target_class: the true class, outlined (optional).
-        decoded: label -> (a, b) decoded values (e.g. from ``quantizer.decode(logits, mode)``).
-        lightness: L* of the swatches.
-        title: title of the heat map.
-    Returns:
-        a Figure with 3 axes: the heat map, its colour bar and the swatches.
+    Left: ``probabilities`` (K,), summing to 1, of the joint classes of ``quantizer``, a
+    :class:`splitbrain.quantize.UniformQuantizer` with 2 channels (class = a_bin * bins_b + b_bin),
+    as a heat map over the a/b box with a colour bar, the target class outlined and the ``decoded``
+    values (label -> (a, b), e.g. from ``quantizer.decode(logits, mode)``) marked. Right: a swatch
+    of each decoded colour at L* = ``lightness``.
     """
     bins = getattr(quantizer, "bins", None)
     if bins is None or len(bins) != 2 or not hasattr(quantizer, "low"):
         raise ValueError(f"quantizer must be a UniformQuantizer with 2 channels, got {quantizer!r}")
-    p = np.asarray(torch.as_tensor(probabilities, dtype=torch.float64).cpu()).reshape(-1)
+    p = _as_vector(probabilities)
     if p.size != bins[0] * bins[1]:
         raise ValueError(f"probabilities must have {bins[0] * bins[1]} entries, got {p.size}")
     (a_low, b_low), (a_high, b_high) = quantizer.low, quantizer.high
@@ -295,27 +231,20 @@ def plot_prediction_decoding(
     for k, (label, (a, b)) in enumerate(zip(decoded, ab_values)):
         heat.scatter([a], [b], marker=markers[k % len(markers)], s=90, color=colours[k],
                      edgecolors="black", linewidths=1.0, label=f"{label}", zorder=3)
-    heat.set_xlabel("a*")
-    heat.set_ylabel("b*")
-    heat.set_title(title)
+    heat.set(xlabel="a*", ylabel="b*", title=title)
     if target_class is not None or decoded:
         heat.legend(loc="lower left", fontsize="x-small")
 
     for k, (label, (a, b)) in enumerate(zip(decoded, ab_values)):
         swatches.add_patch(Rectangle((k, 0), 0.9, 1, color=colours[k]))
         swatches.text(k + 0.45, -0.08, f"{label}\n({a:.0f}, {b:.0f})", ha="center", va="top", fontsize="small")
-    swatches.set_xlim(-0.1, max(len(decoded), 1))
-    swatches.set_ylim(-0.45, 1.05)
+    swatches.set(xlim=(-0.1, max(len(decoded), 1)), ylim=(-0.45, 1.05), title=f"decoded colours at L* = {lightness:g}")
     swatches.set_axis_off()
-    swatches.set_title(f"decoded colours at L* = {lightness:g}")
     return fig
 
 
-def plot_class_maps(
-    images: torch.Tensor,
-    maps: Mapping[str, tuple[torch.Tensor, np.ndarray]],
-    row_titles: Sequence[str] | None = None,
-) -> Figure:
+def plot_class_maps(images: torch.Tensor, maps: Mapping[str, tuple[torch.Tensor, np.ndarray]],
+                    row_titles: Sequence[str] | None = None) -> Figure:
     """Images next to their class maps (e.g. 12x12 targets under two bin sets).
 
     Each cell is drawn in the colour of its class's bin centre (:func:`class_map_colours`), so a
@@ -326,8 +255,6 @@ def plot_class_maps(
         images: (M, 3, H, W) sRGB, uint8 or float in [0, 1].
         maps: title -> (classes (M, h, w) integers, colours (M, h, w, 3) sRGB in [0, 1]).
         row_titles: one label per image.
-    Returns:
-        a Figure with ``M * (1 + len(maps))`` axes.
     """
     images = _as_unit_images(images, "images")
     count = images.shape[0]
@@ -335,7 +262,8 @@ def plot_class_maps(
         raise ValueError(f"row_titles must have one entry per image ({count}), got {len(row_titles)}")
     for title, (m, colours) in maps.items():
         if not isinstance(m, torch.Tensor) or m.dim() != 3 or m.shape[0] != count:
-            raise ValueError(f"maps[{title!r}] classes must be an (M, h, w) tensor with M = {count}, got {getattr(m, 'shape', m)!r}")
+            raise ValueError(f"maps[{title!r}] classes must be an (M, h, w) tensor with M = {count}, "
+                             f"got {getattr(m, 'shape', m)!r}")
         if np.shape(colours) != (*m.shape, 3):
             raise ValueError(f"maps[{title!r}] colours must have shape {(*m.shape, 3)}, got {np.shape(colours)}")
     fig = Figure(figsize=(2.6 * (1 + len(maps)), 2.6 * count + 0.2), layout="constrained")
@@ -351,29 +279,20 @@ def plot_class_maps(
                 changed = int((m[r] != m[0]).sum())
                 axes[r, c].set_title(f"{title}\n{changed} of {m[r].numel()} cells differ")
     for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(xticks=[], yticks=[])
     return fig
 
 
-def plot_image_ranges(
-    ranges: torch.Tensor,
-    a_range: Sequence[float] = POSTER_A_RANGE,
-    b_range: Sequence[float] = POSTER_B_RANGE,
-    max_boxes: int = 200,
-) -> Figure:
+def plot_image_ranges(ranges: torch.Tensor, a_range: Sequence[float] = POSTER_A_RANGE,
+                      b_range: Sequence[float] = POSTER_B_RANGE, max_boxes: int = 200) -> Figure:
     """Each image's own ab range against the poster's fixed box.
 
     Left: one thin rectangle per image, [a_min, a_max] x [b_min, b_max] (at most ``max_boxes``),
     the fixed box dashed. Right: histograms of each image's range width as a share of the box's
     width, for a* and for b*.
 
-    Args:
-        ranges: (N, 2, 2) per-image (low, high) of a* and b* (e.g. from
-            :func:`splitbrain.quantize.downsample_targets` with a rescaled quantizer).
-        a_range, b_range: the fixed box.
-    Returns:
-        a Figure with 2 axes.
+    ``ranges``: (N, 2, 2) per-image (low, high) of a* and b* (e.g. from
+    :func:`splitbrain.quantize.downsample_targets` with a rescaled quantizer).
     """
     if not isinstance(ranges, torch.Tensor) or ranges.dim() != 3 or ranges.shape[1:] != (2, 2) or ranges.shape[0] == 0:
         raise ValueError(f"ranges must be an (N, 2, 2) tensor, got {getattr(ranges, 'shape', ranges)!r}")
@@ -391,34 +310,29 @@ def plot_image_ranges(
     edges = np.linspace(0, 1, 21)
     hist.hist(100 * width_a, bins=100 * edges, alpha=0.6, label="a*", color="tab:pink")
     hist.hist(100 * width_b, bins=100 * edges, alpha=0.6, label="b*", color="tab:olive")
-    hist.set_xlabel("image's range as a share of the fixed box's width (%)")
-    hist.set_ylabel("images")
-    hist.set_title("how much of each axis one image spans")
+    hist.set(xlabel="image's range as a share of the fixed box's width (%)", ylabel="images",
+             title="how much of each axis one image spans")
     hist.legend()
     return fig
 
 
-def plot_per_image_statistics(
-    stats: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
-    num_classes: int,
-    cells: int | None = None,
-) -> Figure:
+def plot_per_image_statistics(stats: Mapping[str, tuple[torch.Tensor, torch.Tensor]], num_classes: int,
+                              cells: int | None = None) -> Figure:
     """Histograms over images of the classes each uses and of their entropy.
 
     Args:
-        stats: label -> (distinct (N,), entropy in bits (N,)) (e.g. :func:`class_statistics`).
+        stats: label -> (distinct (N,), entropy in bits (N,)) (e.g.
+            :func:`splitbrain.quantize.class_statistics`).
         num_classes: K, for the axis limits.
         cells: cells per class map (e.g. 144); the entropy's ceiling is log2(min(K, cells)).
-    Returns:
-        a Figure with 2 axes.
     """
     if not stats:
         raise ValueError("stats must hold at least one entry, got none")
     check_positive_int(num_classes, "num_classes")
-    ceiling = np.log2(min(num_classes, cells) if cells else num_classes)
+    top = min(num_classes, cells) if cells else num_classes
+    ceiling = np.log2(top)
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     used_ax, entropy_ax = fig.subplots(1, 2)
-    top = min(num_classes, cells) if cells else num_classes
     for label, (distinct, entropy) in stats.items():
         distinct = np.asarray(torch.as_tensor(distinct).cpu(), dtype=np.float64)
         entropy = np.asarray(torch.as_tensor(entropy).cpu(), dtype=np.float64)
@@ -426,39 +340,30 @@ def plot_per_image_statistics(
                      label=f"{label} (mean {distinct.mean():.1f})")
         entropy_ax.hist(entropy, bins=np.linspace(0, ceiling, 26), alpha=0.6,
                         label=f"{label} (mean {entropy.mean():.2f})")
-    used_ax.set_xlabel(f"distinct classes in one image (of {num_classes})")
-    used_ax.set_ylabel("images")
-    used_ax.set_title("classes used per image")
+    used_ax.set(xlabel=f"distinct classes in one image (of {num_classes})", ylabel="images",
+                title="classes used per image")
     used_ax.legend(fontsize="small")
     entropy_ax.axvline(ceiling, color="black", linestyle="--", linewidth=0.8, label="ceiling")
-    entropy_ax.set_xlabel("entropy of the image's class histogram (bits)")
-    entropy_ax.set_ylabel("images")
-    entropy_ax.set_title("how evenly one image spreads over its classes")
+    entropy_ax.set(xlabel="entropy of the image's class histogram (bits)", ylabel="images",
+                   title="how evenly one image spreads over its classes")
     entropy_ax.legend(fontsize="small")
     return fig
 
 
-def plot_class_histograms(
-    distributions: Mapping[str, object],
-    bins: tuple[int, int] = (10, 10),
-    axis_labels: Mapping[str, tuple[str, str]] | None = None,
-) -> Figure:
+def plot_class_histograms(distributions: Mapping[str, object], bins: tuple[int, int] = (10, 10),
+                          axis_labels: Mapping[str, tuple[str, str]] | None = None) -> Figure:
     """Class frequencies of joint two-channel bins as heat maps (log scale, unused cells white).
 
-    Args:
-        distributions: title -> (bins[0] * bins[1],) frequencies of classes
-            a_bin * bins[1] + b_bin.
-        bins: bins per channel.
-        axis_labels: title -> (x label, y label); default ("a* bin", "b* bin").
-    Returns:
-        a Figure with ``len(distributions) + 1`` axes (the last is the shared colour bar).
+    ``distributions``: title -> (bins[0] * bins[1],) frequencies of classes a_bin * bins[1] + b_bin,
+    one panel each, and a shared colour bar; ``axis_labels``: title -> (x label, y label),
+    default ("a* bin", "b* bin").
     """
     if not distributions:
         raise ValueError("distributions must hold at least one entry, got none")
     axis_labels = axis_labels or {}
     grids = {}
     for title, d in distributions.items():
-        p = np.asarray(torch.as_tensor(d, dtype=torch.float64).cpu()).reshape(-1)
+        p = _as_vector(d)
         if p.size != bins[0] * bins[1]:
             raise ValueError(f"distributions[{title!r}] must have {bins[0] * bins[1]} entries, got {p.size}")
         grids[title] = np.ma.masked_equal(p.reshape(bins).T, 0.0)  # rows: b bins, columns: a bins
@@ -468,10 +373,7 @@ def plot_class_histograms(
     axes = fig.subplots(1, len(grids), squeeze=False)[0]
     for ax, (title, grid) in zip(axes, grids.items()):
         shown = ax.imshow(grid, origin="lower", cmap="viridis", norm=norm)
-        used = int(grid.count())
-        ax.set_title(f"{title}: {used} of {grid.size} classes used")
         xlabel, ylabel = axis_labels.get(title, ("a* bin", "b* bin"))
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        ax.set(title=f"{title}: {int(grid.count())} of {grid.size} classes used", xlabel=xlabel, ylabel=ylabel)
     fig.colorbar(shown, ax=list(axes), label="share of all target cells (log scale)")
     return fig
