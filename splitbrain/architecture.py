@@ -10,17 +10,8 @@ import torch
 from torch import nn
 
 from ._checks import check_positive_int
-from .models import (
-    layer_table,
-    DenoisingAutoencoder,
-    SplitBrainHalf,
-    SplitBrainNet,
-    TRUNKS,
-    Trunk,
-    _check_arch,
-    build_trunk,
-    count_parameters,
-)
+from .models import (TRUNKS, DenoisingAutoencoder, SplitBrainHalf, SplitBrainNet, _as_int, _check_arch, _trunk_of,
+                     build_trunk, count_parameters, layer_table)
 
 
 TABLE6_COLUMNS: dict[str, str] = {
@@ -40,24 +31,20 @@ def _op_int(op: Mapping[str, Any], key: str, index: int, default: int | None, mi
 def receptive_fields(ops: Sequence[Mapping[str, Any]]) -> list[dict]:
     """Receptive field of every op in a chain of convolutions and poolings.
 
-    Args:
-        ops: the ops in the order the signal passes them, each a mapping with ``kernel``,
-            ``stride`` and optionally ``dilation`` (default 1) and ``padding`` (default 0), all
-            ints, e.g. the rows of :func:`splitbrain.models.layer_table` for a chain network.
-    Returns:
-        one dict per op: a copy of the op with
+    ``ops``, in the order the signal passes them, each map ``kernel``, ``stride`` and optionally
+    ``dilation`` (default 1) and ``padding`` (default 0) to ints, e.g. the rows of
+    :func:`splitbrain.models.layer_table` for a chain network. Returns per op a copy with
 
-        - ``rf``: side, in input pixels, of the square of input pixels one output unit depends
-          on, ``rf = rf_prev + (kernel - 1) * dilation * jump_prev``;
-        - ``jump``: distance, in input pixels, between neighbouring output units (the product
-          of the strides so far), ``jump = jump_prev * stride``;
-        - ``start``: input coordinate of the centre of output unit 0 (input pixel centres are
-          0, 1, ..., H - 1), ``start = start_prev + ((kernel - 1) * dilation / 2 - padding) * jump_prev``.
-          Unit ``i`` is centred on input pixel ``start + i * jump``.
+    - ``rf``: side, in input pixels, of the square of input pixels one output unit depends
+      on, ``rf = rf_prev + (kernel - 1) * dilation * jump_prev``;
+    - ``jump``: distance, in input pixels, between neighbouring output units (the product
+      of the strides so far), ``jump = jump_prev * stride``;
+    - ``start``: input coordinate of the centre of output unit 0 (input pixel centres are
+      0, 1, ..., H - 1), ``start = start_prev + ((kernel - 1) * dilation / 2 - padding) * jump_prev``.
+      Unit ``i`` is centred on input pixel ``start + i * jump``.
 
-        The chain starts from the input itself: rf 1, jump 1, start 0.
-    Raises:
-        ValueError naming ``ops[i]['key']`` for a missing or invalid value.
+    The chain starts from the input itself: rf 1, jump 1, start 0. Raises ValueError naming
+    ``ops[i]['key']`` for a missing or invalid value.
     """
     rf, jump, start = 1, 1, 0.0
     result = []
@@ -75,36 +62,15 @@ def receptive_fields(ops: Sequence[Mapping[str, Any]]) -> list[dict]:
     return result
 
 
-def _trunk_of(model: nn.Module) -> Trunk:
-    if isinstance(model, SplitBrainNet):
-        return model.half1.trunk
-    if isinstance(model, SplitBrainHalf):
-        return model.trunk
-    if isinstance(model, DenoisingAutoencoder):
-        return model.encoder
-    if isinstance(model, Trunk):
-        return model
-    raise ValueError(
-        f"model must be a Trunk, SplitBrainHalf, SplitBrainNet or DenoisingAutoencoder, got {type(model).__name__}"
-    )
-
-
-def _pair(value) -> int:
-    return int(value[0]) if isinstance(value, tuple) else int(value)
-
-
 def spatial_ops(model: nn.Module) -> list[dict]:
     """Every convolution and pooling on the longest path through a model's trunk, in order.
 
-    Args:
-        model: a :class:`~splitbrain.models.Trunk`, a split-brain half or pair (half 1's trunk;
-            both halves have the same layout) or a denoising autoencoder (its encoder).
-    Returns:
-        one dict per op with ``layer`` (the trunk stage it belongs to), ``op`` (its module
-        name), ``type`` ("conv", "max pool" or "avg pool"), ``kernel``, ``stride``,
-        ``dilation`` and ``padding`` (the height values; all ops here are square). Residual
-        shortcuts (ResNet's ``downsample`` 1x1 convolutions) are skipped: they run beside the
-        main path and see a smaller window, so the main path sets the receptive field.
+    ``model``: a :class:`~splitbrain.models.Trunk`, a split-brain half or pair (half 1's trunk)
+    or a denoising autoencoder (its encoder). Returns one dict per op with ``layer`` (its trunk
+    stage), ``op`` (its module name), ``type`` ("conv", "max pool" or "avg pool"), ``kernel``,
+    ``stride``, ``dilation`` and ``padding`` (the height values; all ops here are square).
+    Residual shortcuts (ResNet's ``downsample`` 1x1 convolutions) are skipped: they run beside
+    the main path and see a smaller window, so the main path sets the receptive field.
     """
     trunk = _trunk_of(model)
     ops = []
@@ -118,8 +84,8 @@ def spatial_ops(model: nn.Module) -> list[dict]:
                 continue
             ops.append(dict(
                 layer=stage_name, op=f"{stage_name}.{name}" if name else stage_name, type=kind,
-                kernel=_pair(module.kernel_size), stride=_pair(module.stride),
-                dilation=_pair(getattr(module, "dilation", 1)), padding=_pair(module.padding),
+                kernel=_as_int(module.kernel_size), stride=_as_int(module.stride),
+                dilation=_as_int(getattr(module, "dilation", 1)), padding=_as_int(module.padding),
             ))
     return ops
 
@@ -141,24 +107,17 @@ def stage_receptive_fields(model: nn.Module) -> list[dict]:
     return rows
 
 
-def compare_with_reference(
-    rows: Sequence[Mapping[str, Any]],
-    reference: Sequence[Mapping[str, Any]],
-    columns: Mapping[str, str] = TABLE6_COLUMNS,
-) -> list[dict]:
+def compare_with_reference(rows: Sequence[Mapping[str, Any]], reference: Sequence[Mapping[str, Any]],
+                           columns: Mapping[str, str] = TABLE6_COLUMNS) -> list[dict]:
     """Check a layer table against reported values, cell by cell.
 
-    Args:
-        rows: our rows (e.g. :func:`splitbrain.models.layer_table`), with a ``layer`` key.
-        reference: the reported rows (e.g. :func:`read_reference_csv` of Table 6), with a
-            ``layer`` key; layers are matched by name, in the reference's order.
-        columns: reference column -> key of ``rows`` (default: Table 6's X, C, K, S, D, P).
-    Returns:
-        one dict per reference layer: ``layer``; per reference column, our value, followed by
-        " (paper: v)" where the reported value v differs; ``equal`` (True when every column
-        matches) and ``differs`` (the differing column letters, "" when none).
-    Raises:
-        ValueError if a reference layer is missing from ``rows``.
+    ``rows`` (e.g. :func:`splitbrain.models.layer_table`) and ``reference`` (e.g. Table 6 read by
+    :func:`splitbrain.tables.read_reference_csv`) are matched by their ``layer`` key, in the
+    reference's order; ``columns`` maps a reference column to a key of ``rows``. Returns one dict
+    per reference layer: ``layer``; per reference column, our value, followed by " (paper: v)"
+    where the reported value v differs; ``equal`` (True when every column matches) and
+    ``differs`` (the differing column letters, "" when none). Raises ValueError if a reference
+    layer is missing from ``rows``.
     """
     ours = {row["layer"]: row for row in rows}
     result = []
@@ -194,11 +153,10 @@ def grid_rule_rows(archs: Sequence[str], input_sizes: Sequence[int], grid: int =
     """How each trunk reaches a ``grid`` x ``grid`` output at each input size.
 
     For every (arch, input size): ``stems`` (the trunk class's ``STEMS``), ``maps`` (the
-    trunk's output side under each stem, in that order), ``ladder`` (both as text,
-    "stem: side, ..."), ``stem`` (the one the rule picks: the first whose map is >= grid, else
-    the last), ``map`` (its side), ``head`` (what the head does to reach the grid) and
-    ``output`` (the shape of one half's logits for one image, found by running a split-brain
-    half with 100 classes on the meta device, which computes shapes only).
+    trunk's output side under each stem), ``ladder`` (both as text, "stem: side, ..."),
+    ``stem`` (the one the rule picks), ``map`` (its side), ``head`` (what the head does to reach
+    the grid) and ``output`` (the shape of one half's logits for one image, from a 100-class
+    half run on the meta device, which computes shapes only).
     """
     check_positive_int(grid, "grid")
     rows = []
@@ -227,9 +185,8 @@ def parameter_rows(archs: Sequence[str], input_size: int = 180, num_classes: tup
                    grid: int = 12) -> list[dict]:
     """Parameter counts of split-brain pairs against one standard network, per arch and width.
 
-    The standard network is one full-width trunk on all three channels (what a supervised
-    network of that architecture would be, without its classifier). Models are built on the
-    meta device, so counting costs neither memory nor initialisation time.
+    The standard network is one full-width trunk on all three channels (a supervised network
+    without its classifier). Models are built on the meta device, costing no memory.
 
     Returns one dict per (arch, width): ``arch``, ``width``, ``widths`` (channels per half,
     stage by stage), ``trunks`` (both halves' trunks), ``classifiers`` (both 1x1 heads),
@@ -240,6 +197,7 @@ def parameter_rows(archs: Sequence[str], input_size: int = 180, num_classes: tup
     for arch in archs:
         with torch.device("meta"):
             standard = build_trunk(arch, 3, "full", input_size, grid)
+            standard_count = count_parameters(standard)
             for width in ("half", "full"):
                 pair = SplitBrainNet(arch, (1, 2), num_classes, width, grid, input_size)
                 trunks = count_parameters(pair.half1.trunk) + count_parameters(pair.half2.trunk)
@@ -247,8 +205,8 @@ def parameter_rows(archs: Sequence[str], input_size: int = 180, num_classes: tup
                 conv = conv_weight_count(pair.half1.trunk) + conv_weight_count(pair.half2.trunk)
                 rows.append(dict(
                     arch=arch, width=width, widths=pair.half1.trunk.widths, trunks=trunks, classifiers=heads,
-                    total=trunks + heads, standard=count_parameters(standard),
-                    ratio=trunks / count_parameters(standard), conv_ratio=conv / conv_weight_count(standard),
+                    total=trunks + heads, standard=standard_count,
+                    ratio=trunks / standard_count, conv_ratio=conv / conv_weight_count(standard),
                 ))
     return rows
 
@@ -259,13 +217,9 @@ def grouped_conv_from_halves(conv_a: nn.Conv2d, conv_b: nn.Conv2d) -> nn.Conv2d:
     ``grouped(torch.cat([x_a, x_b], 1))`` equals ``torch.cat([conv_a(x_a), conv_b(x_b)], 1)``:
     a grouped convolution's first group of input channels feeds only its first group of output
     channels, and likewise for the second, which is exactly two networks side by side.
-
-    Args:
-        conv_a, conv_b: ``nn.Conv2d`` with ``groups=1`` and identical settings (in and out
-            channels, kernel, stride, padding, dilation, bias or not).
-    Returns:
-        an ``nn.Conv2d(2 * in, 2 * out, groups=2)`` on the halves' device and dtype, holding
-        copies of their weights (conv_a's first).
+    ``conv_a`` and ``conv_b`` must have ``groups=1`` and identical settings (channels, kernel,
+    stride, padding, dilation, bias or not). Returns an ``nn.Conv2d(2 * in, 2 * out, groups=2)``
+    on their device and dtype, holding copies of their weights (conv_a's first).
     """
     for conv, name in ((conv_a, "conv_a"), (conv_b, "conv_b")):
         if not isinstance(conv, nn.Conv2d) or conv.groups != 1:
@@ -289,9 +243,9 @@ def grouped_conv_from_halves(conv_a: nn.Conv2d, conv_b: nn.Conv2d) -> nn.Conv2d:
 def width_rows(dae: DenoisingAutoencoder, pair: SplitBrainNet, input_size: int) -> list[dict]:
     """Layer by layer: the DAE encoder's channels and parameters next to a split-brain pair's.
 
-    Channels of the pair are both halves' together (the width of its representation);
-    parameters are the stage's weights (both halves for the pair). The pair's classifier and the
-    DAE's decoder are left out: neither is part of the representation.
+    The pair's channels and parameters are both halves' together (the width of its
+    representation). The pair's classifier and the DAE's decoder, not part of the
+    representation, are left out.
 
     Returns one dict per feature layer: ``layer``, ``dae_channels``, ``pair_channels``,
     ``dae_params``, ``pair_params`` and ``params_ratio`` (DAE / pair).
@@ -309,12 +263,7 @@ def width_rows(dae: DenoisingAutoencoder, pair: SplitBrainNet, input_size: int) 
         if row["layer"] not in dae.feature_layers:
             continue
         other = pair_rows[row["layer"]]
-        rows.append({
-            "layer": row["layer"],
-            "dae_channels": row["channels"],
-            "pair_channels": other["channels"],
-            "dae_params": row["params"],
-            "pair_params": other["params"],
-            "params_ratio": row["params"] / other["params"],
-        })
+        rows.append({"layer": row["layer"], "dae_channels": row["channels"], "pair_channels": other["channels"],
+                     "dae_params": row["params"], "pair_params": other["params"],
+                     "params_ratio": row["params"] / other["params"]})
     return rows

@@ -6,31 +6,26 @@ group 1's classes. Each half is a fully convolutional *trunk* followed by a 1x1 
 K classes on the target grid (12 x 12 by default). The learned representation of a layer is the
 two halves' activations at that layer concatenated along channels.
 
-Trunks (``ARCHITECTURES``), each built for an input channel count, a ``width`` and an input size:
-
-- ``"simplenet"`` (:class:`SimpleNet`): five conv-BatchNorm-ReLU layers (the poster's SimpleNet).
-- ``"fcalexnet"`` (:class:`FCAlexNet`): the fully convolutional AlexNet of Zhang et al. Table 6.
-- ``"fcresnet18"`` (:class:`FCResNet18`): torchvision's ResNet-18 without avgpool and fc.
+Trunks (``ARCHITECTURES``): ``"simplenet"`` (:class:`SimpleNet`, the poster's five conv layers),
+``"fcalexnet"`` (:class:`FCAlexNet`, the fully convolutional AlexNet of Zhang et al. Table 6) and
+``"fcresnet18"`` (:class:`FCResNet18`, torchvision's ResNet-18 without avgpool and fc).
 
 ``width="half"`` gives each half half the channels of the standard network, as in the paper
-(the pair together is as wide as one network and has about half its parameters); ``"full"``
-gives each half the full width, as in the poster's code (the pair has about twice the
-parameters of one network).
+(the pair is as wide as one network, with about half its parameters); ``"full"`` gives each
+half the full width, as in the poster's code (about twice the parameters of one network).
 
-Reaching the grid (the same rule for every trunk): each trunk class has a ladder of input stems,
-from most to least downsampling (``STEMS``). The stem used is the first whose trunk output map at
-``input_size`` is at least ``grid`` pixels wide; if none is, the last (least downsampling) one.
-The head then average-pools the map to the grid when it is larger (adaptive average pooling)
-and bilinearly upsamples it when it is smaller; when it already is ``grid`` wide nothing is
-resized. So the trunk is always as coarse as the grid allows, never coarser unless it has to be.
-A network runs at any input size >= ``grid``; ``input_size`` only chooses the stem.
+Reaching the grid, the same rule for every trunk: each trunk class has a ladder of input stems,
+most downsampling first (``STEMS``). The stem used is the first whose output map at
+``input_size`` is at least ``grid`` pixels wide, else the last. The head average-pools a larger
+map to the grid (adaptive average pooling) and bilinearly upsamples a smaller one. A network
+runs at any input size >= ``grid``; ``input_size`` only chooses the stem.
 
 Baseline: :class:`DenoisingAutoencoder`, one trunk on all three channels with a small
 upsampling decoder, trained to reconstruct the clean input from a corrupted one.
 
 Linear-probe features (``features``) follow Zhang et al.: a layer's map is average-pooled to
 s x s, with s the largest side that keeps C * s * s <= ``max_dim`` (9216 by default, about the
-9k dimensions of the paper), and flattened.
+paper's 9k dimensions), and flattened.
 """
 from __future__ import annotations
 
@@ -44,14 +39,9 @@ from torchvision.models.resnet import BasicBlock, conv1x1
 
 from ._checks import check_image_batch, check_positive_int
 from .targets import CrossChannelTargets, build_targets
-
 from .vocabulary import ARCHITECTURES, NOISE_TYPES, WIDTHS
+
 DEFAULT_MAX_DIM = 9216
-
-
-# --------------------------------------------------------------------------------------------
-# Small helpers
-# --------------------------------------------------------------------------------------------
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
@@ -110,11 +100,8 @@ def _init_linear_output(conv: nn.Conv2d) -> None:
 
 
 def resize_to_grid(x: torch.Tensor, grid: int) -> torch.Tensor:
-    """Bring a map (N, C, h, w) to (N, C, grid, grid).
-
-    Unchanged when already grid x grid; adaptive average pooling when h and w are both >= grid;
-    bilinear interpolation (align_corners=False, pixel centres aligned) otherwise.
-    """
+    """Bring a map (N, C, h, w) to (N, C, grid, grid): unchanged when already grid x grid, adaptive
+    average pooling when h and w are both >= grid, else bilinear (align_corners=False)."""
     h, w = x.shape[-2:]
     if h == grid and w == grid:
         return x
@@ -124,10 +111,8 @@ def resize_to_grid(x: torch.Tensor, grid: int) -> torch.Tensor:
 
 
 def feature_pool_size(channels: int, max_dim: int = DEFAULT_MAX_DIM) -> int:
-    """Side s of the pooled map: the largest s >= 1 with channels * s * s <= max_dim.
-
-    When ``channels`` alone exceeds ``max_dim``, s is 1 and the feature has ``channels`` dims.
-    """
+    """Side s of the pooled map: the largest s >= 1 with channels * s * s <= max_dim (1 when
+    ``channels`` alone exceeds ``max_dim``: the feature then has ``channels`` dims)."""
     check_positive_int(channels, "channels")
     check_positive_int(max_dim, "max_dim")
     return max(1, math.isqrt(max_dim // channels))
@@ -139,28 +124,18 @@ def pool_features(activation: torch.Tensor, max_dim: int = DEFAULT_MAX_DIM) -> t
     return F.adaptive_avg_pool2d(activation, side).flatten(1)
 
 
-# --------------------------------------------------------------------------------------------
-# Trunks
-# --------------------------------------------------------------------------------------------
+def recompute_batchnorm_statistics(model: nn.Module, batches: Iterable,
+                                   forward: Callable[[object], object]) -> nn.Module:
+    """Recompute, in place, the running mean and variance of every BatchNorm layer of ``model``
+    ("precise BN"); returns ``model``.
 
-
-def recompute_batchnorm_statistics(model: nn.Module, batches: Iterable, forward: Callable[[object], object]) -> nn.Module:
-    """Recompute every BatchNorm layer's running mean and variance of ``model`` ("precise BN").
-
-    In eval mode BatchNorm normalises with running averages that training updates with momentum
-    0.1, starting from mean 0 and variance 1; after a few dozen steps they still remember those
-    starting values (0.9 ** 24 is about 8 %) and lag the weights, which can make an eval-mode
-    network far worse than the same weights in train mode. This resets them and averages, with
-    equal weight, the batch statistics of ``forward(batch)`` for every batch of ``batches``
-    under the current weights. Nothing else changes (no gradients, no weights); the layers'
-    momenta and the model's train/eval mode are restored.
-
-    Args:
-        model: the module whose BatchNorm layers are refreshed (in place).
-        batches: an iterable of whatever ``forward`` takes (e.g. a DataLoader's batches).
-        forward: runs ``model`` on one batch (moving it to the model's device first if needed).
-    Returns:
-        ``model``.
+    Training updates the running averages with momentum 0.1 from mean 0 and variance 1; after a
+    few dozen steps they still carry those starting values (0.9 ** 24 is about 8 %) and lag the
+    weights, which can make an eval-mode network far worse than the same weights in train mode.
+    This resets them and averages, with equal weight, the batch statistics of ``forward(batch)``
+    (which runs ``model`` on one batch, moving it to the model's device if needed) over
+    ``batches``. No gradients, no weight changes; the layers' momenta and the model's train/eval
+    mode are restored.
     """
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
@@ -208,17 +183,13 @@ class Trunk(nn.Module):
         check_positive_int(grid, "grid")
         if grid > input_size:
             raise ValueError(f"grid must not exceed input_size, got grid={grid}, input_size={input_size}")
-        self.in_channels = in_channels
-        self.width = width
-        self.input_size = input_size
-        self.grid = grid
+        self.in_channels, self.width, self.input_size, self.grid = in_channels, width, input_size, grid
         self.stem = self.choose_stem(input_size, grid) if stem is None else _check_choice(stem, "stem", self.STEMS)
         self.widths = self.FULL_WIDTHS if width == "full" else tuple(c // 2 for c in self.FULL_WIDTHS)
         self.stages = nn.ModuleDict()
         self.layer_channels: dict[str, int] = {}
         self.feature_layers: tuple[str, ...] = ()
 
-    # -- the stem rule ------------------------------------------------------------------------
     @classmethod
     def _size_ops(cls, stem: str) -> list[tuple[int, int, int, int]]:
         raise NotImplementedError
@@ -239,7 +210,6 @@ class Trunk(nn.Module):
                 return stem
         return cls.STEMS[-1]
 
-    # -- running ------------------------------------------------------------------------------
     @property
     def out_channels(self) -> int:
         return self.layer_channels[next(reversed(self.stages.keys()))]
@@ -255,9 +225,8 @@ class Trunk(nn.Module):
 
     def walk(self, x: torch.Tensor, until: str | None = None) -> Iterator[tuple[str, torch.Tensor]]:
         """(stage name, output (N, C, h, w)) of every stage in order, stopping after the stage
-        ``until`` (a stage name or a feature-layer alias; None: the last). The one way the
-        package runs a trunk up to a layer (forward, activations, probes, FLOP counts, layer
-        tables); it runs in the caller's train/eval and grad mode and checks nothing."""
+        ``until`` (a stage name or a feature-layer alias; None: the last). Runs in the caller's
+        train/eval and grad mode and checks nothing."""
         last = until if until is None or until in self.stages else self.resolve_layer(until)
         for name, stage in self.stages.items():
             x = stage(x)
@@ -271,10 +240,8 @@ class Trunk(nn.Module):
         return x
 
     def activation(self, x: torch.Tensor, layer: str) -> torch.Tensor:
-        """Output of feature layer ``layer`` (an alias is accepted): (N, C_layer, h, w).
-
-        Runs only the stages up to that layer, in whatever train/eval mode the caller set.
-        """
+        """Output (N, C_layer, h, w) of feature layer ``layer`` (or an alias), running only the
+        stages up to it, in the caller's train/eval mode."""
         name = self.resolve_layer(layer)
         check_image_batch(x, "x", channels=self.in_channels, check_finite=False)
         *_, (_, x) = self.walk(x, until=name)
@@ -302,10 +269,8 @@ class SimpleNet(Trunk):
     conv5 3x3 s1, padding keeping sizes. Full widths 64/128/256/256/512; half (default)
     32/64/128/128/256, modest so that a 32 x 32 CIFAR batch of 128 trains on a CPU.
 
-    Stems (``STEMS``, most downsampling first; chosen by the module's rule):
-    "stride4" conv1 7x7 s4 p3 (180 px -> 12 x 12), "stride2" 5x5 s2 p2 (96 -> 12),
-    "stride1" 3x3 s1 p1 (32 -> 8, 48 -> 12).
-    Feature layers: conv1 ... conv5 (post-ReLU).
+    Stems: "stride4" conv1 7x7 s4 p3 (180 px -> 12 x 12), "stride2" 5x5 s2 p2 (96 -> 12),
+    "stride1" 3x3 s1 p1 (32 -> 8, 48 -> 12). Feature layers: conv1 ... conv5 (post-ReLU).
     """
 
     arch = "simplenet"
@@ -353,11 +318,9 @@ class FCAlexNet(Trunk):
     Full widths (one whole network, Table 6's C) 96/256/384/384/256/4096/4096 for conv1..conv5,
     fc6, fc7; ``width="half"`` gives each half 48/128/192/192/128/2048/2048.
 
-    Stems (``STEMS``, most downsampling first; only conv1 changes):
-    "table6" conv1 11x11 s4 p5 (180 px -> 12 x 12, the paper), "poster" 10x10 s2 p4
-    (96 -> 12, the poster's conv1 k10 s2), "small" 5x5 s1 p2 (32 -> 8, CIFAR).
-    By the module's rule 180 px takes "table6", 96 px "poster" and 32 px "small" (with grid 12
-    the 8 x 8 map is then upsampled to 12 x 12 by the head).
+    Stems (only conv1 changes): "table6" conv1 11x11 s4 p5 (180 px -> 12 x 12, the paper),
+    "poster" 10x10 s2 p4 (96 -> 12, the poster's conv1 k10 s2), "small" 5x5 s1 p2 (32 -> 8,
+    CIFAR; the head upsamples the 8 x 8 map to a 12 x 12 grid).
     Feature layers: conv1 ... conv5, fc6, fc7 (post-ReLU; conv1 is before pool1).
     """
 
@@ -399,11 +362,9 @@ class FCResNet18(Trunk):
     ``_make_layer`` but with the widths as a parameter. Full widths 64 (stem), 64/128/256/512;
     ``width="half"``: 32, 32/64/128/256. The stem takes 1, 2 or 3 input channels.
 
-    Stems (``STEMS``, most downsampling first):
-    "imagenet" torchvision's 7x7 s2 p3 conv + 3x3 s2 max pool (total stride 32);
+    Stems: "imagenet" torchvision's 7x7 s2 p3 conv + 3x3 s2 max pool (total stride 32);
     "imagenet_no_maxpool" the same conv without the max pool (stride 16; 180 px -> 12 x 12);
-    "cifar" 3x3 s1 p1 conv, no max pool (stride 8; 96 -> 12, 32 -> 4). Inputs < 64 px always
-    get "cifar" under the module's rule.
+    "cifar" 3x3 s1 p1 conv, no max pool (stride 8; 96 -> 12, 32 -> 4; the rule's stem below 64 px).
     Feature layers: stem, layer1 ... layer4; aliases conv1 ... conv5 as in He et al. (conv1 =
     stem, conv2_x = layer1, ..., conv5_x = layer4).
     """
@@ -417,12 +378,10 @@ class FCResNet18(Trunk):
                  stem: str | None = None):
         super().__init__(in_channels, width, input_size, grid, stem)
         c0, c1, c2, c3, c4 = self.widths
-        if self.stem == "cifar":
-            stem_layers = [nn.Conv2d(in_channels, c0, 3, 1, 1, bias=False), nn.BatchNorm2d(c0), nn.ReLU(inplace=True)]
-        else:
-            stem_layers = [nn.Conv2d(in_channels, c0, 7, 2, 3, bias=False), nn.BatchNorm2d(c0), nn.ReLU(inplace=True)]
-            if self.stem == "imagenet":
-                stem_layers.append(nn.MaxPool2d(3, 2, 1))
+        kernel, stride, padding = (3, 1, 1) if self.stem == "cifar" else (7, 2, 3)
+        stem_layers = [*_conv_bn_relu(in_channels, c0, kernel, stride, padding)]
+        if self.stem == "imagenet":
+            stem_layers.append(nn.MaxPool2d(3, 2, 1))
         self._add_stage("stem", nn.Sequential(*stem_layers), c0)
         self._add_stage("layer1", self._make_layer(c0, c1, stride=1), c1)
         self._add_stage("layer2", self._make_layer(c1, c2, stride=2), c2)
@@ -460,16 +419,9 @@ def build_trunk(arch: str, in_channels: int = 1, width: str = "half", input_size
     return TRUNKS[_check_arch(arch)](in_channels=in_channels, width=width, input_size=input_size, grid=grid, stem=stem)
 
 
-# --------------------------------------------------------------------------------------------
-# The split-brain pair
-# --------------------------------------------------------------------------------------------
-
-
 class SplitBrainHalf(nn.Module):
-    """One half: a trunk, then a 1x1 conv classifier to ``num_classes`` on the grid.
-
-    forward: (N, in_channels, H, W) float, H, W >= grid -> logits (N, num_classes, grid, grid).
-    """
+    """One half: a trunk, then a 1x1 conv classifier to ``num_classes`` on the grid. forward:
+    (N, in_channels, H, W) float, H, W >= grid -> logits (N, num_classes, grid, grid)."""
 
     def __init__(self, arch: str, in_channels: int, num_classes: int, width: str = "half", grid: int = 12,
                  input_size: int = 96, stem: str | None = None):
@@ -490,15 +442,13 @@ class SplitBrainNet(nn.Module):
     """A split-brain pair of half networks.
 
     Args:
-        arch: trunk architecture, one of ``ARCHITECTURES``.
         in_channels: (c1, c2), channel counts of group 1 and group 2 (1 and 2 for L|ab, R|GB).
         num_classes: (K2, K1): half 1 predicts group 2's K2 classes, half 2 group 1's K1 classes
             (the poster: 10 x 10 = 100 ab classes and 100 L classes).
-        width: "half" (the paper: each half half as wide as the standard network) or "full"
-            (the poster's code: each half full width).
+        width: "half" (the paper) or "full" (the poster's code); see the module docstring.
         grid: side of the square target grid (12 in the paper and the poster).
-        input_size: the (square) training input side; it only chooses each trunk's stem (see the
-            module docstring). The network accepts any input side >= grid.
+        input_size: the (square) training input side; it only chooses each trunk's stem. The
+            network accepts any input side >= grid.
         stem: force a stem of the trunk class's ``STEMS`` instead of the rule.
 
     ``forward(x1, x2)``: x1 (N, c1, H, W), x2 (N, c2, H, W), normalised floats ->
@@ -565,11 +515,6 @@ class SplitBrainNet(nn.Module):
         return pool_features(both, max_dim)
 
 
-# --------------------------------------------------------------------------------------------
-# The denoising-autoencoder baseline
-# --------------------------------------------------------------------------------------------
-
-
 def _check_noise_level(noise: str, level) -> float:
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not math.isfinite(level):
         raise ValueError(f"noise_level must be a finite number, got {level!r}")
@@ -613,23 +558,19 @@ class DenoisingAutoencoder(nn.Module):
     """The baseline: one trunk on all channels, a decoder back to the input size, MSE loss.
 
     Args:
-        arch: trunk architecture, one of ``ARCHITECTURES`` (the encoder).
         noise: "masking", "salt_pepper" (default: the poster's reported baseline, S&P 5 %) or
             "gaussian"; see :func:`corrupt`.
         noise_level: probability for masking and salt-and-pepper (in [0, 1]), standard
             deviation for gaussian (>= 0), in normalised units.
         width: "full" by default, so that the encoder is as wide as a split-brain pair of
             "half" halves put together.
-        input_size, grid: choose the encoder's stem exactly as for :class:`SplitBrainNet`, so the
-            encoder is the same trunk as a split-brain half at the same settings.
-        in_channels: input channels (3).
+        input_size, grid: choose the encoder's stem as for :class:`SplitBrainNet`, so the encoder
+            is the same trunk as a split-brain half at the same settings.
         value_range: (min, max) of a normalised value, used by salt-and-pepper noise.
 
     The decoder: a 1x1 conv to min(C, 256) channels, then as many (x2 nearest upsampling,
     3x3 conv, BN, ReLU) blocks as needed to reach ``input_size`` (channels halved each time,
     at least 32), a 3x3 conv to ``in_channels``, and a bilinear resize to the exact input size.
-    ``forward(x)`` reconstructs its input as given (no corruption); ``loss(x)`` corrupts, then
-    reconstructs and compares with the clean ``x``.
     """
 
     def __init__(self, arch: str = "simplenet", noise: str = "salt_pepper", noise_level: float = 0.05,
@@ -653,7 +594,7 @@ class DenoisingAutoencoder(nn.Module):
     @staticmethod
     def _make_decoder(channels: int, map_size: int, input_size: int, out_channels: int) -> nn.Sequential:
         width = min(channels, 256)
-        layers = [nn.Conv2d(channels, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+        layers = [*_conv_bn_relu(channels, width, 1)]
         upsamplings = max(0, math.ceil(math.log2(input_size / max(map_size, 1))))
         for _ in range(upsamplings):
             narrower = max(width // 2, 32)
@@ -692,16 +633,8 @@ class DenoisingAutoencoder(nn.Module):
         return self.encoder.features(x, layer, max_dim)
 
 
-# --------------------------------------------------------------------------------------------
-# Architecture tables
-# --------------------------------------------------------------------------------------------
-
-
 def _first_spatial_op(module: nn.Module):
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.MaxPool2d)):
-            return m
-    return None
+    return next((m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d))), None)
 
 
 def _as_int(value):
@@ -714,12 +647,12 @@ def _trunk_rows(trunk: Trunk, input_size: int) -> list[dict]:
     trunk.eval()
     try:
         with torch.no_grad():
-            x = torch.zeros(1, trunk.in_channels, input_size, input_size, device=next(trunk.parameters()).device)
-            for name, x in trunk.walk(x):
+            zeros = torch.zeros(1, trunk.in_channels, input_size, input_size, device=next(trunk.parameters()).device)
+            for name, output in trunk.walk(zeros):
                 stage = trunk.stages[name]
                 op = _first_spatial_op(stage)
                 rows.append(dict(
-                    layer=name, channels=x.shape[1], spatial=x.shape[-1],
+                    layer=name, channels=output.shape[1], spatial=output.shape[-1],
                     kernel=_as_int(op.kernel_size), stride=_as_int(op.stride),
                     dilation=_as_int(op.dilation), padding=_as_int(op.padding),
                     params=count_parameters(stage),
@@ -727,6 +660,22 @@ def _trunk_rows(trunk: Trunk, input_size: int) -> list[dict]:
     finally:
         trunk.train(was_training)
     return rows
+
+
+def _trunk_of(model: nn.Module) -> Trunk:
+    """The trunk of a model: itself, a half's, half 1's of a pair (both have the same layout) or
+    a DAE's encoder."""
+    if isinstance(model, SplitBrainNet):
+        return model.half1.trunk
+    if isinstance(model, SplitBrainHalf):
+        return model.trunk
+    if isinstance(model, DenoisingAutoencoder):
+        return model.encoder
+    if isinstance(model, Trunk):
+        return model
+    raise ValueError(
+        f"model must be a Trunk, SplitBrainHalf, SplitBrainNet or DenoisingAutoencoder, got {type(model).__name__}"
+    )
 
 
 def _half_rows(half: SplitBrainHalf, input_size: int) -> list[dict]:
@@ -749,25 +698,15 @@ def layer_table(model: nn.Module, input_size: int) -> list[dict]:
     """
     check_positive_int(input_size, "input_size")
     if isinstance(model, SplitBrainNet):
-        rows1 = _half_rows(model.half1, input_size)
-        rows2 = _half_rows(model.half2, input_size)
         table = []
-        for row1, row2 in zip(rows1, rows2):
-            row = dict(row1)
-            row["channels"] = row1["channels"] + row2["channels"]
-            row["channels_per_half"] = (row1["channels"], row2["channels"])
-            row["params"] = row1["params"] + row2["params"]
-            table.append(row)
+        for row1, row2 in zip(_half_rows(model.half1, input_size), _half_rows(model.half2, input_size)):
+            channels = (row1["channels"], row2["channels"])
+            table.append({**row1, "channels": sum(channels), "channels_per_half": channels,
+                          "params": row1["params"] + row2["params"]})
         return table
     if isinstance(model, SplitBrainHalf):
         return _half_rows(model, input_size)
-    if isinstance(model, DenoisingAutoencoder):
-        return _trunk_rows(model.encoder, input_size)
-    if isinstance(model, Trunk):
-        return _trunk_rows(model, input_size)
-    raise ValueError(
-        f"model must be a Trunk, SplitBrainHalf, SplitBrainNet or DenoisingAutoencoder, got {type(model).__name__}"
-    )
+    return _trunk_rows(_trunk_of(model), input_size)
 
 
 NOISE_NAMES: dict[str, str] = {"masking": "masking", "salt_pepper": "salt-and-pepper", "gaussian": "Gaussian"}
@@ -780,11 +719,6 @@ def level_label(noise: str, level: float) -> str:
     if noise == "gaussian":
         return f"σ = {level:g}"
     return f"p = {100 * level:g}%"
-
-
-# --------------------------------------------------------------------------------------------
-# The factory: a configuration's network and the targets it predicts
-# --------------------------------------------------------------------------------------------
 
 
 def build_targets_for(config) -> CrossChannelTargets:

@@ -27,16 +27,12 @@ def load_network(source: str | os.PathLike | dict[str, Any] | PretrainConfig, ra
                  seed: int = 0) -> tuple[nn.Module, PretrainConfig]:
     """(network on the CPU, the configuration it was, or would be, pretrained with).
 
-    Args:
-        source: a checkpoint (its path, or the dict :func:`~splitbrain.checkpoint.load_checkpoint`
-            read) or a :class:`~splitbrain.presets.PretrainConfig`.
-        random_init: the architecture at its initialisation instead of trained weights (the floor
-            every pretraining must beat); required for a configuration, which holds no weights.
-        seed: seeds every generator before the network is built, so a random initialisation is
-            the same network for the same seed.
-    Raises:
-        ValueError: a configuration without ``random_init``; a file that is not a checkpoint.
-        FileNotFoundError: a missing checkpoint.
+    ``source``: a checkpoint (its path, or the dict :func:`~splitbrain.checkpoint.load_checkpoint`
+    read) or a :class:`~splitbrain.presets.PretrainConfig`. ``random_init``: the architecture at
+    its initialisation instead of trained weights (the floor every pretraining must beat);
+    required for a configuration, which holds no weights. ``seed`` seeds every generator before
+    the network is built. Raises ValueError for a configuration without ``random_init`` or a file
+    that is not a checkpoint, FileNotFoundError for a missing checkpoint.
     """
     if isinstance(source, PretrainConfig):
         if not random_init:

@@ -1,7 +1,5 @@
 """Figures of chapter 7 (the denoising-autoencoder baseline): corruptions, reconstructions, loss
-curves and probes by layer. The numbers behind them come from :mod:`splitbrain.predict`
-(corrupting and reconstructing), :mod:`splitbrain.architecture` (widths) and
-:mod:`splitbrain.comparisons` (scores against the floor).
+curves and probes by layer; corrupting and reconstructing come from :mod:`splitbrain.predict`.
 
 Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself.
 """
@@ -9,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -22,13 +19,10 @@ from ..predict import as_color_space, as_image_batch, corrupt_for_display
 
 __all__ = ["plot_corruptions", "plot_reconstructions", "plot_loss_curves", "plot_probe_by_layer"]
 
-# --------------------------------------------------------------------------------------------
-# Figures
-# --------------------------------------------------------------------------------------------
+
 def _show(ax, image: torch.Tensor) -> None:
     ax.imshow(image.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set(xticks=[], yticks=[])
 
 
 def plot_corruptions(rgb: torch.Tensor, noises: Sequence[str], levels: Sequence[float],
@@ -37,11 +31,9 @@ def plot_corruptions(rgb: torch.Tensor, noises: Sequence[str], levels: Sequence[
 
     Args:
         rgb: (3, H, W) or (1, 3, H, W) sRGB image, uint8 or float in [0, 1].
-        noises: noise types, one row each.
-        levels: noise levels, one column each (the same numbers for every noise: a pixel
-            probability for masking and salt-and-pepper, a standard deviation for Gaussian).
+        levels: the same numbers for every noise: a pixel probability for masking and
+            salt-and-pepper, a standard deviation for Gaussian.
         space: the colour space the corruption is applied in (normalised units).
-        seed: seeds the noise.
     """
     image = as_image_batch(rgb)[:1]
     if not noises or not levels:
@@ -52,7 +44,7 @@ def plot_corruptions(rgb: torch.Tensor, noises: Sequence[str], levels: Sequence[
     columns = len(levels) + 1
     cell = grid_cell_inches(columns, margin=0.4, largest=1.9)
     fig = Figure(figsize=(cell * columns + 0.4, (cell + 0.15) * len(noises) + 0.5), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(len(noises), columns))
+    axes = fig.subplots(len(noises), columns, squeeze=False)
     clean = image[0].float() / 255 if image.dtype == torch.uint8 else image[0]
     for row, noise in enumerate(noises):
         _show(axes[row, 0], clean)
@@ -62,19 +54,16 @@ def plot_corruptions(rgb: torch.Tensor, noises: Sequence[str], levels: Sequence[
             _show(axes[row, column], corrupt_for_display(image, noise, level, space, seed)[0])
             axes[row, column].set_title(level_label(noise, level), fontsize="small")
     name = as_color_space(space).name
-    fig.suptitle(f"Corruptions of one {image.shape[-1]} px crop, applied in normalised {name.upper()} "
-                 "(masking: grey, salt: white, pepper: black)" if name == "rgb" else
-                 f"Corruptions of one {image.shape[-1]} px crop, applied in normalised {name}")
+    where = f"{name.upper()} (masking: grey, salt: white, pepper: black)" if name == "rgb" else name
+    fig.suptitle(f"Corruptions of one {image.shape[-1]} px crop, applied in normalised {where}")
     return fig
 
 
 def plot_reconstructions(examples: Mapping[str, Mapping[str, Any]], max_images: int = 6) -> Figure:
     """Clean crops, then for each DAE its corrupted input and its reconstruction.
 
-    Args:
-        examples: label (e.g. "masking, p = 25%") -> a :func:`reconstruction_examples` result;
-            all for the same clean images.
-        max_images: at most this many images (columns).
+    ``examples``: label (e.g. "masking, p = 25%") -> a :func:`reconstruction_examples` result, all
+    for the same clean images.
     """
     check_positive_int(max_images, "max_images")
     if not examples:
@@ -84,9 +73,7 @@ def plot_reconstructions(examples: Mapping[str, Mapping[str, Any]], max_images: 
     rows = 1 + 2 * len(examples)
     cell = grid_cell_inches(count, margin=1.6, largest=1.55)
     fig = Figure(figsize=(cell * count + 1.6, (cell + 0.1) * rows + 0.6), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(rows, count))
-    if count == 1:
-        axes = axes.reshape(rows, 1)
+    axes = fig.subplots(rows, count, squeeze=False)
     for column in range(count):
         _show(axes[0, column], first["clean"][column])
     axes[0, 0].set_ylabel("clean", fontsize="small")
@@ -107,9 +94,8 @@ def plot_reconstructions(examples: Mapping[str, Mapping[str, Any]], max_images: 
 def plot_loss_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> Figure:
     """Training loss (reconstruction MSE) against step, one line per DAE.
 
-    Args:
-        histories: label -> metric records (``splitbrain.train.read_metrics``); the "step"
-            records are drawn, or the "epoch" records when a run logged no steps.
+    ``histories``: label -> metric records (:func:`splitbrain.train.read_metrics`); the "step"
+    records are drawn, or the "epoch" records when a run logged no steps.
     """
     if not histories:
         raise ValueError("histories must hold at least one run")
@@ -137,7 +123,7 @@ def plot_probe_by_layer(scores: Mapping[str, Mapping[str, float]], chance: float
 
     Args:
         scores: label -> {layer: top-1 fraction}, layers in order (shallow to deep).
-        chance: drawn as a dotted line (1 / number of classes), if given.
+        chance: 1 / number of classes, drawn as a dotted line.
         floor_label: the label of the random-init network, drawn dashed in black.
     """
     if not scores:

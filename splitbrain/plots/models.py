@@ -15,32 +15,11 @@ from matplotlib.patches import Rectangle
 
 from .._checks import check_image_batch, check_positive_int
 from ..models import SplitBrainNet
+from ..quantize import downsample
 
-__all__ = [
-    "plot_split_pair",
-    "plot_grouped_weights",
-    "plot_receptive_field_growth",
-    "plot_receptive_fields_on_grid",
-]
+__all__ = ["plot_split_pair", "plot_grouped_weights", "plot_receptive_field_growth", "plot_receptive_fields_on_grid"]
 
-# --------------------------------------------------------------------------------------------
-# Displaying rows
-# --------------------------------------------------------------------------------------------
-# --------------------------------------------------------------------------------------------
-# Receptive fields
-# --------------------------------------------------------------------------------------------
-# --------------------------------------------------------------------------------------------
-# Table 6 and other reference tables
-# --------------------------------------------------------------------------------------------
-# --------------------------------------------------------------------------------------------
-# Reaching the grid
-# --------------------------------------------------------------------------------------------
-# --------------------------------------------------------------------------------------------
-# Parameters and the group=2 equivalence
-# --------------------------------------------------------------------------------------------
-# --------------------------------------------------------------------------------------------
-# Figures
-# --------------------------------------------------------------------------------------------
+
 def _image(x: torch.Tensor) -> np.ndarray:
     return x.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
@@ -59,12 +38,10 @@ def plot_split_pair(rgb: torch.Tensor, model: SplitBrainNet, targets, colour_lig
     a*, b* averaged to the grid and quantized, drawn as the class centres at L* =
     ``colour_lightness``. Bottom row, half 2: its input a*, b* (drawn at that same L*) and its
     target, L* on the grid, quantized. Titles give the tensor shapes, the logits' shapes from
-    running ``model`` (in eval mode, restored afterwards).
+    running ``model`` (for (1, 2) input channels) in eval mode, restored afterwards.
 
-    Args:
-        rgb: (3, H, W) sRGB, uint8 in [0, 255] or float in [0, 1].
-        model: a :class:`~splitbrain.models.SplitBrainNet` for (1, 2) input channels.
-        targets: a Lab target pipeline (:func:`splitbrain.targets.build_targets`), grid as the model's.
+    ``rgb``: (3, H, W) sRGB, uint8 in [0, 255] or float in [0, 1]. ``targets``: a Lab target
+    pipeline (:func:`splitbrain.targets.build_targets`) with the model's grid.
     """
     check_image_batch(rgb, "rgb", channels=3, allow_unbatched=True)
     rgb = rgb.reshape(1, *rgb.shape[-3:])
@@ -83,8 +60,6 @@ def plot_split_pair(rgb: torch.Tensor, model: SplitBrainNet, targets, colour_lig
     lab = space.from_rgb(rgb.to(device))
     ranges2 = None
     if targets.quantizer2.per_image_ranges:
-        from ..quantize import downsample
-
         ranges2 = targets.quantizer2.image_ranges(downsample(lab[:, 1:], targets.grid))
     ab_grid = targets.quantizer2.decode(batch.t2, ranges=ranges2)
     l_grid = targets.quantizer1.decode(batch.t1)
@@ -95,8 +70,7 @@ def plot_split_pair(rgb: torch.Tensor, model: SplitBrainNet, targets, colour_lig
 
     size, grid = rgb.shape[-1], targets.grid
     fig = Figure(figsize=(11.5, 6.4), layout="constrained")
-    axes = fig.subplot_mosaic([["image", "in1", "out1"], ["image", "in2", "out2"]],
-                              width_ratios=[1.25, 1, 1])
+    axes = fig.subplot_mosaic([["image", "in1", "out1"], ["image", "in2", "out2"]], width_ratios=[1.25, 1, 1])
     image = rgb[0].float() / 255 if rgb.dtype == torch.uint8 else rgb[0]
     axes["image"].imshow(_image(image))
     _grid_lines(axes["image"], size, grid)
@@ -113,8 +87,7 @@ def plot_split_pair(rgb: torch.Tensor, model: SplitBrainNet, targets, colour_lig
     for name in ("out1", "out2"):
         _grid_lines(axes[name], grid, grid, colour="black", alpha=0.25)
     for ax in axes.values():
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(xticks=[], yticks=[])
     axes["in1"].set_ylabel("half 1: L → ab", fontsize="large")
     axes["in2"].set_ylabel("half 2: ab → L", fontsize="large")
     return fig
@@ -126,9 +99,7 @@ def plot_grouped_weights(in_channels: int, out_channels: int) -> Figure:
     Left: a standard layer, every output channel reads every input channel. Right: the split
     pair (equivalently one ``groups=2`` convolution): two diagonal blocks of half the size;
     the off-diagonal blocks, where the halves would talk to each other, hold no weights.
-
-    Args:
-        in_channels, out_channels: the full (concatenated) channel counts, both even.
+    ``in_channels`` and ``out_channels`` are the full (concatenated) channel counts, both even.
     """
     for value, name in ((in_channels, "in_channels"), (out_channels, "out_channels")):
         check_positive_int(value, name)
@@ -168,16 +139,15 @@ def plot_receptive_field_growth(curves: Mapping[str, Sequence[Mapping[str, Any]]
                                 grid: int) -> Figure:
     """Receptive field after each stage, one line per network.
 
-    Args:
-        curves: label -> rows of :func:`stage_receptive_fields` (or any rows with ``layer`` and ``rf``).
-        input_size: drawn as a horizontal line: a unit above it sees the whole input (and padding).
-        grid: the target grid; one grid cell, ``input_size / grid`` pixels, is drawn as well.
+    ``curves``: label -> rows with ``layer`` and ``rf`` (:func:`stage_receptive_fields`). The input
+    side (a unit above it sees the whole input and padding) and one grid cell, ``input_size / grid``
+    pixels, are drawn as horizontal lines.
     """
     check_positive_int(input_size, "input_size")
     check_positive_int(grid, "grid")
     fig = Figure(figsize=(9, 4.8), layout="constrained")
     ax = fig.subplots()
-    # Label offsets per curve, so that labels of curves meeting at one point do not overlap.
+    # One label offset per curve, so that labels of curves meeting at one point do not overlap.
     offsets = [((5, -11), "left"), ((5, 5), "left"), ((-6, 5), "right")]
     for index, (label, rows) in enumerate(curves.items()):
         depth = np.arange(1, len(rows) + 1)
@@ -208,13 +178,11 @@ def plot_receptive_fields_on_grid(rgb: torch.Tensor, fields: Sequence[Mapping[st
 
     Args:
         rgb: (3, S, S) sRGB image, uint8 or float in [0, 1].
-        fields: rows with ``layer``, ``rf``, ``jump`` and ``start`` (e.g. a selection of
+        fields: rows with ``layer``, ``rf``, ``jump`` and ``start`` (e.g. of
             :func:`stage_receptive_fields`); each is drawn as a square of side ``rf`` centred on
-            the unit that sits at ``cell`` of that layer's map, i.e. on input pixel
-            ``start + index * jump`` (only meaningful for layers whose map is ``grid`` wide;
-            for earlier layers the square of the unit nearest that centre is drawn).
-        grid: side of the target grid (its lines are drawn, the chosen cell is outlined).
-        cell: (row, column) of the grid cell.
+            input pixel ``start + index * jump`` of the unit nearest the centre of ``cell``
+            (exactly at ``cell`` for layers whose map is ``grid`` wide).
+        cell: (row, column) of the grid cell, outlined.
     The grey frame around the image is the zero padding: large fields reach into it.
     """
     check_image_batch(rgb, "rgb", channels=3, allow_unbatched=True)
@@ -239,14 +207,13 @@ def plot_receptive_fields_on_grid(rgb: torch.Tensor, fields: Sequence[Mapping[st
                            path_effects=[patheffects.withStroke(linewidth=3.5, foreground="black")]))
     colours = ["#e41a1c", "#ff7f00", "#4daf4a", "#377eb8", "#984ea3", "#a65628"]
     for index, field in enumerate(fields):
-        unit_y = round((centre_y - field["start"]) / field["jump"])
-        unit_x = round((centre_x - field["start"]) / field["jump"])
-        y, x = field["start"] + unit_y * field["jump"], field["start"] + unit_x * field["jump"]
-        half = field["rf"] / 2
-        ax.add_patch(Rectangle((x - half, y - half), field["rf"], field["rf"], fill=False, lw=2,
-                               edgecolor=colours[index % len(colours)], zorder=4,
-                               label=f"{field['layer']}: {field['rf']} px"))
-        ax.plot(x, y, marker="+", color=colours[index % len(colours)], zorder=5)
+        start, jump, rf = field["start"], field["jump"], field["rf"]
+        y = start + round((centre_y - start) / jump) * jump
+        x = start + round((centre_x - start) / jump) * jump
+        colour = colours[index % len(colours)]
+        ax.add_patch(Rectangle((x - rf / 2, y - rf / 2), rf, rf, fill=False, lw=2, edgecolor=colour, zorder=4,
+                               label=f"{field['layer']}: {rf} px"))
+        ax.plot(x, y, marker="+", color=colour, zorder=5)
     ax.set_xlim(-margin, size + margin)
     ax.set_ylim(size + margin, -margin)
     ax.set_xlabel("x (input pixels)")

@@ -1,13 +1,7 @@
-"""Figures of chapters 5 and 6 (pretraining, probes and fine-tuning).
-
-- :func:`plot_loss_curves`: each half's training loss from ``metrics.jsonl`` records.
-- :func:`plot_prediction_grid`: rows of images (colourisations, RGB) or of L* maps (grey),
-  with an optional caption under every image.
-- :func:`plot_probe_curves`: linear-probe accuracy per layer, one line per network.
-- :func:`plot_accuracy_bars`: top-1 of a few evaluations, pretrained next to random.
+"""Figures of chapters 5 and 6 (pretraining, probes and fine-tuning): loss curves, prediction
+grids, probe accuracy per layer and accuracy bars. The predictions come from :mod:`splitbrain.predict`.
 
 Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself.
-Predictions themselves come from :mod:`splitbrain.predict`.
 """
 from __future__ import annotations
 
@@ -26,13 +20,10 @@ HALF_COLOURS = ("tab:blue", "tab:orange")
 MODEL_COLOURS = ("tab:blue", "tab:gray", "tab:green", "tab:red")
 
 
-def plot_loss_curves(
-    records: Sequence[Mapping[str, Any]],
-    part_names: Mapping[str, str] | None = None,
-    floors: Mapping[str, float] | None = None,
-    heldout: Mapping[str, Mapping[str, float]] | None = None,
-    title: str = "pretraining loss per half",
-) -> Figure:
+def plot_loss_curves(records: Sequence[Mapping[str, Any]], part_names: Mapping[str, str] | None = None,
+                     floors: Mapping[str, float] | None = None,
+                     heldout: Mapping[str, Mapping[str, float]] | None = None,
+                     title: str = "pretraining loss per half") -> Figure:
     """Each half's cross-entropy against the training step, one panel per half.
 
     Args:
@@ -40,12 +31,10 @@ def plot_loss_curves(
             records (every ``log_every`` steps, drawn as a thin line) and "epoch" records (the
             epoch's mean, drawn as dots at the epoch's last step), each with "step", "epoch",
             "loss1" and "loss2".
-        part_names: panel titles for "loss1" and "loss2" (default "L->ab", "ab->L").
-        floors: optional {"loss1": value, "loss2": value}: a dashed line, e.g. the loss of the
-            best constant prediction (:func:`splitbrain.predict.prior_cross_entropy`).
-        heldout: optional {label: {"loss1", "loss2", "step"}}: held-out losses drawn as crosses.
-    Returns:
-        a Figure with two axes.
+        part_names: panel titles for "loss1" and "loss2" (default "L -> ab", "ab -> L").
+        floors: {"loss1": value, "loss2": value} drawn dashed, e.g. the loss of the best constant
+            prediction (:func:`splitbrain.predict.prior_cross_entropy`).
+        heldout: {label: {"loss1", "loss2", "step"}}: held-out losses drawn as crosses.
     """
     steps = [r for r in records if r.get("kind") == "step" and "loss1" in r]
     epochs = [r for r in records if r.get("kind") == "epoch" and "loss1" in r]
@@ -94,22 +83,16 @@ def _as_display(x: torch.Tensor, label: str) -> tuple[np.ndarray, bool]:
     return x.clamp(0, 1).permute(0, 2, 3, 1).numpy(), True
 
 
-def plot_prediction_grid(
-    rows: Mapping[str, torch.Tensor],
-    captions: Mapping[str, Sequence[str]] | None = None,
-    max_images: int = 6,
-    lightness_range: tuple[float, float] = (0.0, 100.0),
-    cell_size: float = 1.55,
-    title: str | None = None,
-) -> Figure:
+def plot_prediction_grid(rows: Mapping[str, torch.Tensor], captions: Mapping[str, Sequence[str]] | None = None,
+                         max_images: int = 6, lightness_range: tuple[float, float] = (0.0, 100.0),
+                         cell_size: float = 1.55, title: str | None = None) -> Figure:
     """Rows of images, one row per entry: colourisations side by side, or L* maps in grey.
 
     Args:
         rows: label -> (N, 3, H, W) sRGB (uint8, or float in [0, 1]) or (N, 1, h, w) L* values
             (drawn in grey between ``lightness_range``, coarse maps as blocks); every entry
             holds the same N images, in the same order.
-        captions: optional label -> N strings written under that row's images (e.g. CIEDE2000).
-        max_images: show at most this many images per row.
+        captions: label -> N strings written under that row's images (e.g. CIEDE2000).
     Returns:
         a Figure with ``len(rows) * min(N, max_images)`` axes.
     """
@@ -121,21 +104,17 @@ def plot_prediction_grid(
     if len(counts) != 1:
         raise ValueError(f"every entry of rows must hold the same number of images, got {sorted(counts)}")
     count = min(counts.pop(), max_images)
-    has_captions = bool(captions)
     cell = grid_cell_inches(count, margin=1.6, largest=cell_size)
-    fig = Figure(figsize=(cell * count + 1.6, (cell + (0.3 if has_captions else 0)) * len(arrays) + 0.4),
+    fig = Figure(figsize=(cell * count + 1.6, (cell + (0.3 if captions else 0)) * len(arrays) + 0.4),
                  layout="constrained")
     axes = fig.subplots(len(arrays), count, squeeze=False)
     low, high = lightness_range
     for r, (label, (array, is_rgb)) in enumerate(arrays.items()):
+        grey = {} if is_rgb else {"cmap": "gray", "vmin": low, "vmax": high}
         for i in range(count):
             ax = axes[r, i]
-            if is_rgb:
-                ax.imshow(array[i], interpolation="nearest")
-            else:
-                ax.imshow(array[i], cmap="gray", vmin=low, vmax=high, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.imshow(array[i], interpolation="nearest", **grey)
+            ax.set(xticks=[], yticks=[])
             if i == 0:
                 ax.set_ylabel(label, fontsize="small")
             if captions and label in captions:
@@ -145,21 +124,15 @@ def plot_prediction_grid(
     return fig
 
 
-def plot_probe_curves(
-    results: Mapping[str, Mapping[str, Mapping[str, float]]],
-    chance: float | None = None,
-    title: str = "linear probes on frozen features",
-) -> Figure:
+def plot_probe_curves(results: Mapping[str, Mapping[str, Mapping[str, float]]], chance: float | None = None,
+                      title: str = "linear probes on frozen features") -> Figure:
     """Probe accuracy per layer, one line per network; top-1 and top-5 side by side.
 
     Args:
         results: network label -> {layer: {"top1": fraction, "top5": fraction, ...}} (the
             ``metrics["layers"]`` of :func:`splitbrain.evaluate.linear_probe`), layers shallow
-            to deep, the same layers for every network.
-        chance: optional chance level for top-1 (1 / number of classes), a dotted line; top-5's
-            is 5 times it.
-    Returns:
-        a Figure with two axes; accuracies in percent.
+            to deep, the same layers for every network; drawn in percent.
+        chance: chance level for top-1 (1 / number of classes), a dotted line; top-5's is 5 times it.
     """
     if not results:
         raise ValueError("results must hold at least one network, got none")
@@ -185,18 +158,13 @@ def plot_probe_curves(
     return fig
 
 
-def plot_accuracy_bars(
-    scores: Mapping[str, Mapping[str, float]],
-    title: str = "top-1 accuracy: pretrained vs random initialisation",
-) -> Figure:
-    """Grouped bars: for each evaluation (group), one bar per network.
+def plot_accuracy_bars(scores: Mapping[str, Mapping[str, float]],
+                       title: str = "top-1 accuracy: pretrained vs random initialisation") -> Figure:
+    """Grouped bars: for each evaluation (group), one bar per network, labelled in percent.
 
-    Args:
-        scores: evaluation label -> {network label: top-1 fraction}, e.g.
-            {"linear probe (best layer)": {"pretrained": 0.9, "random init": 0.7}, ...}; every
-            evaluation names the same networks.
-    Returns:
-        a Figure with one axes; bars labelled with their value in percent.
+    ``scores``: evaluation label -> {network label: top-1 fraction}, e.g.
+    {"linear probe (best layer)": {"pretrained": 0.9, "random init": 0.7}, ...}; every evaluation
+    names the same networks.
     """
     if not scores:
         raise ValueError("scores must hold at least one evaluation, got none")
