@@ -24,10 +24,8 @@ CHECKPOINT_FORMAT = "splitbrain-pretrain-1"
 
 def checkpoint_state(config: dict[str, Any], model: dict[str, torch.Tensor], epoch: int, step: int,
                      **training: Any) -> dict[str, Any]:
-    """The one checkpoint layout: ``format``, ``config`` (a PretrainConfig as a dict), ``model``
-    (the network's state dict), ``epoch`` and ``step`` done, plus whatever ``training`` adds (a
-    resumable run's optimizer, scheduler, scaler, class_weights, rng, world_size; a supervised
-    network's ``supervised``)."""
+    """The checkpoint layout: ``format``, ``config`` (a PretrainConfig as a dict), ``model`` (the state
+    dict), ``epoch`` and ``step`` done, plus ``training`` (e.g. a resumable run's optimizer and rng)."""
     return {"format": CHECKPOINT_FORMAT, "config": config, "model": model, "epoch": epoch, "step": step, **training}
 
 
@@ -40,8 +38,7 @@ class RunExistsError(ValueError):
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` through :func:`splitbrain.files.atomic_write`: a crash during the save
-    leaves the previous file at ``path`` untouched."""
+    """``torch.save`` through :func:`splitbrain.files.atomic_write` (a crash leaves ``path`` untouched)."""
     return atomic_write(path, lambda stream: torch.save(obj, stream))
 
 
@@ -60,10 +57,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 
 def check_compatible(saved: dict[str, Any], wanted: dict[str, Any], source: str = "checkpoint") -> None:
-    """Raise CheckpointMismatchError unless the model-defining fields agree.
-
-    ``saved`` / ``wanted``: config dicts; only the keys ``wanted`` has are compared.
-    """
+    """Raise CheckpointMismatchError unless the model-defining fields of the config dicts agree
+    (only the keys ``wanted`` has are compared)."""
     fields = [f for f in MODEL_FIELDS + (DAE_FIELDS if saved.get("method") == "dae" else ()) if f in wanted]
     differ = differing_fields(saved, wanted, PretrainConfig, only=fields)
     if differ:
@@ -74,11 +69,10 @@ def check_compatible(saved: dict[str, Any], wanted: dict[str, Any], source: str 
 def check_resumable(saved: dict[str, Any], wanted: dict[str, Any], source: str = "checkpoint") -> None:
     """Raise CheckpointMismatchError unless a run saved under ``saved`` can go on as ``wanted``.
 
-    Resuming restores the network, the optimiser, the schedule and the random streams, so every
-    field that changes what a run computes (roles "model", "dae" and "recipe") must agree: a
-    changed ``lr`` or ``seed`` would train on with the checkpoint's values while the run's files
-    named the new ones. The one exception is ``epochs`` under the per-epoch "step" schedule,
-    whose state does not depend on the total: a run may be extended (or stopped sooner).
+    Resuming restores the network, optimiser, schedule and random streams, so every field of
+    roles "model", "dae" and "recipe" must agree (a changed ``lr`` would train on with the old
+    value under the new name); only ``epochs`` may change, under the "step" schedule, whose state
+    does not depend on the total.
     """
     from .presets import fields_with_role
 

@@ -1,27 +1,24 @@
-"""Datasets and loaders: every dataset yields ``(image, label)`` with ``image`` a uint8 tensor.
+"""Datasets and loaders: every dataset yields ``(image, label)``, image uint8 RGB (3, S, S) in [0, 255].
 
-The DataLoader side only decodes, crops and flips. It hands out uint8 RGB tensors of shape
-(3, S, S) with values in [0, 255]: no float conversion and no normalisation. Colour conversion
-and quantization happen later, batched, on the training device (``splitbrain.targets``).
+Loaders only decode, crop and flip (no float conversion, no normalisation); colour conversion and
+quantization happen later, batched, on the training device (``splitbrain.targets``).
 
 Datasets (``build_dataset(name, ...)``):
 
 ``"embedded"``
-    Crops of ten real colour photographs that scikit-image and scikit-learn ship with their
-    wheels (see :data:`EMBEDDED_PHOTOS`), so everything runs offline with nothing downloaded.
-    The label is the photograph a crop came from. Split rule: each photograph is cut once,
-    across its longer side; the first two thirds are the ``"train"`` region and the last third
-    the held-out ``"test"`` region. The cut is made in the original pixels, before any resizing,
-    and every crop lies inside one region, so held-out crops never share a pixel (not even
-    through resampling) with training crops.
+    Crops of ten real colour photographs shipped in the scikit-image and scikit-learn wheels
+    (:data:`EMBEDDED_PHOTOS`), so everything runs offline; the label is the photograph. Each
+    photograph is cut once across its longer side, in original pixels before any resizing: the
+    first two thirds are ``"train"``, the last third ``"test"``, so held-out crops never share a
+    pixel (not even through resampling) with training crops.
 ``"stl10"``
     STL-10 (96x96; ``"unlabeled"`` for pretraining, ``"train"``/``"test"`` for evaluation),
     read from torchvision's ``stl10_binary`` folder.
 ``"cifar10"``
     CIFAR-10 (32x32, ``"train"``/``"test"``) through ``torchvision.datasets.CIFAR10``.
 ``"folder"``
-    Any ImageFolder tree (``root/<class>/<image>``: ImageNet, the CIFAR-10 JPEGs, ...), cut
-    into deterministic, class-stratified, disjoint parts by :func:`split_indices`.
+    Any ImageFolder tree (``root/<class>/<image>``: ImageNet, the CIFAR-10 JPEGs, ...), cut into
+    deterministic, class-stratified, disjoint parts by :func:`split_indices`.
 
 Nothing is downloaded unless ``download=True``; a missing dataset raises
 :class:`MissingDatasetError`, whose message says where it looked and how to fetch it.
@@ -43,7 +40,6 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from ._checks import check_positive_int
-
 from .vocabulary import BAD_IMAGE_POLICIES, DATASET_NAMES
 
 DATASET_SPLITS: dict[str, tuple[str, ...]] = {
@@ -77,23 +73,11 @@ STANDARD_SPLITS: dict[str, StandardSplits] = {
 FOLDER_FRACTIONS: dict[str, float] = {"pretrain": 0.6, "probe_train": 0.2, "val": 0.2}
 """Default shares of an ImageFolder tree per part (class-stratified, see :func:`split_indices`)."""
 
-EMBEDDED_PHOTOS: tuple[str, ...] = (
-    "astronaut",
-    "coffee",
-    "chelsea",
-    "rocket",
-    "hubble_deep_field",
-    "retina",
-    "immunohistochemistry",
-    "motorcycle",
-    "china",
-    "flower",
-)
-"""The embedded photographs, in label order. The first eight come from ``skimage.data``
-(``motorcycle`` is the left view of ``stereo_motorcycle``), ``china`` and ``flower`` from
-``sklearn.datasets.load_sample_image``. All are real colour photographs inside the installed
-wheels; synthetic images (``colorwheel``, ``logo``) and those scikit-image fetches from the
-network are left out."""
+EMBEDDED_PHOTOS: tuple[str, ...] = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "retina",
+                                    "immunohistochemistry", "motorcycle", "china", "flower")
+"""The embedded photographs, in label order: the first eight from ``skimage.data`` (``motorcycle``
+is the left view of ``stereo_motorcycle``), ``china`` and ``flower`` from
+``sklearn.datasets.load_sample_image``; only real colour photographs inside the installed wheels."""
 
 EMBEDDED_HELD_OUT_FRACTION = 1 / 3
 """Share of each photograph's longer side that forms the held-out ``"test"`` region."""
@@ -141,32 +125,19 @@ def dataset_present(name: str, root: str | os.PathLike | None = None) -> bool:
 # Deterministic, class-stratified splits
 
 
-def split_indices(
-    n_or_labels: int | Sequence[int] | np.ndarray,
-    fractions: Mapping[str, float],
-    seed: int = 0,
-    max_counts: int | Mapping[str, int] | None = None,
-) -> dict[str, np.ndarray]:
+def split_indices(n_or_labels: int | Sequence[int] | np.ndarray, fractions: Mapping[str, float], seed: int = 0,
+                  max_counts: int | Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
     """Split items into disjoint named parts, class-stratified and seeded.
 
-    Rule: the items of every class are shuffled with ``numpy.random.default_rng(seed)``; the
-    parts then take consecutive runs of each class's shuffled order, in the order of
-    ``fractions``, of ``fraction * class_size`` items each (rounded by largest remainder, ties
-    broken at random, so each part's share of every class is as close to its fraction as
-    integers allow). Fractions may sum to less than 1; the rest is left unused.
+    ``n_or_labels`` is an item count ``n`` (plain random split of ``range(n)``) or a 1-D sequence
+    of integer class labels. The items of every class are shuffled with
+    ``numpy.random.default_rng(seed)``; the parts (``fractions``: name -> share in [0, 1], summing
+    to at most 1, the rest unused) take consecutive runs of that order, ``fraction * class_size``
+    items each, rounded by largest remainder with ties broken at random.
 
-    Within a part, items are ordered so that any prefix is class-stratified too (item ``r`` of
-    ``m`` of a class sits at position ``(r + 0.5) / m``); ``max_counts`` keeps such a prefix,
-    so a capped part is a stratified subset of the uncapped one for the same seed.
-
-    Args:
-        n_or_labels: an item count ``n`` (plain random split of ``range(n)``) or a 1-D sequence
-            of integer class labels, one per item (stratified split).
-        fractions: part name -> share in [0, 1]; the shares must sum to at most 1.
-        seed: seed of the shuffle; the same seed and inputs give the same parts.
-        max_counts: optional cap on the size of every part (an int) or of named parts (a mapping).
-    Returns:
-        part name -> int64 array of item indices (disjoint across parts).
+    Within a part, item ``r`` of ``m`` of a class sits at position ``(r + 0.5) / m``, so any prefix
+    is class-stratified too; ``max_counts`` (an int for every part, or name -> cap) keeps such a
+    prefix. Returns part name -> int64 array of item indices.
     """
     if isinstance(n_or_labels, (int, np.integer)) and not isinstance(n_or_labels, bool):
         if n_or_labels < 0:
@@ -175,10 +146,8 @@ def split_indices(
     else:
         labels = np.asarray(n_or_labels)
         if labels.ndim != 1 or (labels.size and not np.issubdtype(labels.dtype, np.integer)):
-            raise ValueError(
-                f"n_or_labels must be an int or a 1-D sequence of integer labels, "
-                f"got array of shape {labels.shape} and dtype {labels.dtype}"
-            )
+            raise ValueError(f"n_or_labels must be an int or a 1-D sequence of integer labels, "
+                             f"got array of shape {labels.shape} and dtype {labels.dtype}")
     names = list(fractions)
     if not names:
         raise ValueError("fractions must name at least one part, got an empty mapping")
@@ -190,26 +159,22 @@ def split_indices(
     caps = _part_caps(names, max_counts)
 
     rng = np.random.default_rng(seed)
-    members: list[list[np.ndarray]] = [[] for _ in names]
-    positions: list[list[np.ndarray]] = [[] for _ in names]
+    # Every part starts with an empty run, so a part of no items (n = 0) concatenates too.
+    members: list[list[np.ndarray]] = [[np.zeros(0, dtype=np.int64)] for _ in names]
+    positions: list[list[np.ndarray]] = [[np.zeros(0)] for _ in names]
     for label in np.unique(labels):
         items = rng.permutation(np.flatnonzero(labels == label))
         counts = _largest_remainder(shares, len(items), rng)
         start = 0
         for part, count in enumerate(counts):
-            chosen = items[start : start + count]
+            members[part].append(items[start : start + count])
             start += count
-            members[part].append(chosen)
             positions[part].append((np.arange(count) + 0.5) / max(count, 1))
 
     parts = {}
-    for part, name in enumerate(names):
-        if members[part]:
-            idx = np.concatenate(members[part])
-            pos = np.concatenate(positions[part])
-            idx = idx[np.lexsort((labels[idx], pos))]
-        else:
-            idx = np.zeros(0, dtype=np.int64)
+    for name, chosen, places in zip(names, members, positions):
+        idx = np.concatenate(chosen)
+        idx = idx[np.lexsort((labels[idx], np.concatenate(places)))]
         parts[name] = idx[: caps.get(name)].astype(np.int64)
     return parts
 
@@ -246,15 +211,11 @@ def _largest_remainder(shares: np.ndarray, total: int, rng: np.random.Generator)
 
 
 def image_transform(image_size: int, augment: bool, resize: int | None = None) -> Callable:
-    """The crop/flip pipeline applied to every stored image.
+    """The crop/flip pipeline: uint8 (3, H, W) -> uint8 (3, S, S), S = ``image_size``.
 
-    Steps: resize (antialiased) so the shorter side is ``resize`` (default ``image_size``;
-    skipped when it already is), then a random ``image_size`` crop and a random horizontal flip
-    when ``augment``, else a centre crop. ``resize > image_size`` gives crops of part of the
-    image (e.g. ``resize=256, image_size=180`` is the paper's ImageNet recipe).
-
-    The returned callable maps a uint8 tensor (3, H, W) to a uint8 tensor (3, S, S), S =
-    ``image_size``; randomness comes from torch's global generator (seeded per DataLoader worker).
+    Resize (antialiased) so the shorter side is ``resize`` (default ``image_size``), then a random
+    crop and horizontal flip when ``augment``, else a centre crop; ``resize=256, image_size=180`` is
+    the paper's ImageNet recipe. Randomness comes from torch's global generator.
     """
     check_positive_int(image_size, "image_size")
     resize = image_size if resize is None else resize
@@ -351,25 +312,12 @@ class _FileStore:
 class ImageDataset(Dataset):
     """``(image, label)`` pairs from stored images: image uint8 (3, S, S), label int.
 
-    Attributes:
-        name, split: what :func:`build_dataset` was asked for.
-        classes: class names; ``num_classes`` their count.
-        labels: int64 array, the label of every item (-1 for unlabeled items).
-        image_size, augment: the output side S and whether crops/flips are random.
+    ``labels`` is the int64 label of every item (-1 for unlabeled items); ``name``, ``split``,
+    ``image_size`` and ``augment`` are what :func:`build_dataset` was asked for.
     """
 
-    def __init__(
-        self,
-        store,
-        labels: np.ndarray,
-        indices: np.ndarray,
-        classes: Sequence[str],
-        transform: Callable,
-        name: str,
-        split: str,
-        image_size: int,
-        augment: bool,
-    ):
+    def __init__(self, store, labels: np.ndarray, indices: np.ndarray, classes: Sequence[str], transform: Callable,
+                 name: str, split: str, image_size: int, augment: bool):
         self.store = store
         self.indices = np.asarray(indices, dtype=np.int64)
         self.labels = np.asarray(labels, dtype=np.int64)[self.indices]
@@ -389,10 +337,8 @@ class ImageDataset(Dataset):
         return self.transform(image), int(self.labels[index])
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, items={len(self)}, "
-            f"classes={self.num_classes}, image_size={self.image_size}, augment={self.augment})"
-        )
+        return (f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, items={len(self)}, "
+                f"classes={self.num_classes}, image_size={self.image_size}, augment={self.augment})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,18 +347,14 @@ class ImageDataset(Dataset):
 
 @lru_cache(maxsize=1)
 def load_embedded_photos() -> tuple[np.ndarray, ...]:
-    """The embedded photographs as read-only uint8 arrays (H, W, 3), in :data:`EMBEDDED_PHOTOS` order.
-
-    Loaded once per process from the installed scikit-image and scikit-learn packages.
-    """
+    """The embedded photographs as read-only uint8 arrays (H, W, 3), in :data:`EMBEDDED_PHOTOS` order."""
     import skimage.data
 
     try:
         from sklearn.datasets import load_sample_image
     except ImportError as error:
-        raise ImportError(
-            "the embedded dataset needs scikit-learn for two of its photographs: pip install scikit-learn"
-        ) from error
+        raise ImportError("the embedded dataset needs scikit-learn for two of its photographs: "
+                          "pip install scikit-learn") from error
     photos = []
     for name in EMBEDDED_PHOTOS:
         if name == "motorcycle":
@@ -459,36 +401,19 @@ def _embedded_regions(split: str, image_size: int, photo_scale: float) -> tuple[
 
 
 class EmbeddedPhotos(Dataset):
-    """Square crops of the embedded photographs; the label is the photograph's index.
+    """Square crops of the embedded photographs: ``(image uint8 (3, S, S) in [0, 255], label int in [0, 10))``.
 
-    Every photograph is first scaled so its shorter side is ``photo_scale * image_size`` (the
-    same scale for both regions, so a crop shows the same amount of scene at any image_size);
-    the ``split`` region of it (see :func:`embedded_region_box`) is then cropped.
-
-    Item ``i`` is a crop of photograph ``i % 10`` (classes are balanced). With ``augment``, the
-    crop position and a horizontal flip are random (torch's generator, seeded per DataLoader
-    worker). Without it, the position is a fixed function of ``(seed, i)`` and nothing is
-    flipped, so the held-out set is the same crops every time.
-
-    Args:
-        split: "train" or "test".
-        image_size: side S of the crops.
-        augment: random crops and flips; default True for "train", False for "test".
-        length: crops per epoch (default :data:`EMBEDDED_DEFAULT_LENGTH`).
-        seed: seed of the fixed crop positions.
-        photo_scale: shorter side of every scaled photograph, in crop sides (> 1).
-    Items: ``(image uint8 (3, S, S) in [0, 255], label int in [0, 10))``.
+    Every photograph is scaled so its shorter side is ``photo_scale * image_size`` (the same scale
+    for both regions, so a crop shows the same amount of scene at any image_size), then its
+    ``split`` region (:func:`embedded_region_box`) is cropped. Item ``i`` is a crop of photograph
+    ``i % 10``. With ``augment`` (default: for "train") the position and a horizontal flip are
+    random (torch's generator); without, the position is a fixed function of ``(seed, i)`` and
+    nothing is flipped, so the held-out set is the same crops every time. ``length``: crops per
+    epoch (default :data:`EMBEDDED_DEFAULT_LENGTH`).
     """
 
-    def __init__(
-        self,
-        split: str = "train",
-        image_size: int = 96,
-        augment: bool | None = None,
-        length: int | None = None,
-        seed: int = 0,
-        photo_scale: float = 4.0,
-    ):
+    def __init__(self, split: str = "train", image_size: int = 96, augment: bool | None = None,
+                 length: int | None = None, seed: int = 0, photo_scale: float = 4.0):
         if split not in DATASET_SPLITS["embedded"]:
             raise ValueError(f"split must be one of {DATASET_SPLITS['embedded']} for 'embedded', got {split!r}")
         check_positive_int(image_size, "image_size")
@@ -539,30 +464,21 @@ class EmbeddedPhotos(Dataset):
         return crop, photo
 
     def __repr__(self) -> str:
-        return (
-            f"EmbeddedPhotos(split={self.split!r}, items={self.length}, classes={self.num_classes}, "
-            f"image_size={self.image_size}, augment={self.augment}, seed={self.seed})"
-        )
+        return (f"EmbeddedPhotos(split={self.split!r}, items={self.length}, classes={self.num_classes}, "
+                f"image_size={self.image_size}, augment={self.augment}, seed={self.seed})")
 
 
 # --------------------------------------------------------------------------------------------
 # STL-10, CIFAR-10, ImageFolder
 
 
-def _python_command(call: str) -> str:
+def _fetch_command(call: str) -> str:
     return f'python -c "import torchvision; torchvision.datasets.{call}"'
-
-
-def _stl10_command(root: str) -> str:
-    return _python_command(f"STL10({root!r}, split='test', download=True)")
-
-
-def _cifar10_command(root: str) -> str:
-    return _python_command(f"CIFAR10({root!r}, train=True, download=True)")
 
 
 def _load_stl10(root: str, split: str, download: bool):
     folder = os.path.join(root, _STL10_FOLDER)
+    command = _fetch_command(f"STL10({root!r}, split='test', download=True)")
     files = [os.path.join(folder, f) for f in _STL10_FILES[split] if f is not None]
     if download and not all(os.path.isfile(f) for f in files):
         import torchvision
@@ -571,26 +487,21 @@ def _load_stl10(root: str, split: str, download: bool):
         torchvision.datasets.STL10(root, split="test", download=True)
     missing = [f for f in files if not os.path.isfile(f)]
     if missing:
-        raise MissingDatasetError(
-            f"STL-10 split {split!r} not found: looked for {missing[0]} (in {folder}). "
-            f"Fetch it (a 2.5 GB archive, about 5 GB on disk while extracting) with\n"
-            f"    {_stl10_command(root)}\n"
-            f"or pass download=True."
-        )
+        raise MissingDatasetError(f"STL-10 split {split!r} not found: looked for {missing[0]} (in {folder}). "
+                                  f"Fetch it (a 2.5 GB archive, about 5 GB on disk while extracting) with\n"
+                                  f"    {command}\nor pass download=True.")
     store = _STL10Store(files[0])
     size = os.path.getsize(files[0])
     if size == 0 or size % _STL10_IMAGE_BYTES:
-        raise MissingDatasetError(
-            f"{files[0]} is not a complete STL-10 image file ({size} bytes is not a positive multiple "
-            f"of {_STL10_IMAGE_BYTES}); delete {folder} and fetch it again with\n    {_stl10_command(root)}"
-        )
+        raise MissingDatasetError(f"{files[0]} is not a complete STL-10 image file ({size} bytes is not a positive "
+                                  f"multiple of {_STL10_IMAGE_BYTES}); delete {folder} and fetch it again with\n"
+                                  f"    {command}")
     if len(files) == 2:
         labels = np.fromfile(files[1], dtype=np.uint8).astype(np.int64) - 1
         if len(labels) != len(store) or labels.min() < 0 or labels.max() >= len(STL10_CLASSES):
-            raise MissingDatasetError(
-                f"{files[1]} does not match {files[0]} ({len(labels)} labels in 1..10 expected for "
-                f"{len(store)} images); delete {folder} and fetch it again with\n    {_stl10_command(root)}"
-            )
+            raise MissingDatasetError(f"{files[1]} does not match {files[0]} ({len(labels)} labels in 1..10 expected "
+                                      f"for {len(store)} images); delete {folder} and fetch it again with\n"
+                                      f"    {command}")
     else:
         labels = np.full(len(store), -1, dtype=np.int64)
     classes = STL10_CLASSES
@@ -605,21 +516,17 @@ def _load_cifar10(root: str, split: str, download: bool):
     import torchvision
 
     folder = os.path.join(root, _CIFAR10_FOLDER)
+    command = _fetch_command(f"CIFAR10({root!r}, train=True, download=True)")
     missing = [os.path.join(folder, f) for f in _CIFAR10_FILES[split] if not os.path.isfile(os.path.join(folder, f))]
     if missing and not download:
-        raise MissingDatasetError(
-            f"CIFAR-10 split {split!r} not found: looked for {missing[0]} (in {folder}). "
-            f"Fetch it (170 MB) with\n    {_cifar10_command(root)}\nor pass download=True."
-        )
+        raise MissingDatasetError(f"CIFAR-10 split {split!r} not found: looked for {missing[0]} (in {folder}). "
+                                  f"Fetch it (170 MB) with\n    {command}\nor pass download=True.")
     try:
         cifar = torchvision.datasets.CIFAR10(root, train=split == "train", download=download)
     except RuntimeError as error:  # torchvision's md5 check failed
-        raise MissingDatasetError(
-            f"CIFAR-10 in {folder} failed torchvision's integrity check ({error}); delete it and "
-            f"fetch it again with\n    {_cifar10_command(root)}"
-        ) from error
+        raise MissingDatasetError(f"CIFAR-10 in {folder} failed torchvision's integrity check ({error}); delete it "
+                                  f"and fetch it again with\n    {command}") from error
     return _ArrayStore(cifar.data), np.asarray(cifar.targets, dtype=np.int64), tuple(cifar.classes)
-
 
 
 class BadImageError(ValueError):
@@ -651,8 +558,7 @@ def _why_unreadable(path: str) -> str | None:
 def unreadable_images(paths: Sequence[str]) -> list[str | None]:
     """For each of ``paths``, None when the file decodes as an image, else why it does not.
 
-    Every file is decoded once per process (again when its size or time changes), in threads:
-    about 1.5 s per 10,000 CIFAR-10 JPEGs on two cores.
+    Each file is decoded once per process (again when its size or time changes), in threads.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -677,16 +583,13 @@ def _load_folder(root: str, bad_images: str = "skip"):
     import torchvision
 
     if not os.path.isdir(root):
-        raise MissingDatasetError(
-            f"image folder not found: looked for the directory {root}; expected an ImageFolder tree "
-            f"root/<class>/<image> (e.g. the extracted CIFAR-10 JPEGs' train/ folder)"
-        )
+        raise MissingDatasetError(f"image folder not found: looked for the directory {root}; expected an ImageFolder "
+                                  f"tree root/<class>/<image> (e.g. the extracted CIFAR-10 JPEGs' train/ folder)")
     try:
         tree = torchvision.datasets.ImageFolder(root)
     except FileNotFoundError as error:
-        raise MissingDatasetError(
-            f"no images found under {root} ({error}); expected an ImageFolder tree root/<class>/<image>"
-        ) from error
+        raise MissingDatasetError(f"no images found under {root} ({error}); expected an ImageFolder tree "
+                                  f"root/<class>/<image>") from error
     paths, targets = [path for path, _ in tree.samples], list(tree.targets)
     reasons = unreadable_images(paths)
     bad = [(path, why) for path, why in zip(paths, reasons) if why]
@@ -707,47 +610,29 @@ def _load_folder(root: str, bad_images: str = "skip"):
     return _FileStore(paths), np.asarray(targets, dtype=np.int64), tuple(tree.classes)
 
 
-def build_dataset(
-    name: str,
-    root: str | os.PathLike | None = None,
-    split: str = "train",
-    image_size: int = 96,
-    augment: bool | None = None,
-    download: bool = False,
-    length: int | None = None,
-    seed: int = 0,
-    resize: int | None = None,
-    fractions: Mapping[str, float] | None = None,
-    in_memory: bool = False,
-    bad_images: str = "skip",
-) -> EmbeddedPhotos | ImageDataset:
-    """Build a dataset of ``(image uint8 (3, S, S) in [0, 255], label int)`` pairs, S = image_size.
+def build_dataset(name: str, root: str | os.PathLike | None = None, split: str = "train", image_size: int = 96,
+                  augment: bool | None = None, download: bool = False, length: int | None = None, seed: int = 0,
+                  resize: int | None = None, fractions: Mapping[str, float] | None = None, in_memory: bool = False,
+                  bad_images: str = "skip") -> EmbeddedPhotos | ImageDataset:
+    """A dataset of ``(image uint8 (3, S, S) in [0, 255], label int)`` pairs, S = image_size, with
+    ``num_classes``, ``classes`` and ``labels`` attributes (``name``: see the module docstring).
 
     Args:
-        name: "embedded", "stl10", "cifar10" or "folder" (see the module docstring).
-        root: the dataset's directory: for "stl10"/"cifar10" the folder holding torchvision's
-            ``stl10_binary``/``cifar-10-batches-py`` (default :func:`default_root`), for
-            "folder" the ImageFolder tree itself (required); ignored by "embedded".
-        split: one of ``DATASET_SPLITS[name]``. For "folder", "all" is the whole tree and
-            "pretrain"/"probe_train"/"val" its parts by :func:`split_indices` (``fractions``,
-            ``seed``). ``STANDARD_SPLITS[name]`` says which split plays which role.
-        image_size: side S of the output crops.
-        augment: random crop + horizontal flip (True) or centre crop (False); default True
-            except for the evaluation splits "test" and "val".
-        download: let torchvision download STL-10/CIFAR-10 into ``root`` when missing.
+        root: for "stl10"/"cifar10" the folder holding torchvision's ``stl10_binary``/
+            ``cifar-10-batches-py`` (default :func:`default_root`), for "folder" the ImageFolder
+            tree itself (required); ignored by "embedded".
+        split: one of ``DATASET_SPLITS[name]``. For "folder", "all" is the whole tree and the
+            others its parts by :func:`split_indices` (``fractions``, default
+            :data:`FOLDER_FRACTIONS`, and ``seed``). ``STANDARD_SPLITS[name]`` gives the roles.
+        augment: random crop + horizontal flip, or centre crop; default True except for "test" and "val".
         length: "embedded": crops per epoch. Others: keep at most this many images, a seeded
             class-stratified subset (for "folder", of the chosen part).
-        seed: seed of the embedded crop positions, the folder parts and the subsets.
-        resize: shorter side images are resized to before cropping (default image_size;
-            see :func:`image_transform`); not used by "embedded".
-        fractions: "folder" part shares (default :data:`FOLDER_FRACTIONS`).
-        in_memory: decode the split's images once into memory (uint8) instead of reading
-            image files on every access; the items are the same. Ignored by "embedded" and
-            by the memory-mapped STL-10 files.
-        bad_images: "folder" only, what to do with files that do not decode
-            (:data:`BAD_IMAGE_POLICIES`): "skip" them (said in one line) or "fail".
-    Returns:
-        a Dataset with ``num_classes``, ``classes`` and ``labels`` attributes.
+        seed: of the embedded crop positions, the folder parts and the subsets.
+        resize: shorter side before cropping (see :func:`image_transform`); not used by "embedded".
+        in_memory: decode the split's images once into memory instead of on every access (same
+            items). Ignored by "embedded" and by the memory-mapped STL-10 files.
+        bad_images: "folder" only, for files that do not decode (:data:`BAD_IMAGE_POLICIES`):
+            "skip" them (said in one line) or "fail".
     Raises:
         ValueError: unknown name or split, or bad sizes.
         MissingDatasetError: the files are not there (the message says how to fetch them).
@@ -772,15 +657,14 @@ def build_dataset(
         if bad_images not in BAD_IMAGE_POLICIES:
             raise ValueError(f"bad_images must be one of {BAD_IMAGE_POLICIES}, got {bad_images!r}")
         store, labels, classes = _load_folder(root, bad_images)
-        if split == "all":
-            indices = split_indices(labels, {"all": 1.0}, seed, max_counts=length)["all"]
-        else:
-            parts = split_indices(labels, FOLDER_FRACTIONS if fractions is None else fractions, seed)
-            indices = parts[split][:length]
     else:
         root = os.path.abspath(os.path.expanduser(os.fspath(default_root() if root is None else root)))
         loader = _load_stl10 if name == "stl10" else _load_cifar10
         store, labels, classes = loader(root, split, download)
+    if name == "folder" and split != "all":
+        parts = split_indices(labels, FOLDER_FRACTIONS if fractions is None else fractions, seed)
+        indices = parts[split][:length]
+    else:
         indices = split_indices(labels, {"all": 1.0}, seed, max_counts=length)["all"]
 
     augment = split not in EVALUATION_SPLITS if augment is None else bool(augment)
@@ -788,17 +672,8 @@ def build_dataset(
         indices = np.sort(indices)
         store, labels = _MemoryStore([store[int(i)] for i in indices]), labels[indices]
         indices = np.arange(len(indices))
-    return ImageDataset(
-        store,
-        labels,
-        np.sort(indices),
-        classes,
-        image_transform(image_size, augment, resize),
-        name=name,
-        split=split,
-        image_size=image_size,
-        augment=augment,
-    )
+    return ImageDataset(store, labels, np.sort(indices), classes, image_transform(image_size, augment, resize),
+                        name=name, split=split, image_size=image_size, augment=augment)
 
 
 # --------------------------------------------------------------------------------------------
@@ -806,32 +681,20 @@ def build_dataset(
 
 
 def seed_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: seed numpy and ``random`` from the worker's torch seed.
-
-    torch seeds each worker differently (from the loader's generator); numpy and ``random``
-    would otherwise start from the same state in every forked worker.
-    """
+    """DataLoader ``worker_init_fn``: seed numpy and ``random`` from the worker's torch seed, which
+    differs per worker (otherwise every forked worker starts from the same numpy/random state)."""
     worker_seed = torch.initial_seed() % 2**32
     np.random.seed(worker_seed)
     random.seed(worker_seed)
 
 
-def build_loader(
-    dataset: Dataset,
-    batch_size: int,
-    train: bool,
-    num_workers: int = 0,
-    seed: int = 0,
-    distributed: bool = False,
-    drop_last: bool | None = None,
-) -> DataLoader:
+def build_loader(dataset: Dataset, batch_size: int, train: bool, num_workers: int = 0, seed: int = 0,
+                 distributed: bool = False, drop_last: bool | None = None) -> DataLoader:
     """A DataLoader yielding ``(images uint8 (N, 3, S, S), labels int64 (N,))`` batches.
 
-    Shuffles (with a generator seeded by ``seed``) when ``train``; drops the last partial batch
-    when ``train`` unless ``drop_last`` says otherwise. Pins memory when CUDA is available, keeps
-    workers alive across epochs when ``num_workers > 0`` and seeds numpy/random per worker
-    (:func:`seed_worker`). Random crops and flips draw from torch's generator: per worker it is
-    seeded from the loader's generator; with ``num_workers=0`` it is the caller's global one.
+    When ``train``: shuffles (a generator seeded by ``seed``) and, unless ``drop_last`` says
+    otherwise, drops the last partial batch. Random crops and flips draw from torch's generator:
+    per worker it is seeded from the loader's generator; with ``num_workers=0`` it is the caller's.
 
     With ``distributed`` (an initialised process group, e.g. under torchrun) each rank reads
     its own shard through a ``DistributedSampler`` seeded by ``seed``; the caller must call
@@ -842,30 +705,16 @@ def build_loader(
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ValueError(f"num_workers must be a non-negative integer, got {num_workers!r}")
     drop_last = bool(train) if drop_last is None else bool(drop_last)
-    generator = torch.Generator()
-    generator.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
     sampler = None
     if distributed:
         if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-            raise ValueError(
-                "distributed=True needs an initialised torch.distributed process group "
-                "(launch with torchrun and call torch.distributed.init_process_group first)"
-            )
+            raise ValueError("distributed=True needs an initialised torch.distributed process group "
+                             "(launch with torchrun and call torch.distributed.init_process_group first)")
         sampler = DistributedSampler(dataset, shuffle=bool(train), seed=seed)
     elif drop_last and len(dataset) < batch_size:
-        raise ValueError(
-            f"batch_size={batch_size} exceeds the dataset's {len(dataset)} items with drop_last=True: "
-            f"the loader would yield no batch; lower batch_size or pass drop_last=False"
-        )
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=bool(train) and sampler is None,
-        sampler=sampler,
-        num_workers=num_workers,
-        pin_memory=torch.cuda.is_available(),
-        drop_last=drop_last,
-        generator=generator,
-        worker_init_fn=seed_worker,
-        persistent_workers=num_workers > 0,
-    )
+        raise ValueError(f"batch_size={batch_size} exceeds the dataset's {len(dataset)} items with drop_last=True: "
+                         f"the loader would yield no batch; lower batch_size or pass drop_last=False")
+    return DataLoader(dataset, batch_size=batch_size, shuffle=bool(train) and sampler is None, sampler=sampler,
+                      num_workers=num_workers, pin_memory=torch.cuda.is_available(), drop_last=drop_last,
+                      generator=generator, worker_init_fn=seed_worker, persistent_workers=num_workers > 0)

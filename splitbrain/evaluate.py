@@ -1,27 +1,17 @@
-"""Evaluation: linear probes on frozen features, and fine-tuning with a classifier on top.
+"""Evaluation: linear probes on frozen features, and the pieces fine-tuning
+(:mod:`splitbrain.finetune`) shares with them.
 
 Linear probe (the protocol of Zhang et al. 2017, section 4.1): the pretrained network is frozen;
 for every layer, its activations on labelled images are average-pooled to at most ``max_dim``
 values, flattened and concatenated over the two halves, standardised with the mean and
 standard deviation of the training split, and a linear classifier (softmax regression) is
-trained on them. The same code probes a randomly initialised network (``random_init=True``):
-the floor that pretraining has to beat.
+trained on them. A randomly initialised network (``random_init=True``) gives the floor that
+pretraining has to beat.
 
-Which layer a probe reports is itself a choice, so it is made on a validation part carved
-(class-stratified, seeded by ``split_seed``) from the labelled probe-training images: the
-classifiers train on the rest, the layer with the best validation top-1 is chosen, and the
-held-out evaluation images only report that layer's top-1 / top-5. Choosing on the held-out
-images instead would report the maximum of several noisy scores, which flatters every row.
-
-Fine-tuning lives in :mod:`splitbrain.finetune` and uses this module's pieces (what to
-evaluate, the feature extractors, the validation part and the labelled subsets).
-
-Networks of both kinds (:class:`~splitbrain.models.SplitBrainNet` and the
-:class:`~splitbrain.models.DenoisingAutoencoder` baseline) go through a
-:class:`FeatureExtractor`, which turns uint8 RGB images into the model's inputs and runs its
-trunks, so the probing and fine-tuning code treats them alike.
-
-Top-5 accuracy is reported always; with 5 classes or fewer it is trivially 1.0.
+The reported layer is chosen on a validation part carved (class-stratified, seeded by
+``split_seed``) from the labelled probe-training images: the classifiers train on the rest, and
+the held-out evaluation images only report the chosen layer's top-1 / top-5 (choosing on them
+would report the maximum of several noisy scores). Top-5 is trivially 1.0 with 5 classes or fewer.
 """
 from __future__ import annotations
 
@@ -50,17 +40,12 @@ from .runtime import autocast, resolve_amp, resolve_device, tqdm_disable
 
 
 class FeatureExtractor(nn.Module):
-    """uint8 RGB images -> a model's representation at named layers.
+    """uint8 RGB images -> a model's representation at named layers, for split-brain pairs and
+    autoencoders alike.
 
-    Subclasses say how RGB becomes the model's inputs (:meth:`prepare`) and which trunk reads
-    which input (:meth:`trunk_inputs`); the representation at a layer is the trunks'
-    activations at that layer concatenated along channels (both halves of a split-brain pair,
-    or the autoencoder's single encoder).
-
-    Attributes:
-        model: the wrapped network; space: its :class:`~splitbrain.color.ColorSpace`.
-        trunks: the trunks (``nn.ModuleList``): the parameters fine-tuning trains.
-        feature_layers: the layer names, shallow to deep.
+    Subclasses say how RGB becomes one input per trunk (:meth:`prepare`); the representation at a
+    layer is the trunks' activations there, concatenated along channels. ``trunks`` are the
+    parameters fine-tuning trains; ``feature_layers`` run shallow to deep.
     """
 
     def __init__(self, model: nn.Module, space: ColorSpace, trunks: Iterable[nn.Module]):
@@ -151,16 +136,9 @@ def topk_accuracy(logits: torch.Tensor, labels: torch.Tensor, ks: Iterable[int] 
 
 
 @torch.no_grad()
-def extract_features(
-    extractor: FeatureExtractor,
-    loader: Iterable,
-    layers: Iterable[str],
-    device: torch.device,
-    max_dim: int = 9216,
-    amp_dtype: torch.dtype | None = None,
-    progress: bool | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+def extract_features(extractor: FeatureExtractor, loader: Iterable, layers: Iterable[str], device: torch.device,
+                     max_dim: int = 9216, amp_dtype: torch.dtype | None = None, progress: bool | None = None,
+                     dtype: torch.dtype = torch.float32) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Frozen features of every batch of ``loader``: (layer -> (N, D) ``dtype`` on the CPU, labels (N,)).
 
     ``loader`` yields (uint8 images (B, 3, S, S), labels (B,)). The extractor runs in eval mode.
@@ -190,10 +168,7 @@ def standardization(train: torch.Tensor, eps: float = 1e-6) -> tuple[torch.Tenso
 
 
 def standardize(train: torch.Tensor, *others: torch.Tensor, eps: float = 1e-6) -> tuple[torch.Tensor, ...]:
-    """Standardise ``train`` (N, D) and ``others`` with the training split's mean and std.
-
-    Constant features (std < eps) are centred, not scaled.
-    """
+    """Standardise ``train`` (N, D) and ``others`` with ``train``'s mean and std; constant features are only centred."""
     mean, std = standardization(train, eps)
     return tuple((x.float() - mean) / std for x in (train, *others))
 
@@ -212,16 +187,14 @@ class ProbeRecipe:
 
     @classmethod
     def of(cls, config: EvalConfig) -> "ProbeRecipe":
-        return cls(config.probe_epochs, config.probe_lr, config.probe_weight_decay, config.probe_batch_size, config.seed)
+        return cls(config.probe_epochs, config.probe_lr, config.probe_weight_decay, config.probe_batch_size,
+                   config.seed)
 
 
 def train_linear_classifier(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
                             recipe: ProbeRecipe = ProbeRecipe(), device: torch.device | str = "cpu") -> nn.Linear:
-    """Softmax regression on (N, D) features as ``recipe`` says.
-
-    The weights start at zero, so the result depends only on the data and ``recipe.seed``.
-    Returns the trained ``nn.Linear`` in eval mode.
-    """
+    """Softmax regression on (N, D) features as ``recipe`` says; the trained ``nn.Linear``, in eval mode.
+    The weights start at zero, so the result depends only on the data and ``recipe.seed``."""
     device = torch.device(device)
     n, dim = features.shape
     if labels.shape != (n,):
@@ -275,15 +248,9 @@ def fit_probe(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: int, va
 
 
 @torch.no_grad()
-def score_probes(
-    extractor: FeatureExtractor,
-    loader: Iterable,
-    probes: dict[str, FittedProbe],
-    device: torch.device,
-    max_dim: int = 9216,
-    amp_dtype: torch.dtype | None = None,
-    progress: bool | None = None,
-) -> tuple[dict[str, dict[str, float]], int]:
+def score_probes(extractor: FeatureExtractor, loader: Iterable, probes: dict[str, FittedProbe], device: torch.device,
+                 max_dim: int = 9216, amp_dtype: torch.dtype | None = None,
+                 progress: bool | None = None) -> tuple[dict[str, dict[str, float]], int]:
     """Top-1 / top-5 of every layer's probe on the images of ``loader``, batch by batch.
 
     The held-out features are never stored: each batch's activations are pooled, standardised
@@ -408,8 +375,7 @@ def evaluation_loader(dataset: Dataset, config: EvalConfig, device: torch.device
 def finish_evaluation(kind: str, config: EvalConfig, metrics: dict, pretrain_config: PretrainConfig,
                       random_init: bool, start: float, model: nn.Module,
                       checkpoint: str | os.PathLike | None = None) -> EvalResult:
-    """The :class:`EvalResult` of a finished probe or fine-tuning; writes its record when
-    ``config.record_dir`` is set."""
+    """The :class:`EvalResult` of a finished probe or fine-tuning; its record is written to ``config.record_dir``."""
     wall = time.perf_counter() - start
     info = model_entry(pretrain_config, random_init)
     result = EvalResult(kind, metrics, info, pretrain_config, wall, model=model)
@@ -422,31 +388,19 @@ def finish_evaluation(kind: str, config: EvalConfig, metrics: dict, pretrain_con
 
 
 # ----------------------------------------------------------------------------------------------
-# The two evaluations
+# The linear probe
 
 
-def linear_probe(
-    config: EvalConfig,
-    model: nn.Module,
-    pretrain_config: PretrainConfig,
-    *,
-    random_init: bool = False,
-    datasets: tuple[Dataset, Dataset, int] | None = None,
-    checkpoint: str | os.PathLike | None = None,
-) -> EvalResult:
-    """Linear probes of a frozen network at every layer (or ``config.layers``).
+def linear_probe(config: EvalConfig, model: nn.Module, pretrain_config: PretrainConfig, *, random_init: bool = False,
+                 datasets: tuple[Dataset, Dataset, int] | None = None,
+                 checkpoint: str | os.PathLike | None = None) -> EvalResult:
+    """Linear probes of a frozen network at every layer (or ``config.layers``); an :class:`EvalResult`.
 
-    Args:
-        config: an :class:`~splitbrain.presets.EvalConfig` (e.g. ``get_eval_preset("smoke")``).
-        model, pretrain_config: the network and the configuration it was (or would be)
-            pretrained with, e.g. from :func:`splitbrain.networks.load_network`; ``random_init``
-            says, for the record, that it is a random initialisation.
-        datasets: optional (train, test, num_classes) instead of ``config.data``'s splits.
-        checkpoint: the file the network came from, named in the record.
-    Returns:
-        an :class:`EvalResult`: per layer the validation top-1 / top-5 and the held-out top-1 /
-        top-5; at the top level the layer chosen on validation (``best_layer``) and its held-out
-        ``top1`` / ``top5`` and ``val_top1``; writes a "probe" record when ``config.record_dir`` is set.
+    ``model`` and ``pretrain_config``: the network and the configuration it was (or would be)
+    pretrained with, e.g. from :func:`splitbrain.networks.load_network`; ``random_init`` marks a
+    random initialisation in the record. ``datasets``: (train, test, num_classes) instead of
+    ``config.data``'s splits; ``checkpoint``: the file the network came from, named in the record.
+    Writes a "probe" record when ``config.record_dir`` is set.
     """
     start = time.perf_counter()
     if config.record_dir is not None:  # checked before any work
@@ -477,7 +431,8 @@ def linear_probe(
         if config.verbose:
             scores = per_layer[layer]
             print(f"probe {layer:>7}: validation top-1 {scores['val_top1']:.4f}  held-out top-1 {scores['top1']:.4f}  "
-                  f"top-5 {scores['top5']:.4f}  (train top-1 {scores['train_top1']:.4f}, {scores['dim']} dims)", flush=True)
+                  f"top-5 {scores['top5']:.4f}  (train top-1 {scores['train_top1']:.4f}, {scores['dim']} dims)",
+                  flush=True)
     best = choose_layer(per_layer)
     metrics = {
         "layers": per_layer,

@@ -1,11 +1,8 @@
 """Writing files so that a crash never leaves half of one: the one atomic writer.
 
 Every file the package writes that a later run reads (checkpoints, records, stage files, the
-README's generated sections) goes through :func:`atomic_write`: the bytes go to a temporary file
-in the same directory, are flushed to the disk (fsync), and only then replace ``path``
-(``os.replace`` is atomic on POSIX and Windows). At every moment either the old file or the
-complete new one exists. A writer killed mid-write leaves its temporary file behind (named after
-its process); the next write of the same path removes those of processes that no longer run.
+README's generated sections) goes through :func:`atomic_write`, so at every moment either the old
+file or the complete new one exists.
 """
 from __future__ import annotations
 
@@ -18,8 +15,10 @@ from typing import BinaryIO, Callable
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
-    """Call ``write(stream)`` on a temporary binary file beside ``path``, fsync it, then move it
-    onto ``path``. If ``write`` raises, the temporary file is removed and ``path`` is untouched."""
+    """Call ``write(stream)`` on a temporary binary file beside ``path`` (named after this process),
+    fsync it, then move it onto ``path`` (``os.replace``, atomic on POSIX and Windows). If ``write``
+    raises, the temporary file is removed and ``path`` is untouched; a killed writer's temporary
+    file is removed by the next write of the same path."""
     path = Path(path)
     temp = None
     try:
@@ -60,15 +59,14 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True  # it exists, under another user
+    except PermissionError:  # it exists, under another user
+        pass
     return True
 
 
 def check_writable_folder(path: str | os.PathLike, option: str) -> Path:
-    """Make sure ``path`` is, or can become, a folder this process can write into, before any
-    work starts. ValueError naming ``option`` (the command-line option, e.g. "--out"), the path
-    and the cause otherwise; creates the folder."""
+    """Create ``path`` if needed and make sure this process can write into it, before any work
+    starts; else ValueError naming ``option`` (the command-line option, e.g. "--out") and the cause."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"{option} {path} is a file; expected a folder")

@@ -1,8 +1,7 @@
 """Where and how a run executes: processes, devices, precision, random generators, progress bars.
 
-Every training and evaluation entry point resolves its machinery here, so a device string, an
-AMP mode or a seed means the same everywhere (pretraining, probes, fine-tuning, the benchmark,
-the chapters).
+Every entry point resolves its machinery here, so a device string, an AMP mode or a seed means the
+same everywhere.
 """
 from __future__ import annotations
 
@@ -34,11 +33,9 @@ class DistributedContext:
 
 
 def init_distributed(device: str = "auto") -> DistributedContext:
-    """Join the process group torchrun describes in the environment (WORLD_SIZE > 1).
-
-    Backend: NCCL when training on CUDA (``device`` "auto" with a GPU, or "cuda..."), else
-    gloo. A single process (no WORLD_SIZE, or 1) returns the trivial context and initialises
-    nothing; an already initialised group is joined as it is.
+    """Join the process group torchrun describes in the environment (WORLD_SIZE > 1): NCCL when
+    training on CUDA (``device`` "auto" with a GPU, or "cuda..."), else gloo. A single process
+    returns the trivial context; an already initialised group is joined as it is.
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
@@ -47,10 +44,9 @@ def init_distributed(device: str = "auto") -> DistributedContext:
     local_rank = int(os.environ.get("LOCAL_RANK", rank))
     if not dist.is_initialized():
         on_cuda = torch.cuda.is_available() and (device == "auto" or device.startswith("cuda"))
-        backend = "nccl" if on_cuda else "gloo"
-        if backend == "nccl":
+        if on_cuda:
             torch.cuda.set_device(local_rank)
-        dist.init_process_group(backend=backend, init_method="env://")
+        dist.init_process_group(backend="nccl" if on_cuda else "gloo", init_method="env://")
     return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank)
 
 
@@ -71,10 +67,8 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``mode`` on ``device`` (None: full float32).
-
-    "auto": bf16 on GPUs that support it, fp16 on older ones (a T4), float32 on the CPU.
-    """
+    """The autocast dtype for ``mode`` on ``device`` (None: full float32). "auto": bf16 on GPUs
+    that support it, fp16 on older ones (a T4), float32 on the CPU."""
     if mode == "off" or (mode == "auto" and device.type != "cuda"):
         return None
     if mode == "auto":
@@ -85,8 +79,7 @@ def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
 
 
 def autocast(device: torch.device | str, amp_dtype: torch.dtype | None):
-    """The autocast context of ``amp_dtype`` on ``device`` (a device or its type); None: a no-op
-    context, everything in float32."""
+    """The autocast context of ``amp_dtype`` on ``device`` (a device or its type); None: float32, a no-op."""
     device_type = device if isinstance(device, str) else device.type
     return torch.autocast(device_type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
 

@@ -3,16 +3,11 @@
     import splitbrain
     model, config = splitbrain.pretrained("cifar10-simplenet-lab")   # eval mode, on the CPU
 
-Each entry of :data:`PRETRAINED` is a grid run's network (its record names it), stored under
-``results/pretrained/<name>.pt`` as a weights-only checkpoint (no optimiser state), with its
-sha256, and ships with the package (:data:`splitbrain.results.SHIPPED_RESULTS`), so
-:func:`pretrained` needs neither the repository nor the network. A package installed without
-them looks in the cache folder (:func:`splitbrain.data.default_root`) and, if the file is not
-there and ``download`` is True, fetches it from the repository's raw URL. Every file is checked against its sha256 before it
-is loaded, and loading never runs pickled code (``torch.load(weights_only=True)``).
-
-``splitbrain weights RUN_DIR/checkpoint.pt NAME`` writes such a file from a finished
-run and prints its sha256 and size for :data:`PRETRAINED`.
+Each entry of :data:`PRETRAINED` is a grid run's network, a weights-only checkpoint
+``results/pretrained/<name>.pt`` that ships with the package (:func:`locate` finds or fetches
+it). Every file is checked against its sha256 before it is loaded, and loading never runs
+pickled code (``torch.load(weights_only=True)``). ``splitbrain weights RUN_DIR/checkpoint.pt NAME``
+writes such a file from a finished run and prints its sha256 and size.
 """
 from __future__ import annotations
 
@@ -33,8 +28,7 @@ PRETRAINED_FOLDER = "results/pretrained"
 @dataclass(frozen=True)
 class Weights:
     """One shipped network: its file's sha256 and size, the run record it comes from
-    (``results/<grid>/<run name>.json``, relative to the repository root) and the probe layer
-    that record chose on its validation part (so a reader can probe just that layer)."""
+    (``results/<grid>/<run name>.json``) and the probe layer that record chose on validation."""
 
     sha256: str
     bytes: int
@@ -72,11 +66,10 @@ def shipped_file(name: str) -> Path:
 
 
 def locate(name: str, cache_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
-    """A verified local copy of the shipped network ``name``: the package's file, else the
-    cache's, else (``download``) one fetched from the repository's raw URL into the cache.
-
-    Raises ValueError (unknown name, or a file whose sha256 differs), FileNotFoundError
-    (not found and ``download`` is False).
+    """A verified local copy of the shipped network ``name``: the package's file, else the cache's
+    (:func:`splitbrain.data.default_root`), else (``download``) one fetched from the repository's
+    raw URL into the cache. ValueError: unknown name, or a wrong sha256; FileNotFoundError: not
+    found and not ``download``.
     """
     from .data import default_root
 
@@ -87,7 +80,8 @@ def locate(name: str, cache_dir: str | os.PathLike | None = None, download: bool
     for candidate in (shipped_file(name), cached):
         if candidate.is_file():
             if sha256_of(candidate) != expected:
-                raise ValueError(f"{candidate} does not have the sha256 of {name} ({expected}); delete it or restore it")
+                raise ValueError(
+                    f"{candidate} does not have the sha256 of {name} ({expected}); delete it or restore it")
             return candidate
     if not download:
         raise FileNotFoundError(f"{name} is neither at {shipped_file(name)} nor at {cached}; "
@@ -123,11 +117,10 @@ def probe_config(name: str, data_root: str | os.PathLike | None = None, download
     """The :class:`~splitbrain.presets.EvalConfig` that probes the shipped network ``name`` the
     way its grid run did, at the one layer its record chose on validation.
 
-    ``data_root``: the CIFAR-10 JPEGs' ``train/`` folder the grid ran on; the probe then sees
-    the run's own probe-training and held-out parts and reproduces the record's number. None:
-    torchvision's CIFAR-10 in the cache folder (10k of its training images, 10k of its test
-    images), fetched (170 MB) only when ``download`` is True; a
-    :class:`~splitbrain.data.MissingDatasetError` says how otherwise.
+    ``data_root``: the CIFAR-10 JPEGs' ``train/`` folder the grid ran on, to reproduce the
+    record's number. None: torchvision's CIFAR-10 in the cache folder (10k training, 10k test
+    images), fetched (170 MB) only when ``download`` is True, else a
+    :class:`~splitbrain.data.MissingDatasetError` says how.
     """
     from .experiments.grids import get_grid
 
@@ -143,10 +136,8 @@ def probe_config(name: str, data_root: str | os.PathLike | None = None, download
 def probe_shipped(name: str, config, datasets=None, cache_dir: str | os.PathLike | None = None) -> dict:
     """{"pretrained": EvalResult, "random init": EvalResult}: the shipped network ``name`` and
     the same architecture at its random initialisation (the record's seed) through the same
-    linear probe (``config``, e.g. :func:`probe_config`) on the same images.
-
-    ``datasets``: (train, test, num_classes) already built from ``config``, else built here.
-    The network is fetched (see :func:`locate`) only when ``config.download`` is True.
+    linear probe (``config``, e.g. :func:`probe_config`) on the same images (``datasets``, else
+    built from ``config``). The network is fetched only when ``config.download`` is True.
     """
     from .evaluate import build_eval_datasets, linear_probe
     from .networks import load_network
