@@ -11,9 +11,7 @@
    the instructors' run-time page ``book/runtimes.md`` and the number tables of
    ``book/instructor.md``;
 4. renders the staged copy with Jupyter Book 1.x, execution off and Sphinx warnings as errors,
-   into ``_build/html`` (its log is shown only when it fails).
-
-The log is one line per chapter and one line naming the page to open.
+   into ``_build/html``.
 
 The staged copy keeps the repository's relative layout, so each page's Colab button opens the
 committed notebook at its real path.
@@ -64,12 +62,8 @@ def toc_files(toc_path: Path) -> list[str]:
 
 def chapter_notebooks(root: Path) -> list[Path]:
     """The committed notebooks the table of contents lists, as paths relative to ``root``."""
-    notebooks = []
-    for entry in toc_files(root / "_toc.yml"):
-        path = Path(entry).with_suffix(".ipynb")
-        if (root / path).exists():
-            notebooks.append(path)
-    return notebooks
+    paths = [Path(entry).with_suffix(".ipynb") for entry in toc_files(root / "_toc.yml")]
+    return [path for path in paths if (root / path).exists()]
 
 
 def stage(root: Path, staging: Path) -> None:
@@ -89,9 +83,8 @@ def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | 
     """Execute each chapter with papermill into ``staging``; returns {notebook: seconds}.
 
     With ``only``, the chapters whose names match none of its keys are staged unexecuted.
-    ``seed``: injected as the chapters' ``SEED`` (default: each chapter's own, 0).
-    ``seen``: a dict that receives, per executed notebook, the "you should see" numbers its
-    ``glue(..., seen=...)`` calls recorded: {name: {"what": description, "value": number}}.
+    ``seed``: injected as the chapters' ``SEED``. ``seen`` receives, per executed notebook, the
+    numbers its ``glue(..., seen=...)`` calls recorded: {name: {"what": description, "value": number}}.
     """
     import os
 
@@ -112,16 +105,10 @@ def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | 
         os.environ[SEEN_VALUES_ENV] = str(seen_file)  # the kernel inherits the environment
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(
-                str(root / notebook),
-                str(target),
-                parameters=parameters,
-                cwd=str(root / notebook.parent),
-                progress_bar=False,
-                kernel_name="python3",
-                # the kernel's own log (plain-TCP warnings, the interrupt at shutdown) is not the chapter's
-                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-            )
+            # the kernel's own log (plain-TCP warnings, the interrupt at shutdown) is not the chapter's
+            papermill.execute_notebook(str(root / notebook), str(target), parameters=parameters,
+                                       cwd=str(root / notebook.parent), progress_bar=False, kernel_name="python3",
+                                       extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         finally:
             del os.environ[SEEN_VALUES_ENV]
         durations[notebook.as_posix()] = round(time.perf_counter() - start, 2)
@@ -164,8 +151,8 @@ def record_runtimes(root: Path, preset: str, seconds: dict, seen_by_seed: dict[i
     """Save a build's per-chapter wall times, and the "you should see" numbers each seed's run
     of the chapters recorded, as ``results/runtimes/<preset>.json``.
 
-    seen_by_seed: {seed: {notebook: {name: {"what", "value"}}}} (see :func:`execute_notebooks`);
-    stored per notebook and name as {"what", "values": one number per seed, in seed order}.
+    seen_by_seed: {seed: {notebook: {name: {"what", "value"}}}}; stored per notebook and name as
+    {"what", "values": one number per seed, in seed order}.
     """
     seen_by_seed = seen_by_seed or {}
     seeds = sorted(seen_by_seed)
@@ -175,27 +162,17 @@ def record_runtimes(root: Path, preset: str, seconds: dict, seen_by_seed: dict[i
             for name, item in values.items():
                 entry = seen.setdefault(notebook, {}).setdefault(name, {"what": item["what"], "values": []})
                 entry["values"].append(item["value"])
-    record = {
-        "preset": preset,
-        "machine": machine_description(),
-        "date": time.strftime("%Y-%m-%d"),
-        "seconds": seconds,
-        "seeds": seeds,
-        "seen": seen,
-    }
+    record = {"preset": preset, "machine": machine_description(), "date": time.strftime("%Y-%m-%d"),
+              "seconds": seconds, "seeds": seeds, "seen": seen}
     return atomic_write_text(root / RUNTIME_RECORDS / f"{preset}.json", json.dumps(record, indent=2) + "\n")
 
 
 def runtime_page(records: list[dict]) -> str:
     """The instructors' runtime page (Markdown): one column of wall times per preset record."""
-    lines = [
-        "# Chapter run times",
-        "",
-        "Wall time papermill measured for executing each chapter, per preset, as recorded by",
-        "`python -m splitbrain.book build --preset NAME --record-runtimes` (kernel start",
-        "included). Use it to plan a lab session.",
-        "",
-    ]
+    lines = ["# Chapter run times", "",
+             "Wall time papermill measured for executing each chapter, per preset, as recorded by",
+             "`python -m splitbrain.book build --preset NAME --record-runtimes` (kernel start",
+             "included). Use it to plan a lab session.", ""]
     if not records:
         return "\n".join(lines + ["No run times have been recorded yet.", ""])
     chapters = sorted({name for record in records for name in record["seconds"]})
@@ -223,12 +200,6 @@ def runtime_records(root: Path) -> list[dict]:
     order = {name: i for i, name in enumerate(PRESET_NAMES)}
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
     return sorted(records, key=lambda r: order.get(r["preset"], len(order)))
-
-
-def write_runtime_page(root: Path, staging: Path) -> None:
-    """Render the committed runtime records into the staged ``book/runtimes.md``."""
-    (staging / "book").mkdir(exist_ok=True)
-    (staging / "book" / "runtimes.md").write_text(runtime_page(runtime_records(root)))
 
 
 SEEN_MARKER = re.compile(r"^<!-- seen: (?P<chapter>[\w.-]+) -->$", re.MULTILINE)
@@ -272,18 +243,10 @@ def instructor_page(text: str, records: list[dict]) -> str:
     return SEEN_MARKER.sub(lambda match: seen_table(match["chapter"], records), text)
 
 
-def write_instructor_page(root: Path, staging: Path) -> None:
-    """Render the recorded "you should see" numbers into the staged ``book/instructor.md``."""
-    page = staging / "book" / "instructor.md"
-    page.write_text(instructor_page((root / "book" / "instructor.md").read_text(), runtime_records(root)))
-
-
 def build_html(staging: Path, output: Path) -> None:
     """Render ``staging`` with Jupyter Book 1.x into ``output/html``, warnings as errors."""
-    command = [
-        str(Path(sys.executable).with_name("jupyter-book")), "build", str(staging),
-        "--path-output", str(output / "jb"), "--warningiserror", "--keep-going", "--all",
-    ]
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(staging),
+               "--path-output", str(output / "jb"), "--warningiserror", "--keep-going", "--all"]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:  # Jupyter Book's log only when it failed: the warning is in it
         print(result.stdout[-20_000:], result.stderr[-20_000:], sep="\n", file=sys.stderr)
@@ -329,8 +292,11 @@ def run_command(args: argparse.Namespace) -> int:
         shutil.rmtree(scratch)
     if args.record_runtimes:
         print(f"run times recorded in {record_runtimes(REPO_ROOT, preset, durations, seen_by_seed)}")
-    write_runtime_page(REPO_ROOT, staging)
-    write_instructor_page(REPO_ROOT, staging)
+    records = runtime_records(REPO_ROOT)  # the committed ones, rendered into the staged pages
+    (staging / "book").mkdir(exist_ok=True)
+    (staging / "book" / "runtimes.md").write_text(runtime_page(records))
+    instructor = (REPO_ROOT / "book" / "instructor.md").read_text()
+    (staging / "book" / "instructor.md").write_text(instructor_page(instructor, records))
     build_html(staging, output)
     print(f"book built; open {output / 'html' / 'index.html'}")
     return 0

@@ -16,18 +16,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .command import PROG, OneLineParser, reporting_errors
-from .presets import (
-    ARCHITECTURES,
-    COLOR_SPACE_NAMES,
-    DATASETS,
-    METHODS,
-    PRESET_NAMES,
-    EvalConfig,
-    PretrainConfig,
-    get_eval_preset,
-    get_preset,
-    parse_overrides,
-)
+from .presets import (ARCHITECTURES, COLOR_SPACE_NAMES, DATASETS, METHODS, PRESET_NAMES, EvalConfig, PretrainConfig,
+                      get_eval_preset, get_preset, parse_overrides, resolve_preset_name)
 
 DESCRIPTION = """\
 Split-brain autoencoders (Zhang, Isola, Efros 2017): self-supervised pretraining by
@@ -73,7 +63,8 @@ Run records (JSON) go to --results (default: results/); checkpoints and metrics.
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="auto", choices=PRESET_NAMES,
                         help="named configuration to start from (default: auto = colab with a GPU, else cpu)")
-    parser.add_argument("--data", choices=DATASETS, help="dataset: embedded photographs, stl10, cifar10, or an image folder")
+    parser.add_argument("--data", choices=DATASETS,
+                        help="dataset: embedded photographs, stl10, cifar10, or an image folder")
     parser.add_argument("--data-root", help="dataset directory (for --data folder: root/<class>/<image>)")
     parser.add_argument("--download", action="store_true", help="let torchvision download STL-10 / CIFAR-10 if missing")
     parser.add_argument("--image-size", type=int, help="square crop side in pixels")
@@ -88,10 +79,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _model_options(parser: argparse.ArgumentParser, for_eval: bool) -> None:
-    what = " (with --random-init and no --checkpoint: the network to build; else checked against the checkpoint)" if for_eval else ""
-    parser.add_argument("--method", choices=METHODS, help="splitbrain (default) or dae, the denoising-autoencoder baseline" + what)
+    what = (" (with --random-init and no --checkpoint: the network to build; else checked against the checkpoint)"
+            if for_eval else "")
+    parser.add_argument("--method", choices=METHODS,
+                        help="splitbrain (default) or dae, the denoising-autoencoder baseline" + what)
     parser.add_argument("--arch", choices=ARCHITECTURES, help="network architecture" + what)
-    parser.add_argument("--color-space", choices=COLOR_SPACE_NAMES, help="lab, rescaled_lab (the poster's) or rgb" + what)
+    parser.add_argument("--color-space", choices=COLOR_SPACE_NAMES,
+                        help="lab, rescaled_lab (the poster's) or rgb" + what)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "over seeds, seed counts, gaps over random init), then the poster's "
                                             "Table 1 of the probe or fine-tuning records.")
     table.add_argument("--results", default="results", help="directory of JSON records (default: results)")
-    table.add_argument("--kind", default="finetune", choices=("finetune", "probe"), help="which records (default: finetune)")
+    table.add_argument("--kind", default="finetune", choices=("finetune", "probe"),
+                       help="which records (default: finetune)")
     table.add_argument("--format", default="markdown", choices=("markdown", "json"), help="output format")
     table.add_argument("--skip-malformed", action="store_true",
                        help="leave out records that break the schema (counted in one line) instead of stopping")
@@ -156,29 +151,31 @@ def build_parser() -> argparse.ArgumentParser:
 # Commands
 
 
-def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, Any]:
+def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
     """Config overrides from the options the user actually gave: {field: value}."""
-    return {field: getattr(args, option) for option, field in mapping.items() if getattr(args, option, None) is not None}
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
-_DATA_OPTIONS = {"data": "data", "data_root": "data_root", "image_size": "image_size", "seed": "seed",
-                 "device": "device", "num_workers": "num_workers"}
+_DATA_OPTIONS = ("data", "data_root", "image_size", "seed", "device", "num_workers")
 
 
-def _pretrain_config(args: argparse.Namespace) -> PretrainConfig:
-    overrides = _given(args, {**_DATA_OPTIONS, "method": "method", "arch": "arch", "color_space": "color_space",
-                              "out": "out", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr"})
-    if args.download:
-        overrides["download"] = True
+def _finish_overrides(args: argparse.Namespace, overrides: dict[str, Any], cls) -> dict[str, Any]:
+    """``overrides`` with what --quiet, --no-record / --results and then --set say."""
     if args.quiet:
         overrides["verbose"] = False
     overrides["record_dir"] = None if args.no_record else args.results
-    overrides.update(parse_overrides(args.set, PretrainConfig))
-    config = get_preset(args.preset, **overrides)
-    if "out" not in overrides:
-        from .presets import resolve_preset_name
+    overrides.update(parse_overrides(args.set, cls))
+    return overrides
 
-        name = f"{resolve_preset_name(args.preset)}-{config.method}-{config.arch}-{config.color_space}-seed{config.seed}"
+
+def _pretrain_config(args: argparse.Namespace) -> PretrainConfig:
+    overrides = _given(args, *_DATA_OPTIONS, "method", "arch", "color_space", "out", "epochs", "batch_size", "lr")
+    if args.download:
+        overrides["download"] = True
+    config = get_preset(args.preset, **_finish_overrides(args, overrides, PretrainConfig))
+    if "out" not in overrides:
+        preset = resolve_preset_name(args.preset)
+        name = f"{preset}-{config.method}-{config.arch}-{config.color_space}-seed{config.seed}"
         config = dataclasses.replace(config, out=str(Path("runs") / name))
     return config
 
@@ -223,13 +220,9 @@ def _grid_eval_config(args: argparse.Namespace, overrides: dict[str, Any]) -> Ev
 
 
 def _eval_config(args: argparse.Namespace, epochs_field: str | None) -> EvalConfig:
-    overrides = _given(args, {**_DATA_OPTIONS, "labels_per_class": "labels_per_class"})
+    overrides = _given(args, *_DATA_OPTIONS, "labels_per_class")
     if args.grid:
-        overrides["record_dir"] = None if args.no_record else args.results
-        if args.quiet:
-            overrides["verbose"] = False
-        overrides.update(parse_overrides(args.set, EvalConfig))
-        return _grid_eval_config(args, overrides)
+        return _grid_eval_config(args, _finish_overrides(args, overrides, EvalConfig))
     if args.checkpoint:
         # By default, evaluate on the dataset and at the image size of pretraining.
         saved = _checkpoint(args)["config"]
@@ -240,15 +233,11 @@ def _eval_config(args: argparse.Namespace, epochs_field: str | None) -> EvalConf
         overrides.setdefault("image_size", saved["image_size"])
     if args.download:
         overrides["download"] = True
-    if args.quiet:
-        overrides["verbose"] = False
     if epochs_field and args.epochs is not None:
         overrides[epochs_field] = args.epochs
     if getattr(args, "layers", None):
         overrides["layers"] = tuple(layer.strip() for layer in args.layers.split(",") if layer.strip())
-    overrides["record_dir"] = None if args.no_record else args.results
-    overrides.update(parse_overrides(args.set, EvalConfig))
-    return get_eval_preset(args.preset, **overrides)
+    return get_eval_preset(args.preset, **_finish_overrides(args, overrides, EvalConfig))
 
 
 def _checkpoint(args: argparse.Namespace) -> dict[str, Any]:
@@ -268,7 +257,7 @@ def _subject(args: argparse.Namespace, seed: int, random_init: bool | None = Non
     if not args.checkpoint and not args.random_init:
         raise ValueError("give --checkpoint PATH (a pretraining checkpoint) or --random-init")
     random_init = args.random_init if random_init is None else random_init
-    asked = _given(args, {"method": "method", "arch": "arch", "color_space": "color_space"})
+    asked = _given(args, "method", "arch", "color_space")
     if args.checkpoint:
         from .checkpoint import check_compatible
 
@@ -290,24 +279,24 @@ def _print_eval(result, label: str) -> None:
         print(f"record: {result.record_path}")
 
 
+def _evaluate_once(args: argparse.Namespace, evaluation, epochs_field: str, label: str) -> int:
+    """``evaluation`` (linear_probe or finetune) of the network the options name, printed."""
+    config = _eval_config(args, epochs_field)
+    subject = _subject(args, config.seed)
+    _print_eval(evaluation(config, **subject), label + (" (random init)" if subject["random_init"] else ""))
+    return 0
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
     from .evaluate import linear_probe
 
-    config = _eval_config(args, "probe_epochs")
-    subject = _subject(args, config.seed)
-    result = linear_probe(config, **subject)
-    _print_eval(result, "probe" + (" (random init)" if subject["random_init"] else ""))
-    return 0
+    return _evaluate_once(args, linear_probe, "probe_epochs", "probe")
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     from .finetune import finetune
 
-    config = _eval_config(args, "finetune_epochs")
-    subject = _subject(args, config.seed)
-    result = finetune(config, **subject)
-    _print_eval(result, "finetune" + (" (random init)" if subject["random_init"] else ""))
-    return 0
+    return _evaluate_once(args, finetune, "finetune_epochs", "finetune")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -327,9 +316,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    """Tables of the records under ``--results``: each grid's run records (the folder itself or
-    one subfolder per grid) as mean ± std over seeds with the seed count and the gap over the
-    random-init floor, then the probe or fine-tuning records directly in the folder as Table 1."""
+    """Tables of the records under ``--results``: each grid's run records (in the folder itself or
+    one subfolder per grid), then the probe or fine-tuning records directly in the folder as Table 1."""
     from .results import format_summary, load_records, summarize, table1, table1_rows
 
     root = Path(args.results)
@@ -365,8 +353,7 @@ TOOLS = {
     "weights": (".weights", "write a finished run's network as a shipped pretrained network"),
 }
 """The subcommands whose options and action live in their own module (``add_arguments`` and
-``run_command``, run by its ``main``, which ``python -m <module>`` also calls); a module is
-imported only when its subcommand runs, so ``splitbrain --help`` loads none of them."""
+``run_command``, run by its ``main``); a module is imported only when its subcommand runs."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

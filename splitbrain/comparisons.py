@@ -1,44 +1,28 @@
 """Comparisons across run records: which grid to report, seed-by-seed differences, gaps over the
 random-init floor, our Table 1 beside the poster's, layer by layer, and how big each setting is.
 
-The records are the "run" records of the experiment grids (``splitbrain.experiments.reproduce``
-writes one JSON file per run to ``results/<grid>/``); :func:`splitbrain.results.summarize`
-aggregates them over seeds and measures each method's gap over its random-init floor. This
-module turns that into the rows chapter 8 and the README show:
-
-- :func:`collect_run_records`: every run record under a results folder and its sub-folders.
-- :func:`choose_grid`, :func:`grid_counts`: which grid a report is about.
-- :func:`headline_rows`: split-brain features against the random-init floor through the same
-  probe, with the spread over seeds.
-- :func:`seed_scores`, :func:`paired_difference`, :func:`seed_by_seed_rows`: two methods
-  compared seed by seed (e.g. rescaled Lab - Lab).
-- :func:`side_by_side_rows`: the poster's Table 1 with our numbers beside it.
-- :func:`layer_statistics`, :func:`layer_table_rows`: the probe at every layer.
-- :func:`scale_rows`: how big each setting is (images, image side, epochs, hardware).
-
-Accuracies are fractions throughout; differences are shown in percentage points.
+The records are the "run" records of the experiment grids (``results/<grid>/``), aggregated over
+seeds by :func:`splitbrain.results.summarize`; this module turns them into the rows chapter 8 and
+the README show. Accuracies are fractions throughout; differences are shown in percentage points.
 """
 from __future__ import annotations
 
 import math
-import statistics
+from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ._checks import check_positive_int
 from .results import (ARCH_LABELS, SPACE_LABELS, format_mean_std, format_points, latest_by, load_records, machine_names,
-                      summarize)
+                      mean_std, summarize)
 
 
-POSTER_ARCHITECTURES: dict[str, str] = {
-    "FCAlexNet": "fcalexnet", "ResNet 18": "fcresnet18", "SimpleNet 18": "simplenet", "SimpleNet": "simplenet",
-}
+POSTER_ARCHITECTURES: dict[str, str] = {"FCAlexNet": "fcalexnet", "ResNet 18": "fcresnet18",
+                                        "SimpleNet 18": "simplenet", "SimpleNet": "simplenet"}
 """The poster's architecture names -> the package's (the poster prints "SimpleNet 18" for SimpleNet)."""
-
 
 POSTER_SPACES: dict[str, str] = {label: name for name, label in SPACE_LABELS.items()}
 """The poster's image-space names ("RGB", "LAB", "Re-scaled LAB") -> the package's colour spaces."""
-
 
 PUBLISHED_SETTINGS: tuple[dict[str, str], ...] = (
     {"work": "Zhang et al. 2017 (Table 2)", "data": "ImageNet, no labels",
@@ -51,34 +35,25 @@ PUBLISHED_SETTINGS: tuple[dict[str, str], ...] = (
      "evaluation": "fine-tuning, 64 labelled images per class", "classes": "1000",
      "hardware": "not stated"},
 )
-"""The published settings, as their sources state them (Zhang et al. 2017, section 4 and Table 2; Iyengar et al. 2019, the poster's text and Table 1)."""
-
+"""The published settings, as their sources state them (Zhang et al. 2017, section 4 and Table 2;
+Iyengar et al. 2019, the poster's text and Table 1)."""
 
 _DATA_LABELS = {"folder": "image folder", "cifar10": "CIFAR-10", "stl10": "STL-10", "embedded": "embedded photographs"}
 
 
 def collect_run_records(root: str | Path) -> list[dict[str, Any]]:
-    """Every "run" record directly in ``root`` or in any folder below it (``results/<grid>/``).
-
-    Uses :func:`splitbrain.results.load_records` per folder, so non-records (reference tables,
-    run-time files) are skipped. A missing ``root`` gives an empty list.
-    """
+    """Every "run" record directly in ``root`` or in any folder below it (``results/<grid>/``);
+    none for a missing ``root``."""
     root = Path(root)
     if not root.is_dir():
         return []
     folders = [root] + sorted(p for p in root.rglob("*") if p.is_dir())
-    records = []
-    for folder in folders:
-        records.extend(load_records(folder, kind="run"))
-    return records
+    return [record for folder in folders for record in load_records(folder, kind="run")]
 
 
 def grid_counts(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """Number of run records per grid name, by name."""
-    counts: dict[str, int] = {}
-    for record in records:
-        counts[str(record.get("grid"))] = counts.get(str(record.get("grid")), 0) + 1
-    return dict(sorted(counts.items()))
+    return dict(sorted(Counter(str(record.get("grid")) for record in records).items()))
 
 
 def choose_grid(records: Sequence[Mapping[str, Any]], preferred: Sequence[str] = ()) -> str | None:
@@ -96,11 +71,10 @@ def headline_rows(records: Sequence[Mapping[str, Any]], grid: str, kinds: Sequen
                   ) -> list[dict[str, Any]]:
     """The gap over the random-init floor through the same probe, for the methods of ``kinds``.
 
-    One dict per (architecture, method) of ``grid`` that has a floor and a common seed:
-    ``arch``, ``method``, ``kind``, ``label``, ``space`` (the poster's image-space name), ``n``
-    (seeds compared), ``top1`` / ``top1_std`` (the method's probe top-1 over its seeds),
-    ``floor_top1`` / ``floor_top1_std`` (the floor's), ``gap`` / ``gap_std`` (mean and sample
-    std of the per-seed differences, fractions; std None for one seed).
+    One dict per (architecture, method) of ``grid`` that has a floor and a common seed: ``arch``,
+    ``method``, ``kind``, ``label``, ``space`` (the poster's image-space name), ``n`` (seeds
+    compared), ``top1`` / ``top1_std`` (the method's probe top-1 over its seeds), ``floor_top1`` /
+    ``floor_top1_std``, ``gap`` / ``gap_std`` (over the per-seed differences; std None for one seed).
     """
     summary = [row for row in summarize(records) if row["grid"] == grid]
     by_method = {(row["arch"], row["method"]): row for row in summary}
@@ -120,9 +94,8 @@ def headline_rows(records: Sequence[Mapping[str, Any]], grid: str, kinds: Sequen
 
 
 def best_supported_architecture(headline: Sequence[Mapping[str, Any]]) -> str | None:
-    """The architecture of :func:`headline_rows` whose gaps rest on the most seeds (ties go to
-    the first in :data:`~splitbrain.results.ARCH_LABELS`), so an architecture whose grid has only
-    begun does not take the headline; None without rows."""
+    """The architecture of :func:`headline_rows` whose gaps rest on the most seeds (ties: the first
+    in :data:`~splitbrain.results.ARCH_LABELS`); None without rows."""
     seeds = {arch: sum(row["n"] for row in headline if row["arch"] == arch) for arch in ARCH_LABELS}
     return max(seeds, key=seeds.get) if any(seeds.values()) else None
 
@@ -130,10 +103,7 @@ def best_supported_architecture(headline: Sequence[Mapping[str, Any]]) -> str | 
 def seed_scores(records: Sequence[Mapping[str, Any]], grid: str, arch: str, method: str,
                 score: str = "finetune_top1") -> dict[int, float]:
     """seed -> ``score`` of the runs of (``grid``, ``arch``, ``method``); the latest record per seed
-    (seeds whose record lacks the stage, as in a probe-only grid, are left out).
-
-    ``score``: "probe_top1", "probe_top5", "finetune_top1" or "finetune_top5".
-    """
+    (seeds whose record lacks the stage, as in a probe-only grid, are left out)."""
     stage, _, key = score.partition("_")
     if stage not in ("probe", "finetune") or key not in ("top1", "top5"):
         raise ValueError(f"score must be one of probe_top1, probe_top5, finetune_top1, finetune_top5, got {score!r}")
@@ -141,24 +111,20 @@ def seed_scores(records: Sequence[Mapping[str, Any]], grid: str, arch: str, meth
                         and r.get("method") == method and r.get("model", {}).get("arch") == arch),
                        lambda r: r.get("seed"))
     return {seed: float(record["metrics"][stage][key]) for seed, record in sorted(latest.items())
-            if record["metrics"].get(stage)}  # a probe-only grid has no fine-tuning scores
+            if record["metrics"].get(stage)}
 
 
 def paired_difference(records: Sequence[Mapping[str, Any]], grid: str, arch: str, method: str, baseline: str,
                       score: str = "finetune_top1") -> dict[str, Any] | None:
-    """``method`` minus ``baseline`` seed by seed: {"mean", "std", "n", "seeds"} (fractions).
-
-    Only seeds both have count; ``std`` is the sample std of the differences (None for one
-    seed). None when they share no seed.
-    """
+    """``method`` minus ``baseline`` over the seeds both have: {"mean", "std", "n", "seeds"}
+    (fractions; ``std`` the sample std, None for one seed); None when they share no seed."""
     first = seed_scores(records, grid, arch, method, score)
     second = seed_scores(records, grid, arch, baseline, score)
     seeds = sorted(set(first) & set(second))
     if not seeds:
         return None
-    differences = [first[s] - second[s] for s in seeds]
-    std = statistics.stdev(differences) if len(differences) > 1 else None
-    return {"mean": statistics.fmean(differences), "std": std, "n": len(seeds), "seeds": seeds}
+    mean, std = mean_std([first[s] - second[s] for s in seeds])
+    return {"mean": mean, "std": std, "n": len(seeds), "seeds": seeds}
 
 
 def seed_by_seed_rows(records: Sequence[Mapping[str, Any]], grid: str, arch: str, method: str, baseline: str,
@@ -166,8 +132,7 @@ def seed_by_seed_rows(records: Sequence[Mapping[str, Any]], grid: str, arch: str
     """``method`` beside ``baseline`` for every seed both have, then their difference's mean ± std.
 
     One row per common seed: "seed", the two scores (%, headed by the methods' image-space
-    labels) and "difference" (points); a last row "mean ± std" (:func:`paired_difference`).
-    Empty when they share no seed.
+    labels) and "difference" (points); a last row "mean ± std". Empty when they share no seed.
     """
     first = seed_scores(records, grid, arch, method, score)
     second = seed_scores(records, grid, arch, baseline, score)
@@ -175,8 +140,9 @@ def seed_by_seed_rows(records: Sequence[Mapping[str, Any]], grid: str, arch: str
     if difference is None:
         return []
     names = {key: SPACE_LABELS.get(key, key) for key in (method, baseline)}
-    rows = [{"seed": str(seed), names[baseline]: f"{100 * second[seed]:.2f}%", names[method]: f"{100 * first[seed]:.2f}%",
-             "difference": f"{100 * (first[seed] - second[seed]):+.2f}"} for seed in difference["seeds"]]
+    rows = [{"seed": str(seed), names[baseline]: f"{100 * second[seed]:.2f}%",
+             names[method]: f"{100 * first[seed]:.2f}%", "difference": f"{100 * (first[seed] - second[seed]):+.2f}"}
+            for seed in difference["seeds"]]
     rows.append({"seed": "mean ± std", names[baseline]: "", names[method]: "",
                  "difference": format_points(difference["mean"], difference["std"])})
     return rows
@@ -251,25 +217,20 @@ def scale_rows(records: Sequence[Mapping[str, Any]], grid: str | None) -> list[d
         schedule = "/".join(str(e) for e in epochs) + " epochs"
     else:
         images, schedule = "none (no pretraining run)", ""
-    machines = machine_names(mine)
     rows.append({
         "work": f"this book, grid {grid}", "data": f"{_DATA_LABELS.get(config['data'], config['data'])}, no labels",
         "pretraining_images": images, "image_side": f"{config['image_size']} px", "pretraining": schedule,
         "evaluation": (f"linear probe and fine-tuning, {evaluation['train_images']:,} labelled and "
                        f"{evaluation['test_images']:,} held-out images"),
-        "classes": str(evaluation["num_classes"]), "hardware": "; ".join(machines),
-    })
+        "classes": str(evaluation["num_classes"]), "hardware": "; ".join(machine_names(mine))})
     return rows
 
 
 def layer_statistics(records: Sequence[Mapping[str, Any]], grid: str, arch: str, score: str = "top1"
                      ) -> dict[str, dict[str, tuple[float, float | None]]]:
     """Probe ``score`` ("top1" or "top5") per layer for every method of (``grid``, ``arch``):
-    label -> {layer: (mean, std)} (fractions).
-
-    Labels are "<method label>, <image space>" (e.g. "Split-brain, LAB"); the latest record per
-    seed counts; std is the sample std over seeds (None for one seed).
-    """
+    "<method label>, <image space>" -> {layer: (mean, sample std over seeds or None for one)}
+    (fractions); the latest record per seed counts."""
     if score not in ("top1", "top5"):
         raise ValueError(f"score must be 'top1' or 'top5', got {score!r}")
     per_method: dict[str, dict[int, Mapping[str, Any]]] = {}
@@ -283,11 +244,8 @@ def layer_statistics(records: Sequence[Mapping[str, Any]], grid: str, arch: str,
         by_seed = per_method[method]
         layers = list(next(iter(by_seed.values()))["metrics"]["probe"]["layers"])
         label = f"{row['label']}, {SPACE_LABELS.get(row['color_space'], row['color_space'])}"
-        stats = {}
-        for layer in layers:
-            values = [float(r["metrics"]["probe"]["layers"][layer][score]) for r in by_seed.values()]
-            stats[layer] = (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None)
-        out[label] = stats
+        out[label] = {layer: mean_std([float(r["metrics"]["probe"]["layers"][layer][score]) for r in by_seed.values()])
+                      for layer in layers}
     return out
 
 
@@ -316,17 +274,9 @@ def binomial_standard_error(accuracy: float, count: int) -> float:
 
 
 def floor_rows(scores: Mapping[str, float], floor: float, band: float = 0.0) -> list[dict]:
-    """Each score against the random-init floor.
-
-    Args:
-        scores: label -> top-1 accuracy (fraction) of a pretrained network's features.
-        floor: the same probe's top-1 on the same network at random initialisation.
-        band: differences with ``|gap| <= band`` count as neither above nor below (e.g. two
-            standard errors of the measurement); 0 compares the numbers exactly.
-    Returns:
-        one dict per label, in the given order: ``label``, ``top1``, ``gap`` (top1 - floor) and
-        ``verdict``: "above", "below" or "within" (the band).
-    """
+    """Each score (label -> top-1, a fraction) against ``floor``, the same probe's top-1 at random
+    initialisation: one dict per label, in order, with ``label``, ``top1``, ``gap`` (top1 - floor)
+    and ``verdict`` "above", "below" or "within" (``|gap| <= band``, e.g. two standard errors)."""
     if band < 0:
         raise ValueError(f"band must be >= 0, got {band!r}")
     rows = []
@@ -354,9 +304,8 @@ def _points_span(gaps: Sequence[float]) -> str:
 def floor_sentence(rows: Sequence[Mapping[str, Any]], band: float = 0.0) -> str:
     """One to three sentences saying which scores of :func:`floor_rows` beat the floor, and by how much.
 
-    Differences are in percentage points; ``band`` (the value given to :func:`floor_rows`) is
-    named when some differences fall inside it. Labels are used as given (write them to fit
-    inside a sentence, e.g. "the masking autoencoder"); each sentence starts with a capital.
+    ``band`` (the value given to :func:`floor_rows`) is named when some differences fall inside
+    it. Labels are used as given, so write them to fit inside a sentence ("the masking autoencoder").
     """
     rows = list(rows)
     if not rows:

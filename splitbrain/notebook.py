@@ -18,15 +18,9 @@ from .runtime import seed_everything
 
 @dataclass(frozen=True)
 class ChapterContext:
-    """What a chapter needs to know about where it runs.
-
-    preset: the resolved preset name ("smoke" | "cpu" | "colab" | "paper").
-    device: the torch device the chapter should compute on.
-    seed: the seed every generator was reset to.
-    data: PretrainConfig / EvalConfig fields the chapter adds to the preset's, so that it
-        trains on what is here or was asked for: ``{"download": True}`` to fetch the preset's
-        dataset, ``{"data": "embedded"}`` when it is missing and no download was asked for.
-    """
+    """What a chapter needs to know about where it runs. ``data``: the configuration fields the
+    chapter adds to the preset's (``{"download": True}`` to fetch the preset's dataset,
+    ``{"data": "embedded"}`` when it is missing and no download was asked for)."""
 
     preset: str
     device: torch.device
@@ -35,16 +29,12 @@ class ChapterContext:
 
 
 def chapter_setup(preset: str = "auto", seed: int = 0, device: str = "auto", download: bool = False) -> ChapterContext:
-    """Resolve ``preset`` and ``device``, choose the chapter's data, seed everything, set the
-    figure style.
+    """Resolve ``preset`` and ``device`` ("auto": CUDA when available, else CPU), choose the
+    chapter's data, seed Python, NumPy and torch, set the figure style.
 
-    Args:
-        preset: "auto", "smoke", "cpu", "colab" or "paper" (ValueError otherwise).
-        seed: seed for Python, NumPy and torch.
-        device: "auto" (CUDA when available, else CPU) or any torch device string.
-        download: let torchvision fetch the preset's dataset into the cache folder
-            (:func:`splitbrain.data.default_root`, shared by every chapter) when it is missing.
-            Without it a missing dataset is replaced by the embedded photographs, said in one line.
+    ``download``: let torchvision fetch the preset's dataset into the cache folder
+    (:func:`splitbrain.data.default_root`) when it is missing; without it a missing dataset is
+    replaced by the embedded photographs, said in one line.
     """
     from .data import DOWNLOAD_SIZES, dataset_present, default_root
     from .presets import get_preset
@@ -74,13 +64,8 @@ SEEN_VALUES_ENV = "SPLITBRAIN_SEEN_VALUES"
 
 
 def glue(name: str, value, seen: str | None = None) -> None:
-    """Keep ``value`` under ``name`` for the prose cells that follow (:func:`prose`); returns
-    nothing, so a cell that ends with a glue call shows nothing.
-
-    ``seen``: marks a number a student should see, described in a few words (e.g. "probe gap over
-    random init, points"). Under ``splitbrain book build --record-runtimes`` it is recorded with
-    the chapter's run, and the instructors' page shows its range over the recorded seeds.
-    """
+    """Keep ``value`` under ``name`` for :func:`prose`. ``seen`` (a few words, e.g. "probe gap over
+    random init, points") marks a number a student should see, recorded for the instructors' page."""
     GLUED[name] = value
     if seen is not None:
         _record_seen(name, value, seen)
@@ -105,11 +90,8 @@ def _record_seen(name: str, value, what: str) -> None:
 
 def prose(template: str) -> None:
     """Show ``template`` as Markdown, each ``{name:format}`` filled with the value :func:`glue`
-    kept under ``name`` (``str.format`` rules: a literal brace is written twice).
-
-    The output is Markdown, so the numbers read the same in Jupyter, on Colab and in the book,
-    where the cell's code is hidden (tag ``remove-input``) and only the paragraph shows.
-    """
+    kept under ``name`` (``str.format`` rules: a literal brace is written twice). In the book the
+    cell's code is hidden (tag ``remove-input``) and only the paragraph shows."""
     from IPython.display import Markdown, display
 
     display(Markdown(template.format_map(GLUED)))

@@ -43,7 +43,7 @@ PRESET_NAMES = ("smoke", "cpu", "colab", "paper", "auto")
 
 
 # ----------------------------------------------------------------------------------------------
-# field roles: what each configuration field changes, written once beside the field
+# field roles: what each configuration field changes
 
 FIELD_ROLES = {
     "model": "defines the network and its targets: a checkpoint is resumed, probed or fine-tuned "
@@ -63,8 +63,7 @@ def _field(role: str, default: Any) -> Any:
 
 
 def fields_with_role(cls, *roles: str) -> tuple[str, ...]:
-    """The names of ``cls``'s fields (a configuration dataclass) whose role is one of ``roles``,
-    in declaration order."""
+    """The names of ``cls``'s fields whose role is one of ``roles``, in declaration order."""
     return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("role") in roles)
 
 
@@ -89,11 +88,8 @@ def _optional_int(value: Any, name: str, minimum: int) -> None:
 
 
 def _number(value: Any, name: str, low: float, high: float | None = None, low_open: bool = False) -> None:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and value == value
-    if ok:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value <= high
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and value == value
+          and (value > low if low_open else value >= low) and (high is None or value <= high))
     if not ok:
         bound = f"> {low}" if low_open else f">= {low}"
         if high is not None:
@@ -106,8 +102,18 @@ def _bool(value: Any, name: str) -> None:
         raise ValueError(f"{name} must be True or False, got {value!r}")
 
 
+def _check_data(config) -> None:
+    """The data fields both configurations share."""
+    _choice(config.data, "data", DATASETS)
+    _choice(config.bad_images, "bad_images", BAD_IMAGE_POLICIES)
+    if config.data == "folder" and not config.data_root:
+        raise ValueError("data_root must name a folder of class subfolders when data='folder'")
+    _bool(config.download, "download")
+    _int(config.image_size, "image_size", 1)
+
+
 def _check_machinery(config) -> None:
-    """The machinery fields both configurations share: device, amp, num_workers, out, progress, verbose."""
+    """The machinery fields both configurations share."""
     if not isinstance(config.device, str) or not config.device:
         raise ValueError(f"device must be 'auto' or a torch device string like 'cpu', 'cuda:0', got {config.device!r}")
     _choice(config.amp, "amp", AMP_MODES)
@@ -128,42 +134,33 @@ class PretrainConfig:
     """Everything one pretraining run needs. Defaults are the ``smoke`` preset.
 
     Model: ``method`` "splitbrain" (two halves predicting each other's channel group) or "dae"
-    (the denoising-autoencoder baseline); ``arch`` in ``ARCHITECTURES``; ``width`` "full" (each
-    half as wide as a whole network, like the poster's code) or "half" (the paper's halves,
-    together as wide as one network); ``noise``/``noise_level`` only matter for "dae".
+    (the denoising-autoencoder baseline); ``width`` "full" (each half as wide as a whole network,
+    like the poster's code) or "half" (the paper's halves, together as wide as one network);
+    ``noise``/``noise_level`` only matter for "dae".
 
-    Targets: ``color_space`` in {"lab", "rescaled_lab", "rgb"}; targets on a ``grid`` x ``grid``
-    map; group 1 in ``bins1`` bins, each channel of group 2 in ``bins2`` bins (``bins2**2`` joint
-    classes). ``loss`` "ce" (plain per-pixel cross-entropy, the paper's choice) or "rebalanced"
-    (cross-entropy weighted by ``quantize.rebalancing_weights`` of the class prior measured on
-    the first few batches; smoothed with sigma 5 for fixed Lab bins, unsmoothed otherwise).
+    Targets: on a ``grid`` x ``grid`` map; group 1 in ``bins1`` bins, each channel of group 2 in
+    ``bins2`` bins (``bins2**2`` joint classes). ``loss`` "ce" (plain per-pixel cross-entropy, the
+    paper's choice) or "rebalanced" (cross-entropy weighted by ``quantize.rebalancing_weights`` of
+    the class prior measured on the first few batches).
 
-    Data: ``data`` in {"embedded", "stl10", "cifar10", "folder"} with ``data_root`` (a folder of
-    class subfolders for "folder"); ``in_memory`` decodes the pretraining images once and
-    keeps them in memory as uint8 (an image folder is otherwise decoded every epoch; the
-    batches are the same either way); ``image_size`` square crop side; ``train_length`` images per
-    epoch of the embedded dataset (random crops of a dozen photographs); ``augment`` random
-    crops and flips; ``download`` lets torchvision fetch STL-10 / CIFAR-10; ``bad_images``
-    ("skip" or "fail") what an image folder does with files that do not decode; ``split_seed``
-    fixes the dataset's parts (the folder parts, the embedded held-out crops): keep it equal
-    between pretraining and evaluation so the held-out images stay unseen. ``seed`` seeds
-    everything else (initialisation, data order, augmentation).
+    Data: ``data_root`` a folder of class subfolders for "folder"; ``in_memory`` keeps the decoded
+    pretraining images in memory as uint8 (same batches either way); ``image_size`` square crop
+    side; ``train_length`` images per epoch of the embedded dataset; ``augment`` random crops and
+    flips; ``bad_images`` what an image folder does with files that do not decode; ``split_seed``
+    fixes the dataset's parts: keep it equal between pretraining and evaluation so the held-out
+    images stay unseen. ``seed`` seeds everything else (initialisation, data order, augmentation).
 
     Optimisation: Adam(``lr``, ``weight_decay``). ``lr_schedule`` "step": the learning rate is
-    multiplied by ``lr_decay`` after every epoch (StepLR, step 1); "cosine": a linear warm-up
-    over the first :data:`WARMUP_FRACTION` of all steps, then a cosine from ``lr`` down to 0
-    at the last step, so a run of any length spends its whole budget (``lr_decay`` is then
-    unused). ``batch_size`` is the GLOBAL batch: under
-    ``torchrun`` each of the N processes takes ``batch_size // N`` images, so the
-    hyper-parameters mean the same on 1 or 8 GPUs. ``max_steps_per_epoch`` caps an epoch.
+    multiplied by ``lr_decay`` after every epoch; "cosine": a linear warm-up over the first
+    :data:`WARMUP_FRACTION` of all steps, then a cosine from ``lr`` down to 0 at the last step
+    (``lr_decay`` unused). ``batch_size`` is the GLOBAL batch: under ``torchrun`` each of the N
+    processes takes ``batch_size // N`` images. ``max_steps_per_epoch`` caps an epoch.
 
     Machinery: ``device`` "auto" (CUDA when available, else CPU) or a torch device string;
-    ``amp`` "auto" (bf16 on GPUs that support it, else fp16 with a GradScaler; off on the CPU),
-    "off", "bf16", "fp16"; ``channels_last``; ``compile`` (torch.compile); ``num_workers``
-    DataLoader processes; ``out`` the run directory (checkpoint.pt, metrics.jsonl);
-    ``log_every`` steps between metric lines; ``progress`` True / False / None (a tqdm bar only
-    when stderr is a terminal); ``verbose`` one printed line per epoch; ``record_dir`` where a
-    JSON result record is written (None: none).
+    ``amp`` "auto" (bf16 on GPUs that support it, else fp16 with a GradScaler; off on the CPU);
+    ``out`` the run directory (checkpoint.pt, metrics.jsonl); ``log_every`` steps between metric
+    lines; ``progress`` None: a tqdm bar only when stderr is a terminal; ``verbose`` one printed
+    line per epoch; ``record_dir`` where a JSON result record is written (None: none).
     """
 
     method: str = _field("model", "splitbrain")
@@ -215,15 +212,10 @@ class PretrainConfig:
         _int(self.bins1, "bins1", 2)
         _int(self.bins2, "bins2", 2)
         _choice(self.loss, "loss", LOSSES)
-        _choice(self.data, "data", DATASETS)
-        _choice(self.bad_images, "bad_images", BAD_IMAGE_POLICIES)
-        if self.data == "folder" and not self.data_root:
-            raise ValueError("data_root must name a folder of class subfolders when data='folder'")
+        _check_data(self)
         if self.data_root is not None and not isinstance(self.data_root, str):
             raise ValueError(f"data_root must be a string path or None, got {self.data_root!r}")
         _bool(self.in_memory, "in_memory")
-        _bool(self.download, "download")
-        _int(self.image_size, "image_size", 1)
         if self.grid > self.image_size:
             raise ValueError(f"grid must be <= image_size, got grid={self.grid}, image_size={self.image_size}")
         _int(self.train_length, "train_length", 1)
@@ -243,54 +235,37 @@ class PretrainConfig:
         _int(self.log_every, "log_every", 1)
 
     def to_dict(self) -> dict[str, Any]:
-        """The configuration as a JSON-friendly dict (what checkpoints and records store)."""
+        """The configuration as a JSON-friendly dict."""
         return dataclasses.asdict(self)
 
 
 WARMUP_FRACTION = 0.05
 """Share of a "cosine" run's steps spent warming the learning rate up linearly from 0."""
 
-
 MODEL_FIELDS = fields_with_role(PretrainConfig, "model")
 """The fields that define the network and its targets (image_size chooses each trunk's stem)."""
 DAE_FIELDS = fields_with_role(PretrainConfig, "dae")
 
-
 _PRETRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    # Seconds on a CPU: 3 epochs x 8 steps of 16 crops of 32 px from the embedded photographs.
-    "smoke": dict(
-        arch="simplenet", width="half", data="embedded", image_size=32, train_length=128,
-        grid=8, epochs=3, batch_size=16, lr=1e-3, lr_decay=1.0, device="cpu", log_every=4,
-    ),
-    # A few minutes on a 2-core CPU: 5 epochs x 32 steps of 64 crops of 32 px, 8x8 targets
-    # (the grid that suits 32 px images), lr 1e-3 (the fast CPU prototype's rate).
-    "cpu": dict(
-        arch="simplenet", width="half", data="embedded", image_size=32, train_length=2048,
-        grid=8, epochs=5, batch_size=64, lr=1e-3, lr_decay=0.5, device="cpu", log_every=8,
-    ),
-    # One T4-class GPU in a free Colab session: the 100k unlabelled STL-10 images at 96 px,
-    # the poster's 12x12 targets and bins, fp16 mixed precision. Full-width SimpleNet halves
-    # cost about 1 GMAC per image forward; the repository's benchmarks/budget.py counts the 4 epochs
-    # at 2.3 PFLOP, under a minute at the T4's fp16 peak, so even at a small fraction of the
-    # peak they and the STL-10 download (2.5 GB) fit in a session (the loader only slices raw
-    # arrays; 2 Colab cores keep up).
-    "colab": dict(
-        arch="simplenet", width="full", data="stl10", download=True, image_size=96,
-        train_length=100_000, grid=12, epochs=4, batch_size=128, lr=1e-3, lr_decay=0.5,
-        device="auto", amp="auto", channels_last=True, num_workers=2, log_every=50,
-    ),
-    # The poster's setup: full-width FC-ResNet18 halves, 96 px inputs, 12x12 targets,
-    # 100 / 10 bins, Adam lr 1e-4 decayed x0.1 every epoch, batch 64, rescaled Lab (their
-    # best). STL-10's 100k unlabelled images stand in for the NYU course set. Heavy: to keep a
-    # 12x12 output at 96 px the ResNet keeps full resolution in layer1 (about 11 GMAC per image
-    # forward for the pair, 60 GFLOP forward + backward as benchmarks/budget.py counts
-    # it): 6 PFLOP per epoch, at least 1.5 min per epoch at the T4's fp16 peak.
-    "paper": dict(
-        arch="fcresnet18", width="full", color_space="rescaled_lab", data="stl10",
-        download=True, image_size=96, train_length=100_000, grid=12, bins1=100, bins2=10,
-        epochs=5, batch_size=64, lr=1e-4, lr_decay=0.1, weight_decay=0.0, device="auto",
-        amp="auto", channels_last=True, num_workers=4, log_every=100,
-    ),
+    "smoke": dict(arch="simplenet", width="half", data="embedded", image_size=32, train_length=128, grid=8, epochs=3,
+                  batch_size=16, lr=1e-3, lr_decay=1.0, device="cpu", log_every=4),
+    # A few minutes on a 2-core CPU; 8x8 targets suit 32 px images.
+    "cpu": dict(arch="simplenet", width="half", data="embedded", image_size=32, train_length=2048, grid=8, epochs=5,
+                batch_size=64, lr=1e-3, lr_decay=0.5, device="cpu", log_every=8),
+    # One T4 in a free Colab session: full-width SimpleNet halves cost about 1 GMAC per image
+    # forward; benchmarks/budget.py counts the 4 epochs at 2.3 PFLOP, under a minute at the T4's
+    # fp16 peak, so even at a small fraction of it they and the STL-10 download (2.5 GB) fit.
+    "colab": dict(arch="simplenet", width="full", data="stl10", download=True, image_size=96, train_length=100_000,
+                  grid=12, epochs=4, batch_size=128, lr=1e-3, lr_decay=0.5, device="auto", amp="auto",
+                  channels_last=True, num_workers=2, log_every=50),
+    # STL-10's unlabelled images stand in for the NYU course set. Heavy: to keep a 12x12 output
+    # at 96 px the ResNet keeps full resolution in layer1 (about 11 GMAC per image forward for the
+    # pair, 60 GFLOP forward + backward in benchmarks/budget.py): 6 PFLOP per epoch, at least
+    # 1.5 min per epoch at the T4's fp16 peak.
+    "paper": dict(arch="fcresnet18", width="full", color_space="rescaled_lab", data="stl10", download=True,
+                  image_size=96, train_length=100_000, grid=12, bins1=100, bins2=10, epochs=5, batch_size=64,
+                  lr=1e-4, lr_decay=0.1, weight_decay=0.0, device="auto", amp="auto", channels_last=True,
+                  num_workers=4, log_every=100),
 }
 
 
@@ -316,10 +291,8 @@ def _build(cls, table: dict[str, dict[str, Any]], name: str, overrides: dict[str
 
 
 def get_preset(name: str, **overrides: Any) -> PretrainConfig:
-    """The pretraining preset ``name`` (smoke, cpu, colab, paper, auto) with ``overrides``.
-
-    Raises ValueError for an unknown preset, an unknown field or an invalid value.
-    """
+    """The pretraining preset ``name`` with ``overrides``; ValueError for an unknown preset, an
+    unknown field or an invalid value."""
     return _build(PretrainConfig, _PRETRAIN_PRESETS, name, overrides)
 
 
@@ -345,22 +318,19 @@ def parse_trial(trial: str) -> tuple[str, float]:
 class EvalConfig:
     """Everything one linear-probe or fine-tuning run needs. Defaults are the ``smoke`` preset.
 
-    Data: labelled images of ``data`` (+ ``data_root``) at ``image_size``, the dataset's
-    probe-training and evaluation splits (``data.STANDARD_SPLITS``: STL-10 train / test,
-    CIFAR-10 train / test, the embedded photographs' train / held-out regions, an ImageFolder's
-    "probe_train" / "val" parts, fixed by ``split_seed``, disjoint from its "pretrain" part).
-    ``max_train_images`` / ``max_test_images`` cap each side (None: all; for "embedded" they
-    are the numbers of crops, default 1000 / 500). ``bad_images`` as in :class:`PretrainConfig`.
+    Data: labelled images of ``data`` at ``image_size``, the dataset's probe-training and
+    evaluation splits (``data.STANDARD_SPLITS``; an ImageFolder's parts are fixed by
+    ``split_seed``, disjoint from its "pretrain" part). ``max_train_images`` / ``max_test_images``
+    cap each side (None: all; for "embedded" they are the numbers of crops, default 1000 / 500).
 
     Linear probe (the Zhang et al. protocol): the network is frozen; features of ``layers``
     (None: all of the model's ``feature_layers``; each layer's map average-pooled to at most
     ``max_dim`` values) are computed once, standardised with the training split's mean and
-    std, and a linear classifier is trained on them with Adam (``probe_lr``,
-    ``probe_weight_decay``) for ``probe_epochs`` epochs of ``probe_batch_size``. The classifiers
-    train on all but a ``probe_val_fraction`` of the probe-training images; that validation part
-    (class-stratified, seeded by ``split_seed``) chooses the reported layer, and the evaluation
-    images only report. The cached features take N x sum(D) x 2 bytes (float16; 20k images x 5
-    layers x 9216 dims: 1.8 GB).
+    std, and a linear classifier is trained on them with Adam. The classifiers train on all but a
+    ``probe_val_fraction`` of the probe-training images; that validation part (class-stratified,
+    seeded by ``split_seed``) chooses the reported layer, and the evaluation images only report.
+    The cached features take N x sum(D) x 2 bytes (float16; 20k images x 5 layers x 9216 dims:
+    1.8 GB).
 
     Labels: ``labels_per_class`` (None: all) keeps that many labelled images of every class of
     the probe's fit part, a seeded subset (``seed``) nested across counts; the validation part
@@ -368,26 +338,21 @@ class EvalConfig:
 
     Fine-tuning (:mod:`splitbrain.finetune`): ``finetune_head`` "last": the trunks up to
     ``finetune_head_layer`` (None: the last layer), global-average-pooled, both halves
-    concatenated -> a new Linear; "probe": the linear probe first (BatchNorm statistics
-    recomputed over the labelled images, every layer probed, the layer chosen on validation), its
-    standardisation and classifier then the head on that layer's pooled features (a linear probe,
-    then fine-tuning: LP-FT). Either way, everything is trained
-    with ``finetune_optimizer`` ("adam", or "sgd": SGD with Nesterov momentum 0.9) at
-    ``finetune_lr`` (the trunk at ``finetune_trunk_lr`` times it) and ``finetune_weight_decay``,
-    batches of ``finetune_batch_size``, for ``finetune_images`` images seen (None:
-    ``finetune_epochs`` passes over the labelled images). ``finetune_schedule`` "constant", or
-    "cosine": a linear warm-up over a ``finetune_warmup`` share of the steps, then a cosine to 0.
-    With ``augment``, random horizontal flips and random crops after zero-padding by
-    ``finetune_crop_padding`` pixels. ``finetune_val_points``: how many evenly spaced points
-    of the run measure validation top-1 (the last is the end). ``finetune_trials``: settings to
-    try in place of ``finetune_head`` and ``finetune_lr``, each written "head:learning rate"
-    (e.g. "last:0.05", "probe:0.01") and each a whole fine-tuning from the same start; the one
-    with the best validation top-1 is kept. ``finetune_precise_bn``:
-    afterwards, recompute every BatchNorm layer's running statistics over the labelled images
-    under the final weights (:func:`splitbrain.models.recompute_batchnorm_statistics`), for
-    runs so short that the running averages still remember their starting values. The defaults
-    of the fields are the first fine-tuner's (Adam, constant rate, flips only), so a record that
-    lacks a field was made with its default.
+    concatenated -> a new Linear; "probe": the linear probe first, its standardisation and
+    classifier then the head on the chosen layer's pooled features (LP-FT). Everything is trained
+    with ``finetune_optimizer`` ("sgd": SGD with Nesterov momentum 0.9) at ``finetune_lr`` (the
+    trunk at ``finetune_trunk_lr`` times it) for ``finetune_images`` images seen (None:
+    ``finetune_epochs`` passes over the labelled images). ``finetune_schedule`` "cosine": a linear
+    warm-up over a ``finetune_warmup`` share of the steps, then a cosine to 0. With ``augment``,
+    random horizontal flips and random crops after zero-padding by ``finetune_crop_padding``
+    pixels. ``finetune_val_points``: how many evenly spaced points of the run measure validation
+    top-1 (the last is the end). ``finetune_trials``: "head:learning rate" settings (e.g.
+    "last:0.05") to try in place of ``finetune_head`` and ``finetune_lr``, each a whole
+    fine-tuning from the same start; the best on validation top-1 is kept.
+    ``finetune_precise_bn``: afterwards, recompute every BatchNorm layer's running statistics over
+    the labelled images (:func:`splitbrain.models.recompute_batchnorm_statistics`).
+
+    Defaults must not change: a record that lacks a field was made with its default.
     """
 
     data: str = _field("recipe", "embedded")
@@ -433,16 +398,12 @@ class EvalConfig:
     record_dir: str | None = _field("machinery", None)
 
     def __post_init__(self) -> None:
-        _choice(self.data, "data", DATASETS)
-        _choice(self.bad_images, "bad_images", BAD_IMAGE_POLICIES)
-        if self.data == "folder" and not self.data_root:
-            raise ValueError("data_root must name a folder of class subfolders when data='folder'")
-        _bool(self.download, "download")
-        _int(self.image_size, "image_size", 1)
+        _check_data(self)
         _optional_int(self.max_train_images, "max_train_images", 1)
         _optional_int(self.max_test_images, "max_test_images", 1)
         if self.layers is not None:
-            if isinstance(self.layers, str) or not all(isinstance(layer, str) for layer in self.layers) or not self.layers:
+            if (isinstance(self.layers, str) or not all(isinstance(layer, str) for layer in self.layers)
+                    or not self.layers):
                 raise ValueError(f"layers must be None or a non-empty tuple of layer names, got {self.layers!r}")
             object.__setattr__(self, "layers", tuple(self.layers))
         _int(self.max_dim, "max_dim", 1)
@@ -491,12 +452,10 @@ class EvalConfig:
 
 def differing_fields(saved: Mapping[str, Any], wanted: Mapping[str, Any], config_class,
                      only: Iterable[str] | None = None, ignore: Iterable[str] = ()) -> list[str]:
-    """The one rule for "do these two configurations agree": the names of the fields of
-    ``config_class`` (PretrainConfig or EvalConfig) whose values differ between two stored
-    configuration dicts, among ``only`` (default every field) less ``ignore``, sorted. A field a
-    dict lacks (an older record's or checkpoint's) counts as its default, the behaviour from
-    before the field existed; values compare as JSON (a tuple equals the list it is stored as).
-    Empty: they agree."""
+    """The one rule for "do these two configurations agree": the sorted names of the fields of
+    ``config_class`` whose values differ between two stored configuration dicts, among ``only``
+    (default every field) less ``ignore``; empty when they agree. A field a dict lacks counts as
+    its default; values compare as JSON (a tuple equals the list it is stored as)."""
     import json
 
     defaults = {f.name: f.default for f in dataclasses.fields(config_class) if f.default is not dataclasses.MISSING}
@@ -510,43 +469,34 @@ def differing_fields(saved: Mapping[str, Any], wanted: Mapping[str, Any], config
 
 
 MACHINERY_FIELDS = frozenset(fields_with_role(PretrainConfig, "machinery") + fields_with_role(EvalConfig, "machinery"))
-"""Fields of either configuration that say where or how a run executes, not what it computes: a
-checkpoint or a stage made under other values of these still counts (e.g. after the dataset
-folder moved, or on another device)."""
+"""Fields of either configuration that say where or how a run executes: a checkpoint or a stage
+made under other values of these still counts."""
 FINETUNE_ONLY_FIELDS = frozenset(fields_with_role(EvalConfig, "finetune"))
-"""EvalConfig fields only fine-tuning (and the supervised training) reads: a probe made under
-other values of these still counts."""
-
+"""EvalConfig fields a probe does not read: a probe made under other values of these still counts."""
 
 FINETUNE_RECIPE: dict[str, Any] = dict(finetune_optimizer="sgd", finetune_schedule="cosine",
                                        finetune_warmup=WARMUP_FRACTION, finetune_weight_decay=5e-4, augment=True)
-"""The trained fine-tuning recipe of every preset but "paper" (and of the label-efficiency grid):
-SGD with Nesterov momentum, a linear warm-up then a cosine to zero, weight decay 5e-4, random
-crops after padding by an eighth of the image side and flips, as torchvision's classification
-references train. Each preset sets its own learning rate and budget."""
+"""The fine-tuning recipe of every preset but "paper" (and of the label-efficiency grid), as
+torchvision's classification references train; each preset adds its learning rate, budget and
+crop padding (an eighth of the image side)."""
 
-# The book's presets also refresh BatchNorm's statistics after fine-tuning (precise BN): their
-# short fine-tuning leaves the running averages behind the weights. "paper" keeps the poster's
-# recipe as is.
+# The book's presets refresh BatchNorm's statistics after their short fine-tuning (precise BN);
+# "paper" keeps the poster's recipe.
 _EVAL_PRESETS: dict[str, dict[str, Any]] = {
-    # Seconds: 300 / 150 fixed crops of the embedded photographs (10 classes).
+    # 300 / 150 fixed crops of the embedded photographs (10 classes).
     "smoke": dict(data="embedded", image_size=32, max_train_images=300, max_test_images=150,
                   probe_epochs=15, **FINETUNE_RECIPE, finetune_lr=0.05, finetune_epochs=2, finetune_crop_padding=4,
                   finetune_precise_bn=True, device="cpu"),
-    # A minute or two: 1000 / 500 crops.
+    # 1000 / 500 crops.
     "cpu": dict(data="embedded", image_size=32, probe_epochs=30, **FINETUNE_RECIPE, finetune_lr=0.05,
                 finetune_epochs=15, finetune_crop_padding=4, finetune_precise_bn=True, device="cpu"),
     # STL-10: 5k labelled training images, 8k test images, 10 classes.
-    "colab": dict(
-        data="stl10", download=True, image_size=96, probe_epochs=30, probe_batch_size=256, **FINETUNE_RECIPE,
-        finetune_lr=0.05, finetune_epochs=30, finetune_batch_size=64, finetune_crop_padding=12,
-        finetune_precise_bn=True, device="auto", num_workers=2,
-    ),
+    "colab": dict(data="stl10", download=True, image_size=96, probe_epochs=30, probe_batch_size=256, **FINETUNE_RECIPE,
+                  finetune_lr=0.05, finetune_epochs=30, finetune_batch_size=64, finetune_crop_padding=12,
+                  finetune_precise_bn=True, device="auto", num_workers=2),
     # The poster fine-tuned for 5 epochs (2 for FC-AlexNet), lr 1e-4.
-    "paper": dict(
-        data="stl10", download=True, image_size=96, probe_epochs=30, finetune_epochs=5,
-        finetune_lr=1e-4, finetune_batch_size=64, device="auto", num_workers=4,
-    ),
+    "paper": dict(data="stl10", download=True, image_size=96, probe_epochs=30, finetune_epochs=5, finetune_lr=1e-4,
+                  finetune_batch_size=64, device="auto", num_workers=4),
 }
 
 
@@ -560,13 +510,14 @@ def get_eval_preset(name: str, **overrides: Any) -> EvalConfig:
 
 
 def _convert(field: dataclasses.Field, text: str, cls) -> Any:
-    """Parse ``text`` for a field of the dataclass ``cls``, by the field's annotated type
-    (``bool``, ``int``, ``float``, ``str``, a tuple of names or of numbers written with commas, or
-    any of these ``| None``, where "none" gives None)."""
+    """Parse ``text`` by the annotated type of ``cls``'s ``field``: ``bool``, ``int``, ``float``,
+    ``str``, a tuple of names or of numbers written with commas, or any of these ``| None``
+    ("none" gives None)."""
     hint = typing.get_type_hints(cls)[field.name]
-    kinds = [kind for kind in (typing.get_args(hint) or (hint,)) if kind is not type(None)]
+    options = typing.get_args(hint) or (hint,)
+    kinds = [kind for kind in options if kind is not type(None)]
     lowered = text.strip().lower()
-    if lowered in ("none", "null") and len(kinds) < len(typing.get_args(hint) or (hint,)):
+    if lowered in ("none", "null") and len(kinds) < len(options):
         return None
     if bool in kinds:
         if lowered in ("1", "true", "yes", "on"):
@@ -593,8 +544,8 @@ def _convert(field: dataclasses.Field, text: str, cls) -> Any:
 
 
 def parse_overrides(pairs: Sequence[str], cls) -> dict[str, Any]:
-    """``["FIELD=VALUE", ...]`` -> {field: value} for the configuration dataclass ``cls``, each value
-    parsed by its field's type; ValueError naming an unknown field or a malformed pair or value."""
+    """``["FIELD=VALUE", ...]`` -> {field: value} for the configuration dataclass ``cls``; ValueError
+    naming an unknown field or a malformed pair or value."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     overrides = {}
     for pair in pairs or ():

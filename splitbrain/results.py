@@ -21,11 +21,8 @@ A "run" record is one run of an experiment grid (``splitbrain.experiments.reprod
 pretraining, probes and fine-tuning together, its metrics under "probe", "finetune" and
 "pretrain", plus "grid", "run_id" and "method" (the grid's method name, e.g. "rescaled_lab").
 
-Files are written to a temporary name in the same directory and renamed into place, so a
-reader never sees half a record. ``table1`` renders the poster's Table 1 from records, with
-mean ± std over seeds where several records describe the same setting; ``summarize`` and
-``format_summary`` do the same for the run records of a grid, with each method's gap over the
-random-init floor.
+``table1`` renders the poster's Table 1 from records; ``summarize`` and ``format_summary`` the
+run records of a grid, with each method's gap over the random-init floor.
 """
 from __future__ import annotations
 
@@ -50,6 +47,8 @@ ARCH_LABELS = {"fcalexnet": "FCAlexNet", "fcresnet18": "ResNet 18", "simplenet":
 SPACE_LABELS = {"rgb": "RGB", "lab": "LAB", "rescaled_lab": "Re-scaled LAB"}
 NOISE_LABELS = {"salt_pepper": "S&P", "masking": "Masking", "gaussian": "Gaussian"}
 TABLE1_COLUMNS = ("Architecture", "Image Space", "FT Epochs", "Seeds", "Top 1 Acc.", "Top 5 Acc.")
+_ARCH_ORDER = {name: i for i, name in enumerate(ARCH_LABELS)}
+_SPACE_ORDER = {name: i for i, name in enumerate(SPACE_LABELS)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -60,9 +59,7 @@ def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
     """``git rev-parse HEAD`` of the package's repository, or None outside a git checkout."""
     where = Path(cwd) if cwd is not None else Path(__file__).resolve().parent
     try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10
-        )
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     commit = done.stdout.strip()
@@ -86,16 +83,10 @@ def hardware_info() -> dict[str, Any]:
     import torch
 
     cuda = torch.cuda.is_available()
-    return {
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cuda_device": torch.cuda.get_device_name(0) if cuda else None,
-        "cuda_device_count": torch.cuda.device_count() if cuda else 0,
-    }
+    return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+            "cuda_device": torch.cuda.get_device_name(0) if cuda else None,
+            "cuda_device_count": torch.cuda.device_count() if cuda else 0}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -127,37 +118,20 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def make_record(
-    kind: str,
-    config: Mapping[str, Any],
-    metrics: Mapping[str, Any],
-    *,
-    model: Mapping[str, Any],
-    seed: int,
-    wall_time_s: float,
-    pretrain_config: Mapping[str, Any] | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+def make_record(kind: str, config: Mapping[str, Any], metrics: Mapping[str, Any], *, model: Mapping[str, Any],
+                seed: int, wall_time_s: float, pretrain_config: Mapping[str, Any] | None = None,
+                extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Assemble a record (see the module docstring) with provenance filled in."""
     if kind not in RECORD_KINDS:
         raise ValueError(f"kind must be one of {RECORD_KINDS}, got {kind!r}")
     from .about import __version__
 
-    record = {
-        "kind": kind,
-        "model": dict(model),
-        "config": dict(config),
-        "pretrain_config": dict(pretrain_config) if pretrain_config is not None else None,
-        "metrics": dict(metrics),
-        "seed": seed,
-        "git_commit": git_commit(),
-        "hardware": hardware_info(),
-        "wall_time_s": wall_time_s,
-        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "splitbrain_version": __version__,
-    }
-    if extra:
-        record.update(extra)
+    record = {"kind": kind, "model": dict(model), "config": dict(config),
+              "pretrain_config": dict(pretrain_config) if pretrain_config is not None else None,
+              "metrics": dict(metrics), "seed": seed, "git_commit": git_commit(), "hardware": hardware_info(),
+              "wall_time_s": wall_time_s,
+              "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+              "splitbrain_version": __version__, **(extra or {})}
     return _jsonable(record)
 
 
@@ -174,29 +148,20 @@ def model_entry(config, random_init: bool = False) -> dict[str, Any]:
 def record_label(record: Mapping[str, Any]) -> str:
     """A short file-name-safe label: method-arch-space-seed."""
     model = record.get("model", {})
-    parts = [
-        model.get("method", "model"),
-        model.get("arch", "arch"),
-        model.get("color_space", "space"),
-        "random" if model.get("random_init") else None,
-        f"seed{record.get('seed', 0)}",
-    ]
+    parts = [model.get("method", "model"), model.get("arch", "arch"), model.get("color_space", "space"),
+             "random" if model.get("random_init") else None, f"seed{record.get('seed', 0)}"]
     return "-".join(str(p) for p in parts if p)
 
 
 SHIPPED_RESULTS = Path(__file__).resolve().parent / "records"
-"""What the package ships of the repository's ``results/`` folder: the grids' run records, the
-reference tables (``reference/``) and the pretrained networks (``pretrained/``). In a clone it
-is a link to ``results/``; an installed package (a wheel, Colab) holds a copy as package data,
-so the chapters find them without the repository or the network."""
+"""The repository's ``results/`` folder as the package ships it: the grids' run records, the
+reference tables (``reference/``) and the pretrained networks (``pretrained/``). In a clone a
+link to ``results/``; an installed package (a wheel, Colab) holds a copy as package data."""
 
 
 def write_record(record: Mapping[str, Any], directory: str | os.PathLike = "results", name: str | None = None) -> Path:
-    """Write ``record`` atomically as a JSON file under ``directory``; returns its path.
-
-    ``name``: the file name (replacing an existing file of that name); default a new unique
-    ``<kind>-<label>-<timestamp>-<id>.json``.
-    """
+    """Write ``record`` atomically as ``directory/name`` (replacing a file of that name; default a
+    new unique ``<kind>-<label>-<timestamp>-<id>.json``); returns its path."""
     if name is None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         name = f"{record['kind']}-{record_label(record)}-{stamp}-{uuid.uuid4().hex[:6]}.json"
@@ -216,14 +181,8 @@ _SCORE_FIELDS = ("top1", "top5")
 
 
 def validate_record(record: Mapping[str, Any], source: str = "record") -> None:
-    """Check ``record`` against the schema of the module docstring; RecordError naming
-    ``source`` (its file) and the first field that is missing or of the wrong type.
-
-    Every record has ``kind`` (one of :data:`RECORD_KINDS`), ``model``, ``config`` and
-    ``metrics`` mappings and an integer ``seed``; a "run" record also ``grid``, ``run_id`` and
-    ``method`` strings. Scores (``top1`` / ``top5`` of a probe or fine-tuning record, or of a run
-    record's ``probe`` / ``finetune`` metrics) are numbers in [0, 1]; ``wall_time_s`` a number.
-    """
+    """Check ``record`` against the schema of the module docstring (scores in [0, 1]); RecordError
+    naming ``source`` (its file) and the first field that is missing or of the wrong type."""
     def fail(field: str, expected: str, value: Any) -> None:
         raise RecordError(f"{source}: field {field} must be {expected}, got {value!r}")
 
@@ -254,13 +213,12 @@ def validate_record(record: Mapping[str, Any], source: str = "record") -> None:
 
 def load_records(directory: str | os.PathLike = "results", kind: str | None = None,
                  skip_malformed: bool = False) -> list[dict[str, Any]]:
-    """Every record ``*.json`` directly under ``directory`` (sorted by file name), validated.
+    """Every record ``*.json`` directly under ``directory`` (sorted by file name; none for a
+    missing directory), validated; ``kind`` keeps only records of that kind.
 
-    JSON files without a ``kind`` (reference tables, benchmark and run-time files) are not
-    records and are passed over; ``kind`` keeps only records of that kind. A file that is not
-    valid JSON or a record that breaks the schema (:func:`validate_record`) is a RecordError
-    naming the file and the field, or, with ``skip_malformed``, left out and counted in one line
-    on stderr. A missing directory gives an empty list.
+    JSON files without a ``kind`` are not records and are passed over. A file that is not valid
+    JSON or a record that breaks the schema is a RecordError naming the file and the field, or,
+    with ``skip_malformed``, left out and counted in one line on stderr.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -293,19 +251,18 @@ def load_records(directory: str | os.PathLike = "results", kind: str | None = No
 # Table 1
 
 
+def _noise_label(model: Mapping[str, Any]) -> str:
+    """A DAE's noise and level: "S&P 5%"."""
+    level = model.get("noise_level")
+    level_text = f" {level * 100:g}%" if isinstance(level, (int, float)) else ""
+    return f"{NOISE_LABELS.get(model.get('noise', ''), str(model.get('noise', '')))}{level_text}"
+
+
 def architecture_label(model: Mapping[str, Any]) -> str:
     """How the poster names a model: "ResNet 18", "DAE S&P 5% Noise", "SimpleNet (random init)"."""
     arch = ARCH_LABELS.get(model.get("arch", ""), str(model.get("arch", "?")))
-    if model.get("method") == "dae":
-        noise = NOISE_LABELS.get(model.get("noise", ""), str(model.get("noise", "")))
-        level = model.get("noise_level")
-        level_text = f" {level * 100:g}%" if isinstance(level, (int, float)) else ""
-        label = f"DAE {noise}{level_text} Noise ({arch})"
-    else:
-        label = arch
-    if model.get("random_init"):
-        label += " (random init)"
-    return label
+    label = f"DAE {_noise_label(model)} Noise ({arch})" if model.get("method") == "dae" else arch
+    return label + " (random init)" if model.get("random_init") else label
 
 
 def latest_by(records: Iterable[Mapping[str, Any]], key: Callable[[Mapping[str, Any]], Hashable]
@@ -323,9 +280,7 @@ def mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
     values = [value for value in values if value is not None]
     if not values:
         return None, None
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else None
-    return mean, std
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
 def table1_rows(records: Iterable[Mapping[str, Any]], kind: str = "finetune") -> list[dict[str, Any]]:
@@ -333,10 +288,10 @@ def table1_rows(records: Iterable[Mapping[str, Any]], kind: str = "finetune") ->
 
     Each row: ``architecture``, ``image_space``, ``ft_epochs``, ``top1``/``top5`` (means over
     the matching records), ``top1_std``/``top5_std`` (sample std, None for a single record),
-    ``n`` (how many seeds) and ``seeds``; of several records with the same seed only the
-    latest (by timestamp) counts, so re-running a setting does not double it. ``kind`` "finetune" (the
-    poster's table) or "probe" (the probe's best layer; the epochs column then counts probe
-    epochs). Rows follow the poster's order: architecture, then RGB, LAB, Re-scaled LAB.
+    ``n`` (how many seeds) and ``seeds``; of several records with the same seed only the latest
+    (by timestamp) counts. ``kind`` "finetune" (the poster's table) or "probe" (the probe's best
+    layer; the epochs column then counts probe epochs). Rows follow the poster's order:
+    architecture, then RGB, LAB, Re-scaled LAB.
     """
     epochs_key = "finetune_epochs" if kind == "finetune" else "probe_epochs"
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
@@ -344,22 +299,14 @@ def table1_rows(records: Iterable[Mapping[str, Any]], kind: str = "finetune") ->
         if record.get("kind") != kind:
             continue
         model = record.get("model", {})
-        key = (
-            architecture_label(model),
-            model.get("method", "splitbrain"),
-            model.get("arch", ""),
-            model.get("color_space", ""),
-            record.get("config", {}).get(epochs_key),
-        )
+        key = (architecture_label(model), model.get("method", "splitbrain"), model.get("arch", ""),
+               model.get("color_space", ""), record.get("config", {}).get(epochs_key))
         groups.setdefault(key, []).append(record)
-
-    arch_order = {name: i for i, name in enumerate(ARCH_LABELS)}
-    space_order = {name: i for i, name in enumerate(SPACE_LABELS)}
 
     def sort_key(key):
         label, method, arch, space, epochs = key
-        return (method == "dae", "random init" in label, arch_order.get(arch, 99), label,
-                space_order.get(space, 99), epochs if epochs is not None else -1)
+        return (method == "dae", "random init" in label, _ARCH_ORDER.get(arch, 99), label,
+                _SPACE_ORDER.get(space, 99), epochs if epochs is not None else -1)
 
     rows = []
     for key in sorted(groups, key=sort_key):
@@ -367,17 +314,9 @@ def table1_rows(records: Iterable[Mapping[str, Any]], kind: str = "finetune") ->
         matching = list(latest_by(groups[key], lambda r: r.get("seed")).values())
         top1, top1_std = mean_std([float(r["metrics"]["top1"]) for r in matching])
         top5, top5_std = mean_std([float(r["metrics"]["top5"]) for r in matching])
-        rows.append({
-            "architecture": label,
-            "image_space": SPACE_LABELS.get(space, space),
-            "ft_epochs": epochs,
-            "top1": top1,
-            "top1_std": top1_std,
-            "top5": top5,
-            "top5_std": top5_std,
-            "n": len(matching),
-            "seeds": sorted(r.get("seed") for r in matching),
-        })
+        rows.append({"architecture": label, "image_space": SPACE_LABELS.get(space, space), "ft_epochs": epochs,
+                     "top1": top1, "top1_std": top1_std, "top5": top5, "top5_std": top5_std,
+                     "n": len(matching), "seeds": sorted(r.get("seed") for r in matching)})
     return rows
 
 
@@ -396,22 +335,16 @@ def format_points(mean: float, std: float | None) -> str:
 
 
 def table1(records: Iterable[Mapping[str, Any]], kind: str = "finetune", digits: int = 4) -> str:
-    """The poster's Table 1 (Architecture | Image Space | FT Epochs | Top 1 Acc. | Top 5 Acc.),
-    with the number of seeds behind each row, as a markdown table; accuracies are fractions, "mean ± std" over seeds when a setting has
-    several records. Returns a one-line note when no record matches."""
+    """The poster's Table 1 with the number of seeds behind each row, as a markdown table of
+    fractions, "mean ± std" over seeds; a one-line note when no record matches."""
     rows = table1_rows(records, kind=kind)
     if not rows:
         return f"(no {kind} records)"
     lines = ["| " + " | ".join(TABLE1_COLUMNS) + " |", "|" + "---|" * len(TABLE1_COLUMNS)]
     for row in rows:
-        cells = [
-            row["architecture"],
-            row["image_space"],
-            "" if row["ft_epochs"] is None else str(row["ft_epochs"]),
-            str(row["n"]),
-            format_mean_std(row["top1"], row["top1_std"], digits=digits),
-            format_mean_std(row["top5"], row["top5_std"], digits=digits),
-        ]
+        cells = [row["architecture"], row["image_space"], "" if row["ft_epochs"] is None else str(row["ft_epochs"]),
+                 str(row["n"]), format_mean_std(row["top1"], row["top1_std"], digits=digits),
+                 format_mean_std(row["top5"], row["top5_std"], digits=digits)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -438,9 +371,7 @@ def method_label(model: Mapping[str, Any]) -> str:
     """How a summary names a run's method: "Split-brain", "DAE S&P 5%", "Random init", "Supervised"."""
     kind = model.get("method")
     if kind == "dae":
-        level = model.get("noise_level")
-        level_text = f" {level * 100:g}%" if isinstance(level, (int, float)) else ""
-        return f"DAE {NOISE_LABELS.get(model.get('noise', ''), model.get('noise', ''))}{level_text}"
+        return f"DAE {_noise_label(model)}"
     return {"splitbrain": "Split-brain", "random": "Random init", "supervised": "Supervised"}.get(kind, str(kind))
 
 
@@ -448,21 +379,19 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Aggregate "run" records (one grid's, or several) per (grid, architecture, method, labels per class).
 
     Each row: ``grid``, ``arch``, ``method`` (the grid's method name, e.g. "rescaled_lab"),
-    ``labels_per_class`` (None: every labelled image),
-    ``kind`` (splitbrain / dae / supervised / random), ``color_space``, ``width``, ``label`` (the
-    width added where two methods of one network would share it and the image space), ``n`` and
-    ``seeds``; for every score in :data:`SUMMARY_SCORES` (``probe_top1``: the best layer's top-1,
-    ...) its mean over seeds and ``<score>_std`` (sample std, None for one seed); ``best_layers``
-    (the probe layer reported for every seed). Of several records with the same seed only the latest
-    (by timestamp) counts.
+    ``labels_per_class`` (None: every labelled image), ``kind`` (splitbrain / dae / supervised /
+    random), ``color_space``, ``width``, ``label`` (the width added where two methods of one
+    network would share it and the image space), ``n`` and ``seeds``; for every score in
+    :data:`SUMMARY_SCORES` its mean over seeds and ``<score>_std`` (sample std, None for one
+    seed); ``best_layers`` (the probe layer reported for every seed). Of several records with the
+    same seed only the latest (by timestamp) counts.
 
-    The gap: every row other than a random-init one is compared with the random-init row of the
-    same grid, architecture and labels per class in the colour space :data:`FLOOR_COLOR_SPACES` names, seed by
-    seed (the difference of the two runs with the same seed), giving ``floor`` (that row's
-    method), ``gap_n``, and ``gap_probe_top1`` / ``gap_finetune_top1`` with ``_std``: the mean
-    and sample std of the per-seed differences. None where there is no floor or no common seed.
-    Rows are ordered by grid, architecture, kind (split-brain, DAE, supervised, random init)
-    and colour space.
+    The gap: every row other than a random-init one is compared seed by seed with the random-init
+    row of the same grid, architecture and labels per class in the colour space
+    :data:`FLOOR_COLOR_SPACES` names, giving ``floor`` (that row's method), ``gap_n``, and
+    ``gap_probe_top1`` / ``gap_finetune_top1`` with ``_std``: the mean and sample std of the
+    per-seed differences (None where there is no floor or no common seed). Rows are ordered by
+    grid, architecture, kind (split-brain, DAE, supervised, random init) and colour space.
     """
     groups: dict[tuple, dict[Any, Mapping[str, Any]]] = {}
     latest = latest_by((r for r in records if r.get("kind") == "run"),
@@ -488,12 +417,13 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
     # Two methods of one network under one label and image space (a DAE at the grid's width and
     # one at its own): the label names the width.
-    labels = Counter((r["grid"], r["arch"], r["label"], r["color_space"], r["labels_per_class"]) for r in rows)
-    for row in rows:
-        if labels[row["grid"], row["arch"], row["label"], row["color_space"], row["labels_per_class"]] > 1 and row["width"]:
-            row["label"] = f"{row['label']} ({row['width']} width)"
+    def shared(r):
+        return r["grid"], r["arch"], r["label"], r["color_space"], r["labels_per_class"]
 
+    labels = Counter(shared(r) for r in rows)
     for row in rows:
+        if labels[shared(row)] > 1 and row["width"]:
+            row["label"] = f"{row['label']} ({row['width']} width)"
         if row["labels_per_class"] is not None:
             row["label"] = f"{row['label']}, {row['labels_per_class']} labels per class"
 
@@ -509,16 +439,11 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         for name in ("probe_top1", "finetune_top1"):
             gaps = [row["_scores"][s][name] - floor["_scores"][s][name] for s in seeds
                     if row["_scores"][s][name] is not None and floor["_scores"][s][name] is not None]
-            if gaps:
-                row[f"gap_{name}"], row[f"gap_{name}_std"] = mean_std(gaps)
-            else:
-                row[f"gap_{name}"], row[f"gap_{name}_std"] = None, None
+            row[f"gap_{name}"], row[f"gap_{name}_std"] = mean_std(gaps)
 
-    arch_order = {name: i for i, name in enumerate(ARCH_LABELS)}
-    space_order = {name: i for i, name in enumerate(SPACE_LABELS)}
     kind_order = {name: i for i, name in enumerate(METHOD_KINDS_ORDER)}
-    rows.sort(key=lambda r: (str(r["grid"]), arch_order.get(r["arch"], 99), str(r["arch"]), r["labels_per_class"] or 0,
-                             kind_order.get(r["kind"], 99), space_order.get(r["color_space"], 99), str(r["method"])))
+    rows.sort(key=lambda r: (str(r["grid"]), _ARCH_ORDER.get(r["arch"], 99), str(r["arch"]), r["labels_per_class"] or 0,
+                             kind_order.get(r["kind"], 99), _SPACE_ORDER.get(r["color_space"], 99), str(r["method"])))
     for row in rows:
         del row["_scores"]
     return rows
@@ -536,17 +461,10 @@ def format_summary(rows: Iterable[Mapping[str, Any]], digits: int = 4) -> str:
         return "(no run records)"
     lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
     for row in rows:
-        gaps = []
-        for name in ("probe_top1", "finetune_top1"):
-            mean, std = row[f"gap_{name}"], row[f"gap_{name}_std"]
-            gaps.append(format_mean_std(mean, std, digits=digits, sign=True))
-        cells = [
-            ARCH_LABELS.get(row["arch"], str(row["arch"])),
-            row["label"],
-            SPACE_LABELS.get(row["color_space"], str(row["color_space"])),
-            str(row["n"]),
-            *(format_mean_std(row[name], row[f"{name}_std"], digits=digits) for name in SUMMARY_SCORES),
-            *gaps,
-        ]
+        cells = [ARCH_LABELS.get(row["arch"], str(row["arch"])), row["label"],
+                 SPACE_LABELS.get(row["color_space"], str(row["color_space"])), str(row["n"]),
+                 *(format_mean_std(row[name], row[f"{name}_std"], digits=digits) for name in SUMMARY_SCORES),
+                 *(format_mean_std(row[f"gap_{name}"], row[f"gap_{name}_std"], digits=digits, sign=True)
+                   for name in ("probe_top1", "finetune_top1"))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -32,15 +32,10 @@ def format_shape(shape: Sequence[int]) -> str:
 class Table:
     """Rows of dicts shown as a table: HTML in a notebook, Markdown or plain text elsewhere.
 
-    Args:
-        rows: one mapping per row.
-        columns: the keys to show, in order (default: the first row's keys).
-        headers: column titles by key (default: the key itself).
-        caption: an optional caption.
-        formats: by key, a format spec (e.g. ``{"ratio": ".3f"}``) or a function value -> str,
-            used instead of the defaults.
-    Cells by default: ints with thousands separators, floats with 3 significant digits,
-    booleans as ✓/✗, tuples joined by "/", strings as they are.
+    ``columns``: the keys to show, in order (default: the first row's keys); ``headers``: column
+    titles by key (default: the key itself); ``formats``: by key, a format spec (e.g.
+    ``{"ratio": ".3f"}``) or a function value -> str. Cells by default: ints with thousands
+    separators, floats with 3 significant digits, booleans as ✓/✗, tuples joined by "/".
     """
 
     rows: Sequence[Mapping[str, Any]]
@@ -101,22 +96,17 @@ class Table:
 
 def _parse_value(text: str):
     text = text.strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def read_reference_csv(path: str | Path) -> list[dict]:
-    """Read a small CSV of reported numbers; lines starting with ``#`` are comments (citations).
-
-    Returns one dict per data row, keyed by the header; integers and floats are converted,
-    anything else stays a string.
-    """
+    """One dict per data row of a small CSV of reported numbers, keyed by the header, integers and
+    floats converted; lines starting with ``#`` are comments (citations)."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     data = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not data:

@@ -18,19 +18,15 @@ One step, as in the paper::
 ``config.json``     the configuration.
 
 Reproducibility: on the CPU, a run interrupted after epoch e and resumed ends with exactly the
-weights of the uninterrupted run. This holds because checkpoints are taken at epoch
-boundaries and the data order and the DataLoader workers' seeds are functions of
-(seed, epoch) only, not of what happened before: each epoch re-seeds the loader's generator
-and the sampler. The global RNG (initialisation, augmentation when ``num_workers=0``, DAE
-noise) is saved and restored. On a GPU, cuDNN kernels are not bitwise deterministic, so a
-resumed run matches only approximately.
+weights of the uninterrupted run: checkpoints are taken at epoch boundaries, the data order and
+the DataLoader workers' seeds are functions of (seed, epoch) only, and the global RNG
+(initialisation, augmentation when ``num_workers=0``, DAE noise) is saved and restored. On a
+GPU, cuDNN kernels are not bitwise deterministic, so a resumed run matches only approximately.
 
-Multiple GPUs: ``torchrun --nproc_per_node N -m splitbrain pretrain ...`` starts N processes;
-each joins the process group (NCCL on CUDA, gloo on the CPU) and the model is wrapped in
-DistributedDataParallel. ``config.batch_size`` is the GLOBAL batch: each process takes
-``batch_size // N`` images of its own shard (DistributedSampler). On CUDA, BatchNorm layers
-become SyncBatchNorm so batch statistics are those of the global batch; on the CPU (gloo),
-PyTorch has no SyncBatchNorm, so each process normalises with its own shard's statistics.
+Multiple GPUs: ``torchrun --nproc_per_node N -m splitbrain pretrain ...`` starts N processes,
+each with its own shard of ``batch_size // N`` images (``batch_size`` is the GLOBAL batch) and
+the model wrapped in DistributedDataParallel. On CUDA, BatchNorm layers become SyncBatchNorm;
+on the CPU (gloo) PyTorch has none, so each process normalises with its own shard's statistics.
 Only rank 0 writes files.
 """
 from __future__ import annotations
@@ -51,37 +47,16 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
-from .checkpoint import (
-    CHECKPOINT_NAME,
-    CONFIG_NAME,
-    METRICS_NAME,
-    MetricsLog,
-    read_metrics,
-    CheckpointMismatchError,
-    RunExistsError,
-    atomic_torch_save,
-    check_resumable,
-    checkpoint_state,
-    load_checkpoint,
-)
+from .checkpoint import (CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, CheckpointMismatchError, MetricsLog,
+                         RunExistsError, atomic_torch_save, check_resumable, checkpoint_state, load_checkpoint,
+                         read_metrics)
 from .files import atomic_write_text, check_writable_folder
 from .models import build_model, build_targets_for
 from .presets import WARMUP_FRACTION, PretrainConfig
 from .results import make_record, model_entry, write_record
 from .schedule import warmup_cosine
-from .runtime import (
-    DistributedContext,
-    autocast,
-    all_reduce_mean,
-    capture_rng_state,
-    epoch_seed,
-    init_distributed,
-    resolve_amp,
-    resolve_device,
-    restore_rng_state,
-    seed_everything,
-    tqdm_disable,
-)
+from .runtime import (DistributedContext, all_reduce_mean, autocast, capture_rng_state, epoch_seed, init_distributed,
+                      resolve_amp, resolve_device, restore_rng_state, seed_everything, tqdm_disable)
 
 PRIOR_BATCHES = 8  # batches used to measure the class prior of the rebalanced loss
 
@@ -91,30 +66,17 @@ PRIOR_BATCHES = 8  # batches used to measure the class prior of the rebalanced l
 
 
 def build_pretrain_dataset(config: PretrainConfig) -> Dataset:
-    """The unlabelled images of ``config.data`` that pretraining reads (labels are ignored).
-
-    Uses each dataset's pretraining split (``data.STANDARD_SPLITS``): STL-10 "unlabeled",
-    the first two thirds of each embedded photograph, the "pretrain" part of an ImageFolder.
-    """
+    """The images of ``config.data``'s pretraining split (``data.STANDARD_SPLITS``); labels are ignored."""
     from .data import STANDARD_SPLITS, build_dataset
 
-    return build_dataset(
-        config.data,
-        root=config.data_root,
-        split=STANDARD_SPLITS[config.data].pretrain,
-        image_size=config.image_size,
-        augment=config.augment,
-        download=config.download,
-        length=config.train_length if config.data == "embedded" else None,
-        seed=config.split_seed,
-        in_memory=config.in_memory,
-        bad_images=config.bad_images,
-    )
+    return build_dataset(config.data, root=config.data_root, split=STANDARD_SPLITS[config.data].pretrain,
+                         image_size=config.image_size, augment=config.augment, download=config.download,
+                         length=config.train_length if config.data == "embedded" else None, seed=config.split_seed,
+                         in_memory=config.in_memory, bad_images=config.bad_images)
 
 
-def build_train_loader(
-    dataset: Dataset, config: PretrainConfig, ctx: DistributedContext, device: torch.device
-) -> DataLoader:
+def build_train_loader(dataset: Dataset, config: PretrainConfig, ctx: DistributedContext, device: torch.device
+                       ) -> DataLoader:
     """A DataLoader of uint8 batches (N, 3, S, S), N = batch_size // world_size per process.
 
     The sampler is a DistributedSampler even for one process: its order is a function of
@@ -124,39 +86,21 @@ def build_train_loader(
     from .data import seed_worker
 
     if config.batch_size % ctx.world_size:
-        raise ValueError(
-            f"batch_size must be divisible by the number of processes: batch_size={config.batch_size}, "
-            f"processes={ctx.world_size} (batch_size is the global batch)"
-        )
+        raise ValueError(f"batch_size must be divisible by the number of processes: batch_size={config.batch_size}, "
+                         f"processes={ctx.world_size} (batch_size is the global batch)")
     per_rank = config.batch_size // ctx.world_size
-    sampler = DistributedSampler(
-        dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=config.seed
-    )
+    sampler = DistributedSampler(dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=config.seed)
     if len(sampler) < per_rank:
-        raise ValueError(
-            f"batch_size={config.batch_size} needs at least {per_rank} images per process, but the "
-            f"dataset has {len(dataset)} images; lower batch_size or use more data (train_length)"
-        )
-    return DataLoader(
-        dataset,
-        batch_size=per_rank,
-        sampler=sampler,
-        num_workers=config.num_workers,
-        pin_memory=device.type == "cuda",
-        drop_last=True,
-        generator=torch.Generator(),
-        worker_init_fn=seed_worker,
-        persistent_workers=False,
-    )
+        raise ValueError(f"batch_size={config.batch_size} needs at least {per_rank} images per process, but the "
+                         f"dataset has {len(dataset)} images; lower batch_size or use more data (train_length)")
+    return DataLoader(dataset, batch_size=per_rank, sampler=sampler, num_workers=config.num_workers,
+                      pin_memory=device.type == "cuda", drop_last=True, generator=torch.Generator(),
+                      worker_init_fn=seed_worker, persistent_workers=False)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, config: PretrainConfig, steps_per_epoch: int):
-    """The learning-rate schedule of ``config.lr_schedule``; returns (scheduler, steps it per "epoch" or "step").
-
-    "step": StepLR, x ``lr_decay`` after every epoch. "cosine": linear warm-up over the first
-    :data:`~splitbrain.presets.WARMUP_FRACTION` of the run's ``epochs * steps_per_epoch`` steps,
-    then half a cosine down to 0, stepped after every optimiser step.
-    """
+    """The learning-rate schedule of ``config.lr_schedule`` (see :class:`~splitbrain.presets.PretrainConfig`)
+    and when it is stepped: (scheduler, "epoch" or "step")."""
     if config.lr_schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=config.lr_decay), "epoch"
     return warmup_cosine(optimizer, config.epochs * steps_per_epoch, WARMUP_FRACTION), "step"
@@ -179,21 +123,16 @@ RESUME_STATE = ("model", "optimizer", "scheduler", "rng", "epoch", "step")
 class SplitBrainObjective:
     """Cross-channel prediction: half 1 predicts group 2's classes, half 2 group 1's.
 
-    Args:
-        targets: a ``CrossChannelTargets`` (``splitbrain.targets``).
-        class_weights: optional (w1 (K1,), w2 (K2,)) cross-entropy weights for group 1's and
-            group 2's classes (the rebalanced loss); None for plain cross-entropy.
-        channels_last: give the network channels-last inputs.
+    ``targets``: a ``splitbrain.targets.CrossChannelTargets``; ``class_weights``: None, or the
+    rebalanced loss's cross-entropy weights (w1 (K1,), w2 (K2,)) of group 1's and group 2's classes.
     """
 
     def __init__(self, targets, class_weights=None, channels_last: bool = False):
         self.targets = targets
         self.class_weights = class_weights
         self.channels_last = channels_last
-        groups = targets.space.groups
         names = targets.space.channel_names
-        group1 = "".join(names[i] for i in groups[0])
-        group2 = "".join(names[i] for i in groups[1])
+        group1, group2 = ("".join(names[i] for i in group) for group in targets.space.groups)
         self.part_names = {"loss1": f"{group1}->{group2}", "loss2": f"{group2}->{group1}"}
 
     parts = ("loss1", "loss2")
@@ -223,15 +162,10 @@ class SplitBrainObjective:
 
 
 class DenoisingObjective:
-    """The baseline: reconstruct the clean normalised image from a corrupted copy (MSE).
-
-    Args:
-        space: the ``ColorSpace`` of the network's 3-channel input.
-        corrupt: the model's ``corrupt(x)`` (its noise type and level).
-    """
+    """The baseline: reconstruct the clean normalised image (in ``space``, the network's 3-channel
+    input) from a copy corrupted by the model's ``corrupt(x)`` (MSE)."""
 
     parts = ()
-    """The loss has no parts: one reconstruction error."""
 
     def __init__(self, space, corrupt, channels_last: bool = False):
         self.space = space
@@ -249,8 +183,7 @@ class DenoisingObjective:
         return model(prepared[1])
 
     def loss(self, outputs, prepared) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        loss = F.mse_loss(outputs.float(), prepared[0])
-        return loss, {}
+        return F.mse_loss(outputs.float(), prepared[0]), {}
 
     def describe(self, summary: dict[str, float]) -> str:
         return ""
@@ -275,9 +208,8 @@ def estimate_class_weights(targets, loader: DataLoader, device: torch.device, ba
     if dist.is_available() and dist.is_initialized():
         dist.all_reduce(counts1)
         dist.all_reduce(counts2)
-    counts1, counts2 = counts1.cpu(), counts2.cpu()
     weights = []
-    for quantizer, counts in ((targets.quantizer1, counts1), (targets.quantizer2, counts2)):
+    for quantizer, counts in ((targets.quantizer1, counts1.cpu()), (targets.quantizer2, counts2.cpu())):
         lab_bins = targets.space.name == "lab" and not getattr(quantizer, "per_image_ranges", False)
         centres = quantizer.centres() if lab_bins else torch.zeros(counts.numel(), 1)
         weights.append(rebalancing_weights(counts, centres, sigma=5.0 if lab_bins else 0.0).float().to(device))
@@ -289,10 +221,8 @@ def estimate_class_weights(targets, loader: DataLoader, device: torch.device, ba
 
 
 def forward_backward(model, objective, rgb, amp_dtype, scaler) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Loss of one uint8 batch ``rgb`` (already on the device) and its gradients (accumulated).
-
-    Returns the detached loss (a 0-dim float32 tensor, no device sync) and its parts.
-    """
+    """Loss of one uint8 batch ``rgb`` (already on the device) and its gradients (accumulated):
+    the detached loss (a 0-dim float32 tensor, no device sync) and its parts."""
     prepared = objective.prepare(rgb)
     with autocast(rgb.device, amp_dtype):
         outputs = objective.forward(model, prepared)
@@ -314,12 +244,9 @@ def optimizer_step(optimizer: torch.optim.Optimizer, scaler) -> None:
 
 @dataclass
 class PretrainResult:
-    """What :func:`pretrain` returns.
-
-    model: the trained network (unwrapped, on the training device, eval mode).
-    history: the per-epoch metric records (also in metrics.jsonl).
-    final_loss: mean loss of the last epoch (NaN when no epoch ran).
-    """
+    """What :func:`pretrain` returns. ``model``: the trained network (unwrapped, on the training
+    device, eval mode); ``history``: the per-epoch lines of metrics.jsonl; ``final_loss``: the last
+    epoch's mean loss (NaN when no epoch ran)."""
 
     model: nn.Module
     config: PretrainConfig
@@ -344,7 +271,8 @@ def open_run(config: PretrainConfig, resume: bool | str | os.PathLike | None, ct
     run_dir = Path(config.out)
     checkpoint_path = run_dir / CHECKPOINT_NAME
     checkpoint = None
-    if resume and resume is not True and checkpoint_path.exists() and Path(resume).resolve() != checkpoint_path.resolve():
+    elsewhere = resume and resume is not True and Path(resume).resolve() != checkpoint_path.resolve()
+    if elsewhere and checkpoint_path.exists():
         raise RunExistsError(f"{run_dir} already holds a run ({CHECKPOINT_NAME}); resuming {resume} there would "
                              f"replace it: give another folder (--out), or --resume without a path to continue it")
     if resume:
@@ -368,10 +296,9 @@ def open_run(config: PretrainConfig, resume: bool | str | os.PathLike | None, ct
 
 def build_objective(config: PretrainConfig, model: nn.Module, targets, loader: DataLoader,
                     checkpoint: dict[str, Any] | None, ctx: DistributedContext, device: torch.device):
-    """The pretext objective of ``config.method``: the DAE's reconstruction, or cross-channel
-    prediction, rebalanced (``config.loss``) with the checkpoint's class weights or weights
-    measured on the first batches (which draws from the random streams, so it runs here, in the
-    same place for every run)."""
+    """The pretext objective of ``config.method``. A rebalanced loss takes the checkpoint's class
+    weights or measures them on the first batches, which draws from the random streams: it runs
+    here, in the same place for every run."""
     if config.method == "dae":
         from .color import get_color_space
 
@@ -463,7 +390,7 @@ def build_trainer(config: PretrainConfig, checkpoint: dict[str, Any] | None, ctx
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = len(loader) if config.max_steps_per_epoch is None else min(len(loader), config.max_steps_per_epoch)
+    steps_per_epoch = min(len(loader), config.max_steps_per_epoch or len(loader))
     scheduler, schedule_unit = build_scheduler(optimizer, config, steps_per_epoch)
     amp_dtype = resolve_amp(config.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
@@ -526,12 +453,9 @@ def train_one_epoch(trainer: Trainer, epoch: int, log: MetricsLog, start_time: f
 def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = None) -> PretrainResult:
     """Pretrain a network as ``config`` says; see the module docstring for what it writes.
 
-    Args:
-        config: a :class:`~splitbrain.presets.PretrainConfig` (e.g. ``get_preset("smoke")``).
-        resume: None/False for a fresh run; True to continue from ``<out>/checkpoint.pt``; or a
-            checkpoint path. Training continues up to ``config.epochs`` epochs in total.
-    Returns:
-        a :class:`PretrainResult`.
+    ``resume``: None/False for a fresh run; True to continue from ``<out>/checkpoint.pt``; or a
+    checkpoint path. Training continues up to ``config.epochs`` epochs in total.
+
     Raises:
         CheckpointMismatchError (a ValueError): the checkpoint's network or recipe differs from
             ``config`` (only ``epochs`` may change, under the "step" schedule).
@@ -543,15 +467,16 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
     ctx = init_distributed(config.device)
     checkpoint = open_run(config, resume, ctx)
     trainer = build_trainer(config, checkpoint, ctx)
-    first_epoch = int(checkpoint["epoch"]) if checkpoint is not None else 0
+    resumed = checkpoint is not None
+    first_epoch = int(checkpoint["epoch"]) if resumed else 0
     run_dir = Path(config.out)
     checkpoint_path = run_dir / CHECKPOINT_NAME
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / CONFIG_NAME, json.dumps(config.to_dict(), indent=2) + "\n")
-    log = MetricsLog(run_dir / METRICS_NAME, ctx.is_main, keep_until_step=trainer.step if checkpoint is not None else None)
-    history = [r for r in read_metrics(log.path) if r.get("kind") == "epoch"] if checkpoint is not None else []
-    if checkpoint is None:
+    log = MetricsLog(run_dir / METRICS_NAME, ctx.is_main, keep_until_step=trainer.step if resumed else None)
+    history = [r for r in read_metrics(log.path) if r.get("kind") == "epoch"] if resumed else []
+    if not resumed:
         trainer.save(checkpoint_path, 0)  # the initial weights: a "random init" checkpoint when epochs == 0
 
     images_seen, train_time = 0, 0.0
@@ -564,7 +489,8 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
         history.append(summary)
         trainer.save(checkpoint_path, epoch + 1)
         if config.verbose and ctx.is_main:
-            print(f"epoch {epoch + 1}/{config.epochs}  loss {summary['loss']:.4f}{trainer.objective.describe(summary)}  "
+            parts = trainer.objective.describe(summary)
+            print(f"epoch {epoch + 1}/{config.epochs}  loss {summary['loss']:.4f}{parts}  "
                   f"lr {summary['lr']:.2e}  {summary['images_per_s']:.0f} img/s  {summary['epoch_time_s']:.1f} s",
                   flush=True)
 
@@ -576,9 +502,9 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
         steps=trainer.step, wall_time_s=time.perf_counter() - start_time,
         images_per_s=images_seen / train_time if train_time > 0 else 0.0,
     )
-    trained_now = checkpoint is None or epochs_done > first_epoch  # a resume of a finished run adds no record
+    trained_now = not resumed or epochs_done > first_epoch  # a resume of a finished run adds no record
     if config.record_dir is not None and ctx.is_main and trained_now:
-        result.record_path = write_pretrain_record(result, first_epoch if checkpoint is not None else None, ctx)
+        result.record_path = write_pretrain_record(result, first_epoch if resumed else None, ctx)
     return result
 
 

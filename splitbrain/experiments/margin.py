@@ -7,28 +7,24 @@
 
 One trial is three steps:
 
-1. Pretrain a split-brain network as the recipe says (SimpleNet, half-width halves, Lab, the
-   poster's 100 / 10 bins), without labels, on the dataset's pretraining images.
-2. Probe it: frozen features of every layer, standardised, a linear classifier trained on the
-   labelled probe-training images less a validation part; the layer is chosen on that
-   validation part and the held-out images only report (:func:`splitbrain.evaluate.linear_probe`).
+1. Pretrain a split-brain network as the recipe says, without labels, on the dataset's
+   pretraining images.
+2. Probe it (:func:`splitbrain.evaluate.linear_probe`): the layer is chosen on a validation part
+   of the labelled images and the held-out images only report.
 3. Probe the same architecture at its seeded random initialisation through exactly the same
    code and data. Random convolutional features are a strong baseline on small images, so the
    margin over them is the evidence that pretraining learned something.
 
-Data splits (all disjoint, fixed by ``split_seed``): for an ImageFolder such as the 50,000
-CIFAR-10 training JPEGs, 60 % pretraining (30k), 20 % probe training (10k, of which 20 % is the
-probe's validation part) and 20 % held out (10k); for the embedded photographs, crops of the
-first two thirds of each photograph for pretraining and probe training, crops of the last third
-held out (10 classes = which photograph).
+Data splits (disjoint, fixed by ``split_seed``): for an ImageFolder such as the 50,000 CIFAR-10
+training JPEGs, 60 % pretraining (30k), 20 % probe training (10k, a fifth of it validation) and
+20 % held out (10k).
 
-A trial writes one "margin" record (``--results``, default ``results/margin``): both
-configurations, the pretraining's images seen, its training seconds (summed over epochs, so a
-resumed run counts every epoch once) and images per second, both probes layer by layer, the
-gap, and the process's peak resident memory. Every trial of a recipe search is such a record;
-:func:`margin_rows` turns them into the "what made it learn" table. Run directories are
-``<--runs>/<name>``: a finished pretraining there is reused (``--resume`` continues an
-unfinished one), so a repeated command probes again instead of training again.
+A trial writes one "margin" record (``--results``): both configurations, the pretraining's images
+seen, its training seconds (summed over epochs, so a resumed run counts every epoch once) and
+images per second, both probes layer by layer, the gap, and the process's peak resident memory;
+:func:`margin_table` turns them into the "what made it learn" table. A finished pretraining in
+the run directory ``<--runs>/<name>`` is reused, so a repeated command probes again instead of
+training again (``--resume`` continues an unfinished one).
 """
 from __future__ import annotations
 
@@ -47,14 +43,14 @@ from .recipes import DEFAULT_RECIPE, RECIPES
 SPEED_FIELDS = frozenset({"device", "amp", "channels_last", "compile", "num_workers", "in_memory"})
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``splitbrain margin``."""
     parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=tuple(RECIPES),
                         help="named recipe (see RECIPES in this module)")
     parser.add_argument("--data", default=None, choices=DATASETS,
                         help="dataset (default: the recipe's, else an image folder)")
-    parser.add_argument("--data-root", default=None, help="an ImageFolder tree root/<class>/<image>, e.g. cifar10/train")
+    parser.add_argument("--data-root", default=None,
+                        help="an ImageFolder tree root/<class>/<image>, e.g. cifar10/train")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a pretraining field of the recipe, e.g. --set lr=3e-3 (repeatable)")
@@ -72,10 +68,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """The trial's changes to its recipe: {"pretrain": {field: value}, "evaluate": {...}}."""
-    from ..presets import parse_overrides
-    from ..presets import EvalConfig, PretrainConfig
+    from ..presets import EvalConfig, PretrainConfig, parse_overrides
 
-    return {"pretrain": parse_overrides(args.set, PretrainConfig), "evaluate": parse_overrides(args.eval_set, EvalConfig)}
+    return {"pretrain": parse_overrides(args.set, PretrainConfig),
+            "evaluate": parse_overrides(args.eval_set, EvalConfig)}
 
 
 def trial_configs(args: argparse.Namespace):
@@ -88,11 +84,9 @@ def trial_configs(args: argparse.Namespace):
     pretrain_fields = {**recipe.pretrain, **common, **changes["pretrain"]}
     config = get_preset("cpu", **{**pretrain_fields, "out": str(Path(args.runs) / name), "record_dir": None,
                                   "log_every": 50})
-    eval_config = get_eval_preset(
-        "cpu", data=config.data, data_root=config.data_root, image_size=config.image_size, seed=config.seed,
-        split_seed=config.split_seed, record_dir=None, verbose=False, progress=bool(args.progress),
-        **{**recipe.evaluate, **changes["evaluate"]},
-    )
+    eval_config = get_eval_preset("cpu", data=config.data, data_root=config.data_root, image_size=config.image_size,
+                                  seed=config.seed, split_seed=config.split_seed, record_dir=None, verbose=False,
+                                  progress=bool(args.progress), **{**recipe.evaluate, **changes["evaluate"]})
     return name, config, eval_config
 
 
@@ -101,11 +95,9 @@ REFERENCE_STEPS = 12
 
 
 def reference_speed(config, amp: str) -> float:
-    """Images per second of ``config``'s pretraining step (forward, backward, Adam) on one fixed
-    random batch under ``amp`` ("off" or "bf16"): the machine's speed for the reference step, so
-    a trial's minutes can be scaled to another machine. The training loop's own step
-    (``train.forward_backward``, ``train.optimizer_step``); no data loading, and the global RNG is
-    left as it was."""
+    """Images per second of the training loop's own step (forward, backward, Adam) for ``config`` on
+    one fixed random batch under ``amp`` ("off" or "bf16"), no data loading: the machine's speed,
+    so a trial's minutes can be scaled to another machine. The global RNG is left as it was."""
     import time
 
     import torch
@@ -194,30 +186,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"{layer:>8} | {scores['val_top1']:>12.4f} {scores['top1']:>13.4f} | "
               f"{floor['val_top1']:>12.4f} {floor['top1']:>13.4f}")
     gap = probe.metrics["top1"] - random.metrics["top1"]
-    print(f"\nheld-out top-1 at the layer chosen on validation: split-brain {probe.metrics['top1']:.4f} "
-          f"({probe.metrics['best_layer']}), random init {random.metrics['top1']:.4f} ({random.metrics['best_layer']}), "
+    ours, floor = probe.metrics, random.metrics
+    print(f"\nheld-out top-1 at the layer chosen on validation: split-brain {ours['top1']:.4f} "
+          f"({ours['best_layer']}), random init {floor['top1']:.4f} ({floor['best_layer']}), "
           f"gap {100 * gap:+.1f} points after {images_seen:,} images, {train_s / 60:.1f} min of pretraining "
           f"(peak memory {peak_mb:,.0f} MB)")
 
-    metrics = {
-        "name": name,
-        "recipe": args.recipe,
-        "changes": overrides(args),
-        "images_seen": images_seen,
-        "epochs": len(history),
-        "pretrain_s": train_s,
-        "images_per_s": images_seen / max(train_s, 1e-9),
-        "reference_images_per_s": speeds,
-        "final_loss": trained.final_loss,
-        "history": history,
-        "probe": _probe_summary(probe.metrics),
-        "random": _probe_summary(random.metrics),
-        "gap": gap,
-        "peak_rss_mb": peak_mb,
-    }
+    metrics = {"name": name, "recipe": args.recipe, "changes": overrides(args), "images_seen": images_seen,
+               "epochs": len(history), "pretrain_s": train_s, "images_per_s": images_seen / max(train_s, 1e-9),
+               "reference_images_per_s": speeds, "final_loss": trained.final_loss, "history": history,
+               "probe": _probe_summary(probe.metrics), "random": _probe_summary(random.metrics), "gap": gap,
+               "peak_rss_mb": peak_mb}
     record = make_record("margin", {"pretrain": config.to_dict(), "evaluate": eval_config.to_dict()}, metrics,
-                         model=model_entry(config),
-                         seed=config.seed, wall_time_s=train_s + probe.wall_time_s + random.wall_time_s)
+                         model=model_entry(config), seed=config.seed,
+                         wall_time_s=train_s + probe.wall_time_s + random.wall_time_s)
     if args.results.lower() != "none":
         print(f"record: {write_record(record, args.results)}")
     return record

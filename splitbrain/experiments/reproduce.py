@@ -14,16 +14,12 @@ Each run (``<grid>/<arch>-<method>-seed<seed>``) goes through its stages in a ru
 ``pretrain.json``, ``supervised.json``,
 ``probe.json``, ``finetune.json``      each stage's metrics, written when the stage finishes
 
-A run is finished when its record exists, is complete and was made with the grid's current
-configuration; finished runs are skipped. A complete record made under another configuration
-(the grid's recipe changed since) is *stale* and its run is executed again. An interrupted or
-stale run resumes: finished stages are read back from their files as long as every field their
-result depends on is still the grid's (a probe does not depend on the fine-tuning fields, so a
-change of fine-tuning recipe re-runs only the fine-tuning), and an interrupted pretraining
-continues from its last epoch checkpoint (``train.pretrain(resume=True)``). The supervised
-ceiling's training and an interrupted probe or fine-tuning start their stage again. A field an
-older record or stage file lacks counts as its dataclass default, which is the behaviour from
-before the field existed (a preset may turn it on; the default stays what old runs did).
+Finished runs are skipped; stale ones run again (see :data:`RUN_STATES`). An interrupted or stale
+run resumes: finished stages are read back from their files as long as every field their result
+depends on is still the grid's (a change of fine-tuning recipe re-runs only the fine-tuning), and
+an interrupted pretraining continues from its last epoch checkpoint; the supervised ceiling's
+training and an interrupted probe or fine-tuning start again. A field a record or stage file
+lacks counts as its dataclass default.
 
 The record: ``config`` (``pretrain``: the network's PretrainConfig, ``evaluate``: the
 EvalConfig, ``supervised``: the supervised training's EvalConfig or null), ``metrics``
@@ -55,9 +51,8 @@ RUN_STATES = ("finished", "stale", "partial", "pending")
 run directory holds some of its work (a checkpoint or a finished stage); ``pending``: nothing yet."""
 
 FINETUNE_KEYS = ("top1", "top5", "val_top1", "val_top5", "lr", "trials", "history", "head", "head_layer",
-                 "probe_val_top1", "steps",
-                 "images_seen", "train_s", "images_per_s", "num_classes", "train_images", "labels_per_class",
-                 "val_images", "test_images")
+                 "probe_val_top1", "steps", "images_seen", "train_s", "images_per_s", "num_classes", "train_images",
+                 "labels_per_class", "val_images", "test_images")
 PROBE_LAYER_KEYS = ("val_top1", "val_top5", "top1", "top5", "train_top1", "dim")
 PROBE_KEYS = ("best_layer", "layer_chosen_on", "val_top1", "top1", "top5", "num_classes", "train_images",
               "labels_per_class", "val_images", "test_images")
@@ -71,11 +66,8 @@ STAGE_FILES = ("checkpoint.pt", "supervised.pt", "pretrain.json", "supervised.js
 
 @dataclass(frozen=True)
 class RunStatus:
-    """What :func:`run_grid` did with one run.
-
-    state: the run's state before this call (one of :data:`RUN_STATES`); ran: True when it was
-    executed now; record: the record's path; wall_time_s: this call's seconds on it (0 if not run).
-    """
+    """What :func:`run_grid` did with one run: its ``state`` before this call, whether it ``ran``
+    now, the ``record``'s path and this call's seconds on it."""
 
     run_id: str
     state: str
@@ -122,15 +114,12 @@ def is_complete(record: Mapping[str, Any] | None) -> bool:
 
 def run_state(run: Run, results_dir: str | Path = "results", runs_dir: str | Path = "runs",
               grid: Grid | None = None, data_root: str | None = None) -> str:
-    """The run's state: "finished", "stale", "partial" or "pending" (see :data:`RUN_STATES`).
-
-    Without ``grid`` a complete record counts as finished whatever configuration made it.
-    """
+    """The run's state (one of :data:`RUN_STATES`); without ``grid`` a complete record counts as
+    finished whatever configuration made it."""
     record = read_json(record_path(run, results_dir))
     if is_complete(record):
-        if grid is None or same_key(record.get("config"), current_configs(grid, run, data_root)):
-            return "finished"
-        return "stale"
+        fresh = grid is None or same_key(record.get("config"), current_configs(grid, run, data_root))
+        return "finished" if fresh else "stale"
     directory = run_directory(run, runs_dir)
     return "partial" if any((directory / name).is_file() for name in STAGE_FILES) else "pending"
 
@@ -189,11 +178,8 @@ def same_key(saved: Mapping[str, Any] | None, wanted: Mapping[str, Any],
 def run_configs(grid: Grid, run: Run, data_root: str | None = None, out: str = "runs/pretrain",
                 progress: bool = False, verbose: bool = False) -> tuple[PretrainConfig, EvalConfig, EvalConfig | None]:
     """What ``grid`` gives ``run``: (the network's and pretraining's configuration, the probes'
-    and fine-tuning's, the supervised ceiling's training or None for other methods).
-
-    ``out`` is the run directory; ``progress`` / ``verbose`` (machinery, not part of a stage's
-    key) switch on progress bars and, for pretraining, its log lines.
-    """
+    and fine-tuning's, the supervised ceiling's training or None for other methods); ``out`` is
+    the run directory, ``verbose`` the pretraining's log lines."""
     network = dataclasses.replace(grid.pretrain_config(run, data_root, out=out), progress=progress, verbose=verbose)
     evaluate = dataclasses.replace(grid.eval_config(run, data_root), progress=progress, verbose=False)
     supervised = (dataclasses.replace(grid.supervised_config(run, data_root), progress=progress, verbose=False)
@@ -205,13 +191,17 @@ def current_configs(grid: Grid, run: Run, data_root: str | None = None) -> dict[
     """The configurations ``grid`` gives ``run`` now, shaped like a record's ``config``."""
     if data_root is None and grid.needs_data_root:
         data_root = "data-root"  # a placeholder: the folder is machinery, not part of the comparison
-    network, evaluate, supervised = run_configs(grid, run, data_root)
+    return _config_entry(*run_configs(grid, run, data_root))
+
+
+def _config_entry(network: PretrainConfig, evaluate: EvalConfig, supervised: EvalConfig | None) -> dict[str, Any]:
+    """A record's ``config``: {"pretrain", "evaluate", "supervised"} as dicts."""
     return {"pretrain": network.to_dict(), "evaluate": evaluate.to_dict(),
             "supervised": supervised.to_dict() if supervised is not None else None}
 
 
 def validated_probe(probe: Mapping[str, Any]) -> bool:
-    """True for probe metrics whose layer was chosen on validation (older ones chose it on the held-out images)."""
+    """True for probe metrics whose layer was chosen on validation, not on the held-out images."""
     return probe.get("layer_chosen_on") == "validation"
 
 
@@ -226,19 +216,21 @@ def _load_stage(path: Path, key: dict[str, Any], ignore: Mapping[str, frozenset[
 
 
 def _save_stage(path: Path, key: dict[str, Any], metrics: Mapping[str, Any], wall_time_s: float) -> dict[str, Any]:
-    from ..results import _jsonable  # the record's own JSON conversion (NaN -> null, tuples -> lists)
+    from ..results import _jsonable
 
     stage = _jsonable({"key": key, "metrics": dict(metrics), "wall_time_s": wall_time_s})
     atomic_write_text(path, json.dumps(stage, indent=2) + "\n")
     return stage
 
 
-def _pretrain_stage(pretrain_config, directory: Path, key: dict[str, Any]) -> dict[str, Any]:
-    """Split-brain or DAE pretraining, resumed from ``checkpoint.pt`` when one is there.
+def _differing_network(checkpoint: Mapping[str, Any], network_config: PretrainConfig) -> list[str]:
+    """The fields a checkpoint's configuration differs in from ``network_config`` (machinery aside)."""
+    return differing_fields(checkpoint["config"], network_config.to_dict(), PretrainConfig, ignore=MACHINERY_FIELDS)
 
-    Raises ValueError when the checkpoint was made under another configuration (resuming it
-    would mix two recipes): the run directory must then be deleted to start the run again.
-    """
+
+def _pretrain_stage(pretrain_config, directory: Path, key: dict[str, Any]) -> dict[str, Any]:
+    """Split-brain or DAE pretraining, resumed from ``checkpoint.pt`` when one is there; ValueError
+    when the checkpoint was made under another configuration (resuming it would mix two recipes)."""
     from ..checkpoint import CHECKPOINT_NAME, load_checkpoint
     from ..train import pretrain
 
@@ -246,13 +238,13 @@ def _pretrain_stage(pretrain_config, directory: Path, key: dict[str, Any]) -> di
     done_epochs = 0
     if checkpoint.is_file():
         saved = load_checkpoint(checkpoint)
-        differ = differing_fields(saved["config"], pretrain_config.to_dict(), PretrainConfig, ignore=MACHINERY_FIELDS)
+        differ = _differing_network(saved, pretrain_config)
         if differ:
             raise ValueError(f"{checkpoint} was pretrained with another configuration ({', '.join(differ)} differ "
                              f"from the grid's); delete {directory} to start this run again")
         done_epochs = int(saved["epoch"])
     result = pretrain(pretrain_config, resume=True if checkpoint.is_file() else None)
-    # Time already spent on the epochs the checkpoint held (from their metrics lines).
+    # the time earlier invocations spent on the epochs the checkpoint held
     earlier = sum(float(h.get("epoch_time_s", 0.0)) for h in result.history if h.get("epoch", 0) <= done_epochs)
     metrics = {"final_loss": result.final_loss, "epochs": result.epochs, "steps": result.steps,
                "images_per_s": result.images_per_s, "resumed_from_epoch": done_epochs if done_epochs else None,
@@ -276,19 +268,14 @@ def shipped_network(run: Run, network_config, directory: Path) -> Path | None:
                 path = locate(name, download=False)
             except (FileNotFoundError, ValueError):
                 return None
-            differ = differing_fields(load_checkpoint(path)["config"], network_config.to_dict(), PretrainConfig,
-                                      ignore=MACHINERY_FIELDS)
-            return None if differ else path
+            return None if _differing_network(load_checkpoint(path), network_config) else path
     return None
 
 
 def _supervised_stage(config, network_config, directory: Path, key: dict[str, Any]) -> dict[str, Any]:
     """The supervised ceiling: train the network of ``network_config`` from random initialisation
-    on the probe-training labels (``finetune`` with ``config``), save its weights as a checkpoint.
-
-    It trains on the probe's fit part only: the validation part that chooses the probe's layer
-    stays unseen, as it is for every other method.
-    """
+    on the probe's fit part (``finetune`` with ``config``; the validation part that chooses the
+    probe's layer stays unseen, as for every other method), save its weights as a checkpoint."""
     from ..checkpoint import atomic_torch_save, checkpoint_state
     from ..finetune import finetune
     from ..networks import load_network
@@ -361,12 +348,13 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
         ignore = {"evaluate": FINETUNE_ONLY_FIELDS} if kind == "probe" else None
         stage = _load_stage(path, eval_key, ignore)
         if kind == "probe" and stage is not None and not validated_probe(stage["metrics"]):
-            stage = None  # made before probes chose their layer on validation: probe again
+            stage = None  # its layer was not chosen on validation: probe again
         stages[kind] = stage or _evaluate_stage(kind, eval_config, source, method.kind == "random", path, eval_key)
 
     probe, tuned = stages["probe"]["metrics"], stages["finetune"]["metrics"] if "finetune" in stages else None
     metrics = {
-        "probe": {"layers": {layer: {k: s[k] for k in PROBE_LAYER_KEYS if k in s} for layer, s in probe["layers"].items()},
+        "probe": {"layers": {layer: {k: s[k] for k in PROBE_LAYER_KEYS if k in s}
+                             for layer, s in probe["layers"].items()},
                   **{k: probe[k] for k in PROBE_KEYS if k in probe}},
         "finetune": {k: tuned[k] for k in FINETUNE_KEYS if k in tuned} if tuned is not None else None,
         "pretrain": stages["pretrain"]["metrics"] if "pretrain" in stages else None,
@@ -374,17 +362,10 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
     model = {**model_entry(network_config, random_init=method.kind == "random"), "method": method.kind}
     seconds = {name: float(stage["wall_time_s"]) for name, stage in stages.items()}
     record = make_record(
-        "run",
-        {"pretrain": network_config.to_dict(), "evaluate": eval_config.to_dict(),
-         "supervised": supervised_config.to_dict() if supervised_config is not None else None},
-        metrics,
-        model=model,
-        seed=run.seed,
-        wall_time_s=sum(seconds.values()),
-        pretrain_config=network_config.to_dict(),
+        "run", _config_entry(network_config, eval_config, supervised_config), metrics, model=model, seed=run.seed,
+        wall_time_s=sum(seconds.values()), pretrain_config=network_config.to_dict(),
         extra={"grid": grid.name, "run_id": run.run_id, "method": method.name, "labels_per_class": run.labels_per_class,
-               "stages": seconds, "run_dir": str(directory), "status": "complete"},
-    )
+               "stages": seconds, "run_dir": str(directory), "status": "complete"})
     return write_record(record, Path(results_dir) / grid.name, name=f"{run.name}.json")
 
 
@@ -392,34 +373,16 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
 # The grid
 
 
-def run_grid(
-    grid: str | Grid,
-    data_root: str | None = None,
-    results_dir: str | Path = "results",
-    runs_dir: str | Path = "runs",
-    only: str | None = None,
-    dry_run: bool = False,
-    archs: Sequence[str] | None = None,
-    progress: bool = False,
-    verbose: bool = True,
-) -> list[RunStatus]:
-    """Run every unfinished run of ``grid`` (a name in ``GRIDS`` or a :class:`Grid`), in order.
+def run_grid(grid: str | Grid, data_root: str | None = None, results_dir: str | Path = "results",
+             runs_dir: str | Path = "runs", only: str | None = None, dry_run: bool = False,
+             archs: Sequence[str] | None = None, progress: bool = False, verbose: bool = True) -> list[RunStatus]:
+    """Run every unfinished run of ``grid`` (a name in ``GRIDS`` or a :class:`Grid`), in order;
+    one :class:`RunStatus` per selected run (``only``: see :func:`select_runs`).
 
-    Args:
-        grid: the grid.
-        data_root: the dataset's directory (required by grids over an ImageFolder tree, e.g.
-            ``cifar-cpu``: the extracted CIFAR-10 JPEGs' ``train`` folder).
-        results_dir: records go to ``<results_dir>/<grid>/<run name>.json``.
-        runs_dir: run directories go to ``<runs_dir>/<grid>/<run name>/``.
-        only: comma-separated shell patterns on run ids or names (see :func:`select_runs`).
-        dry_run: list the runs and their states; run nothing.
-        archs: replaces the grid's architectures (e.g. ``("simplenet", "fcalexnet")``).
-        progress: tqdm bars inside the stages; verbose: one line per run (and per pretraining epoch).
-    Returns:
-        one :class:`RunStatus` per selected run, in order.
-    Raises:
-        ValueError: unknown grid, a pattern that matches nothing, a missing ``data_root``;
-        whatever a run raises (the next call resumes where it stopped).
+    ``data_root``: the dataset's directory, required by grids over an ImageFolder tree;
+    ``dry_run``: list the runs and their states, run nothing; ``archs``: replaces the grid's
+    architectures. ValueError for an unknown grid, a pattern that matches nothing or a missing
+    ``data_root``; whatever a run raises passes through (the next call resumes where it stopped).
     """
     grid = get_grid(grid) if isinstance(grid, str) else grid
     runs = select_runs(grid.runs(archs), only)
