@@ -126,7 +126,11 @@ def percent(mean, std=None, n=None):
     return text if n is None else f"{text} ({n} seed{'s' if n != 1 else ''})"
 
 
-pretrained_runs = [r for r in grid_records if r["metrics"].get("pretrain") and r["model"]["method"] == "splitbrain"]
+# the runs whose records hold every number the sentence gives (a shipped network's names no steps)
+pretrained_runs = [r for r in grid_records if r["model"]["method"] == "splitbrain"
+                   and (r["metrics"].get("pretrain") or {}).get("steps") is not None
+                   and r["metrics"]["pretrain"].get("epochs") is not None
+                   and r["metrics"]["probe"].get("val_images") is not None]
 if pretrained_runs:
     pretrain, probe = pretrained_runs[0]["metrics"]["pretrain"], pretrained_runs[0]["metrics"]["probe"]
     images = pretrain["steps"] * pretrained_runs[0]["config"]["pretrain"]["batch_size"]

@@ -41,14 +41,14 @@ Iyengar et al. 2019, the poster's text and Table 1)."""
 _DATA_LABELS = {"folder": "image folder", "cifar10": "CIFAR-10", "stl10": "STL-10", "embedded": "embedded photographs"}
 
 
-def collect_run_records(root: str | Path) -> list[dict[str, Any]]:
+def collect_run_records(root: str | Path, skip_malformed: bool = False) -> list[dict[str, Any]]:
     """Every "run" record directly in ``root`` or in any folder below it (``results/<grid>/``);
-    none for a missing ``root``."""
+    none for a missing ``root``. ``skip_malformed``: as for :func:`~splitbrain.results.load_records`."""
     root = Path(root)
     if not root.is_dir():
         return []
     folders = [root] + sorted(p for p in root.rglob("*") if p.is_dir())
-    return [record for folder in folders for record in load_records(folder, kind="run")]
+    return [record for folder in folders for record in load_records(folder, kind="run", skip_malformed=skip_malformed)]
 
 
 def grid_counts(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
@@ -206,7 +206,9 @@ def scale_rows(records: Sequence[Mapping[str, Any]], grid: str | None) -> list[d
     mine = [r for r in records if r.get("kind") == "run" and r.get("grid") == grid] if grid else []
     if not mine:
         return rows
-    pretrained = [r for r in mine if r.get("metrics", {}).get("pretrain") and r["model"].get("method") != "supervised"]
+    # a shipped network's record names its file, not the steps it was pretrained for
+    pretrained = [r for r in mine if r["model"].get("method") != "supervised"
+                  and None not in ((r["metrics"].get("pretrain") or {}).get(k) for k in ("steps", "epochs"))]
     config = (pretrained or mine)[0]["config"]["pretrain"]
     evaluation = mine[0]["metrics"]["probe"]
     if pretrained:
@@ -230,7 +232,7 @@ def layer_statistics(records: Sequence[Mapping[str, Any]], grid: str, arch: str,
                      ) -> dict[str, dict[str, tuple[float, float | None]]]:
     """Probe ``score`` ("top1" or "top5") per layer for every method of (``grid``, ``arch``):
     "<method label>, <image space>" -> {layer: (mean, sample std over seeds or None for one)}
-    (fractions); the latest record per seed counts."""
+    (fractions) at the layers every seed probed; the latest record per seed counts."""
     if score not in ("top1", "top5"):
         raise ValueError(f"score must be 'top1' or 'top5', got {score!r}")
     per_method: dict[str, dict[int, Mapping[str, Any]]] = {}
@@ -242,7 +244,9 @@ def layer_statistics(records: Sequence[Mapping[str, Any]], grid: str, arch: str,
     out = {}
     for method, row in summary.items():
         by_seed = per_method[method]
-        layers = list(next(iter(by_seed.values()))["metrics"]["probe"]["layers"])
+        probed = [set(r["metrics"]["probe"]["layers"]) for r in by_seed.values()]
+        layers = [layer for layer in next(iter(by_seed.values()))["metrics"]["probe"]["layers"]
+                  if all(layer in seen for seen in probed)]  # the layers every seed probed
         label = f"{row['label']}, {SPACE_LABELS.get(row['color_space'], row['color_space'])}"
         out[label] = {layer: mean_std([float(r["metrics"]["probe"]["layers"][layer][score]) for r in by_seed.values()])
                       for layer in layers}

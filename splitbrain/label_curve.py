@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from .results import SPACE_LABELS, format_mean_std, format_points, latest_by, mean_std, method_label
+from .results import (SPACE_LABELS, format_mean_std, format_points, latest_by, mean_std, method_label,
+                      record_time)
 
 GRID = "label-efficiency"
 SEARCH_FOLDER = "label-search"
@@ -178,11 +179,17 @@ def curve_sentences(points: Sequence[Mapping[str, Any]], method: str = "lab", ba
     return sentence + "."
 
 
+def _shown(value: Any, spec: str, scale: int = 1) -> str:
+    """``value * scale`` formatted by ``spec``; "-" for a value the record does not hold."""
+    return "-" if value is None else format(value * scale, spec)
+
+
 def search_table(records: Iterable[Mapping[str, Any]]) -> str:
     """Markdown: one row per "finetune" record, in time order: its name (the file's), the network,
     labels per class, images seen per setting, every setting tried with its validation top-1
-    (the kept one in bold), the kept setting's held-out top-1 and the training speed."""
-    rows = sorted((r for r in records if r.get("kind") == "finetune"), key=lambda r: str(r.get("timestamp", "")))
+    (the kept one in bold), the kept setting's held-out top-1 and the training speed ("-" where
+    the record does not hold a number)."""
+    rows = sorted((r for r in records if r.get("kind") == "finetune"), key=record_time)
     if not rows:
         return "No fine-tuning trials recorded yet.\n"
     lines = ["| trial | network | labels per class | images seen | settings tried: validation top-1 (%) | "
@@ -192,12 +199,14 @@ def search_table(records: Iterable[Mapping[str, Any]]) -> str:
         config = record["config"]
         trials = metrics.get("trials") or [{"head": metrics.get("head", config.get("finetune_head", "last")),
                                             "lr": metrics.get("lr", config.get("finetune_lr")),
-                                            "val_top1": metrics["val_top1"]}]
-        kept = (metrics.get("head", "last"), metrics.get("lr"))
-        settings = ", ".join((f"**{t['head']}:{t['lr']:g} {100 * t['val_top1']:.1f}**" if (t["head"], t["lr"]) == kept
-                              else f"{t['head']}:{t['lr']:g} {100 * t['val_top1']:.1f}") for t in trials)
+                                            "val_top1": metrics.get("val_top1")}]
+        kept = (metrics.get("head", "last"), metrics.get("lr")) if metrics.get("trials") else (
+            trials[0]["head"], trials[0]["lr"])
+        tried = [f"{t['head']}:{_shown(t['lr'], 'g')} {_shown(t['val_top1'], '.1f', 100)}" for t in trials]
+        settings = ", ".join(f"**{text}**" if (t["head"], t["lr"]) == kept else text for t, text in zip(trials, tried))
         name = str(record.get("path", "")).rpartition("/")[2].removesuffix(".json") or "-"
         network = "Random init" if record["model"].get("random_init") else network_label(record["model"])
-        lines.append(f"| {name} | {network} | {metrics.get('labels_per_class') or 'all'} | {metrics['images_seen']:,} | "
-                     f"{settings} | {100 * metrics['top1']:.1f} | {metrics['images_per_s']:.0f} |")
+        lines.append(f"| {name} | {network} | {metrics.get('labels_per_class') or 'all'} | "
+                     f"{_shown(metrics.get('images_seen'), ',')} | {settings} | {100 * metrics['top1']:.1f} | "
+                     f"{_shown(metrics.get('images_per_s'), '.0f')} |")
     return "\n".join(lines) + "\n"

@@ -21,8 +21,10 @@ A "run" record is one run of an experiment grid (``splitbrain.experiments.reprod
 pretraining, probes and fine-tuning together, its metrics under "probe", "finetune" and
 "pretrain", plus "grid", "run_id" and "method" (the grid's method name, e.g. "rescaled_lab").
 
-``table1`` renders the poster's Table 1 from records; ``summarize`` and ``format_summary`` the
-run records of a grid, with each method's gap over the random-init floor.
+Records are read through :func:`load_records`, which checks every field a reader reads against
+:data:`RECORD_SCHEMAS` (types, finite numbers, scores in [0, 1], times that parse), so a reader
+meets no value it cannot use. ``table1`` renders the poster's Table 1 from records; ``summarize``
+and ``format_summary`` the run records of a grid, with each method's gap over the random-init floor.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ import json
 import math
 import os
 import platform
+import stat
 import statistics
 import subprocess
 import sys
@@ -93,14 +96,15 @@ def hardware_info() -> dict[str, Any]:
 # writing and reading
 
 
-def machine_name(hardware: Mapping[str, Any]) -> str:
+def machine_name(hardware: Mapping[str, Any] | None) -> str:
     """A record's machine in words: "<GPU name, else CPU model> (<n> CPU cores)"."""
+    hardware = hardware or {}
     return f"{hardware.get('cuda_device') or hardware.get('cpu')} ({hardware.get('cpu_count')} CPU cores)"
 
 
 def machine_names(records: Iterable[Mapping[str, Any]]) -> list[str]:
     """The distinct machines of ``records`` (:func:`machine_name`), sorted."""
-    return sorted({machine_name(record.get("hardware", {})) for record in records})
+    return sorted({machine_name(record.get("hardware")) for record in records})
 
 
 def _jsonable(value: Any) -> Any:
@@ -172,53 +176,243 @@ def write_record(record: Mapping[str, Any], directory: str | os.PathLike = "resu
 
 
 class RecordError(ValueError):
-    """A file that claims to be a record (it has a ``kind``) but does not follow the schema."""
+    """A file that claims to be a record (it has a ``kind``) but does not follow the schema, or a
+    ``*.json`` entry of a records folder that cannot be read as a file."""
 
 
-_COMMON_FIELDS = {"kind": str, "model": dict, "config": dict, "metrics": dict}
-_RUN_FIELDS = {"grid": str, "run_id": str, "method": str}
-_SCORE_FIELDS = ("top1", "top5")
+# The schema: every field a reader of records reads, with the values it accepts. A leaf is a
+# _Value; a dict is a mapping with those fields; _Optional lets a field be missing or null;
+# _EachOf is a mapping of any keys (or a list) whose every item follows one schema.
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING = _Missing()
+
+
+class _Value:
+    """A leaf of the schema: ``accepts(value)`` says whether ``value`` fits, ``expected`` says what fits."""
+
+    def __init__(self, expected: str, accepts: Callable[[Any], bool]):
+        self.expected, self.accepts = expected, accepts
+
+
+class _Optional:
+    def __init__(self, schema: Any):
+        self.schema = schema
+
+
+class _EachOf:
+    def __init__(self, schema: Any, container: type = dict):
+        self.schema, self.container = schema, container
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _integer(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int)
+
+
+def parse_time(text: Any) -> _dt.datetime | None:
+    """The instant an ISO 8601 time names, timezone-aware (a time without a zone is UTC); None
+    for anything else."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=_dt.timezone.utc)
+
+
+_TEXT = _Value("a string", lambda v: isinstance(v, str))
+_FLAG = _Value("true or false", lambda v: isinstance(v, bool))
+_INTEGER = _Value("an integer", _integer)
+_COUNT = _Value("an integer >= 0", lambda v: _integer(v) and v >= 0)
+_POSITIVE_COUNT = _Value("an integer >= 1", lambda v: _integer(v) and v >= 1)
+_SCORE = _Value("a number in [0, 1]", lambda v: _finite(v) and 0 <= v <= 1)
+_DIFFERENCE = _Value("a number in [-1, 1]", lambda v: _finite(v) and -1 <= v <= 1)
+_NUMBER = _Value("a finite number", _finite)
+_AMOUNT = _Value("a finite number >= 0", lambda v: _finite(v) and v >= 0)
+_RATE = _Value("a finite number > 0", lambda v: _finite(v) and v > 0)
+_SECONDS = _Value("a finite number of seconds >= 0", lambda v: _finite(v) and v >= 0)
+_TIME = _Value("an ISO 8601 time", lambda v: parse_time(v) is not None)
+_MAPPING: dict = {}
+
+_SCORES = {"top1": _SCORE, "top5": _SCORE}
+_LAYER = {**_SCORES, "val_top1": _Optional(_SCORE), "val_top5": _Optional(_SCORE), "train_top1": _Optional(_SCORE),
+          "dim": _Optional(_COUNT)}
+_PROBE_SIZES = {"num_classes": _POSITIVE_COUNT, "train_images": _COUNT, "test_images": _COUNT,
+                "val_images": _Optional(_COUNT)}
+_PROBE = {**_SCORES, "best_layer": _TEXT, "layers": _EachOf(_LAYER), "val_top1": _Optional(_SCORE),
+          "layer_chosen_on": _Optional(_TEXT), **_PROBE_SIZES}
+_TRIAL = {"head": _TEXT, "lr": _RATE, "val_top1": _SCORE}
+_FINETUNE = {**_SCORES, "val_top1": _Optional(_SCORE), "lr": _Optional(_RATE), "head": _Optional(_TEXT),
+             "images_seen": _Optional(_COUNT), "images_per_s": _Optional(_AMOUNT),
+             "labels_per_class": _Optional(_POSITIVE_COUNT), "trials": _Optional(_EachOf(_TRIAL, list))}
+_PRETRAIN = {"epochs": _Optional(_COUNT), "steps": _Optional(_COUNT), "final_loss": _Optional(_NUMBER),
+             "images_per_s": _Optional(_AMOUNT)}
+_REFERENCE_SPEEDS = _Value("a mapping of images/s under 'off' and 'bf16', or an empty one",
+                           lambda v: isinstance(v, dict) and (not v or all(_AMOUNT.accepts(v.get(amp, _MISSING))
+                                                                           for amp in ("off", "bf16"))))
+_EVALUATION_CONFIG = {"finetune_epochs": _Optional(_COUNT), "probe_epochs": _Optional(_COUNT),
+                      "finetune_head": _Optional(_TEXT), "finetune_lr": _Optional(_RATE)}
+
+_COMMON_SCHEMA = {
+    "kind": _Value(f"one of {RECORD_KINDS}", lambda v: isinstance(v, str) and v in RECORD_KINDS),
+    "model": {"method": _TEXT, "arch": _TEXT, "color_space": _TEXT, "width": _Optional(_TEXT),
+              "random_init": _Optional(_FLAG), "noise": _Optional(_TEXT), "noise_level": _Optional(_SCORE)},
+    "config": _MAPPING, "metrics": _MAPPING, "seed": _INTEGER, "wall_time_s": _Optional(_SECONDS),
+    "timestamp": _TIME,
+    "hardware": _Optional({"cpu": _Optional(_TEXT), "cpu_count": _Optional(_COUNT), "cuda_device": _Optional(_TEXT),
+                           "torch_threads": _Optional(_COUNT)}),
+}
+RECORD_SCHEMAS: dict[str, dict[str, Any]] = {
+    "pretrain": {},
+    "probe": {"config": _EVALUATION_CONFIG,
+              "metrics": {**_SCORES, "best_layer": _Optional(_TEXT), "layers": _Optional(_EachOf(_LAYER))}},
+    "finetune": {"config": _EVALUATION_CONFIG, "metrics": _FINETUNE},
+    "run": {"grid": _TEXT, "run_id": _TEXT, "method": _TEXT, "labels_per_class": _Optional(_POSITIVE_COUNT),
+            "config": {"pretrain": {"data": _TEXT, "image_size": _POSITIVE_COUNT, "batch_size": _POSITIVE_COUNT}},
+            "metrics": {"probe": _PROBE, "finetune": _Optional(_FINETUNE), "pretrain": _Optional(_PRETRAIN)}},
+    "margin": {"hardware": _COMMON_SCHEMA["hardware"].schema,
+               "metrics": {"name": _TEXT, "recipe": _TEXT, "images_seen": _COUNT, "pretrain_s": _SECONDS,
+                           "images_per_s": _AMOUNT, "gap": _DIFFERENCE,
+                           "probe": {**_SCORES, "best_layer": _TEXT, "train_images": _COUNT, "val_images": _COUNT,
+                                     "test_images": _COUNT},
+                           "random": _SCORES,
+                           "changes": _Optional({"pretrain": _Optional(_MAPPING), "evaluate": _Optional(_MAPPING)}),
+                           "reference_images_per_s": _Optional(_REFERENCE_SPEEDS)}},
+}
+"""Per record kind, what it adds to the fields every record has (its ``config`` and ``metrics``
+fields, and the grid fields of a "run" record)."""
+_LABEL_COUNT_SCHEMA = {"metrics": {"probe": {"val_top1": _SCORE}, "finetune": _Optional({"val_top1": _SCORE})}}
+"""A run with a label count chose between its probe and its fine-tuning on validation: both carry it."""
+
+
+def _check_value(value: Any, schema: Any, field: str, source: str) -> None:
+    """RecordError naming ``source`` and ``field`` unless ``value`` follows ``schema``."""
+    if isinstance(schema, _Optional):
+        if value is None or value is _MISSING:
+            return
+        schema = schema.schema
+    if isinstance(schema, _Value):
+        if not schema.accepts(value):
+            _fail(source, field, schema.expected, value)
+    elif isinstance(schema, _EachOf):
+        if not isinstance(value, schema.container):
+            _fail(source, field, "a mapping" if schema.container is dict else "a list", value)
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            _check_value(item, schema.schema, f"{field}.{key}", source)
+    else:
+        if not isinstance(value, dict):
+            _fail(source, field, "a mapping", value)
+        for name, inner in schema.items():
+            _check_value(value.get(name, _MISSING), inner, f"{field}.{name}" if field else name, source)
+
+
+def _fail(source: str, field: str, expected: str, value: Any) -> None:
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    raise RecordError(f"{source}: field {field} must be {expected}, got {shown}")
+
+
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra``'s fields added; a field both give as mappings merges field by field."""
+    merged = dict(base)
+    for name, schema in extra.items():
+        inner = merged.get(name)
+        inner_map = inner.schema if isinstance(inner, _Optional) else inner
+        schema_map = schema.schema if isinstance(schema, _Optional) else schema
+        if isinstance(inner_map, dict) and isinstance(schema_map, dict) and inner_map and schema_map:
+            both = _merged(inner_map, schema_map)
+            merged[name] = _Optional(both) if isinstance(schema, _Optional) else both
+        else:
+            merged[name] = schema
+    return merged
 
 
 def validate_record(record: Mapping[str, Any], source: str = "record") -> None:
-    """Check ``record`` against the schema of the module docstring (scores in [0, 1]); RecordError
-    naming ``source`` (its file) and the first field that is missing or of the wrong type."""
-    def fail(field: str, expected: str, value: Any) -> None:
-        raise RecordError(f"{source}: field {field} must be {expected}, got {value!r}")
+    """Check ``record`` against the schema of its kind (:data:`RECORD_SCHEMAS`): types, finite
+    numbers, scores in [0, 1], times that parse; RecordError naming ``source`` (its file) and the
+    first field that is missing or does not fit."""
+    _check_value(record.get("kind", _MISSING), _COMMON_SCHEMA["kind"], "kind", source)
+    schema = _merged(_COMMON_SCHEMA, RECORD_SCHEMAS[record["kind"]])
+    if record["kind"] == "run" and record.get("labels_per_class") is not None:
+        schema = _merged(schema, _LABEL_COUNT_SCHEMA)
+    _check_value(record, schema, "", source)
 
-    if record.get("kind") not in RECORD_KINDS:
-        fail("kind", f"one of {RECORD_KINDS}", record.get("kind"))
-    fields = {**_COMMON_FIELDS, **(_RUN_FIELDS if record["kind"] == "run" else {})}
-    for name, kind in fields.items():
-        if not isinstance(record.get(name), kind):
-            fail(name, f"a {'mapping' if kind is dict else 'string'}", record.get(name, "<missing>"))
-    if isinstance(record.get("seed"), bool) or not isinstance(record.get("seed"), int):
-        fail("seed", "an integer", record.get("seed", "<missing>"))
-    wall = record.get("wall_time_s")
-    if wall is not None and (isinstance(wall, bool) or not isinstance(wall, (int, float))):
-        fail("wall_time_s", "a number of seconds", wall)
-    metrics = record["metrics"]
-    stages = {"": metrics} if record["kind"] in ("probe", "finetune") else (
-        {f"{stage}.": metrics.get(stage) for stage in ("probe", "finetune")} if record["kind"] == "run" else {})
-    for prefix, scores in stages.items():
-        if scores is None or (prefix and not scores):
-            continue  # a stage the run does not have
-        if not isinstance(scores, Mapping):
-            fail(f"metrics.{prefix.rstrip('.')}", "a mapping of scores", scores)
-        for name in _SCORE_FIELDS:
-            value = scores.get(name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                fail(f"metrics.{prefix}{name}", "a number in [0, 1]", value if name in scores else "<missing>")
+
+def record_time(record: Mapping[str, Any]) -> _dt.datetime:
+    """The instant of ``record``'s ``timestamp`` (:func:`parse_time`); RecordError naming the
+    record's file when it is missing or not a time."""
+    moment = parse_time(record.get("timestamp"))
+    if moment is None:
+        _fail(str(record.get("path", "record")), "timestamp", _TIME.expected, record.get("timestamp", _MISSING))
+    return moment
+
+
+MAX_RECORD_BYTES = 64 * 2**20
+"""A records folder's ``*.json`` file larger than this is refused unread (records weigh kilobytes)."""
+
+
+def _read_json_file(path: Path) -> Any:
+    """The JSON value in ``path``; RecordError naming it when it is not a regular file (a folder, a
+    link to nothing, a FIFO, a socket or a device, none of which is opened), is too large, cannot
+    be read or is not JSON."""
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        what = "a link to nothing" if path.is_symlink() and isinstance(error, FileNotFoundError) else error.strerror
+        raise RecordError(f"{path}: cannot be read ({what})") from None
+    if not stat.S_ISREG(status.st_mode):
+        what = "a folder" if stat.S_ISDIR(status.st_mode) else "a FIFO, socket or device"
+        raise RecordError(f"{path}: not a record file ({what})")
+    if status.st_size > MAX_RECORD_BYTES:
+        raise RecordError(f"{path}: {status.st_size:,} bytes, too large for a record (at most {MAX_RECORD_BYTES:,})")
+    try:
+        # O_NONBLOCK: should the entry have become a FIFO since the check, opening it cannot wait
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(handle, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                raise RecordError(f"{path}: not a record file (it changed while being read)")
+            data = stream.read(MAX_RECORD_BYTES + 1)
+    except OSError as error:
+        raise RecordError(f"{path}: cannot be read ({error.strerror or error})") from None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise RecordError(f"{path}: not valid JSON ({error})") from None
+
+
+_REPORTED_SKIPS: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def _report_skipped(directory: Path, skipped: list[str]) -> None:
+    """One line on stderr counting the records left out of ``directory`` (once per process for the same ones)."""
+    key = (str(directory.resolve()), tuple(skipped))
+    if key in _REPORTED_SKIPS:
+        return
+    _REPORTED_SKIPS.add(key)
+    print(f"splitbrain: skipped {len(skipped)} malformed record(s) under {directory}: {skipped[0]}"
+          + (f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""), file=sys.stderr, flush=True)
 
 
 def load_records(directory: str | os.PathLike = "results", kind: str | None = None,
                  skip_malformed: bool = False) -> list[dict[str, Any]]:
     """Every record ``*.json`` directly under ``directory`` (sorted by file name; none for a
-    missing directory), validated; ``kind`` keeps only records of that kind.
+    missing directory), validated (:func:`validate_record`); ``kind`` keeps only records of that kind.
 
-    JSON files without a ``kind`` are not records and are passed over. A file that is not valid
-    JSON or a record that breaks the schema is a RecordError naming the file and the field, or,
-    with ``skip_malformed``, left out and counted in one line on stderr.
+    JSON files without a ``kind`` are not records and are passed over. An entry that is not a
+    readable regular file (a folder, a link to nothing, a FIFO or a device, never opened), a file
+    that is not valid JSON, or a record that breaks the schema is a RecordError naming the file
+    (and the field), or, with ``skip_malformed``, left out and counted in one line on stderr.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -226,10 +420,7 @@ def load_records(directory: str | os.PathLike = "results", kind: str | None = No
     records, skipped = [], []
     for path in sorted(directory.glob("*.json")):
         try:
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                raise RecordError(f"{path}: not valid JSON ({error})") from None
+            record = _read_json_file(path)
             if not isinstance(record, dict) or "kind" not in record:
                 continue
             validate_record(record, source=str(path))
@@ -242,8 +433,7 @@ def load_records(directory: str | os.PathLike = "results", kind: str | None = No
             record.setdefault("path", str(path))
             records.append(record)
     if skipped:
-        print(f"splitbrain: skipped {len(skipped)} malformed record(s) under {directory}: {skipped[0]}"
-              + (f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""), file=sys.stderr, flush=True)
+        _report_skipped(directory, skipped)
     return records
 
 
@@ -267,10 +457,11 @@ def architecture_label(model: Mapping[str, Any]) -> str:
 
 def latest_by(records: Iterable[Mapping[str, Any]], key: Callable[[Mapping[str, Any]], Hashable]
               ) -> dict[Hashable, Mapping[str, Any]]:
-    """The latest record (by ``timestamp``) of every ``key(record)``: a re-run of a setting replaces
-    the earlier record instead of counting twice. Keys in order of their latest record."""
+    """The latest record of every ``key(record)``: a re-run of a setting replaces the earlier record
+    instead of counting twice. Times compare as instants (:func:`record_time`; RecordError for a
+    record without one); keys in order of their latest record."""
     latest: dict[Hashable, Mapping[str, Any]] = {}
-    for record in sorted(records, key=lambda r: str(r.get("timestamp", ""))):
+    for record in sorted(records, key=record_time):
         latest[key(record)] = record
     return latest
 

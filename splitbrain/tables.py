@@ -106,12 +106,17 @@ def _parse_value(text: str):
 
 def read_reference_csv(path: str | Path) -> list[dict]:
     """One dict per data row of a small CSV of reported numbers, keyed by the header, integers and
-    floats converted; lines starting with ``#`` are comments (citations)."""
+    floats converted; lines starting with ``#`` are comments (citations). ValueError naming the
+    file for an empty table or a row whose cells do not match the header's."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     data = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not data:
         raise ValueError(f"path must name a CSV file with a header row, got an empty table in {path}")
-    return [{key: _parse_value(value) for key, value in row.items()} for row in csv.DictReader(data)]
+    header, *rows = csv.reader(data)
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"{path}: the row {','.join(row)!r} has {len(row)} cells, its header {len(header)}")
+    return [{key: _parse_value(value) for key, value in zip(header, row)} for row in rows]
 
 
 def reference_sources(path: str | Path) -> list[str]:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from splitbrain.models import SplitBrainNet
+from splitbrain.models import SplitBrainNet, build_model
 from splitbrain.predict import (
     colorize,
     combine_with_group1,
@@ -18,7 +18,7 @@ from splitbrain.predict import (
     prior_cross_entropy,
     refresh_batchnorm,
 )
-from splitbrain.checkpoint import CHECKPOINT_FORMAT
+from splitbrain.checkpoint import checkpoint_state
 from splitbrain.presets import get_preset
 from splitbrain.quantize import downsample, quantization_error
 from splitbrain.targets import build_targets
@@ -185,13 +185,14 @@ def test_matching_checkpoint(tmp_path):
     config = get_preset("smoke", out=str(tmp_path / "a"))
     path = tmp_path / "checkpoint.pt"
     assert matching_checkpoint(path, config) is None  # missing
-    torch.save({"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "epoch": config.epochs}, path)
+    weights = build_model(config).state_dict()
+    torch.save(checkpoint_state(config.to_dict(), weights, config.epochs, 0), path)
     assert matching_checkpoint(path, config) == path
     elsewhere = get_preset("smoke", out=str(tmp_path / "b"), progress=False, verbose=False)
     assert matching_checkpoint(path, elsewhere) == path  # where and how it reports do not matter
     assert matching_checkpoint(path, get_preset("smoke", out=str(tmp_path / "a"), lr=2e-3)) is None
     assert matching_checkpoint(path, get_preset("smoke", out=str(tmp_path / "a"), epochs=config.epochs + 1)) is None
-    torch.save({"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "epoch": 1}, path)
+    torch.save(checkpoint_state(config.to_dict(), weights, 1, 0), path)
     assert matching_checkpoint(path, config) is None  # unfinished
     path.write_bytes(b"not a checkpoint")
     assert matching_checkpoint(path, config) is None

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..presets import DATASETS, MACHINERY_FIELDS, get_eval_preset, get_preset
+from ..results import record_time
 from .recipes import DEFAULT_RECIPE, RECIPES
 
 
@@ -210,7 +211,7 @@ def margin_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     held-out top-1 of the pretrained and random-init probes (at their validation-chosen layers),
     the gap in points, and the machine's CPU."""
     rows = []
-    for record in sorted(records, key=lambda r: r.get("timestamp", "")):
+    for record in sorted(records, key=record_time):
         if record.get("kind") != "margin":
             continue
         m = record["metrics"]
@@ -243,7 +244,7 @@ def margin_table(records: Iterable[Mapping[str, Any]]) -> str:
     lines = ["| trial | recipe | changed | images seen | minutes | images/s (reference step fp32 / bf16) | "
              "probe top-1 (layer) | random init | gap |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for record, row in zip(sorted(records, key=lambda r: r.get("timestamp", "")), margin_rows(records)):
+    for record, row in zip(sorted(records, key=record_time), margin_rows(records)):
         lines.append(f"| {row['name']} | {row['recipe']} | {_changes_text(record['metrics'].get('changes', {}))} | "
                      f"{row['images_seen']:,} | {row['minutes']:.1f} | {row['images_per_s']:.0f} "
                      f"({_reference_text(record)}) | "

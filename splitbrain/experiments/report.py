@@ -130,11 +130,16 @@ def _wall_time_lines(records: Sequence[Mapping[str, Any]], archs: Sequence[str])
     lines = []
     for arch in archs:
         arch_records = [r for r in records if r["model"]["arch"] == arch]
-        minutes = sorted(r["wall_time_s"] / 60 for r in arch_records)
+        minutes = sorted(r["wall_time_s"] / 60 for r in arch_records if r.get("wall_time_s") is not None)
+        untimed = len(arch_records) - len(minutes)
         machines = machine_names(arch_records)
-        spread = (f"{len(minutes)} runs, {minutes[0]:.1f} to {minutes[-1]:.1f} minutes each (median "
-                  f"{statistics.median(minutes):.1f}), {sum(minutes) / 60:.1f} h in all" if len(minutes) > 1
-                  else f"1 run, {minutes[0]:.1f} minutes")
+        if len(minutes) > 1:
+            spread = (f"{len(minutes)} runs, {minutes[0]:.1f} to {minutes[-1]:.1f} minutes each (median "
+                      f"{statistics.median(minutes):.1f}), {sum(minutes) / 60:.1f} h in all")
+        else:
+            spread = f"1 run, {minutes[0]:.1f} minutes" if minutes else "no run with a recorded time"
+        if untimed and minutes:
+            spread += f" ({untimed} more without a recorded time)"
         lines += [f"{ARCH_LABELS.get(arch, arch)}: {spread}, on {', '.join(machines)}.", ""]
     return lines
 
@@ -240,28 +245,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", default="results", help="records are read from RESULTS/<grid>/")
     parser.add_argument("--write", metavar="FILE",
                         help="replace the section between the grid's markers in FILE instead of printing")
+    parser.add_argument("--skip-malformed", action="store_true",
+                        help="leave out records that break the schema or cannot be read (counted in one line) "
+                             "instead of stopping")
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Print the grid's section, or write it between FILE's markers."""
-    directory = Path(args.results) / args.grid
-    records = load_records(directory, kind="run") if directory.is_dir() else []
+    records = load_records(Path(args.results) / args.grid, kind="run", skip_malformed=args.skip_malformed)
     section = grid_report(records, args.grid)
     if args.write is None:
         print(section, end="")
         return 0
     write_section(args.write, args.grid, section)
     if GRIDS[args.grid].labels != (None,):  # the trials that chose the grid's fine-tuning settings
-        write_section(args.write, args.grid, search_section(args.results), kind="search")
+        write_section(args.write, args.grid, search_section(args.results, args.skip_malformed), kind="search")
     return 0
 
 
-def search_section(results: str | Path) -> str:
+def search_section(results: str | Path, skip_malformed: bool = False) -> str:
     """The table of the fine-tuning search trials in ``results``'s label-search folder."""
     from ..label_curve import SEARCH_FOLDER, search_table
 
-    folder = Path(results) / SEARCH_FOLDER
-    return search_table(load_records(folder, kind="finetune") if folder.is_dir() else [])
+    return search_table(load_records(Path(results) / SEARCH_FOLDER, kind="finetune", skip_malformed=skip_malformed))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
