@@ -23,10 +23,58 @@ CHECKPOINT_FORMAT = "splitbrain-pretrain-1"
 
 
 def checkpoint_state(config: dict[str, Any], model: dict[str, torch.Tensor], epoch: int, step: int,
+                     pretrained_on: Any = None, replacing: str | os.PathLike | None = None,
                      **training: Any) -> dict[str, Any]:
     """The checkpoint layout: ``format``, ``config`` (a PretrainConfig as a dict), ``model`` (the state
-    dict), ``epoch`` and ``step`` done, plus ``training`` (e.g. a resumable run's optimizer and rng)."""
-    return {"format": CHECKPOINT_FORMAT, "config": config, "model": model, "epoch": epoch, "step": step, **training}
+    dict), ``epoch`` and ``step`` done, plus ``training`` (e.g. a resumable run's optimizer and rng).
+
+    ``pretrained_on``: the pretraining dataset, stored as its manifest (``"pretrained_on"``,
+    :func:`splitbrain.data.pretraining_manifest`), or a manifest already made; ``replacing``: the
+    checkpoint file this state will replace (a run's previous one), whose recorded images are kept too.
+    """
+    state = {"format": CHECKPOINT_FORMAT, "config": config, "model": model, "epoch": epoch, "step": step, **training}
+    if pretrained_on is not None and not isinstance(pretrained_on, dict):
+        from .data import pretraining_manifest
+
+        earlier = read_pretraining_manifest(replacing) if replacing and Path(replacing).is_file() else None
+        pretrained_on = pretraining_manifest(pretrained_on, earlier)
+    if pretrained_on is not None:
+        state["pretrained_on"] = pretrained_on
+    return state
+
+
+_MANIFEST_FIELDS = {"data": str, "split": str, "split_seed": int, "images": int}
+
+
+def read_pretraining_manifest(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The ``pretrained_on`` entry of the checkpoint ``path`` (None when it has none: a checkpoint made
+    without it, or a weights-only file). Its tensors are memory-mapped, not read; ValueError names the
+    file when the entry is malformed."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as error:  # a truncated or foreign file
+        raise CheckpointError(f"{path} is not a readable splitbrain checkpoint ({type(error).__name__}: "
+                              f"{error})") from error
+    manifest = saved.get("pretrained_on") if isinstance(saved, dict) else None
+    if manifest is None:
+        return None
+    wrong = [name for name, kind in _MANIFEST_FIELDS.items()
+             if not isinstance(manifest.get(name) if isinstance(manifest, dict) else None, kind)]
+    keys = manifest.get("image_keys") if isinstance(manifest, dict) else None
+    if keys is not None and not (isinstance(keys, torch.Tensor) and keys.dtype == torch.int64 and keys.dim() == 1):
+        wrong.append("image_keys")
+    if wrong:
+        raise CheckpointError(f"{path}: its record of the pretraining images (pretrained_on) is malformed: field "
+                              f"{wrong[0]} is missing or of the wrong type")
+    return manifest
+
+
+REQUIRED_KEYS = ("config", "model", "epoch", "step")
+"""What every checkpoint :func:`checkpoint_state` lays out holds besides its ``format``."""
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable, complete and self-consistent splitbrain pretraining checkpoint."""
 
 
 class CheckpointMismatchError(ValueError):
@@ -37,23 +85,102 @@ class RunExistsError(ValueError):
     """A fresh run was asked for in a folder that already holds one (nothing is overwritten)."""
 
 
+class _ErrorKeepingStream:
+    """A binary stream that keeps the OSError its ``write`` raised: torch.save reports a failed
+    write (a full disk, a file-size limit) as a RuntimeError that no longer says why."""
+
+    def __init__(self, stream):
+        self.stream, self.error = stream, None
+
+    def write(self, data) -> int:
+        try:
+            return self.stream.write(data)
+        except OSError as error:
+            self.error = error
+            raise
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` through :func:`splitbrain.files.atomic_write` (a crash leaves ``path`` untouched)."""
-    return atomic_write(path, lambda stream: torch.save(obj, stream))
+    """``torch.save`` through :func:`splitbrain.files.atomic_write` (a crash leaves ``path`` untouched;
+    a failed write is the OSError that made it fail, in one line naming ``path``)."""
+    def save(stream) -> None:
+        kept = _ErrorKeepingStream(stream)
+        try:
+            torch.save(obj, kept)
+        except RuntimeError:
+            if kept.error is not None:
+                raise kept.error from None
+            raise
+
+    return atomic_write(path, save)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a pretraining checkpoint; FileNotFoundError / ValueError say what is wrong."""
+    """Read a pretraining checkpoint and check it (:func:`check_checkpoint`); FileNotFoundError /
+    CheckpointError (a ValueError) say what is wrong."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # a truncated or foreign file
-        raise ValueError(f"{path} is not a readable splitbrain checkpoint ({type(error).__name__}: {error})") from error
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a splitbrain pretraining checkpoint (format {CHECKPOINT_FORMAT!r} expected)")
+        raise CheckpointError(f"{path} is not a readable splitbrain checkpoint ({type(error).__name__}: "
+                              f"{error})") from error
+    check_checkpoint(checkpoint, str(path))
     return checkpoint
+
+
+def check_checkpoint(checkpoint: Any, source: str = "checkpoint") -> PretrainConfig:
+    """The configuration of ``checkpoint`` (a loaded checkpoint dict) once it is known complete and
+    consistent: its format, every key of :data:`REQUIRED_KEYS`, a valid configuration within
+    :data:`~splitbrain.presets.SIZE_LIMITS`, and weights whose names and shapes are those of the network that
+    configuration builds (built on the meta device: nothing is allocated). CheckpointError naming
+    ``source`` and the first thing wrong."""
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{source} is not a splitbrain pretraining checkpoint "
+                              f"(format {CHECKPOINT_FORMAT!r} expected)")
+    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
+    if missing:
+        raise CheckpointError(f"{source} holds no {', '.join(missing)}: it is not a complete splitbrain checkpoint")
+    for key in ("epoch", "step"):
+        value = checkpoint[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CheckpointError(f"{source}: its {key} must be an integer >= 0, got {value!r}")
+    config = _checked_config(checkpoint["config"], source)
+    _check_weights(checkpoint["model"], config, source)
+    return config
+
+
+def _checked_config(values: Any, source: str) -> PretrainConfig:
+    """The PretrainConfig ``values`` describe (its sizes within :data:`~splitbrain.presets.SIZE_LIMITS`)."""
+    if not isinstance(values, dict):
+        raise CheckpointError(f"{source}: its config must be a mapping, got {type(values).__name__}")
+    try:
+        return config_from_dict(values)
+    except (ValueError, TypeError) as error:
+        raise CheckpointError(f"{source}: its config is not valid ({error})") from None
+
+
+def _check_weights(weights: Any, config: PretrainConfig, source: str) -> None:
+    """CheckpointError unless ``weights`` is a state dict with the names and shapes of ``config``'s network."""
+    from .models import build_model
+
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise CheckpointError(f"{source}: its model must be a state dict of tensors")
+    with torch.device("meta"):
+        expected = {name: tuple(tensor.shape) for name, tensor in build_model(config).state_dict().items()}
+    found = {name: tuple(tensor.shape) for name, tensor in weights.items()}
+    problems = ([f"{name} missing" for name in expected if name not in found]
+                + [f"{name} unexpected" for name in found if name not in expected]
+                + [f"{name} is {found[name]}, its config builds {expected[name]}" for name in expected
+                   if name in found and found[name] != expected[name]])
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise CheckpointError(f"{source}: its weights do not fit the network its config describes "
+                              f"({config.method} {config.arch}): {'; '.join(problems[:3])}{more}")
 
 
 def check_compatible(saved: dict[str, Any], wanted: dict[str, Any], source: str = "checkpoint") -> None:
@@ -88,7 +215,9 @@ def check_resumable(saved: dict[str, Any], wanted: dict[str, Any], source: str =
 
 def model_from_checkpoint(checkpoint: dict[str, Any] | str | os.PathLike, device="cpu"):
     """(model, PretrainConfig) rebuilt from a checkpoint (a path or a loaded dict), in eval mode."""
-    if not isinstance(checkpoint, dict):
+    if isinstance(checkpoint, dict):
+        check_checkpoint(checkpoint)
+    else:
         checkpoint = load_checkpoint(checkpoint)
     from .models import build_model
 

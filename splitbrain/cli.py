@@ -12,12 +12,18 @@ import dataclasses
 import importlib
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Sequence
 
 from .command import PROG, OneLineParser, reporting_errors
 from .presets import (ARCHITECTURES, COLOR_SPACE_NAMES, DATASETS, METHODS, PRESET_NAMES, EvalConfig, PretrainConfig,
                       get_eval_preset, get_preset, parse_overrides, resolve_preset_name)
+
+RUNS_FOLDER = Path("runs")
+"""Where runs go by default (``runs/<name>``), relative to the working directory."""
+OTHER_RECORDS = RUNS_FOLDER / "records"
+"""Where the records of evaluations that have no run folder go by default (a random init, a shipped network)."""
 
 DESCRIPTION = """\
 Split-brain autoencoders (Zhang, Isola, Efros 2017): self-supervised pretraining by
@@ -51,8 +57,10 @@ examples:
   splitbrain reproduce --grid cifar-cpu --data-root cifar10/train --dry-run
   torchrun --nproc_per_node 2 -m splitbrain pretrain --preset colab   # several GPUs (DDP)
 
-Run records (JSON) go to --results (default: results/); checkpoints and metrics.jsonl to
---out (default: runs/<preset>-<method>-<arch>-<color space>-seed<seed>).
+Checkpoints and metrics.jsonl go to --out (default: runs/<preset>-<method>-<arch>-<color
+space>-seed<seed>). Run records (JSON) go beside the run unless --results says where: pretrain's
+into --out, an evaluation's into its checkpoint's folder (runs/records for --random-init without
+a checkpoint, or for a shipped network). One process at a time writes into a run folder.
 """
 
 
@@ -60,7 +68,7 @@ Run records (JSON) go to --results (default: results/); checkpoints and metrics.
 # The parser
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, records_default: str) -> None:
     parser.add_argument("--preset", default="auto", choices=PRESET_NAMES,
                         help="named configuration to start from (default: auto = colab with a GPU, else cpu)")
     parser.add_argument("--data", choices=DATASETS,
@@ -71,7 +79,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
     parser.add_argument("--num-workers", type=int, help="DataLoader worker processes")
-    parser.add_argument("--results", default="results", help="directory for the JSON run record (default: results)")
+    parser.add_argument("--results", help=f"folder for the JSON run record (default: {records_default})")
     parser.add_argument("--no-record", action="store_true", help="do not write a JSON run record")
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -100,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain = commands.add_parser("pretrain", help="self-supervised pretraining (no labels)",
                                    description="Pretrain a split-brain network (or the DAE baseline) without labels.",
                                    epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _common(pretrain)
+    _common(pretrain, "the run folder, --out")
     _model_options(pretrain, for_eval=False)
     pretrain.add_argument("--out", help="run directory for checkpoint.pt and metrics.jsonl")
     pretrain.add_argument("--epochs", type=int, help="number of epochs (0 saves the initial weights only)")
@@ -114,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                        ("evaluate", "probe + random-init probe (the floor) + fine-tune")):
         sub = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
                                   epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-        _common(sub)
+        _common(sub, f"the checkpoint's folder; {OTHER_RECORDS} for --random-init without --checkpoint "
+                     f"or for a shipped network")
         _model_options(sub, for_eval=True)
         sub.add_argument("--checkpoint", help="pretraining checkpoint (checkpoint.pt of a run directory)")
         sub.add_argument("--random-init", action="store_true",
@@ -140,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="which records (default: finetune)")
     table.add_argument("--format", default="markdown", choices=("markdown", "json"), help="output format")
     table.add_argument("--skip-malformed", action="store_true",
-                       help="leave out records that break the schema (counted in one line) instead of stopping")
+                       help="leave out records that break the schema and entries that are not readable files "
+                            "(counted in one line) instead of stopping")
 
     for name, (_, text) in TOOLS.items():  # listed here; main() hands their arguments to their module
         commands.add_parser(name, help=text, add_help=False).add_argument("arguments", nargs=argparse.REMAINDER)
@@ -160,7 +170,8 @@ _DATA_OPTIONS = ("data", "data_root", "image_size", "seed", "device", "num_worke
 
 
 def _finish_overrides(args: argparse.Namespace, overrides: dict[str, Any], cls) -> dict[str, Any]:
-    """``overrides`` with what --quiet, --no-record / --results and then --set say."""
+    """``overrides`` with what --quiet, --no-record / --results and then --set say (``record_dir``
+    None when neither says: see :func:`_records_beside`)."""
     if args.quiet:
         overrides["verbose"] = False
     overrides["record_dir"] = None if args.no_record else args.results
@@ -176,8 +187,38 @@ def _pretrain_config(args: argparse.Namespace) -> PretrainConfig:
     if "out" not in overrides:
         preset = resolve_preset_name(args.preset)
         name = f"{preset}-{config.method}-{config.arch}-{config.color_space}-seed{config.seed}"
-        config = dataclasses.replace(config, out=str(Path("runs") / name))
-    return config
+        config = dataclasses.replace(config, out=str(RUNS_FOLDER / name))
+    return _records_beside(args, config, config.out)
+
+
+def _records_beside(args: argparse.Namespace, config, folder: str | Path):
+    """``config`` with its record going into ``folder`` (beside the run) unless --no-record,
+    --results or --set record_dir said where."""
+    if args.no_record or config.record_dir is not None:
+        return config
+    return dataclasses.replace(config, record_dir=str(folder))
+
+
+def _evaluated_run(args: argparse.Namespace) -> Path | None:
+    """The folder of the checkpoint an evaluation reads (its run's), or None: no checkpoint, or
+    a network shipped in the package's results (which a user's records never go into)."""
+    from .results import SHIPPED_RESULTS
+
+    if not args.checkpoint:
+        return None
+    folder, shipped = Path(args.checkpoint).parent, SHIPPED_RESULTS.resolve()
+    return None if shipped == folder.resolve() or shipped in folder.resolve().parents else folder
+
+
+def _holding_evaluated_run(args: argparse.Namespace):
+    """The lock of the run folder whose checkpoint the command evaluates (a context manager):
+    a checkpoint another process is training, or evaluating, is refused in one line."""
+    from .locks import folder_lock
+
+    folder = _evaluated_run(args)
+    if folder is None or not Path(args.checkpoint).is_file():
+        return nullcontext()
+    return folder_lock(folder, f"splitbrain {args.command}")
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
@@ -220,6 +261,12 @@ def _grid_eval_config(args: argparse.Namespace, overrides: dict[str, Any]) -> Ev
 
 
 def _eval_config(args: argparse.Namespace, epochs_field: str | None) -> EvalConfig:
+    """The evaluation configuration the options give, its record going beside the checkpoint's run."""
+    config = _eval_config_asked(args, epochs_field)
+    return _records_beside(args, config, _evaluated_run(args) or OTHER_RECORDS)
+
+
+def _eval_config_asked(args: argparse.Namespace, epochs_field: str | None) -> EvalConfig:
     overrides = _given(args, *_DATA_OPTIONS, "labels_per_class")
     if args.grid:
         return _grid_eval_config(args, _finish_overrides(args, overrides, EvalConfig))
@@ -262,7 +309,7 @@ def _subject(args: argparse.Namespace, seed: int, random_init: bool | None = Non
         from .checkpoint import check_compatible
 
         check_compatible(_checkpoint(args)["config"], asked, source=f"checkpoint {args.checkpoint}")
-        model, config = load_network(_checkpoint(args), random_init=random_init, seed=seed)
+        model, config = load_network(_checkpoint(args), random_init=random_init, seed=seed, name=args.checkpoint)
         return {"model": model, "pretrain_config": config, "random_init": random_init, "checkpoint": args.checkpoint}
     if args.image_size is not None:
         asked["image_size"] = args.image_size  # the size the network's stem is built for
@@ -281,9 +328,10 @@ def _print_eval(result, label: str) -> None:
 
 def _evaluate_once(args: argparse.Namespace, evaluation, epochs_field: str, label: str) -> int:
     """``evaluation`` (linear_probe or finetune) of the network the options name, printed."""
-    config = _eval_config(args, epochs_field)
-    subject = _subject(args, config.seed)
-    _print_eval(evaluation(config, **subject), label + (" (random init)" if subject["random_init"] else ""))
+    with _holding_evaluated_run(args):
+        config = _eval_config(args, epochs_field)
+        subject = _subject(args, config.seed)
+        _print_eval(evaluation(config, **subject), label + (" (random init)" if subject["random_init"] else ""))
     return 0
 
 
@@ -303,15 +351,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import build_eval_datasets, linear_probe
     from .finetune import finetune
 
-    config = _eval_config(args, "finetune_epochs")
-    datasets = build_eval_datasets(config)
-    probe = linear_probe(config, **_subject(args, config.seed), datasets=datasets)
-    floor = linear_probe(config, **_subject(args, config.seed, random_init=True), datasets=datasets)
-    _print_eval(probe, "probe")
-    _print_eval(floor, "probe (random init)")
-    print(f"margin over random init: {probe.metrics['top1'] - floor.metrics['top1']:+.4f} top-1")
-    if not args.no_finetune:
-        _print_eval(finetune(config, **_subject(args, config.seed), datasets=datasets), "finetune")
+    with _holding_evaluated_run(args):
+        config = _eval_config(args, "finetune_epochs")
+        datasets = build_eval_datasets(config)
+        probe = linear_probe(config, **_subject(args, config.seed), datasets=datasets)
+        floor = linear_probe(config, **_subject(args, config.seed, random_init=True), datasets=datasets)
+        _print_eval(probe, "probe")
+        _print_eval(floor, "probe (random init)")
+        print(f"margin over random init: {probe.metrics['top1'] - floor.metrics['top1']:+.4f} top-1")
+        if not args.no_finetune:
+            _print_eval(finetune(config, **_subject(args, config.seed), datasets=datasets), "finetune")
     return 0
 
 

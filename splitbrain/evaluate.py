@@ -12,6 +12,9 @@ The reported layer is chosen on a validation part carved (class-stratified, seed
 ``split_seed``) from the labelled probe-training images: the classifiers train on the rest, and
 the held-out evaluation images only report the chosen layer's top-1 / top-5 (choosing on them
 would report the maximum of several noisy scores). Top-5 is trivially 1.0 with 5 classes or fewer.
+
+Probes and fine-tunings refuse, before any work, labelled images of fewer than two classes and, for
+a checkpoint's network, splits that hold images it was pretrained on (:func:`evaluation_datasets`).
 """
 from __future__ import annotations
 
@@ -366,6 +369,38 @@ def build_eval_datasets(config: EvalConfig) -> tuple[Dataset, Dataset, int]:
     return train, test, train.num_classes
 
 
+def evaluation_datasets(config: EvalConfig, datasets: tuple[Dataset, Dataset, int] | None = None,
+                        pretrained_from: str | os.PathLike | None = None) -> tuple[Dataset, Dataset, int]:
+    """An evaluation's (labelled split, held-out split, number of classes): ``datasets``, else
+    :func:`build_eval_datasets`' of ``config``, once they are fit to evaluate a network: two classes
+    or more among the labelled images and, for the network of the checkpoint ``pretrained_from``, no
+    image it was pretrained on in either split (:func:`splitbrain.data.check_unseen`). Otherwise a
+    one-line ValueError (SplitLeakError for an overlap) before any work."""
+    from .checkpoint import read_pretraining_manifest
+    from .data import check_unseen
+
+    train_set, test_set, num_classes = datasets or build_eval_datasets(config)
+    check_two_classes(train_set, num_classes, config)
+    if pretrained_from is not None:
+        check_unseen(read_pretraining_manifest(pretrained_from), {"probe-training": train_set, "held-out": test_set},
+                     f"checkpoint {pretrained_from}")
+    return train_set, test_set, num_classes
+
+
+def check_two_classes(train_set: Dataset, num_classes: int, config: EvalConfig) -> None:
+    """ValueError unless the labelled images ``train_set`` (of ``num_classes`` classes) hold two classes or more."""
+    where = config.data_root if config.data == "folder" else config.data
+    if num_classes < 2:
+        names = ", ".join(map(str, getattr(train_set, "classes", ())))
+        raise ValueError(f"{where} has {num_classes} class(es) ({names}): a probe or a fine-tuning needs at least two "
+                         f"(one folder per class: root/<class>/<image>)")
+    labels = getattr(train_set, "labels", None)
+    present = len(np.unique(np.asarray(labels))) if labels is not None else num_classes
+    if present < 2:
+        raise ValueError(f"the probe-training images of {where} hold {present} of its {num_classes} classes: a probe "
+                         f"or a fine-tuning needs at least two; add images to the other classes")
+
+
 def evaluation_loader(dataset: Dataset, config: EvalConfig, device: torch.device) -> DataLoader:
     """Batches of ``config.feature_batch_size`` in the dataset's order, for features and scoring."""
     return DataLoader(dataset, batch_size=config.feature_batch_size, shuffle=False,
@@ -400,7 +435,8 @@ def linear_probe(config: EvalConfig, model: nn.Module, pretrain_config: Pretrain
     pretrained with, e.g. from :func:`splitbrain.networks.load_network`; ``random_init`` marks a
     random initialisation in the record. ``datasets``: (train, test, num_classes) instead of
     ``config.data``'s splits; ``checkpoint``: the file the network came from, named in the record.
-    Writes a "probe" record when ``config.record_dir`` is set.
+    Writes a "probe" record when ``config.record_dir`` is set. The splits are checked by
+    :func:`evaluation_datasets` (``checkpoint``'s pretraining images, unless ``random_init``).
     """
     start = time.perf_counter()
     if config.record_dir is not None:  # checked before any work
@@ -411,7 +447,7 @@ def linear_probe(config: EvalConfig, model: nn.Module, pretrain_config: Pretrain
     layers = config.layers or extractor.feature_layers
     for layer in layers:
         model.resolve_layer(layer)  # a clear ValueError for an unknown layer, before any work
-    train_set, test_set, num_classes = datasets or build_eval_datasets(config)
+    train_set, test_set, num_classes = evaluation_datasets(config, datasets, None if random_init else checkpoint)
 
     # The probe-training features are cached in float16 (10k images x 5 layers x 9216 dims:
     # 0.9 GB); the held-out images are scored batch by batch afterwards and never cached.

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], replace: bool = True) -> Path:
     """Call ``write(stream)`` on a temporary binary file beside ``path`` (named after this process),
     fsync it, then move it onto ``path`` (``os.replace``, atomic on POSIX and Windows). If ``write``
     raises, the temporary file is removed and ``path`` is untouched; a killed writer's temporary
-    file is removed by the next write of the same path."""
+    file is removed by the next write of the same path. ``replace=False``: an existing ``path``
+    (even one created meanwhile) is kept and OSError (EEXIST) raised."""
     path = Path(path)
     temp = None
     try:
@@ -30,7 +31,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temp, path)
+        if replace:
+            os.replace(temp, path)
+        else:
+            os.link(temp, path)  # fails if path exists, where os.replace would replace it
+            os.unlink(temp)
     except BaseException as error:
         if temp is not None and os.path.exists(temp):
             os.unlink(temp)
@@ -41,14 +46,35 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     return path
 
 
+WRITE_CHECK_PREFIX = ".write-check."
+"""The start of the name of :func:`check_writable_folder`'s probe file."""
+
+_LEFTOVER = re.compile(r"\.(.+)\.(\d+)\.[^.]+\.tmp")
+"""``.NAME.PID.RANDOM.tmp``: a temporary file of :func:`atomic_write` writing NAME."""
+
+
+def is_leftover(name: str) -> bool:
+    """True for the name of a temporary file of :func:`atomic_write` or of the writability probe."""
+    return bool(_LEFTOVER.fullmatch(name)) or (name.startswith(WRITE_CHECK_PREFIX) and name.endswith(".tmp"))
+
+
 def remove_leftovers(path: Path) -> list[Path]:
     """Remove the temporary files that writers of ``path`` killed mid-write left beside it (those
     whose process no longer runs); returns what was removed."""
+    return _remove_dead(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"), path.name)
+
+
+def remove_leftovers_in(folder: Path) -> list[Path]:
+    """Remove every temporary file of :func:`atomic_write` in ``folder`` whose writer no longer
+    runs (a killed writer of a file with a unique name leaves one no later write removes)."""
+    return _remove_dead(folder.glob(".*.tmp"))
+
+
+def _remove_dead(candidates, target: str | None = None) -> list[Path]:
     removed = []
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[^.]+\.tmp")  # .NAME.PID.RANDOM.tmp, nothing else
-    for temp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        match = pattern.fullmatch(temp.name)
-        if match and not _running(int(match.group(1))):
+    for temp in candidates:
+        match = _LEFTOVER.fullmatch(temp.name)
+        if match and (target is None or match.group(1) == target) and not _running(int(match.group(2))):
             temp.unlink(missing_ok=True)
             removed.append(temp)
     return removed
@@ -72,7 +98,7 @@ def check_writable_folder(path: str | os.PathLike, option: str) -> Path:
         raise ValueError(f"{option} {path} is a file; expected a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(dir=path, prefix=".write-check.", suffix=".tmp")
+        handle, probe = tempfile.mkstemp(dir=path, prefix=WRITE_CHECK_PREFIX, suffix=".tmp")
         os.close(handle)
         os.unlink(probe)
     except OSError as error:

@@ -43,8 +43,8 @@ from .evaluate import (
     FeatureExtractor,
     FittedProbe,
     ProbeRecipe,
-    build_eval_datasets,
     choose_layer,
+    evaluation_datasets,
     evaluation_loader,
     extract_features,
     feature_extractor,
@@ -273,7 +273,9 @@ def finetune(
             the configuration it was (or would be) pretrained with, e.g. from
             :func:`splitbrain.networks.load_network`; ``random_init`` says, for the record, that it
             is a random initialisation; ``checkpoint``: the file it came from, for the record.
-        datasets: optional (probe-training split, held-out split, number of classes).
+        datasets: optional (probe-training split, held-out split, number of classes); checked by
+            :func:`~splitbrain.evaluate.evaluation_datasets` (``checkpoint``'s pretraining images,
+            unless ``random_init``).
     Returns:
         an :class:`~splitbrain.evaluate.EvalResult` whose metrics hold the held-out ``top1`` /
         ``top5``, the validation ``val_top1`` / ``val_top5`` at the end, ``history`` (the
@@ -292,7 +294,7 @@ def finetune(
         if config.finetune_head == "probe":
             raise ValueError("finetune_head_layer applies to finetune_head='last'; the 'probe' head's layer is "
                              "chosen on validation")
-    train_set, test_set, num_classes = datasets or build_eval_datasets(config)
+    train_set, test_set, num_classes = evaluation_datasets(config, datasets, None if random_init else checkpoint)
     labels = getattr(train_set, "labels", None)
     fit, val = training_rows(torch.as_tensor(labels if labels is not None else [y for _, y in train_set]), config)
     labelled = (*stack_images(train_set, fit), *stack_images(train_set, val))  # decoded once for every trial

@@ -76,10 +76,17 @@ def _choice(value: Any, name: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
+SIZE_LIMITS = {"bins1": 4096, "bins2": 64, "grid": 1024, "image_size": 8192}
+"""The largest sizes a configuration may ask for, far above every preset's (100 and 10 bins, a
+12 x 12 grid, 96 px images): a larger one is refused before anything is built for it."""
+
+
 def _int(value: Any, name: str, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ValueError(f"{name} must be {kind}, got {value!r}")
+    if value > SIZE_LIMITS.get(name, value):
+        raise ValueError(f"{name}={value} is more than this package builds (at most {SIZE_LIMITS[name]})")
 
 
 def _optional_int(value: Any, name: str, minimum: int) -> None:

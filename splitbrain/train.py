@@ -17,6 +17,11 @@ One step, as in the paper::
                     and after every epoch (``"kind": "epoch"``).
 ``config.json``     the configuration.
 
+and the run's record in ``config.record_dir`` (the CLI's default: the run folder). The folder is
+locked while the run writes into it (one process at a time, :mod:`splitbrain.locks`), and a
+folder that holds anything but a run is refused. A loss that becomes NaN or infinite stops the
+run at that step, before a checkpoint or a record of it is written.
+
 Reproducibility: on the CPU, a run interrupted after epoch e and resumed ends with exactly the
 weights of the uninterrupted run: checkpoints are taken at epoch boundaries, the data order and
 the DataLoader workers' seeds are functions of (seed, epoch) only, and the global RNG
@@ -36,6 +41,7 @@ import json
 import math
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,15 +56,17 @@ from tqdm import tqdm
 from .checkpoint import (CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, CheckpointMismatchError, MetricsLog,
                          RunExistsError, atomic_torch_save, check_resumable, checkpoint_state, load_checkpoint,
                          read_metrics)
-from .files import atomic_write_text, check_writable_folder
+from .files import atomic_write_text, check_writable_folder, is_leftover, remove_leftovers_in
+from .locks import LOCK_NAME, folder_lock
 from .models import build_model, build_targets_for
 from .presets import WARMUP_FRACTION, PretrainConfig
-from .results import make_record, model_entry, write_record
+from .results import RECORD_KINDS, make_record, model_entry, write_record
 from .schedule import warmup_cosine
 from .runtime import (DistributedContext, all_reduce_mean, autocast, capture_rng_state, epoch_seed, init_distributed,
                       resolve_amp, resolve_device, restore_rng_state, seed_everything, tqdm_disable)
 
 PRIOR_BATCHES = 8  # batches used to measure the class prior of the rebalanced loss
+JSON_READ_LIMIT = 64 << 20  # bytes: a larger "run file" is not one of this package's
 
 
 # ----------------------------------------------------------------------------------------------
@@ -238,6 +246,49 @@ def optimizer_step(optimizer: torch.optim.Optimizer, scaler) -> None:
     optimizer.zero_grad(set_to_none=True)
 
 
+class LossWatch:
+    """Finds the first step whose loss is NaN or infinite without stalling the device: each step's
+    loss is copied to the host (asynchronously on CUDA) and read when the next step is queued."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        self.pending: tuple[int, torch.Tensor, Any] | None = None  # (step, host copy, CUDA event or None)
+
+    def add(self, loss: torch.Tensor, step: int) -> tuple[int, float] | None:
+        """Queue step ``step``'s ``loss`` (0-dim); (step, loss) of the previous step if it was not finite."""
+        host = torch.empty((), dtype=loss.dtype, pin_memory=self.cuda)
+        host.copy_(loss, non_blocking=self.cuda)
+        event = torch.cuda.Event() if self.cuda else None
+        if event is not None:
+            event.record()
+        previous, self.pending = self.pending, (step, host, event)
+        return self._bad(previous)
+
+    def flush(self) -> tuple[int, float] | None:
+        """(step, loss) of the last queued step if it was not finite (waits for it)."""
+        previous, self.pending = self.pending, None
+        return self._bad(previous)
+
+    @staticmethod
+    def _bad(queued) -> tuple[int, float] | None:
+        if queued is None:
+            return None
+        step, host, event = queued
+        if event is not None:
+            event.synchronize()
+        value = host.item()
+        return None if math.isfinite(value) else (step, value)
+
+
+def divergence(trainer: Trainer, epoch: int, step: int, value: float) -> FloatingPointError:
+    """The error of a loss that became ``value`` at ``step`` of epoch ``epoch`` (0-based), with the way on."""
+    run_dir = trainer.config.out
+    return FloatingPointError(
+        f"loss became {value} at step {step} (epoch {epoch + 1}): training diverged and stopped; {run_dir} keeps the "
+        f"checkpoint of epoch {epoch}, the last with finite losses, and no record: start again with a lower "
+        f"learning rate (--lr, now {trainer.config.lr:g}) in another --out, or after deleting {run_dir}")
+
+
 # ----------------------------------------------------------------------------------------------
 # The loop
 
@@ -262,12 +313,101 @@ class PretrainResult:
     record_path: Path | None = None
 
 
+RUN_CONFIG_KEYS = ("arch", "out", "seed")
+"""Keys every ``config.json`` of a run holds, whichever version of the package wrote it."""
+STAGE_KEYS = frozenset({"key", "metrics", "wall_time_s"})
+"""Keys of a grid run's stage file (``pretrain.json``, ``probe.json``, ...: :mod:`splitbrain.experiments.reproduce`)."""
+
+
+@contextmanager
+def held_run_folder(config: PretrainConfig, ctx: DistributedContext):
+    """Hold ``config.out`` for the ``with`` block (on rank 0; the other ranks write nothing): a
+    folder that holds anything but a run is refused (ValueError), a missing one created, and the
+    folder locked against every other splitbrain process (:class:`~splitbrain.locks.FolderInUseError`);
+    temporary files of killed writers in it are removed."""
+    if not ctx.is_main:
+        yield
+        return
+    run_dir = Path(config.out)
+    foreign = foreign_entry(run_dir) if run_dir.is_dir() else None
+    if foreign is not None:
+        raise ValueError(f"--out {run_dir} holds {foreign!r}, which is not a file of a splitbrain run; nothing was "
+                         f"written: give a new or empty folder")
+    check_writable_folder(run_dir, "--out")
+    with folder_lock(run_dir, "splitbrain pretrain"):
+        remove_leftovers_in(run_dir)
+        yield
+
+
+def foreign_entry(run_dir: Path) -> str | None:
+    """The name of one entry of ``run_dir`` that is not a file of this package's run, or None.
+
+    A run's files: its checkpoint (and copies of checkpoints), metrics log and configuration,
+    records (``<kind>-*.json``), a grid run's stage files, the lock, and temporary files of the
+    atomic writer; all but the last two must read as this package's (a user's own
+    ``config.json`` is foreign)."""
+    return next((entry.name for entry in sorted(run_dir.iterdir()) if not is_run_file(entry)), None)
+
+
+def is_run_file(entry: Path) -> bool:
+    """True for a file a run of this package writes into its folder (see :func:`foreign_entry`)."""
+    name = entry.name
+    if entry.is_symlink() or not entry.is_file():
+        return False
+    if name in (LOCK_NAME, CHECKPOINT_NAME) or is_leftover(name):
+        return True
+    if name.endswith(".pt"):
+        return is_checkpoint_file(entry)
+    if name == METRICS_NAME:
+        return is_metrics_log(entry)
+    value = read_json_object(entry) if name.endswith(".json") else None
+    if value is None:
+        return False
+    if name == CONFIG_NAME:
+        return all(key in value for key in RUN_CONFIG_KEYS)
+    kind = name.split("-", 1)[0]
+    return (kind in RECORD_KINDS and value.get("kind") == kind) or STAGE_KEYS <= value.keys()
+
+
+def is_checkpoint_file(path: Path) -> bool:
+    """True for a checkpoint of this package (e.g. a copy of an earlier epoch's, kept beside the run)."""
+    try:
+        load_checkpoint(path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def is_metrics_log(path: Path) -> bool:
+    """True for an empty metrics log, or one whose first line is a step or epoch line (or torn by a crash)."""
+    with open(path, "rb") as stream:
+        first = stream.readline(JSON_READ_LIMIT)
+    if not first.strip():
+        return True
+    try:
+        line = json.loads(first)
+    except ValueError:
+        return not first.endswith(b"\n")  # the only line, cut short by a crash
+    return isinstance(line, dict) and line.get("kind") in ("step", "epoch")
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in the regular file ``path``, or None (not one, unreadable, or too large)."""
+    try:
+        if not path.is_file() or path.stat().st_size > JSON_READ_LIMIT:
+            return None
+        value = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def open_run(config: PretrainConfig, resume: bool | str | os.PathLike | None, ctx: DistributedContext
              ) -> dict[str, Any] | None:
     """The checkpoint a run continues from (None for a fresh run), checked against ``config``;
-    every output folder is checked before any work. Raises RunExistsError for a fresh run in a
-    folder that holds one (or a resume that would replace it), CheckpointMismatchError for a
-    checkpoint that cannot go on as ``config``."""
+    the record's folder is checked before any work (the run folder by :func:`held_run_folder`).
+    Raises RunExistsError for a fresh run in a folder that holds one (or a resume that would
+    replace it), CheckpointMismatchError for a checkpoint that cannot go on as ``config``."""
     run_dir = Path(config.out)
     checkpoint_path = run_dir / CHECKPOINT_NAME
     checkpoint = None
@@ -287,10 +427,8 @@ def open_run(config: PretrainConfig, resume: bool | str | os.PathLike | None, ct
     elif checkpoint_path.exists():
         raise RunExistsError(f"{run_dir} already holds a run ({CHECKPOINT_NAME}); continue it with --resume "
                              f"(resume=True), or start afresh in another folder (--out) or after deleting this one")
-    if ctx.is_main:
-        check_writable_folder(run_dir, "--out")
-        if config.record_dir is not None:
-            check_writable_folder(config.record_dir, "--results")
+    if ctx.is_main and config.record_dir is not None:
+        check_writable_folder(config.record_dir, "--results")
     return checkpoint
 
 
@@ -365,7 +503,7 @@ class Trainer:
             optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
             scaler=self.scaler.state_dict() if self.scaler.is_enabled() else None,
             class_weights=None if weights is None else [w.cpu() for w in weights], rng=rng,
-            world_size=self.ctx.world_size), path)
+            world_size=self.ctx.world_size, pretrained_on=self.loader.dataset, replacing=path), path)
 
     def restore(self, checkpoint: dict[str, Any]) -> int:
         """Load a checkpoint's network, optimiser, schedule, scaler and random streams; returns its epoch."""
@@ -414,6 +552,7 @@ def train_one_epoch(trainer: Trainer, epoch: int, log: MetricsLog, start_time: f
     steps_done = window_steps = 0
     bar = tqdm(total=trainer.steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
                disable=tqdm_disable(config.progress, trainer.ctx.is_main), dynamic_ncols=True)
+    watch = LossWatch(trainer.device)
     for rgb, _ in trainer.loader:
         loss, parts = forward_backward(trainer.train_model, objective, rgb.to(trainer.device, non_blocking=True),
                                        trainer.amp_dtype, trainer.scaler)
@@ -421,6 +560,9 @@ def train_one_epoch(trainer: Trainer, epoch: int, log: MetricsLog, start_time: f
         if trainer.schedule_unit == "step":
             trainer.scheduler.step()
         trainer.step += 1
+        bad = watch.add(loss, trainer.step)
+        if bad is not None:
+            raise divergence(trainer, epoch, *bad)
         steps_done += 1
         window_steps += 1
         values = torch.stack([loss, *(parts[name] for name in objective.parts)])
@@ -431,8 +573,9 @@ def train_one_epoch(trainer: Trainer, epoch: int, log: MetricsLog, start_time: f
             now = time.perf_counter()
             speed = window_steps * config.batch_size / max(now - window_start, 1e-9)
             window_start, window_steps = now, 0
-            if not math.isfinite(values[0]):
-                raise FloatingPointError(f"loss became {values[0]} at step {trainer.step}; lower lr (now {lr:g})")
+            bad = watch.flush() or (None if math.isfinite(values[0]) else (trainer.step, values[0]))  # another rank's
+            if bad is not None:
+                raise divergence(trainer, epoch, *bad)
             log.write({"kind": "step", "step": trainer.step, "epoch": epoch + 1, "loss": values[0],
                        **dict(zip(objective.parts, values[1:])), "lr": optimizer.param_groups[0]["lr"],
                        "images_per_s": speed, "wall_s": now - start_time})
@@ -440,9 +583,14 @@ def train_one_epoch(trainer: Trainer, epoch: int, log: MetricsLog, start_time: f
         if steps_done == trainer.steps_per_epoch:
             break
     bar.close()
+    bad = watch.flush()
+    if bad is not None:
+        raise divergence(trainer, epoch, *bad)
     if trainer.schedule_unit == "epoch":
         trainer.scheduler.step()
     means = (all_reduce_mean(sums, trainer.ctx) / max(steps_done, 1)).tolist()
+    if not math.isfinite(means[0]):  # another process's loss
+        raise divergence(trainer, epoch, trainer.step, means[0])
     epoch_time = time.perf_counter() - epoch_start
     return {"kind": "epoch", "step": trainer.step, "epoch": epoch + 1, "loss": means[0],
             **dict(zip(objective.parts, means[1:])), "lr": lr,
@@ -461,10 +609,21 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
             ``config`` (only ``epochs`` may change, under the "step" schedule).
         RunExistsError (a ValueError): ``config.out`` already holds a run and ``resume`` is not set;
             nothing in it is touched.
+        ValueError: ``config.out`` holds files that are not a run's; nothing in it is touched.
+        FolderInUseError (an OSError): another process writes into ``config.out``.
+        FloatingPointError: the loss became NaN or infinite (the checkpoint of the last epoch
+            before it stays, and no record is written).
         MissingDatasetError: the dataset is not on disk.
     """
     start_time = time.perf_counter()
     ctx = init_distributed(config.device)
+    with held_run_folder(config, ctx):
+        return run_pretraining(config, resume, ctx, start_time)
+
+
+def run_pretraining(config: PretrainConfig, resume: bool | str | os.PathLike | None, ctx: DistributedContext,
+                    start_time: float) -> PretrainResult:
+    """:func:`pretrain`'s work, in a run folder it holds."""
     checkpoint = open_run(config, resume, ctx)
     trainer = build_trainer(config, checkpoint, ctx)
     resumed = checkpoint is not None
@@ -502,22 +661,44 @@ def pretrain(config: PretrainConfig, resume: bool | str | os.PathLike | None = N
         steps=trainer.step, wall_time_s=time.perf_counter() - start_time,
         images_per_s=images_seen / train_time if train_time > 0 else 0.0,
     )
-    trained_now = not resumed or epochs_done > first_epoch  # a resume of a finished run adds no record
-    if config.record_dir is not None and ctx.is_main and trained_now:
+    trained_now = not resumed or epochs_done > first_epoch  # a finished run's resume: only a record a fault lost
+    if config.record_dir is not None and ctx.is_main and (trained_now or find_pretrain_record(result) is None):
         result.record_path = write_pretrain_record(result, first_epoch if resumed else None, ctx)
     return result
 
 
+def find_pretrain_record(result: PretrainResult) -> Path | None:
+    """The "pretrain" record of ``result``'s run at its epoch and step count in the record
+    folder, or None (a kill or a full disk during its write loses it)."""
+    folder = Path(result.config.record_dir)
+    in_run_folder = folder.resolve() == result.run_dir.resolve()
+    for path in sorted(folder.glob("pretrain-*.json")):
+        record = read_json_object(path) or {}
+        metrics = record.get("metrics") if isinstance(record.get("metrics"), dict) else {}
+        same_run = in_run_folder or Path(str(record.get("checkpoint"))).resolve() == result.checkpoint.resolve()
+        if (record.get("kind") == "pretrain" and same_run and metrics.get("epochs") == result.epochs
+                and metrics.get("steps") == result.steps):
+            return path
+    return None
+
+
+def mean_speed(history: list[dict[str, Any]]) -> float:
+    """Images per second over the epochs of ``history`` (their images over their seconds)."""
+    seconds = sum(float(h.get("epoch_time_s", 0.0)) for h in history)
+    images = sum(float(h.get("images_per_s", 0.0)) * float(h.get("epoch_time_s", 0.0)) for h in history)
+    return images / seconds if seconds > 0 else 0.0
+
+
 def write_pretrain_record(result: PretrainResult, resumed_from_epoch: int | None, ctx: DistributedContext) -> Path:
     """The "pretrain" record of a finished run; a resumed run's counts the training its earlier
-    invocations did (their epochs' time)."""
+    invocations did (their epochs' time; their speed when this invocation trained nothing)."""
     config = result.config
     earlier = sum(float(h.get("epoch_time_s", 0.0)) for h in result.history
                   if resumed_from_epoch is not None and h.get("epoch", 0) <= resumed_from_epoch)
     record = make_record(
         "pretrain", config.to_dict(),
         {"final_loss": result.final_loss, "epochs": result.epochs, "steps": result.steps,
-         "images_per_s": result.images_per_s, "history": result.history},
+         "images_per_s": result.images_per_s or mean_speed(result.history), "history": result.history},
         model=model_entry(config), seed=config.seed, wall_time_s=result.wall_time_s + earlier,
         extra={"checkpoint": str(result.checkpoint), "world_size": ctx.world_size,
                "resumed_from_epoch": resumed_from_epoch, "invocation_s": result.wall_time_s},

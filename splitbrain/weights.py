@@ -7,12 +7,14 @@ Each entry of :data:`PRETRAINED` is a grid run's network, a weights-only checkpo
 ``results/pretrained/<name>.pt`` that ships with the package (:func:`locate` finds or fetches
 it). Every file is checked against its sha256 before it is loaded, and loading never runs
 pickled code (``torch.load(weights_only=True)``). ``splitbrain weights RUN_DIR/checkpoint.pt NAME``
-writes such a file from a finished run and prints its sha256 and size.
+writes such a file from a finished run and prints its sha256 and size; it replaces an existing
+file only with ``--force``.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,9 @@ PRETRAINED: dict[str, Weights] = {
         record="results/cifar-recipe/simplenet-rescaled_lab-seed0.json", probe_layer="conv3"),
 }
 """Name -> :class:`Weights`; the file is ``<PRETRAINED_FOLDER>/<name>.pt``."""
+
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""A network's name: a plain file name (no separators, not hidden), ``..`` excepted."""
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -149,16 +154,34 @@ def probe_shipped(name: str, config, datasets=None, cache_dir: str | os.PathLike
                                         random_init=True, datasets=datasets)}
 
 
-def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike | None = None) -> Path:
-    """Write the weights-only file of a finished run's ``checkpoint`` as ``<folder>/<name>.pt``."""
+def check_name(name: str) -> str:
+    """``name`` if it is a plain file name (:data:`PLAIN_NAME`), else ValueError."""
+    if not PLAIN_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"NAME must be a plain file name (letters, digits, '.', '_' and '-', not starting with '.', "
+                         f"no '..' and no '/'), got {name!r}")
+    return name
+
+
+def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike | None = None,
+           force: bool = False) -> Path:
+    """Write the weights-only file of a finished run's ``checkpoint`` as ``<folder>/<name>.pt``
+    (default folder: the shipped networks'). ValueError for a ``name`` that is not a plain file
+    name or weights that are not finite; FileExistsError when the file exists, unless ``force``."""
     import torch
 
-    from .checkpoint import atomic_torch_save, checkpoint_state, load_checkpoint
+    from .checkpoint import checkpoint_state, load_checkpoint
+    from .files import atomic_write
+    from .networks import check_finite
 
+    name = check_name(name)
+    path = (Path(folder) if folder is not None else shipped_file(name).parent) / f"{name}.pt"
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists: give another NAME, or --force to replace it")
     saved = load_checkpoint(checkpoint)
-    folder = Path(folder) if folder is not None else shipped_file(name).parent
-    slim = checkpoint_state(saved["config"], saved["model"], saved["epoch"], saved["step"])
-    path = atomic_torch_save(slim, folder / f"{name}.pt")
+    check_finite(saved["model"], os.fspath(checkpoint))
+    slim = checkpoint_state(saved["config"], saved["model"], saved["epoch"], saved["step"],
+                            pretrained_on=saved.get("pretrained_on"))  # so probes of it can still refuse leaks
+    atomic_write(path, lambda stream: torch.save(slim, stream), replace=force)
     torch.load(path, weights_only=True)  # readable the way pretrained() reads it
     return path
 
@@ -166,12 +189,13 @@ def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike |
 def add_arguments(parser) -> None:
     """The options of ``splitbrain weights`` (writing a shipped network from a finished run)."""
     parser.add_argument("checkpoint", help="a finished run's checkpoint (RUN_DIR/checkpoint.pt)")
-    parser.add_argument("name", help="the shipped network's name, e.g. cifar10-simplenet-lab")
+    parser.add_argument("name", help="the shipped network's name, a plain file name, e.g. cifar10-simplenet-lab")
+    parser.add_argument("--force", action="store_true", help="replace the network's file if it exists")
 
 
 def run_command(args) -> int:
     """Export ``args.checkpoint`` as ``results/pretrained/<name>.pt``; print its PRETRAINED entry."""
-    path = export(args.checkpoint, args.name)
+    path = export(args.checkpoint, args.name, force=args.force)
     print(f'"{args.name}": Weights(sha256="{sha256_of(path)}", bytes={path.stat().st_size}, record=..., '
           f'probe_layer=...)  # {path}')
     return 0

@@ -19,7 +19,8 @@ run resumes: finished stages are read back from their files as long as every fie
 depends on is still the grid's (a change of fine-tuning recipe re-runs only the fine-tuning), and
 an interrupted pretraining continues from its last epoch checkpoint; the supervised ceiling's
 training and an interrupted probe or fine-tuning start again. A field a record or stage file
-lacks counts as its dataclass default.
+lacks counts as its dataclass default. One runner at a time writes a grid's folders
+(``<runs_dir>/<grid>``, ``<results_dir>/<grid>``): a second one is refused, naming the first's pid.
 
 The record: ``config`` (``pretrain``: the network's PretrainConfig, ``evaluate``: the
 EvalConfig, ``supervised``: the supervised training's EvalConfig or null), ``metrics``
@@ -36,11 +37,13 @@ import fnmatch
 import json
 import sys
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..files import atomic_write_text, check_writable_folder
+from ..locks import folder_lock
 from .grids import GRIDS, Grid, Run, get_grid
 from ..presets import FINETUNE_ONLY_FIELDS, MACHINERY_FIELDS, EvalConfig, PretrainConfig, differing_fields
 from ..results import make_record, write_record
@@ -382,24 +385,45 @@ def run_grid(grid: str | Grid, data_root: str | None = None, results_dir: str | 
     ``data_root``: the dataset's directory, required by grids over an ImageFolder tree;
     ``dry_run``: list the runs and their states, run nothing; ``archs``: replaces the grid's
     architectures. ValueError for an unknown grid, a pattern that matches nothing or a missing
-    ``data_root``; whatever a run raises passes through (the next call resumes where it stopped).
+    ``data_root``; FolderInUseError when another process runs the grid into the same folders;
+    whatever a run raises passes through (the next call resumes where it stopped).
     """
     grid = get_grid(grid) if isinstance(grid, str) else grid
     runs = select_runs(grid.runs(archs), only)
     states = [run_state(run, results_dir, runs_dir, grid, data_root) for run in runs]
-    to_run = [run for run, state in zip(runs, states) if state != "finished"]
+    with ExitStack() as held:
+        if not dry_run and any(state != "finished" for state in states):
+            held.enter_context(held_grid_folders(grid, data_root, results_dir, runs_dir))
+            states = [run_state(run, results_dir, runs_dir, grid, data_root) for run in runs]  # now nobody else writes
+        return _run_in_order(grid, runs, states, data_root, results_dir, runs_dir, dry_run, progress, verbose)
+
+
+@contextmanager
+def held_grid_folders(grid: Grid, data_root: str | None, results_dir: str | Path, runs_dir: str | Path):
+    """Check every output location before any run starts, then hold the grid's folders of records
+    and of runs (``<results_dir>/<grid>``, ``<runs_dir>/<grid>``) against every other splitbrain
+    process for the ``with`` block. ValueError for a missing ``data_root`` or an unwritable folder."""
+    if grid.needs_data_root and data_root is None:
+        raise ValueError(f"data_root is required for grid {grid.name!r}: the ImageFolder tree root/<class>/<image> "
+                         f"(e.g. the extracted CIFAR-10 JPEGs' train folder)")
+    check_writable_folder(results_dir, "--results")
+    check_writable_folder(runs_dir, "--runs")
+    with ExitStack() as held:
+        for folder in (Path(runs_dir) / grid.name, Path(results_dir) / grid.name):
+            folder.mkdir(parents=True, exist_ok=True)
+            held.enter_context(folder_lock(folder, f"splitbrain reproduce --grid {grid.name}"))
+        yield
+
+
+def _run_in_order(grid: Grid, runs: Sequence[Run], states: Sequence[str], data_root: str | None,
+                  results_dir: str | Path, runs_dir: str | Path, dry_run: bool, progress: bool, verbose: bool
+                  ) -> list[RunStatus]:
+    """:func:`run_grid`'s listing and runs, the runs in ``states`` (their states) not finished executed."""
     if verbose:
         counts = ", ".join(f"{states.count(s)} {s}" for s in RUN_STATES if states.count(s))
         print(f"grid {grid.name}: {len(runs)} runs ({counts})", flush=True)
         if dry_run:
             print(f"  {grid.description}", flush=True)
-    if not dry_run and to_run and grid.needs_data_root and data_root is None:
-        raise ValueError(f"data_root is required for grid {grid.name!r}: the ImageFolder tree root/<class>/<image> "
-                         f"(e.g. the extracted CIFAR-10 JPEGs' train folder)")
-    if not dry_run and to_run:  # every output location is checked before any run starts
-        check_writable_folder(results_dir, "--results")
-        check_writable_folder(runs_dir, "--runs")
-
     statuses = []
     for index, (run, state) in enumerate(zip(runs, states), start=1):
         path = record_path(run, results_dir)
