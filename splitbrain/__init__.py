@@ -2,10 +2,12 @@
 
 Modules: ``color`` (RGB <-> CIE-Lab, colour spaces and channel splits), ``quantize`` (bins,
 encode/decode, rescaled bins, rebalancing), ``targets`` (the device-side target pipeline),
-``models``, ``data``, ``vocabulary`` and ``presets`` (names and configurations), ``train``,
-``networks`` (a network to evaluate), ``evaluate`` (linear probes), ``finetune``, ``results``,
-``label_curve``, ``weights`` (the shipped pretrained networks: ``splitbrain.pretrained(name)``),
-``cli``.
+``models``, ``data``, ``images`` (image files to 8-bit sRGB), ``imagefolder`` (ImageFolder trees
+scanned and their files inspected), ``leaks`` (what a checkpoint was pretrained on, and parts
+that must not overlap it), ``vocabulary`` and ``presets`` (names and configurations), ``train``,
+``runfolder`` (what a run folder holds, and holding it while a run writes), ``networks`` (a
+network to evaluate), ``evaluate`` (linear probes), ``finetune``, ``results``, ``label_curve``,
+``weights`` (the shipped pretrained networks: ``splitbrain.pretrained(name)``), ``cli``.
 """
 
 from .about import RAW_URL, REPOSITORY_URL, __version__

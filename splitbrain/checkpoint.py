@@ -29,12 +29,12 @@ def checkpoint_state(config: dict[str, Any], model: dict[str, torch.Tensor], epo
     dict), ``epoch`` and ``step`` done, plus ``training`` (e.g. a resumable run's optimizer and rng).
 
     ``pretrained_on``: the pretraining dataset, stored as its manifest (``"pretrained_on"``,
-    :func:`splitbrain.data.pretraining_manifest`), or a manifest already made; ``replacing``: the
+    :func:`splitbrain.leaks.pretraining_manifest`), or a manifest already made; ``replacing``: the
     checkpoint file this state will replace (a run's previous one), whose recorded images are kept too.
     """
     state = {"format": CHECKPOINT_FORMAT, "config": config, "model": model, "epoch": epoch, "step": step, **training}
     if pretrained_on is not None and not isinstance(pretrained_on, dict):
-        from .data import pretraining_manifest
+        from .leaks import pretraining_manifest
 
         earlier = read_pretraining_manifest(replacing) if replacing and Path(replacing).is_file() else None
         pretrained_on = pretraining_manifest(pretrained_on, earlier)

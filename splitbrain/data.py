@@ -19,12 +19,13 @@ Datasets (``build_dataset(name, ...)``):
 ``"folder"``
     Any ImageFolder tree (``root/<class>/<image>``: ImageNet, the CIFAR-10 JPEGs, ...), cut into
     deterministic, class-stratified, disjoint parts by :func:`split_indices`. The tree is listed by
-    :func:`scan_image_folder` (hidden folders are not classes; links followed without loops, each
-    real file once, never in two classes; FIFOs, sockets and devices never opened), every file with
-    an extension PIL knows is tried, and its pixels become 8-bit sRGB by :func:`rgb_pixels`; what
-    is left out is counted in one line on stderr. Each image has a key (:func:`image_key`), so a
-    checkpoint records what it was pretrained on (:func:`pretraining_manifest`) and evaluations
-    refuse parts that overlap it (:func:`check_unseen`).
+    :func:`~splitbrain.imagefolder.scan_image_folder` (hidden folders are not classes; links
+    followed without loops, each real file once, never in two classes; FIFOs, sockets and devices
+    never opened), every file with an extension PIL knows is tried, and its pixels become 8-bit
+    sRGB by :func:`~splitbrain.images.rgb_pixels`; what is left out is counted in one line on
+    stderr. Each image has a key (:func:`~splitbrain.imagefolder.image_key`), so a checkpoint
+    records what it was pretrained on (:func:`~splitbrain.leaks.pretraining_manifest`) and
+    evaluations refuse parts that overlap it (:func:`~splitbrain.leaks.check_unseen`).
 
 Nothing is downloaded unless ``download=True``; a missing dataset raises
 :class:`MissingDatasetError`, whose message says where it looked and how to fetch it.
@@ -34,9 +35,7 @@ from __future__ import annotations
 import math
 import os
 import random
-import stat
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Mapping, Sequence
 
@@ -47,6 +46,8 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from ._checks import check_positive_int
+from .imagefolder import BadImageError, _named, _report_scan, image_key, inspect_images, scan_image_folder
+from .images import decode_rgb
 from .vocabulary import BAD_IMAGE_POLICIES, DATASET_NAMES
 
 DATASET_SPLITS: dict[str, tuple[str, ...]] = {
@@ -291,80 +292,6 @@ class _MemoryStore:
         return self.images[index]
 
 
-ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
-"""PIL modes with an alpha band. Every image with transparency (these, and palette, grey or RGB
-images with a transparent entry) is composited over a white background, what a viewer shows on a
-white page: ``out = colour * alpha + 255 * (1 - alpha)``."""
-
-WIDE_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
-"""PIL's 16-bit, 32-bit integer and float grey modes, scaled to 8 bits by :func:`wide_to_bytes`."""
-
-DECODED_MODES = ("1", "L", "P", "RGB", "RGBX", "CMYK", "YCbCr", "LAB", "HSV") + ALPHA_MODES + WIDE_MODES
-"""Every PIL mode :func:`rgb_pixels` converts; a file that opens in another mode is skipped and counted."""
-
-
-def nominal_range(values: np.ndarray, mode: str) -> float:
-    """The value that stands for white in a wide grey image (``values`` its pixels, ``mode`` one of
-    :data:`WIDE_MODES`): 65535 for "I;16*"; for "I" (signed 32-bit, how PIL opens 16-bit PPM/PGM
-    files) 65535 when every value fits 16 bits, else 2**31 - 1; for "F" the first of 1, 255 and
-    65535 that holds every value (floats in [0, 1], 8-bit or 16-bit values stored as floats), else
-    the image's maximum."""
-    if mode.startswith("I;16"):
-        return 65535.0
-    top = float(values.max()) if values.size else 0.0
-    ladder = (1.0, 255.0, 65535.0) if mode == "F" else (65535.0,)
-    for limit in ladder:
-        if top <= limit:
-            return limit
-    return top if mode == "F" else float(2**31 - 1)
-
-
-def wide_to_bytes(values: np.ndarray, mode: str) -> np.ndarray:
-    """A wide grey image's pixels (H, W) -> uint8 (H, W): ``round(255 * v / nominal_range)``, with
-    negative values, NaN and -inf as black and +inf as white."""
-    wide = np.asarray(values, dtype=np.float64)
-    limit = nominal_range(np.clip(wide[np.isfinite(wide)], 0.0, None), mode)
-    wide = np.nan_to_num(wide, nan=0.0, neginf=0.0, posinf=limit)
-    return np.clip(np.round(wide * (255.0 / limit)), 0, 255).astype(np.uint8)
-
-
-def _over_white(image) -> np.ndarray:
-    """An image with transparency composited over white: uint8 (H, W, 3)."""
-    from PIL import Image
-
-    if image.mode == "La":  # premultiplied grey + alpha, which PIL converts only as RGBa
-        grey, alpha = image.split()
-        image = Image.merge("RGBa", (grey, grey, grey, alpha))
-    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint32)
-    alpha = rgba[..., 3:]
-    return ((rgba[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
-
-
-def rgb_pixels(image) -> np.ndarray:
-    """A PIL image as 8-bit sRGB: a new uint8 array (H, W, 3).
-
-    Palette images go through their palette; "1", "L", "CMYK", "YCbCr", "LAB" and "HSV" through
-    PIL's conversion (embedded ICC profiles are not applied); wide grey modes are scaled from their
-    nominal range (:func:`nominal_range`); transparency is composited over white
-    (:data:`ALPHA_MODES`). ValueError for a mode outside :data:`DECODED_MODES`.
-    """
-    if image.mode not in DECODED_MODES:
-        raise ValueError(f"pixel mode {image.mode!r} is not supported (supported: {', '.join(DECODED_MODES)})")
-    if image.mode in WIDE_MODES:
-        return np.repeat(wide_to_bytes(np.asarray(image), image.mode)[..., None], 3, axis=2)
-    if image.mode in ALPHA_MODES or "transparency" in image.info:
-        return _over_white(image)
-    return np.array(image.convert("RGB"))
-
-
-def decode_rgb(path: str | os.PathLike) -> torch.Tensor:
-    """The image file ``path`` (its first frame) as uint8 RGB (3, H, W), by :func:`rgb_pixels`."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return torch.from_numpy(rgb_pixels(image)).permute(2, 0, 1)
-
-
 class _FileStore:
     """Image files decoded with PIL and converted to RGB (:func:`decode_rgb`)."""
 
@@ -606,249 +533,6 @@ def _load_cifar10(root: str, split: str, download: bool):
     return _ArrayStore(cifar.data), np.asarray(cifar.targets, dtype=np.int64), tuple(cifar.classes)
 
 
-class BadImageError(ValueError):
-    """An image file does not decode (and ``bad_images="fail"`` was asked for)."""
-
-
-class FolderLayoutError(ValueError):
-    """An image folder would give one file two labels (a link from one class folder into another)."""
-
-
-@lru_cache(maxsize=1)
-def image_extensions() -> frozenset[str]:
-    """Every file extension PIL knows an image format by (``PIL.Image.registered_extensions()``),
-    lower case with its dot; an image folder reads every file that has one of them."""
-    from PIL import Image
-
-    return frozenset(extension.lower() for extension in Image.registered_extensions())
-
-
-_SPECIAL_KINDS = ((stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
-                  (stat.S_ISBLK, "block device"))
-
-
-def _special_kind(mode: int) -> str:
-    return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), "special file")
-
-
-@dataclass
-class FolderScan:
-    """What :func:`scan_image_folder` found under an ImageFolder root.
-
-    ``files``: (path, label) of every file with an image extension, each real file once, in
-    torchvision ImageFolder's order (classes sorted; within a class, folders by path, then names).
-    ``ignored``: relative paths of the files left out because their extension is not an image's,
-    or because they lie outside the class folders. ``special``: "KIND relative path" of the FIFOs,
-    sockets and devices left out (never opened). ``repeats``: names of files or folders already
-    listed under another name of their class (links, hard links), each counted once.
-    """
-
-    classes: tuple[str, ...]
-    files: list[tuple[str, int]] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
-    special: list[str] = field(default_factory=list)
-    repeats: int = 0
-
-
-def _stat(path: str) -> os.stat_result | None:
-    """``os.stat`` through links; None for a link to nothing or an entry that cannot be read."""
-    try:
-        return os.stat(path)
-    except OSError:
-        return None
-
-
-_Entry = tuple[str, os.stat_result | None, bool]  # (path, its stat through links or None, whether it is a link)
-
-
-def _class_listing(class_dir: str, root: str, scan: FolderScan) -> list[_Entry]:
-    """Every entry of a class folder and its subfolders (links followed, hidden folders left out)
-    that is a file or a link to nothing, in ImageFolder's order. Each folder is walked once, under
-    its own path when it has one inside the class (links are followed after every plain folder):
-    a link loop, or a second name for a folder, counts in ``scan.repeats``; specials go to ``scan.special``."""
-    visited: set[tuple[int, int]] = set()
-    listing: dict[str, list[_Entry]] = {}
-    pending, through_links = [class_dir], []
-    while pending or through_links:
-        folder = pending.pop() if pending else through_links.pop(0)
-        info = _stat(folder)
-        if info is None:
-            continue
-        if (info.st_dev, info.st_ino) in visited:
-            scan.repeats += 1
-            continue
-        visited.add((info.st_dev, info.st_ino))
-        entries = listing.setdefault(folder, [])
-        with os.scandir(folder) as found:
-            names = sorted(entry.name for entry in found)
-        subfolders = []
-        for name in names:
-            path = os.path.join(folder, name)
-            info, link = _stat(path), os.path.islink(path)
-            if info is not None and stat.S_ISDIR(info.st_mode):
-                if not name.startswith("."):
-                    (through_links if link else subfolders).append(path)
-            elif info is None or stat.S_ISREG(info.st_mode):
-                entries.append((path, info, link))
-            else:
-                scan.special.append(f"{_special_kind(info.st_mode)} {os.path.relpath(path, root)}")
-        pending += reversed(subfolders)  # depth first, in name order
-    return [entry for folder in sorted(listing) for entry in listing[folder]]
-
-
-def scan_image_folder(root: str) -> FolderScan:
-    """The image files of an ImageFolder tree ``root/<class>/.../<image>``, without reading any.
-
-    Classes are the sub-folders of ``root`` whose names do not start with "." (so tool folders such
-    as ``.ipynb_checkpoints`` are not classes). Links are followed, each folder walked once per
-    class and each real file (by device and inode) listed once, under a name that is not a link
-    when it has one; hidden sub-folders are left out. FIFOs, sockets and devices are listed in
-    ``special``, never opened. Raises FolderLayoutError when one file would sit in two classes (a
-    link from one class folder into another).
-    """
-    extensions = image_extensions()
-    with os.scandir(root) as found:
-        names = sorted(entry.name for entry in found)
-    classes, outside = [], []
-    scan = FolderScan(classes=())
-    for name in names:
-        info = _stat(os.path.join(root, name))
-        if info is not None and stat.S_ISDIR(info.st_mode):
-            if not name.startswith("."):
-                classes.append(name)
-        elif info is not None and not stat.S_ISREG(info.st_mode):
-            scan.special.append(f"{_special_kind(info.st_mode)} {name}")
-        else:
-            outside.append(name)
-    scan.classes = tuple(classes)
-    owners: dict[tuple[int, int], tuple[int, str]] = {}  # a real file -> (its class, the name it is listed under)
-    for label, name in enumerate(classes):
-        images = []
-        for path, info, link in _class_listing(os.path.join(root, name), root, scan):
-            if os.path.splitext(path)[1].lower() in extensions:
-                images.append((path, info, link))
-            else:
-                scan.ignored.append(os.path.relpath(path, root))
-        for path, info, _ in sorted(images, key=lambda entry: entry[2]):  # plain names before links
-            if info is not None:
-                first = owners.setdefault((info.st_dev, info.st_ino), (label, path))
-                _check_one_class(first, (label, path), classes, root)
-        for path, info, _ in images:
-            if info is None or owners[info.st_dev, info.st_ino][1] == path:
-                scan.files.append((path, label))
-            else:
-                scan.repeats += 1
-    scan.ignored += outside
-    return scan
-
-
-def _check_one_class(first: tuple[int, str], again: tuple[int, str], classes: Sequence[str], root: str) -> None:
-    """Raise FolderLayoutError when a file listed in one class is reached again from another."""
-    if first[0] != again[0]:
-        one, other = (os.path.relpath(path, root) for _, path in (first, again))
-        raise FolderLayoutError(f"image folder {root}: {one} and {other} are the same file, which would be labelled "
-                                f"both {classes[first[0]]!r} and {classes[again[0]]!r}; remove the link "
-                                f"(each image must sit in one class folder)")
-
-
-_INSPECTED: dict[str, tuple[int, int, str | None, bytes]] = {}  # path -> (size, mtime_ns, why not, digest)
-_REPORTED: set[tuple[str, str]] = set()  # (root, summary line) already said
-
-
-def _inspect(path: str) -> tuple[str | None, bytes]:
-    """(None when the regular file ``path`` decodes as an image in a mode :func:`rgb_pixels`
-    converts, else why not in a few words; the 8-byte BLAKE2b digest of its bytes)."""
-    import hashlib
-    import io
-    import warnings
-
-    from PIL import Image
-
-    try:
-        # O_NONBLOCK: a file replaced by a FIFO since the scan does not hang the open
-        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(handle, "rb") as stream:
-            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-                return "not a regular file", b""
-            content = stream.read()
-    except OSError as error:
-        return f"cannot be read ({error.strerror or error})", b""
-    digest = hashlib.blake2b(content, digest_size=8).digest()
-    try:
-        with warnings.catch_warnings():  # what a file is said in one phrase, not in PIL's warnings
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(content)) as image:
-                image.load()
-                if image.mode not in DECODED_MODES:
-                    return f"pixel mode {image.mode} is not supported", digest
-        return None, digest
-    except Image.UnidentifiedImageError:
-        return ("not an image" if content else "empty file"), digest
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        return " ".join(str(error).split()) or type(error).__name__, digest
-
-
-def inspect_images(paths: Sequence[str]) -> list[tuple[str | None, bytes]]:
-    """For each of ``paths``: (None when the file decodes as an image, else why it does not; the
-    8-byte digest of its bytes, b"" when it cannot be read).
-
-    Each file is read and decoded once per process (again when its size or time changes), in threads.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    signatures = {path: _signature(path) for path in paths}
-    stale = [p for p in paths if signatures[p] is not None and _INSPECTED.get(p, (None, None))[:2] != signatures[p]]
-    if stale:
-        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            results = list(pool.map(_inspect, stale, chunksize=256))
-        for path, result in zip(stale, results):
-            _INSPECTED[path] = (*signatures[path], *result)
-    return [("cannot be read", b"") if signatures[p] is None else _INSPECTED[p][2:] for p in paths]
-
-
-def _signature(path: str) -> tuple[int, int] | None:
-    info = _stat(path)
-    return None if info is None else (info.st_size, info.st_mtime_ns)
-
-
-def image_key(relative_path: str, digest: bytes) -> int:
-    """An image file's identity: a signed 64-bit BLAKE2b hash of its path relative to the folder's
-    root ("/"-separated) and of its bytes' digest. A copy of the folder elsewhere has the same keys;
-    a different image under the same name, or the same bytes under another name, do not."""
-    import hashlib
-
-    name = relative_path.replace(os.sep, "/").encode("utf-8", "surrogateescape")
-    return int.from_bytes(hashlib.blake2b(name + b"\0" + digest, digest_size=8).digest(), "little", signed=True)
-
-
-def _first_few(names: Sequence[str]) -> str:
-    """"a, b, c and 4 more": the first three of ``names``, and how many others."""
-    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-
-
-def _named(root: str, bad: list[tuple[str, str]]) -> str:
-    """The first few files that do not decode, each with why: "ant/x.jpg (empty file), ..."."""
-    return _first_few([f"{os.path.relpath(path, root)} ({why})" for path, why in bad])
-
-
-def _report_scan(root: str, scan: FolderScan, bad: list[tuple[str, str]], images: int) -> None:
-    """One line on stderr (once per process) saying what under ``root`` was skipped or ignored, if anything."""
-    parts = []
-    if bad:
-        parts.append(f"skipped {len(bad)} of {images} image files that do not decode: {_named(root, bad)}")
-    if scan.special:
-        parts.append(f"skipped {len(scan.special)} special file(s), never opened: {_first_few(scan.special)}")
-    if scan.ignored:
-        parts.append(f"ignored {len(scan.ignored)} file(s) outside the class folders or without an image "
-                     f"extension PIL knows: {_first_few(scan.ignored)}")
-    if scan.repeats:
-        parts.append(f"counted once {scan.repeats} file or folder name(s) that lead to one already listed (links)")
-    line = f"splitbrain: under {root}: " + "; ".join(parts)
-    if parts and (root, line) not in _REPORTED:  # once per process, however many parts of the tree are built
-        _REPORTED.add((root, line))
-        print(line, file=sys.stderr, flush=True)
-
-
 @dataclass
 class FolderImages:
     """The decodable images of an ImageFolder tree: ``store`` (their files), ``labels`` int64 (N,),
@@ -956,77 +640,6 @@ def build_dataset(name: str, root: str | os.PathLike | None = None, split: str =
     return ImageDataset(store, labels, indices, classes, image_transform(image_size, augment, resize),
                         name=name, split=split, image_size=image_size, augment=augment, seed=seed, root=root,
                         item_keys=keys, item_names=names)
-
-
-# --------------------------------------------------------------------------------------------
-# What a network was pretrained on, and evaluations that must not see it
-
-
-class SplitLeakError(ValueError):
-    """An evaluation's images include images its network was pretrained on."""
-
-
-_NOTED: set[str] = set()  # checkpoints already said to record no pretraining images
-
-
-def pretraining_manifest(dataset: Dataset, earlier: Mapping | None = None) -> dict | None:
-    """What a checkpoint records of the images it is pretrained on (None for a dataset of no known kind).
-
-    {"data", "split", "split_seed", "images"}: the dataset, its part, the seed that cut it and its
-    number of images; for an image folder also "root_name" (the folder's name) and "image_keys",
-    the sorted int64 tensor of its :func:`image_key` values (8 bytes an image: 400 kB for 50,000).
-    ``earlier``: the manifest the run's previous checkpoint recorded, whose image keys are kept too
-    (a run resumed after its folder changed has seen both parts).
-    """
-    name, split = getattr(dataset, "name", None), getattr(dataset, "split", None)
-    if name not in DATASET_NAMES or not isinstance(split, str):
-        return None
-    manifest = {"data": name, "split": split, "split_seed": int(getattr(dataset, "seed", 0)), "images": len(dataset)}
-    keys = getattr(dataset, "item_keys", None)
-    if keys is not None:
-        if earlier is not None and earlier.get("image_keys") is not None:
-            keys = np.concatenate([keys, earlier["image_keys"].numpy()])
-        keys = np.unique(keys)
-        manifest.update(root_name=os.path.basename(dataset.root), images=len(keys), image_keys=torch.from_numpy(keys))
-    return manifest
-
-
-def check_unseen(manifest: Mapping | None, parts: Mapping[str, Dataset], source: str) -> None:
-    """Raise SplitLeakError when an evaluation part holds images the network of ``source`` (a
-    checkpoint) was pretrained on, as its ``manifest`` (:func:`pretraining_manifest`) says.
-
-    ``parts``: role ("probe-training", "held-out") -> dataset. Image folders are compared image by
-    image (:func:`image_key`), whatever their root, seed or contents since; the built-in datasets,
-    whose splits are fixed files, by split: the held-out split must not be the pretraining split
-    (probing the pretraining images themselves is CIFAR-10's protocol). A manifest of None (a
-    checkpoint that records none) cannot be checked: one note on stderr when a part is an image folder.
-    """
-    if manifest is None:
-        if any(getattr(part, "item_keys", None) is not None for part in parts.values()) and source not in _NOTED:
-            _NOTED.add(source)
-            print(f"splitbrain: note: {source} does not record which images it was pretrained on, so the evaluation's "
-                  f"images cannot be checked against them", file=sys.stderr, flush=True)
-        return
-    seen = manifest.get("image_keys")
-    for role, part in parts.items():
-        keys = getattr(part, "item_keys", None)
-        if seen is not None and keys is not None:
-            overlap = np.flatnonzero(np.isin(keys, seen.numpy()))
-            if len(overlap):
-                raise SplitLeakError(_leak_message(manifest, role, part, overlap, source))
-        elif (seen is None and keys is None and role == "held-out" and getattr(part, "name", None) == manifest["data"]
-              and getattr(part, "split", None) == manifest["split"]):
-            raise SplitLeakError(f"the held-out part is {manifest['data']}'s {manifest['split']!r} split, the images "
-                                 f"{source} was pretrained on; evaluate on another split")
-
-
-def _leak_message(manifest: Mapping, role: str, part: ImageDataset, overlap: np.ndarray, source: str) -> str:
-    example = f", e.g. {part.item_names[overlap[0]]}" if part.item_names is not None else ""
-    seed = manifest["split_seed"]
-    return (f"the {role} part ({len(part)} images of {part.root}, split_seed={part.seed}) holds {len(overlap)} "
-            f"image(s) that {source} was pretrained on{example}; it was pretrained on {manifest['images']} images "
-            f"of a folder named {manifest.get('root_name')!r} cut with split_seed={seed}: evaluate with "
-            f"split_seed={seed} on that folder as it was, or on images the network has not seen")
 
 
 # --------------------------------------------------------------------------------------------

@@ -374,10 +374,10 @@ def evaluation_datasets(config: EvalConfig, datasets: tuple[Dataset, Dataset, in
     """An evaluation's (labelled split, held-out split, number of classes): ``datasets``, else
     :func:`build_eval_datasets`' of ``config``, once they are fit to evaluate a network: two classes
     or more among the labelled images and, for the network of the checkpoint ``pretrained_from``, no
-    image it was pretrained on in either split (:func:`splitbrain.data.check_unseen`). Otherwise a
+    image it was pretrained on in either split (:func:`splitbrain.leaks.check_unseen`). Otherwise a
     one-line ValueError (SplitLeakError for an overlap) before any work."""
     from .checkpoint import read_pretraining_manifest
-    from .data import check_unseen
+    from .leaks import check_unseen
 
     train_set, test_set, num_classes = datasets or build_eval_datasets(config)
     check_two_classes(train_set, num_classes, config)

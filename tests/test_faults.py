@@ -115,7 +115,8 @@ def test_files_that_do_not_decode_are_skipped_and_counted_in_one_line(tmp_path, 
 
 
 def test_bad_images_fail_stops_with_a_line_naming_the_files(tmp_path):
-    from splitbrain.data import BadImageError, build_dataset
+    from splitbrain.data import build_dataset
+    from splitbrain.imagefolder import BadImageError
 
     write_folder_with_bad_files(tmp_path / "tree")
     with pytest.raises(BadImageError, match="4 image file.*do not decode: ant/"):
@@ -132,9 +133,9 @@ def test_pretraining_and_probing_a_folder_with_bad_files_show_no_traceback(tmp_p
                             "--out", str(tmp_path / "run"), *shape], capsys)
     assert status == 0 and "Traceback" not in err, err
     assert err.count("skipped 4 of 64 image files") == 1
-    from splitbrain import data
+    from splitbrain import imagefolder
 
-    data._REPORTED.clear()  # as in a new process
+    imagefolder._REPORTED.clear()  # as in a new process
     status, out, err = run(["probe", "--preset", "smoke", "--data", "folder", "--data-root", str(tree),
                             "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--set", "image_size=16",
                             "--epochs", "1"], capsys)
@@ -149,7 +150,7 @@ def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from splitbrain.data import decode_rgb
+    from splitbrain.images import decode_rgb
 
     grey = np.full((8, 8), 128 * 257, dtype=np.uint16)  # mid-grey at 16 bits
     Image.fromarray(grey).save(tmp_path / "grey16.png")

@@ -13,8 +13,10 @@ import torch
 from PIL import Image
 
 from splitbrain.checkpoint import read_pretraining_manifest
-from splitbrain.data import (FolderLayoutError, SplitLeakError, build_dataset, check_unseen, decode_rgb, image_key,
-                             rgb_pixels)
+from splitbrain.data import build_dataset
+from splitbrain.imagefolder import FolderLayoutError, image_key
+from splitbrain.images import decode_rgb, rgb_pixels
+from splitbrain.leaks import SplitLeakError, check_unseen
 from splitbrain.presets import get_eval_preset
 from splitbrain.train import pretrain
 from test_cli import assert_one_line_error, run
@@ -24,11 +26,11 @@ from test_train import tiny
 @pytest.fixture(autouse=True)
 def in_a_scratch_folder(tmp_path, monkeypatch):
     """The commands' default folders are the scratch folder's; each test starts as a new process would."""
-    from splitbrain import data
+    from splitbrain import imagefolder, leaks
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(data, "_REPORTED", set())
-    monkeypatch.setattr(data, "_NOTED", set())
+    monkeypatch.setattr(imagefolder, "_REPORTED", set())
+    monkeypatch.setattr(leaks, "_NOTED", set())
 
 
 def write_tree(root, per_class=20, classes=("ant", "bee"), seed=0):
@@ -229,7 +231,7 @@ def test_a_malformed_record_of_the_pretraining_images_is_one_line(pretrained, tm
 
 
 def test_a_built_in_held_out_split_that_is_the_pretraining_split_is_refused():
-    from splitbrain.data import pretraining_manifest
+    from splitbrain.leaks import pretraining_manifest
 
     train = build_dataset("embedded", split="train", image_size=16, length=10)
     test = build_dataset("embedded", split="test", image_size=16, length=10)
@@ -371,10 +373,10 @@ def test_files_of_every_pixel_format_are_read_by_an_image_folder_none_skipped(tm
 
 
 def test_a_pixel_mode_that_is_not_converted_is_skipped_and_counted_with_its_reason(tmp_path, capsys, monkeypatch):
-    from splitbrain import data
+    from splitbrain import imagefolder
 
-    monkeypatch.setattr(data, "DECODED_MODES", tuple(m for m in data.DECODED_MODES if m != "CMYK"))
-    monkeypatch.setattr(data, "_INSPECTED", {})
+    monkeypatch.setattr(imagefolder, "DECODED_MODES", tuple(m for m in imagefolder.DECODED_MODES if m != "CMYK"))
+    monkeypatch.setattr(imagefolder, "_INSPECTED", {})
     tree = write_tree(tmp_path / "tree", per_class=3)
     Image.new("CMYK", (20, 20), (0, 255, 255, 0)).save(tree / "ant" / "print.tif")
     assert len(build_dataset("folder", root=tree, split="all", image_size=8)) == 6
@@ -384,7 +386,7 @@ def test_a_pixel_mode_that_is_not_converted_is_skipped_and_counted_with_its_reas
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # formats PIL deprecates are still read meanwhile
 def test_every_image_extension_pil_knows_is_read_or_counted(tmp_path, capsys):
-    from splitbrain.data import image_extensions
+    from splitbrain.imagefolder import image_extensions
 
     Image.init()
     formats = Image.registered_extensions()
