@@ -347,3 +347,14 @@ def test_a_record_lost_to_a_full_disk_is_written_on_resume_once(tmp_path, capsys
         assert len(records(out)) == 1
     with pytest.raises(RunExistsError):
         pretrain(tiny(tmp_path, epochs=1))
+
+
+@pytest.mark.parametrize("name", ["config.json", "metrics.jsonl"])
+def test_an_out_folder_holding_json_nested_too_deep_to_parse_is_refused_in_one_line(tmp_path, capsys, name):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / name).write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    before = digests(mine)
+    status, _, err = run(["pretrain", *SMALL, "--out", str(mine)], capsys)
+    assert_one_line_error(status, err, f"--out {mine} holds", "not a file of a splitbrain run")
+    assert digests(mine) == before
