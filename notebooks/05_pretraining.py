@@ -28,9 +28,10 @@
 # has the measured times).
 #
 # **You should see:** both halves' losses falling below the loss of a constant guess;
-# held-out photographs coloured by the network after its first and its last epoch, the later
-# ones closer to the originals in CIEDE2000; and the lightness the other half predicts from
-# colour alone.
+# held-out photographs coloured by the network after its first and its last epoch, each with its
+# CIEDE2000 distance to the original (whether the last epoch's colours are closer on average
+# differs from run to run at these budgets: the chapter says which it is in yours); and the
+# lightness the other half predicts from colour alone.
 
 # %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
