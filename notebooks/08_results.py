@@ -344,9 +344,10 @@ deviation of the per-seed differences: {deeper_gaps}
 # it is scored on the official test images instead, so it can differ by a few tenths.
 
 # %%
+import dataclasses
+
 from splitbrain.data import MissingDatasetError, default_root
 from splitbrain.evaluate import build_eval_datasets
-from splitbrain.presets import get_eval_preset
 from splitbrain.weights import PRETRAINED, probe_config, probe_shipped
 
 shipped_rows = []
@@ -358,7 +359,9 @@ for name, entry in PRETRAINED.items():
     except MissingDatasetError:
         print(f"{name}: CIFAR-10 is not here (set CIFAR10_DIR, or DOWNLOAD = True to fetch 170 MB into "
               f"{default_root()}); probing on the embedded photographs instead")
-        config = get_eval_preset(ctx.preset, layers=(entry.probe_layer,), seed=SEED, progress=False, verbose=False)
+        # the run's own probe recipe and image size, on the embedded photographs: nothing is fetched
+        config = dataclasses.replace(probe_config(name), data="embedded", download=False, max_train_images=None,
+                                     max_test_images=None)
         datasets = build_eval_datasets(config)
         data = "embedded photographs (crops)"
     start = time.perf_counter()
