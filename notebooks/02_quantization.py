@@ -191,7 +191,7 @@ few extra points at the rim.
 # and quantized with each bin set.
 
 # %%
-num_crops = CROPS[ctx.preset]
+num_crops = ctx.at_most(CROPS[ctx.preset])
 dataset = build_dataset("embedded", split="train", image_size=IMAGE_SIZE, augment=False, length=num_crops)
 crops = torch.stack([dataset[i][0] for i in range(len(dataset))])  # (N, 3, S, S) uint8
 _, crops_ab = lab_space.split(lab_space.from_rgb(crops))
@@ -236,7 +236,7 @@ Chapter 3 shows the poster's own answer to it.
 # quantizing the 12 x 12 target (area-averaged first, which also blurs the colour).
 
 # %%
-error_crops = crops[:max(ERROR_CROPS[ctx.preset], SHOW_IMAGES)]
+error_crops = crops[:max(ctx.at_most(ERROR_CROPS[ctx.preset]), SHOW_IMAGES)]
 print(f"mean CIEDE2000 over {len(error_crops)} crops (L* kept, ab quantized)\n")
 print(f"{'bin set':>26} {'every pixel':>12} {f'{GRID}x{GRID} target':>14}")
 grid_errors = {}

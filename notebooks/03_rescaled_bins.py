@@ -101,7 +101,7 @@ print("L*:        ", quantizer_l)
 print("fixed ab:  ", fixed_ab)
 print("rescaled ab:", rescaled_ab)
 
-num_crops = CROPS[ctx.preset]
+num_crops = ctx.at_most(CROPS[ctx.preset])
 dataset = build_dataset("embedded", split="train", image_size=IMAGE_SIZE, augment=False, length=num_crops)
 crops = torch.stack([dataset[i][0] for i in range(len(dataset))])  # (N, 3, S, S) uint8
 _, crops_ab = lab_space.split(lab_space.from_rgb(crops))
@@ -289,7 +289,7 @@ almost everywhere; with rescaled targets, every image asks it to tell its region
 # colours through a lookup table and rounds slightly differently).
 
 # %%
-error_crops = crops[:max(ERROR_CROPS[ctx.preset], SHOW_IMAGES)]
+error_crops = crops[:max(ctx.at_most(ERROR_CROPS[ctx.preset]), SHOW_IMAGES)]
 titles = {"rgb": "RGB", "lab": "Lab", "rescaled_lab": "rescaled Lab"}
 results = {space: quantization_error(error_crops, space, grid=GRID) for space in titles}
 columns = {"original": error_crops, f"downsampled {GRID}x{GRID} (Lab)": results["lab"].downsampled}

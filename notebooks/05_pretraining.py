@@ -210,7 +210,7 @@ T4 or H200 figure: one typed in without a run record behind it would be a guess.
 # %%
 evaluate = STANDARD_SPLITS[config.data].evaluate
 heldout_set = build_dataset(config.data, root=config.data_root, split=evaluate, image_size=config.image_size,
-                            augment=False, download=config.download, length=HELDOUT_IMAGES[ctx.preset],
+                            augment=False, download=config.download, length=ctx.at_most(HELDOUT_IMAGES[ctx.preset]),
                             seed=config.split_seed)
 heldout = torch.stack([heldout_set[i][0] for i in range(len(heldout_set))])  # (N, 3, S, S) uint8
 pretrain_set = build_pretrain_dataset(config)

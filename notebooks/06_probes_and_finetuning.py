@@ -145,8 +145,8 @@ for name, model in probe_networks.items():
 # {cite:p}`coates2011stl10`.
 
 # %%
-eval_config = get_eval_preset(ctx.preset, **ctx.data, seed=SEED, split_seed=config.split_seed, device=str(ctx.device),
-                              progress=False, verbose=False, out=f"{RUN_DIR}/eval")
+eval_config = get_eval_preset(ctx.preset, **ctx.eval_data, seed=SEED, split_seed=config.split_seed,
+                              device=str(ctx.device), progress=False, verbose=False, out=f"{RUN_DIR}/eval")
 probe_data = build_eval_datasets(eval_config)
 train_set, test_set, num_classes = probe_data
 glue("probe_train_images", len(train_set))

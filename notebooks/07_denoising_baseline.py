@@ -105,13 +105,15 @@ from splitbrain.train import build_pretrain_dataset, pretrain
 ctx = chapter_setup(PRESET, seed=SEED, download=DOWNLOAD)
 print(f"preset: {ctx.preset}, device: {ctx.device}")
 
+# The chapter's own fields first, then ctx's (its data choice, and a capped test run's counts).
 configs = {
-    noise: get_preset(ctx.preset, **ctx.data, method="dae", width="full", color_space=COLOR_SPACE, noise=noise,
-                      noise_level=NOISE_LEVELS[noise], seed=SEED, out=f"runs/07_denoising/{noise}",
-                      log_every=1, progress=False, verbose=False, **PRETRAIN[ctx.preset])
+    noise: get_preset(ctx.preset, **{**PRETRAIN[ctx.preset], **ctx.data}, method="dae", width="full",
+                      color_space=COLOR_SPACE, noise=noise, noise_level=NOISE_LEVELS[noise], seed=SEED,
+                      out=f"runs/07_denoising/{noise}", log_every=1, progress=False, verbose=False)
     for noise in NOISES
 }
-eval_config = get_eval_preset(ctx.preset, **ctx.data, seed=SEED, progress=False, verbose=False, **PROBE[ctx.preset])
+eval_config = get_eval_preset(ctx.preset, **{**PROBE[ctx.preset], **ctx.eval_data}, seed=SEED, progress=False,
+                              verbose=False)
 labels = {noise: f"{NOISE_NAMES[noise]}, {level_label(noise, NOISE_LEVELS[noise])}" for noise in NOISES}
 first = configs[NOISES[0]]
 print(f"each autoencoder: {first.arch}, width {first.width!r}, {first.color_space.upper()}, "

@@ -352,16 +352,18 @@ from splitbrain.weights import PRETRAINED, probe_config, probe_shipped
 
 shipped_rows = []
 for name, entry in PRETRAINED.items():
+    # ctx.eval_data: empty, except in a test run capped by SPLITBRAIN_CAP (then its smaller counts)
     try:
-        config = probe_config(name, data_root=CIFAR10_DIR, download=DOWNLOAD)
+        config = dataclasses.replace(probe_config(name, data_root=CIFAR10_DIR, download=DOWNLOAD), **ctx.eval_data)
         datasets = build_eval_datasets(config)
         data = "CIFAR-10 JPEGs, the run's parts" if CIFAR10_DIR else "CIFAR-10 (torchvision), official test set"
     except MissingDatasetError:
-        print(f"{name}: CIFAR-10 is not here (set CIFAR10_DIR, or DOWNLOAD = True to fetch 170 MB into "
-              f"{default_root()}); probing on the embedded photographs instead")
         # the run's own probe recipe and image size, on the embedded photographs: nothing is fetched
         config = dataclasses.replace(probe_config(name), data="embedded", download=False, max_train_images=None,
                                      max_test_images=None)
+        config = dataclasses.replace(config, **ctx.eval_data)
+        print(f"{name}: CIFAR-10 is not here (set CIFAR10_DIR, or DOWNLOAD = True to fetch 170 MB into "
+              f"{default_root()}); probing on the embedded photographs instead, at its run's {config.image_size} px")
         datasets = build_eval_datasets(config)
         data = "embedded photographs (crops)"
     start = time.perf_counter()

@@ -5,9 +5,14 @@ GPU, else ``cpu``), decides where the chapter's images come from (a dataset is d
 when the reader asks), picks the device, seeds every generator and sets a consistent figure
 style; ``glue`` keeps a number and ``prose`` shows a paragraph with it as Markdown, so numbers
 in prose always come from the run.
+
+``SPLITBRAIN_CAP=N`` (an environment variable, for tests) caps a chapter's work at N images per
+pass, 2 pretraining epochs and 2 probe and 1 fine-tuning epochs, keeping its preset's data choice,
+image sizes and networks; unset, nothing changes.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -15,44 +20,94 @@ import torch
 from .presets import resolve_preset_name
 from .runtime import seed_everything
 
+CAP_ENV = "SPLITBRAIN_CAP"
+"""Environment variable holding the cap N of a capped run (see the module docstring); unset: no cap."""
+
 
 @dataclass(frozen=True)
 class ChapterContext:
     """What a chapter needs to know about where it runs. ``data``: the configuration fields the
-    chapter adds to the preset's (``{"download": True}`` to fetch the preset's dataset,
-    ``{"data": "embedded"}`` when it is missing and no download was asked for)."""
+    chapter adds to a pretraining preset's (``{"download": True}`` to fetch the preset's dataset,
+    ``{"data": "embedded"}`` when it is missing and no download was asked for; empty for a chapter
+    that does not read its preset's dataset); ``eval_data``: the same for an evaluation preset. Under ``$SPLITBRAIN_CAP`` both also hold the capped counts
+    (pretraining: ``train_length``, ``batch_size``, ``max_steps_per_epoch``, ``epochs``; evaluation:
+    ``max_train_images``, ``max_test_images``, ``probe_epochs``, ``finetune_epochs``), and ``cap`` is N."""
 
     preset: str
     device: torch.device
     seed: int
     data: dict = field(default_factory=dict)
+    eval_data: dict = field(default_factory=dict)
+    cap: int | None = None
+
+    def at_most(self, count: int) -> int:
+        """``count`` (images or steps a chapter chooses itself), or the cap when a capped run's is lower."""
+        return count if self.cap is None else min(count, self.cap)
 
 
-def chapter_setup(preset: str = "auto", seed: int = 0, device: str = "auto", download: bool = False) -> ChapterContext:
+def read_cap() -> int | None:
+    """N of ``$SPLITBRAIN_CAP`` (a positive integer), None when it is unset or empty; ValueError otherwise."""
+    text = os.environ.get(CAP_ENV, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{CAP_ENV} must be a positive integer (images per pass), got {text!r}")
+    return int(text)
+
+
+def cap_fields(preset: str, cap: int) -> tuple[dict, dict]:
+    """(pretraining fields, evaluation fields) that cap ``preset``'s work at ``cap`` images per pass,
+    2 pretraining epochs, 2 probe and 1 fine-tuning epochs; never above the preset's own values,
+    and nothing else (data, image sizes, networks, colour space) changes."""
+    from .presets import get_eval_preset, get_preset
+
+    pretrain, evaluation = get_preset(preset), get_eval_preset(preset)
+    train_length = min(pretrain.train_length, cap)
+    batch_size = min(pretrain.batch_size, train_length)
+    steps = max(1, cap // batch_size)
+    pretrain_fields = {"train_length": train_length, "batch_size": batch_size, "epochs": min(pretrain.epochs, 2),
+                       "max_steps_per_epoch": min(pretrain.max_steps_per_epoch or steps, steps)}
+    eval_fields = {"max_train_images": min(evaluation.max_train_images or cap, cap),
+                   "max_test_images": min(evaluation.max_test_images or cap, cap),
+                   "probe_epochs": min(evaluation.probe_epochs, 2),
+                   "finetune_epochs": min(evaluation.finetune_epochs, 1)}
+    if evaluation.finetune_images is not None:
+        eval_fields["finetune_images"] = min(evaluation.finetune_images, cap)
+    return pretrain_fields, eval_fields
+
+
+def chapter_setup(preset: str = "auto", seed: int = 0, device: str = "auto", download: bool | None = None
+                  ) -> ChapterContext:
     """Resolve ``preset`` and ``device`` ("auto": CUDA when available, else CPU), choose the
     chapter's data, seed Python, NumPy and torch, set the figure style.
 
-    ``download``: let torchvision fetch the preset's dataset into the cache folder
-    (:func:`splitbrain.data.default_root`) when it is missing; without it a missing dataset is
-    replaced by the embedded photographs, said in one line.
+    ``download``: for a chapter that reads its preset's dataset, let torchvision fetch it into the
+    cache folder (:func:`splitbrain.data.default_root`) when it is missing; without it (False) a
+    missing dataset is replaced by the embedded photographs, said in one line. None (the default):
+    the chapter does not read the preset's dataset, so nothing is chosen or said.
     """
     from .data import DOWNLOAD_SIZES, dataset_present, default_root
-    from .presets import get_preset
+    from .presets import get_eval_preset, get_preset
 
     name = resolve_preset_name(preset)
     dataset = get_preset(name).data
-    data: dict = {"download": bool(download)}
-    if dataset in DOWNLOAD_SIZES and not download and not dataset_present(dataset):
+    data: dict = {} if download is None else {"download": bool(download)}
+    if dataset in DOWNLOAD_SIZES and download is not None and not download and not dataset_present(dataset):
         data = {"data": "embedded", "download": False}
+        sizes = " / ".join(f"{size} px" for size in sorted({get_preset(name).image_size,
+                                                              get_eval_preset(name).image_size}))
         print(f"{dataset} ({DOWNLOAD_SIZES[dataset]}) is not in {default_root()}: this chapter uses the embedded "
-              f"photographs at the {name!r} preset's sizes; set DOWNLOAD = True to fetch it.")
+              f"photographs at the {name!r} preset's sizes ({sizes}); set DOWNLOAD = True to fetch it.")
+    cap = read_cap()
+    pretrain_fields, eval_fields = cap_fields(name, cap) if cap is not None else ({}, {})
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     seed_everything(seed)
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.titlesize": "medium"})
-    return ChapterContext(preset=name, device=torch.device(device), seed=seed, data=data)
+    return ChapterContext(preset=name, device=torch.device(device), seed=seed, data={**data, **pretrain_fields},
+                          eval_data={**data, **eval_fields}, cap=cap)
 
 
 GLUED: dict[str, object] = {}

@@ -27,15 +27,53 @@ def test_dataset_present_needs_every_file(tmp_path):
 
 def test_a_missing_dataset_is_replaced_by_the_embedded_photographs_unless_asked_for(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SPLITBRAIN_DATA", str(tmp_path))
-    ctx = chapter_setup("colab", device="cpu")
-    assert ctx.preset == "colab" and ctx.data == {"data": "embedded", "download": False}
+    monkeypatch.delenv("SPLITBRAIN_CAP", raising=False)
+    ctx = chapter_setup("colab", device="cpu", download=False)
+    assert ctx.preset == "colab" and ctx.data == ctx.eval_data == {"data": "embedded", "download": False}
     out = capsys.readouterr().out
-    assert "stl10 (2.5 GB) is not in" in out and "DOWNLOAD = True" in out
+    assert "stl10 (2.5 GB) is not in" in out and "preset's sizes (96 px)" in out and "DOWNLOAD = True" in out
     assert chapter_setup("colab", device="cpu", download=True).data == {"download": True}
+    # a chapter that does not read its preset's dataset (no download argument) chooses and says nothing
+    assert chapter_setup("colab", device="cpu").data == {} and capsys.readouterr().out == ""
     write_dataset(tmp_path, "stl10")
-    assert chapter_setup("colab", device="cpu").data == {"download": False}
-    assert chapter_setup("smoke").data == {"download": False}
+    assert chapter_setup("colab", device="cpu", download=False).data == {"download": False}
+    assert chapter_setup("smoke", download=False).data == {"download": False}
     assert capsys.readouterr().out == ""
+
+
+def test_the_cap_lowers_counts_only(tmp_path, monkeypatch, capsys):
+    from splitbrain.presets import get_eval_preset, get_preset
+
+    monkeypatch.setenv("SPLITBRAIN_DATA", str(tmp_path))
+    monkeypatch.delenv("SPLITBRAIN_CAP", raising=False)
+    plain = chapter_setup("colab", device="cpu", download=False)
+    assert plain.cap is None and plain.at_most(500) == 500
+    monkeypatch.setenv("SPLITBRAIN_CAP", "16")
+    ctx = chapter_setup("colab", device="cpu", download=False)
+    assert ctx.cap == 16 and ctx.at_most(500) == 16 and ctx.at_most(5) == 5
+    counts = {"train_length", "batch_size", "epochs", "max_steps_per_epoch", "max_train_images", "max_test_images",
+              "probe_epochs", "finetune_epochs"}
+    for build, fields, base in ((get_preset, ctx.data, plain.data), (get_eval_preset, ctx.eval_data, plain.eval_data)):
+        capped, uncapped = build("colab", **fields).to_dict(), build("colab", **base).to_dict()
+        changed = {name for name in capped if capped[name] != uncapped[name]}
+        assert changed and changed <= counts, changed  # data, sizes, networks, colour space: the colab ones
+        assert all(capped[name] <= (uncapped[name] or 16) for name in changed)
+    config = get_preset("colab", **ctx.data)
+    assert (config.data, config.image_size, config.width, config.arch) == ("embedded", 96, "full", "simplenet")
+    assert config.train_length * config.epochs <= 32 and config.batch_size == 16 and config.max_steps_per_epoch == 1
+    evaluation = get_eval_preset("colab", **ctx.eval_data)
+    assert (evaluation.max_train_images, evaluation.max_test_images, evaluation.image_size) == (16, 16, 96)
+    monkeypatch.setenv("SPLITBRAIN_CAP", "100000")  # never above a preset's own counts
+    smoke = chapter_setup("smoke", download=False)
+    pretrain, evaluation = get_preset("smoke", **smoke.data), get_eval_preset("smoke", **smoke.eval_data)
+    assert (pretrain.train_length, pretrain.batch_size, pretrain.epochs) == (128, 16, 2)
+    assert (evaluation.max_train_images, evaluation.max_test_images, evaluation.probe_epochs) == (300, 150, 2)
+    for bad in ("0", "-3", "many", "1.5"):
+        monkeypatch.setenv("SPLITBRAIN_CAP", bad)
+        with pytest.raises(ValueError, match="SPLITBRAIN_CAP must be a positive integer"):
+            chapter_setup("smoke")
+    monkeypatch.setenv("SPLITBRAIN_CAP", "")
+    assert chapter_setup("smoke").cap is None
 
 
 def test_glue_records_a_seen_number_only_when_the_book_asks(tmp_path, monkeypatch):
