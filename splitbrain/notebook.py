@@ -146,7 +146,10 @@ def _record_seen(name: str, value, what: str) -> None:
 def prose(template: str) -> None:
     """Show ``template`` as Markdown, each ``{name:format}`` filled with the value :func:`glue`
     kept under ``name`` (``str.format`` rules: a literal brace is written twice). In the book the
-    cell's code is hidden (tag ``remove-input``) and only the paragraph shows."""
+    cell's code is hidden (tag ``remove-input``) and only the paragraph shows. Every "mean ± spread"
+    stays on one line (:func:`~splitbrain.tables.unbroken_figures`)."""
     from IPython.display import Markdown, display
 
-    display(Markdown(template.format_map(GLUED)))
+    from .tables import unbroken_figures
+
+    display(Markdown(unbroken_figures(template.format_map(GLUED))))

@@ -11,6 +11,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 
+def unbroken_figures(text: str) -> str:
+    """``text`` with every "mean ± spread" held together by no-break spaces: "0.4730 ± 0.0059" is one
+    figure, kept on one line however narrow the column or paragraph."""
+    return text.replace(" ± ", "\u00a0±\u00a0")
+
+
 def _format_cell(value: Any) -> str:
     if isinstance(value, bool):
         return "✓" if value else "✗"
@@ -72,9 +78,8 @@ class Table:
         parts.append("<thead><tr>" + "".join(f"<th>{html.escape(self._header(k))}</th>" for k in columns)
                      + "</tr></thead><tbody>")
         for row in self.cells():
-            # "0.4730 ± 0.0059" is one figure: keep it on one line however narrow the column
-            parts.append("<tr>" + "".join(f"<td>{html.escape(cell).replace(' ± ', '&nbsp;±&nbsp;')}</td>"
-                                          for cell in row) + "</tr>")
+            cells = "".join(f"<td>{html.escape(unbroken_figures(cell))}</td>" for cell in row)
+            parts.append(f"<tr>{cells}</tr>")
         parts.append("</tbody></table>")
         return "".join(parts)
 

@@ -91,3 +91,16 @@ def test_glue_records_a_seen_number_only_when_the_book_asks(tmp_path, monkeypatc
                                             "steps": {"what": "steps", "value": 12.0}}
     with pytest.raises(TypeError, match="'label'.*needs a number, got str"):
         notebook.glue("label", "conv3", seen="the chosen layer")
+
+
+def test_prose_keeps_every_mean_and_spread_on_one_line(monkeypatch):
+    from IPython import display as ipython_display
+
+    from splitbrain import notebook
+
+    shown = []
+    monkeypatch.setattr(ipython_display, "display", shown.append)
+    notebook.glue("gap", "+9.3 ± 1.4")
+    notebook.prose("| gap |\n|---|\n| {gap} |\n\nThe gap is {gap} points.")
+    text = shown[0].data
+    assert " ± " not in text and text.count("+9.3\u00a0±\u00a01.4") == 2
