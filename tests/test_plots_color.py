@@ -282,3 +282,19 @@ def test_quantize_figures_reject_bad_input(call):
     with pytest.raises(ValueError):
         call()
 
+
+
+def test_per_image_statistics_legend_covers_no_bar():
+    """The legend sits outside both panels, so it cannot hide the tallest bars wherever the data
+    puts them (inside, it covered chapter 3's tallest entropy bar)."""
+    generator = torch.Generator().manual_seed(0)
+    stats = {"global": (torch.randint(1, 10, (60,), generator=generator), 1.5 * torch.rand(60, generator=generator)),
+             "rescaled": (torch.randint(20, 40, (60,), generator=generator), 4 + torch.rand(60, generator=generator))}
+    fig = pq.plot_per_image_statistics(stats, num_classes=100, cells=144)
+    fig.draw_without_rendering()
+    legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    assert len(legends) == 1
+    box = legends[0].get_window_extent()
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent()), f"the legend overlaps the panel {ax.get_title()!r}"
+    assert [text.get_text().split(" (")[0] for text in legends[0].get_texts()][:2] == ["global", "rescaled"]

@@ -320,6 +320,9 @@ def plot_per_image_statistics(stats: Mapping[str, tuple[torch.Tensor, torch.Tens
                               cells: int | None = None) -> Figure:
     """Histograms over images of the classes each uses and of their entropy.
 
+    One legend for both panels, below them: inside a panel it would cover the tallest bars,
+    which sit wherever the data puts them.
+
     Args:
         stats: label -> (distinct (N,), entropy in bits (N,)) (e.g.
             :func:`splitbrain.quantize.class_statistics`).
@@ -331,22 +334,23 @@ def plot_per_image_statistics(stats: Mapping[str, tuple[torch.Tensor, torch.Tens
     check_positive_int(num_classes, "num_classes")
     top = min(num_classes, cells) if cells else num_classes
     ceiling = np.log2(top)
-    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
     used_ax, entropy_ax = fig.subplots(1, 2)
     for label, (distinct, entropy) in stats.items():
         distinct = np.asarray(torch.as_tensor(distinct).cpu(), dtype=np.float64)
         entropy = np.asarray(torch.as_tensor(entropy).cpu(), dtype=np.float64)
         used_ax.hist(distinct, bins=np.linspace(0.5, top + 0.5, 26), alpha=0.6,
-                     label=f"{label} (mean {distinct.mean():.1f})")
-        entropy_ax.hist(entropy, bins=np.linspace(0, ceiling, 26), alpha=0.6,
-                        label=f"{label} (mean {entropy.mean():.2f})")
+                     label=f"{label} (mean {distinct.mean():.1f} classes, {entropy.mean():.2f} bits)")
+        entropy_ax.hist(entropy, bins=np.linspace(0, ceiling, 26), alpha=0.6)
     used_ax.set(xlabel=f"distinct classes in one image (of {num_classes})", ylabel="images",
                 title="classes used per image")
-    used_ax.legend(fontsize="small")
-    entropy_ax.axvline(ceiling, color="black", linestyle="--", linewidth=0.8, label="ceiling")
+    entropy_ax.axvline(ceiling, color="black", linestyle="--", linewidth=0.8)
     entropy_ax.set(xlabel="entropy of the image's class histogram (bits)", ylabel="images",
                    title="how evenly one image spreads over its classes")
-    entropy_ax.legend(fontsize="small")
+    handles, labels = used_ax.get_legend_handles_labels()
+    handles.append(entropy_ax.lines[-1])
+    labels.append(f"ceiling: log2 {top} = {ceiling:.2f} bits")
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), fontsize="small")
     return fig
 
 
