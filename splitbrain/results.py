@@ -362,7 +362,7 @@ MAX_RECORD_BYTES = 64 * 2**20
 """A records folder's ``*.json`` file larger than this is refused unread (records weigh kilobytes)."""
 
 
-def _read_json_file(path: Path) -> Any:
+def read_json_file(path: Path) -> Any:
     """The JSON value in ``path``; RecordError naming it when it is not a regular file (a folder, a
     link to nothing, a FIFO, a socket or a device, none of which is opened), is too large, cannot
     be read or is not JSON."""
@@ -420,7 +420,7 @@ def load_records(directory: str | os.PathLike = "results", kind: str | None = No
     records, skipped = [], []
     for path in sorted(directory.glob("*.json")):
         try:
-            record = _read_json_file(path)
+            record = read_json_file(path)
             if not isinstance(record, dict) or "kind" not in record:
                 continue
             validate_record(record, source=str(path))

@@ -17,10 +17,8 @@ from .checkpoint import CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, load_checkpo
 from .files import check_writable_folder, is_leftover, remove_leftovers_in
 from .locks import LOCK_NAME, folder_lock
 from .presets import PretrainConfig
-from .results import RECORD_KINDS
+from .results import MAX_RECORD_BYTES, RECORD_KINDS, RecordError, read_json_file
 from .runtime import DistributedContext
-
-JSON_READ_LIMIT = 64 << 20  # bytes: a larger "run file" is not one of this package's
 
 
 RUN_CONFIG_KEYS = ("arch", "out", "seed")
@@ -91,7 +89,7 @@ def is_checkpoint_file(path: Path) -> bool:
 def is_metrics_log(path: Path) -> bool:
     """True for an empty metrics log, or one whose first line is a step or epoch line (or torn by a crash)."""
     with open(path, "rb") as stream:
-        first = stream.readline(JSON_READ_LIMIT)
+        first = stream.readline(MAX_RECORD_BYTES)
     if not first.strip():
         return True
     try:
@@ -102,11 +100,10 @@ def is_metrics_log(path: Path) -> bool:
 
 
 def read_json_object(path: Path) -> dict[str, Any] | None:
-    """The JSON object in the regular file ``path``, or None (not one, unreadable, or too large)."""
+    """The JSON object in the regular file ``path``, or None (not one, unreadable, or too large:
+    :func:`~splitbrain.results.read_json_file`)."""
     try:
-        if not path.is_file() or path.stat().st_size > JSON_READ_LIMIT:
-            return None
-        value = json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
+        value = read_json_file(path)
+    except RecordError:
         return None
     return value if isinstance(value, dict) else None

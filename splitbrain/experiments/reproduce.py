@@ -47,6 +47,7 @@ from ..locks import folder_lock
 from .grids import GRIDS, Grid, Run, get_grid
 from ..presets import FINETUNE_ONLY_FIELDS, MACHINERY_FIELDS, EvalConfig, PretrainConfig, differing_fields
 from ..results import make_record, write_record
+from ..runfolder import read_json_object
 
 RUN_STATES = ("finished", "stale", "partial", "pending")
 """``finished``: a complete record made with the grid's current configuration exists;
@@ -93,15 +94,6 @@ def run_directory(run: Run, runs_dir: str | Path = "runs") -> Path:
     return Path(runs_dir) / run.grid / run.name
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object in ``path``, or None if it is missing or unreadable."""
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def is_complete(record: Mapping[str, Any] | None) -> bool:
     """True for a complete run record: kind "run", status "complete", probe scores, and
     fine-tuning scores unless its configuration fine-tuned for 0 epochs (a probe-only grid)."""
@@ -119,7 +111,7 @@ def run_state(run: Run, results_dir: str | Path = "results", runs_dir: str | Pat
               grid: Grid | None = None, data_root: str | None = None) -> str:
     """The run's state (one of :data:`RUN_STATES`); without ``grid`` a complete record counts as
     finished whatever configuration made it."""
-    record = read_json(record_path(run, results_dir))
+    record = read_json_object(record_path(run, results_dir))
     if is_complete(record):
         fresh = grid is None or same_key(record.get("config"), current_configs(grid, run, data_root))
         return "finished" if fresh else "stale"
@@ -212,7 +204,7 @@ def _load_stage(path: Path, key: dict[str, Any], ignore: Mapping[str, frozenset[
                 ) -> dict[str, Any] | None:
     """A finished stage's metrics, if ``path`` exists and was made with the configuration ``key``
     (up to the ``ignore`` fields of each part; see :func:`same_key`)."""
-    stage = read_json(path)
+    stage = read_json_object(path)
     if stage is None or "metrics" not in stage or not same_key(stage.get("key"), key, ignore):
         return None
     return stage
@@ -438,7 +430,7 @@ def _run_in_order(grid: Grid, runs: Sequence[Run], states: Sequence[str], data_r
         path = execute_run(grid, run, data_root, results_dir, runs_dir, progress=progress, verbose=verbose)
         seconds = time.perf_counter() - start
         if verbose:
-            record = read_json(path) or {}
+            record = read_json_object(path) or {}
             probe, tuned = record.get("metrics", {}).get("probe") or {}, record.get("metrics", {}).get("finetune") or {}
             tuned_text = f", finetune top-1 {tuned['top1']:.4f}" if "top1" in tuned else ""
             print(f"    probe top-1 {probe.get('top1', float('nan')):.4f} ({probe.get('best_layer')}){tuned_text}; "
