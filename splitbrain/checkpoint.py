@@ -50,11 +50,7 @@ def read_pretraining_manifest(path: str | os.PathLike) -> dict[str, Any] | None:
     """The ``pretrained_on`` entry of the checkpoint ``path`` (None when it has none: a checkpoint made
     without it, or a weights-only file). Its tensors are memory-mapped, not read; ValueError names the
     file when the entry is malformed."""
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as error:  # a truncated or foreign file
-        raise CheckpointError(f"{path} is not a readable splitbrain checkpoint ({type(error).__name__}: "
-                              f"{error})") from error
+    saved = _torch_load(path, map_location="cpu", mmap=True)
     manifest = saved.get("pretrained_on") if isinstance(saved, dict) else None
     if manifest is None:
         return None
@@ -103,9 +99,9 @@ class _ErrorKeepingStream:
         self.stream.flush()
 
 
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
+def atomic_torch_save(obj: Any, path: str | os.PathLike, replace: bool = True) -> Path:
     """``torch.save`` through :func:`splitbrain.files.atomic_write` (a crash leaves ``path`` untouched;
-    a failed write is the OSError that made it fail, in one line naming ``path``)."""
+    a failed write is the OSError that made it fail, in one line naming ``path``; ``replace`` as there)."""
     def save(stream) -> None:
         kept = _ErrorKeepingStream(stream)
         try:
@@ -115,7 +111,16 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
                 raise kept.error from None
             raise
 
-    return atomic_write(path, save)
+    return atomic_write(path, save, replace=replace)
+
+
+def _torch_load(path: str | os.PathLike, **options: Any) -> Any:
+    """``torch.load`` without running pickles; CheckpointError naming ``path`` for a file it cannot read."""
+    try:
+        return torch.load(path, weights_only=True, **options)
+    except Exception as error:  # a truncated or foreign file
+        raise CheckpointError(f"{path} is not a readable splitbrain checkpoint ({type(error).__name__}: "
+                              f"{error})") from error
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -124,11 +129,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # a truncated or foreign file
-        raise CheckpointError(f"{path} is not a readable splitbrain checkpoint ({type(error).__name__}: "
-                              f"{error})") from error
+    checkpoint = _torch_load(path, map_location=map_location)
     check_checkpoint(checkpoint, str(path))
     return checkpoint
 

@@ -169,8 +169,7 @@ def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike |
     name or weights that are not finite; FileExistsError when the file exists, unless ``force``."""
     import torch
 
-    from .checkpoint import checkpoint_state, load_checkpoint
-    from .files import atomic_write
+    from .checkpoint import atomic_torch_save, checkpoint_state, load_checkpoint
     from .networks import check_finite
 
     name = check_name(name)
@@ -181,7 +180,7 @@ def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike |
     check_finite(saved["model"], os.fspath(checkpoint))
     slim = checkpoint_state(saved["config"], saved["model"], saved["epoch"], saved["step"],
                             pretrained_on=saved.get("pretrained_on"))  # so probes of it can still refuse leaks
-    atomic_write(path, lambda stream: torch.save(slim, stream), replace=force)
+    atomic_torch_save(slim, path, replace=force)
     torch.load(path, weights_only=True)  # readable the way pretrained() reads it
     return path
 
