@@ -246,35 +246,32 @@ def optimizer_step(optimizer: torch.optim.Optimizer, scaler) -> None:
 
 class LossWatch:
     """Finds the first step whose loss is NaN or infinite without stalling the device: each step's
-    loss is copied to the host (asynchronously on CUDA) and read when the next step is queued."""
+    loss is copied into one host buffer (pinned, asynchronously on CUDA) and read when the next
+    step is queued."""
 
     def __init__(self, device: torch.device):
         self.cuda = device.type == "cuda"
-        self.pending: tuple[int, torch.Tensor, Any] | None = None  # (step, host copy, CUDA event or None)
+        self.host = torch.empty((), dtype=torch.float32, pin_memory=self.cuda)
+        self.copied = torch.cuda.Event() if self.cuda else None
+        self.pending_step: int | None = None
 
     def add(self, loss: torch.Tensor, step: int) -> tuple[int, float] | None:
         """Queue step ``step``'s ``loss`` (0-dim); (step, loss) of the previous step if it was not finite."""
-        host = torch.empty((), dtype=loss.dtype, pin_memory=self.cuda)
-        host.copy_(loss, non_blocking=self.cuda)
-        event = torch.cuda.Event() if self.cuda else None
-        if event is not None:
-            event.record()
-        previous, self.pending = self.pending, (step, host, event)
-        return self._bad(previous)
+        bad = self.flush()
+        self.host.copy_(loss, non_blocking=self.cuda)
+        if self.copied is not None:
+            self.copied.record()
+        self.pending_step = step
+        return bad
 
     def flush(self) -> tuple[int, float] | None:
-        """(step, loss) of the last queued step if it was not finite (waits for it)."""
-        previous, self.pending = self.pending, None
-        return self._bad(previous)
-
-    @staticmethod
-    def _bad(queued) -> tuple[int, float] | None:
-        if queued is None:
+        """(step, loss) of the last queued step if it was not finite (waits for its copy)."""
+        step, self.pending_step = self.pending_step, None
+        if step is None:
             return None
-        step, host, event = queued
-        if event is not None:
-            event.synchronize()
-        value = host.item()
+        if self.copied is not None:
+            self.copied.synchronize()
+        value = self.host.item()
         return None if math.isfinite(value) else (step, value)
 
 
