@@ -50,6 +50,13 @@ def check_positive_int(value: int, name: str) -> None:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
+def check_positive_number(value: float, name: str) -> float:
+    """``value`` as a float if it is a finite number > 0 (bools are rejected), else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
 def check_ranges(low: Sequence[float], high: Sequence[float], name: str = "low/high") -> None:
     """Raise ValueError unless every ``low[i] < high[i]`` and all are finite."""
     if len(low) != len(high):

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ._checks import check_image_batch, check_positive_int
+from ._checks import check_image_batch, check_positive_int, check_positive_number
 
 __all__ = ["RGB_TO_XYZ", "D65_WHITE", "rgb_to_lab", "lab_to_rgb", "ColorSpace", "COLOR_SPACES", "get_color_space"]
 
@@ -330,12 +330,6 @@ def _check_range(value_range: Sequence[float], name: str) -> tuple[float, float]
     return low, high
 
 
-def _check_step(step: float, name: str = "step") -> float:
-    if isinstance(step, bool) or not isinstance(step, (int, float)) or not np.isfinite(step) or step <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {step!r}")
-    return float(step)
-
-
 def _grid_values(value_range: tuple[float, float], step: float) -> torch.Tensor:
     """Centres of the cells of width ``step`` tiling [low, high): (M,) float64, M >= 1."""
     low, high = value_range
@@ -353,7 +347,7 @@ def ab_plane(lightness: float, a_range: Sequence[float] = POSTER_A_RANGE,
     column j has a = a_low + (j + 0.5) * step.
     """
     a_range, b_range = _check_range(a_range, "a_range"), _check_range(b_range, "b_range")
-    step = _check_step(step)
+    step = check_positive_number(step, "step")
     a_values, b_values = _grid_values(a_range, step), _grid_values(b_range, step)
     b_grid, a_grid = torch.meshgrid(b_values, a_values, indexing="ij")
     return torch.stack([torch.full_like(a_grid, float(lightness)), a_grid, b_grid])
@@ -371,7 +365,7 @@ def in_srgb_gamut(lab: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
     check_image_batch(lab, "lab", channels=3, allow_unbatched=True)
     if not lab.is_floating_point():
         raise ValueError(f"lab must be a float tensor of Lab values, got dtype {lab.dtype}")
-    _check_step(tol, "tol")
+    check_positive_number(tol, "tol")
     back = rgb_to_lab(lab_to_rgb(lab))
     return (back - lab).abs().amax(dim=-3) <= tol
 
@@ -402,7 +396,7 @@ def overall_reachable_fraction(a_range: Sequence[float] = POSTER_A_RANGE, b_rang
     The mean of :func:`reachable_fractions` over slices at the cell centres of L* in [0, 100]
     (``lightness_step`` apart): the volume fraction of the box that sRGB fills.
     """
-    lightness_step = _check_step(lightness_step, "lightness_step")
+    lightness_step = check_positive_number(lightness_step, "lightness_step")
     lightness_values = _grid_values((0.0, 100.0), lightness_step)
     return float(reachable_fractions(lightness_values.tolist(), a_range, b_range, step).mean())
 

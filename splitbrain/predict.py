@@ -12,7 +12,6 @@ extent and predicts where within it each cell lies.
 """
 from __future__ import annotations
 
-import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +25,7 @@ from ._checks import check_image_batch, check_positive_int
 from .color import ColorSpace, get_color_space
 from .models import DenoisingAutoencoder, corrupt, recompute_batchnorm_statistics
 from .presets import MACHINERY_FIELDS, differing_fields
-from .quantize import ANNEALED_TEMPERATURE, DECODE_MODES, class_distribution, upsample_map
+from .quantize import ANNEALED_TEMPERATURE, check_decoding, class_distribution, upsample_map
 
 UPSAMPLE_MODES = ("bilinear", "nearest")
 
@@ -41,11 +40,7 @@ def _check_model(model: nn.Module) -> None:
 
 
 def _check_decoding(mode: str, temperature: float, upsample: str | None = None) -> None:
-    if mode not in DECODE_MODES:
-        raise ValueError(f"mode must be one of {DECODE_MODES}, got {mode!r}")
-    number = isinstance(temperature, (int, float)) and not isinstance(temperature, bool)
-    if not (number and math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    check_decoding(mode, temperature)
     if upsample is not None and upsample not in UPSAMPLE_MODES:
         raise ValueError(f"upsample must be one of {UPSAMPLE_MODES}, got {upsample!r}")
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_image_batch, check_positive_int, check_ranges
+from ._checks import check_image_batch, check_positive_int, check_positive_number, check_ranges
 from .color import ColorSpace, get_color_space, rgb_to_lab
 
 DECODE_MODES = ("centre", "mean", "annealed")
@@ -45,17 +45,16 @@ def _check_float_batch(x: torch.Tensor, name: str, channels: int) -> None:
         raise ValueError(f"{name} must be a floating-point tensor of channel values, got dtype {x.dtype}")
 
 
-def _check_positive_float(value: float, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-
-
-def _check_mode(mode: str) -> None:
+def check_decoding(mode: str, temperature: float) -> None:
+    """ValueError unless ``mode`` is one of :data:`DECODE_MODES` and ``temperature`` a finite number > 0."""
     if mode not in DECODE_MODES:
         raise ValueError(f"mode must be one of {DECODE_MODES}, got {mode!r}")
+    check_positive_number(temperature, "temperature")
 
 
 def _check_classes(y: torch.Tensor, num_classes: int, name: str = "y") -> None:
+    if not isinstance(y, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(y).__name__}")
     if y.dtype == torch.bool or y.is_floating_point() or y.is_complex():
         raise ValueError(f"{name} class map must be an integer tensor, got dtype {y.dtype}")
     if y.numel() == 0:
@@ -135,8 +134,7 @@ class Quantizer:
         Returns:
             (N, C, H, W) float channel values (float32, or the logits' dtype).
         """
-        _check_mode(mode)
-        _check_positive_float(temperature, "temperature")
+        check_decoding(mode, temperature)
         if not isinstance(y, torch.Tensor):
             raise ValueError(f"y must be a torch.Tensor, got {type(y).__name__}")
         if y.is_floating_point():
@@ -273,7 +271,7 @@ class RescaledQuantizer(_PerChannelBins):
     per_image_ranges = True
 
     def __init__(self, bins: int | Sequence[int], margin: float = 1.0):
-        _check_positive_float(margin, "margin")
+        check_positive_number(margin, "margin")
         super().__init__(_as_bins(bins, None))
         self.margin = float(margin)
 
@@ -453,9 +451,7 @@ def downsample(x: torch.Tensor, grid: int = DEFAULT_GRID) -> torch.Tensor:
     used skimage's anti-aliased resize instead (a Gaussian prefilter and interpolation), which
     gives slightly smoother values.
     """
-    check_image_batch(x, "x")
-    if not x.is_floating_point():
-        raise ValueError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+    _check_float_batch(x, "x", None)
     check_positive_int(grid, "grid")
     height, width = x.shape[-2:]
     if grid > min(height, width):
@@ -483,11 +479,17 @@ def class_distribution(classes: torch.Tensor, num_classes: int) -> torch.Tensor:
     ``classes``: integer tensor of any shape (e.g. (N, H, W) targets), values in [0, num_classes).
     """
     check_positive_int(num_classes, "num_classes")
-    if not isinstance(classes, torch.Tensor):
-        raise ValueError(f"classes must be a torch.Tensor, got {type(classes).__name__}")
     _check_classes(classes, num_classes, "classes")
     counts = torch.bincount(classes.reshape(-1).long(), minlength=num_classes).double()
     return counts / counts.sum()
+
+
+def _normalised(values, name: str) -> torch.Tensor:
+    """``values`` as float64 summing to 1; ValueError unless finite, non-negative, with a positive sum."""
+    p = torch.as_tensor(values, dtype=torch.float64)
+    if not bool(torch.isfinite(p).all()) or bool((p < 0).any()) or float(p.sum()) <= 0:
+        raise ValueError(f"{name} must be finite, non-negative and have a positive sum")
+    return p / p.sum()
 
 
 def _check_prior_centres(prior: torch.Tensor, centres: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -500,11 +502,9 @@ def _check_prior_centres(prior: torch.Tensor, centres: torch.Tensor) -> tuple[to
     if centres.dim() != 2 or centres.shape[0] != prior.shape[0]:
         raise ValueError(f"centres must have shape (K, C) with K = {prior.shape[0]} (the length of prior), "
                          f"got shape {tuple(centres.shape)}")
-    if not bool(torch.isfinite(prior).all()) or bool((prior < 0).any()) or float(prior.sum()) <= 0:
-        raise ValueError("prior must be finite, non-negative and have a positive sum")
     if not bool(torch.isfinite(centres).all()):
         raise ValueError("centres contains NaN or infinite values")
-    return prior / prior.sum(), centres
+    return _normalised(prior, "prior"), centres
 
 
 def smooth_distribution(prior: torch.Tensor, centres: torch.Tensor, sigma: float = 5.0) -> torch.Tensor:
@@ -687,10 +687,7 @@ def poster_quantizers(space_name: str, bins1: int = 100, bins2: int = 10) -> tup
 
 def entropy_bits(distribution) -> float:
     """Shannon entropy in bits of a distribution over classes, (K,) non-negative (normalised here)."""
-    p = torch.as_tensor(distribution, dtype=torch.float64).reshape(-1)
-    if p.numel() == 0 or not bool(torch.isfinite(p).all()) or bool((p < 0).any()) or float(p.sum()) <= 0:
-        raise ValueError("distribution must be non-empty, finite, non-negative and have a positive sum")
-    p = p / p.sum()
+    p = _normalised(distribution, "distribution").reshape(-1)
     p = p[p > 0]
     return float(-(p * p.log2()).sum())
 
@@ -703,13 +700,9 @@ def class_statistics(classes: torch.Tensor, num_classes: int) -> tuple[torch.Ten
     [0, log2 of distinct]).
     """
     check_positive_int(num_classes, "num_classes")
-    if not isinstance(classes, torch.Tensor) or classes.dim() != 3 or classes.numel() == 0:
-        raise ValueError(f"classes must be a non-empty (N, H, W) tensor, got {getattr(classes, 'shape', classes)!r}")
-    if classes.is_floating_point() or classes.dtype == torch.bool:
-        raise ValueError(f"classes must be an integer tensor, got dtype {classes.dtype}")
-    low, high = int(classes.min()), int(classes.max())
-    if low < 0 or high >= num_classes:
-        raise ValueError(f"classes must lie in [0, {num_classes}), got values in [{low}, {high}]")
+    _check_classes(classes, num_classes, "classes")
+    if classes.dim() != 3:
+        raise ValueError(f"classes must be a non-empty (N, H, W) tensor, got shape {tuple(classes.shape)}")
     flat = classes.reshape(classes.shape[0], -1).long()
     counts = torch.zeros(flat.shape[0], num_classes, dtype=torch.float64)
     counts.scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.float64))
@@ -735,8 +728,7 @@ def example_logits(ab: torch.Tensor, centres: torch.Tensor, prior: torch.Tensor,
     if centres.dim() != 2 or centres.shape[1] != 2 or prior.numel() != centres.shape[0]:
         raise ValueError(f"centres must be (K, 2) and prior (K,), "
                          f"got shapes {tuple(centres.shape)} and {tuple(prior.shape)}")
-    if not (isinstance(sigma, (int, float)) and sigma > 0):
-        raise ValueError(f"sigma must be a number > 0, got {sigma!r}")
+    check_positive_number(sigma, "sigma")
     if not (isinstance(prior_weight, (int, float)) and 0 <= prior_weight < 1):
         raise ValueError(f"prior_weight must be a number in [0, 1), got {prior_weight!r}")
     values = ab.double().permute(0, 2, 3, 1)  # (N, H, W, 2)
