@@ -304,8 +304,10 @@ COLOR_SPACES: dict[str, ColorSpace] = {
 }
 
 
-def get_color_space(name: str) -> ColorSpace:
-    """The :class:`ColorSpace` called ``name``, one of "lab", "rescaled_lab", "rgb"."""
+def get_color_space(name: str | ColorSpace) -> ColorSpace:
+    """The :class:`ColorSpace` called ``name``, one of "lab", "rescaled_lab", "rgb" (a ColorSpace is returned as is)."""
+    if isinstance(name, ColorSpace):
+        return name
     if not isinstance(name, str) or name not in COLOR_SPACES:
         raise ValueError(f"name must be one of {', '.join(map(repr, COLOR_SPACES))}, got {name!r}")
     return COLOR_SPACES[name]

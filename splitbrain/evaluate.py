@@ -112,7 +112,7 @@ _EXTRACTORS = {SplitBrainNet: SplitBrainFeatures, DenoisingAutoencoder: Autoenco
 
 def feature_extractor(model: nn.Module, color_space: str | ColorSpace) -> FeatureExtractor:
     """The :class:`FeatureExtractor` for ``model`` (a SplitBrainNet or a DenoisingAutoencoder)."""
-    space = get_color_space(color_space) if isinstance(color_space, str) else color_space
+    space = get_color_space(color_space)
     for kind, extractor in _EXTRACTORS.items():
         if isinstance(model, kind):
             return extractor(model, space)

@@ -224,11 +224,6 @@ def matching_checkpoint(path: str | os.PathLike, config, ignore: Iterable[str] =
 # denoising autoencoders
 
 
-def as_color_space(space: str | ColorSpace) -> ColorSpace:
-    """A :class:`~splitbrain.color.ColorSpace` from its name (or itself)."""
-    return get_color_space(space) if isinstance(space, str) else space
-
-
 def as_image_batch(rgb: torch.Tensor, name: str = "rgb") -> torch.Tensor:
     """(N, 3, H, W) from an image (3, H, W) or a batch, checked."""
     check_image_batch(rgb, name, channels=3, allow_unbatched=True)
@@ -246,7 +241,7 @@ def corrupt_for_display(rgb: torch.Tensor, noise: str, level: float, space: str 
     normalised units; salt and pepper at -1 and +1; seeded by ``seed`` on a fresh CPU generator),
     then converted back and clipped. In RGB, masked pixels are mid-grey, salt white, pepper black.
     """
-    space = as_color_space(space)
+    space = get_color_space(space)
     batch = as_image_batch(rgb).cpu()
     clean = space.inputs(batch)
     generator = torch.Generator().manual_seed(seed)
@@ -267,7 +262,7 @@ def reconstruction_examples(model: DenoisingAutoencoder, rgb: torch.Tensor, spac
     """
     if not isinstance(model, DenoisingAutoencoder):
         raise ValueError(f"model must be a DenoisingAutoencoder, got {type(model).__name__}")
-    space = as_color_space(space)
+    space = get_color_space(space)
     device = next(model.parameters()).device
     batch = as_image_batch(rgb).to(device)
     clean = space.inputs(batch)
@@ -299,7 +294,7 @@ def refresh_dae_batchnorm(model: DenoisingAutoencoder, rgb: torch.Tensor, space:
         raise ValueError(f"model must be a DenoisingAutoencoder, got {type(model).__name__}")
     check_image_batch(rgb, "rgb", channels=3)
     check_positive_int(batch_size, "batch_size")
-    space = as_color_space(space)
+    space = get_color_space(space)
     device = _model_device(model)
     return recompute_batchnorm_statistics(model, rgb.split(batch_size),
                                           lambda chunk: model(space.inputs(chunk.to(device))))

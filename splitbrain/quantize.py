@@ -627,7 +627,7 @@ def quantization_error(rgb: torch.Tensor, quantizer: str | Quantizer = "lab", gr
         space, quantizer = quantizer, poster_quantizers(quantizer)[1]
     elif not isinstance(quantizer, Quantizer):
         raise ValueError(f"quantizer must be a colour space name or a Quantizer, got {type(quantizer).__name__}")
-    space = get_color_space(space or "lab") if not isinstance(space, ColorSpace) else space
+    space = get_color_space(space or "lab")
     if upsample not in ("nearest", "bilinear"):
         raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {upsample!r}")
     unit_rgb = _as_unit_rgb(rgb, "rgb").float()

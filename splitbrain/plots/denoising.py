@@ -13,9 +13,9 @@ from matplotlib.ticker import MaxNLocator
 
 from .._checks import check_positive_int
 from . import grid_cell_inches
-from ..color import ColorSpace
+from ..color import ColorSpace, get_color_space
 from ..models import NOISE_NAMES, level_label
-from ..predict import as_color_space, as_image_batch, corrupt_for_display
+from ..predict import as_image_batch, corrupt_for_display
 
 __all__ = ["plot_corruptions", "plot_reconstructions", "plot_loss_curves", "plot_probe_by_layer"]
 
@@ -53,7 +53,7 @@ def plot_corruptions(rgb: torch.Tensor, noises: Sequence[str], levels: Sequence[
         for column, level in enumerate(levels, start=1):
             _show(axes[row, column], corrupt_for_display(image, noise, level, space, seed)[0])
             axes[row, column].set_title(level_label(noise, level), fontsize="small")
-    name = as_color_space(space).name
+    name = get_color_space(space).name
     where = f"{name.upper()} (masking: grey, salt: white, pepper: black)" if name == "rgb" else name
     fig.suptitle(f"Corruptions of one {image.shape[-1]} px crop, applied in normalised {where}")
     return fig
