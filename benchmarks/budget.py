@@ -25,15 +25,16 @@ bound: no run reaches the peak). The peaks come from ``results/reference/gpu_pea
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from splitbrain.experiments.grids import Grid, Run, get_grid
+from splitbrain.flops import COUNT_BATCH, count_flops, meta_network, pretext_flops_per_image, pretrain_images
 from splitbrain.presets import MODEL_FIELDS, EvalConfig, PretrainConfig
 from splitbrain.results import ARCH_LABELS
 
@@ -59,30 +60,9 @@ REFERENCE_GPU = "NVIDIA T4"
 # FLOPs per image
 
 
-def _count(step) -> int:
-    """FLOPs of ``step()`` (convolutions and matrix products, forward and backward)."""
-    with FlopCounterMode(display=False) as counter:
-        step()
-    return counter.get_total_flops()
-
-
-def _meta_network(config: PretrainConfig) -> nn.Module:
-    from splitbrain.models import build_model, build_targets_for
-
-    targets = None if config.method == "dae" else build_targets_for(config)
-    with torch.device("meta"):
-        return build_model(config, targets)
-
-
 def _trunk_inputs(extractor, batch: int, size: int) -> list[torch.Tensor]:
     """Meta inputs of each trunk: (batch, trunk.in_channels, size, size)."""
     return [torch.empty(batch, trunk.in_channels, size, size, device="meta") for trunk in extractor.trunks]
-
-
-def _trunk_inputs_of_pair(network: nn.Module, batch: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Meta inputs of a SplitBrainNet's two halves (their trunks' input channels)."""
-    return tuple(torch.empty(batch, half.trunk.in_channels, size, size, device="meta")
-                 for half in (network.half1, network.half2))
 
 
 def _run_trunks(extractor, inputs: Sequence[torch.Tensor], last: str) -> list[tuple[str, torch.Tensor]]:
@@ -134,20 +114,9 @@ def _count_image_costs(pretrain_config: PretrainConfig, eval_config: EvalConfig,
 
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    batch = 2  # counts are exact multiples of the batch; 2 keeps BatchNorm's training mode valid
-    network = _meta_network(pretrain_config)
-    size = pretrain_config.image_size
-
-    def pretext_step() -> None:
-        if pretrain_config.method == "dae":
-            outputs = (network(torch.empty(batch, 3, size, size, device="meta")),)
-        else:
-            inputs = _trunk_inputs_of_pair(network, batch, size)
-            outputs = network(*inputs)
-        sum(output.float().sum() for output in outputs).backward()
-
-    pretrain = _count(pretext_step) // batch if pretrains else 0
-    network.zero_grad(set_to_none=True)
+    batch = COUNT_BATCH
+    network = meta_network(pretrain_config)
+    pretrain = pretext_flops_per_image(pretrain_config, network) if pretrains else 0
 
     extractor = feature_extractor(network, pretrain_config.color_space)
     layers = list(eval_config.layers or extractor.feature_layers)
@@ -166,7 +135,7 @@ def _count_image_costs(pretrain_config: PretrainConfig, eval_config: EvalConfig,
                 dims[layer] = pool_features(torch.empty(1, channels, shape[2], shape[3], device="meta"),
                                             eval_config.max_dim).shape[1]
 
-    features = _count(extract) // batch
+    features = count_flops(extract) // batch
 
     last = extractor.feature_layers[-1]
     channels = sum(trunk.layer_channels[network.resolve_layer(last)] for trunk in extractor.trunks)
@@ -181,8 +150,8 @@ def _count_image_costs(pretrain_config: PretrainConfig, eval_config: EvalConfig,
             if grad:
                 logits.float().sum().backward()
 
-    finetune_step = _count(lambda: classifier(True)) // batch
-    finetune_forward = _count(lambda: classifier(False)) // batch
+    finetune_step = count_flops(lambda: classifier(True)) // batch
+    finetune_forward = count_flops(lambda: classifier(False)) // batch
     return ImageCosts(pretrain, features, dims, finetune_step, finetune_forward)
 
 
@@ -222,19 +191,27 @@ def planned_images(grid: Grid, run: Run) -> ImageCounts:
         if config.data not in SPLIT_SIZES:
             raise ValueError(f"planned image counts need a dataset of fixed size ({', '.join(SPLIT_SIZES)}); "
                              f"grid {grid.name!r} uses {config.data!r} for {role}: take the counts from its records")
-    splits = STANDARD_SPLITS[eval_config.data]
-    sizes = SPLIT_SIZES[eval_config.data]
+    return evaluation_images(eval_config, pretrain_images(pretrain_config))
 
-    def capped(size: int, cap: int | None) -> int:
-        return size if cap is None else min(size, cap)
 
-    steps = pretrain_config.train_length // pretrain_config.batch_size  # the loader drops the last partial batch
-    if pretrain_config.max_steps_per_epoch is not None:
-        steps = min(steps, pretrain_config.max_steps_per_epoch)
-    return ImageCounts(pretrain=pretrain_config.epochs * steps * pretrain_config.batch_size,
-                       train=capped(sizes[splits.probe_train], eval_config.max_train_images),
-                       test=capped(sizes[splits.evaluate], eval_config.max_test_images),
-                       num_classes=DATASET_CLASSES[eval_config.data])
+def evaluation_images(eval_config: EvalConfig, pretrain: int = 0) -> ImageCounts:
+    """The probe-training and held-out image counts of ``eval_config``: its dataset's split sizes
+    (:data:`SPLIT_SIZES`) capped by ``max_train_images`` / ``max_test_images``; for a dataset whose
+    size depends on its files, the caps themselves (ValueError when a cap is missing)."""
+    from splitbrain.data import STANDARD_SPLITS
+
+    def capped(split: str, cap: int | None) -> int:
+        if eval_config.data in SPLIT_SIZES:
+            size = SPLIT_SIZES[eval_config.data][getattr(STANDARD_SPLITS[eval_config.data], split)]
+            return size if cap is None else min(size, cap)
+        if cap is None:
+            raise ValueError(f"the size of {eval_config.data!r} depends on its files: give max_train_images and "
+                             f"max_test_images to count it")
+        return cap
+
+    return ImageCounts(pretrain=pretrain, train=capped("probe_train", eval_config.max_train_images),
+                       test=capped("evaluate", eval_config.max_test_images),
+                       num_classes=DATASET_CLASSES.get(eval_config.data, 10))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -368,12 +345,135 @@ def budget_report(grid: Grid, peaks: Mapping[str, Mapping[str, float]], gpu: str
     return bound_sentence(rows, grid, gpu, peaks[gpu]["fp16_tflops"]) + "\n\n" + cost_table(rows).to_markdown() + "\n"
 
 
+# ----------------------------------------------------------------------------------------------
+# Chapters on a GPU
+
+
+CHAPTER_PRESETS = ("colab", "paper")
+"""The GPU presets the chapters' estimates are counted for (their datasets' sizes are fixed)."""
+ASSUMED_EFFICIENCY: dict[str, tuple[float, float]] = {"NVIDIA T4": (0.10, 0.40), "NVIDIA H100 SXM": (0.03, 0.20)}
+"""GPU -> (low, high) fraction of its fp16 tensor peak a chapter is assumed to sustain: an assumption,
+not a measurement. The book's networks are small (SimpleNet at 96 px), so a step is short and
+kernel launches, the colour conversion and data loading, which the FLOP count leaves out, take a
+large share of it; an H100 is filled by them even less than a T4."""
+ESTIMATE_RECORD = Path("estimates") / "chapter-gpu-times.json"
+"""The committed estimate, in the results folder (the book's run-time and instructor pages read it)."""
+
+
+def notebook_parameters(chapter: str, root: Path = Path(".")) -> dict[str, Any]:
+    """The literal values of the ``parameters`` cell of ``notebooks/<chapter>.py`` (a jupytext
+    percent notebook): the chapter's own per-preset settings, read from the one place they are
+    written."""
+    import ast
+
+    text = (root / "notebooks" / f"{chapter}.py").read_text()
+    cells = text.split("\n# %%")
+    cell = next(cell for cell in cells if cell.lstrip().startswith('tags=["parameters"]'))
+    body = cell.split("\n", 1)[1]
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(body).body
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
+
+
+def _probe(pretrain_config: PretrainConfig, eval_config: EvalConfig, kind: str) -> int:
+    return stage_flops(pretrain_config, eval_config, kind, evaluation_images(eval_config))["probe"]
+
+
+def _shipped_probes(names: Sequence[str], eval_config: EvalConfig | None = None) -> int:
+    """FLOPs of probing the shipped networks ``names`` and their random-init floors at the layer
+    their runs chose: with their runs' own probe (chapter 8), or with ``eval_config`` (chapter 6)."""
+    from dataclasses import replace
+
+    from splitbrain.weights import PRETRAINED, pretrained, probe_config
+
+    total = 0
+    for name in names:
+        _, network = pretrained(name, download=False)
+        config = (probe_config(name, download=False) if eval_config is None
+                  else replace(eval_config, layers=(PRETRAINED[name].probe_layer,)))
+        total += sum(_probe(network, config, kind) for kind in ("splitbrain", "random"))
+    return total
+
+
+def chapter_flops(preset: str, root: Path = Path(".")) -> dict[str, dict[str, int]]:
+    """Counted FLOPs of chapters 5-8 run with ``preset`` on a fresh runtime (as on Colab, where
+    chapters 6 and 7 pretrain chapter 5's network again): chapter -> {"pretrain", "probe",
+    "finetune", "repeats_chapter_5"} (the last: the share of "pretrain" that repeats chapter 5).
+    Chapters 1-4 train nothing. Not counted: figures, BatchNorm refreshes, chapter 5's held-out
+    colourisations (forward passes over a few hundred images)."""
+    from splitbrain.flops import pretrain_flops
+    from splitbrain.presets import get_eval_preset, get_preset
+
+    pair = get_preset(preset)
+    evaluation = get_eval_preset(preset)
+    chapter5 = pretrain_flops(pair)
+    work = {"05_pretraining": {"pretrain": chapter5, "probe": 0, "finetune": 0, "repeats_chapter_5": 0}}
+
+    counts = evaluation_images(evaluation)
+    tuned = {kind: stage_flops(pair, evaluation, kind, counts) for kind in ("splitbrain", "random")}
+    shipped = notebook_parameters("06_probes_and_finetuning", root)["SHIPPED"]
+    work["06_probes_and_finetuning"] = {
+        "pretrain": chapter5, "probe": sum(flops["probe"] for flops in tuned.values()) + _shipped_probes([shipped],
+                                                                                                         evaluation),
+        "finetune": sum(flops["finetune"] for flops in tuned.values()), "repeats_chapter_5": chapter5}
+
+    chapter7 = notebook_parameters("07_denoising_baseline", root)
+    own = chapter7["PRETRAIN"].get(preset, {})
+    daes = [get_preset(preset, **own, method="dae", width="full", color_space=chapter7["COLOR_SPACE"], noise=noise,
+                       noise_level=chapter7["NOISE_LEVELS"][noise]) for noise in chapter7["NOISES"]]
+    split = get_preset(preset, **{key: value for key, value in own.items() if key in ("image_size", "grid")})
+    probe_config = get_eval_preset(preset, **chapter7["PROBE"].get(preset, {}))
+    split_again = pretrain_flops(split)
+    work["07_denoising_baseline"] = {
+        "pretrain": sum(pretrain_flops(dae) for dae in daes) + split_again,
+        "probe": (sum(_probe(dae, probe_config, "dae") for dae in daes) + _probe(daes[0], probe_config, "random")
+                  + _probe(split, probe_config, "splitbrain") + _probe(split, probe_config, "random")),
+        "finetune": 0, "repeats_chapter_5": split_again}
+    from splitbrain.weights import PRETRAINED
+
+    work["08_results"] = {"pretrain": 0, "probe": _shipped_probes(list(PRETRAINED)), "finetune": 0,
+                          "repeats_chapter_5": 0}
+    return work
+
+
+def minutes_range(flops: float, gpu: str, peaks: Mapping[str, Mapping[str, float]]) -> tuple[float, float]:
+    """(fewest, most) minutes ``flops`` take on ``gpu`` at the high and low end of its
+    :data:`ASSUMED_EFFICIENCY`."""
+    low, high = ASSUMED_EFFICIENCY[gpu]
+    peak = peaks[gpu]["fp16_tflops"] * 1e12
+    return minutes_at(flops, peak * high), minutes_at(flops, peak * low)
+
+
+def chapter_estimate(peaks: Mapping[str, Mapping[str, float]], root: Path = Path(".")) -> dict[str, Any]:
+    """The estimate record: per preset and chapter the counted FLOPs and, per GPU of
+    :data:`ASSUMED_EFFICIENCY`, the minutes at its assumed efficiency range, with the assumptions."""
+    presets = {}
+    for preset in CHAPTER_PRESETS:
+        chapters = {}
+        for chapter, stages in chapter_flops(preset, root).items():
+            total = stages["pretrain"] + stages["probe"] + stages["finetune"]
+            chapters[chapter] = {"flops": stages, "total_flops": total,
+                                 "minutes": {gpu: list(minutes_range(total, gpu, peaks)) for gpu in ASSUMED_EFFICIENCY},
+                                 "repeat_minutes": {gpu: list(minutes_range(stages["repeats_chapter_5"], gpu, peaks))
+                                                    for gpu in ASSUMED_EFFICIENCY}}
+        presets[preset] = chapters
+    return {"kind": "gpu-estimate", "what": "chapter minutes on a GPU estimated from counted FLOPs (not measured)",
+            "counted": "convolutions and matrix products, forward and backward (torch FlopCounterMode on meta networks)",
+            "not_counted": "colour conversion, losses, optimiser updates, data loading, dataset download, figures",
+            "efficiency": {gpu: {"low": low, "high": high, "fp16_tflops": peaks[gpu]["fp16_tflops"]}
+                           for gpu, (low, high) in ASSUMED_EFFICIENCY.items()},
+            "fresh_runtime": True, "presets": presets}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The budget's options."""
     parser.add_argument("--grid", default="stl10-colab", help="the grid to count (its datasets must have fixed sizes)")
     parser.add_argument("--gpu", default=REFERENCE_GPU, help="a GPU of the reference table of peaks")
     parser.add_argument("--results", default="results", help="the results folder (reference tables, records)")
     parser.add_argument("--write", metavar="FILE", help="replace the section between the grid's budget markers in FILE")
+    parser.add_argument("--chapters", action="store_true",
+                        help=f"estimate the chapters' GPU minutes instead (printed as JSON; with --write-estimate "
+                             f"saved as <results>/{ESTIMATE_RECORD.as_posix()}, the record the book shows)")
+    parser.add_argument("--write-estimate", action="store_true", help="with --chapters: save the estimate record")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -381,6 +481,17 @@ def run_command(args: argparse.Namespace) -> int:
     from splitbrain.sections import write_section
 
     peaks = read_gpu_peaks(Path(args.results) / "reference" / GPU_PEAKS_CSV)
+    if args.chapters:
+        text = json.dumps(chapter_estimate(peaks), indent=1) + "\n"
+        if args.write_estimate:
+            from splitbrain.files import atomic_write_text
+
+            path = Path(args.results) / ESTIMATE_RECORD
+            path.parent.mkdir(parents=True, exist_ok=True)
+            print(f"estimate written to {atomic_write_text(path, text)}")
+        else:
+            print(text, end="")
+        return 0
     section = budget_report(get_grid(args.grid), peaks, args.gpu)
     if args.write is None:
         print(section, end="")

@@ -11,7 +11,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -23,15 +23,8 @@
 #
 # **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/02_quantization.ipynb)**
 #
-# **Needs:** a CPU is enough (no training here); about a minute with `smoke`, a few minutes with
-# `cpu` (more crops for the statistics).
-#
-# **You should see:** three sets of colour bins on the ab plane (the poster's uniform 10 x 10
-# grid, the 313 in-gamut bins of Zhang et al., and the 309 this package derives from the sRGB
-# gamut); how few of them real photographs use; a small table of what quantizing costs in
-# CIEDE2000; the poster's figure "original / downsampled 12x12 / reconstruction"; and a worked
-# example of the per-pixel cross-entropy loss and of three ways to turn a predicted
-# distribution back into a colour.
+# **Needs:** a CPU is enough (no training here; `cpu` gathers more crops for the statistics than
+# `smoke`).
 
 # %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
@@ -40,6 +33,20 @@ import importlib.util, subprocess, sys
 if importlib.util.find_spec("splitbrain") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/splitbrain-book/splitbrain"], check=True)
+
+# %% tags=["remove-input"]
+from splitbrain.chapter_times import needs
+from splitbrain.notebook import prose
+
+prose("**Time:** " + needs("02_quantization"))
+
+# %% [markdown]
+# **You should see:** three sets of colour bins on the ab plane (the poster's uniform 10 x 10
+# grid, the 313 in-gamut bins of Zhang et al., and the 309 this package derives from the sRGB
+# gamut); how few of them real photographs use; a small table of what quantizing costs in
+# CIEDE2000; the poster's figure "original / downsampled 12x12 / reconstruction"; and a worked
+# example of the per-pixel cross-entropy loss and of three ways to turn a predicted
+# distribution back into a colour.
 
 # %% tags=["parameters"]
 PRESET = "auto"

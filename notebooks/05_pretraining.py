@@ -24,14 +24,7 @@
 # **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/05_pretraining.ipynb)**
 #
 # **Needs:** a GPU when there is one (the `colab` preset: STL-10 at 96 px, fetched only with
-# `DOWNLOAD = True`, 2.5 GB; without it the embedded photographs stand in), else a CPU: under a minute with `smoke`, a few minutes with `cpu` (the book's run-time page
-# has the measured times).
-#
-# **You should see:** both halves' losses falling below the loss of a constant guess;
-# held-out photographs coloured by the network after its first and its last epoch, each with its
-# CIEDE2000 distance to the original (whether the last epoch's colours are closer on average
-# differs from run to run at these budgets: the chapter says which it is in yours); and the
-# lightness the other half predicts from colour alone.
+# `DOWNLOAD = True`, 2.5 GB; without it the embedded photographs stand in), else a CPU.
 
 # %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
@@ -40,6 +33,19 @@ import importlib.util, subprocess, sys
 if importlib.util.find_spec("splitbrain") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/splitbrain-book/splitbrain"], check=True)
+
+# %% tags=["remove-input"]
+from splitbrain.chapter_times import needs
+from splitbrain.notebook import prose
+
+prose("**Time:** " + needs("05_pretraining"))
+
+# %% [markdown]
+# **You should see:** both halves' losses falling below the loss of a constant guess;
+# held-out photographs coloured by the network after its first and its last epoch, each with its
+# CIEDE2000 distance to the original (whether the last epoch's colours are closer on average
+# differs from run to run at these budgets: the chapter says which it is in yours); and the
+# lightness the other half predicts from colour alone.
 
 # %% tags=["parameters"]
 PRESET = "auto"

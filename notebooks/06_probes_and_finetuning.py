@@ -24,16 +24,10 @@
 # **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/06_probes_and_finetuning.ipynb)**
 #
 # **Needs:** a GPU when there is one (the `colab` preset probes and fine-tunes on STL-10, fetched
-# only with `DOWNLOAD = True`, 2.5 GB; without it the embedded photographs stand in), else a CPU: under a minute with `smoke`, a few minutes with `cpu`. The chapter reuses chapter
-# 5's pretrained network when chapter 5 ran before it with the same preset; otherwise it
-# pretrains the same network first, which takes as long again.
-#
-# **You should see:** linear-probe accuracy at every layer of the pretrained network next to
-# the same network at random initialisation; one fine-tuning step written out and checked
-# against the package; the accuracy of the whole network fine-tuned with a classifier on top,
-# from both starting points; the gap that pretraining opens, with the reasons it is a weak test
-# on the embedded photographs; and, from the book's CIFAR-10 records, how that gap depends on
-# the number of labelled images.
+# only with `DOWNLOAD = True`, 2.5 GB; without it the embedded photographs stand in), else a CPU.
+# The chapter reuses chapter 5's pretrained network when chapter 5 ran before it in the same
+# folder with the same preset; otherwise, and always on a fresh Colab runtime, it pretrains the
+# same network first.
 
 # %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
@@ -42,6 +36,20 @@ import importlib.util, subprocess, sys
 if importlib.util.find_spec("splitbrain") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/splitbrain-book/splitbrain"], check=True)
+
+# %% tags=["remove-input"]
+from splitbrain.chapter_times import needs
+from splitbrain.notebook import prose
+
+prose("**Time:** " + needs("06_probes_and_finetuning", repeats_chapter_5=True))
+
+# %% [markdown]
+# **You should see:** linear-probe accuracy at every layer of the pretrained network next to
+# the same network at random initialisation; one fine-tuning step written out and checked
+# against the package; the accuracy of the whole network fine-tuned with a classifier on top,
+# from both starting points; the gap that pretraining opens, with the reasons it is a weak test
+# on the embedded photographs; and, from the book's CIFAR-10 records, how that gap depends on
+# the number of labelled images.
 
 # %% tags=["parameters"]
 PRESET = "auto"

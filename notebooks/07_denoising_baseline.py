@@ -23,18 +23,10 @@
 #
 # **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/07_denoising_baseline.ipynb)**
 #
-# **Needs:** a CPU is enough; under a minute with `smoke`, a few minutes with `cpu` (three
-# autoencoders are pretrained, each with about the compute of chapter 5's split-brain pair,
-# chapter 5's pair is reused or pretrained again, and five networks are probed). With `colab` and `DOWNLOAD = True`
-# the STL-10 images are downloaded first (2.5 GB) and each autoencoder trains on 25,600 of them at 96 px; that
-# run has not been timed yet.
-#
-# **You should see:** one crop under masking, salt-and-pepper and Gaussian noise at four
-# levels; a table showing that a full-width autoencoder's features are exactly as wide as a
-# half-width split-brain pair's; the training loss of one denoising autoencoder per noise type;
-# what each of them makes of corrupted held-out crops; and the linear probe of chapter 6 on
-# their features, next to chapter 5's split-brain pair and the same encoder left at its random
-# initialisation.
+# **Needs:** a CPU is enough with `smoke` and `cpu`; with `colab`, a GPU, and `DOWNLOAD = True`
+# fetches STL-10 first (2.5 GB). Three autoencoders are pretrained, chapter 5's split-brain pair
+# is reused when chapter 5 ran before it in the same folder with the same preset (otherwise,
+# and always on a fresh Colab runtime, it is pretrained again), and six networks are probed.
 
 # %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
@@ -43,6 +35,20 @@ import importlib.util, subprocess, sys
 if importlib.util.find_spec("splitbrain") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/splitbrain-book/splitbrain"], check=True)
+
+# %% tags=["remove-input"]
+from splitbrain.chapter_times import needs
+from splitbrain.notebook import prose
+
+prose("**Time:** " + needs("07_denoising_baseline", repeats_chapter_5=True))
+
+# %% [markdown]
+# **You should see:** one crop under masking, salt-and-pepper and Gaussian noise at four
+# levels; a table showing that a full-width autoencoder's features are exactly as wide as a
+# half-width split-brain pair's; the training loss of one denoising autoencoder per noise type;
+# what each of them makes of corrupted held-out crops; and the linear probe of chapter 6 on
+# their features, next to chapter 5's split-brain pair and the same encoder left at its random
+# initialisation.
 
 # %% tags=["parameters"]
 PRESET = "auto"
@@ -58,8 +64,8 @@ COLOR_SPACE = "rgb"  # the poster's DAE baseline works on RGB
 # autoencoder with its decoder costs 3.4 times the FLOPs of chapter 5's half-width split-brain
 # pair per image (2.2 against 0.65 GFLOP at 32 px, benchmarks/budget.py), so with
 # `cpu` each one sees 5 epochs of 10 batches of 64 crops: 3,200 crops, about the compute of
-# chapter 5's 10,240. `colab` keeps a short run (chapter 5's 400k images would take 3.4 times
-# as long again per autoencoder); `smoke` is a seconds-long check.
+# chapter 5's 10,240. `colab` keeps a short run, far below its pair's compute (the chapter prints
+# the ratio it counts); `smoke` is a seconds-long check.
 PRETRAIN = {
     "smoke": {"epochs": 1, "max_steps_per_epoch": 2, "batch_size": 16, "image_size": 16, "grid": 4},
     "cpu": {"epochs": 5, "max_steps_per_epoch": 10, "batch_size": 64},
@@ -92,6 +98,7 @@ from splitbrain.checkpoint import model_from_checkpoint, read_metrics
 from splitbrain.comparisons import binomial_standard_error, floor_rows, floor_sentence
 from splitbrain.data import EMBEDDED_PHOTOS, EmbeddedPhotos
 from splitbrain.evaluate import build_eval_datasets, linear_probe
+from splitbrain.flops import pretext_flops_per_image, pretrain_images
 from splitbrain.networks import load_network
 from splitbrain.models import NOISE_NAMES, DenoisingAutoencoder, SplitBrainNet, count_parameters, level_label
 from splitbrain.notebook import chapter_setup, glue, prose
@@ -114,6 +121,10 @@ configs = {
 }
 eval_config = get_eval_preset(ctx.preset, **{**PROBE[ctx.preset], **ctx.eval_data}, seed=SEED, progress=False,
                               verbose=False)
+# Chapter 5's split-brain pair at the autoencoders' image size: the network they are the baseline for.
+split_config = get_preset(ctx.preset, **ctx.data, seed=SEED, out="runs/07_denoising/splitbrain", device=str(ctx.device),
+                          progress=False, verbose=False,
+                          **{key: value for key, value in PRETRAIN[ctx.preset].items() if key in ("image_size", "grid")})
 labels = {noise: f"{NOISE_NAMES[noise]}, {level_label(noise, NOISE_LEVELS[noise])}" for noise in NOISES}
 first = configs[NOISES[0]]
 print(f"each autoencoder: {first.arch}, width {first.width!r}, {first.color_space.upper()}, "
@@ -182,14 +193,15 @@ task does.
 # A fair baseline has a representation of the same size. A split-brain pair of half-width
 # halves (`width="half"`, the paper's choice) concatenates two trunks of half the channels, so
 # its layers are exactly as wide as one standard network. That is why the autoencoder is built
-# with `width="full"`: one standard-width trunk. The table compares them layer by layer at this
+# with `width="full"`: one standard-width trunk. (The `colab` preset's pair has full-width halves;
+# the table then shows what that changes.) The table compares them layer by layer at this
 # preset's input size (channels: both halves together for the pair; parameters: the layer's
 # convolution and BatchNorm weights).
 
 # %%
 dae_model = DenoisingAutoencoder(first.arch, width="full", input_size=first.image_size, grid=first.grid)
-split_pair = SplitBrainNet(first.arch, in_channels=(1, 2), width="half", grid=first.grid,
-                           input_size=first.image_size)
+split_pair = SplitBrainNet(split_config.arch, in_channels=(1, 2), width=split_config.width, grid=split_config.grid,
+                           input_size=split_config.image_size)
 widths = width_rows(dae_model, split_pair, first.image_size)
 same_width = all(row["dae_channels"] == row["pair_channels"] for row in widths)
 encoder_params = count_parameters(dae_model.encoder)
@@ -197,24 +209,28 @@ pair_trunk_params = count_parameters(split_pair.half1.trunk) + count_parameters(
 Table(widths, ["layer", "dae_channels", "pair_channels", "dae_params", "pair_params", "params_ratio"],
       {"dae_channels": "C, DAE encoder", "pair_channels": "C, split pair (both halves)",
        "dae_params": "parameters, DAE", "pair_params": "parameters, pair", "params_ratio": "ratio"},
-      caption=f"{first.arch}: DAE encoder (width 'full') vs split-brain pair (width 'half'), "
+      caption=f"{first.arch}: DAE encoder (width {first.width!r}) vs split-brain pair (width {split_config.width!r}), "
               f"{first.image_size} px")
 
 # %% tags=["remove-input"]
-glue("dae_same_width", "the same" if same_width else "not the same")
+glue("dae_same_width", "the same at every layer, so a linear probe sees features of the same dimension from both"
+     if same_width else "not the same: each layer of this preset's pair (halves of width "
+     f"{split_config.width!r}) is {widths[0]['pair_channels'] / widths[0]['dae_channels']:g} times as wide as the "
+     "autoencoder's, so its probe reads wider features and the comparison favours the pair")
 glue("dae_encoder_params_millions", encoder_params / 1e6)
 glue("pair_trunk_params_millions", pair_trunk_params / 1e6)
 glue("dae_params_ratio", encoder_params / pair_trunk_params)
 glue("dae_decoder_params_millions", count_parameters(dae_model.decoder) / 1e6)
+glue("dae_bigger", "The baseline is, if anything, the bigger network." if encoder_params >= pair_trunk_params
+     else "Here the pair is the bigger network.")
 prose(r"""
-The channel counts are {dae_same_width} at every layer, so a linear probe sees
-features of the same dimension from both. The weights differ: the encoder has
+The channel counts are {dae_same_width}. The weights differ: the encoder has
 {dae_encoder_params_millions:.2f} million parameters, the pair's two trunks
 {pair_trunk_params_millions:.2f} million, a ratio of
 {dae_params_ratio:.2f}. Each half of the pair only reads its own half of the
 previous layer's channels (chapter 4), so it has about half the connections of a full layer.
 The autoencoder's decoder adds another {dae_decoder_params_millions:.2f} million
-parameters that the probe never uses. The baseline is, if anything, the bigger network.
+parameters that the probe never uses. {dae_bigger}
 """)
 
 # %% [markdown]
@@ -241,9 +257,34 @@ fig
 glue("dae_images_seen", images_seen)
 glue("dae_pretrain_seconds", sum(run.wall_time_s for run in runs.values()),
      seen="three autoencoders' pretraining time, s")
+# Compute per autoencoder against the pair's: images seen x FLOPs of one image's forward and
+# backward pass, counted on the meta device (splitbrain.flops); the ratio decides the wording.
+dae_image_flops, pair_image_flops = pretext_flops_per_image(first), pretext_flops_per_image(split_config)
+pair_images = pretrain_images(split_config)
+compute_ratio = images_seen * dae_image_flops / (pair_images * pair_image_flops)
+glue("dae_gflop", dae_image_flops / 1e9)
+glue("dae_tflop", images_seen * dae_image_flops / 1e12)
+glue("pair_images", pair_images)
+glue("pair_gflop", pair_image_flops / 1e9)
+glue("pair_tflop", pair_images * pair_image_flops / 1e12)
+glue("compute_ratio", compute_ratio)
+if 0.8 <= compute_ratio <= 1.25:
+    verdict, match = "about the same compute", "trained with about the same compute"
+elif compute_ratio < 1:
+    verdict = f"so the comparison is not matched in compute: the pair trained with {1 / compute_ratio:.1f} times as much"
+    match = f"trained with {1 / compute_ratio:.1f} times the compute of each autoencoder"
+else:
+    verdict = f"so the comparison is not matched in compute: each autoencoder trained with {compute_ratio:.1f} times as much"
+    match = f"trained with {1 / compute_ratio:.2f} times the compute of each autoencoder"
+glue("compute_verdict", verdict)
+glue("compute_match", match)
 prose(r"""
 Each autoencoder saw {dae_images_seen} crops, and the three took
-{dae_pretrain_seconds:.0f} s together. The losses are not comparable across
+{dae_pretrain_seconds:.0f} s together. One crop's forward and backward pass costs the
+autoencoder {dae_gflop:.2f} GFLOP and chapter 5's pair {pair_gflop:.2f} GFLOP (convolutions
+and matrix products, counted by `splitbrain.flops`), so each autoencoder spent
+{dae_tflop:.2f} TFLOP against the pair's {pair_tflop:.2f} TFLOP on its
+{pair_images} crops: a ratio of {compute_ratio:.2f}, {compute_verdict}. The losses are not comparable across
 noise types: they measure how far the output is from the clean image, and each noise makes
 that task easier or harder in its own way. What each curve shows is only whether its network
 is learning.
@@ -328,9 +369,6 @@ knowledge of what is in the picture. The probe asks that second question.
 # its own floor: the pair at its random initialisation.
 
 # %%
-split_config = get_preset(ctx.preset, **ctx.data, seed=SEED, out="runs/07_denoising/splitbrain", device=str(ctx.device),
-                          progress=False, verbose=False,
-                          **{key: value for key, value in PRETRAIN[ctx.preset].items() if key in ("image_size", "grid")})
 split_checkpoint = matching_checkpoint(Path(CHAPTER5_RUN) / "checkpoint.pt", split_config)
 if split_checkpoint is None:
     shutil.rmtree(split_config.out, ignore_errors=True)  # this cell's own run folder: a fresh run each time
@@ -396,8 +434,7 @@ held-out ones in {probe_num_classes} classes, the random-init floor is
 {probe_floor_top1:.1f}% top-1. The autoencoders reach
 {probe_top1_masking:.1f}% (masking), {probe_top1_salt_pepper:.1f}%
 (salt-and-pepper) and {probe_top1_gaussian:.1f}% (Gaussian).
-{probe_floor_sentence} Chapter 5's split-brain pair, trained with about the same
-compute, reaches {probe_top1_splitbrain:.1f}% against
+{probe_floor_sentence} Chapter 5's split-brain pair, {compute_match}, reaches {probe_top1_splitbrain:.1f}% against
 {probe_split_floor_top1:.1f}% for the same pair at random initialisation.
 
 How much is noise? An accuracy measured on $n$ test images has a standard error of about

@@ -30,15 +30,12 @@ from typing import Sequence
 
 import yaml
 
-from .files import atomic_write_text
+from .chapter_times import instructor_page, read_estimate, record_runtimes, runtime_page, runtime_records
 from .presets import PRESET_NAMES, resolve_preset_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-RUNTIME_RECORDS = Path("results") / "runtimes"
 STAGED_DIRS = ("book", "results")
 STAGED_FILES = ("_config.yml", "_toc.yml")
-GPU_PRESET = "colab"
-"""The preset a chapter resolves to on a GPU (the run-time page keeps a column for it)."""
 
 
 def toc_files(toc_path: Path) -> list[str]:
@@ -121,6 +118,18 @@ def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | 
     return durations
 
 
+def chapter_title(notebook: Path) -> str:
+    """The first Markdown heading of the notebook at ``notebook`` (its title on the book's pages)."""
+    import nbformat
+
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            match = re.search(r"^# (.+)$", cell.source, re.MULTILINE)
+            if match:
+                return match[1].strip()
+    return notebook.stem
+
+
 def hide_injected_parameters(path: Path) -> None:
     """Tag the cell papermill injects (``# Parameters``, tagged "injected-parameters") with
     "remove-cell", so the book shows only the chapter's own parameters cell."""
@@ -132,115 +141,6 @@ def hide_injected_parameters(path: Path) -> None:
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
     nbformat.write(notebook, path)
-
-
-def machine_description() -> str:
-    """One line naming the machine: CPU count and model, and the GPU when there is one."""
-    import os
-    import platform
-
-    import torch
-
-    text = f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
-    if torch.cuda.is_available():
-        text += f", {torch.cuda.get_device_name(0)}"
-    return text
-
-
-def record_runtimes(root: Path, preset: str, seconds: dict, seen_by_seed: dict[int, dict] | None = None) -> Path:
-    """Save a build's per-chapter wall times, and the "you should see" numbers each seed's run
-    of the chapters recorded, as ``results/runtimes/<preset>.json``.
-
-    seen_by_seed: {seed: {notebook: {name: {"what", "value"}}}}; stored per notebook and name as
-    {"what", "values": one number per seed, in seed order}.
-    """
-    seen_by_seed = seen_by_seed or {}
-    seeds = sorted(seen_by_seed)
-    seen: dict[str, dict] = {}
-    for seed in seeds:
-        for notebook, values in seen_by_seed[seed].items():
-            for name, item in values.items():
-                entry = seen.setdefault(notebook, {}).setdefault(name, {"what": item["what"], "values": []})
-                entry["values"].append(item["value"])
-    record = {"preset": preset, "machine": machine_description(), "date": time.strftime("%Y-%m-%d"),
-              "seconds": seconds, "seeds": seeds, "seen": seen}
-    return atomic_write_text(root / RUNTIME_RECORDS / f"{preset}.json", json.dumps(record, indent=2) + "\n")
-
-
-def runtime_page(records: list[dict]) -> str:
-    """The instructors' runtime page (Markdown): one column of wall times per preset record."""
-    lines = ["# Chapter run times", "",
-             "Wall time papermill measured for executing each chapter, per preset, as recorded by",
-             "`python -m splitbrain.book build --preset NAME --record-runtimes` (kernel start",
-             "included). Use it to plan a lab session.", ""]
-    if not records:
-        return "\n".join(lines + ["No run times have been recorded yet.", ""])
-    chapters = sorted({name for record in records for name in record["seconds"]})
-    gpu_timed = any(r["preset"] == GPU_PRESET for r in records)
-    header = "| chapter | " + " | ".join(f"`{r['preset']}` (s)" for r in records)
-    header += " |" if gpu_timed else f" | Colab GPU (`{GPU_PRESET}`) |"
-    lines += [header, "|---" * (len(records) + 1 + (not gpu_timed)) + "|"]
-    for chapter in chapters:
-        cells = [f"{r['seconds'][chapter]:.0f}" if chapter in r["seconds"] else "" for r in records]
-        cells += [] if gpu_timed else ["not measured"]
-        lines.append(f"| `{chapter}` | " + " | ".join(cells) + " |")
-    totals = [f"**{sum(r['seconds'].values()) / 60:.1f} min**" for r in records] + ([] if gpu_timed else [""])
-    lines.append("| total | " + " | ".join(totals) + " |")
-    lines += ["", "Machines:", ""]
-    lines += [f"- `{r['preset']}`: {r['machine']}, {r['date']}" for r in records]
-    if not gpu_timed:
-        lines.append(f"- `{GPU_PRESET}`: no GPU has run the chapters yet; a run with "
-                     f"`--preset {GPU_PRESET} --record-runtimes` on one fills this column.")
-    return "\n".join(lines + [""])
-
-
-def runtime_records(root: Path) -> list[dict]:
-    """The committed runtime records (``results/runtimes/*.json``), in preset order."""
-    folder = root / RUNTIME_RECORDS
-    order = {name: i for i, name in enumerate(PRESET_NAMES)}
-    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
-    return sorted(records, key=lambda r: order.get(r["preset"], len(order)))
-
-
-SEEN_MARKER = re.compile(r"^<!-- seen: (?P<chapter>[\w.-]+) -->$", re.MULTILINE)
-"""A line of ``book/instructor.md`` replaced at build time by a chapter's recorded numbers."""
-
-
-def _number(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-
-
-def seen_table(chapter: str, records: list[dict]) -> str:
-    """Markdown: the "you should see" numbers the runtime records hold for the notebook named
-    ``chapter`` (e.g. "05_pretraining"), one column per preset, each a range over its seeds."""
-    notebook = f"notebooks/{chapter}.ipynb"
-    columns = [r for r in records if r.get("seen", {}).get(notebook)]
-    if not columns:
-        return "- **You should see (numbers):** no recorded run of this chapter yet."
-    names = list(dict.fromkeys(name for r in columns for name in r["seen"][notebook]))
-    header = ["what the chapter prints"]
-    for r in columns:
-        seeds = r["seeds"]
-        label = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
-        header.append(f"`{r['preset']}`, {label}")
-    lines = ["- **You should see (numbers):** what recorded runs of the chapter printed (a range is the lowest",
-             "  and highest over the seeds; `python -m splitbrain.book build --record-runtimes` records them).",
-             "", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
-    for name in names:
-        what = next(r["seen"][notebook][name]["what"] for r in columns if name in r["seen"][notebook])
-        cells = [what.replace("*", r"\*")]  # L*, a*b*: literal stars, not emphasis
-        for r in columns:
-            values = r["seen"][notebook].get(name, {}).get("values", [])
-            low, high = (min(values), max(values)) if values else (None, None)
-            cells.append("" if low is None else _number(low) if _number(low) == _number(high)
-                         else f"{_number(low)} to {_number(high)}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"  # a blank line ends the table before the next bullet
-
-
-def instructor_page(text: str, records: list[dict]) -> str:
-    """``book/instructor.md`` with each ``<!-- seen: CHAPTER -->`` line replaced by :func:`seen_table`."""
-    return SEEN_MARKER.sub(lambda match: seen_table(match["chapter"], records), text)
 
 
 def build_html(staging: Path, output: Path) -> None:
@@ -290,13 +190,15 @@ def run_command(args: argparse.Namespace) -> int:
         scratch = output / f"seed-{seed}"
         execute_notebooks(REPO_ROOT, scratch, preset, args.only, seed=seed, seen=seen_by_seed[seed])
         shutil.rmtree(scratch)
+    results = REPO_ROOT / "results"
     if args.record_runtimes:
-        print(f"run times recorded in {record_runtimes(REPO_ROOT, preset, durations, seen_by_seed)}")
-    records = runtime_records(REPO_ROOT)  # the committed ones, rendered into the staged pages
+        print(f"run times recorded in {record_runtimes(results, preset, durations, seen_by_seed)}")
+    records, estimate = runtime_records(results), read_estimate(results)  # the committed ones
     (staging / "book").mkdir(exist_ok=True)
-    (staging / "book" / "runtimes.md").write_text(runtime_page(records))
+    titles = {notebook.as_posix(): chapter_title(REPO_ROOT / notebook) for notebook in chapter_notebooks(REPO_ROOT)}
+    (staging / "book" / "runtimes.md").write_text(runtime_page(records, estimate, titles))
     instructor = (REPO_ROOT / "book" / "instructor.md").read_text()
-    (staging / "book" / "instructor.md").write_text(instructor_page(instructor, records))
+    (staging / "book" / "instructor.md").write_text(instructor_page(instructor, records, estimate))
     build_html(staging, output)
     print(f"book built; open {output / 'html' / 'index.html'}")
     return 0

@@ -1,10 +1,12 @@
-"""The instructors' run-time records and the page rendered from them (splitbrain.book)."""
+"""The instructors' run-time records, the GPU estimate and the pages and sentences rendered from
+them (splitbrain.chapter_times)."""
 import ast
 import json
 from pathlib import Path
 
-from splitbrain.book import (SEEN_MARKER, chapter_notebooks, instructor_page, record_runtimes, runtime_page,
-                             runtime_records)
+from splitbrain.book import chapter_notebooks, chapter_title
+from splitbrain.chapter_times import (ESTIMATE_RECORD, SEEN_MARKER, estimate_text, instructor_page, needs,
+                                      read_estimate, record_runtimes, runtime_page, runtime_records)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -12,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_record_runtimes_writes_one_complete_record(tmp_path):
     seconds = {"notebooks/01_color_spaces.ipynb": 12.5, "notebooks/05_pretraining.ipynb": 77.0}
     path = record_runtimes(tmp_path, "cpu", seconds)
-    assert path == tmp_path / "results" / "runtimes" / "cpu.json"
+    assert path == tmp_path / "runtimes" / "cpu.json"
     record = json.loads(path.read_text())
     assert record["preset"] == "cpu" and record["seconds"] == seconds
     assert "CPU cores" in record["machine"]
@@ -29,7 +31,7 @@ def test_runtime_page_has_a_column_per_preset_and_totals():
     page = runtime_page(records)
     assert "| chapter | `smoke` (s) | `cpu` (s) | Colab GPU (`colab`) |" in page
     assert "| `a.ipynb` | 30 | 90 | not measured |" in page and "| `b.ipynb` | 30 |  | not measured |" in page
-    assert "| total | **1.0 min** | **1.5 min** |  |" in page
+    assert "| total | **1.0&nbsp;min** | **1.5&nbsp;min** |  |" in page  # a total never wraps
     assert "no GPU has run the chapters yet" in page
     # a recorded GPU run is a column like the others
     gpu = runtime_page(records + [{"preset": "colab", "machine": "T4", "date": "d", "seconds": {"a.ipynb": 60.0}}])
@@ -91,7 +93,7 @@ def test_the_committed_runtime_records_hold_the_numbers_the_chapters_mark_now():
     """A chapter that marks another number, or stops marking one, makes its recorded numbers
     stale: record the runs again (``python -m splitbrain.book build --preset cpu --seeds 0 1 2
     --record-runtimes``)."""
-    records = runtime_records(ROOT)
+    records = runtime_records(ROOT / "results")
     assert {record["preset"] for record in records} >= {"smoke", "cpu"}
     for record in records:
         for stem in chapter_stems():
@@ -100,3 +102,71 @@ def test_the_committed_runtime_records_hold_the_numbers_the_chapters_mark_now():
             fixed = {name for name in recorded if not name.startswith("gap_")}  # chapter 8 names its rows at run time
             assert fixed == seen_names(stem), (record["preset"], stem)
     assert len(next(r for r in records if r["preset"] == "cpu")["seeds"]) >= 3
+
+
+ESTIMATE = {"counted": "matmuls", "not_counted": "loading",
+            "efficiency": {"NVIDIA T4": {"low": 0.1, "high": 0.4, "fp16_tflops": 65.0}},
+            "presets": {"colab": {"a": {"minutes": {"NVIDIA T4": [1.47, 5.88]},
+                                        "repeat_minutes": {"NVIDIA T4": [0.0, 0.0]}},
+                                  "b": {"minutes": {"NVIDIA T4": [12.3, 49.0]},
+                                        "repeat_minutes": {"NVIDIA T4": [1.47, 5.88]}}}}}
+
+
+def test_the_gpu_column_shows_the_estimate_beside_not_measured_until_a_gpu_run_is_recorded():
+    records = [{"preset": "cpu", "machine": "m", "date": "d", "seconds": {"a.ipynb": 90.0, "c.ipynb": 5.0}}]
+    page = runtime_page(records, ESTIMATE, titles={"a.ipynb": "5. Pretraining"})
+    assert "| 5. Pretraining | 90 | not measured; estimated T4 1.5-5.9 min |" in page
+    assert "| `c.ipynb` | 5 | not measured |" in page  # a chapter that trains nothing has no estimate
+    assert "Estimated, not measured" in page and "10-40 % of the T4's 65 TFLOP/s fp16 peak" in page
+    timed = runtime_page(records + [{"preset": "colab", "machine": "T4", "date": "d", "seconds": {"a.ipynb": 60.0}}],
+                         ESTIMATE)
+    assert "estimated" not in timed and "Estimated" not in timed  # a measurement replaces the estimate
+
+
+def test_estimate_text_rounds_each_range_as_far_as_it_is_worth():
+    assert estimate_text(ESTIMATE, "colab", "b") == "T4 12-49 min"
+    assert estimate_text(ESTIMATE, "colab", "a", "repeat_minutes") == "T4 under 0.1 min"
+    assert estimate_text(ESTIMATE, "colab", "missing") == "" and estimate_text(None, "colab", "a") == ""
+
+
+def test_the_instructor_page_gives_each_chapters_gpu_estimate_and_what_repeats_chapter_5():
+    page = instructor_page("<!-- seen: b -->\n<!-- seen: a -->\n<!-- seen: c -->\n", [], ESTIMATE)
+    assert "estimated T4 12-49 min, of which T4 1.5-5.9 min pretrain chapter 5's network again" in page
+    assert "estimated T4 1.5-5.9 min (see" in page  # nothing repeated: no "of which"
+    assert "not measured; the chapter trains no network" in page
+
+
+def test_needs_lines_come_from_the_records(tmp_path):
+    record_runtimes(tmp_path, "cpu", {"notebooks/b.ipynb": 100.0, "notebooks/05_pretraining.ipynb": 54.0})
+    (tmp_path / ESTIMATE_RECORD).parent.mkdir(parents=True)
+    (tmp_path / ESTIMATE_RECORD).write_text(json.dumps(ESTIMATE))
+    text = needs("b", tmp_path, repeats_chapter_5=True)
+    assert "`cpu` 1.7 min." in text and "adds chapter 5's time (`cpu` 54 s)" in text
+    assert "estimated from the counted FLOPs at T4 12-49 min on a fresh runtime (T4 1.5-5.9 min of it" in text
+    assert needs("nothing", tmp_path).startswith("No measured run yet.")
+
+
+def test_the_committed_gpu_estimate_is_the_count_of_the_chapters_as_they_are_now():
+    """Chapters or presets that change their work make the estimate stale: count again with
+    ``python -m benchmarks.budget --chapters --write-estimate``."""
+    from benchmarks import budget
+
+    peaks = budget.read_gpu_peaks(ROOT / "results" / "reference" / budget.GPU_PEAKS_CSV)
+    assert read_estimate(ROOT / "results") == json.loads(json.dumps(budget.chapter_estimate(peaks, ROOT)))
+
+
+def test_chapter_titles_are_the_notebooks_first_heading():
+    assert chapter_title(ROOT / "notebooks" / "05_pretraining.ipynb").startswith("5. ")
+
+
+def test_every_chapter_takes_its_times_from_the_records_and_types_none():
+    """A chapter's opening states what it needs in words; every time comes from
+    :func:`~splitbrain.chapter_times.needs` (chapters 6 and 7 add what repeating chapter 5 costs)."""
+    import re
+
+    for stem in chapter_stems():
+        source = (ROOT / "notebooks" / f"{stem}.py").read_text()
+        repeats = ", repeats_chapter_5=True" if stem.startswith(("06", "07")) else ""
+        assert f'needs("{stem}"{repeats})' in source, stem
+        opening = re.search(r"^# \*\*Needs:\*\*.*?(?=\n\n)", source, re.S | re.M)[0]
+        assert not re.search(r"\b(minutes?|seconds?|hours?)\b", opening), (stem, opening)
