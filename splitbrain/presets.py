@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .vocabulary import (ARCHITECTURES, BAD_IMAGE_POLICIES, COLOR_SPACE_NAMES, DATASET_NAMES as DATASETS,
                          NOISE_TYPES as NOISES, WIDTHS)
@@ -55,11 +55,12 @@ FIELD_ROLES = {
 }
 
 
-def _field(role: str, default: Any) -> Any:
-    """A configuration field whose role (a key of :data:`FIELD_ROLES`) is kept in its metadata."""
+def _field(role: str, default: Any, check: Callable[[Any, str], None] | None = None) -> Any:
+    """A configuration field whose role (a key of :data:`FIELD_ROLES`) and value check
+    (``check(value, name)``, raising ValueError naming the field) are kept in its metadata."""
     if role not in FIELD_ROLES:
         raise ValueError(f"role must be one of {tuple(FIELD_ROLES)}, got {role!r}")
-    return dataclasses.field(default=default, metadata={"role": role})
+    return dataclasses.field(default=default, metadata={"role": role, "check": check})
 
 
 def fields_with_role(cls, *roles: str) -> tuple[str, ...]:
@@ -67,69 +68,84 @@ def fields_with_role(cls, *roles: str) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("role") in roles)
 
 
+def _check_fields(config) -> None:
+    """Every field's own check, in declaration order."""
+    for f in dataclasses.fields(config):
+        if f.metadata["check"] is not None:
+            f.metadata["check"](getattr(config, f.name), f.name)
+
+
 # ----------------------------------------------------------------------------------------------
-# validation helpers (each raises ValueError naming the field)
-
-
-def _choice(value: Any, name: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-
+# value checks (each raises ValueError naming the field)
 
 SIZE_LIMITS = {"bins1": 4096, "bins2": 64, "grid": 1024, "image_size": 8192}
 """The largest sizes a configuration may ask for, far above every preset's (100 and 10 bins, a
 12 x 12 grid, 96 px images): a larger one is refused before anything is built for it."""
 
 
-def _int(value: Any, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
-    if value > SIZE_LIMITS.get(name, value):
-        raise ValueError(f"{name}={value} is more than this package builds (at most {SIZE_LIMITS[name]})")
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any, str], None]:
+    def check(value: Any, name: str) -> None:
+        if value not in choices:
+            raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return check
 
 
-def _optional_int(value: Any, name: str, minimum: int) -> None:
-    if value is not None:
-        _int(value, name, minimum)
+def _integer(minimum: int, optional: bool = False) -> Callable[[Any, str], None]:
+    """An int >= ``minimum`` (and within :data:`SIZE_LIMITS`), or None when ``optional``."""
+    def check(value: Any, name: str) -> None:
+        if optional and value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+            raise ValueError(f"{name} must be {kind}, got {value!r}")
+        if value > SIZE_LIMITS.get(name, value):
+            raise ValueError(f"{name}={value} is more than this package builds (at most {SIZE_LIMITS[name]})")
+    return check
 
 
-def _number(value: Any, name: str, low: float, high: float | None = None, low_open: bool = False) -> None:
-    ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and value == value
-          and (value > low if low_open else value >= low) and (high is None or value <= high))
-    if not ok:
-        bound = f"> {low}" if low_open else f">= {low}"
-        if high is not None:
-            bound += f" and <= {high}"
-        raise ValueError(f"{name} must be a number {bound}, got {value!r}")
+def _number(low: float, high: float | None = None, low_open: bool = False) -> Callable[[Any, str], None]:
+    def check(value: Any, name: str) -> None:
+        ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and value == value
+              and (value > low if low_open else value >= low) and (high is None or value <= high))
+        if not ok:
+            bound = f"> {low}" if low_open else f">= {low}"
+            if high is not None:
+                bound += f" and <= {high}"
+            raise ValueError(f"{name} must be a number {bound}, got {value!r}")
+    return check
 
 
-def _bool(value: Any, name: str) -> None:
+def _flag(value: Any, name: str) -> None:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be True or False, got {value!r}")
 
 
-def _check_data(config) -> None:
-    """The data fields both configurations share."""
-    _choice(config.data, "data", DATASETS)
-    _choice(config.bad_images, "bad_images", BAD_IMAGE_POLICIES)
+def _optional_flag(value: Any, name: str) -> None:
+    if value is not None:
+        _flag(value, name)
+
+
+def _text(what: str) -> Callable[[Any, str], None]:
+    """A non-empty string (``what`` says which)."""
+    def check(value: Any, name: str) -> None:
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{name} must be {what}, got {value!r}")
+    return check
+
+
+_POSITIVE, _COUNT, _OPTIONAL_POSITIVE = _integer(1), _integer(0), _integer(1, optional=True)
+_RATE, _AMOUNT = _number(0.0, low_open=True), _number(0.0)
+_DEVICE, _OUT = _text("'auto' or a torch device string like 'cpu', 'cuda:0'"), _text("a directory path")
+
+
+def _optional_path(value: Any, name: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name} must be a string path or None, got {value!r}")
+
+
+def _check_data_root(config) -> None:
     if config.data == "folder" and not config.data_root:
         raise ValueError("data_root must name a folder of class subfolders when data='folder'")
-    _bool(config.download, "download")
-    _int(config.image_size, "image_size", 1)
-
-
-def _check_machinery(config) -> None:
-    """The machinery fields both configurations share."""
-    if not isinstance(config.device, str) or not config.device:
-        raise ValueError(f"device must be 'auto' or a torch device string like 'cpu', 'cuda:0', got {config.device!r}")
-    _choice(config.amp, "amp", AMP_MODES)
-    _int(config.num_workers, "num_workers", 0)
-    if not isinstance(config.out, str) or not config.out:
-        raise ValueError(f"out must be a directory path, got {config.out!r}")
-    if config.progress is not None:
-        _bool(config.progress, "progress")
-    _bool(config.verbose, "verbose")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -170,76 +186,49 @@ class PretrainConfig:
     line per epoch; ``record_dir`` where a JSON result record is written (None: none).
     """
 
-    method: str = _field("model", "splitbrain")
-    arch: str = _field("model", "simplenet")
-    width: str = _field("model", "half")
-    noise: str = _field("dae", "salt_pepper")
-    noise_level: float = _field("dae", 0.05)
-    color_space: str = _field("model", "lab")
-    grid: int = _field("model", 8)
-    bins1: int = _field("model", 100)
-    bins2: int = _field("model", 10)
-    loss: str = _field("recipe", "ce")
-    data: str = _field("recipe", "embedded")
-    data_root: str | None = _field("machinery", None)
-    in_memory: bool = _field("machinery", False)
-    download: bool = _field("machinery", False)
-    bad_images: str = _field("machinery", "skip")
-    image_size: int = _field("model", 32)
-    train_length: int = _field("recipe", 256)
-    augment: bool = _field("recipe", True)
-    epochs: int = _field("recipe", 2)
-    batch_size: int = _field("recipe", 16)
-    lr: float = _field("recipe", 1e-3)
-    lr_decay: float = _field("recipe", 1.0)
-    lr_schedule: str = _field("recipe", "step")
-    weight_decay: float = _field("recipe", 0.0)
-    max_steps_per_epoch: int | None = _field("recipe", None)
-    seed: int = _field("recipe", 0)
-    split_seed: int = _field("recipe", 0)
-    device: str = _field("machinery", "auto")
-    amp: str = _field("machinery", "auto")
-    channels_last: bool = _field("machinery", False)
-    compile: bool = _field("machinery", False)
-    num_workers: int = _field("machinery", 0)
-    out: str = _field("machinery", "runs/pretrain")
-    log_every: int = _field("machinery", 10)
-    progress: bool | None = _field("machinery", None)
-    verbose: bool = _field("machinery", True)
+    method: str = _field("model", "splitbrain", _one_of(METHODS))
+    arch: str = _field("model", "simplenet", _one_of(ARCHITECTURES))
+    width: str = _field("model", "half", _one_of(WIDTHS))
+    noise: str = _field("dae", "salt_pepper", _one_of(NOISES))
+    noise_level: float = _field("dae", 0.05, _number(0.0, 1.0))
+    color_space: str = _field("model", "lab", _one_of(COLOR_SPACE_NAMES))
+    grid: int = _field("model", 8, _POSITIVE)
+    bins1: int = _field("model", 100, _integer(2))
+    bins2: int = _field("model", 10, _integer(2))
+    loss: str = _field("recipe", "ce", _one_of(LOSSES))
+    data: str = _field("recipe", "embedded", _one_of(DATASETS))
+    data_root: str | None = _field("machinery", None, _optional_path)
+    in_memory: bool = _field("machinery", False, _flag)
+    download: bool = _field("machinery", False, _flag)
+    bad_images: str = _field("machinery", "skip", _one_of(BAD_IMAGE_POLICIES))
+    image_size: int = _field("model", 32, _POSITIVE)
+    train_length: int = _field("recipe", 256, _POSITIVE)
+    augment: bool = _field("recipe", True, _flag)
+    epochs: int = _field("recipe", 2, _COUNT)
+    batch_size: int = _field("recipe", 16, _POSITIVE)
+    lr: float = _field("recipe", 1e-3, _RATE)
+    lr_decay: float = _field("recipe", 1.0, _number(0.0, 1.0, low_open=True))
+    lr_schedule: str = _field("recipe", "step", _one_of(LR_SCHEDULES))
+    weight_decay: float = _field("recipe", 0.0, _AMOUNT)
+    max_steps_per_epoch: int | None = _field("recipe", None, _OPTIONAL_POSITIVE)
+    seed: int = _field("recipe", 0, _COUNT)
+    split_seed: int = _field("recipe", 0, _COUNT)
+    device: str = _field("machinery", "auto", _DEVICE)
+    amp: str = _field("machinery", "auto", _one_of(AMP_MODES))
+    channels_last: bool = _field("machinery", False, _flag)
+    compile: bool = _field("machinery", False, _flag)
+    num_workers: int = _field("machinery", 0, _COUNT)
+    out: str = _field("machinery", "runs/pretrain", _OUT)
+    log_every: int = _field("machinery", 10, _POSITIVE)
+    progress: bool | None = _field("machinery", None, _optional_flag)
+    verbose: bool = _field("machinery", True, _flag)
     record_dir: str | None = _field("machinery", None)
 
     def __post_init__(self) -> None:
-        _choice(self.method, "method", METHODS)
-        _choice(self.arch, "arch", ARCHITECTURES)
-        _choice(self.width, "width", WIDTHS)
-        _choice(self.noise, "noise", NOISES)
-        _number(self.noise_level, "noise_level", 0.0, 1.0)
-        _choice(self.color_space, "color_space", COLOR_SPACE_NAMES)
-        _int(self.grid, "grid", 1)
-        _int(self.bins1, "bins1", 2)
-        _int(self.bins2, "bins2", 2)
-        _choice(self.loss, "loss", LOSSES)
-        _check_data(self)
-        if self.data_root is not None and not isinstance(self.data_root, str):
-            raise ValueError(f"data_root must be a string path or None, got {self.data_root!r}")
-        _bool(self.in_memory, "in_memory")
+        _check_fields(self)
+        _check_data_root(self)
         if self.grid > self.image_size:
             raise ValueError(f"grid must be <= image_size, got grid={self.grid}, image_size={self.image_size}")
-        _int(self.train_length, "train_length", 1)
-        _bool(self.augment, "augment")
-        _int(self.epochs, "epochs", 0)
-        _int(self.batch_size, "batch_size", 1)
-        _number(self.lr, "lr", 0.0, low_open=True)
-        _number(self.lr_decay, "lr_decay", 0.0, 1.0, low_open=True)
-        _choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
-        _number(self.weight_decay, "weight_decay", 0.0)
-        _optional_int(self.max_steps_per_epoch, "max_steps_per_epoch", 1)
-        _int(self.seed, "seed", 0)
-        _int(self.split_seed, "split_seed", 0)
-        _check_machinery(self)
-        _bool(self.channels_last, "channels_last")
-        _bool(self.compile, "compile")
-        _int(self.log_every, "log_every", 1)
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-friendly dict."""
@@ -362,81 +351,59 @@ class EvalConfig:
     Defaults must not change: a record that lacks a field was made with its default.
     """
 
-    data: str = _field("recipe", "embedded")
+    data: str = _field("recipe", "embedded", _one_of(DATASETS))
     data_root: str | None = _field("machinery", None)
-    download: bool = _field("machinery", False)
-    bad_images: str = _field("machinery", "skip")
-    image_size: int = _field("recipe", 32)
-    max_train_images: int | None = _field("recipe", None)
-    max_test_images: int | None = _field("recipe", None)
+    download: bool = _field("machinery", False, _flag)
+    bad_images: str = _field("machinery", "skip", _one_of(BAD_IMAGE_POLICIES))
+    image_size: int = _field("recipe", 32, _POSITIVE)
+    max_train_images: int | None = _field("recipe", None, _OPTIONAL_POSITIVE)
+    max_test_images: int | None = _field("recipe", None, _OPTIONAL_POSITIVE)
     layers: tuple[str, ...] | None = _field("recipe", None)
-    max_dim: int = _field("recipe", 9216)
-    probe_val_fraction: float = _field("recipe", 0.2)
-    probe_epochs: int = _field("recipe", 30)
-    probe_lr: float = _field("recipe", 1e-3)
-    probe_weight_decay: float = _field("recipe", 1e-4)
-    probe_batch_size: int = _field("recipe", 256)
-    finetune_epochs: int = _field("finetune", 2)
-    finetune_lr: float = _field("finetune", 1e-3)
-    finetune_weight_decay: float = _field("finetune", 0.0)
-    finetune_batch_size: int = _field("finetune", 32)
-    finetune_precise_bn: bool = _field("finetune", False)
-    augment: bool = _field("finetune", True)
-    finetune_optimizer: str = _field("finetune", "adam")
-    finetune_schedule: str = _field("finetune", "constant")
-    finetune_warmup: float = _field("finetune", 0.0)
-    finetune_images: int | None = _field("finetune", None)
-    finetune_trunk_lr: float = _field("finetune", 1.0)
-    finetune_head: str = _field("finetune", "last")
+    max_dim: int = _field("recipe", 9216, _POSITIVE)
+    probe_val_fraction: float = _field("recipe", 0.2, _number(0.0, 0.5, low_open=True))
+    probe_epochs: int = _field("recipe", 30, _COUNT)
+    probe_lr: float = _field("recipe", 1e-3, _RATE)
+    probe_weight_decay: float = _field("recipe", 1e-4, _AMOUNT)
+    probe_batch_size: int = _field("recipe", 256, _POSITIVE)
+    finetune_epochs: int = _field("finetune", 2, _COUNT)
+    finetune_lr: float = _field("finetune", 1e-3, _RATE)
+    finetune_weight_decay: float = _field("finetune", 0.0, _AMOUNT)
+    finetune_batch_size: int = _field("finetune", 32, _POSITIVE)
+    finetune_precise_bn: bool = _field("finetune", False, _flag)
+    augment: bool = _field("finetune", True, _flag)
+    finetune_optimizer: str = _field("finetune", "adam", _one_of(FINETUNE_OPTIMIZERS))
+    finetune_schedule: str = _field("finetune", "constant", _one_of(FINETUNE_SCHEDULES))
+    finetune_warmup: float = _field("finetune", 0.0, _number(0.0, 0.5))
+    finetune_images: int | None = _field("finetune", None, _OPTIONAL_POSITIVE)
+    finetune_trunk_lr: float = _field("finetune", 1.0, _AMOUNT)
+    finetune_head: str = _field("finetune", "last", _one_of(FINETUNE_HEADS))
     finetune_head_layer: str | None = _field("finetune", None)
-    finetune_crop_padding: int = _field("finetune", 0)
-    finetune_val_points: int = _field("finetune", 1)
+    finetune_crop_padding: int = _field("finetune", 0, _COUNT)
+    finetune_val_points: int = _field("finetune", 1, _POSITIVE)
     finetune_trials: tuple[str, ...] | None = _field("finetune", None)
-    labels_per_class: int | None = _field("recipe", None)
-    feature_batch_size: int = _field("machinery", 128)
-    seed: int = _field("recipe", 0)
-    split_seed: int = _field("recipe", 0)
-    device: str = _field("machinery", "auto")
-    amp: str = _field("machinery", "auto")
-    num_workers: int = _field("machinery", 0)
-    out: str = _field("machinery", "runs/eval")
-    progress: bool | None = _field("machinery", None)
-    verbose: bool = _field("machinery", True)
+    labels_per_class: int | None = _field("recipe", None, _OPTIONAL_POSITIVE)
+    feature_batch_size: int = _field("machinery", 128, _POSITIVE)
+    seed: int = _field("recipe", 0, _COUNT)
+    split_seed: int = _field("recipe", 0, _COUNT)
+    device: str = _field("machinery", "auto", _DEVICE)
+    amp: str = _field("machinery", "auto", _one_of(AMP_MODES))
+    num_workers: int = _field("machinery", 0, _COUNT)
+    out: str = _field("machinery", "runs/eval", _OUT)
+    progress: bool | None = _field("machinery", None, _optional_flag)
+    verbose: bool = _field("machinery", True, _flag)
     record_dir: str | None = _field("machinery", None)
 
     def __post_init__(self) -> None:
-        _check_data(self)
-        _optional_int(self.max_train_images, "max_train_images", 1)
-        _optional_int(self.max_test_images, "max_test_images", 1)
+        _check_fields(self)
+        _check_data_root(self)
         if self.layers is not None:
             if (isinstance(self.layers, str) or not all(isinstance(layer, str) for layer in self.layers)
                     or not self.layers):
                 raise ValueError(f"layers must be None or a non-empty tuple of layer names, got {self.layers!r}")
             object.__setattr__(self, "layers", tuple(self.layers))
-        _int(self.max_dim, "max_dim", 1)
-        _number(self.probe_val_fraction, "probe_val_fraction", 0.0, 0.5, low_open=True)
-        _int(self.probe_epochs, "probe_epochs", 0)
-        _number(self.probe_lr, "probe_lr", 0.0, low_open=True)
-        _number(self.probe_weight_decay, "probe_weight_decay", 0.0)
-        _int(self.probe_batch_size, "probe_batch_size", 1)
-        _int(self.finetune_epochs, "finetune_epochs", 0)
-        _number(self.finetune_lr, "finetune_lr", 0.0, low_open=True)
-        _number(self.finetune_weight_decay, "finetune_weight_decay", 0.0)
-        _int(self.finetune_batch_size, "finetune_batch_size", 1)
-        _bool(self.finetune_precise_bn, "finetune_precise_bn")
-        _bool(self.augment, "augment")
-        _choice(self.finetune_optimizer, "finetune_optimizer", FINETUNE_OPTIMIZERS)
-        _choice(self.finetune_schedule, "finetune_schedule", FINETUNE_SCHEDULES)
-        _number(self.finetune_warmup, "finetune_warmup", 0.0, 0.5)
-        _optional_int(self.finetune_images, "finetune_images", 1)
-        _number(self.finetune_trunk_lr, "finetune_trunk_lr", 0.0)
-        _choice(self.finetune_head, "finetune_head", FINETUNE_HEADS)
         if self.finetune_head_layer is not None and (not isinstance(self.finetune_head_layer, str)
                                                      or not self.finetune_head_layer):
             raise ValueError(f"finetune_head_layer must be None or a layer name, got {self.finetune_head_layer!r}")
-        _int(self.finetune_crop_padding, "finetune_crop_padding", 0)
-        _int(self.finetune_val_points, "finetune_val_points", 1)
-        _optional_int(self.labels_per_class, "labels_per_class", 1)
         if self.finetune_trials is not None:
             if isinstance(self.finetune_trials, (str, bytes)) or not self.finetune_trials:
                 raise ValueError(f"finetune_trials must be None or a non-empty tuple of 'head:learning rate' settings, "
@@ -444,10 +411,6 @@ class EvalConfig:
             object.__setattr__(self, "finetune_trials", tuple(self.finetune_trials))
             for trial in self.finetune_trials:
                 parse_trial(trial)
-        _int(self.feature_batch_size, "feature_batch_size", 1)
-        _int(self.seed, "seed", 0)
-        _int(self.split_seed, "split_seed", 0)
-        _check_machinery(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-friendly dict."""
