@@ -105,9 +105,11 @@ print(f"preset: {ctx.preset}, device: {ctx.device}")
 # 3. apply a cube-root-like function $f$ and take differences:
 #
 # $$
-# L^* = 116\, f(Y/Y_n) - 16, \qquad
-# a^* = 500\,\big[f(X/X_n) - f(Y/Y_n)\big], \qquad
-# b^* = 200\,\big[f(Y/Y_n) - f(Z/Z_n)\big],
+# \begin{aligned}
+# L^* &= 116\, f(Y/Y_n) - 16, \\
+# a^* &= 500\,\big[f(X/X_n) - f(Y/Y_n)\big], \\
+# b^* &= 200\,\big[f(Y/Y_n) - f(Z/Z_n)\big],
+# \end{aligned}
 # $$
 #
 # with $f(t) = t^{1/3}$ for $t > (6/29)^3$ and a straight line below. $L^*$ runs from 0 (black)

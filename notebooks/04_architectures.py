@@ -464,9 +464,11 @@ Table(preset_rows, ["arch", "input_size", "ladder", "stem", "head", "output"],
 # unit, a layer with kernel $k$, stride $s$, dilation $d$ and padding $p$ gives
 #
 # $$
-# r_{\text{out}} = r_{\text{in}} + (k - 1)\,d\,j_{\text{in}}, \qquad
-# j_{\text{out}} = s\, j_{\text{in}}, \qquad
-# c_{\text{out}} = c_{\text{in}} + \left(\tfrac{(k - 1)\,d}{2} - p\right) j_{\text{in}},
+# \begin{aligned}
+# r_{\text{out}} &= r_{\text{in}} + (k - 1)\,d\,j_{\text{in}}, \\
+# j_{\text{out}} &= s\, j_{\text{in}}, \\
+# c_{\text{out}} &= c_{\text{in}} + \left(\tfrac{(k - 1)\,d}{2} - p\right) j_{\text{in}},
+# \end{aligned}
 # $$
 #
 # starting from the image itself, $r = j = 1$, $c = 0$. In code, over FC-AlexNet's layers (a

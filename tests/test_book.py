@@ -16,12 +16,29 @@ from splitbrain.book import chapter_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-# Code, output, tables and images whose right edge passes the article's, or that scroll sideways.
+# Code, output, tables, images and display formulas whose right edge passes the article's, or
+# that scroll sideways; code and output blocks may scroll (test_code_keeps_its_lines... checks
+# that they show a scroll bar when they do).
 CUT_OFF = """() => {
   const right = document.querySelector("article").getBoundingClientRect().right;
-  return [...document.querySelectorAll("article pre, article table, article img")]
-    .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > right + 1)
-    .map(e => e.tagName + ": " + (e.innerText || e.src).slice(0, 80));
+  return [...document.querySelectorAll("article pre, article table, article img, article div.math mjx-container")]
+    .filter(e => e.getBoundingClientRect().right > right + 1
+      || (e.scrollWidth > e.clientWidth + 1 && e.tagName !== "PRE"))
+    .map(e => e.tagName + ": " + (e.innerText || e.src || e.textContent).slice(0, 80));
+}"""
+# Code and output blocks the browser may wrap (and so break inside a name, a number or a log
+# line), and blocks that scroll sideways without a scroll bar that takes room on the page.
+UNWRAPPED_CODE = """() => {
+  const blocks = [...document.querySelectorAll("article div.highlight pre, article div.cell_output pre")];
+  const bar = e => e.offsetHeight - e.clientHeight - parseFloat(getComputedStyle(e).borderTopWidth)
+    - parseFloat(getComputedStyle(e).borderBottomWidth);
+  return {
+    blocks: blocks.length,
+    wrapping: blocks.filter(e => getComputedStyle(e).whiteSpace !== "pre").map(e => e.innerText.slice(0, 80)),
+    scrolling: blocks.filter(e => e.scrollWidth > e.clientWidth + 1).length,
+    hidden_bar: blocks.filter(e => e.scrollWidth > e.clientWidth + 1 && bar(e) < 6)
+      .map(e => e.innerText.split("\\n").reduce((a, b) => (b.length > a.length ? b : a)).slice(0, 100)),
+  };
 }"""
 # Figures such as "0.4730 ± 0.0059" in table cells that the page breaks across lines.
 SPLIT_FIGURES = """() => [...document.querySelectorAll("article td, article th")].flatMap(cell => {
@@ -125,6 +142,30 @@ def test_every_chapter_page_is_sound_in_chromium(built_book, browser):
             assert match["path"].startswith("notebooks/")
     assert glued > 0, "no generated paragraph on any chapter page: the prose checks saw nothing"
     page.close()
+
+
+def test_code_keeps_its_lines_and_scrolls_under_a_visible_bar(built_book):
+    """A browser that wraps code breaks it wherever it likes (``rgb_r[1,`` / ``2]``, a log line in
+    two); a code or output block keeps its lines, and one longer than the column scrolls under a
+    scroll bar drawn on the page. Playwright hides scroll bars by default, so this test launches
+    Chromium with them, as a reader's browser draws them."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert executable, "Debian's chromium package is missing: `make test` installs it"
+    blocks = 0
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS,
+                                             ignore_default_args=["--hide-scrollbars"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        for notebook, html in chapter_pages(built_book):
+            page.goto(html.as_uri())
+            page.wait_for_load_state("load")
+            found = page.evaluate(UNWRAPPED_CODE)
+            assert not found["wrapping"], f"{notebook}: code the browser may wrap mid-token: {found['wrapping'][:3]}"
+            assert not found["hidden_bar"], f"{notebook}: code scrolls sideways with no bar: {found['hidden_bar'][:3]}"
+            blocks += found["blocks"]
+        browser.close()
+    assert blocks > 0, "no code block on any chapter page: the check saw nothing"
 
 
 def test_formulas_render_from_mathjax_served_by_the_book(built_book, browser):
