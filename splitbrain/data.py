@@ -279,19 +279,6 @@ class _ArrayStore:
         return torch.from_numpy(np.ascontiguousarray(self.array[index].transpose(2, 0, 1)))
 
 
-class _MemoryStore:
-    """Decoded images kept in memory: a list of uint8 tensors (3, H, W)."""
-
-    def __init__(self, images: Sequence[torch.Tensor]):
-        self.images = list(images)
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.images[index]
-
-
 class _FileStore:
     """Image files decoded with PIL and converted to RGB (:func:`decode_rgb`)."""
 
@@ -533,19 +520,9 @@ def _load_cifar10(root: str, split: str, download: bool):
     return _ArrayStore(cifar.data), np.asarray(cifar.targets, dtype=np.int64), tuple(cifar.classes)
 
 
-@dataclass
-class FolderImages:
-    """The decodable images of an ImageFolder tree: ``store`` (their files), ``labels`` int64 (N,),
-    ``classes``, ``keys`` int64 (N,) (:func:`image_key`) and ``names`` (paths relative to the root)."""
-
-    store: _FileStore
-    labels: np.ndarray
-    classes: tuple[str, ...]
-    keys: np.ndarray
-    names: list[str]
-
-
-def _load_folder(root: str, bad_images: str = "skip") -> FolderImages:
+def _load_folder(root: str, bad_images: str = "skip"):
+    """The decodable images of an ImageFolder tree: (store of their files, labels int64 (N,),
+    classes, keys int64 (N,) (:func:`image_key`), names (paths relative to the root))."""
     if not os.path.isdir(root):
         raise MissingDatasetError(f"image folder not found: looked for the directory {root}; expected an ImageFolder "
                                   f"tree root/<class>/<image> (e.g. the extracted CIFAR-10 JPEGs' train/ folder)")
@@ -570,7 +547,7 @@ def _load_folder(root: str, bad_images: str = "skip") -> FolderImages:
     names = [path[prefix:] for path, _, _ in good]
     keys = np.array([image_key(name, digest) for name, (_, _, digest) in zip(names, good)], dtype=np.int64)
     labels = np.array([label for _, label, _ in good], dtype=np.int64)
-    return FolderImages(_FileStore([path for path, _, _ in good]), labels, scan.classes, keys, names)
+    return _FileStore([path for path, _, _ in good]), labels, scan.classes, keys, names
 
 
 def build_dataset(name: str, root: str | os.PathLike | None = None, split: str = "train", image_size: int = 96,
@@ -619,8 +596,7 @@ def build_dataset(name: str, root: str | os.PathLike | None = None, split: str =
         root = os.path.abspath(os.path.expanduser(os.fspath(root)))
         if bad_images not in BAD_IMAGE_POLICIES:
             raise ValueError(f"bad_images must be one of {BAD_IMAGE_POLICIES}, got {bad_images!r}")
-        folder = _load_folder(root, bad_images)
-        store, labels, classes, keys, names = folder.store, folder.labels, folder.classes, folder.keys, folder.names
+        store, labels, classes, keys, names = _load_folder(root, bad_images)
     else:
         root = os.path.abspath(os.path.expanduser(os.fspath(default_root() if root is None else root)))
         loader = _load_stl10 if name == "stl10" else _load_cifar10
@@ -634,7 +610,7 @@ def build_dataset(name: str, root: str | os.PathLike | None = None, split: str =
     augment = split not in EVALUATION_SPLITS if augment is None else bool(augment)
     indices = np.sort(indices)
     if in_memory and isinstance(store, _FileStore):
-        store, labels = _MemoryStore([store[int(i)] for i in indices]), labels[indices]
+        store, labels = [store[int(i)] for i in indices], labels[indices]  # decoded uint8 (3, H, W) tensors
         keys, names = (None, None) if keys is None else (keys[indices], [names[i] for i in indices])
         indices = np.arange(len(indices))
     return ImageDataset(store, labels, indices, classes, image_transform(image_size, augment, resize),
