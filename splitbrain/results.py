@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Callable, Hashable, Iterable, Mapping
 
 from .files import atomic_write_text
+from .tables import pipe_table
 
 RECORD_KINDS = ("pretrain", "probe", "finetune", "run", "margin")
 
@@ -531,13 +532,10 @@ def table1(records: Iterable[Mapping[str, Any]], kind: str = "finetune", digits:
     rows = table1_rows(records, kind=kind)
     if not rows:
         return f"(no {kind} records)"
-    lines = ["| " + " | ".join(TABLE1_COLUMNS) + " |", "|" + "---|" * len(TABLE1_COLUMNS)]
-    for row in rows:
-        cells = [row["architecture"], row["image_space"], "" if row["ft_epochs"] is None else str(row["ft_epochs"]),
-                 str(row["n"]), format_mean_std(row["top1"], row["top1_std"], digits=digits),
-                 format_mean_std(row["top5"], row["top5_std"], digits=digits)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return pipe_table(TABLE1_COLUMNS, [
+        [row["architecture"], row["image_space"], "" if row["ft_epochs"] is None else str(row["ft_epochs"]),
+         str(row["n"]), format_mean_std(row["top1"], row["top1_std"], digits=digits),
+         format_mean_std(row["top5"], row["top5_std"], digits=digits)] for row in rows])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -650,12 +648,9 @@ def format_summary(rows: Iterable[Mapping[str, Any]], digits: int = 4) -> str:
     rows = list(rows)
     if not rows:
         return "(no run records)"
-    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
-    for row in rows:
-        cells = [ARCH_LABELS.get(row["arch"], str(row["arch"])), row["label"],
-                 SPACE_LABELS.get(row["color_space"], str(row["color_space"])), str(row["n"]),
-                 *(format_mean_std(row[name], row[f"{name}_std"], digits=digits) for name in SUMMARY_SCORES),
-                 *(format_mean_std(row[f"gap_{name}"], row[f"gap_{name}_std"], digits=digits, sign=True)
-                   for name in ("probe_top1", "finetune_top1"))]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return pipe_table(SUMMARY_COLUMNS, [
+        [ARCH_LABELS.get(row["arch"], str(row["arch"])), row["label"],
+         SPACE_LABELS.get(row["color_space"], str(row["color_space"])), str(row["n"]),
+         *(format_mean_std(row[name], row[f"{name}_std"], digits=digits) for name in SUMMARY_SCORES),
+         *(format_mean_std(row[f"gap_{name}"], row[f"gap_{name}_std"], digits=digits, sign=True)
+           for name in ("probe_top1", "finetune_top1"))] for row in rows])

@@ -17,6 +17,12 @@ def unbroken_figures(text: str) -> str:
     return text.replace(" ± ", "\u00a0±\u00a0")
 
 
+def pipe_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown / MyST pipe table of text cells: "| a | b |", "|---|---|", then one line per row."""
+    lines = ["| " + " | ".join(cells) + " |" for cells in [header, *rows]]
+    return "\n".join([lines[0], "|" + "---|" * len(header), *lines[1:]])
+
+
 def _format_cell(value: Any) -> str:
     if isinstance(value, bool):
         return "✓" if value else "✗"
@@ -85,11 +91,7 @@ class Table:
 
     def to_markdown(self) -> str:
         """A pipe table (Markdown / MyST)."""
-        columns = self._columns()
-        lines = ["| " + " | ".join(self._header(k) for k in columns) + " |",
-                 "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(row) + " |" for row in self.cells()]
-        return "\n".join(lines)
+        return pipe_table([self._header(k) for k in self._columns()], self.cells())
 
     def __repr__(self) -> str:
         columns = self._columns()
