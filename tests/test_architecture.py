@@ -292,6 +292,35 @@ def test_table_formats_cells():
     assert Table(rows[:1]).cells()[0][2] == "0.5"  # default: 3 significant digits
 
 
+def test_receptive_field_labels_cross_no_line():
+    """Chapter 4's figure at the book's size: every stage name and reference-line name sits
+    where no curve, reference line, marker, legend or other name is (before, curves meeting at
+    one point ran through each other's names and the grid-cell line's name)."""
+    import numpy as np
+    from splitbrain.plots.models import _boxes_meet, _segment_meets_box
+
+    curves = {arch: stage_receptive_fields(build_trunk(arch, 1, "half", 180, grid=12))
+              for arch in ("simplenet", "fcalexnet", "fcresnet18")}
+    fig = plot_receptive_field_growth(curves, input_size=180, grid=12)
+    fig.draw_without_rendering()
+    ax = fig.axes[0]
+    names = [text for text in ax.texts if text.get_text()]
+    assert len(names) == sum(len(rows) for rows in curves.values()) + 2
+    assert not [text.get_text() for text in names if text.get_bbox_patch()], "a name needed a backing"
+    boxes = [tuple(text.get_window_extent().extents) for text in names]
+    segments = [(p, q) for line in ax.get_lines()
+                for points in [line.get_transform().transform(np.asarray(line.get_xydata(), dtype=float))]
+                for p, q in zip(points[:-1], points[1:])]
+    frame, legend = ax.get_window_extent(), tuple(ax.get_legend().get_window_extent().extents)
+    for text, box in zip(names, boxes):
+        assert not any(_segment_meets_box(p, q, box) for p, q in segments), f"a line crosses {text.get_text()!r}"
+        assert not _boxes_meet(box, legend), f"the legend covers {text.get_text()!r}"
+        assert frame.x0 <= box[0] and box[2] <= frame.x1 and frame.y0 <= box[1] and box[3] <= frame.y1
+    overlapping = [(a.get_text(), b.get_text()) for i, (a, p) in enumerate(zip(names, boxes))
+                   for b, q in zip(names[i + 1:], boxes[i + 1:]) if _boxes_meet(p, q)]
+    assert not overlapping, f"names overlap: {overlapping}"
+
+
 def test_plots_return_figures():
     trunk = build_trunk("simplenet", 1, "half", 32, grid=8)
     fields = stage_receptive_fields(trunk)

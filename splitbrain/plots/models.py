@@ -135,40 +135,129 @@ def plot_grouped_weights(in_channels: int, out_channels: int) -> Figure:
     return fig
 
 
+# Where a point's label may go, tried in this order: (offset in points, horizontal alignment,
+# vertical alignment). Right of the point first, then left, then the four diagonals, then above
+# and below, then the same again twice as far out.
+_LABEL_SPOTS = [((dx * far, dy * far), ha, va) for far in (1, 2) for (dx, dy), ha, va in [
+    ((6, 0), "left", "center"), ((-6, 0), "right", "center"),
+    ((4, -5), "left", "top"), ((-4, 5), "right", "bottom"),
+    ((4, 5), "left", "bottom"), ((-4, -5), "right", "top"),
+    ((0, 7), "center", "bottom"), ((0, -7), "center", "top")]]
+
+
+def _segment_meets_box(p, q, box) -> bool:
+    """Whether the segment p-q (display coordinates) passes through box (x0, y0, x1, y1)."""
+    (x0, y0, x1, y1), (dx, dy) = box, (q[0] - p[0], q[1] - p[1])
+    low, high = 0.0, 1.0
+    for step, start, lo, hi in ((dx, p[0], x0, x1), (dy, p[1], y0, y1)):
+        if step == 0:
+            if not lo <= start <= hi:
+                return False
+            continue
+        a, b = sorted(((lo - start) / step, (hi - start) / step))
+        low, high = max(low, a), min(high, b)
+        if low > high:
+            return False
+    return True
+
+
+def _place_labels(ax, labels: Sequence[tuple[Sequence[tuple[tuple[float, float], tuple[float, float], str, str]], str, dict]],
+                  pad: float = 2.0) -> list:
+    """Annotates ``ax`` with each label at the first of its candidate spots where the text crosses
+    no line, covers no marker, stays inside the axes and overlaps neither the legend nor a label
+    placed before it; a label with no free spot takes the spot with the fewest obstacles and a
+    white backing. Call once the axes' limits, scales and legend are final.
+
+    ``labels``: (candidates, text, annotate keywords), each candidate ((x, y) in data coordinates,
+    (dx, dy) offset in points, ha, va). Returns the annotations.
+    """
+    fig = ax.get_figure()
+    fig.draw_without_rendering()
+    frame = ax.get_window_extent()
+    paths, markers = [], []
+    for line in ax.get_lines():
+        points = line.get_transform().transform(np.asarray(line.get_xydata(), dtype=float))
+        paths.append(points)
+        if line.get_marker() not in (None, "", "None", " "):
+            half = line.get_markersize() / 2 * fig.dpi / 72
+            markers += [(x - half, y - half, x + half, y + half) for x, y in points]
+    legend = ax.get_legend()
+    taken = [tuple(legend.get_window_extent().extents)] if legend else []
+    placed = []
+    for candidates, text, keywords in labels:
+        best = None
+        for xy, offset, ha, va in candidates:
+            note = ax.annotate(text, xy, textcoords="offset points", xytext=offset, ha=ha, va=va,
+                               annotation_clip=False, **keywords)
+            note.set_in_layout(False)
+            x0, y0, x1, y1 = note.get_window_extent().extents
+            box = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+            outside = not (frame.x0 <= x0 and x1 <= frame.x1 and frame.y0 <= y0 and y1 <= frame.y1)
+            hits = (sum(_segment_meets_box(p, q, box) for path in paths for p, q in zip(path[:-1], path[1:]))
+                    + sum(_boxes_meet(box, other) for other in markers + taken) + 100 * outside)
+            if best is None or hits < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (hits, note, (x0, y0, x1, y1))
+            else:
+                note.remove()
+            if hits == 0:
+                break
+        hits, note, extents = best
+        if hits:
+            note.set_bbox({"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 0.5})
+            note.set_zorder(5)
+        taken.append(extents)
+        placed.append(note)
+    return placed
+
+
+def _boxes_meet(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def plot_receptive_field_growth(curves: Mapping[str, Sequence[Mapping[str, Any]]], input_size: int,
                                 grid: int) -> Figure:
     """Receptive field after each stage, one line per network.
 
     ``curves``: label -> rows with ``layer`` and ``rf`` (:func:`stage_receptive_fields`). The input
     side (a unit above it sees the whole input and padding) and one grid cell, ``input_size / grid``
-    pixels, are drawn as horizontal lines.
+    pixels, are drawn as horizontal lines. Each stage's name stands next to its point where no
+    line, marker, legend or other name is (:func:`_place_labels`), so curves that meet or cross do
+    not run through each other's names.
     """
     check_positive_int(input_size, "input_size")
     check_positive_int(grid, "grid")
     fig = Figure(figsize=(9, 4.8), layout="constrained")
     ax = fig.subplots()
-    # One label offset per curve, so that labels of curves meeting at one point do not overlap.
-    offsets = [((5, -11), "left"), ((5, 5), "left"), ((-6, 5), "right")]
-    for index, (label, rows) in enumerate(curves.items()):
+    stage_labels = []
+    for label, rows in curves.items():
         depth = np.arange(1, len(rows) + 1)
         rf = [row["rf"] for row in rows]
         (line,) = ax.plot(depth, rf, marker="o", label=label)
-        offset, align = offsets[index % len(offsets)]
         for x, y, row in zip(depth, rf, rows):
-            ax.annotate(row["layer"], (x, y), textcoords="offset points", xytext=offset, ha=align,
-                        fontsize="x-small", color=line.get_color())
-    ax.axhline(input_size, color="black", ls="--", lw=1)
-    ax.text(0.6, input_size * 1.05, f"input side ({input_size} px)", fontsize="small")
+            stage_labels.append(([((x, y), *spot) for spot in _LABEL_SPOTS], row["layer"],
+                                 {"fontsize": "x-small", "color": line.get_color()}))
     cell = input_size / grid
+    ax.axhline(input_size, color="black", ls="--", lw=1)
     ax.axhline(cell, color="grey", ls=":", lw=1)
-    ax.text(0.6, cell * 1.08, f"one grid cell ({cell:g} px)", fontsize="small", color="grey")
     ax.set_yscale("log")
     ax.set_xlabel("stage (in the order the image passes them)")
     ax.set_ylabel("receptive field side (input pixels, log scale)")
     ax.set_title(f"Receptive field after each stage at {input_size} px input")
-    ax.set_xlim(0.5, max(len(rows) for rows in curves.values()) + 0.8)
+    stages = max(len(rows) for rows in curves.values())
+    ax.set_xlim(0.5, stages + 0.8)
+    low, high = ax.get_ylim()
+    ax.set_ylim(min(low, cell / 1.3), max(high, input_size * 1.3))
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3, which="both")
+    # The reference lines' names go above their line at the leftmost free place, else below it.
+    ends = [0.55 + f * (stages + 0.2) for f in (0, 0.25, 0.5, 0.75)]
+    references = [([((x, level), (0, side), "left", "bottom" if side > 0 else "top")
+                    for side in (3, -3) for x in ends], text, {"fontsize": "small", "color": colour})
+                  for level, text, colour in ((input_size, f"input side ({input_size} px)", "black"),
+                                              (cell, f"one grid cell ({cell:g} px)", "grey"))]
+    _place_labels(ax, references + stage_labels)
     return fig
 
 
