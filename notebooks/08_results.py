@@ -346,7 +346,7 @@ deviation of the per-seed differences: {deeper_gaps}
 # %%
 import dataclasses
 
-from splitbrain.data import MissingDatasetError, default_root
+from splitbrain.data import MissingDatasetError
 from splitbrain.evaluate import build_eval_datasets
 from splitbrain.weights import PRETRAINED, probe_config, probe_shipped
 
@@ -362,8 +362,9 @@ for name, entry in PRETRAINED.items():
         config = dataclasses.replace(probe_config(name), data="embedded", download=False, max_train_images=None,
                                      max_test_images=None)
         config = dataclasses.replace(config, **ctx.eval_data)
-        print(f"{name}: CIFAR-10 is not here (set CIFAR10_DIR, or DOWNLOAD = True to fetch 170 MB into "
-              f"{default_root()}); probing on the embedded photographs instead, at its run's {config.image_size} px")
+        print(f"{name}: CIFAR-10 is not here (set CIFAR10_DIR, or DOWNLOAD = True to fetch 170 MB into the "
+              f"package's data folder); probing on the embedded photographs instead, at its run's "
+              f"{config.image_size} px")
         datasets = build_eval_datasets(config)
         data = "embedded photographs (crops)"
     start = time.perf_counter()
