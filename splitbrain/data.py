@@ -6,26 +6,20 @@ quantization happen later, batched, on the training device (``splitbrain.targets
 Datasets (``build_dataset(name, ...)``):
 
 ``"embedded"``
-    Crops of ten real colour photographs shipped in the scikit-image and scikit-learn wheels
-    (:data:`EMBEDDED_PHOTOS`), so everything runs offline; the label is the photograph. Each
-    photograph is cut once across its longer side, in original pixels before any resizing: the
-    first two thirds are ``"train"``, the last third ``"test"``, so held-out crops never share a
-    pixel (not even through resampling) with training crops.
+    Crops of ten colour photographs shipped in the scikit-image and scikit-learn wheels
+    (:data:`EMBEDDED_PHOTOS`), labelled by photograph. Each is cut once across its longer side
+    in original pixels: the first two thirds are ``"train"``, the last third ``"test"``.
 ``"stl10"``
     STL-10 (96x96; ``"unlabeled"`` for pretraining, ``"train"``/``"test"`` for evaluation),
     read from torchvision's ``stl10_binary`` folder.
 ``"cifar10"``
     CIFAR-10 (32x32, ``"train"``/``"test"``) through ``torchvision.datasets.CIFAR10``.
 ``"folder"``
-    Any ImageFolder tree (``root/<class>/<image>``: ImageNet, the CIFAR-10 JPEGs, ...), cut into
-    deterministic, class-stratified, disjoint parts by :func:`split_indices`. The tree is listed by
-    :func:`~splitbrain.imagefolder.scan_image_folder` (hidden folders are not classes; links
-    followed without loops, each real file once, never in two classes; FIFOs, sockets and devices
-    never opened), every file with an extension PIL knows is tried, and its pixels become 8-bit
-    sRGB by :func:`~splitbrain.images.rgb_pixels`; what is left out is counted in one line on
-    stderr. Each image has a key (:func:`~splitbrain.imagefolder.image_key`), so a checkpoint
-    records what it was pretrained on (:func:`~splitbrain.leaks.pretraining_manifest`) and
-    evaluations refuse parts that overlap it (:func:`~splitbrain.leaks.check_unseen`).
+    Any ImageFolder tree (``root/<class>/<image>``), listed by
+    :func:`~splitbrain.imagefolder.scan_image_folder` and cut into deterministic,
+    class-stratified, disjoint parts by :func:`split_indices`. Each image has a key
+    (:func:`~splitbrain.imagefolder.image_key`), so evaluations can refuse images a checkpoint
+    was pretrained on (:mod:`splitbrain.leaks`).
 
 Nothing is downloaded unless ``download=True``; a missing dataset raises
 :class:`MissingDatasetError`, whose message says where it looked and how to fetch it.

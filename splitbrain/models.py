@@ -14,18 +14,10 @@ Trunks (``ARCHITECTURES``): ``"simplenet"`` (:class:`SimpleNet`, the poster's fi
 (the pair is as wide as one network, with about half its parameters); ``"full"`` gives each
 half the full width, as in the poster's code (about twice the parameters of one network).
 
-Reaching the grid, the same rule for every trunk: each trunk class has a ladder of input stems,
-most downsampling first (``STEMS``). The stem used is the first whose output map at
-``input_size`` is at least ``grid`` pixels wide, else the last. The head average-pools a larger
-map to the grid (adaptive average pooling) and bilinearly upsamples a smaller one. A network
-runs at any input size >= ``grid``; ``input_size`` only chooses the stem.
-
-Baseline: :class:`DenoisingAutoencoder`, one trunk on all three channels with a small
-upsampling decoder, trained to reconstruct the clean input from a corrupted one.
-
-Linear-probe features (``features``) follow Zhang et al.: a layer's map is average-pooled to
-s x s, with s the largest side that keeps C * s * s <= ``max_dim`` (9216 by default, about the
-paper's 9k dimensions), and flattened.
+Reaching the grid: ``input_size`` only chooses the stem (:meth:`Trunk.choose_stem`); the head
+average-pools a larger map to the grid and bilinearly upsamples a smaller one
+(:func:`resize_to_grid`). Baseline: :class:`DenoisingAutoencoder`. Linear-probe features are
+pooled by :func:`pool_features`.
 """
 from __future__ import annotations
 

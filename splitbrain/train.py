@@ -8,31 +8,18 @@ One step, as in the paper::
         --> loss = CE(logits1, t2) + CE(logits2, t1)      (mean over pixels, sum over halves)
         --> backward --> Adam step;  StepLR (x lr_decay) after every epoch
 
-``pretrain(config)`` runs it for ``config.epochs`` epochs and leaves in ``config.out``:
+``pretrain(config)`` runs it for ``config.epochs`` epochs and leaves in ``config.out``
+``checkpoint.pt`` (after every epoch: everything a resume needs), ``metrics.jsonl`` (a "step"
+line every ``log_every`` steps, an "epoch" line per epoch) and ``config.json``; the record goes
+to ``config.record_dir``. A loss that becomes NaN or infinite stops the run at that step.
 
-``checkpoint.pt``   written atomically after every epoch: model, optimizer, scheduler, grad
-                    scaler, RNG states, epoch, step, config. ``pretrain(config, resume=True)``
-                    continues from it.
-``metrics.jsonl``   one JSON object per line: every ``log_every`` steps (``"kind": "step"``)
-                    and after every epoch (``"kind": "epoch"``).
-``config.json``     the configuration.
+Reproducibility: on the CPU a run resumed after epoch e ends with exactly the weights of the
+uninterrupted run (the data order and worker seeds depend on (seed, epoch) only; the global RNG
+is saved and restored); on a GPU cuDNN makes it match only approximately.
 
-and the run's record in ``config.record_dir`` (the CLI's default: the run folder). The folder is
-locked while the run writes into it (one process at a time, :mod:`splitbrain.locks`), and a
-folder that holds anything but a run is refused. A loss that becomes NaN or infinite stops the
-run at that step, before a checkpoint or a record of it is written.
-
-Reproducibility: on the CPU, a run interrupted after epoch e and resumed ends with exactly the
-weights of the uninterrupted run: checkpoints are taken at epoch boundaries, the data order and
-the DataLoader workers' seeds are functions of (seed, epoch) only, and the global RNG
-(initialisation, augmentation when ``num_workers=0``, DAE noise) is saved and restored. On a
-GPU, cuDNN kernels are not bitwise deterministic, so a resumed run matches only approximately.
-
-Multiple GPUs: ``torchrun --nproc_per_node N -m splitbrain pretrain ...`` starts N processes,
-each with its own shard of ``batch_size // N`` images (``batch_size`` is the GLOBAL batch) and
-the model wrapped in DistributedDataParallel. On CUDA, BatchNorm layers become SyncBatchNorm;
-on the CPU (gloo) PyTorch has none, so each process normalises with its own shard's statistics.
-Only rank 0 writes files.
+Multiple GPUs: under ``torchrun --nproc_per_node N`` each process takes ``batch_size // N``
+images of the GLOBAL batch, the model is wrapped in DistributedDataParallel (SyncBatchNorm on
+CUDA; under gloo each process normalises with its own shard), and only rank 0 writes files.
 """
 from __future__ import annotations
 

@@ -5,19 +5,10 @@
     python -m splitbrain.experiments.margin --recipe embedded                    # no dataset needed
     python -m splitbrain.experiments.margin --data-root cifar10/train --set lr=3e-3 --name lr-3e-3
 
-One trial is three steps:
-
-1. Pretrain a split-brain network as the recipe says, without labels, on the dataset's
-   pretraining images.
-2. Probe it (:func:`splitbrain.evaluate.linear_probe`): the layer is chosen on a validation part
-   of the labelled images and the held-out images only report.
-3. Probe the same architecture at its seeded random initialisation through exactly the same
-   code and data. Random convolutional features are a strong baseline on small images, so the
-   margin over them is the evidence that pretraining learned something.
-
-Data splits (disjoint, fixed by ``split_seed``): for an ImageFolder such as the 50,000 CIFAR-10
-training JPEGs, 60 % pretraining (30k), 20 % probe training (10k, a fifth of it validation) and
-20 % held out (10k).
+One trial pretrains a split-brain network as the recipe says, probes it
+(:func:`splitbrain.evaluate.linear_probe`), and probes the same architecture at its seeded
+random initialisation through the same code and data: the margin over random convolutional
+features is the evidence that pretraining learned something.
 
 A trial writes one "margin" record (``--results``): both configurations, the pretraining's images
 seen, its training seconds (summed over epochs, so a resumed run counts every epoch once) and
