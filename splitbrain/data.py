@@ -628,14 +628,10 @@ def build_loader(dataset: Dataset, batch_size: int, train: bool, num_workers: in
                  distributed: bool = False, drop_last: bool | None = None) -> DataLoader:
     """A DataLoader yielding ``(images uint8 (N, 3, S, S), labels int64 (N,))`` batches.
 
-    When ``train``: shuffles (a generator seeded by ``seed``) and, unless ``drop_last`` says
-    otherwise, drops the last partial batch. Random crops and flips draw from torch's generator:
-    per worker it is seeded from the loader's generator; with ``num_workers=0`` it is the caller's.
-
-    With ``distributed`` (an initialised process group, e.g. under torchrun) each rank reads
-    its own shard through a ``DistributedSampler`` seeded by ``seed``; the caller must call
-    ``loader.sampler.set_epoch(epoch)`` at the start of every epoch, or every epoch repeats
-    the first one's order.
+    When ``train``: shuffled (seeded by ``seed``), the last partial batch dropped unless
+    ``drop_last`` says otherwise. With ``distributed`` (an initialised process group) each rank
+    reads its shard through a ``DistributedSampler`` seeded by ``seed``: call
+    ``loader.sampler.set_epoch(epoch)`` every epoch, or every epoch repeats the first one's order.
     """
     check_positive_int(batch_size, "batch_size")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:

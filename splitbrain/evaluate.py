@@ -12,9 +12,6 @@ The reported layer is chosen on a validation part carved (class-stratified, seed
 ``split_seed``) from the labelled probe-training images: the classifiers train on the rest, and
 the held-out evaluation images only report the chosen layer's top-1 / top-5 (choosing on them
 would report the maximum of several noisy scores). Top-5 is trivially 1.0 with 5 classes or fewer.
-
-Probes and fine-tunings refuse, before any work, labelled images of fewer than two classes and, for
-a checkpoint's network, splits that hold images it was pretrained on (:func:`evaluation_datasets`).
 """
 from __future__ import annotations
 
