@@ -456,7 +456,7 @@ def chapter_estimate(peaks: Mapping[str, Mapping[str, float]], root: Path = Path
                                  "repeat_minutes": {gpu: list(minutes_range(stages["repeats_chapter_5"], gpu, peaks))
                                                     for gpu in ASSUMED_EFFICIENCY}}
         presets[preset] = chapters
-    return {"kind": "gpu-estimate", "what": "chapter minutes on a GPU estimated from counted FLOPs (not measured)",
+    return {"what": "chapter minutes on a GPU estimated from counted FLOPs (not measured)",
             "counted": "convolutions and matrix products, forward and backward (torch FlopCounterMode on meta networks)",
             "not_counted": "colour conversion, losses, optimiser updates, data loading, dataset download, figures",
             "efficiency": {gpu: {"low": low, "high": high, "fp16_tflops": peaks[gpu]["fp16_tflops"]}

@@ -11,7 +11,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -23,14 +23,7 @@
 #
 # **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/01_color_spaces.ipynb)**
 #
-# **Needs:** a CPU is enough (no training here); well under a minute in every preset.
-#
-# **You should see:** the sRGB cube as a tilted, twisted solid inside CIE Lab; slices of Lab at
-# L\* = 25, 50 and 75 in which most of the poster's a/b box is grey (no screen colour lives
-# there); the share of that box that real colours fill, slice by slice and overall; a photograph
-# taken apart into R, G, B (three near-copies of one grey picture) and into L\*, a\*, b\* (a grey
-# picture plus two colour maps); and correlation matrices in which the RGB channels move
-# together far more than lightness and colour do.
+# **Needs:** a CPU is enough (no training here).
 
 # %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
@@ -39,6 +32,20 @@ import importlib.util, subprocess, sys
 if importlib.util.find_spec("splitbrain") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/splitbrain-book/splitbrain"], check=True)
+
+# %% tags=["remove-input"]
+from splitbrain.chapter_times import needs
+from splitbrain.notebook import prose
+
+prose("**Time:** " + needs("01_color_spaces"))
+
+# %% [markdown]
+# **You should see:** the sRGB cube as a tilted, twisted solid inside CIE Lab; slices of Lab at
+# L\* = 25, 50 and 75 in which most of the poster's a/b box is grey (no screen colour lives
+# there); the share of that box that real colours fill, slice by slice and overall; a photograph
+# taken apart into R, G, B (three near-copies of one grey picture) and into L\*, a\*, b\* (a grey
+# picture plus two colour maps); and correlation matrices in which the RGB channels move
+# together far more than lightness and colour do.
 
 # %% tags=["parameters"]
 PRESET = "auto"

@@ -11,7 +11,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -23,14 +23,7 @@
 #
 # **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/03_rescaled_bins.ipynb)**
 #
-# **Needs:** a CPU is enough (no training here); under a minute with `smoke`, a few minutes with
-# `cpu`.
-#
-# **You should see:** each photo crop's own small a\*b\* range inside the big fixed box; the
-# poster's 10 x 10 class grid squeezed into that range; a tinted copy of a crop whose global
-# classes all change while its rescaled classes stay exactly the same; histograms in which
-# rescaled targets use many more classes per image, spread far more evenly; and the poster's
-# comparison of reconstructions from 12 x 12 targets in RGB, Lab and rescaled Lab.
+# **Needs:** a CPU is enough (no training here).
 
 # %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
@@ -39,6 +32,19 @@ import importlib.util, subprocess, sys
 if importlib.util.find_spec("splitbrain") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/splitbrain-book/splitbrain"], check=True)
+
+# %% tags=["remove-input"]
+from splitbrain.chapter_times import needs
+from splitbrain.notebook import prose
+
+prose("**Time:** " + needs("03_rescaled_bins"))
+
+# %% [markdown]
+# **You should see:** each photo crop's own small a\*b\* range inside the big fixed box; the
+# poster's 10 x 10 class grid squeezed into that range; a tinted copy of a crop whose global
+# classes all change while its rescaled classes stay exactly the same; histograms in which
+# rescaled targets use many more classes per image, spread far more evenly; and the poster's
+# comparison of reconstructions from 12 x 12 targets in RGB, Lab and rescaled Lab.
 
 # %% tags=["parameters"]
 PRESET = "auto"

@@ -11,7 +11,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -23,15 +23,7 @@
 #
 # **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/04_architectures.ipynb)**
 #
-# **Needs:** a CPU is enough (nothing is trained: we build networks, count and trace shapes);
-# well under a minute in every preset.
-#
-# **You should see:** the paper's Table 6 rebuilt from the package's FC-AlexNet and checked cell
-# by cell against the printed values (all agree but one padding, which the paper misprints); an
-# image split into L and ab, each going into its own half, each half producing a 12 x 12 grid of
-# class scores; a half-width pair with half the convolution weights of one standard network; a
-# table of how each network reaches the 12 x 12 grid from 180, 96 and 32 pixel inputs; and the
-# receptive fields of every layer, growing from a few pixels to more than the whole image.
+# **Needs:** a CPU is enough (nothing is trained: we build networks, count and trace shapes).
 
 # %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
@@ -40,6 +32,20 @@ import importlib.util, subprocess, sys
 if importlib.util.find_spec("splitbrain") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/splitbrain-book/splitbrain"], check=True)
+
+# %% tags=["remove-input"]
+from splitbrain.chapter_times import needs
+from splitbrain.notebook import prose
+
+prose("**Time:** " + needs("04_architectures"))
+
+# %% [markdown]
+# **You should see:** the paper's Table 6 rebuilt from the package's FC-AlexNet and checked cell
+# by cell against the printed values (all agree but one padding, which the paper misprints); an
+# image split into L and ab, each going into its own half, each half producing a 12 x 12 grid of
+# class scores; a half-width pair with half the convolution weights of one standard network; a
+# table of how each network reaches the 12 x 12 grid from 180, 96 and 32 pixel inputs; and the
+# receptive fields of every layer, growing from a few pixels to more than the whole image.
 
 # %% tags=["parameters"]
 PRESET = "auto"

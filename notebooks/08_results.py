@@ -23,18 +23,11 @@
 #
 # **[Open this chapter in Colab](https://colab.research.google.com/github/splitbrain-book/splitbrain/blob/main/notebooks/08_results.ipynb)**
 #
-# **Needs:** a CPU. Reading the records takes seconds. The section that probes the shipped
-# networks takes about a minute more on a 2-core CPU when CIFAR-10 is at hand: set
-# `CIFAR10_DIR` to the CIFAR-10 JPEGs' `train/` folder, or `DOWNLOAD = True` to let torchvision
-# fetch CIFAR-10 (170 MB) into the cache folder. Without either, that section probes the
-# networks on the book's embedded photographs instead, in seconds.
-#
-# **You should see:** one figure that answers the chapter's question (every seed of every
-# pretraining method against the same network at random initialisation and against the
-# supervised network's features); how much of that survives fine-tuning with 25 to 800 labels
-# per class; rescaled Lab set against Lab seed by seed; our Table 1 beside the poster's; the
-# shipped networks probed again on your machine; and the recipes that made the pretraining
-# learn on a CPU.
+# **Needs:** a CPU. Most of the chapter reads the records the package ships. The section that
+# probes the shipped networks uses CIFAR-10 when it is at hand: set `CIFAR10_DIR` to the
+# CIFAR-10 JPEGs' `train/` folder, or `DOWNLOAD = True` to let torchvision fetch CIFAR-10
+# (170 MB) into the cache folder. Without either, that section probes the networks on the
+# book's embedded photographs instead.
 
 # %% tags=["remove-cell"]
 # Setup: on Colab (or anywhere the package is missing) install it from the repository.
@@ -43,6 +36,20 @@ import importlib.util, subprocess, sys
 if importlib.util.find_spec("splitbrain") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/splitbrain-book/splitbrain"], check=True)
+
+# %% tags=["remove-input"]
+from splitbrain.chapter_times import needs
+from splitbrain.notebook import prose
+
+prose("**Time:** " + needs("08_results"))
+
+# %% [markdown]
+# **You should see:** one figure that answers the chapter's question (every seed of every
+# pretraining method against the same network at random initialisation and against the
+# supervised network's features); how much of that survives fine-tuning with 25 to 800 labels
+# per class; rescaled Lab set against Lab seed by seed; our Table 1 beside the poster's; the
+# shipped networks probed again on your machine; and the recipes that made the pretraining
+# learn on a CPU.
 
 # %% tags=["parameters"]
 PRESET = "auto"

@@ -206,5 +206,8 @@ def test_chapter_runs_on_a_fresh_runtime(colab_env, notebook, preset, tmp_path):
     lines, problems = printed_lines(executed)
     assert not problems, f"{notebook} ({preset}): {problems[0]}"
     recorded = [json.loads(line) for line in loads.read_text().splitlines()] if loads.exists() else []
+    # what it loaded, for the reader of a -s run: (dataset, image size) of every loaded configuration
+    print(f"{notebook} ({preset}) loaded:", sorted({(load["name"], load["image_size"]) for load in recorded
+                                                    if load["loaded"]}))
     errors = data_choice_errors(preset, lines, recorded, Path(variables["SPLITBRAIN_DATA"]))
     assert not errors, f"{notebook} ({preset}): " + "; ".join(errors)

@@ -39,12 +39,15 @@ def test_notebook_matches_its_py_pair(source):
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_notebook_layout(source):
-    """Title cell, setup cell, then a parameters cell whose first knob is PRESET = "auto"."""
+    """Title cell, setup cell, the chapter's times (from records) and what to see, then a
+    parameters cell whose first knob is PRESET = "auto"."""
     cells = jupytext.read(source).cells
     assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
-    assert "colab.research.google.com" in cells[0].source
+    assert "colab.research.google.com" in cells[0].source and "**Needs:**" in cells[0].source
     assert cells[1].cell_type == "code" and "find_spec(\"splitbrain\")" in cells[1].source
-    parameters = cells[2]
+    assert cells[2].cell_type == "code" and "needs(" in cells[2].source
+    assert cells[3].cell_type == "markdown" and cells[3].source.startswith("**You should see:**")
+    parameters = cells[4]
     assert "parameters" in parameters.metadata.get("tags", [])
     assert parameters.source.splitlines()[0] == 'PRESET = "auto"'
     assert any(c.cell_type == "markdown" and c.source.startswith("## Exercises") for c in cells)
