@@ -455,12 +455,13 @@ it learned transfers; chapter 8 probes it on CIFAR-10 itself.
 # unlabelled images, split-brain in Lab and in rescaled Lab) and the same network at random
 # initialisation, and gives each 25, 100, 400 or 800 labelled images per class: seeded subsets
 # of the 8,000 labelled fit images, the 2,000 validation images and the 10,000 held-out images
-# unchanged. Each is probed (layer chosen on validation) and fine-tuned with the recipe above in
-# four settings: a new linear head on the last layer at two learning rates, and the linear probe
-# followed by fine-tuning (LP-FT: the probe's layer and classifier become the head, then
-# everything trains) at two smaller ones. The setting with the best validation top-1 is kept,
-# separately for every network, label count and seed, so random initialisation is tuned as hard
-# as the pretrained networks. The figure and the sentences under it are drawn from the grid's
+# unchanged. Each is probed (layer chosen on validation) and fine-tuned with the recipe above,
+# for a budget of passes over its labelled images, in the settings validation runs chose for its
+# label count: a new linear head on the last layer, or the linear probe followed by fine-tuning
+# (LP-FT: the probe's layer and classifier become the head, then everything trains), at one or
+# two learning rates (`LABEL_GRID_TRIALS` in `splitbrain.experiments.grids`). The setting with the
+# best validation top-1 is kept, separately for every network, label count and seed, so random
+# initialisation is tuned as hard as the pretrained networks. The figure and the sentences under it are drawn from the grid's
 # committed records (they ship with the package), not from this notebook's run: every point is
 # one seed, every line the mean over seeds.
 
