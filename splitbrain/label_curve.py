@@ -43,18 +43,30 @@ def network_label(model: Mapping[str, Any]) -> str:
     return f"{label}, {SPACE_LABELS.get(model.get('color_space'), model.get('color_space'))}"
 
 
+def is_current(record: Mapping[str, Any]) -> bool:
+    """False for a record of a named grid's run whose configuration is no longer the grid's (the
+    runner re-runs it); True otherwise."""
+    from .experiments.grids import GRIDS
+    from .experiments.reproduce import current_configs, same_key
+
+    grid = GRIDS.get(record.get("grid"))
+    name = str(record.get("run_id", "")).partition("/")[2]
+    run = next((run for run in grid.runs() if run.name == name), None) if grid is not None else None
+    return run is None or same_key(record.get("config"), current_configs(grid, run))
+
+
 def curve_points(records: Iterable[Mapping[str, Any]], grid: str = GRID, arch: str = "simplenet"
                  ) -> list[dict[str, Any]]:
     """One point per (method, labels per class, seed) of ``grid``'s ``arch`` runs; the latest record
     counts. Each point: ``method``, ``label``, ``labels``, ``seed``, and for ``probe`` /
     ``finetune`` the held-out ``<stage>_top1`` and ``<stage>_val_top1``; ``best_top1`` /
     ``best_stage``: the stage whose validation top-1 is higher (the probe on a tie); ``setting``:
-    the fine-tuning's "head:learning rate" chosen on validation. Points without a fine-tuning are
-    left out.
+    the fine-tuning's "head:learning rate" chosen on validation. Points without a fine-tuning,
+    and records made under an older configuration of the grid (:func:`is_current`), are left out.
     """
     latest = latest_by((r for r in records if r.get("kind") == "run" and r.get("grid") == grid
                         and r.get("model", {}).get("arch") == arch and r.get("labels_per_class") is not None
-                        and (r.get("metrics") or {}).get("finetune")),
+                        and (r.get("metrics") or {}).get("finetune") and is_current(r)),
                        lambda r: (r["method"], r["labels_per_class"], r["seed"]))
     points = []
     for (method, labels, seed), record in sorted(latest.items(), key=lambda item: (item[0][0], item[0][1], item[0][2])):

@@ -85,3 +85,17 @@ def test_search_table_lists_every_trial_with_its_settings_validation_scores():
     assert lines[3] == ("| lab-l25 | Split-brain, LAB | 25 | 40,064 | last:0.1 41.0, **probe:0.003 46.0** | 45.0 | "
                         "1200 |")
     assert search_table([]) == "No fine-tuning trials recorded yet.\n"
+
+
+def test_a_record_made_under_an_older_configuration_of_the_grid_is_left_out():
+    from splitbrain.experiments.grids import get_grid
+    from splitbrain.experiments.reproduce import current_configs
+
+    grid = get_grid("label-efficiency")
+    run = next(run for run in grid.runs() if run.name == "simplenet-lab-l800-seed0")
+    current = {**record("lab", 800, 0, 0.64, 0.78), "run_id": f"label-efficiency/{run.name}",
+               "config": current_configs(grid, run)}
+    older = {**current, "config": {**current["config"], "evaluate": {**current["config"]["evaluate"],
+                                                                      "finetune_images": 240_000}}}
+    assert [p["finetune_top1"] for p in curve_points([current])] == [0.78]
+    assert curve_points([older]) == []
