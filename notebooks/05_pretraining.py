@@ -190,12 +190,14 @@ print(f"{result.epochs} epochs, {result.steps} steps in {first.wall_time_s + res
 glue("train_seconds", first.wall_time_s + result.wall_time_s, seen="pretraining time, s")
 glue("images_per_s", (config.batch_size * result.steps) / max(first.wall_time_s + result.wall_time_s, 1e-9))
 prose(r"""
-On this machine the whole run took {train_seconds:.0f} s, about
-{images_per_s:.0f} images per second including the start-up. On a GPU, an epoch
-of the `colab` preset is STL-10's 100,000 unlabelled images divided by the training rate that
-`python -m benchmarks.bench` (from a clone of the repository) prints for your GPU (its section 3, with mixed precision and
-channels_last). This edition of the book was built on CPU-only machines, so it quotes no
-T4 or H200 figure: one typed in without a run record behind it would be a guess.
+This run, on this machine, took {train_seconds:.0f} s, about
+{images_per_s:.0f} images per second including the start-up; the times at the top of the
+chapter are the book builds' recorded runs, on their machines, so yours differ by your machine
+and its load. On a GPU, an epoch of the `colab` preset is STL-10's 100,000 unlabelled images
+divided by the training rate that `python -m benchmarks.bench` (from a clone of the repository)
+prints for your GPU (its section 3, with mixed precision and channels_last). No GPU has run
+this chapter for the book yet: the GPU time at the top is an estimate from counted FLOPs, not a
+measurement.
 """)
 
 # %% [markdown]
