@@ -159,7 +159,7 @@ yellow; and the corners do not share a lightness (pure blue is much darker than 
 # its **gamut**: the image of the RGB cube. Below, each of the sampled sRGB colours is drawn at
 # its Lab coordinates, in its own colour.
 
-# %%
+# %% mystnb={"figure": {"caption": "The sRGB cube inside CIE Lab, drawn in its own colours: in 3-D, from above (the a\\*b\\* plane, with the poster's a/b box dashed) and from the side. See the solid tilt and twist, and narrow to a point at black and at white.", "name": "fig-ch1-gamut"}, "image": {"alt": "Three scatter plots of sampled sRGB colours placed at their Lab coordinates: a 3-D view of a tilted, twisted solid; a top view in the a*-b* plane forming a skewed hexagon inside a dashed rectangle; and a side view of L* against a* that narrows towards L* = 0 and L* = 100."}}
 plot_srgb_gamut(CUBE_LEVELS)
 
 # %% [markdown]
@@ -176,26 +176,26 @@ plot_srgb_gamut(CUBE_LEVELS)
 # through the package's conversions: Lab to sRGB (which has to clip colours it cannot show)
 # and back must return the same Lab value.
 
-# %%
+# %% mystnb={"figure": {"caption": "Slices of Lab at constant lightness: each a\\*b\\* value that exists in sRGB is painted in its colour, the rest is grey, and the poster's a/b box is dashed. See how little of the box each slice fills, and how the coloured region moves with lightness.", "name": "fig-ch1-slices"}, "image": {"alt": "Square panels, one per lightness, each a grey a*-b* plane with a dashed box; inside the box a coloured patch of reachable colours, dark and small at low lightness, largest in the middle panel, bright and shifted towards yellow-green at high lightness."}}
 plot_ab_slices(SLICE_LIGHTNESS, step=AB_STEP)
 
-# %%
+# %% mystnb={"figure": {"caption": "Share of the poster's a/b box that sRGB colours fill, as a function of lightness L\\*, with the slices above marked. See the share stay well below half the box at every lightness and fall to nothing at black and white.", "name": "fig-ch1-reachable"}, "image": {"alt": "A filled curve of reachable share (percent) against L* from 0 to 100: it rises from zero, peaks near the middle of the lightness range and falls back to zero at white; red dots mark the lightnesses of the slices above, each labelled with its percentage."}}
 slice_shares = reachable_fractions(SLICE_LIGHTNESS, POSTER_A_RANGE, POSTER_B_RANGE, AB_STEP)
-for lightness, share in zip(SLICE_LIGHTNESS, slice_shares.tolist()):
-    glue(f"reachable_percent_L{lightness}", 100 * share)
 
 lightness_step = LIGHTNESS_STEP[ctx.preset]
 lightness_grid = torch.arange(lightness_step / 2, 100, lightness_step, dtype=torch.float64)
 shares = reachable_fractions(lightness_grid.tolist(), POSTER_A_RANGE, POSTER_B_RANGE, AB_STEP)
 overall = float(shares.mean())  # the slices tile L* in [0, 100]: their mean share is the volume share
-glue("reachable_percent_overall", 100 * overall, seen="share of the a*b* box sRGB reaches, all L*, %")
-glue("reachable_percent_best", 100 * float(shares.max()))
-glue("reachable_best_lightness", float(lightness_grid[shares.argmax()]))
 print(f"reachable share of the a/b box: overall {100 * overall:.1f}%, "
       f"largest {100 * float(shares.max()):.1f}% at L* = {float(lightness_grid[shares.argmax()]):.1f}")
 plot_reachable_fraction(lightness_grid, shares, highlight=SLICE_LIGHTNESS)
 
 # %% tags=["remove-input"]
+for lightness, share in zip(SLICE_LIGHTNESS, slice_shares.tolist()):
+    glue(f"reachable_percent_L{lightness}", 100 * share)
+glue("reachable_percent_overall", 100 * overall, seen="share of the a*b* box sRGB reaches, all L*, %")
+glue("reachable_percent_best", 100 * float(shares.max()))
+glue("reachable_best_lightness", float(lightness_grid[shares.argmax()]))
 prose(r"""
 At L\* = 25 only {reachable_percent_L25:.0f}% of the poster's a/b box holds a
 screen colour, at L\* = 50 {reachable_percent_L50:.0f}% and at L\* = 75
@@ -219,7 +219,7 @@ L\* = {reachable_best_lightness:.0f}, where it still fills only
 # bottom row shows L\* as a grey image, a\* and b\* drawn in the colours they stand for, and
 # the colour alone: the photograph's a\* and b\* with L\* set to one value everywhere.
 
-# %%
+# %% mystnb={"figure": {"caption": "One photograph taken apart: the top row shows R, G and B as grey images, the bottom row L\\* as a grey image, a\\* and b\\* in the colours they stand for, and the colour alone at one lightness. See R, G and B repeat the same picture while a\\* and b\\* hold flat patches of colour.", "name": "fig-ch1-channels"}, "image": {"alt": "Two rows of four images of an astronaut in an orange suit. Top row: the colour photograph and its R, G and B channels as three nearly identical grey pictures. Bottom row: the L* channel as a grey picture, the a* channel as pink and grey, the b* channel as yellow and blue, and the a*b* colours alone on a uniform lightness."}}
 photos = {name: torch.from_numpy(np.array(photo)).permute(2, 0, 1)
           for name, photo in zip(EMBEDDED_PHOTOS, load_embedded_photos())}
 plot_channel_split(photos[PHOTO])
@@ -238,7 +238,7 @@ plot_channel_split(photos[PHOTO])
 # scikit-image and scikit-learn (the book's offline dataset, `splitbrain.data`) and average the
 # size of the correlation, |r|, over them.
 
-# %%
+# %% mystnb={"figure": {"caption": "Average size of the correlation between channels, |r|, over the book's photographs: RGB channels (left) and Lab channels (right). See the dark off-diagonal cells for RGB against the much lighter ones between L\\* and a\\*, b\\*.", "name": "fig-ch1-correlations"}, "image": {"alt": "Two three-by-three heat maps of mean absolute correlation with the value written in each cell. Left, R, G and B: every off-diagonal cell is dark blue, high. Right, L*, a* and b*: the cells pairing L* with a* or b* are pale, low, and the a*-b* cell is medium."}}
 lab_space, rgb_space = get_color_space("lab"), get_color_space("rgb")
 rgb_correlations, lab_correlations = [], []
 stride = PIXEL_STRIDE[ctx.preset]
