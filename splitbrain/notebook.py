@@ -3,8 +3,9 @@
 ``chapter_setup(PRESET, download=DOWNLOAD)`` resolves the preset (``auto`` -> ``colab`` on a
 GPU, else ``cpu``), decides where the chapter's images come from (a dataset is downloaded only
 when the reader asks), picks the device, seeds every generator and sets a consistent figure
-style; ``glue`` keeps a number and ``prose`` shows a paragraph with it as Markdown, so numbers
-in prose always come from the run.
+style (and each figure a chapter shows records its smallest text, for the book's legibility check:
+:mod:`splitbrain.plots.legibility`); ``glue`` keeps a number and ``prose`` shows a paragraph with
+it as Markdown, so numbers in prose always come from the run.
 
 ``SPLITBRAIN_CAP=N`` (an environment variable, for tests) caps a chapter's work at N images per
 pass, 2 pretraining epochs and 2 probe and 1 fine-tuning epochs, keeping its preset's data choice,
@@ -106,6 +107,9 @@ def chapter_setup(preset: str = "auto", seed: int = 0, device: str = "auto", dow
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.titlesize": "medium"})
+    from .plots.legibility import install_display_hook
+
+    install_display_hook()  # each shown figure records its smallest text, for the book's legibility check
     return ChapterContext(preset=name, device=torch.device(device), seed=seed, data={**data, **pretrain_fields},
                           eval_data={**data, **eval_fields}, cap=cap)
 

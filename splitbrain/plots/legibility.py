@@ -1,0 +1,157 @@
+"""How large a figure's text is once the book shows it.
+
+A text's height on the page is its font size in points x (dpi / 72) x (the width the page gives
+the image / the image's own pixel width): a figure wider than the book's column is shrunk to
+fit, and its labels with it. :func:`measure` draws a figure as the chapters' inline display saves
+it (``bbox_inches="tight"`` at the figure's dpi) and returns its smallest drawn text in pixels of
+the saved image, with that image's width; :func:`smallest_text_on_the_page` turns it into pixels
+on the page for a figure shown in the column. The book's figures carry the same number in their
+PNG files (:func:`install_display_hook`, called by :func:`splitbrain.notebook.chapter_setup`), so
+the browser test can check every figure where it stands.
+"""
+from __future__ import annotations
+
+import contextlib
+import struct
+import zlib
+from dataclasses import dataclass
+from io import BytesIO
+
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+
+__all__ = ["COLUMN_PX", "SMALLEST_TEXT_KEY", "Legibility", "measure", "smallest_text_on_the_page",
+           "smallest_text_px", "read_png_smallest_text", "install_display_hook"]
+
+COLUMN_PX = 688
+"""Width in CSS pixels the book's theme gives an output image at a 1280 px browser window."""
+
+SMALLEST_TEXT_KEY = "splitbrain:smallest-text-px"
+"""Key of the PNG text chunk (and of the output metadata) holding a figure's smallest text, in
+pixels of the saved image."""
+
+
+@dataclass(frozen=True)
+class Legibility:
+    """A figure as saved: its smallest drawn text (pixels of the image, and what it says) and the
+    image's width in pixels."""
+
+    smallest_px: float
+    smallest_text: str
+    width_px: int
+
+    def on_the_page(self, column_px: float = COLUMN_PX) -> float:
+        """The smallest text's height on the page when the image is shown no wider than ``column_px``."""
+        return self.smallest_px * min(1.0, column_px / self.width_px)
+
+
+@contextlib.contextmanager
+def recording_text():
+    """Within the block, every text matplotlib draws (visible, not blank) is recorded as
+    (size in pixels of the renderer that draws it, text) in the yielded list; titles, labels,
+    tick labels, legend entries, annotations and 3-D axes' texts all draw through :class:`Text`."""
+    drawn: list[tuple[float, str]] = []
+    original = Text.draw
+
+    def draw(self, renderer, *args, **kwargs):
+        if self.get_visible() and self.get_text().strip():
+            drawn.append((float(renderer.points_to_pixels(self.get_fontsize())), self.get_text()))
+        return original(self, renderer, *args, **kwargs)
+
+    Text.draw = draw
+    try:
+        yield drawn
+    finally:
+        Text.draw = original
+
+
+def _png_width(data: bytes) -> int:
+    return struct.unpack(">I", data[16:20])[0]
+
+
+def measure(fig: Figure, dpi: float | None = None) -> Legibility:
+    """Draw ``fig`` as the inline display saves it (tight box, ``dpi`` or the figure's) and return
+    its smallest text in pixels of that image and the image's width. ValueError when it draws no text."""
+    buffer = BytesIO()
+    with recording_text() as drawn:
+        fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, bbox_inches="tight")
+    if not drawn:
+        raise ValueError("the figure draws no text")
+    size, text = min(drawn)
+    return Legibility(size, text, _png_width(buffer.getvalue()))
+
+
+def smallest_text_px(fig: Figure, dpi: float | None = None) -> float:
+    """The smallest font of any visible text of ``fig``, in pixels of the image saved at ``dpi``
+    (the figure's own by default): points x dpi / 72."""
+    return measure(fig, dpi).smallest_px
+
+
+def smallest_text_on_the_page(fig: Figure, column_px: float = COLUMN_PX, dpi: float | None = None) -> float:
+    """Height in page pixels of ``fig``'s smallest text when the book shows it in a column
+    ``column_px`` wide (a wider image is shrunk to fit)."""
+    return measure(fig, dpi).on_the_page(column_px)
+
+
+def _with_text_chunk(png: bytes, key: str, value: str) -> bytes:
+    """``png`` with a tEXt chunk ``key`` = ``value`` before its final IEND chunk."""
+    body = key.encode("latin-1") + b"\0" + value.encode("latin-1")
+    chunk = struct.pack(">I", len(body)) + b"tEXt" + body + struct.pack(">I", zlib.crc32(b"tEXt" + body))
+    end = png.rindex(b"IEND") - 4
+    return png[:end] + chunk + png[end:]
+
+
+def read_png_smallest_text(png: bytes) -> float | None:
+    """The smallest text in pixels a book figure's PNG carries (:func:`install_display_hook`); None without one."""
+    position = 8
+    while position + 8 <= len(png):
+        length, kind = struct.unpack(">I4s", png[position:position + 8])
+        if kind == b"tEXt":
+            key, _, value = png[position + 8:position + 8 + length].partition(b"\0")
+            if key.decode("latin-1") == SMALLEST_TEXT_KEY:
+                return float(value.decode("latin-1"))
+        position += 12 + length
+    return None
+
+
+def install_display_hook(shell=None) -> bool:
+    """Make IPython's PNG display of a matplotlib Figure (the inline backend's) record the
+    figure's smallest drawn text in pixels of the image, in a PNG text chunk and in the output's
+    metadata, and give the output its pixel width: the book then links the image to its full-size
+    file, which a reader on a narrow screen can open. The image itself is unchanged; nothing shows
+    in the student's cells. Returns False where there is no IPython shell or no PNG display of
+    figures to wrap (a plain Python session), True once installed (calling again changes nothing)."""
+    import base64
+
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return False
+    formatter = shell.display_formatter.formatters["image/png"]
+    try:
+        inner = formatter.lookup_by_type(Figure)
+    except KeyError:
+        return False
+    if getattr(inner, "_records_smallest_text", False):
+        return True
+
+    def png_with_smallest_text(fig, *args, **kwargs):
+        with recording_text() as drawn:
+            result = inner(fig, *args, **kwargs)
+        data, metadata = result if isinstance(result, tuple) else (result, None)
+        if not data or not drawn:
+            return result
+        encoded = isinstance(data, str)
+        png = base64.b64decode(data) if encoded else data
+        smallest = min(size for size, _ in drawn)
+        png = _with_text_chunk(png, SMALLEST_TEXT_KEY, f"{smallest:.2f}")
+        metadata = {"width": _png_width(png), **(metadata or {}), SMALLEST_TEXT_KEY: round(smallest, 2)}
+        return (base64.b64encode(png).decode("ascii") if encoded else png), metadata
+
+    png_with_smallest_text._records_smallest_text = True
+    formatter.for_type(Figure, png_with_smallest_text)
+    return True
