@@ -121,9 +121,6 @@ lab_space = get_color_space("lab")
 quantizer_l, quantizer_ab = poster_quantizers("lab")
 width_l = float(quantizer_l.bin_widths()[0])
 width_a, width_b = (float(w) for w in quantizer_ab.bin_widths())
-glue("bin_width_l", width_l)
-glue("bin_width_a", width_a)
-glue("bin_width_b", width_b)
 print(quantizer_l)
 print(quantizer_ab)
 print(f"bin widths: L* {width_l:.2f}, a* {width_a:.2f}, b* {width_b:.2f}")
@@ -134,11 +131,14 @@ cube_lab = lab_space.from_rgb(cube.T.reshape(1, 3, -1, 1))  # (1, 3, M, 1)
 cube_classes = quantizer_ab.encode(cube_lab[:, 1:])
 reachable_classes = torch.zeros(quantizer_ab.num_classes, dtype=torch.bool)
 reachable_classes[cube_classes.unique()] = True
-glue("poster_reachable_classes", int(reachable_classes.sum()), seen="poster's ab classes sRGB can reach (of 100)")
 print(f"{int(reachable_classes.sum())} of {quantizer_ab.num_classes} ab classes hold at least one of "
       f"{len(cube)} sampled sRGB colours")
 
 # %% tags=["remove-input"]
+glue("bin_width_l", width_l)
+glue("bin_width_a", width_a)
+glue("bin_width_b", width_b)
+glue("poster_reachable_classes", int(reachable_classes.sum()), seen="poster's ab classes sRGB can reach (of 100)")
 prose(r"""
 An L\* bin is {bin_width_l:.2f} units wide; an ab cell is
 {bin_width_a:.1f} by {bin_width_b:.1f} units, so one class spans colours
@@ -162,14 +162,11 @@ must learn never to predict.
 # cell containing at least one of them. A `GamutQuantizer` assigns each colour to its nearest
 # grid point.
 
-# %%
+# %% mystnb={"figure": {"caption": "Bin centres of the three ab bin sets, each drawn in its colour: the poster's uniform 10 x 10 grid (hollow circles: classes no sRGB colour falls into), Zhang et al.'s published gamut bins and the gamut bins derived here. See the poster's grid fill the whole box while the gamut grids follow the sRGB hexagon.", "name": "fig-ch2-bin-centres"}, "image": {"alt": "Three a*-b* scatter plots of coloured dots inside the same dashed box. Left: a regular 10 by 10 grid of dots covering the whole box, with hollow circles along the lower left and upper right where no screen colour exists. Middle and right: denser grids of dots that fill only a skewed hexagon, nearly identical to each other."}}
 published = GamutQuantizer.published()
 derived = GamutQuantizer.derived()
 published_points = {tuple(p) for p in published.centres().round().long().tolist()}
 derived_points = {tuple(p) for p in derived.centres().round().long().tolist()}
-glue("published_bins", published.num_classes)
-glue("derived_bins", derived.num_classes, seen="in-gamut ab bins the package derives")
-glue("derived_in_published", len(derived_points & published_points))
 extra = sorted(published_points - derived_points)
 print(f"published: {published.num_classes} bins, derived: {derived.num_classes} bins, "
       f"shared: {len(derived_points & published_points)}; only in the published set: {extra}")
@@ -181,6 +178,9 @@ plot_bin_centres(
 )
 
 # %% tags=["remove-input"]
+glue("published_bins", published.num_classes)
+glue("derived_bins", derived.num_classes, seen="in-gamut ab bins the package derives")
+glue("derived_in_published", len(derived_points & published_points))
 prose(r"""
 Each dot is a bin centre, drawn in its colour at L\* = 65 (colours that do not exist at that
 lightness are clipped, so the edges look alike). The poster's grid covers the whole dashed
@@ -197,7 +197,7 @@ few extra points at the rim.
 # (`splitbrain.data`, the "embedded" dataset), their ab channels averaged to the 12 x 12 grid
 # and quantized with each bin set.
 
-# %%
+# %% mystnb={"figure": {"caption": "How often the photographs' targets fall in each ab class, for the three bin sets: the area of each dot is the class's share of target cells. See a few large dots near grey and a long tail of empty classes.", "name": "fig-ch2-occupancy"}, "image": {"alt": "Three a*-b* scatter plots, one per bin set, with dots whose area grows with the class's share; in each, one large grey dot at the centre and a handful of medium orange and blue dots near it, while most bin positions are tiny light-grey points."}}
 num_crops = ctx.at_most(CROPS[ctx.preset])
 dataset = build_dataset("embedded", split="train", image_size=IMAGE_SIZE, augment=False, length=num_crops)
 crops = torch.stack([dataset[i][0] for i in range(len(dataset))])  # (N, 3, S, S) uint8
@@ -213,13 +213,14 @@ for key, (name, quantizer) in zip(("poster", "published", "derived"), bin_sets.i
     occupancy[name] = (quantizer.centres(), distribution)
     used, entropy = int((distribution > 0).sum()), entropy_bits(distribution)
     top10 = float(distribution.sort(descending=True).values[:10].sum())
-    glue(f"used_{key}", used)
-    glue(f"entropy_{key}", entropy)
-    glue(f"top10_percent_{key}", 100 * top10)
     print(f"{name:>26} {quantizer.num_classes:8d} {used:6d} {entropy:15.2f} {100 * top10:12.1f}%")
 plot_class_occupancy(occupancy, lightness=COLOUR_LIGHTNESS)
 
 # %% tags=["remove-input"]
+for key, (_, distribution) in zip(("poster", "published", "derived"), occupancy.values()):
+    glue(f"used_{key}", int((distribution > 0).sum()))
+    glue(f"entropy_{key}", entropy_bits(distribution))
+    glue(f"top10_percent_{key}", 100 * float(distribution.sort(descending=True).values[:10].sum()))
 prose(r"""
 The area of each dot is the share of target cells in that class. Natural images are mostly
 unsaturated: with the poster's bins these crops use only {used_poster} of the
@@ -246,17 +247,18 @@ Chapter 3 shows the poster's own answer to it.
 error_crops = crops[:max(ctx.at_most(ERROR_CROPS[ctx.preset]), SHOW_IMAGES)]
 print(f"mean CIEDE2000 over {len(error_crops)} crops (L* kept, ab quantized)\n")
 print(f"{'bin set':>26} {'every pixel':>12} {f'{GRID}x{GRID} target':>14}")
-grid_errors = {}
+pixel_errors, grid_errors = {}, {}
 for key, (name, quantizer) in zip(("poster", "published", "derived"), bin_sets.items()):
-    per_pixel = quantization_error(error_crops, quantizer, space="lab").mean
+    pixel_errors[key] = quantization_error(error_crops, quantizer, space="lab").mean
     grid_errors[key] = quantization_error(error_crops, quantizer, grid=GRID, space="lab")
-    glue(f"delta_e_pixel_{key}", per_pixel)
-    glue(f"delta_e_grid_{key}", grid_errors[key].mean)
-    print(f"{name:>26} {per_pixel:12.2f} {grid_errors[key].mean:14.2f}")
+    print(f"{name:>26} {pixel_errors[key]:12.2f} {grid_errors[key].mean:14.2f}")
 downsampled_only = float(delta_e_2000(error_crops, grid_errors["poster"].downsampled).mean())
 print(f"{'downsampling alone':>26} {'':>12} {downsampled_only:14.2f}")
 
 # %% tags=["remove-input"]
+for key in pixel_errors:
+    glue(f"delta_e_pixel_{key}", pixel_errors[key])
+    glue(f"delta_e_grid_{key}", grid_errors[key].mean)
 glue("delta_e_downsample_only", downsampled_only, seen="CIEDE2000 of the 12 x 12 downsampling alone")
 prose(r"""
 Quantizing every pixel with the poster's coarse grid costs
@@ -277,7 +279,7 @@ the published one: the few rim points it lacks are hardly ever the nearest bin f
 # 12 x 12 ab replaced by the centres of their poster bins, which is the best a network
 # predicting these classes can do.
 
-# %%
+# %% mystnb={"figure": {"caption": "The poster's figure: original crops (top), their colour averaged over each cell of the target grid (middle) and that colour replaced by the centres of the poster's bins (bottom), lightness kept. See the blocky colour shifts the coarse bins add.", "name": "fig-ch2-reconstruction"}, "image": {"alt": "A grid of photograph crops in three rows: the originals, the same crops with slightly blurred colour, and reconstructions whose colours are visibly shifted in blocky patches, for example a brown whisker crop turned pinkish."}}
 poster_error = grid_errors["poster"]  # the poster's bins, computed above
 plot_image_table({"original": error_crops, f"downsampled {GRID}x{GRID}": poster_error.downsampled,
                   "reconstruction": poster_error.reconstruction}, max_images=SHOW_IMAGES)
@@ -344,7 +346,7 @@ five nearest bins {{cite:p}}`zhang2016colorful`; the split-brain paper kept 1-ho
 #   $z / T$), with $T = 0.38$ in Zhang et al. {cite:p}`zhang2016colorful`; $T \to 0$ gives the
 #   mode and $T = 1$ the mean.
 
-# %%
+# %% mystnb={"figure": {"caption": "One predicted distribution over the 100 ab classes (left, the true class outlined in red) and the colour each decoding rule turns it into (right). See the mean land between the two modes, in grey, while the centre and the annealed mean stay near the true blue.", "name": "fig-ch2-decoding"}, "image": {"alt": "Left: a heat map of class probabilities on the a*-b* plane, with a dark cluster around the outlined target class below the origin and a fainter cluster above, and markers for the centre, mean and annealed-mean decodings. Right: three colour swatches, a clear blue for the centre, a grey for the mean and a greyish blue for the annealed mean."}}
 decoded = {mode: quantizer_ab.decode(logits, mode=mode, temperature=TEMPERATURE)[0, :, 0, 0].tolist()
            for mode in ("centre", "mean", "annealed")}
 for mode, (a, b) in decoded.items():
@@ -361,7 +363,7 @@ plot_prediction_decoding(probabilities, quantizer_ab, target_class=int(target), 
 # puts half its belief on the bins around the true colour and half on the colours that are
 # common in the whole set of crops, the way an unsure colorizer hedges towards brown and grey.
 
-# %%
+# %% mystnb={"figure": {"caption": "Crops coloured from a hedging predictor's distributions by each decoding rule, below the true colour of the target grid (top row). See the mean wash the colour out, the centre leave grey patches, and the annealed mean keep most of the colour.", "name": "fig-ch2-decoded-crops"}, "image": {"alt": "A grid of photograph crops in four rows: the true downsampled colour, the centre decoding with vivid but patchy colour and grey blocks, the mean decoding with washed-out brownish colour, and the annealed-mean decoding that looks closest to the top row."}}
 shown = crops[:SHOW_IMAGES]
 values = lab_space.from_rgb(shown)
 lightness, _ = lab_space.split(values)
@@ -374,11 +376,12 @@ for mode in ("centre", "mean", "annealed"):
     ab = quantizer_ab.decode(hedging_logits, mode=mode, temperature=TEMPERATURE)
     rows[mode] = lab_space.to_rgb(lab_space.merge(lightness, F.interpolate(ab, size=IMAGE_SIZE)))
     difference = float(delta_e_2000(target_image, rows[mode]).mean())
-    glue(f"decode_delta_e_{mode}", difference)
     print(f"{mode:>9}: mean CIEDE2000 to the true {GRID}x{GRID} colour = {difference:.2f}")
 plot_image_table(rows)
 
 # %% tags=["remove-input"]
+for mode in ("centre", "mean", "annealed"):
+    glue(f"decode_delta_e_{mode}", float(delta_e_2000(target_image, rows[mode]).mean()))
 prose(r"""
 With this hedging predictor the mean drains the colour out of the crops (CIEDE2000
 {decode_delta_e_mean:.1f} to the true colour). The centre keeps colours vivid
