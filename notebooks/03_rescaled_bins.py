@@ -122,17 +122,11 @@ print(f"{len(crops)} crops; targets {tuple(rescaled_classes.shape)}, per-image r
 # (low, high) of a\* and of b\* over its 12 x 12 target. Each blue rectangle below is one crop's
 # range; the dashed box is the fixed range of the poster's global bins.
 
-# %%
+# %% mystnb={"figure": {"caption": "Each crop's own a\\*b\\* range against the poster's fixed box (left) and the share of the box's width each crop spans on each axis (right). See how small and clustered near grey the per-image boxes are.", "name": "fig-ch3-ranges"}, "image": {"alt": "Left: many thin blue rectangles, one per crop, overlapping near the origin of the a*-b* plane, all much smaller than a large dashed box. Right: two overlapping histograms, pink for a* and olive for b*, of the range's share of the box width in percent, piled up at low shares and empty over most of the axis."}}
 (a_low, b_low), (a_high, b_high) = fixed_ab.low, fixed_ab.high
 share_a = (ranges[:, 0, 1] - ranges[:, 0, 0]) / (a_high - a_low)
 share_b = (ranges[:, 1, 1] - ranges[:, 1, 0]) / (b_high - b_low)
 rescaled_widths = rescaled_ab.bin_widths(ranges)  # (N, 2) bin widths in ab units
-glue("range_share_a", 100 * float(share_a.median()))
-glue("range_share_b", 100 * float(share_b.median()))
-glue("rescaled_bin_width_a", float(rescaled_widths[:, 0].median()))
-glue("rescaled_bin_width_b", float(rescaled_widths[:, 1].median()))
-glue("fixed_bin_width_a", float(fixed_ab.bin_widths()[0]))
-glue("fixed_bin_width_b", float(fixed_ab.bin_widths()[1]))
 print(f"median share of the fixed width: a* {100 * float(share_a.median()):.0f}%, b* {100 * float(share_b.median()):.0f}%")
 print(f"median rescaled bin width: a* {float(rescaled_widths[:, 0].median()):.1f}, "
       f"b* {float(rescaled_widths[:, 1].median()):.1f} (fixed: {float(fixed_ab.bin_widths()[0]):.1f}, "
@@ -140,6 +134,12 @@ print(f"median rescaled bin width: a* {float(rescaled_widths[:, 0].median()):.1f
 plot_image_ranges(ranges, (a_low, a_high), (b_low, b_high))
 
 # %% tags=["remove-input"]
+glue("range_share_a", 100 * float(share_a.median()))
+glue("range_share_b", 100 * float(share_b.median()))
+glue("rescaled_bin_width_a", float(rescaled_widths[:, 0].median()))
+glue("rescaled_bin_width_b", float(rescaled_widths[:, 1].median()))
+glue("fixed_bin_width_a", float(fixed_ab.bin_widths()[0]))
+glue("fixed_bin_width_b", float(fixed_ab.bin_widths()[1]))
 prose(r"""
 A typical crop spans only {range_share_a:.0f}% of the fixed a\* range and
 {range_share_b:.0f}% of the b\* range (medians). Its rescaled bins are therefore
@@ -156,7 +156,7 @@ much finer: a median width of {rescaled_bin_width_a:.1f} by
 # the same 100 classes are drawn at their centres for the global bins and for two crops; each
 # panel is zoomed to its own bins, so mind the axis scales.
 
-# %%
+# %% mystnb={"figure": {"caption": "Where the 100 bin centres sit: the global bins (left) and the rescaled bins of two crops (middle and right), each axis zoomed to its bins. See the rescaled grids squeeze all 100 classes into each crop's own narrow range.", "name": "fig-ch3-rescaled-centres"}, "image": {"alt": "Three scatter plots of coloured dots on the a*-b* plane. Left: a regular 10 by 10 grid spanning roughly -90 to 90 on both axes in many hues. Middle and right: 10 by 10 grids of dots in a single brownish or greyish tone packed into a small region a few units wide."}}
 example = [DEMO_CROP, DEMO_CROP + 1]
 rescaled_centres = rescaled_ab.centres(ranges[example])  # (2, 100, 2)
 plot_bin_centres(
@@ -178,7 +178,7 @@ plot_bin_centres(
 # colour, the centre of its bin at one lightness; for the rescaled bins that centre depends on
 # the image's own range, so the same class can show a different colour in another image.
 
-# %%
+# %% mystnb={"figure": {"caption": "One crop as it is, tinted and more saturated (rows), with its target drawn as global classes and as rescaled classes (columns). See the global classes change under a tint or more saturation while the rescaled classes hardly move.", "name": "fig-ch3-class-maps"}, "image": {"alt": "A three-by-three grid of images. First column: a photo crop in its original colours, tinted pink, and more saturated. Second column: blocky maps of global classes whose patches change colour and shape from row to row. Third column: maps of rescaled classes that keep the same pattern in every row, with the number of cells that differ written above the changed rows."}}
 original = lab_space.from_rgb(crops[DEMO_CROP:DEMO_CROP + 1]).double()  # (1, 3, S, S) Lab
 lightness, ab = lab_space.split(original)
 shift = torch.tensor([SHIFT_A, SHIFT_B], dtype=torch.float64).view(1, 2, 1, 1)
@@ -187,9 +187,6 @@ _, versions_ab = lab_space.split(versions)
 version_fixed, _ = downsample_targets(versions_ab, fixed_ab, grid=GRID)
 version_rescaled, version_ranges = downsample_targets(versions_ab, rescaled_ab, grid=GRID)
 cells = GRID * GRID
-for index, name in ((1, "tint"), (2, "saturation")):
-    glue(f"{name}_changed_fixed", int((version_fixed[index] != version_fixed[0]).sum()))
-    glue(f"{name}_changed_rescaled", int((version_rescaled[index] != version_rescaled[0]).sum()))
 row_titles = ["original", f"tinted: a* {SHIFT_A:+g}, b* {SHIFT_B:+g}", f"saturated: ab x {SATURATION:g}"]
 # each cell drawn in its class's colour: the bin centre (the rescaled bins' centres depend on the image's range)
 plot_class_maps(lab_space.to_rgb(versions),
@@ -198,6 +195,9 @@ plot_class_maps(lab_space.to_rgb(versions),
                 row_titles=row_titles)
 
 # %% tags=["remove-input"]
+for index, name in ((1, "tint"), (2, "saturation")):
+    glue(f"{name}_changed_fixed", int((version_fixed[index] != version_fixed[0]).sum()))
+    glue(f"{name}_changed_rescaled", int((version_rescaled[index] != version_rescaled[0]).sum()))
 glue("cells", cells)
 prose(r"""
 Tinting changes the global class of {tint_changed_fixed} of the
@@ -218,7 +218,7 @@ section.
 # image with almost no colour still has its few ab units stretched over all 10 bins, so tiny
 # variations become different classes.
 
-# %%
+# %% mystnb={"figure": {"caption": "The crop with the smallest a\\*b\\* range: almost one colour, whose small differences the rescaled bins still split into classes.", "name": "fig-ch3-flattest"}, "image": {"alt": "A single photo crop of nearly uniform pale colour."}}
 flattest = int((ranges[:, :, 1] - ranges[:, :, 0]).sum(dim=1).argmin())
 flat_widths = (ranges[flattest, :, 1] - ranges[flattest, :, 0]).tolist()
 print(f"crop {flattest} has the smallest range: a* spans {flat_widths[0]:.1f}, b* spans {flat_widths[1]:.1f} "
@@ -246,17 +246,11 @@ apart, become distinct classes the network must tell apart.
 # evenly it spreads over them (the entropy of its class histogram, in bits; at most
 # $\log_2 100 \approx 6.6$).
 
-# %%
+# %% mystnb={"figure": {"caption": "Per crop, how many of the 100 ab classes its target uses (left) and how evenly it spreads over them, as entropy in bits (right), for global and rescaled bins; the dashed line is the entropy ceiling. See the global bins pile up at a few classes and low entropy while the rescaled bins use many classes and sit near the ceiling.", "name": "fig-ch3-per-image"}, "image": {"alt": "Two histograms of crops, blue for global bins and orange for rescaled bins, with a shared legend below. Left: classes used per crop, the blue bars crowded near zero and the orange spread over higher counts. Right: entropy per crop in bits, blue mostly low and orange concentrated at higher values, left of a dashed vertical ceiling line."}}
 fixed_used, fixed_entropy = class_statistics(fixed_classes, 100)
 rescaled_used, rescaled_entropy = class_statistics(rescaled_classes, 100)
-glue("fixed_used_mean", float(fixed_used.double().mean()), seen="ab classes used per crop, fixed bins")
-glue("rescaled_used_mean", float(rescaled_used.double().mean()), seen="ab classes used per crop, rescaled bins")
-glue("fixed_entropy_mean", float(fixed_entropy.mean()), seen="class entropy per crop, fixed bins, bits")
-glue("rescaled_entropy_mean", float(rescaled_entropy.mean()), seen="class entropy per crop, rescaled bins, bits")
 fixed_distribution = class_distribution(fixed_classes, 100)
 rescaled_distribution = class_distribution(rescaled_classes, 100)
-glue("fixed_used_overall", int((fixed_distribution > 0).sum()))
-glue("rescaled_used_overall", int((rescaled_distribution > 0).sum()))
 print(f"{'':>16} {'classes per image':>18} {'entropy (bits)':>15} {'classes used overall':>21}")
 for name, used, entropy, distribution in (("global bins", fixed_used, fixed_entropy, fixed_distribution),
                                           ("rescaled bins", rescaled_used, rescaled_entropy, rescaled_distribution)):
@@ -265,13 +259,19 @@ for name, used, entropy, distribution in (("global bins", fixed_used, fixed_entr
 plot_per_image_statistics({"global bins": (fixed_used, fixed_entropy),
                            "rescaled bins": (rescaled_used, rescaled_entropy)}, num_classes=100, cells=cells)
 
-# %%
+# %% mystnb={"figure": {"caption": "Share of all target cells in each ab class over all crops, on a log colour scale: global bins (left) and rescaled bins, indexed by position within each image's range (right). See the global targets fill only a small patch of the grid while the rescaled ones spread over nearly all of it.", "name": "fig-ch3-histograms"}, "image": {"alt": "Two 10 by 10 heat maps with a shared logarithmic colour bar. Left, global bins: only a small cluster of cells in the upper middle is coloured, the rest is blank. Right, rescaled bins: almost every cell is coloured, in fairly even shades."}}
 plot_class_histograms(
     {"global bins": fixed_distribution, "rescaled bins": rescaled_distribution},
     axis_labels={"rescaled bins": ("a* bin within the image's range", "b* bin within the image's range")},
 )
 
 # %% tags=["remove-input"]
+glue("fixed_used_mean", float(fixed_used.double().mean()), seen="ab classes used per crop, fixed bins")
+glue("rescaled_used_mean", float(rescaled_used.double().mean()), seen="ab classes used per crop, rescaled bins")
+glue("fixed_entropy_mean", float(fixed_entropy.mean()), seen="class entropy per crop, fixed bins, bits")
+glue("rescaled_entropy_mean", float(rescaled_entropy.mean()), seen="class entropy per crop, rescaled bins, bits")
+glue("fixed_used_overall", int((fixed_distribution > 0).sum()))
+glue("rescaled_used_overall", int((rescaled_distribution > 0).sum()))
 prose(r"""
 With global bins a crop's target uses {fixed_used_mean:.1f} classes on average,
 with an entropy of {fixed_entropy_mean:.2f} bits; many crops are nearly one
@@ -294,7 +294,7 @@ almost everywhere; with rescaled targets, every image asks it to tell its region
 # in a rare cell whose value sits on a bin edge, because the training step converts 8-bit
 # colours through a lookup table and rounds slightly differently).
 
-# %%
+# %% mystnb={"figure": {"caption": "The poster's comparison: crops (first column), their colour averaged over the target grid, and their reconstructions from RGB, Lab and rescaled Lab classes. See blocks of wrong brightness from RGB, flat patches of colour from Lab, and rescaled Lab closest to the original.", "name": "fig-ch3-reconstructions"}, "image": {"alt": "A grid of photo crops, one crop per row and five columns: the original, a downsampled version, an RGB-class reconstruction with blocky, wrongly coloured and wrongly bright squares, a Lab-class reconstruction with sharp edges but flat, shifted colour patches, and a rescaled-Lab reconstruction that looks almost like the original."}}
 error_crops = crops[:max(ctx.at_most(ERROR_CROPS[ctx.preset]), SHOW_IMAGES)]
 titles = {"rgb": "RGB", "lab": "Lab", "rescaled_lab": "rescaled Lab"}
 results = {space: quantization_error(error_crops, space, grid=GRID) for space in titles}
@@ -309,7 +309,6 @@ for space, title in titles.items():
     targets = build_targets(space, grid=GRID)
     batch = targets.prepare(error_crops)  # what one training step computes
     agreement = float((batch.t2 == results[space].classes).double().mean())
-    glue(f"delta_e_{space}", results[space].mean)
     print(f"{title:>13}: {results[space].mean:5.2f}   targets t2 {tuple(batch.t2.shape)} in "
           f"[0, {targets.num_classes[0]}), same classes as build_targets in {100 * agreement:.2f}% of cells")
 per_crop = {space: result.delta_e for space, result in results.items()}
@@ -318,6 +317,8 @@ lab_beats_rgb = 100 * float((per_crop["lab"] < per_crop["rgb"]).double().mean())
 print(f"rescaled Lab closer than Lab on {rescaled_beats_lab:.0f}% of the crops, Lab closer than RGB on {lab_beats_rgb:.0f}%")
 
 # %% tags=["remove-input"]
+for space in titles:
+    glue(f"delta_e_{space}", results[space].mean)
 glue("rescaled_beats_lab_percent", rescaled_beats_lab, seen="crops rescaled Lab reconstructs better than Lab, %")
 glue("lab_beats_rgb_percent", lab_beats_rgb)
 prose(r"""
