@@ -1,17 +1,9 @@
-"""Evaluation: linear probes on frozen features, and the pieces fine-tuning
+"""Evaluation: linear probes on frozen features (the protocol of Zhang et al. 2017, section 4.1,
+as :class:`~splitbrain.presets.EvalConfig` states it), and the pieces fine-tuning
 (:mod:`splitbrain.finetune`) shares with them.
 
-Linear probe (the protocol of Zhang et al. 2017, section 4.1): the pretrained network is frozen;
-for every layer, its activations on labelled images are average-pooled to at most ``max_dim``
-values, flattened and concatenated over the two halves, standardised with the mean and
-standard deviation of the training split, and a linear classifier (softmax regression) is
-trained on them. A randomly initialised network (``random_init=True``) gives the floor that
-pretraining has to beat.
-
-The reported layer is chosen on a validation part carved (class-stratified, seeded by
-``split_seed``) from the labelled probe-training images: the classifiers train on the rest, and
-the held-out evaluation images only report the chosen layer's top-1 / top-5 (choosing on them
-would report the maximum of several noisy scores). Top-5 is trivially 1.0 with 5 classes or fewer.
+The reported layer is chosen on a validation part of the labelled images, never on the held-out
+images: choosing on them would report the maximum of several noisy scores.
 """
 from __future__ import annotations
 
@@ -467,18 +459,8 @@ def linear_probe(config: EvalConfig, model: nn.Module, pretrain_config: Pretrain
                   f"top-5 {scores['top5']:.4f}  (train top-1 {scores['train_top1']:.4f}, {scores['dim']} dims)",
                   flush=True)
     best = choose_layer(per_layer)
-    metrics = {
-        "layers": per_layer,
-        "best_layer": best,
-        "layer_chosen_on": "validation",
-        "val_top1": per_layer[best]["val_top1"],
-        "top1": per_layer[best]["top1"],
-        "top5": per_layer[best]["top5"],
-        "num_classes": num_classes,
-        "train_images": len(fit),
-        "labels_per_class": config.labels_per_class,
-        "val_images": len(val),
-        "test_images": test_images,
-        "top5_trivial": num_classes <= 5,
-    }
+    metrics = {"layers": per_layer, "best_layer": best, "layer_chosen_on": "validation",
+               **{key: per_layer[best][key] for key in ("val_top1", "top1", "top5")}, "num_classes": num_classes,
+               "train_images": len(fit), "labels_per_class": config.labels_per_class, "val_images": len(val),
+               "test_images": test_images, "top5_trivial": num_classes <= 5}
     return finish_evaluation("probe", config, metrics, pretrain_config, random_init, start, model, checkpoint)

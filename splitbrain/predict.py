@@ -1,9 +1,7 @@
 """What a pretrained split-brain network predicts, turned back into images and numbers.
 
-A :class:`~splitbrain.models.SplitBrainNet` outputs class scores on a coarse grid: half 1 scores
-group 2's classes (ab, or GB) from group 1 (L, or R), half 2 scores group 1's classes from
-group 2. This module decodes those scores (:func:`colorize`, :func:`predict_lightness`), measures
-each half's loss against that of the best constant prediction (:func:`pretext_cross_entropy`,
+Decodes a pair's class scores (:func:`colorize`, :func:`predict_lightness`), measures each half's
+loss against the best constant prediction's (:func:`pretext_cross_entropy`,
 :func:`prior_cross_entropy`), and shows what a denoising autoencoder sees and reconstructs.
 
 Decoding per-image (rescaled) bins needs each image's (low, high) ab range: it comes from the
@@ -34,11 +32,6 @@ UPSAMPLE_MODES = ("bilinear", "nearest")
 # checks and batching
 
 
-def _check_model(model: nn.Module) -> None:
-    if not (hasattr(model, "half1") and hasattr(model, "half2")):
-        raise ValueError(f"model must be a split-brain pair with half1 and half2, got {type(model).__name__}")
-
-
 def _check_decoding(mode: str, temperature: float, upsample: str | None = None) -> None:
     check_decoding(mode, temperature)
     if upsample is not None and upsample not in UPSAMPLE_MODES:
@@ -53,7 +46,8 @@ def _model_device(model: nn.Module) -> torch.device:
 def _prepared(model: nn.Module, targets, rgb: torch.Tensor, batch_size: int) -> Iterable[tuple[torch.Tensor, Any]]:
     """(images on the model's device, their ``targets.prepare`` Batch) per ``batch_size`` images of
     ``rgb``; the model, ``rgb`` and ``batch_size`` are checked at once, the batches made lazily."""
-    _check_model(model)
+    if not (hasattr(model, "half1") and hasattr(model, "half2")):
+        raise ValueError(f"model must be a split-brain pair with half1 and half2, got {type(model).__name__}")
     check_image_batch(rgb, "rgb", channels=3)
     check_positive_int(batch_size, "batch_size")
     device = _model_device(model)
@@ -102,8 +96,8 @@ def combine_with_group1(group2: torch.Tensor, rgb: torch.Tensor, targets, upsamp
     check_image_batch(rgb, "rgb", channels=3)
     check_image_batch(group2, "group2", channels=2)
     if group2.shape[0] != rgb.shape[0]:
-        raise ValueError(
-            f"group2 and rgb must hold the same number of images, got {group2.shape[0]} and {rgb.shape[0]}")
+        raise ValueError(f"group2 and rgb must hold the same number of images, "
+                         f"got {group2.shape[0]} and {rgb.shape[0]}")
     space = targets.space
     group1, _ = space.split(space.from_rgb(rgb).float())
     size = tuple(rgb.shape[-2:])
@@ -274,16 +268,11 @@ def reconstruction_examples(model: DenoisingAutoencoder, rgb: torch.Tensor, spac
     def to_rgb(x: torch.Tensor) -> torch.Tensor:
         return space.to_rgb(space.denormalize(x)).clamp(0, 1).float().cpu()
 
-    return {
-        "clean": to_rgb(clean),
-        "corrupted": to_rgb(noisy),
-        "reconstructed": to_rgb(restored),
-        "mse_corrupted": float(((noisy - clean) ** 2).mean()),
-        "mse_reconstructed": float(((restored - clean) ** 2).mean()),
-    }
+    return {"clean": to_rgb(clean), "corrupted": to_rgb(noisy), "reconstructed": to_rgb(restored),
+            "mse_corrupted": float(((noisy - clean) ** 2).mean()),
+            "mse_reconstructed": float(((restored - clean) ** 2).mean())}
 
 
-@torch.no_grad()
 def refresh_dae_batchnorm(model: DenoisingAutoencoder, rgb: torch.Tensor, space: str | ColorSpace = "rgb",
                           batch_size: int = 64) -> DenoisingAutoencoder:
     """:func:`refresh_batchnorm` for a denoising autoencoder (in place; returned): "precise BN" from
