@@ -118,8 +118,10 @@ def paired_difference(records: Sequence[Mapping[str, Any]], grid: str, arch: str
                       score: str = "finetune_top1") -> dict[str, Any] | None:
     """``method`` minus ``baseline`` over the seeds both have: {"mean", "std", "n", "seeds"}
     (fractions; ``std`` the sample std, None for one seed); None when they share no seed."""
-    first = seed_scores(records, grid, arch, method, score)
-    second = seed_scores(records, grid, arch, baseline, score)
+    return _difference(seed_scores(records, grid, arch, method, score), seed_scores(records, grid, arch, baseline, score))
+
+
+def _difference(first: Mapping[int, float], second: Mapping[int, float]) -> dict[str, Any] | None:
     seeds = sorted(set(first) & set(second))
     if not seeds:
         return None
@@ -136,7 +138,7 @@ def seed_by_seed_rows(records: Sequence[Mapping[str, Any]], grid: str, arch: str
     """
     first = seed_scores(records, grid, arch, method, score)
     second = seed_scores(records, grid, arch, baseline, score)
-    difference = paired_difference(records, grid, arch, method, baseline, score)
+    difference = _difference(first, second)
     if difference is None:
         return []
     names = {key: SPACE_LABELS.get(key, key) for key in (method, baseline)}
