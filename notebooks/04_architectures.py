@@ -200,14 +200,16 @@ $p = 5$ (the value in the authors' released model definition). We let PyTorch co
 """)
 
 # %%
+fc6_sides = {}
 for padding in (5, 6):
     fc6 = nn.Conv2d(256, 4096, kernel_size=6, padding=padding, dilation=2, device="meta")
-    side = fc6(torch.zeros(1, 256, 12, 12, device="meta")).shape[-1]
-    glue(f"fc6_side_padding{padding}", side)
+    side = fc6_sides[padding] = fc6(torch.zeros(1, 256, 12, 12, device="meta")).shape[-1]
     print(f"fc6 with padding {padding}: 12 x 12 -> {side} x {side}")
 
 
 # %% tags=["remove-input"]
+for padding, side in fc6_sides.items():
+    glue(f"fc6_side_padding{padding}", side)
 prose(r"""
 With padding 6 the map would be {fc6_side_padding6} pixels wide, not
 {fc6_side_padding5}: a misprint, not a different network.
@@ -271,7 +273,7 @@ must output scores for the {num_classes_l} lightness classes of each cell. The s
 in the titles come from running the network.
 """)
 
-# %%
+# %% mystnb={"figure": {"caption": "What each half of the split-brain pair sees and must predict for one photograph, with the target grid drawn on the input: half 1 reads L\\* and predicts a\\*b\\* classes, half 2 reads a\\*b\\* and predicts L\\* classes. See that each half's input is the other half's target, and that both targets are a coarse grid of classes.", "name": "fig-ch4-split-pair"}, "image": {"alt": "Left: a photo of a cat's face with a grid of thin lines over it. Middle column: the lightness channel as a grey image and the a*b* channels as a washed-out orange image. Right column: two blocky grids, one of a*b* classes in orange tones and one of lightness classes in greys, with the tensor shapes in the titles."}}
 ab_bins_per_channel = round(NUM_CLASSES[0] ** 0.5)  # the poster's joint a x b bins
 lab_targets = build_targets("lab", grid=GRID, bins1=NUM_CLASSES[1], bins2=ab_bins_per_channel)
 fig = plot_split_pair(photo, alexnet_pair, lab_targets)
@@ -293,7 +295,7 @@ fig
 # The figure draws one layer's weights as a grid of kernels, output channels down and input
 # channels across, for FC-AlexNet's conv2 (96 channels in, 256 out, both halves together).
 
-# %%
+# %% mystnb={"figure": {"caption": "Which conv2 kernels exist, output channel against input channel: one standard layer (left) and the split-brain pair seen as one layer with two groups (right). See that the pair has only the two diagonal blocks, half the kernels.", "name": "fig-ch4-grouped-weights"}, "image": {"alt": "Two matrices of output channels against input channels. Left: one solid blue rectangle, every kernel present. Right: the same rectangle cut in four; the top-left block is blue and labelled half 1, the bottom-right is orange and labelled half 2, and the two off-diagonal blocks are empty and labelled no weights."}}
 conv2_channels_in = alexnet_pair.layer_channels("conv1")
 conv2_channels_out = alexnet_pair.layer_channels("conv2")
 fig = plot_grouped_weights(conv2_channels_in, conv2_channels_out)
@@ -359,13 +361,6 @@ which tracks shapes only.
 # %%
 parameters = parameter_rows(ARCHITECTURES, input_size=INPUT_SIZE,
                             num_classes=tuple(NUM_CLASSES), grid=GRID)
-for row in parameters:
-    name = f"params_{row['arch']}_{row['width']}"
-    glue(f"{name}_trunks_millions", row["trunks"] / 1e6)
-    glue(f"{name}_ratio", row["ratio"])
-    glue(f"{name}_conv_ratio", row["conv_ratio"])
-    if row["width"] == "full":
-        glue(f"params_{row['arch']}_standard_millions", row["standard"] / 1e6)
 Table(parameters, ["arch", "width", "trunks", "classifiers", "standard", "ratio", "conv_ratio"],
       {"trunks": "both trunks", "classifiers": "both classifiers",
        "standard": "standard trunk", "ratio": "trunks ÷ standard",
@@ -375,6 +370,13 @@ Table(parameters, ["arch", "width", "trunks", "classifiers", "standard", "ratio"
 
 
 # %% tags=["remove-input"]
+for row in parameters:
+    name = f"params_{row['arch']}_{row['width']}"
+    glue(f"{name}_trunks_millions", row["trunks"] / 1e6)
+    glue(f"{name}_ratio", row["ratio"])
+    glue(f"{name}_conv_ratio", row["conv_ratio"])
+    if row["width"] == "full":
+        glue(f"params_{row['arch']}_standard_millions", row["standard"] / 1e6)
 prose(r"""
 A half-width pair has exactly half the convolution weights of one standard network
 (ratio {params_fcalexnet_half_conv_ratio:.4f} for FC-AlexNet, and the same for the
@@ -496,8 +498,6 @@ print("  ".join(f"{layer} {rf}" for layer, rf, _, _ in by_hand))
 # %%
 alexnet_fields = receptive_fields(alexnet_rows)
 assert by_hand == [(row["layer"], row["rf"], row["jump"], row["start"]) for row in alexnet_fields]
-for row in alexnet_fields:
-    glue(f"rf_fcalexnet_{row['layer']}", row["rf"])
 Table(alexnet_fields,
       ["layer", "kernel", "stride", "dilation", "padding", "spatial", "rf", "jump", "start"],
       {"spatial": "X", "rf": "receptive field (px)", "jump": "jump (px)",
@@ -505,6 +505,8 @@ Table(alexnet_fields,
       caption=f"Receptive fields of FC-AlexNet at {INPUT_SIZE} px")
 
 # %% tags=["remove-input"]
+for row in alexnet_fields:
+    glue(f"rf_fcalexnet_{row['layer']}", row["rf"])
 glue("jump_fcalexnet_fc7", alexnet_fields[-1]["jump"])
 prose(r"""
 conv1 sees {rf_fcalexnet_conv1} pixels, pool1 adds two conv1 units 4 px apart,
@@ -522,14 +524,11 @@ $i$ x {jump_fcalexnet_fc7}.
 # trunk, skipping the shortcuts, which run beside the main path and see less.
 # `stage_receptive_fields` returns the field after each stage:
 
-# %%
+# %% mystnb={"figure": {"caption": "Receptive field after each stage of the three trunks, on a log scale, with the input side and one grid cell as reference lines. See every trunk's field pass the grid cell within a few stages and grow to about the whole input or beyond by the last.", "name": "fig-ch4-rf-growth"}, "image": {"alt": "A line chart of receptive field side in input pixels, log scale, against stage number, one line with labelled points per network: SimpleNet, FC-AlexNet and FC-ResNet18. All three rise steeply; a dotted horizontal line marks one grid cell near the bottom and a dashed line marks the input side near the top, which the FC-AlexNet and FC-ResNet18 lines cross."}}
 trunks = {arch: build_trunk(arch, in_channels=1, width="half", input_size=INPUT_SIZE,
                             grid=GRID)
           for arch in ARCHITECTURES}
 stage_fields = {arch: stage_receptive_fields(trunk) for arch, trunk in trunks.items()}
-for arch, rows in stage_fields.items():
-    glue(f"rf_{arch}_last", rows[-1]["rf"])
-    glue(f"ops_{arch}", len(spatial_ops(trunks[arch])))
 
 # How far the centre of FC-AlexNet's output unit i is from the centre of target cell i.
 cell_side = INPUT_SIZE / GRID
@@ -541,6 +540,9 @@ fig = plot_receptive_field_growth(stage_fields, input_size=INPUT_SIZE, grid=GRID
 fig
 
 # %% tags=["remove-input"]
+for arch, rows in stage_fields.items():
+    glue(f"rf_{arch}_last", rows[-1]["rf"])
+    glue(f"ops_{arch}", len(spatial_ops(trunks[arch])))
 glue("grid_cell_px", cell_side)
 glue("max_centre_offset_px", max(offsets))
 prose(r"""
@@ -552,7 +554,7 @@ unit responsible for it at a few depths. For conv1 and conv2, whose maps are fin
 grid, it draws the unit nearest the cell's centre.
 """)
 
-# %%
+# %% mystnb={"figure": {"caption": "What one unit of several FC-AlexNet layers sees for one target cell, drawn on the photograph (grey: zero padding beyond the image). See the boxes grow from smaller than the cell to larger than the whole image.", "name": "fig-ch4-rf-on-grid"}, "image": {"alt": "A photo of a cat's face on a grey background with nested coloured squares centred on one small yellow grid cell over the eye: a red square about the size of the cell, then orange, green and blue squares of increasing size, and a purple square extending well beyond the photo on every side."}}
 shown_layers = ("conv1", "conv2", "conv3", "conv5", "fc6")
 chosen = [row for row in stage_fields["fcalexnet"] if row["layer"] in shown_layers]
 fig = plot_receptive_fields_on_grid(photo, chosen, grid=GRID, cell=tuple(CELL))
