@@ -266,19 +266,11 @@ far off.
 # half has learned from its input. The crosses are the loss on held-out crops after the first
 # and the last epoch.
 
-# %%
+# %% mystnb={"figure": {"caption": "Pretraining loss of each half against training step: every few steps, the epoch means, the held-out loss after the first and the last epoch (crosses), and the loss of the best constant prediction (dashed). See how far each half's held-out loss ends below its dashed line, the part it learned from its input.", "name": "fig-ch5-loss"}, "image": {"alt": "Two line charts side by side, one per half (L to ab in blue, ab to L in orange), of cross-entropy in nats per grid cell against training step, with grey vertical lines at epoch ends. Each shows a thin line of losses every few steps, a thick line of epoch means, a dashed horizontal line for the constant prediction, and two crosses for the held-out loss after the first and the last epoch."}}
 floors = prior_cross_entropy(targets, heldout)
 heldout_points = {f"held out, {label}": {**losses, "step": first.steps * int(label.split()[-1])}
                   for label, losses in heldout_loss.items()}
 records = read_metrics(result.metrics_path)
-for key in ("loss1", "loss2"):
-    glue(f"train_{key}_first", history[0][key])
-    glue(f"train_{key}_last", history[-1][key])
-    glue(f"floor_{key}", floors[key])
-    glue(f"heldout_{key}_first", heldout_loss["epoch 1"][key])
-    glue(f"heldout_{key}_last", heldout_loss[last_label][key])
-    glue(f"gain_{key}", floors[key] - heldout_loss[last_label][key])
-    glue(f"trend_{key}", "fell" if heldout_loss[last_label][key] < heldout_loss["epoch 1"][key] else "did not fall")
 print(f"{'':>22} {half1_name + ' -> ' + half2_name:>10} {half2_name + ' -> ' + half1_name:>10}")
 print(f"{'constant prediction':>22} {floors['loss1']:10.3f} {floors['loss2']:10.3f}")
 for label, losses in heldout_loss.items():
@@ -288,6 +280,14 @@ plot_loss_curves(records, part_names={"loss1": f"{half1_name} -> {half2_name}",
                  floors=floors, heldout=heldout_points)
 
 # %% tags=["remove-input"]
+for key in ("loss1", "loss2"):
+    glue(f"train_{key}_first", history[0][key])
+    glue(f"train_{key}_last", history[-1][key])
+    glue(f"floor_{key}", floors[key])
+    glue(f"heldout_{key}_first", heldout_loss["epoch 1"][key])
+    glue(f"heldout_{key}_last", heldout_loss[last_label][key])
+    glue(f"gain_{key}", floors[key] - heldout_loss[last_label][key])
+    glue(f"trend_{key}", "fell" if heldout_loss[last_label][key] < heldout_loss["epoch 1"][key] else "did not fall")
 prose(r"""
 The training losses fall fast in the first epoch and slowly after it: from
 {train_loss1_first:.2f} to {train_loss1_last:.2f} nats (epoch means)
@@ -317,7 +317,7 @@ with more data (the `colab` preset) both shrink.
 # bins could show. Under each image: its CIEDE2000 difference to the original
 # {cite:p}`sharma2005ciede2000`.
 
-# %%
+# %% mystnb={"figure": {"caption": "Held-out crops coloured by half 1 after the first and the last epoch, between the original, the grey image and the quantized target (the best these bins allow); under each image its CIEDE2000 difference to the original. Compare the colourised rows with the grey row: where the network is unsure it stays near grey, and a wrong hue costs more than a pale one.", "name": "fig-ch5-colourised"}, "image": {"alt": "A grid of small photo crops, one crop per column and five rows: the originals, their grey versions, the crops coloured by the network after the first epoch and after the last epoch, and the quantized targets, each image labelled below with its colour difference to the original."}}
 space = targets.space
 lightness, colour = space.split(space.from_rgb(heldout))
 grey = space.to_rgb(space.merge(lightness, torch.zeros_like(colour)))
@@ -328,15 +328,6 @@ errors.update({f"colourised, {label}": delta_e_2000(heldout, image) for label, i
 errors["quantized target"] = oracle.delta_e
 for label, values in errors.items():
     print(f"{label:>24}: mean CIEDE2000 {float(values.mean()):6.2f}")
-glue("delta_e_grey", float(errors["grey (ab = 0)"].mean()))
-glue("delta_e_first", float(errors["colourised, epoch 1"].mean()), seen="CIEDE2000 of colourisations after epoch 1")
-glue("delta_e_last", float(errors[f"colourised, {last_label}"].mean()),
-     seen="CIEDE2000 of colourisations after the last epoch")
-glue("delta_e_oracle", float(oracle.mean))
-improved = errors[f"colourised, {last_label}"] < errors["colourised, epoch 1"]
-glue("improved_percent", 100 * float(improved.double().mean()), seen="held-out crops coloured better at the end, %")
-glue("delta_e_verdict", "better" if errors[f"colourised, {last_label}"].mean() < errors["colourised, epoch 1"].mean()
-     else "not better")
 
 # The first crops (for the embedded photographs, one from each photograph).
 order = list(range(min(SHOW_IMAGES, len(heldout))))
@@ -349,6 +340,15 @@ plot_prediction_grid(rows, captions=captions, max_images=SHOW_IMAGES,
                      title="held-out crops coloured by half 1 (annealed mean, T = 0.38)")
 
 # %% tags=["remove-input"]
+glue("delta_e_grey", float(errors["grey (ab = 0)"].mean()))
+glue("delta_e_first", float(errors["colourised, epoch 1"].mean()), seen="CIEDE2000 of colourisations after epoch 1")
+glue("delta_e_last", float(errors[f"colourised, {last_label}"].mean()),
+     seen="CIEDE2000 of colourisations after the last epoch")
+glue("delta_e_oracle", float(oracle.mean))
+improved = errors[f"colourised, {last_label}"] < errors["colourised, epoch 1"]
+glue("improved_percent", 100 * float(improved.double().mean()), seen="held-out crops coloured better at the end, %")
+glue("delta_e_verdict", "better" if errors[f"colourised, {last_label}"].mean() < errors["colourised, epoch 1"].mean()
+     else "not better")
 prose(r"""
 Over all held-out crops the mean CIEDE2000 is {delta_e_first:.1f} after epoch 1
 and {delta_e_last:.1f} after the last epoch (on average {delta_e_verdict}
@@ -375,17 +375,13 @@ colourisation is a window into what its features have picked up.
 # the first and the last epoch, all drawn on the same grey scale from L\* = 0 (black) to 100
 # (white).
 
-# %%
+# %% mystnb={"figure": {"caption": "Held-out crops' lightness predicted by half 2 from colour alone: the input (a\\*b\\* at one constant lightness), the true L\\* averaged over each grid cell, and the predictions after the first and the last epoch, all on one grey scale; under each prediction its mean absolute error. See how much less structure the predicted lightness maps have than the true ones.", "name": "fig-ch5-lightness"}, "image": {"alt": "A grid of small images, one crop per column and four rows: the crops' colours at a single lightness, blocky grey maps of the true lightness on the target grid, and two rows of blocky grey maps of predicted lightness, smoother and flatter than the true ones, each labelled with its mean absolute error."}}
 half_grey = space.to_rgb(space.merge(torch.full_like(lightness, 50.0), colour))
 true_l = downsample(lightness, config.grid)
 predicted_l = {label: predict_lightness(model, targets, heldout, temperature=TEMPERATURE)
                for label, model in models.items()}
 l_errors = {label: (values - true_l).abs().mean(dim=(1, 2, 3)) for label, values in predicted_l.items()}
 mean_l_error = {label: float(values.mean()) for label, values in l_errors.items()}
-glue("l_error_first", mean_l_error["epoch 1"])
-glue("l_error_last", mean_l_error[last_label])
-glue("l_error_verdict", "better" if mean_l_error[last_label] < mean_l_error["epoch 1"] else "not better")
-glue("l_error_constant", float((true_l - true_l.mean()).abs().mean()))
 for label, value in mean_l_error.items():
     print(f"predicted L*, {label}: mean absolute error {value:.2f}")
 l_rows = {"input: ab at L* = 50": half_grey[order], f"true L*, {config.grid}x{config.grid}": true_l[order]}
@@ -396,6 +392,10 @@ plot_prediction_grid(l_rows, captions=l_captions, max_images=SHOW_IMAGES,
                      title="held-out crops: lightness predicted by half 2 from ab")
 
 # %% tags=["remove-input"]
+glue("l_error_first", mean_l_error["epoch 1"])
+glue("l_error_last", mean_l_error[last_label])
+glue("l_error_verdict", "better" if mean_l_error[last_label] < mean_l_error["epoch 1"] else "not better")
+glue("l_error_constant", float((true_l - true_l.mean()).abs().mean()))
 prose(r"""
 The mean absolute error of the predicted L\* is {l_error_first:.1f} after epoch 1
 and {l_error_last:.1f} after the last epoch ({l_error_verdict} at the
