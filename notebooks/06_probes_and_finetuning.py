@@ -94,7 +94,6 @@ print(f"preset: {ctx.preset}, device: {ctx.device}")
 # %%
 config = get_preset(ctx.preset, **ctx.data, out=f"{RUN_DIR}/pretrain", seed=SEED, device=str(ctx.device), progress=False)
 checkpoint = matching_checkpoint(Path(CHAPTER5_RUN) / "checkpoint.pt", config)
-glue("epochs", config.epochs)
 if checkpoint is None:
     print(f"no finished run of this configuration in {CHAPTER5_RUN}: pretraining here")
     shutil.rmtree(config.out, ignore_errors=True)  # this chapter's own run folder: a fresh run each time
@@ -152,15 +151,11 @@ for name, model in probe_networks.items():
 # STL-10's 5,000 labelled training and 8,000 test images in ten classes
 # {cite:p}`coates2011stl10`.
 
-# %%
+# %% mystnb={"figure": {"caption": "Linear-probe accuracy at every layer, pretrained vs random init: held-out top-1 (left) and top-5 (right), with chance dotted. See where the two curves part and which layer each network does best at.", "name": "fig-ch6-probes"}, "image": {"alt": "Two line charts of held-out accuracy in percent against layer, from shallow to deep, each with a blue line for the pretrained network, a grey line for the random network and a dotted chance line far below both; the left chart shows top-1, the right top-5, where both lines sit close to the top."}}
 eval_config = get_eval_preset(ctx.preset, **ctx.eval_data, seed=SEED, split_seed=config.split_seed,
                               device=str(ctx.device), progress=False, verbose=False, out=f"{RUN_DIR}/eval")
 probe_data = build_eval_datasets(eval_config)
 train_set, test_set, num_classes = probe_data
-glue("probe_train_images", len(train_set))
-glue("probe_test_images", len(test_set))
-glue("num_classes", num_classes)
-glue("probe_epochs", eval_config.probe_epochs)
 print(f"{eval_config.data}: {len(train_set)} training and {len(test_set)} test images, {num_classes} classes")
 
 probes = {name: linear_probe(eval_config, model=model, pretrain_config=config, datasets=probe_data,
@@ -192,6 +187,11 @@ print(f"layer chosen on validation: pretrained {best['pretrained']}, random init
       f"widest gap at {widest}: {100 * gaps[widest]:+.1f} points")
 
 # %% tags=["remove-input"]
+glue("epochs", config.epochs)
+glue("probe_train_images", len(train_set))
+glue("probe_test_images", len(test_set))
+glue("num_classes", num_classes)
+glue("probe_epochs", eval_config.probe_epochs)
 glue("first_layer", layers[0])
 glue("last_layer", layers[-1])
 glue("widest_layer", widest)
@@ -347,15 +347,12 @@ assert weight_gap < 1e-5
 # labelled images) and moves the learning rate along its schedule after every step. Both
 # networks below are fine-tuned with the same recipe and the same learning rate.
 
-# %%
+# %% mystnb={"figure": {"caption": "Held-out top-1 of the pretrained and the random network, as a linear probe at the layer chosen on validation and after fine-tuning. See the gap between each pair of bars: that gap, not the height, is what pretraining adds.", "name": "fig-ch6-finetune"}, "image": {"alt": "A bar chart with two groups, linear probe and fine-tuned, each with a blue bar for the pretrained network and a grey bar for random initialisation, labelled with their held-out top-1 percentages."}}
 finetuned = {name: finetune(eval_config, model=copy.deepcopy(model), pretrain_config=config, datasets=probe_data,
                             random_init=name == "random init")
              for name, model in probe_networks.items()}  # copies: the probes' networks stay as they are
-for name, key in (("pretrained", "pretrained"), ("random init", "random")):
-    metrics = finetuned[name].metrics
-    glue(f"finetune_top1_{key}", 100 * metrics["top1"])
-    glue(f"finetune_top5_{key}", 100 * metrics["top5"])
-    glue(f"finetune_val_{key}", 100 * metrics["val_top1"])
+for name, result in finetuned.items():
+    metrics = result.metrics
     print(f"{name:>12}: held-out top-1 {100 * metrics['top1']:5.1f}%  top-5 {100 * metrics['top5']:5.1f}%  "
           f"(validation top-1 {100 * metrics['val_top1']:.1f}%, {metrics['images_seen']:,} images seen)")
 plot_accuracy_bars({
@@ -364,6 +361,11 @@ plot_accuracy_bars({
 })
 
 # %% tags=["remove-input"]
+for name, key in (("pretrained", "pretrained"), ("random init", "random")):
+    metrics = finetuned[name].metrics
+    glue(f"finetune_top1_{key}", 100 * metrics["top1"])
+    glue(f"finetune_top5_{key}", 100 * metrics["top5"])
+    glue(f"finetune_val_{key}", 100 * metrics["val_top1"])
 glue("finetune_epochs", f"{eval_config.finetune_epochs} epoch{'s' if eval_config.finetune_epochs != 1 else ''}")
 glue("finetune_images", f"{finetuned['pretrained'].metrics['images_seen']:,}")
 glue("finetune_lr", f"{eval_config.finetune_lr:g}")
@@ -465,7 +467,7 @@ it learned transfers; chapter 8 probes it on CIFAR-10 itself.
 # committed records (they ship with the package), not from this notebook's run: every point is
 # one seed, every line the mean over seeds.
 
-# %%
+# %% mystnb={"figure": {"caption": "From the shipped label-efficiency records: held-out top-1 on CIFAR-10 against labelled images per class, for split-brain pretraining and random initialisation, linear probe (dashed) and fine-tuned (solid); points are single seeds, lines means over seeds. See how the gap between pretrained and random starts changes as the number of labels grows.", "name": "fig-ch6-label-curve"}, "image": {"alt": "A line chart of held-out top-1 in percent against labelled images per class on a log axis, with solid fine-tuned and dashed linear-probe lines for each pretrained network in colour and for random initialisation in black, and small markers for individual seeds; all lines rise with more labels."}}
 from IPython.display import display
 
 from splitbrain.comparisons import collect_run_records
