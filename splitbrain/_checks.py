@@ -12,13 +12,8 @@ from typing import Sequence
 import torch
 
 
-def check_image_batch(
-    x: torch.Tensor,
-    name: str,
-    channels: int | None = None,
-    allow_unbatched: bool = False,
-    check_finite: bool = True,
-) -> None:
+def check_image_batch(x: torch.Tensor, name: str, channels: int | None = None, allow_unbatched: bool = False,
+                      check_finite: bool = True) -> None:
     """Raise ValueError unless ``x`` is a channels-first image tensor.
 
     Accepts (N, C, H, W), and (C, H, W) when ``allow_unbatched``. ``channels`` (if given) is
@@ -36,10 +31,8 @@ def check_image_batch(
         hint = ""
         if x.shape[-1] == channels:
             hint = " (it looks channels-last, (..., H, W, C); permute it to channels-first)"
-        raise ValueError(
-            f"{name} must have {channels} channels on axis -3 (channels-first {ranks}), "
-            f"got shape {tuple(x.shape)}{hint}"
-        )
+        raise ValueError(f"{name} must have {channels} channels on axis -3 (channels-first {ranks}), "
+                         f"got shape {tuple(x.shape)}{hint}")
     if check_finite and x.is_floating_point() and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
 

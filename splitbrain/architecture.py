@@ -82,11 +82,9 @@ def spatial_ops(model: nn.Module) -> list[dict]:
             kind = kinds.get(type(module))
             if kind is None:
                 continue
-            ops.append(dict(
-                layer=stage_name, op=f"{stage_name}.{name}" if name else stage_name, type=kind,
-                kernel=_as_int(module.kernel_size), stride=_as_int(module.stride),
-                dilation=_as_int(getattr(module, "dilation", 1)), padding=_as_int(module.padding),
-            ))
+            ops.append(dict(layer=stage_name, op=f"{stage_name}.{name}" if name else stage_name, type=kind,
+                            kernel=_as_int(module.kernel_size), stride=_as_int(module.stride),
+                            dilation=_as_int(getattr(module, "dilation", 1)), padding=_as_int(module.padding)))
     return ops
 
 
@@ -203,11 +201,9 @@ def parameter_rows(archs: Sequence[str], input_size: int = 180, num_classes: tup
                 trunks = count_parameters(pair.half1.trunk) + count_parameters(pair.half2.trunk)
                 heads = count_parameters(pair.half1.classifier) + count_parameters(pair.half2.classifier)
                 conv = conv_weight_count(pair.half1.trunk) + conv_weight_count(pair.half2.trunk)
-                rows.append(dict(
-                    arch=arch, width=width, widths=pair.half1.trunk.widths, trunks=trunks, classifiers=heads,
-                    total=trunks + heads, standard=standard_count,
-                    ratio=trunks / standard_count, conv_ratio=conv / conv_weight_count(standard),
-                ))
+                rows.append(dict(arch=arch, width=width, widths=pair.half1.trunk.widths, trunks=trunks,
+                                 classifiers=heads, total=trunks + heads, standard=standard_count,
+                                 ratio=trunks / standard_count, conv_ratio=conv / conv_weight_count(standard)))
     return rows
 
 
@@ -228,11 +224,9 @@ def grouped_conv_from_halves(conv_a: nn.Conv2d, conv_b: nn.Conv2d) -> nn.Conv2d:
     differing = [s for s in settings if getattr(conv_a, s) != getattr(conv_b, s)]
     if differing or (conv_a.bias is None) != (conv_b.bias is None):
         raise ValueError(f"conv_a and conv_b must have the same settings, they differ in {differing or ['bias']}")
-    grouped = nn.Conv2d(
-        2 * conv_a.in_channels, 2 * conv_a.out_channels, conv_a.kernel_size, conv_a.stride, conv_a.padding,
-        conv_a.dilation, groups=2, bias=conv_a.bias is not None, padding_mode=conv_a.padding_mode,
-        device=conv_a.weight.device, dtype=conv_a.weight.dtype,
-    )
+    grouped = nn.Conv2d(2 * conv_a.in_channels, 2 * conv_a.out_channels, conv_a.kernel_size, conv_a.stride,
+                        conv_a.padding, conv_a.dilation, groups=2, bias=conv_a.bias is not None,
+                        padding_mode=conv_a.padding_mode, device=conv_a.weight.device, dtype=conv_a.weight.dtype)
     with torch.no_grad():
         grouped.weight.copy_(torch.cat([conv_a.weight, conv_b.weight], 0))
         if conv_a.bias is not None:

@@ -279,28 +279,15 @@ class ColorSpace:
 
 
 _LAB_RANGES = ((0.0, 101.0), (-87.0, 99.0), (-108.0, 95.0))
-_LAB_SPACE = dict(
-    channel_names=("L", "a", "b"),
-    value_ranges=_LAB_RANGES,
-    norm_shift=(50.0, 0.0, 0.0),
-    norm_scale=(50.0, 110.0, 110.0),
-    _from_rgb=rgb_to_lab,
-    _to_rgb=lab_to_rgb,
-)
+_LAB_SPACE = dict(channel_names=("L", "a", "b"), value_ranges=_LAB_RANGES, norm_shift=(50.0, 0.0, 0.0),
+                  norm_scale=(50.0, 110.0, 110.0), _from_rgb=rgb_to_lab, _to_rgb=lab_to_rgb)
 
 COLOR_SPACES: dict[str, ColorSpace] = {
     "lab": ColorSpace(name="lab", per_image_ranges=False, **_LAB_SPACE),
     "rescaled_lab": ColorSpace(name="rescaled_lab", per_image_ranges=True, **_LAB_SPACE),
-    "rgb": ColorSpace(
-        name="rgb",
-        channel_names=("R", "G", "B"),
-        value_ranges=((0.0, 1.01),) * 3,
-        per_image_ranges=False,
-        norm_shift=(0.5, 0.5, 0.5),
-        norm_scale=(0.5, 0.5, 0.5),
-        _from_rgb=_rgb_to_float,
-        _to_rgb=_clip_rgb,
-    ),
+    "rgb": ColorSpace(name="rgb", channel_names=("R", "G", "B"), value_ranges=((0.0, 1.01),) * 3,
+                      per_image_ranges=False, norm_shift=(0.5, 0.5, 0.5), norm_scale=(0.5, 0.5, 0.5),
+                      _from_rgb=_rgb_to_float, _to_rgb=_clip_rgb),
 }
 
 

@@ -118,7 +118,8 @@ def paired_difference(records: Sequence[Mapping[str, Any]], grid: str, arch: str
                       score: str = "finetune_top1") -> dict[str, Any] | None:
     """``method`` minus ``baseline`` over the seeds both have: {"mean", "std", "n", "seeds"}
     (fractions; ``std`` the sample std, None for one seed); None when they share no seed."""
-    return _difference(seed_scores(records, grid, arch, method, score), seed_scores(records, grid, arch, baseline, score))
+    return _difference(seed_scores(records, grid, arch, method, score),
+                       seed_scores(records, grid, arch, baseline, score))
 
 
 def _difference(first: Mapping[int, float], second: Mapping[int, float]) -> dict[str, Any] | None:

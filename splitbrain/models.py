@@ -61,15 +61,11 @@ def _conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0, dilatio
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _conv_bn_relu(
-    in_channels: int, out_channels: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1
-) -> nn.Sequential:
+def _conv_bn_relu(in_channels: int, out_channels: int, kernel: int, stride: int = 1, padding: int = 0,
+                  dilation: int = 1) -> nn.Sequential:
     """Conv (no bias: BatchNorm follows) -> BatchNorm -> ReLU."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel, stride, padding, dilation, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    )
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel, stride, padding, dilation, bias=False),
+                         nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
 
 
 def _init_weights(module: nn.Module) -> None:
@@ -464,13 +460,11 @@ class SplitBrainNet(nn.Module):
         check_image_batch(x1, "x1", channels=self.in_channels[0], check_finite=False)
         check_image_batch(x2, "x2", channels=self.in_channels[1], check_finite=False)
         if x1.shape[0] != x2.shape[0] or x1.shape[-2:] != x2.shape[-2:]:
-            raise ValueError(
-                f"x1 and x2 must share batch size and H, W, got shapes {tuple(x1.shape)} and {tuple(x2.shape)}"
-            )
+            raise ValueError(f"x1 and x2 must share batch size and H, W, got shapes {tuple(x1.shape)} and "
+                             f"{tuple(x2.shape)}")
         if min(x1.shape[-2:]) < self.grid:
-            raise ValueError(
-                f"grid must not exceed the input size: grid={self.grid}, x1 has H, W = {tuple(x1.shape[-2:])}"
-            )
+            raise ValueError(f"grid must not exceed the input size: grid={self.grid}, x1 has H, W = "
+                             f"{tuple(x1.shape[-2:])}")
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self._check_inputs(x1, x2)
@@ -640,12 +634,10 @@ def _trunk_rows(trunk: Trunk, input_size: int) -> list[dict]:
             for name, output in trunk.walk(zeros):
                 stage = trunk.stages[name]
                 op = _first_spatial_op(stage)
-                rows.append(dict(
-                    layer=name, channels=output.shape[1], spatial=output.shape[-1],
-                    kernel=_as_int(op.kernel_size), stride=_as_int(op.stride),
-                    dilation=_as_int(op.dilation), padding=_as_int(op.padding),
-                    params=count_parameters(stage),
-                ))
+                rows.append(dict(layer=name, channels=output.shape[1], spatial=output.shape[-1],
+                                 kernel=_as_int(op.kernel_size), stride=_as_int(op.stride),
+                                 dilation=_as_int(op.dilation), padding=_as_int(op.padding),
+                                 params=count_parameters(stage)))
     finally:
         trunk.train(was_training)
     return rows
@@ -662,9 +654,8 @@ def _trunk_of(model: nn.Module) -> Trunk:
         return model.encoder
     if isinstance(model, Trunk):
         return model
-    raise ValueError(
-        f"model must be a Trunk, SplitBrainHalf, SplitBrainNet or DenoisingAutoencoder, got {type(model).__name__}"
-    )
+    raise ValueError(f"model must be a Trunk, SplitBrainHalf, SplitBrainNet or DenoisingAutoencoder, "
+                     f"got {type(model).__name__}")
 
 
 def _half_rows(half: SplitBrainHalf, input_size: int) -> list[dict]:

@@ -459,9 +459,8 @@ def downsample(x: torch.Tensor, grid: int = DEFAULT_GRID) -> torch.Tensor:
     return F.adaptive_avg_pool2d(x, grid)
 
 
-def downsample_targets(
-    x: torch.Tensor, quantizer: Quantizer, grid: int = DEFAULT_GRID
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+def downsample_targets(x: torch.Tensor, quantizer: Quantizer, grid: int = DEFAULT_GRID
+                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Downsample a channel group (N, C, H, W) float (e.g. ab in Lab units) to the grid and quantize it.
 
     Returns (classes (N, grid, grid) long, ranges): ranges are the per-image (N, C, 2) ranges of
@@ -526,9 +525,8 @@ def smooth_distribution(prior: torch.Tensor, centres: torch.Tensor, sigma: float
     return smoothed / smoothed.sum()
 
 
-def rebalancing_weights(
-    prior: torch.Tensor, centres: torch.Tensor, lam: float = 0.5, sigma: float = 5.0
-) -> torch.Tensor:
+def rebalancing_weights(prior: torch.Tensor, centres: torch.Tensor, lam: float = 0.5,
+                        sigma: float = 5.0) -> torch.Tensor:
     """Class-rebalancing weights of Zhang et al. (2016): (K,) float64, all > 0.
 
     p~ = the prior (K,) of non-negative bin frequencies (e.g. :func:`class_distribution`)

@@ -99,12 +99,9 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
 def capture_rng_state() -> dict[str, Any]:
     """Every global RNG's state, in types ``torch.load(weights_only=True)`` accepts."""
     kind, keys, position, has_gauss, gauss = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss),
-        "python": random.getstate(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-    }
+    return {"torch": torch.get_rng_state(),
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss),
+            "python": random.getstate(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
 
 
 def restore_rng_state(state: dict[str, Any]) -> None:

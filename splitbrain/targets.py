@@ -78,9 +78,8 @@ class CrossChannelTargets:
         H, W >= ``grid``, on the same device."""
         check_image_batch(rgb, "rgb", channels=3)
         if min(rgb.shape[-2:]) < self.grid:
-            raise ValueError(
-                f"grid must not exceed the image size: grid={self.grid}, rgb has H, W = {tuple(rgb.shape[-2:])}"
-            )
+            raise ValueError(f"grid must not exceed the image size: grid={self.grid}, rgb has H, W = "
+                             f"{tuple(rgb.shape[-2:])}")
         inputs, pooled = self._convert(rgb)
         x1, x2 = self.space.split(inputs)
         with torch.no_grad():

@@ -356,9 +356,8 @@ def wrap_for_training(model: nn.Module, config: PretrainConfig, ctx: Distributed
     if ctx.enabled:
         if device.type == "cuda":
             train_model = nn.SyncBatchNorm.convert_sync_batchnorm(train_model)
-        train_model = nn.parallel.DistributedDataParallel(
-            train_model, device_ids=[device.index] if device.type == "cuda" else None
-        )
+        train_model = nn.parallel.DistributedDataParallel(train_model,
+                                                          device_ids=[device.index] if device.type == "cuda" else None)
     if config.compile:
         train_model = torch.compile(train_model)
     return train_model

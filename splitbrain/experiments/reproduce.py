@@ -22,12 +22,8 @@ training and an interrupted probe or fine-tuning start again. A field a record o
 lacks counts as its dataclass default. One runner at a time writes a grid's folders
 (``<runs_dir>/<grid>``, ``<results_dir>/<grid>``): a second one is refused, naming the first's pid.
 
-The record: ``config`` (``pretrain``: the network's PretrainConfig, ``evaluate``: the
-EvalConfig, ``supervised``: the supervised training's EvalConfig or null), ``metrics``
-(``probe``: per layer top-1 / top-5, ``best_layer``, the best layer's ``top1`` / ``top5``;
-``finetune``: ``top1`` / ``top5``; ``pretrain``: loss, epochs, speed, or null), ``seed``,
-``git_commit``, ``hardware``, ``wall_time_s`` (all stages, over every invocation), ``stages``
-(seconds per stage), ``grid``, ``run_id``, ``method``, ``status`` "complete".
+The record (:func:`execute_run`) is a "run" record of :mod:`splitbrain.results`; its
+``wall_time_s`` counts all stages over every invocation, ``stages`` the seconds of each.
 """
 from __future__ import annotations
 
