@@ -169,7 +169,7 @@ print(f"each autoencoder: {first.arch}, width {first.width!r}, {first.color_spac
 # The figure applies each of them to one crop at a few levels, in the space the autoencoders
 # of this chapter train in.
 
-# %%
+# %% mystnb={"figure": {"caption": "One held-out crop under each noise type (rows: masking, salt-and-pepper, Gaussian) at increasing levels (columns), in the space the autoencoders train in. See that masking and salt-and-pepper leave most pixels exact, while Gaussian noise changes every one.", "name": "fig-ch7-corruptions"}, "image": {"alt": "A grid of small pixelated crops of the same image, three rows and several columns. Masking row: more and more pixels replaced by grey. Salt-and-pepper row: more and more pixels set to black or white. Gaussian row: every pixel increasingly speckled with random colours until the picture is lost."}}
 photos = EmbeddedPhotos("test", image_size=first.image_size, augment=False, length=10)
 crop, _ = photos[PHOTO_INDEX]  # uint8 (3, S, S), a held-out crop
 print(f"photograph: {EMBEDDED_PHOTOS[PHOTO_INDEX]}, crop {tuple(crop.shape)} {crop.dtype}")
@@ -241,7 +241,7 @@ parameters that the probe never uses. {dae_bigger}
 # reconstruction is compared with the clean batch. The crops come from the pretraining part of
 # the dataset; the probe below is scored on held-out crops.
 
-# %%
+# %% mystnb={"figure": {"caption": "Reconstruction loss of the three denoising autoencoders during pretraining, one line per noise type, on a log scale. See whether each loss is still falling when training stops.", "name": "fig-ch7-loss"}, "image": {"alt": "A line chart of reconstruction mean squared error, log scale, against training step, with one line each for the masking, salt-and-pepper and Gaussian autoencoders."}}
 runs = {}
 shutil.rmtree("runs/07_denoising", ignore_errors=True)  # this chapter's own runs: fresh ones each time
 for noise in NOISES:
@@ -315,15 +315,24 @@ training crops (`refresh_dae_batchnorm`, the autoencoder's counterpart of
 # mean squared error (MSE) of the corrupted input against the clean crop is what doing nothing
 # would cost; a denoiser is useful when its output does better.
 
-# %%
+# %% mystnb={"figure": {"caption": "Held-out crops: clean (top), then for each autoencoder the corrupted input it gets and the output it gives back, with the mean squared error of both. Compare each output with the clean row and with its own input.", "name": "fig-ch7-reconstructions"}, "image": {"alt": "A grid of small crops, one crop per column: a row of clean crops, then for each of the three noise types a row of corrupted inputs and a row of the network's outputs, each pair of rows headed by the input's and the output's mean squared error."}}
 train_set, test_set, num_classes = build_eval_datasets(eval_config)
 held_out = torch.stack([test_set[i][0] for i in range(SHOW_IMAGES)])  # uint8 (N, 3, S, S)
 examples = {labels[noise]: reconstruction_examples(runs[noise].model, held_out, space=COLOR_SPACE, seed=SEED)
             for noise in NOISES}
+plot_reconstructions(examples, max_images=SHOW_IMAGES)
+
+# %%
 mse_rows = [{"noise": labels[noise], "mse_corrupted": examples[labels[noise]]["mse_corrupted"],
              "mse_reconstructed": examples[labels[noise]]["mse_reconstructed"],
              "better": examples[labels[noise]]["mse_reconstructed"] < examples[labels[noise]]["mse_corrupted"]}
             for noise in NOISES]
+Table(mse_rows, ["noise", "mse_corrupted", "mse_reconstructed", "better"],
+      {"mse_corrupted": "MSE, corrupted input", "mse_reconstructed": "MSE, reconstruction",
+       "better": "output better than input"},
+      caption=f"{SHOW_IMAGES} held-out crops, normalised {COLOR_SPACE.upper()} units")
+
+# %% tags=["remove-input"]
 improved = [f"the {NOISE_NAMES[noise]} autoencoder" for noise, row in zip(NOISES, mse_rows) if row["better"]]
 not_improved = [f"the {NOISE_NAMES[noise]} one" for noise, row in zip(NOISES, mse_rows) if not row["better"]]
 if not not_improved:
@@ -336,16 +345,6 @@ else:
                     f"the corrupted input; for {' and '.join(not_improved)}, doing nothing would be the "
                     "better denoiser.")
 glue("dae_mse_sentence", mse_sentence)
-fig = plot_reconstructions(examples, max_images=SHOW_IMAGES)
-Table(mse_rows, ["noise", "mse_corrupted", "mse_reconstructed", "better"],
-      {"mse_corrupted": "MSE, corrupted input", "mse_reconstructed": "MSE, reconstruction",
-       "better": "output better than input"},
-      caption=f"{SHOW_IMAGES} held-out crops, normalised {COLOR_SPACE.upper()} units")
-
-# %%
-fig
-
-# %% tags=["remove-input"]
 prose(r"""
 {dae_mse_sentence} A good reconstruction does not by itself mean good features,
 though: the network may have learned to smooth over isolated outliers, which takes little
@@ -396,15 +395,27 @@ probes[floor_label] = linear_probe(eval_config, model=random_dae, pretrain_confi
 floor = probes[floor_label].metrics["top1"]
 test_images = probes[floor_label].metrics["test_images"]
 band = 2 * binomial_standard_error(floor, test_images)
-comparison = floor_rows({f"the {NOISE_NAMES[noise]} autoencoder": probes[labels[noise]].metrics["top1"]
-                         for noise in NOISES}, floor, band=band)
 split_floor = probes[split_floor_label].metrics["top1"]
 floors = {**{labels[noise]: floor for noise in NOISES}, split_label: split_floor}  # each network's own floor
 table_rows = [{"network": label, "best_layer": result.metrics["best_layer"], "top1": result.metrics["top1"],
                "top5": result.metrics["top5"],
                "gap": 100 * (result.metrics["top1"] - floors[label]) if label in floors else None}
               for label, result in probes.items()]
+Table(table_rows, ["network", "best_layer", "top1", "top5", "gap"],
+      {"best_layer": "layer (validation)", "top1": "top-1", "top5": "top-5", "gap": "top-1 − floor (points)"},
+      caption=f"Linear probe, {num_classes} classes, {test_images} held-out crops (each network's layer chosen on "
+              f"validation crops)",
+      formats={"top1": ".3f", "top5": ".3f", "gap": "+.1f"})
 
+# %% mystnb={"figure": {"caption": "Linear-probe top-1 at every layer for the three autoencoders and chapter 5's split-brain pair, against their random-init floors (the encoder's floor dashed), with chance dotted. Read each network against its own floor, not against the others.", "name": "fig-ch7-probe"}, "image": {"alt": "A line chart of held-out top-1 in percent against layer, with one coloured line per autoencoder, one for the split-brain pair, one for the pair at random initialisation, a black dashed line for the encoder at random initialisation and a dotted chance line near the bottom."}}
+fig = plot_probe_by_layer({label: {layer: s["top1"] for layer, s in result.metrics["layers"].items()}
+                           for label, result in probes.items()},
+                          chance=1 / num_classes, floor_label=floor_label)
+fig
+
+# %% tags=["remove-input"]
+comparison = floor_rows({f"the {NOISE_NAMES[noise]} autoencoder": probes[labels[noise]].metrics["top1"]
+                         for noise in NOISES}, floor, band=band)
 glue("probe_floor_top1", 100 * floor, seen="random-init encoder's probe top-1, %")
 glue("probe_test_images", test_images)
 glue("probe_train_images", probes[floor_label].metrics["train_images"])
@@ -415,19 +426,6 @@ for noise in NOISES:
 glue("probe_top1_splitbrain", 100 * probes[split_label].metrics["top1"], seen="split-brain pair's probe top-1, %")
 glue("probe_split_floor_top1", 100 * split_floor)
 glue("probe_floor_sentence", floor_sentence(comparison, band=band))
-Table(table_rows, ["network", "best_layer", "top1", "top5", "gap"],
-      {"best_layer": "layer (validation)", "top1": "top-1", "top5": "top-5", "gap": "top-1 − floor (points)"},
-      caption=f"Linear probe, {num_classes} classes, {test_images} held-out crops (each network's layer chosen on "
-              f"validation crops)",
-      formats={"top1": ".3f", "top5": ".3f", "gap": "+.1f"})
-
-# %%
-fig = plot_probe_by_layer({label: {layer: s["top1"] for layer, s in result.metrics["layers"].items()}
-                           for label, result in probes.items()},
-                          chance=1 / num_classes, floor_label=floor_label)
-fig
-
-# %% tags=["remove-input"]
 prose(r"""
 With {probe_train_images} labelled training crops and {probe_test_images}
 held-out ones in {probe_num_classes} classes, the random-init floor is
