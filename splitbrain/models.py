@@ -14,10 +14,8 @@ Trunks (``ARCHITECTURES``): ``"simplenet"`` (:class:`SimpleNet`, the poster's fi
 (the pair is as wide as one network, with about half its parameters); ``"full"`` gives each
 half the full width, as in the poster's code (about twice the parameters of one network).
 
-Reaching the grid: ``input_size`` only chooses the stem (:meth:`Trunk.choose_stem`); the head
-average-pools a larger map to the grid and bilinearly upsamples a smaller one
-(:func:`resize_to_grid`). Baseline: :class:`DenoisingAutoencoder`. Linear-probe features are
-pooled by :func:`pool_features`.
+``input_size`` only chooses the stem (:meth:`Trunk.choose_stem`); the head reaches the grid
+through :func:`resize_to_grid`. Baseline: :class:`DenoisingAutoencoder`.
 """
 from __future__ import annotations
 

@@ -21,10 +21,8 @@ A "run" record is one run of an experiment grid (``splitbrain.experiments.reprod
 pretraining, probes and fine-tuning together, its metrics under "probe", "finetune" and
 "pretrain", plus "grid", "run_id" and "method" (the grid's method name, e.g. "rescaled_lab").
 
-Records are read through :func:`load_records`, which checks every field a reader reads against
-:data:`RECORD_SCHEMAS` (types, finite numbers, scores in [0, 1], times that parse), so a reader
-meets no value it cannot use. ``table1`` renders the poster's Table 1 from records; ``summarize``
-and ``format_summary`` the run records of a grid, with each method's gap over the random-init floor.
+Records are read through :func:`load_records`, which checks them against :data:`RECORD_SCHEMAS`,
+so a reader meets no value it cannot use.
 """
 from __future__ import annotations
 

@@ -135,10 +135,8 @@ def select_runs(runs: Sequence[Run], only: str | None) -> list[Run]:
 # Stages
 
 
-def fingerprint(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def fingerprint(config: Mapping[str, Any]) -> dict[str, Any]:
     """What a stage's key stores of a configuration dict: everything but :data:`MACHINERY_FIELDS`."""
-    if config is None:
-        return None
     return json.loads(json.dumps({k: v for k, v in config.items() if k not in MACHINERY_FIELDS}))
 
 
