@@ -162,7 +162,7 @@ prose(r"""
 # mark each method's mean. The dashed lines are the same network at random initialisation
 # (the floor) and the supervised features (the same network trained with the labels, then probed).
 
-# %%
+# %% mystnb={"figure": {"caption": "The answer in one figure, from the recorded grid: linear-probe top-1 of each pretraining method, one point per seed and a bar at the mean, against the same network at random initialisation (dashed) and the supervised features (dotted). See which methods clear their floor, and by more than the spread of their seeds.", "name": "fig-ch8-headline"}, "image": {"alt": "A strip chart of held-out probe top-1 in percent, one column per pretraining method with a dot per seed and a horizontal bar at the mean, above two dashed horizontal lines for random initialisation and below a dotted line for supervised features."}}
 by_method = {row["method"]: row for row in summary if row["arch"] == arch}
 if arch is not None:
     points = {f"{row['label']} ({row['color_space']})": seed_scores(grid_records, grid, arch, row["method"], SCORE)
@@ -174,10 +174,9 @@ if arch is not None:
 else:
     print("No split-brain run with a random-init floor has been recorded: there is nothing to draw yet.")
 
+# %% tags=["remove-input"]
 lab = next((row for row in headline if row["arch"] == arch and row["method"] == "lab"), None)
 ceiling_row = next((row for row in by_method.values() if row["kind"] == "supervised"), None)
-
-# %% tags=["remove-input"]
 glue("lab_top1", percent(lab["top1"], lab["top1_std"], lab["n"]) if lab else "no run yet")
 glue("floor_top1", percent(lab["floor_top1"], lab["floor_top1_std"]) if lab else "no run yet")
 glue("lab_gap", format_mean_std(lab["gap"], lab["gap_std"], scale=100, digits=1, sign=True) if lab else "no gap yet")
@@ -208,7 +207,7 @@ comparison below lists every method's gap.
 # supervised baseline: the same network trained from scratch on the same labels with the same
 # recipe.
 
-# %%
+# %% mystnb={"figure": {"caption": "Held-out top-1 on CIFAR-10 against labelled images per class, from the label-efficiency records: split-brain pretraining and random initialisation, linear probe (dashed) and fine-tuned (solid); points are single seeds, lines means over seeds. See whether pretraining's advantage shrinks as labels grow.", "name": "fig-ch8-label-curve"}, "image": {"alt": "A line chart of held-out top-1 in percent against labelled images per class on a log axis, with solid fine-tuned and dashed linear-probe lines for each pretrained network in colour and for random initialisation in black, and small markers for individual seeds; all lines rise with more labels."}}
 from splitbrain.label_curve import curve_points, curve_rows, curve_sentences, curve_table, gap_table
 from splitbrain.plots.results import plot_label_curve
 
@@ -217,9 +216,9 @@ if label_points:
     display(plot_label_curve(label_points, title="SimpleNet, CIFAR-10: held-out top-1 by labelled images per class"))
 else:
     print("No label-efficiency records in this copy: run splitbrain reproduce --grid label-efficiency.")
-supervised = next((row for row in curve_rows(label_points) if row["method"] == "random-lab" and row["labels"] == 800), None)
 
 # %% tags=["remove-input"]
+supervised = next((row for row in curve_rows(label_points) if row["method"] == "random-lab" and row["labels"] == 800), None)
 glue("label_sentences", curve_sentences(label_points))
 glue("label_table", curve_table(label_points))
 glue("label_gaps", gap_table(label_points) if label_points else "")
@@ -357,7 +356,7 @@ from splitbrain.data import MissingDatasetError
 from splitbrain.evaluate import build_eval_datasets
 from splitbrain.weights import PRETRAINED, probe_config, probe_shipped
 
-shipped_rows = []
+shipped_rows, shipped_results = [], {}
 for name, entry in PRETRAINED.items():
     # ctx.eval_data: empty, except in a test run capped by SPLITBRAIN_CAP (then its smaller counts)
     try:
@@ -375,14 +374,18 @@ for name, entry in PRETRAINED.items():
         datasets = build_eval_datasets(config)
         data = "embedded photographs (crops)"
     start = time.perf_counter()
-    results = probe_shipped(name, config, datasets)
+    results = shipped_results[name] = probe_shipped(name, config, datasets)
     ours, floor = results["pretrained"].metrics, results["random init"].metrics
-    glue(f"gap_{name}", 100 * (ours["top1"] - floor["top1"]), seen=f"{name}: probe gap over random init, points")
     shipped_rows.append({"network": name, "data": data, "layer": ours["best_layer"], "pretrained": percent(ours["top1"]),
                          "random init": percent(floor["top1"]), "gap": f"{100 * (ours['top1'] - floor['top1']):+.1f}",
                          "seconds": f"{time.perf_counter() - start:.0f}"})
 display(Table(shipped_rows, caption="The shipped networks probed on this machine: held-out top-1 at the layer their "
                                     "run chose on validation"))
+
+# %% tags=["remove-cell"]
+for name, results in shipped_results.items():
+    ours, floor = results["pretrained"].metrics, results["random init"].metrics
+    glue(f"gap_{name}", 100 * (ours["top1"] - floor["top1"]), seen=f"{name}: probe gap over random init, points")
 
 # %% [markdown]
 # ## What made it learn: time to margin
@@ -421,14 +424,48 @@ Table([{"trial": r["name"], "images seen": f"{r['images_seen']:,}", "minutes": f
 # %%
 num_classes = grid_records[0]["metrics"]["probe"]["num_classes"] if grid_records else None
 layer_archs = [a for a in ARCH_LABELS if any(row["arch"] == a for row in summary)]
-for layer_arch in layer_archs:
-    if zhang_rows:
-        display(plot_layer_curves(zhang_rows, layer_statistics(records, grid, layer_arch),
-                                  ours_title=f"This book, grid {grid}: {ARCH_LABELS[layer_arch]} ({num_classes} classes)",
-                                  chance=1 / num_classes))
-    display(Table(layer_table_rows(records, grid, layer_arch),
-                  caption=f"{ARCH_LABELS[layer_arch]}, grid {grid}: probe top-1 (top-5) at every layer, %, mean ± std "
-                          "over seeds"))
+
+
+def layer_figure(layer_arch):
+    """Zhang et al.'s curves beside ours for one architecture; None where the grid has no run of it."""
+    if layer_arch not in layer_archs:
+        print(f"No {ARCH_LABELS[layer_arch]} run has been recorded: no layer-by-layer curves for it.")
+    elif zhang_rows:
+        return plot_layer_curves(zhang_rows, layer_statistics(records, grid, layer_arch),
+                                 ours_title=f"This book, grid {grid}: {ARCH_LABELS[layer_arch]} ({num_classes} classes)",
+                                 chance=1 / num_classes)
+
+
+def layer_table(layer_arch):
+    """Every layer's probe top-1 (top-5) for one architecture; None where the grid has no run of it."""
+    if layer_arch in layer_archs:
+        return Table(layer_table_rows(records, grid, layer_arch),
+                     caption=f"{ARCH_LABELS[layer_arch]}, grid {grid}: probe top-1 (top-5) at every layer, %, mean ± std "
+                             "over seeds")
+
+
+if not layer_archs and zhang_rows:
+    print("No run of this book's grid has been recorded: only Zhang et al.'s curves.")
+
+# %% mystnb={"figure": {"caption": "Layer by layer, SimpleNet: Zhang et al.'s ImageNet probes of FC-AlexNet (left) beside this book's probes of every SimpleNet layer for each method, mean over seeds (right). See at which layers the split-brain curves rise above the random-init curves, and where the gap is widest.", "name": "fig-ch8-layers-simplenet"}, "image": {"alt": "Two line charts of probe top-1 in percent against layer, shallow to deep. Left: Zhang et al.'s curves for supervised features, random initialisation, an autoencoder and split-brain. Right: this book's curves for each split-brain colour space and for random initialisation, with a dotted chance line."}}
+layer_figure("simplenet")
+
+# %%
+layer_table("simplenet")
+
+# %% mystnb={"figure": {"caption": "Layer by layer, ResNet 18: Zhang et al.'s ImageNet probes of FC-AlexNet (left) beside this book's probes of every ResNet 18 stage for each method (right). Compare the gap over random init with SimpleNet's, keeping in mind how many seeds each rests on.", "name": "fig-ch8-layers-resnet18"}, "image": {"alt": "Two line charts of probe top-1 in percent against layer, shallow to deep. Left: Zhang et al.'s curves for supervised features, random initialisation, an autoencoder and split-brain. Right: this book's curves for each split-brain colour space and for random initialisation across the ResNet stages, with a dotted chance line."}}
+layer_figure("fcresnet18")
+
+# %%
+layer_table("fcresnet18")
+
+# %% mystnb={"figure": {"caption": "Layer by layer, FCAlexNet: Zhang et al.'s ImageNet probes (left) beside this book's probes of the same architecture for each method (right).", "name": "fig-ch8-layers-fcalexnet"}, "image": {"alt": "Two line charts of probe top-1 in percent against layer, shallow to deep: Zhang et al.'s curves on the left and this book's FCAlexNet curves on the right."}}
+layer_figure("fcalexnet")
+
+# %%
+layer_table("fcalexnet")
+
+# %% mystnb={"figure": {"caption": "Zhang et al.'s layer-by-layer ImageNet probes of FC-AlexNet alone (this copy has no recorded runs of its own). See the split-brain curve stay above random init at every layer.", "name": "fig-ch8-layers-zhang"}, "image": {"alt": "A line chart of probe top-1 in percent against FC-AlexNet layer for supervised features, random initialisation, an autoencoder and split-brain."}}
 if not layer_archs and zhang_rows:
     display(plot_layer_curves(zhang_rows))
 
