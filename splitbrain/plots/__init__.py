@@ -1,11 +1,34 @@
 """Matplotlib figures the chapters show, one module per topic; every function returns a Figure."""
+from __future__ import annotations
 
-BOOK_COLUMN_INCHES = 8.0
-"""The widest figure the book shows at its own size: its text column is about 750 px wide and the
-chapters draw at 110 dpi, so a wider figure is shrunk and its labels with it."""
+import math
+
+BOOK_DPI = 110
+"""The dpi the chapters draw and save figures at (:func:`splitbrain.notebook.chapter_setup`)."""
+
+BOOK_COLUMN_PX = 672
+"""Width in CSS pixels the book's theme gives a captioned figure in a 1280 px browser window (an
+image without a caption gets 688)."""
+
+BOOK_COLUMN_INCHES = 6.0
+"""The widest figure the book shows at its own size: the column is 672 px, 6.1 in at the
+chapters' 110 dpi, and the saved image adds about 0.1 in of margin; a wider figure is shrunk to
+fit, and its labels with it (:mod:`splitbrain.plots.legibility` measures by how much)."""
 
 
 def grid_cell_inches(columns: int, margin: float, largest: float) -> float:
     """Side in inches of one image of a grid with ``columns`` images per row and ``margin``
     inches of row labels, at most ``largest``, so that the grid fits :data:`BOOK_COLUMN_INCHES`."""
     return min(largest, (BOOK_COLUMN_INCHES - margin) / max(columns, 1))
+
+
+def panel_axes(fig, count: int, columns: int = 2, **subplot_kw) -> list:
+    """``count`` axes of ``fig`` in rows of at most ``columns`` (a wide row of many panels
+    would be shrunk to the column and its labels with it); the last row's unused places are left
+    empty. ``subplot_kw`` goes to :meth:`Figure.subplots` (e.g. ``sharex``)."""
+    columns = max(1, min(columns, count))
+    axes = fig.subplots(math.ceil(count / columns), columns, squeeze=False, **subplot_kw).flat
+    axes = list(axes)
+    for ax in axes[count:]:
+        ax.remove()
+    return axes[:count]

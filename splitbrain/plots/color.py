@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .._checks import check_image_batch
+from . import BOOK_COLUMN_INCHES, panel_axes
 from ..color import (
     POSTER_A_RANGE,
     POSTER_B_RANGE,
@@ -78,8 +79,9 @@ def _draw_box(ax, a_range, b_range, label: str | None = "poster's a/b box") -> N
 def plot_srgb_gamut(levels: int = 17, a_range=POSTER_A_RANGE, b_range=POSTER_B_RANGE) -> Figure:
     """The sRGB cube seen in CIE Lab: three views of :func:`srgb_cube_samples` (``levels**3`` colours).
 
-    Panels: a 3-D scatter (a*, b*, L*); the top view (a*, b*) with the poster's a/b box dashed;
-    a side view (a*, L*). Each point is drawn in its own colour.
+    Panels: a 3-D scatter (a*, b*, L*) across the top; below it the top view (a*, b*) with the
+    poster's a/b box dashed, and a side view (a*, L*). Each point is drawn in its own colour. The
+    figure is as wide as the book's column: three panels in one row were shrunk to half size.
     """
     rgb = srgb_cube_samples(levels)
     lab = rgb_to_lab(rgb.T.reshape(3, 1, -1))[:, 0].T.numpy()  # (M, 3)
@@ -87,23 +89,25 @@ def plot_srgb_gamut(levels: int = 17, a_range=POSTER_A_RANGE, b_range=POSTER_B_R
     lightness, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
     order = np.argsort(lightness)  # draw dark points first so the top view shows light ones
 
-    fig = Figure(figsize=(13, 4.3), layout="constrained")
-    ax3d = fig.add_subplot(1, 3, 1, projection="3d")
-    ax3d.scatter(a, b, lightness, c=colours, s=6, depthshade=False)
-    ax3d.set(xlabel="a*", ylabel="b*", zlabel="L*", title=f"{len(rgb)} sRGB colours in Lab")
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 7.0), layout="constrained")
+    upper, lower = fig.subfigures(2, 1, height_ratios=[0.9, 1])
+    ax3d = upper.add_subplot(projection="3d")
+    ax3d.scatter(a, b, lightness, c=colours, s=5, depthshade=False)
+    ax3d.set(xlabel="a*", ylabel="b*", zlabel="L*")
+    ax3d.set_title(f"{len(rgb)} sRGB colours in Lab", y=0.95)
     ax3d.view_init(elev=22, azim=-60)
+    ax3d.set_box_aspect(None, zoom=0.9)  # room for the L* label inside the panel
 
-    top = fig.add_subplot(1, 3, 2)
-    top.scatter(a[order], b[order], c=colours[order], s=6)
+    top, side = lower.subplots(1, 2)
+    top.scatter(a[order], b[order], c=colours[order], s=4)
     _draw_box(top, a_range, b_range)
-    top.set(xlabel="a*  (green <-> red)", ylabel="b*  (blue <-> yellow)", title="seen from above: the ab plane")
+    top.set(xlabel="a*  (green <-> red)", ylabel="b*  (blue <-> yellow)", title="seen from above:\nthe ab plane")
     top.set_aspect("equal")
-    top.legend(loc="lower left", fontsize="small")
+    lower.legend(*top.get_legend_handles_labels(), loc="outside lower center", fontsize="small")
 
-    side = fig.add_subplot(1, 3, 3)
     by_b = np.argsort(-np.abs(b))
-    side.scatter(a[by_b], lightness[by_b], c=colours[by_b], s=6)
-    side.set(xlabel="a*", ylabel="L*", title="seen from the side: narrow at black and white")
+    side.scatter(a[by_b], lightness[by_b], c=colours[by_b], s=4)
+    side.set(xlabel="a*", ylabel="L*", title="seen from the side: narrow\nat black and white")
     return fig
 
 
@@ -115,14 +119,16 @@ def plot_ab_slices(lightness_values: Sequence[float] = (25.0, 50.0, 75.0), step:
 
     ``step`` is the sampling step of the ab plane (Lab units), ``extent`` the (a_low, a_high,
     b_low, b_high) of the drawn plane; the box a_range x b_range is drawn dashed and each title
-    gives the share of it that is reachable.
+    gives the share of it that is reachable. At most three panels a row, one legend below them.
     """
     lightness_values = [float(v) for v in lightness_values]
     if not lightness_values:
         raise ValueError("lightness_values must hold at least one L* value, got an empty sequence")
     a_low, a_high, b_low, b_high = (float(v) for v in extent)
-    fig = Figure(figsize=(4.1 * len(lightness_values), 4.3), layout="constrained")
-    axes = fig.subplots(1, len(lightness_values), squeeze=False)[0]
+    columns = min(3, len(lightness_values))
+    rows = -(-len(lightness_values) // columns)
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 2.35 * rows + 0.45), layout="constrained")
+    axes = panel_axes(fig, len(lightness_values), columns=columns, sharex=True, sharey=True)
     for ax, lightness in zip(axes, lightness_values):
         lab = ab_plane(lightness, (a_low, a_high), (b_low, b_high), step)
         reachable = in_srgb_gamut(lab)
@@ -132,10 +138,12 @@ def plot_ab_slices(lightness_values: Sequence[float] = (25.0, 50.0, 75.0), step:
                   interpolation="nearest")
         _draw_box(ax, a_range, b_range)
         share = reachable_fraction(lightness, a_range, b_range, step)
-        ax.set(title=f"L* = {lightness:g}: {100 * share:.0f}% of the box reachable", xlabel="a*", ylabel="b*")
+        ax.set(title=f"L* = {lightness:g}\n{100 * share:.0f}% of box reachable", xlabel="a*")
         ax.axhline(0, color="black", linewidth=0.4)
         ax.axvline(0, color="black", linewidth=0.4)
-    axes[0].legend(loc="lower left", fontsize="small")
+    for ax in axes[::columns]:
+        ax.set_ylabel("b*")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize="small")
     return fig
 
 
@@ -185,7 +193,7 @@ def plot_channel_split(rgb: torch.Tensor, colour_lightness: float = 70.0) -> Fig
     colour_only = lab_to_rgb(colour_only)
     limit = max(float(lab[1:].abs().max()), 1.0)
 
-    fig = Figure(figsize=(12, 6.4), layout="constrained")
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 3.7), layout="constrained")
     axes = fig.subplots(2, 4)
     axes[0, 0].imshow(_to_numpy_image(rgb))
     axes[0, 0].set_title("image")
@@ -193,12 +201,12 @@ def plot_channel_split(rgb: torch.Tensor, colour_lightness: float = 70.0) -> Fig
         ax.imshow(channel.numpy(), cmap="gray", vmin=0.0, vmax=1.0)
         ax.set_title(f"{name} (0 to 1)")
     axes[1, 0].imshow(lab[0].numpy(), cmap="gray", vmin=0.0, vmax=100.0)
-    axes[1, 0].set_title("L* (0 to 100): the grey image")
+    axes[1, 0].set_title("L* (0 to 100):\nthe grey image")
     for ax, channel, name in zip(axes[1, 1:3], lab[1:], ("a", "b")):
         ax.imshow(channel.numpy(), cmap=lab_axis_colormap(name), vmin=-limit, vmax=limit)
-        ax.set_title(f"{name}* (-{limit:.0f} to {limit:.0f})")
+        ax.set_title(f"{name}*\n(-{limit:.0f} to {limit:.0f})")
     axes[1, 3].imshow(_to_numpy_image(colour_only))
-    axes[1, 3].set_title(f"a*, b* alone (L* = {colour_lightness:g})")
+    axes[1, 3].set_title(f"a*, b* alone\n(L* = {colour_lightness:g})")
     for ax in axes.flat:
         ax.set(xticks=[], yticks=[])
     axes[0, 0].set_ylabel("RGB", fontsize="large")
@@ -221,8 +229,8 @@ def plot_correlation_matrices(matrices: dict[str, torch.Tensor | np.ndarray],
         raise ValueError("matrices must hold at least one correlation matrix, got none")
     channel_names = channel_names or {}
     cmap, vmin = ("Blues", 0.0) if absolute else ("RdBu_r", -1.0)
-    fig = Figure(figsize=(3.6 * len(matrices), 3.5), layout="constrained")
-    axes = fig.subplots(1, len(matrices), squeeze=False)[0]
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 3.2 * -(-len(matrices) // 2)), layout="constrained")
+    axes = panel_axes(fig, len(matrices), columns=2)
     for ax, (title, matrix) in zip(axes, matrices.items()):
         matrix = np.asarray(matrix, dtype=np.float64)
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:

@@ -17,14 +17,14 @@ import zlib
 from dataclasses import dataclass
 from io import BytesIO
 
+import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-__all__ = ["COLUMN_PX", "SMALLEST_TEXT_KEY", "Legibility", "measure", "smallest_text_on_the_page",
-           "smallest_text_px", "read_png_smallest_text", "install_display_hook"]
+from . import BOOK_COLUMN_PX as COLUMN_PX
 
-COLUMN_PX = 688
-"""Width in CSS pixels the book's theme gives an output image at a 1280 px browser window."""
+__all__ = ["COLUMN_PX", "SMALLEST_TEXT_KEY", "Legibility", "measure", "smallest_text_on_the_page",
+           "smallest_text_px", "legend_overlaps", "read_png_smallest_text", "install_display_hook"]
 
 SMALLEST_TEXT_KEY = "splitbrain:smallest-text-px"
 """Key of the PNG text chunk (and of the output metadata) holding a figure's smallest text, in
@@ -91,6 +91,51 @@ def smallest_text_on_the_page(fig: Figure, column_px: float = COLUMN_PX, dpi: fl
     """Height in page pixels of ``fig``'s smallest text when the book shows it in a column
     ``column_px`` wide (a wider image is shrunk to fit)."""
     return measure(fig, dpi).on_the_page(column_px)
+
+
+def _plotted_points(ax) -> np.ndarray:
+    """Display coordinates of what ``ax`` plots from its data, inside the axes: every line's
+    vertices and ten points along each segment, every scatter point, every bar's corners."""
+    points = []
+    for line in ax.get_lines():
+        if not line.get_visible() or line.get_transform() != ax.transData:
+            continue  # reference lines (axhline, axvline) span the axes in axes coordinates
+        xy = line.get_transform().transform(np.asarray(line.get_xydata(), dtype=float))
+        if len(xy) > 1 and line.get_linestyle() not in ("None", "", " "):
+            steps = np.linspace(0, 1, 10, endpoint=False)[:, None, None]
+            xy = np.concatenate([(xy[:-1] + steps * (xy[1:] - xy[:-1])).reshape(-1, 2), xy])
+        points.append(xy)
+    for collection in ax.collections:
+        offsets = np.asarray(collection.get_offsets(), dtype=float)
+        if collection.get_visible() and offsets.size and collection.get_offset_transform() == ax.transData:
+            points.append(ax.transData.transform(offsets))
+    for patch in ax.patches:
+        if patch.get_visible() and patch.get_transform().contains_branch(ax.transData) and patch.get_label() != "":
+            points.append(patch.get_window_extent().corners())
+    points = np.concatenate(points) if points else np.zeros((0, 2))
+    points = points[np.isfinite(points).all(axis=1)]
+    box = ax.bbox
+    inside = (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)
+    return points[inside]
+
+
+def legend_overlaps(fig: Figure) -> list[str]:
+    """Legends of ``fig`` (in an axes or the figure's own) whose box covers a plotted point of any
+    axes: a line's vertices and points along its segments, a scatter point, a bar's corner
+    (:func:`_plotted_points`); reference lines drawn across the axes do not count. Returns one
+    line per legend that covers something (empty: none does)."""
+    fig.draw_without_rendering()
+    legends = [(f"axes {i} legend", ax.get_legend()) for i, ax in enumerate(fig.axes) if ax.get_legend()]
+    legends += [(f"figure legend {i}", legend) for i, legend in enumerate(fig.legends)]
+    found = []
+    for name, legend in legends:
+        box = legend.get_window_extent()
+        for index, ax in enumerate(fig.axes):
+            points = _plotted_points(ax)
+            covered = (points[:, 0] > box.x0) & (points[:, 0] < box.x1) & (points[:, 1] > box.y0) & (points[:, 1] < box.y1)
+            if covered.any():
+                found.append(f"{name} covers {int(covered.sum())} plotted points of axes {index} ({ax.get_title()!r})")
+    return found
 
 
 def _with_text_chunk(png: bytes, key: str, value: str) -> bytes:
