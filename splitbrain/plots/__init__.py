@@ -32,3 +32,12 @@ def panel_axes(fig, count: int, columns: int = 2, **subplot_kw) -> list:
     for ax in axes[count:]:
         ax.remove()
     return axes[:count]
+
+
+def wrap_to(text: str, inches: float, points: float = 10.0) -> str:
+    """``text`` broken between words into lines about ``inches`` wide at ``points`` (DejaVu
+    Sans averages 0.6 em a character), for a title or label over a narrow panel."""
+    import textwrap
+
+    width = max(8, int(inches * 72 / (0.6 * points)))
+    return "\n".join(textwrap.fill(line, width, break_long_words=False) for line in text.split("\n"))

@@ -95,7 +95,7 @@ def smallest_text_on_the_page(fig: Figure, column_px: float = COLUMN_PX, dpi: fl
 
 def _plotted_points(ax) -> np.ndarray:
     """Display coordinates of what ``ax`` plots from its data, inside the axes: every line's
-    vertices and ten points along each segment, every scatter point, every bar's corners."""
+    vertices and ten points along each segment, every scatter point, every patch's corners (bars, boxes)."""
     points = []
     for line in ax.get_lines():
         if not line.get_visible() or line.get_transform() != ax.transData:
@@ -110,7 +110,7 @@ def _plotted_points(ax) -> np.ndarray:
         if collection.get_visible() and offsets.size and collection.get_offset_transform() == ax.transData:
             points.append(ax.transData.transform(offsets))
     for patch in ax.patches:
-        if patch.get_visible() and patch.get_transform().contains_branch(ax.transData) and patch.get_label() != "":
+        if patch.get_visible() and patch.get_transform().contains_branch(ax.transData):
             points.append(patch.get_window_extent().corners())
     points = np.concatenate(points) if points else np.zeros((0, 2))
     points = points[np.isfinite(points).all(axis=1)]
@@ -121,7 +121,7 @@ def _plotted_points(ax) -> np.ndarray:
 
 def legend_overlaps(fig: Figure) -> list[str]:
     """Legends of ``fig`` (in an axes or the figure's own) whose box covers a plotted point of any
-    axes: a line's vertices and points along its segments, a scatter point, a bar's corner
+    axes: a line's vertices and points along its segments, a scatter point, a bar's or box's corner
     (:func:`_plotted_points`); reference lines drawn across the axes do not count. Returns one
     line per legend that covers something (empty: none does)."""
     fig.draw_without_rendering()

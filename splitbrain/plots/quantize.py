@@ -15,6 +15,7 @@ from matplotlib.patches import Rectangle
 
 from .._checks import check_image_batch, check_positive_int
 from ..color import POSTER_A_RANGE, POSTER_B_RANGE, lab_to_rgb
+from . import BOOK_COLUMN_INCHES, grid_cell_inches, panel_axes, wrap_to
 from .color import _draw_box
 
 __all__ = ["centre_colours", "class_map_colours", "plot_bin_centres", "plot_class_occupancy", "plot_image_table",
@@ -69,6 +70,39 @@ def _ab_axes(ax, title: str, limit: float = 120.0) -> None:
     ax.axvline(0, color="grey", linewidth=0.4)
 
 
+def _ab_panels(fig: Figure, count: int) -> tuple[list, float]:
+    """``count`` ab-plane panels, at most three a row across the column, and each one's width in inches."""
+    columns = min(3, count)
+    return panel_axes(fig, count, columns=columns), BOOK_COLUMN_INCHES / columns
+
+
+def _inner_labels_off(axes) -> None:
+    """Only the first panel of a row names b*: the panels share the ab plane's scale."""
+    for ax in axes:
+        if not ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("")
+
+
+def _ab_figure(count: int, legend: bool) -> Figure:
+    columns = min(3, count)
+    side = BOOK_COLUMN_INCHES / columns
+    rows = -(-count // columns)
+    return Figure(figsize=(BOOK_COLUMN_INCHES, (side + 0.45) * rows + (0.35 if legend else 0.0)),
+                  layout="constrained")
+
+
+def _legend_below(fig: Figure, axes) -> None:
+    """One legend below the panels for every labelled artist of ``axes`` (each label once):
+    inside a panel it would cover points."""
+    entries = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    if entries:
+        fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncols=min(len(entries), 2),
+                   fontsize="small")
+
+
 def plot_bin_centres(sets: Mapping[str, object], lightness: float = 65.0, reachable: Mapping[str, object] | None = None,
                      box: bool = True, marker_size: float = 40.0, zoom: bool = False) -> Figure:
     """Bin centres on the ab plane, one panel per bin set, each centre in its own colour.
@@ -80,12 +114,15 @@ def plot_bin_centres(sets: Mapping[str, object], lightness: float = 65.0, reacha
         box: draw the poster's a/b box dashed (not with ``zoom``).
         zoom: fit each panel to its own centres (e.g. per-image rescaled bins, which occupy a
             small part of the plane) instead of showing the whole ab plane.
+
+    At most three panels a row, as wide as the book's column; one legend below them.
     """
     if not sets:
         raise ValueError("sets must hold at least one bin set, got none")
     reachable = reachable or {}
-    fig = Figure(figsize=(4.2 * len(sets), 4.4), layout="constrained")
-    axes = fig.subplots(1, len(sets), squeeze=False)[0]
+    fig = _ab_figure(len(sets), legend=True)
+    axes, side = _ab_panels(fig, len(sets))
+    marker_size = marker_size * min(1.0, side / 4.2) ** 2  # the same share of a narrower panel
     for ax, (title, centres) in zip(axes, sets.items()):
         centres = _as_ab_points(centres, f"sets[{title!r}]")
         colours = centre_colours(centres, lightness)
@@ -101,15 +138,16 @@ def plot_bin_centres(sets: Mapping[str, object], lightness: float = 65.0, reacha
                        edgecolors="grey", linewidths=0.8, label="no sRGB colour falls here")
         if box and not zoom:
             _draw_box(ax, POSTER_A_RANGE, POSTER_B_RANGE)
-        _ab_axes(ax, f"{title}: {len(centres)} bins")
+        _ab_axes(ax, f"{wrap_to(title, side)}\n{len(centres)} bins")
         if zoom:
             low, high = centres.min(axis=0), centres.max(axis=0)
             half = 0.5 * float(max(high - low)) * 1.15 + 1.0
             middle = (low + high) / 2
             ax.set_xlim(middle[0] - half, middle[0] + half)
             ax.set_ylim(middle[1] - half, middle[1] + half)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="lower left", fontsize="x-small")
+    if not zoom:
+        _inner_labels_off(axes)
+    _legend_below(fig, axes)
     return fig
 
 
@@ -119,12 +157,14 @@ def plot_class_occupancy(sets: Mapping[str, tuple[object, object]], lightness: f
 
     ``sets``: title -> (centres (K, 2), distribution (K,)) with the distribution summing to 1
     (e.g. :func:`splitbrain.quantize.class_distribution`), one panel each. ``marker_scale`` is
-    the marker area of a class holding all the mass; unused classes are small grey dots.
+    the marker area of a class holding all the mass in a 4.2 in panel (panels are at most three
+    a row across the book's column, their markers scaled with them); unused classes are small grey dots.
     """
     if not sets:
         raise ValueError("sets must hold at least one (centres, distribution) pair, got none")
-    fig = Figure(figsize=(4.2 * len(sets), 4.4), layout="constrained")
-    axes = fig.subplots(1, len(sets), squeeze=False)[0]
+    fig = _ab_figure(len(sets), legend=False)
+    axes, side = _ab_panels(fig, len(sets))
+    marker_scale = marker_scale * min(1.0, side / 4.2) ** 2
     for ax, (title, (centres, distribution)) in zip(axes, sets.items()):
         centres = _as_ab_points(centres, f"sets[{title!r}] centres")
         p = _as_vector(distribution)
@@ -135,7 +175,8 @@ def plot_class_occupancy(sets: Mapping[str, tuple[object, object]], lightness: f
         order = np.argsort(-p[used])  # big markers first, small ones stay visible on top
         ax.scatter(centres[used, 0][order], centres[used, 1][order], s=marker_scale * p[used][order] + 4,
                    c=centre_colours(centres[used], lightness)[order], edgecolors="black", linewidths=0.3)
-        _ab_axes(ax, f"{title}: {int(used.sum())} of {len(centres)} classes used")
+        _ab_axes(ax, f"{wrap_to(title, side)}\n{int(used.sum())} of {len(centres)} used")
+    _inner_labels_off(axes)
     return fig
 
 
@@ -160,7 +201,8 @@ def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", m
             first ``max_images`` are shown.
         layout: "rows" (one row per entry, images along it) or "columns".
         image_titles: optional titles of the images (along the other direction).
-        cell_size: inches per image.
+        cell_size: inches per image, at most: the table is no wider than the book's column, and
+            labels are broken between words to fit their image.
     """
     if layout not in ("rows", "columns"):
         raise ValueError(f"layout must be 'rows' or 'columns', got {layout!r}")
@@ -174,7 +216,9 @@ def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", m
     count = min(counts.pop(), max_images)
     entries = len(tensors)
     rows, cols = (entries, count) if layout == "rows" else (count, entries)
-    fig = Figure(figsize=(cell_size * cols + 0.6, cell_size * rows + 0.3), layout="constrained")
+    cell = grid_cell_inches(cols, margin=0.45, largest=cell_size)
+    titles = 2 if layout == "columns" or image_titles is not None else 0  # lines of titles above the top row
+    fig = Figure(figsize=(cell * cols + 0.45, cell * rows + 0.2 + 0.2 * titles), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     for e, (label, x) in enumerate(tensors.items()):
         for i in range(count):
@@ -182,15 +226,15 @@ def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", m
             ax.imshow(x[i].permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
             ax.set(xticks=[], yticks=[])
             if layout == "rows" and i == 0:
-                ax.set_ylabel(label)
+                ax.set_ylabel(wrap_to(label, cell))
             if layout == "columns" and i == 0:
-                ax.set_title(label)
+                ax.set_title(wrap_to(label, cell))
     if image_titles is not None:
         for i, title in enumerate(list(image_titles)[:count]):
             if layout == "rows":
-                axes[0, i].set_title(title)
+                axes[0, i].set_title(wrap_to(title, cell))
             else:
-                axes[i, 0].set_ylabel(title)
+                axes[i, 0].set_ylabel(wrap_to(title, cell))
     return fig
 
 
@@ -214,8 +258,8 @@ def plot_prediction_decoding(probabilities, quantizer, target_class: int | None 
     (a_low, b_low), (a_high, b_high) = quantizer.low, quantizer.high
     decoded = dict(decoded or {})
 
-    fig = Figure(figsize=(9.5, 4.2), layout="constrained")
-    heat, swatches = fig.subplots(1, 2, width_ratios=[1.4, 1])
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 3.6), layout="constrained")
+    heat, swatches = fig.subplots(1, 2, width_ratios=[1.45, 1])
     grid = p.reshape(bins[0], bins[1]).T  # rows: b bins, columns: a bins
     shown = heat.imshow(grid, origin="lower", extent=(a_low, a_high, b_low, b_high), cmap="Greys",
                         vmin=0.0, vmax=max(float(p.max()), 1e-12), aspect="auto")
@@ -231,14 +275,14 @@ def plot_prediction_decoding(probabilities, quantizer, target_class: int | None 
     for k, (label, (a, b)) in enumerate(zip(decoded, ab_values)):
         heat.scatter([a], [b], marker=markers[k % len(markers)], s=90, color=colours[k],
                      edgecolors="black", linewidths=1.0, label=f"{label}", zorder=3)
-    heat.set(xlabel="a*", ylabel="b*", title=title)
-    if target_class is not None or decoded:
-        heat.legend(loc="lower left", fontsize="x-small")
+    heat.set(xlabel="a*", ylabel="b*", title=wrap_to(title, 0.55 * BOOK_COLUMN_INCHES))
+    if target_class is not None or decoded:  # below the panels: inside the heat map it covers cells
+        fig.legend(*heat.get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize="small")
 
     for k, (label, (a, b)) in enumerate(zip(decoded, ab_values)):
         swatches.add_patch(Rectangle((k, 0), 0.9, 1, color=colours[k]))
         swatches.text(k + 0.45, -0.08, f"{label}\n({a:.0f}, {b:.0f})", ha="center", va="top", fontsize="small")
-    swatches.set(xlim=(-0.1, max(len(decoded), 1)), ylim=(-0.45, 1.05), title=f"decoded colours at L* = {lightness:g}")
+    swatches.set(xlim=(-0.1, max(len(decoded), 1)), ylim=(-0.45, 1.05), title=f"decoded colours\nat L* = {lightness:g}")
     swatches.set_axis_off()
     return fig
 
@@ -266,18 +310,19 @@ def plot_class_maps(images: torch.Tensor, maps: Mapping[str, tuple[torch.Tensor,
                              f"got {getattr(m, 'shape', m)!r}")
         if np.shape(colours) != (*m.shape, 3):
             raise ValueError(f"maps[{title!r}] colours must have shape {(*m.shape, 3)}, got {np.shape(colours)}")
-    fig = Figure(figsize=(2.6 * (1 + len(maps)), 2.6 * count + 0.2), layout="constrained")
+    cell = grid_cell_inches(1 + len(maps), margin=0.45, largest=2.6)
+    fig = Figure(figsize=(cell * (1 + len(maps)) + 0.45, (cell + 0.4) * count + 0.2), layout="constrained")
     axes = fig.subplots(count, 1 + len(maps), squeeze=False)
     for r in range(count):
         axes[r, 0].imshow(images[r].permute(1, 2, 0).cpu().numpy())
-        axes[r, 0].set_ylabel(row_titles[r] if row_titles is not None else f"image {r}")
+        axes[r, 0].set_ylabel(wrap_to(row_titles[r] if row_titles is not None else f"image {r}", cell))
         for c, (title, (m, colours)) in enumerate(maps.items(), start=1):
             axes[r, c].imshow(np.clip(colours[r], 0.0, 1.0), interpolation="nearest")
             if r == 0:
-                axes[r, c].set_title(f"{title}")
+                axes[r, c].set_title(wrap_to(title, cell))
             else:
                 changed = int((m[r] != m[0]).sum())
-                axes[r, c].set_title(f"{title}\n{changed} of {m[r].numel()} cells differ")
+                axes[r, c].set_title(wrap_to(f"{title}\n{changed} of {m[r].numel()} cells differ", cell))
     for ax in axes.flat:
         ax.set(xticks=[], yticks=[])
     return fig
@@ -297,22 +342,24 @@ def plot_image_ranges(ranges: torch.Tensor, a_range: Sequence[float] = POSTER_A_
     if not isinstance(ranges, torch.Tensor) or ranges.dim() != 3 or ranges.shape[1:] != (2, 2) or ranges.shape[0] == 0:
         raise ValueError(f"ranges must be an (N, 2, 2) tensor, got {getattr(ranges, 'shape', ranges)!r}")
     r = ranges.detach().double().cpu().numpy()
-    fig = Figure(figsize=(10, 4.3), layout="constrained")
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 3.9), layout="constrained")
     boxes, hist = fig.subplots(1, 2)
+    half = BOOK_COLUMN_INCHES / 2
     for (a0, a1), (b0, b1) in r[:max_boxes]:
         boxes.add_patch(Rectangle((a0, b0), a1 - a0, b1 - b0, fill=False, edgecolor="tab:blue",
                                   alpha=0.35, linewidth=0.8))
     _draw_box(boxes, tuple(a_range), tuple(b_range))
-    _ab_axes(boxes, f"ab range of {min(len(r), max_boxes)} images (blue) vs the fixed box")
-    boxes.legend(loc="lower left", fontsize="x-small")
+    _ab_axes(boxes, wrap_to(f"ab range of {min(len(r), max_boxes)} images (blue) vs the fixed box", half))
     width_a = (r[:, 0, 1] - r[:, 0, 0]) / (a_range[1] - a_range[0])
     width_b = (r[:, 1, 1] - r[:, 1, 0]) / (b_range[1] - b_range[0])
     edges = np.linspace(0, 1, 21)
     hist.hist(100 * width_a, bins=100 * edges, alpha=0.6, label="a*", color="tab:pink")
     hist.hist(100 * width_b, bins=100 * edges, alpha=0.6, label="b*", color="tab:olive")
-    hist.set(xlabel="image's range as a share of the fixed box's width (%)", ylabel="images",
-             title="how much of each axis one image spans")
-    hist.legend()
+    hist.set(xlabel=wrap_to("image's range as a share of the fixed box's width (%)", half), ylabel="images",
+             title=wrap_to("how much of each axis one image spans", half))
+    handles, labels = boxes.get_legend_handles_labels()  # below the panels, where no box or bar is
+    more = hist.get_legend_handles_labels()
+    fig.legend(handles + more[0], labels + more[1], loc="outside lower center", ncols=3, fontsize="small")
     return fig
 
 
@@ -334,23 +381,24 @@ def plot_per_image_statistics(stats: Mapping[str, tuple[torch.Tensor, torch.Tens
     check_positive_int(num_classes, "num_classes")
     top = min(num_classes, cells) if cells else num_classes
     ceiling = np.log2(top)
-    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 4.2), layout="constrained")
     used_ax, entropy_ax = fig.subplots(1, 2)
+    half = BOOK_COLUMN_INCHES / 2
     for label, (distinct, entropy) in stats.items():
         distinct = np.asarray(torch.as_tensor(distinct).cpu(), dtype=np.float64)
         entropy = np.asarray(torch.as_tensor(entropy).cpu(), dtype=np.float64)
         used_ax.hist(distinct, bins=np.linspace(0.5, top + 0.5, 26), alpha=0.6,
                      label=f"{label} (mean {distinct.mean():.1f} classes, {entropy.mean():.2f} bits)")
         entropy_ax.hist(entropy, bins=np.linspace(0, ceiling, 26), alpha=0.6)
-    used_ax.set(xlabel=f"distinct classes in one image (of {num_classes})", ylabel="images",
+    used_ax.set(xlabel=wrap_to(f"distinct classes in one image (of {num_classes})", half), ylabel="images",
                 title="classes used per image")
     entropy_ax.axvline(ceiling, color="black", linestyle="--", linewidth=0.8)
-    entropy_ax.set(xlabel="entropy of the image's class histogram (bits)", ylabel="images",
-                   title="how evenly one image spreads over its classes")
+    entropy_ax.set(xlabel=wrap_to("entropy of the image's class histogram (bits)", half), ylabel="images",
+                   title=wrap_to("how evenly one image spreads over its classes", half))
     handles, labels = used_ax.get_legend_handles_labels()
     handles.append(entropy_ax.lines[-1])
     labels.append(f"ceiling: log2 {top} = {ceiling:.2f} bits")
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), fontsize="small")
+    fig.legend(handles, labels, loc="outside lower center", ncols=1, fontsize="small")
     return fig
 
 
@@ -373,11 +421,14 @@ def plot_class_histograms(distributions: Mapping[str, object], bins: tuple[int, 
         grids[title] = np.ma.masked_equal(p.reshape(bins).T, 0.0)  # rows: b bins, columns: a bins
     smallest = min((float(g.min()) for g in grids.values() if g.count()), default=1e-3)
     norm = LogNorm(vmin=min(smallest, 1e-3), vmax=1.0)
-    fig = Figure(figsize=(4.0 * len(grids) + 1.0, 4.0), layout="constrained")
-    axes = fig.subplots(1, len(grids), squeeze=False)[0]
+    columns = min(2, len(grids))
+    side = (BOOK_COLUMN_INCHES - 1.0) / columns
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, (side + 0.9) * -(-len(grids) // columns)), layout="constrained")
+    axes = panel_axes(fig, len(grids), columns=columns)
     for ax, (title, grid) in zip(axes, grids.items()):
         shown = ax.imshow(grid, origin="lower", cmap="viridis", norm=norm)
         xlabel, ylabel = axis_labels.get(title, ("a* bin", "b* bin"))
-        ax.set(title=f"{title}: {int(grid.count())} of {grid.size} classes used", xlabel=xlabel, ylabel=ylabel)
-    fig.colorbar(shown, ax=list(axes), label="share of all target cells (log scale)")
+        ax.set(title=f"{wrap_to(title, side)}\n{int(grid.count())} of {grid.size} classes used",
+               xlabel=wrap_to(xlabel, side), ylabel=wrap_to(ylabel, side))
+    fig.colorbar(shown, ax=list(axes), label=wrap_to("share of all target cells (log scale)", side), shrink=0.8)
     return fig
