@@ -496,19 +496,14 @@ Table(scale_rows(records, grid), ["work", "pretraining_images", "image_side", "c
 # ## Exercises
 #
 # 1. Set `CIFAR10_DIR` to the CIFAR-10 JPEGs' `train/` folder and run the shipped-network
-#    section. *Expected:* the pretrained row matches the Lab seed-0 point of the figure to
-#    the hundredth of a percent, because the probe sees exactly the run's images.
+#    section. Does the pretrained row match the Lab seed-0 point of the figure, and why?
 # 2. Using the seed-by-seed table, how many seeds would you need before a rescaled-Lab
 #    difference of the mean you measured is larger than twice its standard error
-#    (std / sqrt(n))? *Expected:* n > (2 std / mean)^2; with a mean smaller than its std this
-#    is more than four seeds, and with a mean near zero no feasible number.
+#    (std / sqrt(n))?
 # 3. The gap is computed seed by seed. Subtract the floor's mean from the method's mean
-#    instead and add the two spreads in quadrature. Why is the paired spread smaller?
-#    *Expected:* the two runs of a seed share their initialisation and data order, so much of
-#    their noise cancels in the difference.
+#    instead and add the two spreads in quadrature. Is the paired spread smaller, and why
+#    would it be?
 # 4. In the label-efficiency table, at which label count does fine-tuning first beat the linear
-#    probe, for the pretrained and for the random network? *Expected:* read it off the table
-#    (the "better on validation" column says which a reader without the held-out images would
-#    pick); the random network's probe is the weaker one, so its fine-tuning overtakes it earlier.
+#    probe, for the pretrained and for the random network?
 # 5. In the layer-by-layer figure, at which layer is each method best, and is the gap over
 #    random init largest there? Compare with Zhang et al.'s curve on the left.
