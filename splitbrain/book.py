@@ -30,6 +30,7 @@ from typing import Sequence
 
 import yaml
 
+from .answers import render_answers
 from .chapter_times import instructor_page, read_estimate, record_runtimes, runtime_page, runtime_records
 from .presets import PRESET_NAMES, resolve_preset_name
 
@@ -198,7 +199,7 @@ def run_command(args: argparse.Namespace) -> int:
     titles = {notebook.as_posix(): chapter_title(REPO_ROOT / notebook) for notebook in chapter_notebooks(REPO_ROOT)}
     (staging / "book" / "runtimes.md").write_text(runtime_page(records, estimate, titles))
     instructor = (REPO_ROOT / "book" / "instructor.md").read_text()
-    (staging / "book" / "instructor.md").write_text(instructor_page(instructor, records, estimate))
+    (staging / "book" / "instructor.md").write_text(render_answers(instructor_page(instructor, records, estimate)))
     build_html(staging, output)
     print(f"book built; open {output / 'html' / 'index.html'}")
     return 0
