@@ -428,9 +428,7 @@ layer_archs = [a for a in ARCH_LABELS if any(row["arch"] == a for row in summary
 
 def layer_figure(layer_arch):
     """Zhang et al.'s curves beside ours for one architecture; None where the grid has no run of it."""
-    if layer_arch not in layer_archs:
-        print(f"No {ARCH_LABELS[layer_arch]} run has been recorded: no layer-by-layer curves for it.")
-    elif zhang_rows:
+    if layer_arch in layer_archs and zhang_rows:
         return plot_layer_curves(zhang_rows, layer_statistics(records, grid, layer_arch),
                                  ours_title=f"This book, grid {grid}: {ARCH_LABELS[layer_arch]} ({num_classes} classes)",
                                  chance=1 / num_classes)
@@ -459,13 +457,13 @@ layer_figure("fcresnet18")
 # %%
 layer_table("fcresnet18")
 
-# %% mystnb={"figure": {"caption": "Layer by layer, FCAlexNet: Zhang et al.'s ImageNet probes (left) beside this book's probes of the same architecture for each method (right).", "name": "fig-ch8-layers-fcalexnet"}, "image": {"alt": "Two line charts of probe top-1 in percent against layer, shallow to deep: Zhang et al.'s curves on the left and this book's FCAlexNet curves on the right."}}
+# %% mystnb={"figure": {"caption": "Layer by layer, FCAlexNet: Zhang et al.'s ImageNet probes (left) beside this book's probes of the same architecture for each method (right).", "name": "fig-ch8-layers-fcalexnet"}, "image": {"alt": "Two line charts of probe top-1 in percent against layer, shallow to deep: Zhang et al.'s curves on the left and this book's FCAlexNet curves on the right."}} tags=["remove-input"]
 layer_figure("fcalexnet")
 
-# %%
+# %% tags=["remove-input"]
 layer_table("fcalexnet")
 
-# %% mystnb={"figure": {"caption": "Zhang et al.'s layer-by-layer ImageNet probes of FC-AlexNet alone (this copy has no recorded runs of its own). See the split-brain curve stay above random init at every layer.", "name": "fig-ch8-layers-zhang"}, "image": {"alt": "A line chart of probe top-1 in percent against FC-AlexNet layer for supervised features, random initialisation, an autoencoder and split-brain."}}
+# %% mystnb={"figure": {"caption": "Zhang et al.'s layer-by-layer ImageNet probes of FC-AlexNet alone (this copy has no recorded runs of its own). See the split-brain curve stay above random init at every layer.", "name": "fig-ch8-layers-zhang"}, "image": {"alt": "A line chart of probe top-1 in percent against FC-AlexNet layer for supervised features, random initialisation, an autoencoder and split-brain."}} tags=["remove-input"]
 if not layer_archs and zhang_rows:
     display(plot_layer_curves(zhang_rows))
 
