@@ -16,6 +16,7 @@ from matplotlib.patches import Rectangle
 from .._checks import check_image_batch, check_positive_int
 from ..models import SplitBrainNet
 from ..quantize import downsample
+from . import BOOK_COLUMN_INCHES
 
 __all__ = ["plot_split_pair", "plot_grouped_weights", "plot_receptive_field_growth", "plot_receptive_fields_on_grid"]
 
@@ -69,21 +70,24 @@ def plot_split_pair(rgb: torch.Tensor, model: SplitBrainNet, targets, colour_lig
         return _image(space.to_rgb(torch.cat([lightness, ab], 1))[0])
 
     size, grid = rgb.shape[-1], targets.grid
-    fig = Figure(figsize=(11.5, 6.4), layout="constrained")
-    axes = fig.subplot_mosaic([["image", "in1", "out1"], ["image", "in2", "out2"]], width_ratios=[1.25, 1, 1])
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 4.9), layout="constrained")
+    axes = fig.subplot_mosaic([["image", "in1", "out1"], ["image", "in2", "out2"]], width_ratios=[1.2, 1, 1])
     image = rgb[0].float() / 255 if rgb.dtype == torch.uint8 else rgb[0]
     axes["image"].imshow(_image(image))
     _grid_lines(axes["image"], size, grid)
-    axes["image"].set_title(f"input image, 3 × {rgb.shape[-2]} × {size}\n(lines: the {grid} × {grid} target grid)")
+    small = {"fontsize": "small"}  # a column of three panels leaves each about 1.7 in
+    axes["image"].set_title(f"input image\n3 × {rgb.shape[-2]} × {size}\n(lines: the {grid} × {grid}\ntarget grid)",
+                            **small)
     axes["in1"].imshow(lab[0, 0].cpu().numpy(), cmap="gray", vmin=0, vmax=100)
-    axes["in1"].set_title(f"half 1 sees L*: {tuple(batch.x1.shape[1:])}")
+    axes["in1"].set_title(f"half 1 sees L*\n{tuple(batch.x1.shape[1:])}", **small)
     axes["out1"].imshow(at_lightness(ab_grid))
-    axes["out1"].set_title(f"half 1's target: a*b* classes (at L* = {colour_lightness:g})\n"
-                           f"its output: logits {tuple(logits1.shape[1:])}")
+    axes["out1"].set_title(f"its target: a*b* classes\n(at L* = {colour_lightness:g}); its output:\n"
+                           f"logits {tuple(logits1.shape[1:])}", **small)
     axes["in2"].imshow(at_lightness(lab[:, 1:]))
-    axes["in2"].set_title(f"half 2 sees a*, b*: {tuple(batch.x2.shape[1:])}\n(drawn at L* = {colour_lightness:g})")
+    axes["in2"].set_title(f"half 2 sees a*, b*\n{tuple(batch.x2.shape[1:])}\n(drawn at L* = {colour_lightness:g})",
+                          **small)
     axes["out2"].imshow(l_grid[0, 0].cpu().numpy(), cmap="gray", vmin=0, vmax=100)
-    axes["out2"].set_title(f"half 2's target: L* classes\nits output: logits {tuple(logits2.shape[1:])}")
+    axes["out2"].set_title(f"its target: L* classes\nits output:\nlogits {tuple(logits2.shape[1:])}", **small)
     for name in ("out1", "out2"):
         _grid_lines(axes[name], grid, grid, colour="black", alpha=0.25)
     for ax in axes.values():
@@ -105,7 +109,7 @@ def plot_grouped_weights(in_channels: int, out_channels: int) -> Figure:
         check_positive_int(value, name)
         if value % 2:
             raise ValueError(f"{name} must be even to split in two halves, got {value}")
-    fig = Figure(figsize=(10, 4.6), layout="constrained")
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 3.9), layout="constrained")
     axes = fig.subplots(1, 2)
     half_in, half_out = in_channels // 2, out_channels // 2
     panels = [
@@ -122,12 +126,12 @@ def plot_grouped_weights(in_channels: int, out_channels: int) -> Figure:
         ax.set_xlim(0, in_channels)
         ax.set_ylim(out_channels, 0)
         ax.set_aspect("auto")
-        ax.set_xlabel(f"input channel (0 to {in_channels - 1})")
+        ax.set_xlabel(f"input channel\n(0 to {in_channels - 1})")
         ax.set_ylabel(f"output channel (0 to {out_channels - 1})")
         ax.set_title(f"{title}\n{kernels:,} kernels")
-    axes[1].text(half_in + half_in / 2, half_out / 2, "no weights:\nhalf 2 never reads half 1",
+    axes[1].text(half_in + half_in / 2, half_out / 2, "no weights:\nhalf 2 never\nreads half 1",
                  ha="center", va="center", fontsize="small")
-    axes[1].text(half_in / 2, half_out + half_out / 2, "no weights:\nhalf 1 never reads half 2",
+    axes[1].text(half_in / 2, half_out + half_out / 2, "no weights:\nhalf 1 never\nreads half 2",
                  ha="center", va="center", fontsize="small")
     axes[1].text(half_in / 2, half_out / 2, "half 1", ha="center", va="center", color="white", fontsize="large")
     axes[1].text(half_in + half_in / 2, half_out + half_out / 2, "half 2", ha="center", va="center",
@@ -137,8 +141,9 @@ def plot_grouped_weights(in_channels: int, out_channels: int) -> Figure:
 
 # Where a point's label may go, tried in this order: (offset in points, horizontal alignment,
 # vertical alignment). Right of the point first, then left, then the four diagonals, then above
-# and below, then the same again twice as far out.
-_LABEL_SPOTS = [((dx * far, dy * far), ha, va) for far in (1, 2) for (dx, dy), ha, va in [
+# and below, then the same again twice and three times as far out (in a figure as narrow as the
+# book's column, stages sit close and their lines are steep).
+_LABEL_SPOTS = [((dx * far, dy * far), ha, va) for far in (1, 2, 3) for (dx, dy), ha, va in [
     ((6, 0), "left", "center"), ((-6, 0), "right", "center"),
     ((4, -5), "left", "top"), ((-4, 5), "right", "bottom"),
     ((4, 5), "left", "bottom"), ((-4, -5), "right", "top"),
@@ -228,7 +233,7 @@ def plot_receptive_field_growth(curves: Mapping[str, Sequence[Mapping[str, Any]]
     """
     check_positive_int(input_size, "input_size")
     check_positive_int(grid, "grid")
-    fig = Figure(figsize=(9, 4.8), layout="constrained")
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 4.6), layout="constrained")
     ax = fig.subplots()
     stage_labels = []
     for label, rows in curves.items():
@@ -243,16 +248,16 @@ def plot_receptive_field_growth(curves: Mapping[str, Sequence[Mapping[str, Any]]
     ax.axhline(cell, color="grey", ls=":", lw=1)
     ax.set_yscale("log")
     ax.set_xlabel("stage (in the order the image passes them)")
-    ax.set_ylabel("receptive field side (input pixels, log scale)")
+    ax.set_ylabel("receptive field side\n(input pixels, log scale)")
     ax.set_title(f"Receptive field after each stage at {input_size} px input")
     stages = max(len(rows) for rows in curves.values())
-    ax.set_xlim(0.5, stages + 0.8)
+    ax.set_xlim(0.1, stages + 0.8)  # room for a name left of the first stage
     low, high = ax.get_ylim()
     ax.set_ylim(min(low, cell / 1.3), max(high, input_size * 1.3))
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3, which="both")
     # The reference lines' names go above their line at the leftmost free place, else below it.
-    ends = [0.55 + f * (stages + 0.2) for f in (0, 0.25, 0.5, 0.75)]
+    ends = [0.15 + f * (stages + 0.6) for f in (0, 0.25, 0.5, 0.75)]
     references = [([((x, level), (0, side), "left", "bottom" if side > 0 else "top")
                     for side in (3, -3) for x in ends], text, {"fontsize": "small", "color": colour})
                   for level, text, colour in ((input_size, f"input side ({input_size} px)", "black"),
@@ -286,7 +291,7 @@ def plot_receptive_fields_on_grid(rgb: torch.Tensor, fields: Sequence[Mapping[st
     centre_y, centre_x = (row + 0.5) * step - 0.5, (column + 0.5) * step - 0.5
     margin = max([f["rf"] for f in fields] + [0]) / 2 - min(centre_x, centre_y, size - centre_x, size - centre_y)
     margin = max(margin, 0) + 4
-    fig = Figure(figsize=(7.2, 7.2), layout="constrained")
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES - 0.1, 4.9), layout="constrained")  # the legend's frame juts out
     ax = fig.subplots()
     ax.add_patch(Rectangle((-margin, -margin), size + 2 * margin, size + 2 * margin, facecolor="#d9d9d9", zorder=0))
     ax.imshow(_image(image), extent=(-0.5, size - 0.5, size - 0.5, -0.5), zorder=1)
@@ -308,5 +313,5 @@ def plot_receptive_fields_on_grid(rgb: torch.Tensor, fields: Sequence[Mapping[st
     ax.set_xlabel("x (input pixels)")
     ax.set_ylabel("y (input pixels)")
     ax.set_title(f"What one unit of each layer sees, for grid cell {tuple(cell)}\n(grey: zero padding)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize="small")
     return fig
