@@ -12,7 +12,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .._checks import check_positive_int
-from . import grid_cell_inches
+from . import BOOK_COLUMN_INCHES, grid_cell_inches
 
 __all__ = ["plot_loss_curves", "plot_prediction_grid", "plot_probe_curves", "plot_accuracy_bars"]
 
@@ -24,7 +24,8 @@ def plot_loss_curves(records: Sequence[Mapping[str, Any]], part_names: Mapping[s
                      floors: Mapping[str, float] | None = None,
                      heldout: Mapping[str, Mapping[str, float]] | None = None,
                      title: str = "pretraining loss per half") -> Figure:
-    """Each half's cross-entropy against the training step, one panel per half.
+    """Each half's cross-entropy against the training step, one panel per half, the second
+    below the first (side by side, they were shrunk to fit the book's column).
 
     Args:
         records: the lines of ``metrics.jsonl`` (:func:`splitbrain.train.read_metrics`): "step"
@@ -41,8 +42,8 @@ def plot_loss_curves(records: Sequence[Mapping[str, Any]], part_names: Mapping[s
     if not steps and not epochs:
         raise ValueError("records must hold 'step' or 'epoch' records with loss1 and loss2 (a split-brain run)")
     names = {"loss1": "L -> ab", "loss2": "ab -> L", **(part_names or {})}
-    fig = Figure(figsize=(9.0, 3.4), layout="constrained")
-    axes = fig.subplots(1, 2)
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 5.6), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True)
     for ax, key, colour in zip(axes, ("loss1", "loss2"), HALF_COLOURS):
         if steps:
             ax.plot([r["step"] for r in steps], [r[key] for r in steps], color=colour, lw=1.0, alpha=0.6,
@@ -58,9 +59,9 @@ def plot_loss_curves(records: Sequence[Mapping[str, Any]], part_names: Mapping[s
             ax.plot([values["step"]], [values[key]], marker="x", ms=9, mew=2, ls="none",
                     color=("black", "tab:red", "tab:purple")[i % 3], label=label)
         ax.set_title(f"half {key[-1]}: {names[key]}")
-        ax.set_xlabel("training step (grey lines: epoch ends)")
-        ax.set_ylabel("cross-entropy (nats per grid cell)")
-        ax.legend(fontsize="small")
+        ax.set_ylabel("cross-entropy\n(nats per grid cell)")
+        ax.legend(fontsize="small", loc="best")
+    axes[-1].set_xlabel("training step (grey lines: epoch ends)")
     fig.suptitle(title)
     return fig
 
@@ -137,7 +138,7 @@ def plot_probe_curves(results: Mapping[str, Mapping[str, Mapping[str, float]]], 
     if not results:
         raise ValueError("results must hold at least one network, got none")
     layers = list(next(iter(results.values())))
-    fig = Figure(figsize=(9.0, 3.4), layout="constrained")
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 3.9), layout="constrained")
     axes = fig.subplots(1, 2, sharex=True)
     positions = np.arange(len(layers))
     for ax, key, name in zip(axes, ("top1", "top5"), ("top-1", "top-5")):
@@ -153,7 +154,10 @@ def plot_probe_curves(results: Mapping[str, Mapping[str, Mapping[str, float]]], 
         ax.set_xlabel("layer (shallow to deep)")
         ax.set_ylabel(f"held-out {name} accuracy (%)")
         ax.set_title(name)
-        ax.legend(fontsize="small")
+    # one legend below both panels (the networks' colours are the same in each): inside a panel
+    # as narrow as half the column it covers points
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 2), fontsize="small")
     fig.suptitle(title)
     return fig
 
