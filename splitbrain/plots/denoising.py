@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .._checks import check_positive_int
-from . import grid_cell_inches
+from . import BOOK_COLUMN_INCHES, grid_cell_inches, wrap_to
 from ..color import ColorSpace, get_color_space
 from ..models import NOISE_NAMES, level_label
 from ..predict import as_image_batch, corrupt_for_display
@@ -99,7 +99,7 @@ def plot_loss_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> Fi
     """
     if not histories:
         raise ValueError("histories must hold at least one run")
-    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 4.0), layout="constrained")
     ax = fig.subplots()
     for label, records in histories.items():
         steps = [r for r in records if r.get("kind") == "step"] or [r for r in records if r.get("kind") == "epoch"]
@@ -110,7 +110,7 @@ def plot_loss_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> Fi
     ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("training step")
-    ax.set_ylabel("reconstruction MSE (normalised units, log scale)")
+    ax.set_ylabel("reconstruction MSE\n(normalised units, log scale)")
     ax.set_title("DAE pretraining loss")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
@@ -128,7 +128,7 @@ def plot_probe_by_layer(scores: Mapping[str, Mapping[str, float]], chance: float
     """
     if not scores:
         raise ValueError("scores must hold at least one network")
-    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 4.0), layout="constrained")
     ax = fig.subplots()
     for label, by_layer in scores.items():
         layers = list(by_layer)
@@ -140,7 +140,8 @@ def plot_probe_by_layer(scores: Mapping[str, Mapping[str, float]], chance: float
         ax.text(0.0, 100 * chance, "chance", va="bottom", fontsize="small", color="grey")
     ax.set_xlabel("layer (frozen features, average-pooled)")
     ax.set_ylabel("held-out top-1 (%)")
-    ax.set_title("Linear probe at every layer: DAE features against the random-init floor")
+    ax.set_title(wrap_to("Linear probe at every layer: DAE features against the random-init floor",
+                         BOOK_COLUMN_INCHES - 0.8))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return fig

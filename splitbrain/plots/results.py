@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import BOOK_COLUMN_INCHES
+from . import BOOK_COLUMN_INCHES, wrap_to
 
 __all__ = ["plot_layer_curves", "plot_headline", "plot_label_curve"]
 
@@ -22,13 +22,16 @@ _ZHANG_SHOWN = ("ImageNet labels (supervised)", "Split-Brain (cl,cl)", "Lab -> L
 
 
 def _line_style(label: str) -> dict[str, Any]:
-    """Floors black and dashed (RGB ones with square markers), ceilings grey and dotted,
-    autoencoders dash-dotted; split-brain lines keep the colour cycle."""
+    """Floors black and dashed (RGB ones with filled squares, the others with hollow circles, so
+    two floors in one legend differ at a glance), ceilings grey and dotted, autoencoders
+    dash-dotted; split-brain lines keep the colour cycle."""
     lowered = label.lower()
     if lowered.startswith("dae") or "autoencoder" in lowered:
         return {"ls": "-.", "alpha": 0.85}
     if "random" in lowered:
-        return {"color": "black", "ls": "--", **({"marker": "s"} if "rgb" in lowered else {})}
+        if "rgb" in lowered:
+            return {"color": "black", "ls": "--", "marker": "s"}
+        return {"color": "black", "ls": "--", "marker": "o", "markerfacecolor": "white"}
     if "supervised" in lowered:
         return {"color": "grey", "ls": ":"}
     return {}
@@ -38,45 +41,59 @@ def plot_layer_curves(zhang_rows: Sequence[Mapping[str, Any]],
                       ours: Mapping[str, Mapping[str, tuple[float, float | None]]] | None = None,
                       ours_title: str = "", chance: float | None = None,
                       shown: Sequence[str] = _ZHANG_SHOWN) -> Figure:
-    """Linear-probe top-1 by layer: Zhang et al.'s Table 2 (left) and ours (right, if given).
+    """Linear-probe top-1 by layer: Zhang et al.'s Table 2 (top) and ours (below it, if given).
+
+    Each panel is as wide as the book's column, its legend to its right, where no line runs.
 
     Args:
-        zhang_rows: rows of ``zhang2017_table2_imagenet_linear.csv`` (method, conv1 ... conv5, in %).
-        ours: :func:`layer_statistics` output (fractions; drawn as % with ± std bars), or None.
-        ours_title: the right panel's title (dataset, architecture).
-        chance: 1 / classes of our task, drawn as a dotted line on the right.
+        zhang_rows: rows of ``zhang2017_table2_imagenet_linear.csv`` (method, conv1 ... conv5, in %);
+            empty (with ``ours``) for our panel alone, e.g. for a second architecture on a page
+            that already shows Zhang et al.'s.
+        ours: :func:`layer_statistics` output (fractions; drawn as %, with ± std bars where
+            there is more than one seed), or None.
+        ours_title: our panel's title (dataset, architecture).
+        chance: 1 / classes of our task, drawn as a dotted line on our panel.
         shown: which of Zhang's methods to draw.
     """
-    panels = 2 if ours else 1
-    fig = Figure(figsize=(6.2 * panels, 4.6), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, panels))
-    ax = axes[0]
-    for row in zhang_rows:
-        if row["method"] not in shown:
-            continue
-        layers = [k for k in row if k.startswith("conv")]
-        ax.plot(layers, [row[k] for k in layers], label=row["method"], **{"marker": "o", **_line_style(row["method"])})
-    ax.axhline(0.1, color="grey", ls=":", lw=1)
-    ax.set_title("Zhang et al. 2017, Table 2: ImageNet, FC-AlexNet\n(1000 classes, chance 0.1%)")
-    ax.set_xlabel("layer (frozen features)")
-    ax.set_ylabel("top-1 (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    if not zhang_rows and not ours:
+        raise ValueError("plot_layer_curves needs Zhang et al.'s rows, our statistics or both")
+    panels = bool(zhang_rows) + bool(ours)
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 3.4 * panels), layout="constrained")
+    figures = list(np.atleast_1d(fig.subfigures(panels, 1))) if panels > 1 else [fig]
+    if zhang_rows:
+        holder = figures.pop(0)
+        ax = holder.subplots()
+        for row in zhang_rows:
+            if row["method"] not in shown:
+                continue
+            layers = [k for k in row if k.startswith("conv")]
+            ax.plot(layers, [row[k] for k in layers], label=row["method"],
+                    **{"marker": "o", **_line_style(row["method"])})
+        ax.axhline(0.1, color="grey", ls=":", lw=1)
+        ax.set_title(wrap_to("Zhang et al. 2017, Table 2: ImageNet, FC-AlexNet (1000 classes, chance 0.1%)",
+                             0.55 * BOOK_COLUMN_INCHES))
+        ax.set_xlabel("layer (frozen features)")
+        ax.set_ylabel("top-1 (%)")
+        ax.grid(alpha=0.3)
+        holder.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize="small")
     if ours:
-        ax = axes[1]
+        holder = figures.pop(0)
+        ax = holder.subplots()
+        spread = any(std is not None for stats in ours.values() for _, std in stats.values())
         for label, stats in ours.items():
             layers = list(stats)
             means = [100 * stats[k][0] for k in layers]
             errors = [0.0 if stats[k][1] is None else 100 * stats[k][1] for k in layers]
-            ax.errorbar(layers, means, yerr=errors, capsize=3, label=label, **{"marker": "o", **_line_style(label)})
+            ax.errorbar(layers, means, yerr=errors if spread else None, capsize=3, label=label,
+                        **{"marker": "o", **_line_style(label)})
         if chance is not None:
             ax.axhline(100 * chance, color="grey", ls=":", lw=1)
             ax.text(0.0, 100 * chance, "chance", va="bottom", fontsize="small", color="grey")
-        ax.set_title(ours_title or "this book")
+        ax.set_title(wrap_to(ours_title or "this book", 0.55 * BOOK_COLUMN_INCHES))
         ax.set_xlabel("layer (frozen features)")
-        ax.set_ylabel("held-out top-1 (%), mean ± std over seeds")
+        ax.set_ylabel("held-out top-1 (%)\n" + ("mean ± std over seeds" if spread else "one seed"))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="x-small")
+        holder.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize="small")
     return fig
 
 
@@ -90,7 +107,7 @@ def plot_headline(points: Mapping[str, Mapping[int, float]], floors: Mapping[str
         ceiling: the probe of the supervised network's features (mean, fraction), a dotted line.
         title, ylabel: the axes' title and y label.
     """
-    fig = Figure(figsize=(max(5.0, 1.25 * len(points) + 2.0), 4.4), layout="constrained")
+    fig = Figure(figsize=(min(BOOK_COLUMN_INCHES, max(5.0, 1.25 * len(points) + 2.0)), 4.4), layout="constrained")
     ax = fig.subplots()
     for x, (label, by_seed) in enumerate(points.items()):
         values = [100 * value for value in by_seed.values()]
@@ -119,7 +136,7 @@ def plot_label_curve(points: Sequence[Mapping[str, Any]], title: str = "") -> Fi
         points: :func:`splitbrain.label_curve.curve_points` (fractions, drawn as %).
         title: the axes' title.
     """
-    fig = Figure(figsize=(BOOK_COLUMN_INCHES * 0.8, 4.6), layout="constrained")
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 4.6), layout="constrained")
     ax = fig.subplots()
     labels = list(dict.fromkeys(p["label"] for p in sorted(points, key=lambda p: p["method"] == "random-lab")))
     for index, label in enumerate(labels):
