@@ -881,7 +881,7 @@ ANSWERS: dict[str, list[Answer]] = {
                "{pixel_nearest:.2f} per pixel and {grid_nearest:.2f} on the 12 x 12 target with the nearest "
                "points, against {pixel_corners:.2f} and {grid_corners:.2f} with the corner points: no sRGB "
                "colour is nearest to the others, so dropping them changes nothing (deriving the nearest points "
-               "converts all 2^24 colours: about ten seconds).", ch2_nearest),
+               "converts all 2^24 sRGB colours, the slowest of these answers).", ch2_nearest),
         Answer("computed", "Quantizing only L\\* (first 60 crops, ab kept) costs a CIEDE2000 of {l50:.2f} with "
                "50 bins of width 2 and {l100:.2f} with the poster's 100 bins, against {ab_pixel:.2f} for "
                "quantizing ab with the poster's 10 x 10 bins: the choice of L\\* bins hardly matters for image "
