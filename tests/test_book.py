@@ -1,12 +1,15 @@
 """The book end to end: every chapter executes under papermill with the ``smoke`` preset, the
 book builds from those executed copies (warnings as errors), and headless Chromium finds every
 chapter page sound: it loads, its images have a non-zero natural size, it shows no traceback, and
-its Colab link points at a committed notebook.
+its Colab link points at a committed notebook. Every figure is legible where it stands: its
+smallest text, as the figure recorded it (splitbrain.plots.legibility) and scaled to the width the
+page shows it at, is at least 9 px at a 1280 px window, and at a phone's width it opens full size.
 """
 import re
 import shutil
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import nbformat
@@ -53,6 +56,16 @@ SPLIT_FIGURES = """() => [...document.querySelectorAll("article td, article th")
   }
   return broken;
 })"""
+# Every figure in a cell's output: where its file is, the width the page gives it, its own pixel
+# width, its caption when it has one, and the link around it (the full-size image on a phone).
+FIGURES = """() => [...document.querySelectorAll("article div.cell_output img")].map(e => ({
+  src: e.currentSrc || e.src,
+  shown: e.getBoundingClientRect().width,
+  natural: e.naturalWidth,
+  caption: (e.closest("figure")?.querySelector("figcaption")?.innerText || "").slice(0, 60),
+  link: e.closest("a")?.href || null,
+}))"""
+SMALLEST_LEGIBLE_PX = 9.0
 COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^/]+/[^/]+/blob/main/(?P<path>.+\.ipynb)$")
 
 
@@ -196,3 +209,46 @@ def test_search_finds_a_chapter(built_book, browser):
     page.wait_for_selector("#search-results li", timeout=30_000)
     assert page.locator("#search-results li").count() > 0
     page.close()
+
+
+def figures_on(page, html: Path, width: int) -> list[dict]:
+    page.set_viewport_size({"width": width, "height": 1000})
+    page.goto(html.as_uri())
+    page.wait_for_load_state("load")
+    return page.evaluate(FIGURES)
+
+
+def image_file(src: str) -> Path:
+    return Path(urllib.parse.unquote(urllib.parse.urlparse(src).path))
+
+
+def test_every_figure_is_legible_where_it_stands(built_book, browser):
+    """Every figure of every chapter at a 1280 px window: its smallest text, from the font size
+    the figure drew it at (recorded in the PNG by the chapters' display hook, in pixels of the
+    image) scaled by the width the page shows the image at over its own width, is at least 9 px.
+    At a phone's 390 px every figure links to its full-size image."""
+    from splitbrain.plots.legibility import read_png_smallest_text
+
+    page = browser.new_page()
+    small, unmeasured, unlinked, measured = [], [], [], 0
+    for notebook, html in chapter_pages(built_book):
+        for number, figure in enumerate(figures_on(page, html, 1280), start=1):
+            name = f"{notebook.stem}, figure {number} ({image_file(figure['src']).name[:12]}"
+            name += f", {figure['caption']!r})" if figure["caption"] else ")"
+            smallest = read_png_smallest_text(image_file(figure["src"]).read_bytes())
+            if smallest is None:
+                unmeasured.append(name)
+                continue
+            measured += 1
+            on_page = smallest * figure["shown"] / figure["natural"]
+            if on_page < SMALLEST_LEGIBLE_PX:
+                small.append(f"{name}: {on_page:.1f} px ({smallest:.1f} px in an image {figure['natural']} px wide "
+                             f"shown {figure['shown']:.0f} px wide)")
+        for number, figure in enumerate(figures_on(page, html, 390), start=1):
+            if not figure["link"] or image_file(figure["link"]).name != image_file(figure["src"]).name:
+                unlinked.append(f"{notebook.stem}, figure {number}")
+    page.close()
+    assert measured > 0, "no figure on any chapter page carries its text size: the check saw nothing"
+    assert not unmeasured, f"figures that do not record their smallest text: {unmeasured}"
+    assert not small, f"figures whose smallest text is under {SMALLEST_LEGIBLE_PX:.0f} px at 1280 px:\n" + "\n".join(small)
+    assert not unlinked, f"figures a phone reader cannot open full size: {unlinked}"

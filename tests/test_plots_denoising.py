@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 from splitbrain.architecture import width_rows
 from splitbrain.comparisons import binomial_standard_error, floor_rows, floor_sentence
 from splitbrain.models import DenoisingAutoencoder, SplitBrainNet, corrupt, level_label
+from splitbrain.plots import BOOK_COLUMN_INCHES
 from splitbrain.plots.denoising import (
     plot_corruptions,
     plot_loss_curves,
@@ -268,15 +269,11 @@ def test_plot_loss_curves_and_probe_layers():
 
 
 def smallest_text_on_the_page(fig, dpi=110) -> float:
-    """Height in screen pixels of the figure's smallest text once the book shows the figure,
-    drawn at the chapters' ``dpi``, no wider than its column (wider figures are shrunk to fit)."""
-    from matplotlib.text import Text
+    """Height in screen pixels of the figure's smallest drawn text once the book shows the figure,
+    saved at the chapters' ``dpi``, no wider than its column (wider figures are shrunk to fit)."""
+    from splitbrain.plots.legibility import smallest_text_on_the_page as on_the_page
 
-    from splitbrain.plots import BOOK_COLUMN_INCHES
-
-    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_text().strip() and t.get_visible()]
-    shrink = min(1.0, BOOK_COLUMN_INCHES / fig.get_figwidth())
-    return min(sizes) / 72 * dpi * shrink
+    return on_the_page(fig, dpi=dpi)
 
 
 def test_image_grids_keep_their_labels_readable_on_the_page():
@@ -286,5 +283,5 @@ def test_image_grids_keep_their_labels_readable_on_the_page():
     result = reconstruction_examples(tiny_dae(), random_images(n=6, size=16))
     reconstructions = plot_reconstructions({"masking, p = 25%": result, "s&p": result, "gaussian": result})
     for fig in (corruptions, reconstructions):
-        assert fig.get_figwidth() <= 8.0 + 1e-9
+        assert fig.get_figwidth() <= BOOK_COLUMN_INCHES + 1e-9
         assert smallest_text_on_the_page(fig) >= 9.0
