@@ -8,13 +8,14 @@ from matplotlib.figure import Figure
 from splitbrain.architecture import width_rows
 from splitbrain.comparisons import binomial_standard_error, floor_rows, floor_sentence
 from splitbrain.models import DenoisingAutoencoder, SplitBrainNet, corrupt, level_label
-from splitbrain.plots import BOOK_COLUMN_INCHES
+from splitbrain.plots import BOOK_COLUMN_INCHES, BOOK_COLUMN_PX
 from splitbrain.plots.denoising import (
     plot_corruptions,
     plot_loss_curves,
     plot_probe_by_layer,
     plot_reconstructions,
 )
+from splitbrain.plots.legibility import measure
 from splitbrain.predict import corrupt_for_display, reconstruction_examples, refresh_dae_batchnorm
 
 
@@ -284,4 +285,5 @@ def test_image_grids_keep_their_labels_readable_on_the_page():
     reconstructions = plot_reconstructions({"masking, p = 25%": result, "s&p": result, "gaussian": result})
     for fig in (corruptions, reconstructions):
         assert fig.get_figwidth() <= BOOK_COLUMN_INCHES + 1e-9
+        assert measure(fig).width_px <= BOOK_COLUMN_PX + 12  # no title juts out and widens the image
         assert smallest_text_on_the_page(fig) >= 9.0

@@ -55,7 +55,8 @@ def plot_corruptions(rgb: torch.Tensor, noises: Sequence[str], levels: Sequence[
             axes[row, column].set_title(level_label(noise, level), fontsize="small")
     name = get_color_space(space).name
     where = f"{name.upper()} (masking: grey, salt: white, pepper: black)" if name == "rgb" else name
-    fig.suptitle(f"Corruptions of one {image.shape[-1]} px crop, applied in normalised {where}")
+    fig.suptitle(wrap_to(f"Corruptions of one {image.shape[-1]} px crop, applied in normalised {where}",
+                         BOOK_COLUMN_INCHES, points=12))  # a title wider than the figure widens the image
     return fig
 
 
@@ -87,7 +88,8 @@ def plot_reconstructions(examples: Mapping[str, Mapping[str, Any]], max_images: 
         axes[noisy_row, count // 2].set_title(
             f"{label}: MSE of the input {result['mse_corrupted']:.3f}, of the output {result['mse_reconstructed']:.3f}",
             fontsize="small")
-    fig.suptitle("Held-out crops: what each DAE gets and what it gives back (MSE in normalised units)")
+    fig.suptitle(wrap_to("Held-out crops: what each DAE gets and what it gives back (MSE in normalised units)",
+                         BOOK_COLUMN_INCHES, points=12))
     return fig
 
 
