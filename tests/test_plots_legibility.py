@@ -20,6 +20,7 @@ from splitbrain.plots.legibility import (
     read_png_smallest_text,
     smallest_text_on_the_page,
     smallest_text_px,
+    text_overlaps,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +110,14 @@ def test_legend_overlaps_sees_a_legend_over_points_and_not_one_beside_them():
     ax.get_legend().remove()
     fig.legend(loc="outside lower center")
     assert legend_overlaps(fig) == []
+
+
+def test_text_overlaps_sees_two_labels_in_one_place():
+    fig = Figure(figsize=(4, 3))
+    ax = fig.subplots()
+    ax.text(0.5, 0.5, "one label")
+    ax.text(0.52, 0.5, "another label")
+    assert text_overlaps(fig) == ["'one label' overlaps 'another label'"]
 
 
 def test_panels_and_wrapped_labels():
@@ -219,7 +228,13 @@ def chapter_4():
 
 def chapters_5_and_6():
     from splitbrain.plots.results import plot_label_curve
-    from splitbrain.plots.training import plot_accuracy_bars, plot_loss_curves, plot_probe_curves
+    from splitbrain.plots.training import plot_accuracy_bars, plot_loss_curves, plot_prediction_grid, plot_probe_curves
+
+    images = _images(size=16)
+    rows = {"original": images, "grey (ab = 0)": images, "colourised, epoch 1": images,
+            "colourised, epoch 10": images, "quantized target": images}
+    yield "prediction grid", plot_prediction_grid(rows, captions={k: ["ΔE 12.3"] * 6 for k in list(rows)[1:]},
+                                                  title="held-out crops coloured by half 1 (annealed mean, T = 0.38)")
 
     records = [{"kind": "step", "step": s, "epoch": s // 50, "loss1": 2.5 * np.exp(-s / 60) + 1.6,
                 "loss2": 4 * np.exp(-s / 80) + 3.2} for s in range(5, 201, 5)]
@@ -240,6 +255,19 @@ def chapters_5_and_6():
               for label, method in (("Split-brain, Lab", "lab"), ("Random init, Lab", "random-lab"))
               for n in (10, 100, 1000) for seed in (0, 1)]
     yield "label curve", plot_label_curve(points, title="CIFAR-10, SimpleNet: held-out top-1 by labels per class")
+
+
+def chapter_7():
+    from test_plots_denoising import tiny_dae
+
+    from splitbrain.plots.denoising import plot_corruptions, plot_reconstructions
+    from splitbrain.predict import reconstruction_examples
+
+    yield "corruptions", plot_corruptions(_images(1, 16)[0], ["masking", "salt_pepper", "gaussian"],
+                                          [0.05, 0.1, 0.25, 0.5])
+    result = reconstruction_examples(tiny_dae(), _images(6, 16))
+    yield "reconstructions", plot_reconstructions({"masking, p = 25%": result, "salt and pepper, p = 5%": result,
+                                                   "gaussian, σ = 0.5": result})
 
 
 def chapter_8():
@@ -263,18 +291,18 @@ def chapter_8():
                                     {"random init, Lab": 0.5}, 0.6, title="SimpleNet: held-out probe top-1")
 
 
-@pytest.mark.parametrize("chapter", [chapter_1, chapters_2_and_3, chapter_4, chapters_5_and_6, chapter_8])
-def test_every_figure_is_legible_in_the_column_and_no_legend_covers_data(chapter):
+@pytest.mark.parametrize("chapter", [chapter_1, chapters_2_and_3, chapter_4, chapters_5_and_6, chapter_7, chapter_8])
+def test_every_figure_is_legible_in_the_column_and_no_legend_or_label_covers_another(chapter):
     small, covered = [], []
     for name, fig in chapter():
         m = measure(fig)
         assert m.width_px <= BOOK_COLUMN_PX + 12, f"{name}: {m.width_px} px wide, wider than the column"
         if m.on_the_page() < SMALLEST_LEGIBLE_PX:
             small.append(f"{name}: {m.on_the_page():.1f} px ({m.smallest_text!r})")
-        covered += [f"{name}: {line}" for line in legend_overlaps(fig)]
+        covered += [f"{name}: {line}" for line in legend_overlaps(fig) + text_overlaps(fig)]
         assert fig.get_figwidth() <= BOOK_COLUMN_INCHES + 1e-9, name
     assert not small, f"text under {SMALLEST_LEGIBLE_PX:.0f} px on the page: {small}"
-    assert not covered, f"legends over plotted data: {covered}"
+    assert not covered, f"legends over plotted data, labels over labels: {covered}"
 
 
 def test_the_layer_figure_tells_the_two_floors_apart_and_says_how_many_seeds():

@@ -36,8 +36,10 @@ def panel_axes(fig, count: int, columns: int = 2, **subplot_kw) -> list:
 
 def wrap_to(text: str, inches: float, points: float = 10.0) -> str:
     """``text`` broken between words into lines about ``inches`` wide at ``points`` (DejaVu
-    Sans averages 0.6 em a character), for a title or label over a narrow panel."""
+    Sans averages 0.6 em a character), for a title or label over a narrow panel; an equation such
+    as "p = 25%" stays on one line."""
     import textwrap
 
     width = max(8, int(inches * 72 / (0.6 * points)))
+    text = text.replace(" = ", "\u00a0=\u00a0")  # a no-break space: textwrap does not split there
     return "\n".join(textwrap.fill(line, width, break_long_words=False) for line in text.split("\n"))

@@ -83,7 +83,7 @@ def plot_reconstructions(examples: Mapping[str, Mapping[str, Any]], max_images: 
         for column in range(count):
             _show(axes[noisy_row, column], result["corrupted"][column])
             _show(axes[restored_row, column], result["reconstructed"][column])
-        axes[noisy_row, 0].set_ylabel(f"{label}\ninput", fontsize="small")
+        axes[noisy_row, 0].set_ylabel(f"{wrap_to(label, cell + 0.1, points=8.3)}\ninput", fontsize="small")
         axes[restored_row, 0].set_ylabel("output", fontsize="small")
         axes[noisy_row, count // 2].set_title(
             f"{label}: MSE of the input {result['mse_corrupted']:.3f}, of the output {result['mse_reconstructed']:.3f}",

@@ -24,7 +24,7 @@ from matplotlib.text import Text
 from . import BOOK_COLUMN_PX as COLUMN_PX
 
 __all__ = ["COLUMN_PX", "SMALLEST_TEXT_KEY", "Legibility", "measure", "smallest_text_on_the_page",
-           "smallest_text_px", "legend_overlaps", "read_png_smallest_text", "install_display_hook"]
+           "smallest_text_px", "legend_overlaps", "text_overlaps", "read_png_smallest_text", "install_display_hook"]
 
 SMALLEST_TEXT_KEY = "splitbrain:smallest-text-px"
 """Key of the PNG text chunk (and of the output metadata) holding a figure's smallest text, in
@@ -135,6 +135,36 @@ def legend_overlaps(fig: Figure) -> list[str]:
             covered = (points[:, 0] > box.x0) & (points[:, 0] < box.x1) & (points[:, 1] > box.y0) & (points[:, 1] < box.y1)
             if covered.any():
                 found.append(f"{name} covers {int(covered.sum())} plotted points of axes {index} ({ax.get_title()!r})")
+    return found
+
+
+def text_overlaps(fig: Figure, slack: float = 1.0) -> list[str]:
+    """Pairs of texts ``fig`` draws (titles, labels, tick labels, legend entries, annotations)
+    whose boxes overlap by more than ``slack`` pixels each way: a row label running into the next
+    row's, a 3-D axis label into the next panel's. Texts drawn at a slant (rotated tick labels)
+    are left out: their upright boxes overlap where the texts do not. One line per pair (empty:
+    none overlap)."""
+    drawn = {}  # the last place each text was drawn (layout may draw a figure more than once)
+    original = Text.draw
+
+    def draw(self, renderer, *args, **kwargs):
+        result = original(self, renderer, *args, **kwargs)
+        if self.get_visible() and self.get_text().strip() and self.get_rotation() % 90 == 0:
+            box = self.get_window_extent(renderer)
+            if box.width > 0 and box.height > 0:
+                drawn[id(self)] = (self.get_text(), box)
+        return result
+
+    Text.draw = draw
+    try:
+        fig.savefig(BytesIO(), format="png", dpi=fig.dpi)
+    finally:
+        Text.draw = original
+    boxes, found = list(drawn.values()), []
+    for i, (a, p) in enumerate(boxes):
+        for b, q in boxes[i + 1:]:
+            if min(p.x1, q.x1) - max(p.x0, q.x0) > slack and min(p.y1, q.y1) - max(p.y0, q.y0) > slack:
+                found.append(f"{a!r} overlaps {b!r}")
     return found
 
 

@@ -12,7 +12,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .._checks import check_positive_int
-from . import BOOK_COLUMN_INCHES, grid_cell_inches
+from . import BOOK_COLUMN_INCHES, grid_cell_inches, wrap_to
 
 __all__ = ["plot_loss_curves", "plot_prediction_grid", "plot_probe_curves", "plot_accuracy_bars"]
 
@@ -117,7 +117,7 @@ def plot_prediction_grid(rows: Mapping[str, torch.Tensor], captions: Mapping[str
             ax.imshow(array[i], interpolation="nearest", **grey)
             ax.set(xticks=[], yticks=[])
             if i == 0:
-                ax.set_ylabel(label, fontsize="small")
+                ax.set_ylabel(wrap_to(label, cell + 0.2, points=8.3), fontsize="small")  # no longer than its row
             if captions and label in captions:
                 ax.set_xlabel(str(list(captions[label])[i]), fontsize="small")
     if title:
