@@ -225,21 +225,24 @@ def image_file(src: str) -> Path:
 def test_every_figure_is_legible_where_it_stands(built_book, browser):
     """Every figure of every chapter at a 1280 px window: its smallest text, from the font size
     the figure drew it at (recorded in the PNG by the chapters' display hook, in pixels of the
-    image) scaled by the width the page shows the image at over its own width, is at least 9 px.
-    At a phone's 390 px every figure links to its full-size image."""
-    from splitbrain.plots.legibility import read_png_smallest_text
+    image) scaled by the width the page shows the image at over its own width, is at least 9 px,
+    and no two of its texts overlap (recorded by the same hook). At a phone's 390 px every figure
+    links to its full-size image."""
+    from splitbrain.plots.legibility import read_png_smallest_text, read_png_text_overlaps
 
     page = browser.new_page()
-    small, unmeasured, unlinked, measured = [], [], [], 0
+    small, unmeasured, unlinked, overlapping, measured = [], [], [], [], 0
     for notebook, html in chapter_pages(built_book):
         for number, figure in enumerate(figures_on(page, html, 1280), start=1):
             name = f"{notebook.stem}, figure {number} ({image_file(figure['src']).name[:12]}"
             name += f", {figure['caption']!r})" if figure["caption"] else ")"
-            smallest = read_png_smallest_text(image_file(figure["src"]).read_bytes())
+            png = image_file(figure["src"]).read_bytes()
+            smallest = read_png_smallest_text(png)
             if smallest is None:
                 unmeasured.append(name)
                 continue
             measured += 1
+            overlapping += [f"{name}: {pair}" for pair in read_png_text_overlaps(png) or []]
             on_page = smallest * figure["shown"] / figure["natural"]
             if on_page < SMALLEST_LEGIBLE_PX:
                 small.append(f"{name}: {on_page:.1f} px ({smallest:.1f} px in an image {figure['natural']} px wide "
@@ -252,3 +255,4 @@ def test_every_figure_is_legible_where_it_stands(built_book, browser):
     assert not unmeasured, f"figures that do not record their smallest text: {unmeasured}"
     assert not small, f"figures whose smallest text is under {SMALLEST_LEGIBLE_PX:.0f} px at 1280 px:\n" + "\n".join(small)
     assert not unlinked, f"figures a phone reader cannot open full size: {unlinked}"
+    assert not overlapping, "labels drawn over other labels:\n" + "\n".join(overlapping)

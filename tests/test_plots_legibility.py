@@ -13,11 +13,13 @@ from matplotlib.figure import Figure
 
 from splitbrain.plots import BOOK_COLUMN_INCHES, BOOK_COLUMN_PX, BOOK_DPI, panel_axes, wrap_to
 from splitbrain.plots.legibility import (
+    OVERLAPS_KEY,
     SMALLEST_TEXT_KEY,
     install_display_hook,
     legend_overlaps,
     measure,
     read_png_smallest_text,
+    read_png_text_overlaps,
     smallest_text_on_the_page,
     smallest_text_px,
     text_overlaps,
@@ -91,13 +93,18 @@ def test_the_display_hook_records_the_smallest_text_in_the_png_and_the_output():
         image.load()  # the chunk leaves the PNG valid
         assert metadata["image/png"]["width"] == image.width  # the book links the image to its full size
         assert metadata["image/png"][SMALLEST_TEXT_KEY] == pytest.approx(7 * BOOK_DPI / 72, abs=0.01)
+        assert read_png_text_overlaps(png) == metadata["image/png"][OVERLAPS_KEY] == []
+        fig.axes[0].text(0.5, 0.5, "one label")
+        fig.axes[0].text(0.52, 0.5, "another label")
+        data, metadata = shell.display_formatter.format(fig)
+        assert read_png_text_overlaps(base64.b64decode(data["image/png"])) == ["'one label' overlaps 'another label'"]
     finally:
         InteractiveShell.clear_instance()
 
 
 def test_no_display_hook_outside_ipython():
     assert install_display_hook(None) is False  # no IPython shell: nothing to wrap, no error
-    assert read_png_smallest_text(b"\x89PNG\r\n\x1a\n") is None
+    assert read_png_smallest_text(b"\x89PNG\r\n\x1a\n") is None and read_png_text_overlaps(b"\x89PNG\r\n\x1a\n") is None
 
 
 def test_legend_overlaps_sees_a_legend_over_points_and_not_one_beside_them():

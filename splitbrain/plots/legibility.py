@@ -5,13 +5,16 @@ the image / the image's own pixel width): a figure wider than the book's column 
 fit, and its labels with it. :func:`measure` draws a figure as the chapters' inline display saves
 it (``bbox_inches="tight"`` at the figure's dpi) and returns its smallest drawn text in pixels of
 the saved image, with that image's width; :func:`smallest_text_on_the_page` turns it into pixels
-on the page for a figure shown in the column. The book's figures carry the same number in their
-PNG files (:func:`install_display_hook`, called by :func:`splitbrain.notebook.chapter_setup`), so
-the browser test can check every figure where it stands.
+on the page for a figure shown in the column; :func:`text_overlaps` and :func:`legend_overlaps` find labels
+over labels and legends over plotted data. The book's figures carry their smallest text and their
+overlapping texts in their PNG files (:func:`install_display_hook`, called by
+:func:`splitbrain.notebook.chapter_setup`), so the browser test can check every figure where it
+stands.
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import struct
 import zlib
 from dataclasses import dataclass
@@ -23,12 +26,17 @@ from matplotlib.text import Text
 
 from . import BOOK_COLUMN_PX as COLUMN_PX
 
-__all__ = ["COLUMN_PX", "SMALLEST_TEXT_KEY", "Legibility", "measure", "smallest_text_on_the_page",
-           "smallest_text_px", "legend_overlaps", "text_overlaps", "read_png_smallest_text", "install_display_hook"]
+__all__ = ["COLUMN_PX", "SMALLEST_TEXT_KEY", "OVERLAPS_KEY", "Legibility", "measure", "smallest_text_on_the_page",
+           "smallest_text_px", "legend_overlaps", "text_overlaps", "read_png_smallest_text",
+           "read_png_text_overlaps", "install_display_hook"]
 
 SMALLEST_TEXT_KEY = "splitbrain:smallest-text-px"
 """Key of the PNG text chunk (and of the output metadata) holding a figure's smallest text, in
 pixels of the saved image."""
+
+OVERLAPS_KEY = "splitbrain:text-overlaps"
+"""Key of the PNG text chunk (and of the output metadata) holding the pairs of a figure's texts
+that overlap (a JSON list, empty when none do)."""
 
 
 @dataclass(frozen=True)
@@ -45,18 +53,46 @@ class Legibility:
         return self.smallest_px * min(1.0, column_px / self.width_px)
 
 
+class DrawnText:
+    """What :func:`recording_text` saw: ``sizes``, (size in pixels of the renderer that drew it,
+    text) for every draw of a visible, non-blank text; ``boxes``, each such text's box where it
+    was last drawn (a layout may draw a figure more than once), upright texts only."""
+
+    def __init__(self):
+        self.sizes: list[tuple[float, str]] = []
+        self.boxes: dict[int, tuple[str, object]] = {}
+
+    def smallest(self) -> tuple[float, str]:
+        return min(self.sizes)
+
+    def overlaps(self, slack: float = 1.0) -> list[str]:
+        """Pairs of texts whose boxes overlap by more than ``slack`` pixels each way."""
+        boxes, found = list(self.boxes.values()), []
+        for i, (a, p) in enumerate(boxes):
+            for b, q in boxes[i + 1:]:
+                if min(p.x1, q.x1) - max(p.x0, q.x0) > slack and min(p.y1, q.y1) - max(p.y0, q.y0) > slack:
+                    found.append(f"{a!r} overlaps {b!r}")
+        return found
+
+
 @contextlib.contextmanager
 def recording_text():
-    """Within the block, every text matplotlib draws (visible, not blank) is recorded as
-    (size in pixels of the renderer that draws it, text) in the yielded list; titles, labels,
-    tick labels, legend entries, annotations and 3-D axes' texts all draw through :class:`Text`."""
-    drawn: list[tuple[float, str]] = []
+    """Within the block, every text matplotlib draws (visible, not blank) is recorded in the
+    yielded :class:`DrawnText`: titles, labels, tick labels, legend entries, annotations and 3-D
+    axes' texts all draw through :class:`Text`. Texts drawn at a slant (rotated tick labels) get
+    no box: their upright boxes overlap where the texts do not."""
+    drawn = DrawnText()
     original = Text.draw
 
     def draw(self, renderer, *args, **kwargs):
+        result = original(self, renderer, *args, **kwargs)
         if self.get_visible() and self.get_text().strip():
-            drawn.append((float(renderer.points_to_pixels(self.get_fontsize())), self.get_text()))
-        return original(self, renderer, *args, **kwargs)
+            drawn.sizes.append((float(renderer.points_to_pixels(self.get_fontsize())), self.get_text()))
+            if self.get_rotation() % 90 == 0:
+                box = self.get_window_extent(renderer)
+                if box.width > 0 and box.height > 0:
+                    drawn.boxes[id(self)] = (self.get_text(), box)
+        return result
 
     Text.draw = draw
     try:
@@ -75,9 +111,9 @@ def measure(fig: Figure, dpi: float | None = None) -> Legibility:
     buffer = BytesIO()
     with recording_text() as drawn:
         fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, bbox_inches="tight")
-    if not drawn:
+    if not drawn.sizes:
         raise ValueError("the figure draws no text")
-    size, text = min(drawn)
+    size, text = drawn.smallest()
     return Legibility(size, text, _png_width(buffer.getvalue()))
 
 
@@ -141,31 +177,11 @@ def legend_overlaps(fig: Figure) -> list[str]:
 def text_overlaps(fig: Figure, slack: float = 1.0) -> list[str]:
     """Pairs of texts ``fig`` draws (titles, labels, tick labels, legend entries, annotations)
     whose boxes overlap by more than ``slack`` pixels each way: a row label running into the next
-    row's, a 3-D axis label into the next panel's. Texts drawn at a slant (rotated tick labels)
-    are left out: their upright boxes overlap where the texts do not. One line per pair (empty:
-    none overlap)."""
-    drawn = {}  # the last place each text was drawn (layout may draw a figure more than once)
-    original = Text.draw
-
-    def draw(self, renderer, *args, **kwargs):
-        result = original(self, renderer, *args, **kwargs)
-        if self.get_visible() and self.get_text().strip() and self.get_rotation() % 90 == 0:
-            box = self.get_window_extent(renderer)
-            if box.width > 0 and box.height > 0:
-                drawn[id(self)] = (self.get_text(), box)
-        return result
-
-    Text.draw = draw
-    try:
+    row's, a 3-D axis label into the next panel's (rotated texts left out, :func:`recording_text`).
+    One line per pair (empty: none overlap)."""
+    with recording_text() as drawn:
         fig.savefig(BytesIO(), format="png", dpi=fig.dpi)
-    finally:
-        Text.draw = original
-    boxes, found = list(drawn.values()), []
-    for i, (a, p) in enumerate(boxes):
-        for b, q in boxes[i + 1:]:
-            if min(p.x1, q.x1) - max(p.x0, q.x0) > slack and min(p.y1, q.y1) - max(p.y0, q.y0) > slack:
-                found.append(f"{a!r} overlaps {b!r}")
-    return found
+    return drawn.overlaps(slack)
 
 
 def _with_text_chunk(png: bytes, key: str, value: str) -> bytes:
@@ -176,23 +192,34 @@ def _with_text_chunk(png: bytes, key: str, value: str) -> bytes:
     return png[:end] + chunk + png[end:]
 
 
-def read_png_smallest_text(png: bytes) -> float | None:
-    """The smallest text in pixels a book figure's PNG carries (:func:`install_display_hook`); None without one."""
-    position = 8
+def read_png_text(png: bytes) -> dict[str, str]:
+    """Every tEXt chunk of ``png``, key -> value."""
+    found, position = {}, 8
     while position + 8 <= len(png):
         length, kind = struct.unpack(">I4s", png[position:position + 8])
         if kind == b"tEXt":
             key, _, value = png[position + 8:position + 8 + length].partition(b"\0")
-            if key.decode("latin-1") == SMALLEST_TEXT_KEY:
-                return float(value.decode("latin-1"))
+            found[key.decode("latin-1")] = value.decode("latin-1")
         position += 12 + length
-    return None
+    return found
+
+
+def read_png_smallest_text(png: bytes) -> float | None:
+    """The smallest text in pixels a book figure's PNG carries (:func:`install_display_hook`); None without one."""
+    value = read_png_text(png).get(SMALLEST_TEXT_KEY)
+    return None if value is None else float(value)
+
+
+def read_png_text_overlaps(png: bytes) -> list[str] | None:
+    """The overlapping texts a book figure's PNG names (:func:`install_display_hook`); None without the record."""
+    value = read_png_text(png).get(OVERLAPS_KEY)
+    return None if value is None else json.loads(value)
 
 
 def install_display_hook(shell=None) -> bool:
     """Make IPython's PNG display of a matplotlib Figure (the inline backend's) record the
-    figure's smallest drawn text in pixels of the image, in a PNG text chunk and in the output's
-    metadata, and give the output its pixel width: the book then links the image to its full-size
+    figure's smallest drawn text in pixels of the image and the pairs of its texts that overlap,
+    in PNG text chunks and in the output's metadata, and give the output its pixel width: the book then links the image to its full-size
     file, which a reader on a narrow screen can open. The image itself is unchanged; nothing shows
     in the student's cells. Returns False where there is no IPython shell or no PNG display of
     figures to wrap (a plain Python session), True once installed (calling again changes nothing)."""
@@ -218,13 +245,15 @@ def install_display_hook(shell=None) -> bool:
         with recording_text() as drawn:
             result = inner(fig, *args, **kwargs)
         data, metadata = result if isinstance(result, tuple) else (result, None)
-        if not data or not drawn:
+        if not data or not drawn.sizes:
             return result
         encoded = isinstance(data, str)
         png = base64.b64decode(data) if encoded else data
-        smallest = min(size for size, _ in drawn)
+        smallest, overlaps = drawn.smallest()[0], drawn.overlaps()
         png = _with_text_chunk(png, SMALLEST_TEXT_KEY, f"{smallest:.2f}")
-        metadata = {"width": _png_width(png), **(metadata or {}), SMALLEST_TEXT_KEY: round(smallest, 2)}
+        png = _with_text_chunk(png, OVERLAPS_KEY, json.dumps(overlaps, ensure_ascii=True))
+        metadata = {"width": _png_width(png), **(metadata or {}), SMALLEST_TEXT_KEY: round(smallest, 2),
+                    OVERLAPS_KEY: overlaps}
         return (base64.b64encode(png).decode("ascii") if encoded else png), metadata
 
     png_with_smallest_text._records_smallest_text = True
