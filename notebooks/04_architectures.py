@@ -84,7 +84,7 @@ from splitbrain.plots.models import (
     plot_split_pair,
 )
 from splitbrain.presets import get_preset
-from splitbrain.results import SHIPPED_RESULTS
+from splitbrain.results import ARCH_LABELS, SHIPPED_RESULTS
 from splitbrain.targets import build_targets
 from splitbrain.tables import Table, format_shape, read_reference_csv
 
@@ -362,11 +362,11 @@ which tracks shapes only.
 parameters = parameter_rows(ARCHITECTURES, input_size=INPUT_SIZE,
                             num_classes=tuple(NUM_CLASSES), grid=GRID)
 Table(parameters, ["arch", "width", "trunks", "classifiers", "standard", "ratio", "conv_ratio"],
-      {"trunks": "both trunks", "classifiers": "both classifiers",
+      {"arch": "architecture", "trunks": "both trunks", "classifiers": "both classifiers",
        "standard": "standard trunk", "ratio": "trunks ÷ standard",
        "conv_ratio": "conv weights ÷ standard"},
       caption=f"Parameters at {INPUT_SIZE} px",
-      formats={"ratio": ".4f", "conv_ratio": ".4f"})
+      formats={"arch": ARCH_LABELS.get, "ratio": ".4f", "conv_ratio": ".4f"})
 
 
 # %% tags=["remove-input"]
@@ -426,9 +426,9 @@ for FC-AlexNet with the Table 6 stem, $180 \to 45 \to 23 \to 12$. The same netwo
 on_grid = [row for row in grid_rows if row["output"][1:] == (GRID, GRID)]
 print("logits of one half:", sorted({format_shape(row["output"]) for row in grid_rows}))
 Table(grid_rows, ["arch", "input_size", "ladder", "stem", "map", "head"],
-      {"input_size": "input side", "ladder": "map side for each stem", "stem": "chosen stem",
-       "map": "trunk map"},
-      caption=f"How each trunk reaches the {GRID} x {GRID} grid")
+      {"arch": "architecture", "input_size": "input side", "ladder": "map side for each stem",
+       "stem": "chosen stem", "map": "trunk map"},
+      caption=f"How each trunk reaches the {GRID} x {GRID} grid", formats={"arch": ARCH_LABELS.get})
 
 # %% tags=["remove-input"]
 glue("grid_rows", len(grid_rows))
@@ -455,12 +455,12 @@ presets use an 8 x 8 grid for 32 px images. The network your preset trains:
 # %%
 config = get_preset(ctx.preset)
 preset_rows = grid_rule_rows([config.arch], [config.image_size], grid=config.grid)
-print(f"preset {ctx.preset!r}: {config.arch}, width {config.width}, "
+print(f"preset {ctx.preset!r}: {ARCH_LABELS[config.arch]}, width {config.width}, "
       f"{config.image_size} px, {config.grid} x {config.grid} grid")
 Table(preset_rows, ["arch", "input_size", "ladder", "stem", "head", "output"],
-      {"input_size": "input side", "ladder": "map side for each stem", "stem": "chosen stem",
-       "output": "logits of one half"},
-      caption=f"The network of preset {ctx.preset!r}", formats={"output": format_shape})
+      {"arch": "architecture", "input_size": "input side", "ladder": "map side for each stem",
+       "stem": "chosen stem", "output": "logits of one half"},
+      caption=f"The network of preset {ctx.preset!r}", formats={"arch": ARCH_LABELS.get, "output": format_shape})
 
 
 # %% [markdown]
@@ -590,7 +590,7 @@ preset_trunk = build_trunk(config.arch, in_channels=1, width=config.width,
                            input_size=config.image_size, grid=config.grid)
 Table(stage_receptive_fields(preset_trunk), ["layer", "ops", "rf", "jump"],
       {"ops": "convs and pools", "rf": "receptive field (px)", "jump": "jump (px)"},
-      caption=f"{config.arch} at {config.image_size} px (preset {ctx.preset!r}), "
+      caption=f"{ARCH_LABELS[config.arch]} at {config.image_size} px (preset {ctx.preset!r}), "
               f"grid cell {config.image_size / config.grid:g} px")
 
 

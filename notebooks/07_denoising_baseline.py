@@ -105,6 +105,7 @@ from splitbrain.notebook import chapter_setup, glue, prose
 from splitbrain.plots.denoising import plot_corruptions, plot_loss_curves, plot_probe_by_layer, plot_reconstructions
 from splitbrain.predict import matching_checkpoint, reconstruction_examples, refresh_batchnorm, refresh_dae_batchnorm
 from splitbrain.presets import get_eval_preset, get_preset
+from splitbrain.results import ARCH_LABELS, SPACE_LABELS
 from splitbrain.tables import Table
 from splitbrain.models import build_targets_for
 from splitbrain.train import build_pretrain_dataset, pretrain
@@ -127,7 +128,7 @@ split_config = get_preset(ctx.preset, **ctx.data, seed=SEED, out="runs/07_denois
                           **{key: value for key, value in PRETRAIN[ctx.preset].items() if key in ("image_size", "grid")})
 labels = {noise: f"{NOISE_NAMES[noise]}, {level_label(noise, NOISE_LEVELS[noise])}" for noise in NOISES}
 first = configs[NOISES[0]]
-print(f"each autoencoder: {first.arch}, width {first.width!r}, {first.color_space.upper()}, "
+print(f"each autoencoder: {ARCH_LABELS[first.arch]}, width {first.width!r}, {SPACE_LABELS[first.color_space]}, "
       f"{first.image_size} px crops of {first.data!r}, {first.epochs} epoch(s), batch {first.batch_size}")
 
 # %% [markdown]
@@ -209,7 +210,7 @@ pair_trunk_params = count_parameters(split_pair.half1.trunk) + count_parameters(
 Table(widths, ["layer", "dae_channels", "pair_channels", "dae_params", "pair_params", "params_ratio"],
       {"dae_channels": "C, DAE encoder", "pair_channels": "C, split pair (both halves)",
        "dae_params": "parameters, DAE", "pair_params": "parameters, pair", "params_ratio": "ratio"},
-      caption=f"{first.arch}: DAE encoder (width {first.width!r}) vs split-brain pair (width {split_config.width!r}), "
+      caption=f"{ARCH_LABELS[first.arch]}: DAE encoder (width {first.width!r}) vs split-brain pair (width {split_config.width!r}), "
               f"{first.image_size} px")
 
 # %% tags=["remove-input"]
@@ -330,7 +331,7 @@ mse_rows = [{"noise": labels[noise], "mse_corrupted": examples[labels[noise]]["m
 Table(mse_rows, ["noise", "mse_corrupted", "mse_reconstructed", "better"],
       {"mse_corrupted": "MSE, corrupted input", "mse_reconstructed": "MSE, reconstruction",
        "better": "output better than input"},
-      caption=f"{SHOW_IMAGES} held-out crops, normalised {COLOR_SPACE.upper()} units")
+      caption=f"{SHOW_IMAGES} held-out crops, normalised {SPACE_LABELS[COLOR_SPACE]} units")
 
 # %% tags=["remove-input"]
 improved = [f"the {NOISE_NAMES[noise]} autoencoder" for noise, row in zip(NOISES, mse_rows) if row["better"]]
@@ -377,7 +378,7 @@ split_random, _ = load_network(split_config, random_init=True, seed=SEED)
 for model in (split_model, split_random):
     refresh_batchnorm(model.to(ctx.device), build_targets_for(split_config), refresh_images,
                       batch_size=split_config.batch_size)
-split_label = f"split-brain {split_config.color_space.upper()} (chapter 5)"
+split_label = f"split-brain {SPACE_LABELS[split_config.color_space]} (chapter 5)"
 split_floor_label = "random init (split-brain pair)"
 
 # %%

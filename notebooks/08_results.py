@@ -68,6 +68,8 @@ from pathlib import Path
 from IPython.display import display
 
 from splitbrain.comparisons import (
+    POSTER_ARCHITECTURES,
+    POSTER_SPACES,
     best_supported_architecture,
     choose_grid,
     collect_run_records,
@@ -292,11 +294,11 @@ else:
     print("The poster's table (results/reference/poster_table1.csv in the repository) is not in this copy.")
 
 def order(scores):
-    """"LAB > Re-scaled LAB > RGB": image spaces from best to worst."""
+    """"Lab > rescaled Lab > RGB": image spaces from best to worst."""
     return " > ".join(SPACE_LABELS[space] for space in sorted(scores, key=scores.get, reverse=True))
 
-poster_simplenet = {space: float(row["Top 1"]) for row in poster_rows if row["Architecture"] == "SimpleNet 18"
-                    for space in SPACE_LABELS if SPACE_LABELS[space] == row["Image Space"]}
+poster_simplenet = {POSTER_SPACES[row["Image Space"]]: float(row["Top 1"]) for row in poster_rows
+                    if POSTER_ARCHITECTURES[row["Architecture"]] == "simplenet"}
 ours_simplenet = {row["color_space"]: row[SCORE] for row in summary
                   if row["arch"] == "simplenet" and row["kind"] == "splitbrain" and row[SCORE] is not None}
 
@@ -320,7 +322,7 @@ each step with the spreads in the table and with the seed-by-seed difference abo
 
 # %% tags=["hide-input"]
 def gaps_of(architecture):
-    """"LAB +12.1 ± 0.4, RGB +8.3 ± 0.8 (3 seeds)": split-brain gaps over random init, in points."""
+    """"Lab +12.1 ± 0.4, RGB +8.3 ± 0.8 (3 seeds)": split-brain gaps over random init, in points."""
     rows = [row for row in headline if row["arch"] == architecture]
     seeds = sorted({row["n"] for row in rows})
     gaps = ", ".join(f"{row['space']} {format_mean_std(row['gap'], row['gap_std'], scale=100, digits=1, sign=True)}"
@@ -451,13 +453,13 @@ layer_figure("simplenet")
 # %%
 layer_table("simplenet")
 
-# %% mystnb={"figure": {"caption": "Layer by layer, ResNet 18: Zhang et al.'s ImageNet probes of FC-AlexNet (left) beside this book's probes of every ResNet 18 stage for each method (right). Compare the gap over random init with SimpleNet's, keeping in mind how many seeds each rests on.", "name": "fig-ch8-layers-resnet18"}, "image": {"alt": "Two line charts of probe top-1 in percent against layer, shallow to deep. Left: Zhang et al.'s curves for supervised features, random initialisation, an autoencoder and split-brain. Right: this book's curves for each split-brain colour space and for random initialisation across the ResNet stages, with a dotted chance line."}}
+# %% mystnb={"figure": {"caption": "Layer by layer, FC-ResNet18: Zhang et al.'s ImageNet probes of FC-AlexNet (left) beside this book's probes of every FC-ResNet18 stage for each method (right). Compare the gap over random init with SimpleNet's, keeping in mind how many seeds each rests on.", "name": "fig-ch8-layers-resnet18"}, "image": {"alt": "Two line charts of probe top-1 in percent against layer, shallow to deep. Left: Zhang et al.'s curves for supervised features, random initialisation, an autoencoder and split-brain. Right: this book's curves for each split-brain colour space and for random initialisation across the ResNet stages, with a dotted chance line."}}
 layer_figure("fcresnet18")
 
 # %%
 layer_table("fcresnet18")
 
-# %% mystnb={"figure": {"caption": "Layer by layer, FCAlexNet: Zhang et al.'s ImageNet probes (left) beside this book's probes of the same architecture for each method (right).", "name": "fig-ch8-layers-fcalexnet"}, "image": {"alt": "Two line charts of probe top-1 in percent against layer, shallow to deep: Zhang et al.'s curves on the left and this book's FCAlexNet curves on the right."}} tags=["remove-input"]
+# %% mystnb={"figure": {"caption": "Layer by layer, FC-AlexNet: Zhang et al.'s ImageNet probes (left) beside this book's probes of the same architecture for each method (right).", "name": "fig-ch8-layers-fcalexnet"}, "image": {"alt": "Two line charts of probe top-1 in percent against layer, shallow to deep: Zhang et al.'s curves on the left and this book's FC-AlexNet curves on the right."}} tags=["remove-input"]
 layer_figure("fcalexnet")
 
 # %% tags=["remove-input"]

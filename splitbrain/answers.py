@@ -807,8 +807,8 @@ def ch8_layers() -> dict[str, Any]:
     stats = layer_statistics(list(_run_records()), grid, "simplenet")
     out: dict[str, Any] = {"grid": grid}
     lines = []
-    for label, floor_label in (("Split-brain, RGB", "Random init, RGB"), ("Split-brain, LAB", "Random init, LAB"),
-                               ("Split-brain, Re-scaled LAB", "Random init, LAB"),
+    for label, floor_label in (("Split-brain, RGB", "Random init, RGB"), ("Split-brain, Lab", "Random init, Lab"),
+                               ("Split-brain, rescaled Lab", "Random init, Lab"),
                                ("DAE S&P 5%, RGB", "Random init, RGB")):
         if label not in stats or floor_label not in stats:
             continue

@@ -21,8 +21,8 @@ POSTER_ARCHITECTURES: dict[str, str] = {"FCAlexNet": "fcalexnet", "ResNet 18": "
                                         "SimpleNet 18": "simplenet", "SimpleNet": "simplenet"}
 """The poster's architecture names -> the package's (the poster prints "SimpleNet 18" for SimpleNet)."""
 
-POSTER_SPACES: dict[str, str] = {label: name for name, label in SPACE_LABELS.items()}
-"""The poster's image-space names ("RGB", "LAB", "Re-scaled LAB") -> the package's colour spaces."""
+POSTER_SPACES: dict[str, str] = {"RGB": "rgb", "LAB": "lab", "Re-scaled LAB": "rescaled_lab"}
+"""The poster's image-space names -> the package's colour spaces (shown as :data:`SPACE_LABELS`)."""
 
 PUBLISHED_SETTINGS: tuple[dict[str, str], ...] = (
     {"work": "Zhang et al. 2017 (Table 2)", "data": "ImageNet, no labels",
@@ -188,7 +188,8 @@ def side_by_side_rows(poster_rows: Sequence[Mapping[str, Any]], records: Sequenc
             network = ARCH_LABELS.get(arch, arch)
         if match is not None:
             used.add((match["arch"], match["method"]))
-        rows.append({"network": network, "image space": space_label, "poster": f"{100 * float(prow['Top 1']):.2f}%",
+        shown_space = SPACE_LABELS[POSTER_SPACES[space_label]] if space_label in POSTER_SPACES else space_label
+        rows.append({"network": network, "image space": shown_space, "poster": f"{100 * float(prow['Top 1']):.2f}%",
                      **ours(match)})
     for row in summary:
         if (row["arch"], row["method"]) not in used:

@@ -45,8 +45,11 @@ from .tables import pipe_table
 
 RECORD_KINDS = ("pretrain", "probe", "finetune", "run", "margin")
 
-ARCH_LABELS = {"fcalexnet": "FCAlexNet", "fcresnet18": "ResNet 18", "simplenet": "SimpleNet"}
-SPACE_LABELS = {"rgb": "RGB", "lab": "LAB", "rescaled_lab": "Re-scaled LAB"}
+ARCH_LABELS = {"fcalexnet": "FC-AlexNet", "fcresnet18": "FC-ResNet18", "simplenet": "SimpleNet"}
+"""The one display name of each architecture in every table, figure and sentence."""
+SPACE_LABELS = {"rgb": "RGB", "lab": "Lab", "rescaled_lab": "rescaled Lab"}
+"""The one display name of each colour space (the poster's "LAB" and "Re-scaled LAB" are read by
+:data:`~splitbrain.comparisons.POSTER_SPACES`)."""
 NOISE_LABELS = {"salt_pepper": "S&P", "masking": "Masking", "gaussian": "Gaussian"}
 TABLE1_COLUMNS = ("Architecture", "Image Space", "FT Epochs", "Seeds", "Top 1 Acc.", "Top 5 Acc.")
 _ARCH_ORDER = {name: i for i, name in enumerate(ARCH_LABELS)}

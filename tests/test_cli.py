@@ -100,7 +100,7 @@ def test_pretrain_probe_table_end_to_end(tmp_path, capsys):
 
     status, stdout, _ = run(["table", "--results", str(results), "--kind", "probe"], capsys)
     assert status == 0 and "| Architecture | Image Space | FT Epochs | Seeds | Top 1 Acc. |" in stdout
-    assert "| SimpleNet | LAB | 5 | 1 |" in stdout and "| SimpleNet (random init) | LAB | 5 | 1 |" in stdout
+    assert "| SimpleNet | Lab | 5 | 1 |" in stdout and "| SimpleNet (random init) | Lab | 5 | 1 |" in stdout
     status, stdout, _ = run(["table", "--results", str(results), "--kind", "probe", "--format", "json"], capsys)
     assert status == 0 and [row["n"] for row in json.loads(stdout)["probe"]] == [1, 1]
     status, _, err = run(["table", "--results", str(results)], capsys)  # no fine-tuning records yet
@@ -206,7 +206,7 @@ def test_grid_option_takes_the_grids_configuration_for_a_label_count(capsys):
     random_lab = next(method for method in grid.methods if method.name == "random-lab")
     expected = grid.eval_config(Run(grid.name, "simplenet", random_lab, 1, 100), data_root="tree", finetune_images=64)
     assert cli._eval_config(args, "finetune_epochs") == expected
-    assert expected.labels_per_class == 100 and expected.finetune_trials == grid.evaluate["finetune_trials"]
+    assert expected.labels_per_class == 100 and expected.finetune_trials == grid.label_evaluate[100]["finetune_trials"]
     status, _, err = run(["finetune", "--random-init", "--grid", "label-efficiency", "--labels-per-class", "50",
                           "--data-root", "tree"], capsys)
     assert_one_line_error(status, err, "--labels-per-class must be one of (25, 100, 400, 800)")

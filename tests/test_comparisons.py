@@ -180,9 +180,9 @@ POSTER = [
 def test_seed_by_seed_rows(records):
     rows = seed_by_seed_rows(records, "g", "simplenet", "rescaled_lab", "lab")
     # probe: rescaled 0.61, 0.60, 0.66 minus Lab 0.60, 0.62, 0.64: +1, -2, +2 points
-    assert rows[:3] == [{"seed": "0", "LAB": "60.00%", "Re-scaled LAB": "61.00%", "difference": "+1.00"},
-                        {"seed": "1", "LAB": "62.00%", "Re-scaled LAB": "60.00%", "difference": "-2.00"},
-                        {"seed": "2", "LAB": "64.00%", "Re-scaled LAB": "66.00%", "difference": "+2.00"}]
+    assert rows[:3] == [{"seed": "0", "Lab": "60.00%", "rescaled Lab": "61.00%", "difference": "+1.00"},
+                        {"seed": "1", "Lab": "62.00%", "rescaled Lab": "60.00%", "difference": "-2.00"},
+                        {"seed": "2", "Lab": "64.00%", "rescaled Lab": "66.00%", "difference": "+2.00"}]
     assert rows[3]["seed"] == "mean ± std" and rows[3]["difference"] == f"+0.3 ± {100 * statistics.stdev([0.01, -0.02, 0.02]):.1f}"
     assert seed_by_seed_rows(records, "g", "simplenet", "rescaled_lab", "supervised-lab") == []
 
@@ -190,8 +190,8 @@ def test_seed_by_seed_rows(records):
 def test_side_by_side_rows_set_ours_beside_each_poster_row(records):
     rows = side_by_side_rows(POSTER, records, "g")
     assert [(r["network"], r["image space"], r["poster"]) for r in rows[:5]] == [
-        ("SimpleNet", "RGB", "10.81%"), ("SimpleNet", "LAB", "10.93%"), ("SimpleNet", "Re-scaled LAB", "12.66%"),
-        ("ResNet 18", "LAB", "13.51%"), ("DAE S&P 5% Noise (ours: SimpleNet)", "RGB", "6.53%")]
+        ("SimpleNet", "RGB", "10.81%"), ("SimpleNet", "Lab", "10.93%"), ("SimpleNet", "rescaled Lab", "12.66%"),
+        ("FC-ResNet18", "Lab", "13.51%"), ("DAE S&P 5% Noise (ours: SimpleNet)", "RGB", "6.53%")]
     rgb, lab, rescaled, resnet, dae = rows[:5]
     assert lab["ours"] == "62.0 ± 2.0%" and lab["seeds"] == "3" and lab["gap"] == "+10.0 ± 1.0"
     assert rgb["ours"] == "56.0 ± 1.0%" and rgb["gap"] == ""  # no random-rgb floor in these records
@@ -217,14 +217,14 @@ def test_scale_rows(records):
 
 def test_layer_statistics(records):
     stats = layer_statistics(records, "g", "simplenet")
-    mean, std = stats["Split-brain, LAB"]["conv1"]
+    mean, std = stats["Split-brain, Lab"]["conv1"]
     assert mean == pytest.approx(0.52) and std == pytest.approx(0.02)
-    assert set(stats) == {"Split-brain, LAB", "Split-brain, Re-scaled LAB", "Split-brain, RGB", "Random init, LAB",
+    assert set(stats) == {"Split-brain, Lab", "Split-brain, rescaled Lab", "Split-brain, RGB", "Random init, Lab",
                           "DAE S&P 5%, RGB"}
 
 
 def test_layer_statistics_top5_and_bad_score(records):
-    mean, std = layer_statistics(records, "g", "simplenet", "top5")["Split-brain, LAB"]["conv5"]
+    mean, std = layer_statistics(records, "g", "simplenet", "top5")["Split-brain, Lab"]["conv5"]
     assert mean == pytest.approx(0.92) and std == pytest.approx(0.02)  # probe + 0.3 per seed
     with pytest.raises(ValueError, match="score"):
         layer_statistics(records, "g", "simplenet", "top3")
@@ -232,8 +232,8 @@ def test_layer_statistics_top5_and_bad_score(records):
 
 def test_layer_table_rows(records):
     rows = {row["method"]: row for row in layer_table_rows(records, "g", "simplenet")}
-    assert rows["Split-brain, LAB"]["conv1"] == "52.0 ± 2.0 (82.0 ± 2.0)"
-    assert rows["Random init, LAB"]["conv5"] == "52.0 ± 2.6 (82.0 ± 2.6)"
+    assert rows["Split-brain, Lab"]["conv1"] == "52.0 ± 2.0 (82.0 ± 2.0)"
+    assert rows["Random init, Lab"]["conv5"] == "52.0 ± 2.6 (82.0 ± 2.6)"
     assert layer_table_rows(records, "g", "fcresnet18") == []
 
 
@@ -250,8 +250,8 @@ def test_plot_layer_curves(records):
     fig = plot_layer_curves(zhang, layer_statistics(records, "g", "simplenet"), chance=0.1)
     assert len(fig.axes) == 2
     ours = {bars.get_label(): list(bars.lines[0].get_ydata()) for bars in fig.axes[1].containers}
-    assert ours["Split-brain, LAB"] == pytest.approx([52.0, 62.0])
-    assert ours["Random init, LAB"] == pytest.approx([100 * statistics.fmean(PROBE["random-lab"]) - 10,
+    assert ours["Split-brain, Lab"] == pytest.approx([52.0, 62.0])
+    assert ours["Random init, Lab"] == pytest.approx([100 * statistics.fmean(PROBE["random-lab"]) - 10,
                                                       100 * statistics.fmean(PROBE["random-lab"])])
 
 

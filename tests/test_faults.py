@@ -350,7 +350,7 @@ def test_a_malformed_record_is_one_line_naming_the_file_and_the_field(tmp_path, 
     # where the command says so, the record is left out and counted instead
     status, out, err = run(["table", "--results", str(folder), "--skip-malformed"], capsys)
     assert status == 0 and "skipped 1 malformed record(s)" in err and bad.name in err
-    assert "| SimpleNet | Split-brain | LAB | 2 |" in out  # two seeds left, and the table says so
+    assert "| SimpleNet | Split-brain | Lab | 2 |" in out  # two seeds left, and the table says so
 
 
 def test_a_record_that_is_not_json_and_an_empty_results_folder(tmp_path, capsys):
@@ -373,7 +373,7 @@ def test_table_reads_the_grids_run_records_with_seed_counts(capsys):
     results = Path(__file__).resolve().parent.parent / "results"
     status, out, err = run(["table", "--results", str(results)], capsys)
     assert status == 0, err
-    assert "## cifar-recipe" in out and "| SimpleNet | Split-brain | LAB | 3 |" in out
+    assert "## cifar-recipe" in out and "| SimpleNet | Split-brain | Lab | 3 |" in out
 
 
 # ----------------------------------------------------------------------------------------------

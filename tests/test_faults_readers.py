@@ -69,7 +69,7 @@ def test_a_record_that_crashed_the_readers_is_one_line_naming_the_field_or_skipp
         status, out, err = run(command + ["--skip-malformed"], capsys)
         assert status == 0 and "Traceback" not in err, err
         assert err.count("skipped 1 malformed record(s)") == 1 and bad.name in err and field in err
-        assert "| SimpleNet | Split-brain | LAB | 2 |" in out  # the other two seeds, counted as two
+        assert "| SimpleNet | Split-brain | Lab | 2 |" in out  # the other two seeds, counted as two
 
 
 def test_a_label_count_run_without_its_validation_scores_is_one_line(tmp_path, capsys):
@@ -150,7 +150,7 @@ def test_entries_named_json_that_are_not_files_are_one_line_or_skipped_without_h
     assert_one_line_error(done.returncode, done.stderr, "a-folder.json", "not a record file (a folder)")
     done = subprocess.run(command + ["--skip-malformed"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and f"skipped {count} malformed record(s)" in done.stderr, done.stderr
-    assert "| SimpleNet | Split-brain | LAB | 3 |" in done.stdout
+    assert "| SimpleNet | Split-brain | Lab | 3 |" in done.stdout
     status, out, err = run(["report", "--grid", folder.name, "--results", str(folder.parent), "--skip-malformed"],
                            capsys)
     assert status == 0 and f"skipped {count} malformed record(s)" in err and f"(and {count - 1} more)" in err
@@ -189,7 +189,7 @@ def test_the_latest_of_two_records_is_the_later_instant_whatever_the_time_zone(t
     finetune(0.22, "2026-01-01T08:30:00")  # no zone: UTC
     status, out, err = run(["table", "--results", str(tmp_path), "--kind", "finetune"], capsys)
     assert status == 0, err
-    assert "| SimpleNet | LAB | 5 | 1 | 0.3300 |" in out
+    assert "| SimpleNet | Lab | 5 | 1 | 0.3300 |" in out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ def test_report_write_through_a_link_rewrites_the_target_and_keeps_the_link(tmp_
                          capsys)
     assert status == 0, err
     assert link.is_symlink() and os.readlink(link) == str(Path("docs") / "README.md")
-    assert "| SimpleNet | Split-brain | LAB | 3 |" in target.read_text() and "old" not in target.read_text()
+    assert "| SimpleNet | Split-brain | Lab | 3 |" in target.read_text() and "old" not in target.read_text()
     assert target.read_text().endswith("<!-- /report:cifar-recipe -->\n\nThe end.\n")
 
 
@@ -236,7 +236,7 @@ def test_a_readme_with_windows_line_endings_keeps_them(tmp_path, capsys):
                          capsys)
     assert status == 0, err
     written = readme.read_bytes()
-    assert b"| SimpleNet | Split-brain | LAB | 3 |" in written
+    assert b"| SimpleNet | Split-brain | Lab | 3 |" in written
     assert written.count(b"\n") == written.count(b"\r\n")  # every line still ends in CR LF
 
 

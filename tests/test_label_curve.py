@@ -33,7 +33,7 @@ def test_points_keep_the_latest_record_and_pick_the_better_stage_on_validation()
     point = next(p for p in points if (p["method"], p["labels"], p["seed"]) == ("lab", 25, 0))
     # the probe validates better, so it is "best" although the fine-tuning scores more held out
     assert point["best_stage"] == "probe" and point["best_top1"] == 0.41 and point["finetune_top1"] == 0.50
-    assert point["label"] == "Split-brain, LAB"
+    assert point["label"] == "Split-brain, Lab"
     assert next(p for p in points if p["method"] == "random-lab")["label"] == "Random init"
 
 
@@ -53,12 +53,12 @@ def test_tables_and_sentences_are_generated_from_the_points():
     points = curve_points(RECORDS)
     table = curve_table(points)
     assert "| 25 | Random init | 2 | 30.5 ± 0.7 | 37.0 ± 1.4 | 37.0 ± 1.4 |" in table
-    assert "| 25 | Split-brain, LAB | 2 | +10.5 ± 0.7 | +9.0 ± 0.0 | +9.0 ± 0.0 |" in gap_table(points)
+    assert "| 25 | Split-brain, Lab | 2 | +10.5 ± 0.7 | +9.0 ± 0.0 | +9.0 ± 0.0 |" in gap_table(points)
     text = curve_sentences(points)
-    assert text.startswith("With 25 labels per class, fine-tuning the split-brain (LAB) network beats fine-tuning the "
+    assert text.startswith("With 25 labels per class, fine-tuning the split-brain (Lab) network beats fine-tuning the "
                            "same network from random initialisation by 9.0 ± 0.0 points of held-out top-1 (2 seeds")
     assert "; with 800 the gap is +2.0 ± 1.4 points (2 seeds)." in text
-    assert ("Fine-tuned with 800 labels per class, for the split-brain (LAB) network it beats the linear probe "
+    assert ("Fine-tuned with 800 labels per class, for the split-brain (Lab) network it beats the linear probe "
             "(75.5 ± 0.7 % against 64.5 ± 0.7 %) and for random initialisation it beats the linear probe "
             "(73.5 ± 0.7 % against 52.5 ± 0.7 %).") in text
     assert curve_sentences([]) == "The label-efficiency grid has no paired runs yet."
@@ -82,7 +82,7 @@ def test_search_table_lists_every_trial_with_its_settings_validation_scores():
     table = search_table([tried, single, {"kind": "probe"}])
     lines = table.splitlines()
     assert lines[2] == "| r800 | Random init | 800 | 240,000 | **last:0.05 72.8** | 71.8 | 715 |"
-    assert lines[3] == ("| lab-l25 | Split-brain, LAB | 25 | 40,064 | last:0.1 41.0, **probe:0.003 46.0** | 45.0 | "
+    assert lines[3] == ("| lab-l25 | Split-brain, Lab | 25 | 40,064 | last:0.1 41.0, **probe:0.003 46.0** | 45.0 | "
                         "1200 |")
     assert search_table([]) == "No fine-tuning trials recorded yet.\n"
 

@@ -81,14 +81,14 @@ def test_one_common_seed_gives_no_verdict():
 def test_architectures_reported_separately():
     text = report.grid_report(grid_records([0.0] * 3) + grid_records([0.0] * 3, arch="fcresnet18"), "g")
     # the sentences follow the table's order (splitbrain.results.ARCH_LABELS)
-    assert text.index("| ResNet 18 |") < text.index("| SimpleNet |")
-    assert text.index("- ResNet 18 (") < text.index("- SimpleNet (")
-    assert "ResNet 18: 18 runs" in text
+    assert text.index("| FC-ResNet18 |") < text.index("| SimpleNet |")
+    assert text.index("- FC-ResNet18 (") < text.index("- SimpleNet (")
+    assert "FC-ResNet18: 18 runs" in text
 
 
 def test_one_run_of_an_architecture_is_counted_in_the_singular():
     text = report.grid_report(grid_records([0.0] * 3) + [record("random-lab", 0, 0.5, arch="fcresnet18", minutes=2.0)], "g")
-    assert "ResNet 18: 1 run, 2.0 minutes, on " in text and "0.0 h" not in text
+    assert "FC-ResNet18: 1 run, 2.0 minutes, on " in text and "0.0 h" not in text
 
 
 def test_no_records():
@@ -148,7 +148,7 @@ def test_records_of_the_old_protocol_and_probe_only_grids_are_said_so():
         row["metrics"]["finetune"] = None
     text = report.grid_report(rows, "g")
     assert "Fine-tuning top-1 spreads" not in text and "| 0.6200 ± 0.0200 |" in text
-    lab = next(line for line in text.splitlines() if line.startswith("| SimpleNet | Split-brain | LAB |"))
+    lab = next(line for line in text.splitlines() if line.startswith("| SimpleNet | Split-brain | Lab |"))
     assert lab.endswith("|  |  | +0.1100 ± 0.0100 |  |")  # no FT columns, the probe gap, no FT gap
 
 

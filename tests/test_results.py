@@ -83,9 +83,9 @@ def test_table1_renders_mean_and_std_over_seeds(tmp_path):
     records = load_records(tmp_path)
     rows = table1_rows(records)
     assert [(r["architecture"], r["image_space"], r["ft_epochs"]) for r in rows] == [
-        ("FCAlexNet", "RGB", 2),
-        ("ResNet 18", "Re-scaled LAB", 5),
-        ("SimpleNet", "LAB", 5),
+        ("FC-AlexNet", "RGB", 2),
+        ("FC-ResNet18", "rescaled Lab", 5),
+        ("SimpleNet", "Lab", 5),
         ("DAE S&P 5% Noise (SimpleNet)", "RGB", 5),
     ]
     resnet = rows[1]
@@ -99,21 +99,21 @@ def test_table1_renders_mean_and_std_over_seeds(tmp_path):
     text = table1(records)
     lines = text.splitlines()
     assert lines[0] == "| Architecture | Image Space | FT Epochs | Seeds | Top 1 Acc. | Top 5 Acc. |"
-    assert lines[2] == "| FCAlexNet | RGB | 2 | 1 | 0.0943 | 0.2343 |"
+    assert lines[2] == "| FC-AlexNet | RGB | 2 | 1 | 0.0943 | 0.2343 |"
     mean1, std1 = resnet["top1"], resnet["top1_std"]
-    assert lines[3] == f"| ResNet 18 | Re-scaled LAB | 5 | 3 | {mean1:.4f} ± {std1:.4f} | {resnet['top5']:.4f} ± {resnet['top5_std']:.4f} |"
+    assert lines[3] == f"| FC-ResNet18 | rescaled Lab | 5 | 3 | {mean1:.4f} ± {std1:.4f} | {resnet['top5']:.4f} ± {resnet['top5_std']:.4f} |"
     # By hand: mean 0.4234 / 3; deviations -0.00073, -0.00313, +0.00387 -> sample std 0.00356.
-    assert lines[3] == "| ResNet 18 | Re-scaled LAB | 5 | 3 | 0.1411 ± 0.0036 | 0.3018 ± 0.0030 |"
+    assert lines[3] == "| FC-ResNet18 | rescaled Lab | 5 | 3 | 0.1411 ± 0.0036 | 0.3018 ± 0.0030 |"
     assert len(lines) == 6
     assert table1([], kind="finetune") == "(no finetune records)"
     assert "0.9000" in table1(records, kind="probe")
 
 
-def test_architecture_labels_follow_the_poster():
-    assert architecture_label({"arch": "fcresnet18"}) == "ResNet 18"
+def test_architecture_labels_use_the_one_display_name_of_each_network():
+    assert architecture_label({"arch": "fcresnet18"}) == "FC-ResNet18"
     assert architecture_label({"arch": "simplenet", "random_init": True}) == "SimpleNet (random init)"
     assert architecture_label({"method": "dae", "arch": "fcalexnet", "noise": "masking", "noise_level": 0.1}) == \
-        "DAE Masking 10% Noise (FCAlexNet)"
+        "DAE Masking 10% Noise (FC-AlexNet)"
 
 
 def test_summaries_keep_label_counts_apart_without_calling_them_widths():
