@@ -256,3 +256,28 @@ def test_every_figure_is_legible_where_it_stands(built_book, browser):
     assert not small, f"figures whose smallest text is under {SMALLEST_LEGIBLE_PX:.0f} px at 1280 px:\n" + "\n".join(small)
     assert not unlinked, f"figures a phone reader cannot open full size: {unlinked}"
     assert not overlapping, "labels drawn over other labels:\n" + "\n".join(overlapping)
+
+
+# A package id or a retired spelling where a reader should see the display name
+# (splitbrain.results.ARCH_LABELS, SPACE_LABELS); shipped networks' names (cifar10-...) are names
+# a reader types, and code is code.
+RAW_NAMES = re.compile(r"\b(?:rescaled_lab|random-(?:lab|rgb)|fcresnet18|fcalexnet|LAB|FCAlexNet|ResNet 18)\b|Re-scaled"
+                       r"|\b(?:simplenet|fcresnet18|fcalexnet)-[\w-]*seed\d")
+SHIPPED_NAME = re.compile(r"\bcifar10-[\w-]+")
+
+
+def reader_text(page: Path) -> str:
+    """A built page's text as a reader sees it, without code: input cells and inline or block code
+    are left out; outputs, tables, captions and prose stay."""
+    text = page.read_text()
+    text = re.sub(r'<div class="cell_input.*?</div>\s*</div>', " ", text, flags=re.S)
+    text = re.sub(r"<code.*?</code>", " ", text, flags=re.S)
+    text = re.sub(r"<(script|style).*?</\1>", " ", text, flags=re.S)
+    return SHIPPED_NAME.sub(" ", re.sub(r"<[^>]+>", " ", text))
+
+
+def test_every_page_names_each_network_and_colour_space_by_its_display_name(built_book):
+    pages = [html for _, html in chapter_pages(built_book)] + sorted((built_book / "html" / "book").glob("*.html"))
+    found = {page.relative_to(built_book / "html").as_posix(): sorted(set(RAW_NAMES.findall(reader_text(page))))
+             for page in pages}
+    assert not {page: names for page, names in found.items() if names}, found
