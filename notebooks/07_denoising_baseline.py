@@ -403,10 +403,10 @@ table_rows = [{"network": label, "best_layer": result.metrics["best_layer"], "to
                "gap": 100 * (result.metrics["top1"] - floors[label]) if label in floors else None}
               for label, result in probes.items()]
 Table(table_rows, ["network", "best_layer", "top1", "top5", "gap"],
-      {"best_layer": "layer (validation)", "top1": "top-1", "top5": "top-5", "gap": "top-1 − floor (points)"},
+      {"best_layer": "layer (validation)", "top1": "top-1 (%)", "top5": "top-5 (%)", "gap": "top-1 − floor (points)"},
       caption=f"Linear probe, {num_classes} classes, {test_images} held-out crops (each network's layer chosen on "
               f"validation crops)",
-      formats={"top1": ".3f", "top5": ".3f", "gap": "+.1f"})
+      formats={"top1": lambda value: f"{100 * value:.1f}", "top5": lambda value: f"{100 * value:.1f}", "gap": "+.1f"})
 
 # %% mystnb={"figure": {"caption": "Linear-probe top-1 at every layer for the three autoencoders and chapter 5's split-brain pair, against their random-init floors (the encoder's floor dashed), with chance dotted. Read each network against its own floor, not against the others.", "name": "fig-ch7-probe"}, "image": {"alt": "A line chart of held-out top-1 in percent against layer, with one coloured line per autoencoder, one for the split-brain pair, one for the pair at random initialisation, a black dashed line for the encoder at random initialisation and a dotted chance line near the bottom."}}
 fig = plot_probe_by_layer({label: {layer: s["top1"] for layer, s in result.metrics["layers"].items()}
