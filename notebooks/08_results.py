@@ -298,7 +298,7 @@ def order(scores):
     return " > ".join(SPACE_LABELS[space] for space in sorted(scores, key=scores.get, reverse=True))
 
 poster_simplenet = {POSTER_SPACES[row["Image Space"]]: float(row["Top 1"]) for row in poster_rows
-                    if POSTER_ARCHITECTURES[row["Architecture"]] == "simplenet"}
+                    if POSTER_ARCHITECTURES.get(row["Architecture"]) == "simplenet"}
 ours_simplenet = {row["color_space"]: row[SCORE] for row in summary
                   if row["arch"] == "simplenet" and row["kind"] == "splitbrain" and row[SCORE] is not None}
 
@@ -418,8 +418,8 @@ Table([{"trial": r["name"], "images seen": f"{r['images_seen']:,}", "minutes": f
 # %% [markdown]
 # ## Layer by layer
 #
-# Zhang et al. probed every layer of FC-AlexNet on ImageNet (left); ours probes every layer of
-# each architecture the grid ran (right). Their split-brain features beat the random network at
+# Zhang et al. probed every layer of FC-AlexNet on ImageNet (the first figure's upper panel);
+# ours probes every layer of each architecture the grid ran (one panel per architecture). Their split-brain features beat the random network at
 # every layer, and the gap grows with depth before the last layer specialises to the pretext
 # task; a plain autoencoder falls below random at the deepest layers.
 
@@ -428,10 +428,15 @@ num_classes = grid_records[0]["metrics"]["probe"]["num_classes"] if grid_records
 layer_archs = [a for a in ARCH_LABELS if any(row["arch"] == a for row in summary)]
 
 
+SHOWN_ORDER = ("simplenet", "fcresnet18", "fcalexnet")  # the order of the figures below
+
+
 def layer_figure(layer_arch):
-    """Zhang et al.'s curves beside ours for one architecture; None where the grid has no run of it."""
+    """Ours for one architecture, with Zhang et al.'s curves above the first one shown; None where
+    the grid has no run of it."""
     if layer_arch in layer_archs and zhang_rows:
-        return plot_layer_curves(zhang_rows, layer_statistics(records, grid, layer_arch),
+        first = next(arch for arch in SHOWN_ORDER if arch in layer_archs)
+        return plot_layer_curves(zhang_rows if layer_arch == first else [], layer_statistics(records, grid, layer_arch),
                                  ours_title=f"This book, grid {grid}: {ARCH_LABELS[layer_arch]} ({num_classes} classes)",
                                  chance=1 / num_classes)
 
@@ -447,19 +452,19 @@ def layer_table(layer_arch):
 if not layer_archs and zhang_rows:
     print("No run of this book's grid has been recorded: only Zhang et al.'s curves.")
 
-# %% mystnb={"figure": {"caption": "Layer by layer, SimpleNet: Zhang et al.'s ImageNet probes of FC-AlexNet (left) beside this book's probes of every SimpleNet layer for each method, mean over seeds (right). See at which layers the split-brain curves rise above the random-init curves, and where the gap is widest.", "name": "fig-ch8-layers-simplenet"}, "image": {"alt": "Two line charts of probe top-1 in percent against layer, shallow to deep. Left: Zhang et al.'s curves for supervised features, random initialisation, an autoencoder and split-brain. Right: this book's curves for each split-brain colour space and for random initialisation, with a dotted chance line."}}
+# %% mystnb={"figure": {"caption": "Layer by layer, SimpleNet: Zhang et al.'s ImageNet probes of FC-AlexNet (upper panel) and this book's probes of every SimpleNet layer for each method, mean over seeds (lower panel). See at which layers the split-brain curves rise above the random-init curves, and where the gap is widest.", "name": "fig-ch8-layers-simplenet"}, "image": {"alt": "Two line charts, one above the other, of probe top-1 in percent against layer, shallow to deep. Upper: Zhang et al.'s curves for supervised features, random initialisation, an autoencoder and split-brain. Lower: this book's curves for each split-brain colour space and for random initialisation, with a dotted chance line."}}
 layer_figure("simplenet")
 
 # %%
 layer_table("simplenet")
 
-# %% mystnb={"figure": {"caption": "Layer by layer, FC-ResNet18: Zhang et al.'s ImageNet probes of FC-AlexNet (left) beside this book's probes of every FC-ResNet18 stage for each method (right). Compare the gap over random init with SimpleNet's, keeping in mind how many seeds each rests on.", "name": "fig-ch8-layers-resnet18"}, "image": {"alt": "Two line charts of probe top-1 in percent against layer, shallow to deep. Left: Zhang et al.'s curves for supervised features, random initialisation, an autoencoder and split-brain. Right: this book's curves for each split-brain colour space and for random initialisation across the ResNet stages, with a dotted chance line."}}
+# %% mystnb={"figure": {"caption": "Layer by layer, FC-ResNet18: this book's probes of every FC-ResNet18 stage for each method (Zhang et al.'s curves are above the SimpleNet panel). Compare the gap over random init with SimpleNet's, keeping in mind how many seeds each rests on.", "name": "fig-ch8-layers-resnet18"}, "image": {"alt": "A line chart of probe top-1 in percent against FC-ResNet18 stage, shallow to deep: this book's curves for each split-brain colour space and for random initialisation, with a dotted chance line."}}
 layer_figure("fcresnet18")
 
 # %%
 layer_table("fcresnet18")
 
-# %% mystnb={"figure": {"caption": "Layer by layer, FC-AlexNet: Zhang et al.'s ImageNet probes (left) beside this book's probes of the same architecture for each method (right).", "name": "fig-ch8-layers-fcalexnet"}, "image": {"alt": "Two line charts of probe top-1 in percent against layer, shallow to deep: Zhang et al.'s curves on the left and this book's FC-AlexNet curves on the right."}} tags=["remove-input"]
+# %% mystnb={"figure": {"caption": "Layer by layer, FC-AlexNet: this book's probes of every FC-AlexNet layer for each method (Zhang et al.'s ImageNet probes of the same architecture are in the first figure of this section).", "name": "fig-ch8-layers-fcalexnet"}, "image": {"alt": "A line chart of probe top-1 in percent against FC-AlexNet layer, shallow to deep: this book's curves for each split-brain colour space and for random initialisation."}} tags=["remove-input"]
 layer_figure("fcalexnet")
 
 # %% tags=["remove-input"]

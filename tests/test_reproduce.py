@@ -425,8 +425,8 @@ def test_summarize_means_stds_and_paired_gaps():
     table = format_summary(rows, digits=3)
     lines = table.splitlines()
     assert lines[0].startswith("| Architecture | Method | Image Space | Seeds | Probe Top 1 |") and len(lines) == 6
-    assert "| SimpleNet | Split-brain | LAB | 2 | 0.620 ± 0.028 |" in table and "| +0.115 ± 0.021 |" in table
-    assert "| SimpleNet | Random init | LAB | 3 |" in table and "| SimpleNet | Split-brain | RGB | 1 | 0.550 |" in table
+    assert "| SimpleNet | Split-brain | Lab | 2 | 0.620 ± 0.028 |" in table and "| +0.115 ± 0.021 |" in table
+    assert "| SimpleNet | Random init | Lab | 3 |" in table and "| SimpleNet | Split-brain | RGB | 1 | 0.550 |" in table
     assert summarize([]) == [] and format_summary([]) == "(no run records)"
 
 
