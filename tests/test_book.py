@@ -82,14 +82,21 @@ def built_book(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def chromium():
+    """Playwright's Chromium launcher on Debian's chromium; one per session, since Playwright's sync
+    API refuses a second while the first runs."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     assert executable, "Debian's chromium package is missing: `make test` installs it"
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+        yield lambda **options: playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, **options)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium):
+    browser = chromium()
+    yield browser
+    browser.close()
 
 
 def chapter_pages(out: Path) -> list[tuple[Path, Path]]:
@@ -157,18 +164,14 @@ def test_every_chapter_page_is_sound_in_chromium(built_book, browser):
     page.close()
 
 
-def test_code_keeps_its_lines_and_scrolls_under_a_visible_bar(built_book):
+def test_code_keeps_its_lines_and_scrolls_under_a_visible_bar(built_book, chromium):
     """A browser that wraps code breaks it wherever it likes (``rgb_r[1,`` / ``2]``, a log line in
     two); a code or output block keeps its lines, and one longer than the column scrolls under a
     scroll bar drawn on the page. Playwright hides scroll bars by default, so this test launches
     Chromium with them, as a reader's browser draws them."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert executable, "Debian's chromium package is missing: `make test` installs it"
     blocks = 0
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS,
-                                             ignore_default_args=["--hide-scrollbars"])
+    browser = chromium(ignore_default_args=["--hide-scrollbars"])
+    try:
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         for notebook, html in chapter_pages(built_book):
             page.goto(html.as_uri())
@@ -177,6 +180,7 @@ def test_code_keeps_its_lines_and_scrolls_under_a_visible_bar(built_book):
             assert not found["wrapping"], f"{notebook}: code the browser may wrap mid-token: {found['wrapping'][:3]}"
             assert not found["hidden_bar"], f"{notebook}: code scrolls sideways with no bar: {found['hidden_bar'][:3]}"
             blocks += found["blocks"]
+    finally:
         browser.close()
     assert blocks > 0, "no code block on any chapter page: the check saw nothing"
 
