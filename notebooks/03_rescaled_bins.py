@@ -353,7 +353,8 @@ but to teach features.
 # 2. Rescale L\* per image as well (`RescaledQuantizer([100])` for group 1). What would the
 #    ab-to-L half then learn? Is there a reason the poster kept L\* global?
 # 3. Tint the crop through RGB instead of Lab (convert the tinted Lab to RGB with
-#    `lab_space.to_rgb`, then back). Why do a few rescaled classes change now?
+#    `lab_space.to_rgb`, then back), once in floating point and once stored as an 8-bit image.
+#    Do any rescaled classes change, and what in the round trip can move a class?
 # 4. Compute `rebalancing_weights` (chapter 2) for the global and for the rescaled class
 #    distributions. Which one would need re-weighting, and by how much?
 # 5. Repeat the reconstruction comparison with `upsample="bilinear"` in `quantization_error`,

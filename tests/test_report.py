@@ -170,3 +170,15 @@ def test_fine_tunes_below_a_probe_of_random_features_are_counted():
     assert below == expected and 0 < below < compared
     text = report.grid_report(records, "g")
     assert f"{below} of 18 fine-tuned networks score below the linear probe" in text
+
+
+def test_runs_that_evaluate_another_grids_networks_leave_its_pretraining_out_of_their_time():
+    """A label-efficiency run reuses a cifar-recipe network: the pretraining stage its record carries is
+    that grid's work, so the time line counts only the probing and fine-tuning."""
+    runs = [dict(record("lab", s, 0.6), wall_time_s=600.0, stages={"pretrain": 480.0, "probe": 60.0, "finetune": 60.0})
+            for s in range(2)]
+    own = report._wall_time_lines(runs, ["simplenet"])
+    borrowed = report._wall_time_lines(runs, ["simplenet"], networks_from="cifar-recipe")
+    assert own[0].startswith("SimpleNet: 2 runs, 10.0 to 10.0 minutes each")
+    assert borrowed[0].startswith("SimpleNet: 2 runs, 2.0 to 2.0 minutes each (median 2.0), 0.1 h in all of probing "
+                                  "and fine-tuning (pretraining is counted in `cifar-recipe`'s records)")

@@ -364,7 +364,8 @@ FINETUNE_PASSES = {25: 160, 100: 120, 400: 120, 800: 120}
 the budget trials of ``results/label-search/`` (seed 0): at 25 per class twice the 40,000 images
 gained at most 0.2 points on validation for either initialisation; at 100, 80,000 gained 1.4 points for random init (not
 for split-brain Lab), so it gets 120 passes; at 800, each doubling from 30 to 60 to 120 passes
-still gained, for random init most, so 400 and 800 get 120 passes."""
+still gained, for random init most, so 400 and 800 get 120 passes; 240 passes lost on validation
+for random init, so 120 is where more passes stop helping."""
 
 
 def finetune_budget(labels_per_class: int, num_classes: int = 10) -> int:

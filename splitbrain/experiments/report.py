@@ -126,11 +126,23 @@ def stale_runs(records: Sequence[Mapping[str, Any]], grid: str) -> list[str]:
     return sorted(stale)
 
 
-def _wall_time_lines(records: Sequence[Mapping[str, Any]], archs: Sequence[str]) -> list[str]:
+def _run_seconds(record: Mapping[str, Any], count_pretraining: bool) -> float | None:
+    """A record's wall time, less its pretraining stage where that was another grid's work."""
+    if record.get("wall_time_s") is None:
+        return None
+    borrowed = 0.0 if count_pretraining else float((record.get("stages") or {}).get("pretrain") or 0.0)
+    return float(record["wall_time_s"]) - borrowed
+
+
+def _wall_time_lines(records: Sequence[Mapping[str, Any]], archs: Sequence[str],
+                     networks_from: str | None = None) -> list[str]:
+    """One line per architecture: the spread of its runs' wall times. ``networks_from``: the grid
+    whose pretrained networks these runs evaluate; their pretraining is that grid's time, not counted."""
     lines = []
     for arch in archs:
         arch_records = [r for r in records if r["model"]["arch"] == arch]
-        minutes = sorted(r["wall_time_s"] / 60 for r in arch_records if r.get("wall_time_s") is not None)
+        seconds = (_run_seconds(r, networks_from is None) for r in arch_records)
+        minutes = sorted(s / 60 for s in seconds if s is not None)
         untimed = len(arch_records) - len(minutes)
         machines = machine_names(arch_records)
         if len(minutes) > 1:
@@ -140,6 +152,8 @@ def _wall_time_lines(records: Sequence[Mapping[str, Any]], archs: Sequence[str])
             spread = f"1 run, {minutes[0]:.1f} minutes" if minutes else "no run with a recorded time"
         if untimed and minutes:
             spread += f" ({untimed} more without a recorded time)"
+        if networks_from is not None and minutes:
+            spread += f" of probing and fine-tuning (pretraining is counted in `{networks_from}`'s records)"
         lines += [f"{ARCH_LABELS.get(arch, arch)}: {spread}, on {', '.join(machines)}.", ""]
     return lines
 
@@ -181,7 +195,7 @@ def label_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     if stale:
         lines += [f"{len(stale)} of these records were made under an older configuration of the grid "
                   f"(`splitbrain reproduce` re-runs them): {', '.join(stale)}.", ""]
-    lines += _wall_time_lines(records, archs)
+    lines += _wall_time_lines(records, archs, GRIDS[grid].networks_from if grid in GRIDS else None)
     return "\n".join(lines).rstrip() + "\n"
 
 
