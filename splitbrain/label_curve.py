@@ -179,15 +179,22 @@ def curve_sentences(points: Sequence[Mapping[str, Any]], method: str = "lab", ba
     if many is not few:
         sentence += (f"; with {many['labels']} the gap is {format_points(many['finetune'], many['finetune_std'])} "
                      f"points ({seeds(many['n'])})")
-    clauses = []
+    against_probe = []  # (network, beats its probe, "fine-tuned % against probe %")
     for who, label in ((method, f"the {name} network"), (baseline, "random initialisation")):
         row = rows.get((who, many["labels"]))
         if row is not None:
-            verb = "beats" if row["finetune"] > row["probe"] else "does not beat"
-            clauses.append(f"for {label} it {verb} the linear probe ({_percent(row['finetune'], row['finetune_std'])} % "
-                           f"against {_percent(row['probe'], row['probe_std'])} %)")
-    if clauses:
-        sentence += f". Fine-tuned with {many['labels']} labels per class, " + " and ".join(clauses)
+            against_probe.append((label, row["finetune"] > row["probe"],
+                                  f"{_percent(row['finetune'], row['finetune_std'])} % against "
+                                  f"{_percent(row['probe'], row['probe_std'])} %"))
+    verbs = {beats for _, beats, _ in against_probe}
+    if len(verbs) == 1:
+        whom = "both networks" if len(against_probe) == 2 else against_probe[0][0]
+        sentence += (f". With {many['labels']} labels per class, fine-tuning {'beats' if verbs == {True} else 'does not beat'}"
+                     f" the linear probe for {whom}: " + ", ".join(f"{label} {numbers}" for label, _, numbers in against_probe))
+    elif against_probe:
+        sentence += f". With {many['labels']} labels per class, " + " and ".join(
+            f"fine-tuning {'beats' if beats else 'does not beat'} the linear probe for {label} ({numbers})"
+            for label, beats, numbers in against_probe)
     return sentence + "."
 
 
