@@ -264,9 +264,8 @@ class SimpleNet(Trunk):
     def __init__(self, in_channels: int = 1, width: str = "half", input_size: int = 96, grid: int = 12,
                  stem: str | None = None):
         super().__init__(in_channels, width, input_size, grid, stem)
-        kernel, stride, padding = self._STEM_CONV[self.stem]
         c1, c2, c3, c4, c5 = self.widths
-        self._add_stage("conv1", _conv_bn_relu(in_channels, c1, kernel, stride, padding), c1)
+        self._add_stage("conv1", _conv_bn_relu(in_channels, c1, *self._STEM_CONV[self.stem]), c1)
         self._add_stage("conv2", _conv_bn_relu(c1, c2, 3, 2, 1), c2)
         self._add_stage("conv3", _conv_bn_relu(c2, c3, 3, 1, 1), c3)
         self._add_stage("conv4", _conv_bn_relu(c3, c4, 3, 2, 1), c4)
@@ -276,8 +275,7 @@ class SimpleNet(Trunk):
 
     @classmethod
     def _size_ops(cls, stem):
-        kernel, stride, padding = cls._STEM_CONV[stem]
-        return [(kernel, stride, padding, 1), (3, 2, 1, 1), (3, 2, 1, 1)]
+        return [(*cls._STEM_CONV[stem], 1), (3, 2, 1, 1), (3, 2, 1, 1)]
 
 
 class FCAlexNet(Trunk):
@@ -315,9 +313,8 @@ class FCAlexNet(Trunk):
     def __init__(self, in_channels: int = 1, width: str = "half", input_size: int = 96, grid: int = 12,
                  stem: str | None = None):
         super().__init__(in_channels, width, input_size, grid, stem)
-        kernel, stride, padding = self._STEM_CONV[self.stem]
         c1, c2, c3, c4, c5, c6, c7 = self.widths
-        self._add_stage("conv1", _conv_bn_relu(in_channels, c1, kernel, stride, padding), c1)
+        self._add_stage("conv1", _conv_bn_relu(in_channels, c1, *self._STEM_CONV[self.stem]), c1)
         self._add_stage("pool1", nn.MaxPool2d(3, 2, 1), c1)
         self._add_stage("conv2", _conv_bn_relu(c1, c2, 5, 1, 2), c2)
         self._add_stage("pool2", nn.MaxPool2d(3, 2, 1), c2)
@@ -333,8 +330,7 @@ class FCAlexNet(Trunk):
 
     @classmethod
     def _size_ops(cls, stem):
-        kernel, stride, padding = cls._STEM_CONV[stem]
-        return [(kernel, stride, padding, 1), (3, 2, 1, 1), (3, 2, 1, 1), (6, 1, 5, 2)]
+        return [(*cls._STEM_CONV[stem], 1), (3, 2, 1, 1), (3, 2, 1, 1), (6, 1, 5, 2)]
 
 
 class FCResNet18(Trunk):
@@ -413,8 +409,7 @@ class SplitBrainHalf(nn.Module):
         self.trunk = build_trunk(arch, in_channels, width, input_size, grid, stem)
         self.classifier = nn.Conv2d(self.trunk.out_channels, num_classes, kernel_size=1)
         _init_linear_output(self.classifier)
-        self.grid = grid
-        self.num_classes = num_classes
+        self.grid, self.num_classes = grid, num_classes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Classifying before resizing is exact (both are linear) and cheaper when upsampling.
@@ -694,9 +689,7 @@ NOISE_NAMES: dict[str, str] = {"masking": "masking", "salt_pepper": "salt-and-pe
 def level_label(noise: str, level: float) -> str:
     """The noise level as text: a pixel fraction ("p = 25%") or a standard deviation ("σ = 0.1")."""
     _check_choice(noise, "noise", NOISE_TYPES)
-    if noise == "gaussian":
-        return f"σ = {level:g}"
-    return f"p = {100 * level:g}%"
+    return f"σ = {level:g}" if noise == "gaussian" else f"p = {100 * level:g}%"
 
 
 def build_targets_for(config) -> CrossChannelTargets:
