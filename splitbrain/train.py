@@ -30,7 +30,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.distributed as dist
@@ -133,8 +133,7 @@ class SplitBrainObjective:
 
     def describe(self, summary: dict[str, float]) -> str:
         """" (L->ab 2.278, ab->L 4.131)": the parts of an epoch's summary for its printed line."""
-        return " ({} {:.3f}, {} {:.3f})".format(self.part_names["loss1"], summary["loss1"], self.part_names["loss2"],
-                                                  summary["loss2"])
+        return " ({})".format(", ".join(f"{self.part_names[part]} {summary[part]:.3f}" for part in self.parts))
 
     def prepare(self, rgb: torch.Tensor):
         batch = self.targets.prepare(rgb)
@@ -232,34 +231,35 @@ def optimizer_step(optimizer: torch.optim.Optimizer, scaler) -> None:
 
 
 class LossWatch:
-    """Finds the first step whose loss is NaN or infinite without stalling the device: each step's
-    loss is copied into one host buffer (pinned, asynchronously on CUDA) and read when the next
-    step is queued."""
+    """Raises ``diverged(step, loss)`` for the first step whose loss is NaN or infinite, without
+    stalling the device: each step's loss is copied into one host buffer (pinned, asynchronously on
+    CUDA) and read when the next step is queued."""
 
-    def __init__(self, device: torch.device):
+    def __init__(self, device: torch.device, diverged: Callable[[int, float], Exception]):
         self.cuda = device.type == "cuda"
         self.host = torch.empty((), dtype=torch.float32, pin_memory=self.cuda)
         self.copied = torch.cuda.Event() if self.cuda else None
         self.pending_step: int | None = None
+        self.diverged = diverged
 
-    def add(self, loss: torch.Tensor, step: int) -> tuple[int, float] | None:
-        """Queue step ``step``'s ``loss`` (0-dim); (step, loss) of the previous step if it was not finite."""
-        bad = self.flush()
+    def add(self, loss: torch.Tensor, step: int) -> None:
+        """Check the previous step's loss, then queue step ``step``'s ``loss`` (0-dim)."""
+        self.flush()
         self.host.copy_(loss, non_blocking=self.cuda)
         if self.copied is not None:
             self.copied.record()
         self.pending_step = step
-        return bad
 
-    def flush(self) -> tuple[int, float] | None:
-        """(step, loss) of the last queued step if it was not finite (waits for its copy)."""
+    def flush(self) -> None:
+        """Check the last queued step's loss (waits for its copy)."""
         step, self.pending_step = self.pending_step, None
         if step is None:
-            return None
+            return
         if self.copied is not None:
             self.copied.synchronize()
         value = self.host.item()
-        return None if math.isfinite(value) else (step, value)
+        if not math.isfinite(value):
+            raise self.diverged(step, value)
 
 
 def divergence(trainer: Trainer, epoch: int, step: int, value: float) -> FloatingPointError:
@@ -444,7 +444,7 @@ def train_one_epoch(trainer: Trainer, epoch: int, log: MetricsLog, start_time: f
     steps_done = window_steps = 0
     bar = tqdm(total=trainer.steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
                disable=tqdm_disable(config.progress, trainer.ctx.is_main), dynamic_ncols=True)
-    watch = LossWatch(trainer.device)
+    watch = LossWatch(trainer.device, lambda step, value: divergence(trainer, epoch, step, value))
     for rgb, _ in trainer.loader:
         loss, parts = forward_backward(trainer.train_model, objective, rgb.to(trainer.device, non_blocking=True),
                                        trainer.amp_dtype, trainer.scaler)
@@ -452,9 +452,7 @@ def train_one_epoch(trainer: Trainer, epoch: int, log: MetricsLog, start_time: f
         if trainer.schedule_unit == "step":
             trainer.scheduler.step()
         trainer.step += 1
-        bad = watch.add(loss, trainer.step)
-        if bad is not None:
-            raise divergence(trainer, epoch, *bad)
+        watch.add(loss, trainer.step)
         steps_done += 1
         window_steps += 1
         values = torch.stack([loss, *(parts[name] for name in objective.parts)])
@@ -465,9 +463,9 @@ def train_one_epoch(trainer: Trainer, epoch: int, log: MetricsLog, start_time: f
             now = time.perf_counter()
             speed = window_steps * config.batch_size / max(now - window_start, 1e-9)
             window_start, window_steps = now, 0
-            bad = watch.flush() or (None if math.isfinite(values[0]) else (trainer.step, values[0]))  # another rank's
-            if bad is not None:
-                raise divergence(trainer, epoch, *bad)
+            watch.flush()
+            if not math.isfinite(values[0]):  # another process's loss
+                raise divergence(trainer, epoch, trainer.step, values[0])
             log.write({"kind": "step", "step": trainer.step, "epoch": epoch + 1, "loss": values[0],
                        **dict(zip(objective.parts, values[1:])), "lr": optimizer.param_groups[0]["lr"],
                        "images_per_s": speed, "wall_s": now - start_time})
@@ -475,9 +473,7 @@ def train_one_epoch(trainer: Trainer, epoch: int, log: MetricsLog, start_time: f
         if steps_done == trainer.steps_per_epoch:
             break
     bar.close()
-    bad = watch.flush()
-    if bad is not None:
-        raise divergence(trainer, epoch, *bad)
+    watch.flush()
     if trainer.schedule_unit == "epoch":
         trainer.scheduler.step()
     means = (all_reduce_mean(sums, trainer.ctx) / max(steps_done, 1)).tolist()
