@@ -90,11 +90,17 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any, str], None]:
     return check
 
 
-def _integer(minimum: int, optional: bool = False) -> Callable[[Any, str], None]:
-    """An int >= ``minimum`` (and within :data:`SIZE_LIMITS`), or None when ``optional``."""
+def _optional(check: Callable[[Any, str], None]) -> Callable[[Any, str], None]:
+    """None, or a value that passes ``check``."""
+    def optional_check(value: Any, name: str) -> None:
+        if value is not None:
+            check(value, name)
+    return optional_check
+
+
+def _integer(minimum: int) -> Callable[[Any, str], None]:
+    """An int >= ``minimum`` (and within :data:`SIZE_LIMITS`)."""
     def check(value: Any, name: str) -> None:
-        if optional and value is None:
-            return
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
             raise ValueError(f"{name} must be {kind}, got {value!r}")
@@ -120,11 +126,6 @@ def _flag(value: Any, name: str) -> None:
         raise ValueError(f"{name} must be True or False, got {value!r}")
 
 
-def _optional_flag(value: Any, name: str) -> None:
-    if value is not None:
-        _flag(value, name)
-
-
 def _text(what: str) -> Callable[[Any, str], None]:
     """A non-empty string (``what`` says which)."""
     def check(value: Any, name: str) -> None:
@@ -133,7 +134,7 @@ def _text(what: str) -> Callable[[Any, str], None]:
     return check
 
 
-_POSITIVE, _COUNT, _OPTIONAL_POSITIVE = _integer(1), _integer(0), _integer(1, optional=True)
+_POSITIVE, _COUNT, _OPTIONAL_POSITIVE = _integer(1), _integer(0), _optional(_integer(1))
 _RATE, _AMOUNT = _number(0.0, low_open=True), _number(0.0)
 _DEVICE, _OUT = _text("'auto' or a torch device string like 'cpu', 'cuda:0'"), _text("a directory path")
 
@@ -220,7 +221,7 @@ class PretrainConfig:
     num_workers: int = _field("machinery", 0, _COUNT)
     out: str = _field("machinery", "runs/pretrain", _OUT)
     log_every: int = _field("machinery", 10, _POSITIVE)
-    progress: bool | None = _field("machinery", None, _optional_flag)
+    progress: bool | None = _field("machinery", None, _optional(_flag))
     verbose: bool = _field("machinery", True, _flag)
     record_dir: str | None = _field("machinery", None)
 
@@ -377,7 +378,7 @@ class EvalConfig:
     finetune_images: int | None = _field("finetune", None, _OPTIONAL_POSITIVE)
     finetune_trunk_lr: float = _field("finetune", 1.0, _AMOUNT)
     finetune_head: str = _field("finetune", "last", _one_of(FINETUNE_HEADS))
-    finetune_head_layer: str | None = _field("finetune", None)
+    finetune_head_layer: str | None = _field("finetune", None, _optional(_text("None or a layer name")))
     finetune_crop_padding: int = _field("finetune", 0, _COUNT)
     finetune_val_points: int = _field("finetune", 1, _POSITIVE)
     finetune_trials: tuple[str, ...] | None = _field("finetune", None)
@@ -389,7 +390,7 @@ class EvalConfig:
     amp: str = _field("machinery", "auto", _one_of(AMP_MODES))
     num_workers: int = _field("machinery", 0, _COUNT)
     out: str = _field("machinery", "runs/eval", _OUT)
-    progress: bool | None = _field("machinery", None, _optional_flag)
+    progress: bool | None = _field("machinery", None, _optional(_flag))
     verbose: bool = _field("machinery", True, _flag)
     record_dir: str | None = _field("machinery", None)
 
@@ -401,9 +402,6 @@ class EvalConfig:
                     or not self.layers):
                 raise ValueError(f"layers must be None or a non-empty tuple of layer names, got {self.layers!r}")
             object.__setattr__(self, "layers", tuple(self.layers))
-        if self.finetune_head_layer is not None and (not isinstance(self.finetune_head_layer, str)
-                                                     or not self.finetune_head_layer):
-            raise ValueError(f"finetune_head_layer must be None or a layer name, got {self.finetune_head_layer!r}")
         if self.finetune_trials is not None:
             if isinstance(self.finetune_trials, (str, bytes)) or not self.finetune_trials:
                 raise ValueError(f"finetune_trials must be None or a non-empty tuple of 'head:learning rate' settings, "
