@@ -224,12 +224,8 @@ def image_transform(image_size: int, augment: bool, resize: int | None = None) -
     check_positive_int(resize, "resize")
     if resize < image_size:
         raise ValueError(f"resize must be >= image_size so a crop fits, got resize={resize}, image_size={image_size}")
-    steps: list[Callable] = [v2.Resize(resize, antialias=True)]
-    if augment:
-        steps += [v2.RandomCrop(image_size), v2.RandomHorizontalFlip()]
-    else:
-        steps.append(v2.CenterCrop(image_size))
-    return v2.Compose(steps)
+    crop = [v2.RandomCrop(image_size), v2.RandomHorizontalFlip()] if augment else [v2.CenterCrop(image_size)]
+    return v2.Compose([v2.Resize(resize, antialias=True), *crop])
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,15 +300,11 @@ class ImageDataset(Dataset):
         self.labels = np.asarray(labels, dtype=np.int64)[self.indices]
         self.item_keys = None if item_keys is None else np.asarray(item_keys, dtype=np.int64)[self.indices]
         self.item_names = None if item_names is None else [item_names[i] for i in self.indices]
-        self.seed = seed
-        self.root = root
+        self.name, self.split, self.image_size, self.augment = name, split, image_size, augment
+        self.seed, self.root = seed, root
         self.classes = tuple(classes)
         self.num_classes = len(self.classes)
         self.transform = transform
-        self.name = name
-        self.split = split
-        self.image_size = image_size
-        self.augment = augment
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -596,8 +588,7 @@ def build_dataset(name: str, root: str | os.PathLike | None = None, split: str =
         loader = _load_stl10 if name == "stl10" else _load_cifar10
         (store, labels, classes), keys, names = loader(root, split, download), None, None
     if name == "folder" and split != "all":
-        parts = split_indices(labels, FOLDER_FRACTIONS if fractions is None else fractions, seed)
-        indices = parts[split][:length]
+        indices = split_indices(labels, FOLDER_FRACTIONS if fractions is None else fractions, seed)[split][:length]
     else:
         indices = split_indices(labels, {"all": 1.0}, seed, max_counts=length)["all"]
 
