@@ -570,8 +570,7 @@ def delta_e_2000(rgb1: torch.Tensor, rgb2: torch.Tensor) -> torch.Tensor:
     first, second = _as_unit_rgb(rgb1, "rgb1"), _as_unit_rgb(rgb2, "rgb2")
     if first.shape != second.shape:
         raise ValueError(f"rgb1 and rgb2 must have the same shape, got {tuple(first.shape)} and {tuple(second.shape)}")
-    lab1 = rgb_to_lab(first.cpu()).permute(0, 2, 3, 1).numpy()
-    lab2 = rgb_to_lab(second.cpu()).permute(0, 2, 3, 1).numpy()
+    lab1, lab2 = (rgb_to_lab(unit.cpu()).permute(0, 2, 3, 1).numpy() for unit in (first, second))  # (N, H, W, 3)
     difference = colour.delta_E(lab1, lab2, method="CIE 2000")  # (N, H, W)
     return torch.from_numpy(np.asarray(difference, dtype=np.float64).reshape(len(lab1), -1).mean(axis=1))
 
