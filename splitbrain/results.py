@@ -451,7 +451,7 @@ def _noise_label(model: Mapping[str, Any]) -> str:
 
 
 def architecture_label(model: Mapping[str, Any]) -> str:
-    """How the poster names a model: "ResNet 18", "DAE S&P 5% Noise", "SimpleNet (random init)"."""
+    """How tables name a model: "FC-ResNet18", "DAE S&P 5% Noise (SimpleNet)", "SimpleNet (random init)"."""
     arch = ARCH_LABELS.get(model.get("arch", ""), str(model.get("arch", "?")))
     label = f"DAE {_noise_label(model)} Noise ({arch})" if model.get("method") == "dae" else arch
     return label + " (random init)" if model.get("random_init") else label
