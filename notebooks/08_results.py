@@ -220,6 +220,8 @@ else:
     print("No label-efficiency records in this copy: run splitbrain reproduce --grid label-efficiency.")
 
 # %% tags=["remove-input"]
+from splitbrain.experiments.report import stale_runs
+
 supervised = next((row for row in curve_rows(label_points) if row["method"] == "random-lab" and row["labels"] == 800), None)
 glue("label_sentences", curve_sentences(label_points))
 glue("label_table", curve_table(label_points))
@@ -229,7 +231,10 @@ glue("supervised_baseline",
      f"{percent(supervised['finetune'], supervised['finetune_std'], supervised['n'])}: that is the supervised "
      f"baseline the pretrained networks are measured against, not the probe of a network trained with labels "
      f"in the figure above." if supervised else "The supervised baseline (random initialisation fine-tuned with all "
-     "800 labels per class) has not been run in this copy.")
+     "800 labels per class) " + ("was run under an older fine-tuning budget and waits for a re-run under the current "
+                                 "one." if any(name.startswith("simplenet-random-lab-l800-")
+                                              for name in stale_runs(records, "label-efficiency"))
+                                 else "has not been run in this copy."))
 prose(r"""
 {label_sentences} {supervised_baseline}
 

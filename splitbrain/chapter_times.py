@@ -151,14 +151,31 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
-def gpu_line(chapter: str, estimate: dict | None) -> str:
-    """The instructor page's line on ``chapter``'s GPU time: the estimate while none is measured."""
+def _gpu_measured(chapter: str, records: list[dict]) -> str:
+    """The recorded ``GPU_PRESET`` wall times of the notebook named ``chapter``, e.g. "95 s (a T4)"; '' if none."""
+    notebook = f"notebooks/{chapter}.ipynb"
+    return ", ".join(f"{_seconds_or_minutes(r['seconds'][notebook])} ({r['machine']})" for r in records
+                     if r["preset"] == GPU_PRESET and notebook in r["seconds"])
+
+
+def _repeat_matters(estimate: dict | None, chapter: str) -> bool:
+    """Whether pretraining chapter 5's network again may take 0.1 min or more on any GPU of the estimate."""
+    spans = (((estimate or {}).get("presets", {}).get(GPU_PRESET, {})).get(chapter) or {}).get("repeat_minutes", {})
+    return any(high >= 0.1 for _, high in spans.values())
+
+
+def gpu_line(chapter: str, estimate: dict | None, records: list[dict] = ()) -> str:
+    """The instructor page's line on ``chapter``'s GPU time: the recorded ``GPU_PRESET`` runs, or
+    the estimate while none is recorded."""
+    measured = _gpu_measured(chapter, list(records))
+    if measured:
+        return f"- **On a GPU (`{GPU_PRESET}`):** measured {measured} (see the run-time page)."
     guess = estimate_text(estimate, GPU_PRESET, chapter)
     if not guess:
         return f"- **On a GPU (`{GPU_PRESET}`):** not measured; the chapter trains no network."
     again = estimate_text(estimate, GPU_PRESET, chapter, "repeat_minutes")
     repeat = (f", of which {again} pretrain chapter 5's network again on a fresh runtime"
-              if again and not again.endswith("under 0.1 min") else "")
+              if again and _repeat_matters(estimate, chapter) else "")
     return f"- **On a GPU (`{GPU_PRESET}`):** not measured; estimated {guess}{repeat} (see the run-time page)."
 
 
@@ -193,7 +210,7 @@ def seen_table(chapter: str, records: list[dict]) -> str:
 def instructor_page(text: str, records: list[dict], estimate: dict | None = None) -> str:
     """``book/instructor.md`` with each ``<!-- seen: CHAPTER -->`` line replaced by the chapter's
     GPU line (:func:`gpu_line`) and its :func:`seen_table`."""
-    return SEEN_MARKER.sub(lambda match: gpu_line(match["chapter"], estimate) + "\n"
+    return SEEN_MARKER.sub(lambda match: gpu_line(match["chapter"], estimate, records) + "\n"
                            + seen_table(match["chapter"], records), text)
 
 
@@ -219,7 +236,7 @@ def needs(chapter: str, results: Path | None = None, repeats_chapter_5: bool = F
                  "each notebook its own) this chapter pretrains it again first, which adds chapter 5's time"
                  + (f" ({first})" if first else "") + ".")
     estimate = read_estimate(results)
-    guess = estimate_text(estimate, GPU_PRESET, chapter)
+    guess = "" if _gpu_measured(chapter, records) else estimate_text(estimate, GPU_PRESET, chapter)
     if guess:
         again = estimate_text(estimate, GPU_PRESET, chapter, "repeat_minutes") if repeats_chapter_5 else ""
         text += (f" With `{GPU_PRESET}` on a GPU: not measured yet; estimated from the counted FLOPs at {guess} on a "

@@ -136,6 +136,28 @@ def test_the_instructor_page_gives_each_chapters_gpu_estimate_and_what_repeats_c
     assert "not measured; the chapter trains no network" in page
 
 
+def test_a_recorded_gpu_run_replaces_the_estimate_on_the_instructor_page_and_in_the_needs_line(tmp_path):
+    colab = {"preset": "colab", "machine": "Tesla T4", "date": "d", "seconds": {"notebooks/b.ipynb": 300.0}}
+    page = instructor_page("<!-- seen: b -->\n<!-- seen: a -->\n", [colab], ESTIMATE)
+    assert "- **On a GPU (`colab`):** measured 5.0 min (Tesla T4) (see the run-time page)." in page
+    assert "estimated T4 1.5-5.9 min (see" in page  # chapter a has no GPU record: still the estimate
+    record_runtimes(tmp_path, "colab", {"notebooks/b.ipynb": 300.0})
+    (tmp_path / ESTIMATE_RECORD).parent.mkdir(parents=True)
+    (tmp_path / ESTIMATE_RECORD).write_text(json.dumps(ESTIMATE))
+    text = needs("b", tmp_path)
+    assert "`colab` 5.0 min" in text and "estimated" not in text
+
+
+def test_the_repeat_of_chapter_5_is_named_when_any_gpu_takes_a_tenth_of_a_minute_for_it():
+    both = {"NVIDIA T4": {"low": 0.1, "high": 0.4, "fp16_tflops": 65.0},
+            "NVIDIA H100 SXM": {"low": 0.03, "high": 0.2, "fp16_tflops": 989.5}}
+    estimate = dict(ESTIMATE, efficiency=both, presets={"colab": {"b": {
+        "minutes": {"NVIDIA T4": [2.0, 8.0], "NVIDIA H100 SXM": [0.1, 0.5]},
+        "repeat_minutes": {"NVIDIA T4": [0.3, 1.0], "NVIDIA H100 SXM": [0.01, 0.05]}}}})
+    assert "of which T4 0.3-1.0 min, H100 under 0.1 min pretrain chapter 5's network again" in instructor_page(
+        "<!-- seen: b -->\n", [], estimate)
+
+
 def test_needs_lines_come_from_the_records(tmp_path):
     record_runtimes(tmp_path, "cpu", {"notebooks/b.ipynb": 100.0, "notebooks/05_pretraining.ipynb": 54.0})
     (tmp_path / ESTIMATE_RECORD).parent.mkdir(parents=True)

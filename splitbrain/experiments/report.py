@@ -110,20 +110,10 @@ def missing_runs(records: Sequence[Mapping[str, Any]], grid: str) -> dict[tuple[
 
 def stale_runs(records: Sequence[Mapping[str, Any]], grid: str) -> list[str]:
     """Names of the records of ``grid`` whose configuration is no longer the grid's."""
-    from .reproduce import current_configs, same_key
+    from ..label_curve import is_current
 
-    if grid not in GRIDS:
-        return []
-    runs = {run.name: run for run in GRIDS[grid].runs()}
-    stale = []
-    for record in records:
-        if record.get("grid") != grid:
-            continue
-        name = str(record.get("run_id", "")).partition("/")[2]
-        run = runs.get(name)
-        if run is not None and not same_key(record.get("config"), current_configs(GRIDS[grid], run)):
-            stale.append(name)
-    return sorted(stale)
+    return sorted(str(r.get("run_id", "")).partition("/")[2] for r in records
+                  if r.get("grid") == grid and not is_current(r))
 
 
 def _run_seconds(record: Mapping[str, Any], count_pretraining: bool) -> float | None:
