@@ -61,11 +61,10 @@ NOISE_LEVELS = {"masking": 0.25, "salt_pepper": 0.05, "gaussian": 0.1}
 FIGURE_LEVELS = [0.05, 0.1, 0.25, 0.5]  # levels shown in the corruption figure
 COLOR_SPACE = "rgb"  # the poster's DAE baseline works on RGB
 # Per preset, overrides of the pretraining preset for every autoencoder. The full-width
-# autoencoder with its decoder costs 3.4 times the FLOPs of chapter 5's half-width split-brain
-# pair per image (2.2 against 0.65 GFLOP at 32 px, benchmarks/budget.py), so with
-# `cpu` each one sees 5 epochs of 10 batches of 64 crops: 3,200 crops, about the compute of
-# chapter 5's 10,240. `colab` keeps a short run, far below its pair's compute (the chapter prints
-# the ratio it counts); `smoke` is a seconds-long check.
+# autoencoder with its decoder costs several times the FLOPs per image of chapter 5's
+# half-width split-brain pair, so under `cpu` each one sees fewer crops than the pair, for
+# about the pair's compute; `colab` keeps a short run, far below its pair's compute; `smoke` is
+# a seconds-long check. The chapter counts both computes and prints their ratio.
 PRETRAIN = {
     "smoke": {"epochs": 1, "max_steps_per_epoch": 2, "batch_size": 16, "image_size": 16, "grid": 4},
     "cpu": {"epochs": 5, "max_steps_per_epoch": 10, "batch_size": 64},
@@ -465,8 +464,8 @@ seeds and far more images, next to split-brain networks.
 #    random-init floor change? Which width is the fair comparison for a split-brain pair of
 #    full-width halves, as in the poster's code?
 # 4. The table reports each network at the layer its validation crops chose. Probe again and
-#    pick each network's best layer on the held-out crops instead: which numbers rise, and why
-#    does that flatter every network a little?
+#    pick each network's best layer on the held-out crops instead: which numbers rise, by how
+#    much, and why can such a choice never lower a number?
 # 5. Increase `PRETRAIN[...]["max_steps_per_epoch"]` for your preset step by step and plot
 #    the best top-1 of the salt-and-pepper autoencoder against the number of crops seen. Does
 #    it ever leave the floor's band?

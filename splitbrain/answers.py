@@ -300,7 +300,8 @@ def ch2_nearest() -> dict[str, Any]:
 
     _, error_crops = _chapter_crops(CH2_CROPS, CH2_ERROR_CROPS)
     nearest, corners = GamutQuantizer.derived(rule="nearest"), GamutQuantizer.derived()
-    out: dict[str, Any] = {"nearest": nearest.num_classes, "corners": corners.num_classes}
+    out: dict[str, Any] = {"nearest": nearest.num_classes, "corners": corners.num_classes,
+                           "error_crops": len(error_crops)}
     for key, quantizer in (("nearest", nearest), ("corners", corners)):
         out[f"pixel_{key}"] = quantization_error(error_crops, quantizer, space="lab").mean
         out[f"grid_{key}"] = quantization_error(error_crops, quantizer, grid=12, space="lab").mean
@@ -322,7 +323,7 @@ def ch2_lightness_bins() -> dict[str, Any]:
         return float(delta_e_2000(rgb, space.to_rgb(space.merge(decoded, ab)).clamp(0, 1)).mean())
 
     return {"l50": cost(UniformQuantizer([50], [0], [100])), "l100": cost(poster_quantizers("lab")[0]),
-            "ab_pixel": quantization_error(error_crops, "lab").mean}
+            "ab_pixel": quantization_error(error_crops, "lab").mean, "error_crops": len(error_crops)}
 
 
 def ch2_rebalancing() -> dict[str, Any]:
@@ -344,7 +345,7 @@ def ch2_rebalancing() -> dict[str, Any]:
             "a_common": float(centres[common, 0]), "b_common": float(centres[common, 1]),
             "w_rare_used": float(weights[rare]), "a_rare": float(centres[rare, 0]), "b_rare": float(centres[rare, 1]),
             "chroma_rare": float(centres[rare].norm()),
-            "capped": int((weights > 0.99 * weights.max()).sum()), "used": int(used.sum())}
+            "capped": int((~used).sum()), "used": int(used.sum())}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -455,9 +456,9 @@ def ch3_rebalancing() -> dict[str, Any]:
 
 def ch3_ranking() -> dict[str, Any]:
     from .quantize import poster_quantizers, quantization_error
+    from .results import SPACE_LABELS as labels
 
     _, error_crops = _chapter_crops(CH3_CROPS, CH3_ERROR_CROPS)
-    labels = {"rgb": "RGB", "lab": "Lab", "rescaled_lab": "rescaled Lab"}
     out: dict[str, Any] = {"error_crops": len(error_crops)}
     for key, kwargs in (("nearest", {}), ("bilinear", {"upsample": "bilinear"}), ("bins16", {"bins2": 16})):
         errors = {}
@@ -614,6 +615,14 @@ def ch6_epochs() -> dict[str, Any]:
     out.pop("random_epochs")
     out["gap_60"], out["gap_120"] = out["lab_60"] - out["random_60"], out["lab_120"] - out["random_120"]
     out["towards"] = "the random start" if out["gap_120"] < out["gap_60"] else "the pretrained start"
+    rose = out["lab_120_val"] > out["lab_60_val"] and out["random_120_val"] > out["random_60_val"]
+    out["val_trend"] = "still rose" if rose else "did not rise for both"
+    if out["gap_120"] >= out["gap_60"]:
+        out["conclusion"] = "more epochs favour the pretrained start"
+    elif out["gap_60"] > 0:
+        out["conclusion"] = "more epochs let the random start catch up"
+    else:
+        out["conclusion"] = "more epochs widen the random start's lead"
     return {**out, **ch6_seen()}
 
 
@@ -707,7 +716,7 @@ def ch7_width() -> dict[str, Any]:
 
 
 def ch7_best_layer() -> dict[str, Any]:
-    from .results import method_label
+    from .results import SPACE_LABELS, method_label
 
     grid = "cifar-recipe"
     rises: dict[str, list[float]] = {}
@@ -719,10 +728,8 @@ def ch7_best_layer() -> dict[str, Any]:
         chosen = layers[record["metrics"]["probe"]["best_layer"]]
         label = method_label(record["model"]) + ("" if record["model"]["method"] != "dae"
                                                   else f" ({record['config']['pretrain']['noise']})")
-        if record["model"]["method"] == "splitbrain":
-            label += f" ({record['model']['color_space']})"
-        if record["model"]["method"] == "random":
-            label += f" ({record['model']['color_space']})"
+        if record["model"]["method"] in ("splitbrain", "random"):
+            label += f" ({SPACE_LABELS[record['model']['color_space']]})"
         rises.setdefault(label, []).append(100 * (max(layers.values()) - chosen))
     means = {label: sum(v) / len(v) for label, v in rises.items()}
     return {"grid": grid, "rise_low": min(means.values()), "rise_high": max(means.values()),
@@ -794,9 +801,13 @@ def ch8_labels() -> dict[str, Any]:
     for key, method in (("lab", "lab"), ("random", "random-lab")):
         mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["labels"])
         first = next((r for r in mine if r["finetune"] > r["probe"]), None)
-        out[f"{key}_first"] = first["labels"] if first else "none of the recorded counts"
-        out[f"{key}_probe"] = 100 * first["probe"] if first else float("nan")
-        out[f"{key}_finetune"] = 100 * first["finetune"] if first else float("nan")
+        out[f"{key}_first"] = first["labels"] if first else None
+        out[f"{key}_when"] = (f"at {first['labels']} labels ({100 * first['finetune']:.1f}% against "
+                              f"{100 * first['probe']:.1f}%)" if first else "at none of the recorded counts")
+    earlier = (out["random_first"] is not None and
+               (out["lab_first"] is None or out["random_first"] <= out["lab_first"]))
+    out["reason"] = (": the random network's probe is the weaker one, so its fine-tuning overtakes it early"
+                     if earlier else "")
     return out
 
 
@@ -877,12 +888,12 @@ ANSWERS: dict[str, list[Answer]] = {
                "belief near the true colour is spread over several bins; some averaging helps, too much washes "
                "the colour out.", ch2_temperature),
         Answer("computed", "{nearest} grid points are the nearest point of some sRGB colour, against the "
-               "{corners} corner points the chapter uses. Over the first 60 crops the CIEDE2000 is "
+               "{corners} corner points the chapter uses. Over the first {error_crops} crops the CIEDE2000 is "
                "{pixel_nearest:.2f} per pixel and {grid_nearest:.2f} on the 12 x 12 target with the nearest "
                "points, against {pixel_corners:.2f} and {grid_corners:.2f} with the corner points: no sRGB "
                "colour is nearest to the others, so dropping them changes nothing (deriving the nearest points "
                "converts all 2^24 sRGB colours, the slowest of these answers).", ch2_nearest),
-        Answer("computed", "Quantizing only L\\* (first 60 crops, ab kept) costs a CIEDE2000 of {l50:.2f} with "
+        Answer("computed", "Quantizing only L\\* (first {error_crops} crops, ab kept) costs a CIEDE2000 of {l50:.2f} with "
                "50 bins of width 2 and {l100:.2f} with the poster's 100 bins, against {ab_pixel:.2f} for "
                "quantizing ab with the poster's 10 x 10 bins: the choice of L\\* bins hardly matters for image "
                "quality.", ch2_lightness_bins),
@@ -1001,10 +1012,10 @@ ANSWERS: dict[str, list[Answer]] = {
                "{epochs_long} epochs: the "
                "pretrained start from {lab_60:.1f}% to {lab_120:.1f}% held-out top-1, the random start from "
                "{random_60:.1f}% to {random_120:.1f}%; the gap from {gap_60:+.1f} to {gap_120:+.1f} points "
-               "(towards {towards}), while validation top-1 still rose ({lab_60_val:.1f} to {lab_120_val:.1f}, "
+               "(towards {towards}), while validation top-1 {val_trend} ({lab_60_val:.1f} to {lab_120_val:.1f}, "
                "{random_60_val:.1f} to {random_120_val:.1f}). With few labels, as in the chapter "
                "(fine-tuning gap {finetune_gap_low:+.1f} to {finetune_gap_high:+.1f} points, seeds "
-               "{finetune_gap_seeds}), expect the same: more epochs let the random start catch up.", ch6_epochs),
+               "{finetune_gap_seeds}), expect the same direction: {conclusion}.", ch6_epochs),
         Answer("record", "No recorded run probes one half alone here. Zhang et al.'s Table 2 (ImageNet, "
                "FC-AlexNet): L to ab reaches {l_ab_conv4:.1f}% at conv4 and ab to L {ab_l_conv4:.1f}% "
                "(both together {both_conv4:.1f}%, random {random_conv4:.1f}%). Expect the same order: half 1 "
@@ -1047,8 +1058,8 @@ ANSWERS: dict[str, list[Answer]] = {
                "chosen on validation; no record of the chapter's own crops holds that choice), picking each network's best layer on the held-out crops instead raises its score by "
                "{rise_low:.2f} to {rise_high:.2f} points on average over seeds ({unchanged} of {networks} "
                "networks not at all in any seed; most for {largest}). Choosing on the scored images can only "
-               "raise a number: it picks whichever layer's noise is luckiest, which flatters every network a "
-               "little.", ch7_best_layer),
+               "raise a number: it picks whichever layer's noise is luckiest, so it flatters the networks whose "
+               "best layer on validation is not their best on the scored images.", ch7_best_layer),
         Answer("direction", "No recorded run gives the curve. Expect the salt-and-pepper autoencoder to stay "
                "within or near the floor's band at the `cpu` budget (floor {floor_low:.1f}% to "
                "{floor_high:.1f}%, band {band_low:.1f} to {band_high:.1f} points, seeds {floor_seeds}; the "
@@ -1069,10 +1080,8 @@ ANSWERS: dict[str, list[Answer]] = {
                "initialisation and data order, so the part of their noise they share cancels in the difference; "
                "how much is shared is what the records measure.", ch8_paired),
         Answer("record", "The recorded label counts are {counts} per class. Fine-tuning first beats the "
-               "probe at {lab_first} labels for the pretrained network ({lab_finetune:.1f}% against "
-               "{lab_probe:.1f}%) and at {random_first} for the random one ({random_finetune:.1f}% against "
-               "{random_probe:.1f}%): the random network's probe is the weaker one, so its fine-tuning "
-               "overtakes it early.", ch8_labels),
+               "probe {lab_when} for the pretrained network and {random_when} for the random one{reason}.",
+               ch8_labels),
         Answer("record", "Grid {grid}, SimpleNet, mean over seeds: {lines}. Zhang et al.'s split-brain (cl,cl) "
                "row is best at {zhang_best} and its gap over Gaussian init is widest at {zhang_widest} "
                "({zhang_gap:+.1f} points, ImageNet).", ch8_layers),

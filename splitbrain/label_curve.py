@@ -35,7 +35,7 @@ BASELINE = "random-lab"
 
 
 def network_label(model: Mapping[str, Any]) -> str:
-    """"Split-brain, LAB" / "Random init": a record's "model" entry (its ``method`` kind and
+    """"Split-brain, Lab" / "Random init": a record's "model" entry (its ``method`` kind and
     ``color_space``) as the curve names it: the method and, for pretrained networks, its image space."""
     label = method_label(model)
     if model.get("method") == "random":

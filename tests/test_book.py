@@ -265,7 +265,7 @@ def test_every_figure_is_legible_where_it_stands(built_book, browser):
 # A package id or a retired spelling where a reader should see the display name
 # (splitbrain.results.ARCH_LABELS, SPACE_LABELS); shipped networks' names (cifar10-...) are names
 # a reader types, and code is code.
-RAW_NAMES = re.compile(r"\b(?:rescaled_lab|random-(?:lab|rgb)|fcresnet18|fcalexnet|LAB|FCAlexNet|ResNet 18)\b|Re-scaled"
+RAW_NAMES = re.compile(r"\b(?:rescaled_lab|random-(?:lab|rgb)|fcresnet18|fcalexnet|LAB|FCAlexNet|FC AlexNet|ResNet 18)\b|Re-scaled"
                        r"|\b(?:simplenet|fcresnet18|fcalexnet)-[\w-]*seed\d")
 SHIPPED_NAME = re.compile(r"\bcifar10-[\w-]+")
 

@@ -25,17 +25,14 @@ from typing import Any, Mapping, Sequence
 from ..comparisons import paired_difference
 from ..sections import write_section
 from ..models import NOISE_NAMES
-from ..results import ARCH_LABELS, format_points, format_summary, load_records, machine_names, summarize
+from ..results import ARCH_LABELS, SPACE_LABELS, format_points, format_summary, load_records, machine_names, summarize
 from .grids import GRIDS
 from .reproduce import validated_probe
-
-SPACE_WORDS = {"lab": "Lab", "rescaled_lab": "rescaled Lab", "rgb": "RGB"}
-
 
 
 def _method_words(row: Mapping[str, Any]) -> str:
     if row["kind"] == "splitbrain":
-        return SPACE_WORDS.get(row["color_space"], row["color_space"])
+        return SPACE_LABELS.get(row["color_space"], row["color_space"])
     if row["kind"] == "dae":
         noise, _, width = row["method"].removeprefix("dae-").partition("-")
         return f"the {f'{width}-width ' if width else ''}{NOISE_NAMES.get(noise, noise)} DAE"
