@@ -182,3 +182,14 @@ def test_runs_that_evaluate_another_grids_networks_leave_its_pretraining_out_of_
     assert own[0].startswith("SimpleNet: 2 runs, 10.0 to 10.0 minutes each")
     assert borrowed[0].startswith("SimpleNet: 2 runs, 2.0 to 2.0 minutes each (median 2.0), 0.1 h in all of probing "
                                   "and fine-tuning (pretraining is counted in `cifar-recipe`'s records)")
+
+
+def test_the_label_grids_budget_line_is_read_from_its_configuration():
+    from splitbrain.experiments.grids import FINETUNE_PASSES, GRIDS, LABEL_GRID_TRIALS, finetune_budget
+
+    line = report._budget_line("label-efficiency")
+    for count in GRIDS["label-efficiency"].labels:
+        images = finetune_budget(count)
+        assert f"{count} per class, {images // (10 * count)} passes ({images:,} images), trying " \
+               f"{', '.join(LABEL_GRID_TRIALS[count])}" in line
+    assert FINETUNE_PASSES[100] == 120 and "100 per class, 120 passes (120,000 images)" in line

@@ -145,14 +145,25 @@ def _wall_time_lines(records: Sequence[Mapping[str, Any]], archs: Sequence[str],
     return lines
 
 
+def _budget_line(grid: str) -> str:
+    """What each label count's runs train for and try, from the grid's own configuration (passes
+    over the labelled images of CIFAR-10's ten classes, the dataset of every grid with label counts)."""
+    counts = []
+    for count, fields in GRIDS[grid].label_evaluate.items():
+        images = fields.get("finetune_images")
+        passes = f"{images // (10 * count)} passes ({images:,} images)" if images else "the preset's epochs"
+        counts.append(f"{count} per class, {passes}, trying {', '.join(fields.get('finetune_trials', ()))}")
+    return "Fine-tuning budget and settings tried (head:learning rate) per label count: " + "; ".join(counts) + "."
+
+
 def label_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     """The markdown section of a grid with label counts (``label-efficiency``): per architecture
     the held-out top-1 of every network, probed and fine-tuned, at every count (mean ± std over
     seeds), the paired gaps over random init, the learning rates validation chose, what is not
     run yet and the wall time."""
-    from ..label_curve import curve_points, curve_sentences, curve_table, gap_table, network_label
+    from ..label_curve import curve_points, curve_sentences, curve_table, gap_table, is_current, network_label
 
-    lines = []
+    lines = [_budget_line(grid), ""] if grid in GRIDS else []
     archs = [arch for arch in ARCH_LABELS if any(r["model"]["arch"] == arch for r in records)]
     for arch in archs:
         points = curve_points(records, grid, arch)
@@ -182,7 +193,8 @@ def label_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     if stale:
         lines += [f"{len(stale)} of these records were made under an older configuration of the grid "
                   f"(`splitbrain reproduce` re-runs them): {', '.join(stale)}.", ""]
-    lines += _wall_time_lines(records, archs, GRIDS[grid].networks_from if grid in GRIDS else None)
+    current = [r for r in records if is_current(r)]  # the runs the tables count
+    lines += _wall_time_lines(current, archs, GRIDS[grid].networks_from if grid in GRIDS else None)
     return "\n".join(lines).rstrip() + "\n"
 
 
