@@ -185,11 +185,11 @@ def test_runs_that_evaluate_another_grids_networks_leave_its_pretraining_out_of_
 
 
 def test_the_label_grids_budget_line_is_read_from_its_configuration():
-    from splitbrain.experiments.grids import FINETUNE_PASSES, GRIDS, LABEL_GRID_TRIALS, finetune_budget
+    from splitbrain.experiments.grids import GRIDS, LABEL_GRID_TRIALS, finetune_budget
 
     line = report._budget_line("label-efficiency")
     for count in GRIDS["label-efficiency"].labels:
         images = finetune_budget(count)
         assert f"{count} per class, {images // (10 * count)} passes ({images:,} images), trying " \
                f"{', '.join(LABEL_GRID_TRIALS[count])}" in line
-    assert FINETUNE_PASSES[100] == 120 and "100 per class, 120 passes (120,000 images)" in line
+    assert line.startswith("Fine-tuning budget and settings tried") and line.count(" per class, ") == 4
