@@ -33,6 +33,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
+from splitbrain.chapter_times import ESTIMATE_RECORD
 from splitbrain.experiments.grids import Grid, Run, get_grid
 from splitbrain.flops import COUNT_BATCH, count_flops, meta_network, pretext_flops_per_image, pretrain_images
 from splitbrain.presets import MODEL_FIELDS, EvalConfig, PretrainConfig
@@ -356,8 +357,6 @@ ASSUMED_EFFICIENCY: dict[str, tuple[float, float]] = {"NVIDIA T4": (0.10, 0.40),
 not a measurement. The book's networks are small (SimpleNet at 96 px), so a step is short and
 kernel launches, the colour conversion and data loading, which the FLOP count leaves out, take a
 large share of it; an H100 is filled by them even less than a T4."""
-ESTIMATE_RECORD = Path("estimates") / "chapter-gpu-times.json"
-"""The committed estimate, in the results folder (the book's run-time and instructor pages read it)."""
 
 
 def notebook_parameters(chapter: str, root: Path = Path(".")) -> dict[str, Any]:
