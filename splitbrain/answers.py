@@ -263,20 +263,27 @@ def ch2_bins() -> dict[str, Any]:
     return out
 
 
-def ch2_temperature() -> dict[str, Any]:
-    import torch
-    import torch.nn.functional as F
-
+def _ch2_prior():
+    """Chapter 2's crops, the Lab space, the poster's ab quantizer and the crops' class
+    frequencies on the 12 x 12 target grid (shape ``(100,)``, summing to 1)."""
     from .color import get_color_space
-    from .quantize import class_distribution, delta_e_2000, downsample, downsample_targets, example_logits, \
-        poster_quantizers
+    from .quantize import class_distribution, downsample_targets, poster_quantizers
 
     crops, _ = _chapter_crops(CH2_CROPS, CH2_ERROR_CROPS)
     space = get_color_space("lab")
     quantizer = poster_quantizers("lab")[1]
     _, ab = space.split(space.from_rgb(crops))
     classes, _ = downsample_targets(ab, quantizer, grid=12)
-    prior = class_distribution(classes, quantizer.num_classes)
+    return crops, space, quantizer, class_distribution(classes, quantizer.num_classes)
+
+
+def ch2_temperature() -> dict[str, Any]:
+    import torch
+    import torch.nn.functional as F
+
+    from .quantize import delta_e_2000, downsample, example_logits
+
+    crops, space, quantizer, prior = _ch2_prior()
     shown = crops[:5]
     values = space.from_rgb(shown)
     lightness, _ = space.split(values)
@@ -327,15 +334,9 @@ def ch2_lightness_bins() -> dict[str, Any]:
 
 
 def ch2_rebalancing() -> dict[str, Any]:
-    from .color import get_color_space
-    from .quantize import class_distribution, downsample_targets, poster_quantizers, rebalancing_weights
+    from .quantize import rebalancing_weights
 
-    crops, _ = _chapter_crops(CH2_CROPS, CH2_ERROR_CROPS)
-    space = get_color_space("lab")
-    quantizer = poster_quantizers("lab")[1]
-    _, ab = space.split(space.from_rgb(crops))
-    classes, _ = downsample_targets(ab, quantizer, grid=12)
-    prior = class_distribution(classes, quantizer.num_classes)
+    _, _, quantizer, prior = _ch2_prior()
     centres = quantizer.centres()
     weights = rebalancing_weights(prior, centres)
     common = int(prior.argmax())
