@@ -114,7 +114,7 @@ print(f"preset: {ctx.preset}, device: {ctx.device}")
 # - a\* and b\*: 10 bins each, a\* over [-87, 99] and b\* over [-108, 95], combined into
 #   100 joint classes, class = 10 x (a\* bin) + (b\* bin).
 #
-# `splitbrain.quantize.poster_quantizers("lab")` builds exactly these two quantizers.
+# `poster_quantizers("lab")` (in `splitbrain.quantize`) builds exactly these two quantizers.
 
 # %%
 lab_space = get_color_space("lab")

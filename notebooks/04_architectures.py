@@ -305,7 +305,7 @@ fig
 # The off-diagonal blocks are the connections a standard network has and a split one does not,
 # so the split layer has half the kernels. We can check the equivalence with the real layers:
 # put both halves' conv2 weights into one `groups=2` convolution
-# (`splitbrain.architecture.grouped_conv_from_halves`) and compare it with running the two
+# (`grouped_conv_from_halves` in `splitbrain.architecture`) and compare it with running the two
 # halves separately on random input.
 
 # %%
@@ -599,8 +599,8 @@ Table(stage_receptive_fields(preset_trunk), ["layer", "ops", "rf", "jump"],
 #
 # 1. Compute by hand the receptive field and jump of every SimpleNet layer with the `stride2`
 #    stem (5 x 5, stride 2) at 96 px, then check your numbers with
-#    `stage_receptive_fields(build_trunk("simplenet", input_size=96))`. How many grid cells wide
-#    is the last layer's field on a 12 x 12 grid?
+#    `stage_receptive_fields(trunk)`, where `trunk = build_trunk("simplenet", input_size=96)`.
+#    How many grid cells wide is the last layer's field on a 12 x 12 grid?
 # 2. Set `NUM_CLASSES = [313, 50]` (Zhang et al.'s 313 ab bins and 50 L bins) and rerun the
 #    parameter table. How much do the classifiers weigh now, for FC-AlexNet and for SimpleNet?
 # 3. Extend `INPUT_SIZES` with 64 and 128. Which stems does the rule pick, and where would you

@@ -262,6 +262,36 @@ def test_every_figure_is_legible_where_it_stands(built_book, browser):
     assert not overlapping, "labels drawn over other labels:\n" + "\n".join(overlapping)
 
 
+WIDER_THAN_THE_WINDOW = """() => {
+  const width = document.documentElement.clientWidth, wide = [];
+  for (const el of document.querySelectorAll('article *')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.right <= width + 1) continue;
+    let scrolls = false;  // inside a box that scrolls or clips it (a code block), it does not widen the page
+    for (let up = el.parentElement; up && !scrolls; up = up.parentElement) scrolls = getComputedStyle(up).overflowX !== 'visible';
+    if (!scrolls) wide.push(`${el.tagName.toLowerCase()} ${Math.round(box.right)} px: ${el.textContent.trim().slice(0, 60)}`);
+  }
+  return {scroll: document.documentElement.scrollWidth, width, wide};
+}"""
+
+
+def test_no_page_scrolls_sideways_on_a_phone(built_book, browser):
+    """At a phone's 390 px nothing in a page's text is wider than the window (a long name in
+    inline code does not wrap, and then the whole page scrolls sideways); code blocks scroll in
+    their own box."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    pages = [html for _, html in chapter_pages(built_book)] + sorted((built_book / "html" / "book").glob("*.html"))
+    too_wide = {}
+    for html in pages:
+        page.goto(html.as_uri())
+        page.wait_for_load_state("load")
+        found = page.evaluate(WIDER_THAN_THE_WINDOW)
+        if found["wide"] or found["scroll"] > found["width"]:
+            too_wide[html.relative_to(built_book / "html").as_posix()] = found["wide"][:3] or found["scroll"]
+    page.close()
+    assert len(pages) > 8 and not too_wide, too_wide
+
+
 # A package id or a retired spelling where a reader should see the display name
 # (splitbrain.results.ARCH_LABELS, SPACE_LABELS); shipped networks' names (cifar10-...) are names
 # a reader types, and code is code.
