@@ -130,10 +130,12 @@ def _seen() -> dict:
 
 def _seen_range(chapter: str, name: str, prefix: str) -> dict[str, Any]:
     """{prefix_low, prefix_high, prefix_seeds}: a "you should see" number's range over the seeds."""
+    from .results import format_seeds
+
     item = _seen()[chapter][name]
     seeds = item["seeds"]
     return {f"{prefix}_low": min(item["values"]), f"{prefix}_high": max(item["values"]),
-            f"{prefix}_seeds": f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else f"{seeds[0]}"}
+            f"{prefix}_seeds": format_seeds(seeds)}
 
 
 # ---------------------------------------------------------------------------------------------

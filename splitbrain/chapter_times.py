@@ -182,6 +182,8 @@ def gpu_line(chapter: str, estimate: dict | None, records: list[dict] = ()) -> s
 def seen_table(chapter: str, records: list[dict]) -> str:
     """Markdown: the "you should see" numbers the runtime records hold for the notebook named
     ``chapter`` (e.g. "05_pretraining"), one column per preset, each a range over its seeds."""
+    from .results import format_seeds
+
     notebook = f"notebooks/{chapter}.ipynb"
     columns = [r for r in records if r.get("seen", {}).get(notebook)]
     if not columns:
@@ -190,7 +192,7 @@ def seen_table(chapter: str, records: list[dict]) -> str:
     header = ["what the chapter prints"]
     for r in columns:
         seeds = r["seeds"]
-        label = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
+        label = f"seed{'s' if len(seeds) > 1 else ''} {format_seeds(seeds)}"
         header.append(f"`{r['preset']}`, {label}")
     lines = ["- **You should see (numbers):** what recorded runs of the chapter printed (a range is the lowest",
              "  and highest over the seeds; `python -m splitbrain.book build --record-runtimes` records them).",

@@ -38,7 +38,7 @@ import sys
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Hashable, Iterable, Mapping
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
 from .files import atomic_write_text
 from .tables import pipe_table
@@ -525,6 +525,15 @@ def format_mean_std(mean: float | None, std: float | None, scale: float = 1.0, d
 def format_points(mean: float, std: float | None) -> str:
     """A difference of fractions in percentage points: "+2.5 ± 0.4" (no spread for one seed)."""
     return format_mean_std(mean, std, scale=100, digits=1, sign=True)
+
+
+def format_seeds(seeds: Sequence[int]) -> str:
+    """Seeds as a page shows them: "0", "0‑2" for a run of consecutive seeds (a non-breaking
+    hyphen, so a table cell never breaks it), "0, 2" otherwise."""
+    seeds = sorted(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}\u2011{seeds[-1]}"
+    return ", ".join(map(str, seeds))
 
 
 def table1(records: Iterable[Mapping[str, Any]], kind: str = "finetune", digits: int = 4) -> str:

@@ -132,3 +132,10 @@ def test_summaries_keep_label_counts_apart_without_calling_them_widths():
     assert labels["lab", 25]["label"] == "Split-brain, 25 labels per class"
     assert labels["random-lab", 800]["label"] == "Random init, 800 labels per class"
     assert labels["lab", 800]["gap_probe_top1"] == pytest.approx(0.13)  # the floor of the same count
+
+
+def test_seeds_are_shown_as_a_span_that_never_breaks_or_as_a_list():
+    from splitbrain.results import format_seeds
+
+    assert format_seeds([2, 0, 1]) == "0\u20112" and format_seeds([0]) == "0"
+    assert format_seeds([0, 2]) == "0, 2" and format_seeds([0, 1]) == "0, 1" and format_seeds([0, 1, 3]) == "0, 1, 3"

@@ -61,7 +61,7 @@ def test_the_instructor_page_shows_each_chapters_numbers_as_ranges_over_seeds():
     text = "## 5\n- **Key takeaways:** x\n<!-- seen: 05_pretraining -->\n- **Exercises:** y\n<!-- seen: 01_color_spaces -->\n"
     page = instructor_page(text, records)
     assert "<!-- seen:" not in page
-    assert "| what the chapter prints | `smoke`, seed 0 | `cpu`, seeds 0-2 |" in page
+    assert "| what the chapter prints | `smoke`, seed 0 | `cpu`, seeds 0\u20112 |" in page
     assert "| held-out loss | 4.71 | 3.01 to 3.2 |" in page
     assert "| time, s |  | 1,500 to 1,620 |" in page and r"| a\*b\* classes |  | 313 |" in page
     assert "|\n\n- **Exercises:** y" in page  # the table ends before the next bullet
