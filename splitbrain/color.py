@@ -130,18 +130,12 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     Differentiable for float input, with finite gradients everywhere (black and the piecewise
     knees included). uint8 input is decoded through a cached 256-entry table.
 
-    Args:
-        rgb: (N, 3, H, W) or (3, H, W) sRGB image, float32 or float64 in [0, 1], or uint8 in
-            [0, 255], on any device.
-
-    Returns:
-        Lab image of the same shape, on the same device; float32 for uint8 input, else the input
-        dtype. L in [0, 100]; for sRGB colours a in about [-86.2, 98.2] and b in about
-        [-107.9, 94.5]. White gives (100, 0.0077, 0.0035) (see :data:`D65_WHITE`).
-
-    Raises:
-        ValueError: on a wrong rank, a channel count other than 3 (e.g. channels-last input), an
-            empty tensor, NaN/inf, or a dtype other than uint8/float32/float64.
+    ``rgb`` is an (N, 3, H, W) or (3, H, W) sRGB image, float32 or float64 in [0, 1], or uint8 in
+    [0, 255], on any device. The result is Lab of the same shape and device; float32 for uint8
+    input, else the input dtype. L in [0, 100]; for sRGB colours a in about [-86.2, 98.2] and b in
+    about [-107.9, 94.5]. White gives (100, 0.0077, 0.0035) (see :data:`D65_WHITE`). Raises
+    ValueError on a wrong rank, a channel count other than 3 (e.g. channels-last input), an empty
+    tensor, NaN/inf, or a dtype other than uint8/float32/float64.
     """
     check_image_batch(rgb, "rgb", channels=3, allow_unbatched=True)
     _check_dtype(rgb, "rgb", _RGB_DTYPES)
@@ -180,6 +174,18 @@ def _rgb_to_float(rgb: torch.Tensor) -> torch.Tensor:
     check_image_batch(rgb, "rgb", channels=3, allow_unbatched=True)
     _check_dtype(rgb, "rgb", _RGB_DTYPES)
     return rgb.float() / 255.0 if rgb.dtype == torch.uint8 else rgb
+
+
+def _unit_rgb(rgb: torch.Tensor, name: str, dtype: torch.dtype, allow_unbatched: bool = False
+              ) -> torch.Tensor:
+    """Validated sRGB (N, 3, H, W) (or (3, H, W) with ``allow_unbatched``), uint8 in [0, 255] or
+    float in [0, 1], as ``dtype``: uint8 divided by 255, floats converted as they are."""
+    check_image_batch(rgb, name, channels=3, allow_unbatched=allow_unbatched)
+    if rgb.dtype == torch.uint8:
+        return rgb.to(dtype) / 255.0
+    if not rgb.is_floating_point():
+        raise ValueError(f"{name} must be uint8 in [0, 255] or float in [0, 1], got dtype {rgb.dtype}")
+    return rgb.to(dtype)
 
 
 def _clip_rgb(x: torch.Tensor) -> torch.Tensor:
@@ -262,17 +268,17 @@ class ColorSpace:
         Lab: ((L - 50) / 50, a / 110, b / 110); RGB: 2 x - 1. Same shape, dtype and device.
         (No NaN check here, to keep the training step free of device synchronisation.)
         """
-        shift, scale = self._affine(x, "x")
+        shift, scale = self._affine(x)
         return (x - shift) / scale
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`normalize`: network-scale (N, 3, H, W) float -> this space's values."""
-        shift, scale = self._affine(x, "x")
+        shift, scale = self._affine(x)
         return x * scale + shift
 
-    def _affine(self, x: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        check_image_batch(x, name, channels=3, allow_unbatched=True, check_finite=False)
-        _check_dtype(x, name, _FLOAT_DTYPES)
+    def _affine(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        check_image_batch(x, "x", channels=3, allow_unbatched=True, check_finite=False)
+        _check_dtype(x, "x", _FLOAT_DTYPES)
         shift = torch.tensor(self.norm_shift, dtype=x.dtype, device=x.device).view(3, 1, 1)
         scale = torch.tensor(self.norm_scale, dtype=x.dtype, device=x.device).view(3, 1, 1)
         return shift, scale
@@ -300,12 +306,10 @@ def get_color_space(name: str | ColorSpace) -> ColorSpace:
     return COLOR_SPACES[name]
 
 
-# Which Lab colours exist in sRGB (chapter 1): a Lab value is reachable when the round trip
-# lab_to_rgb -> rgb_to_lab returns it unchanged, i.e. when lab_to_rgb did not have to clip it.
-
-POSTER_A_RANGE: tuple[float, float] = tuple(_LAB_RANGES[1])
+# Which Lab colours exist in sRGB (chapter 1)
+POSTER_A_RANGE: tuple[float, float] = _LAB_RANGES[1]
 """The poster's fixed quantization range of a*, (-87, 99)."""
-POSTER_B_RANGE: tuple[float, float] = tuple(_LAB_RANGES[2])
+POSTER_B_RANGE: tuple[float, float] = _LAB_RANGES[2]
 """The poster's fixed quantization range of b*, (-108, 95)."""
 
 
@@ -348,12 +352,9 @@ def in_srgb_gamut(lab: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
     A value is in gamut when converting it to sRGB (:func:`splitbrain.color.lab_to_rgb`, which
     clips out-of-gamut colours) and back (:func:`splitbrain.color.rgb_to_lab`) returns it to
     within ``tol`` > 0 (Lab units) in every channel. Compute in float64: float32 round-off is
-    about 1e-4. ``lab``: (N, 3, H, W) or (3, H, W) float; returns bool (N, H, W) or (H, W), True
-    where the colour is reachable.
+    about 1e-4. ``lab``: (N, 3, H, W) or (3, H, W) float32/float64, checked by ``lab_to_rgb``;
+    returns bool (N, H, W) or (H, W), True where the colour is reachable.
     """
-    check_image_batch(lab, "lab", channels=3, allow_unbatched=True)
-    if not lab.is_floating_point():
-        raise ValueError(f"lab must be a float tensor of Lab values, got dtype {lab.dtype}")
     check_positive_number(tol, "tol")
     back = rgb_to_lab(lab_to_rgb(lab))
     return (back - lab).abs().amax(dim=-3) <= tol
@@ -400,8 +401,7 @@ def srgb_cube_samples(levels: int = 17) -> torch.Tensor:
     if levels < 2:
         raise ValueError(f"levels must be >= 2 (0 and 1 are both sampled), got {levels}")
     values = torch.linspace(0.0, 1.0, levels, dtype=torch.float64)
-    red, green, blue = torch.meshgrid(values, values, values, indexing="ij")
-    return torch.stack([red.reshape(-1), green.reshape(-1), blue.reshape(-1)], dim=1)
+    return torch.cartesian_prod(values, values, values)
 
 
 def channel_correlation(image: torch.Tensor) -> torch.Tensor:

@@ -1,18 +1,11 @@
 """Quantization of colour channels into classes: bins, encode/decode, rescaled bins, rebalancing.
 
 Split-brain autoencoders predict *classes*, not colour values: each half predicts, on a coarse
-grid (12x12), which bin the other channel group falls into. The quantizers share ``channels``,
-``num_classes``, ``encode``, ``decode``, ``centres`` and ``image_ranges``:
-
-- :class:`UniformQuantizer`: fixed uniform bins per channel, joint class in row-major order.
-- :class:`RescaledQuantizer`: the poster's contribution; each image's channels are binned
-  between that image's own min and max (+ margin), so the classes encode colour contrast
-  within the image.
-- :class:`GamutQuantizer`: nearest of a set of ab points, e.g. the 313 in-gamut bins of Zhang et
-  al. (ECCV 2016) or a grid derived here from the sRGB gamut.
-
-Class rebalancing (Zhang et al. 2016) is an option; the default training loss is plain
-cross-entropy.
+grid (12x12), which bin the other channel group falls into. The quantizers
+(:class:`UniformQuantizer`, the poster's per-image :class:`RescaledQuantizer`, and the
+nearest-point :class:`GamutQuantizer`) share ``channels``, ``num_classes``, ``encode``,
+``decode``, ``centres`` and ``image_ranges``. Class rebalancing (Zhang et al. 2016) is an
+option; the default training loss is plain cross-entropy.
 """
 from __future__ import annotations
 
@@ -28,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_image_batch, check_positive_int, check_positive_number, check_ranges
-from .color import ColorSpace, get_color_space, rgb_to_lab
+from .color import ColorSpace, _unit_rgb, get_color_space, rgb_to_lab
 
 DECODE_MODES = ("centre", "mean", "annealed")
 ANNEALED_TEMPERATURE = 0.38  # Zhang et al. 2016, annealed-mean decoding
@@ -66,15 +59,15 @@ def _check_classes(y: torch.Tensor, num_classes: int, name: str = "y") -> None:
 
 def _as_bins(bins: int | Sequence[int], channels: int | None, name: str = "bins") -> tuple[int, ...]:
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-        bins = (int(bins),) * (1 if channels is None else channels)
-    bins = tuple(bins)
+        bins = (bins,) * (1 if channels is None else channels)
+    bins = tuple(int(count) if isinstance(count, np.integer) else count for count in bins)
     if len(bins) == 0:
         raise ValueError(f"{name} must name at least one channel, got an empty sequence")
     if channels is not None and len(bins) != channels:
         raise ValueError(f"{name} must have one entry per channel ({channels}), got {len(bins)}")
     for i, count in enumerate(bins):
-        check_positive_int(int(count) if isinstance(count, np.integer) else count, f"{name}[{i}]")
-    return tuple(int(count) for count in bins)
+        check_positive_int(count, f"{name}[{i}]")
+    return bins
 
 
 def _as_floats(values: float | Sequence[float], name: str) -> tuple[float, ...]:
@@ -152,8 +145,7 @@ class Quantizer:
                              f"got shape {tuple(y.shape)} and dtype {y.dtype}")
         _check_classes(y, self.num_classes)
         ranges = self._checked_ranges(ranges, y.shape[0])
-        dtype = ranges.dtype if ranges is not None and ranges.is_floating_point() else torch.float32
-        return self._centres_of(y.long(), ranges, dtype)
+        return self._centres_of(y.long(), ranges, torch.float32 if ranges is None else ranges.dtype)
 
     def _centres_of(self, classes: torch.Tensor, ranges: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor:
         """(N, H, W) classes -> (N, C, H, W) centres."""
@@ -193,14 +185,12 @@ class _PerChannelBins(Quantizer):
         low, width = self._low_width(ranges, x.device, dtype)
         low, width = low[:, :, None, None], width[:, :, None, None]
         last = torch.tensor(self.bins, device=x.device, dtype=dtype).view(1, -1, 1, 1) - 1
-        index = torch.floor((x - low) / width)
-        index = torch.minimum(torch.clamp(index, min=0), last)
+        index = torch.floor((x - low) / width).clamp_min(0).minimum(last)
         # floor((x - low) / w) can be off by one next to an edge through rounding; compare with
         # the edges themselves, computed as numpy.linspace does (low + i * w).
         index = torch.where(x < low + index * width, index - 1, index)
         index = torch.where(x >= low + (index + 1) * width, index + 1, index)
-        index = torch.minimum(torch.clamp(index, min=0), last)
-        return index.long()
+        return index.clamp_min(0).minimum(last).long()
 
     def encode(self, x: torch.Tensor, ranges: torch.Tensor | None = None) -> torch.Tensor:
         """Channel values (N, C, H, W) float -> joint classes (N, H, W) long in [0, num_classes).
@@ -209,19 +199,16 @@ class _PerChannelBins(Quantizer):
         (a :class:`RescaledQuantizer` computes them from ``x`` when None).
         """
         _check_float_batch(x, "x", self.channels)
-        ranges = self._encode_ranges(x, ranges)
-        index = self._bin_indices(x, ranges)
+        if ranges is None and self.per_image_ranges:
+            ranges = self.image_ranges(x)
+        index = self._bin_indices(x, self._checked_ranges(ranges, x.shape[0]))
         strides = torch.tensor(self._strides, device=x.device).view(1, -1, 1, 1)
         return (index * strides).sum(dim=1)
-
-    def _encode_ranges(self, x: torch.Tensor, ranges: torch.Tensor | None) -> torch.Tensor | None:
-        return self._checked_ranges(ranges, x.shape[0])
 
     def centres(self, ranges: torch.Tensor | None = None) -> torch.Tensor:
         """Bin centres in class order: (K, C) float32, or (N, K, C) with per-image ranges."""
         ranges = self._checked_ranges(ranges, ranges.shape[0] if isinstance(ranges, torch.Tensor) else 1)
-        device = ranges.device if ranges is not None else None
-        dtype = ranges.dtype if ranges is not None and ranges.is_floating_point() else torch.float32
+        device, dtype = (None, torch.float32) if ranges is None else (ranges.device, ranges.dtype)
         low, width = self._low_width(ranges, device, dtype)  # (B, C)
         grids = torch.meshgrid(*[torch.arange(b, device=device, dtype=dtype) + 0.5 for b in self.bins], indexing="ij")
         offsets = torch.stack([g.reshape(-1) for g in grids], dim=1)  # (K, C) in bin units
@@ -280,9 +267,6 @@ class RescaledQuantizer(_PerChannelBins):
         _check_float_batch(x, "x", self.channels)
         x = x.detach()
         return torch.stack([x.amin(dim=(2, 3)), x.amax(dim=(2, 3)) + self.margin], dim=-1)
-
-    def _encode_ranges(self, x, ranges):
-        return self.image_ranges(x) if ranges is None else self._checked_ranges(ranges, x.shape[0])
 
     def _checked_ranges(self, ranges, n):
         if ranges is None:
@@ -365,17 +349,10 @@ class GamutQuantizer(Quantizer):
 
 
 # Gamut bin sets
-@functools.lru_cache(maxsize=1)
-def _published_points() -> np.ndarray:
-    data = resources.files("splitbrain").joinpath("assets", PUBLISHED_GAMUT_FILE).read_bytes()
-    points = np.load(io.BytesIO(data))
-    points.setflags(write=False)
-    return points
-
-
 def published_gamut_points() -> np.ndarray:
-    """The 313 published ab bins (Zhang et al. 2016) as a (313, 2) int64 array (a copy)."""
-    return _published_points().copy()
+    """The 313 published ab bins (Zhang et al. 2016) as a (313, 2) int64 array, read from the package."""
+    data = resources.files("splitbrain").joinpath("assets", PUBLISHED_GAMUT_FILE).read_bytes()
+    return np.load(io.BytesIO(data))
 
 
 @functools.lru_cache(maxsize=8)
@@ -417,24 +394,20 @@ def derived_gamut_points(grid: int = 10, rule: str = "corners") -> np.ndarray:
     """ab grid points of the sRGB gamut, derived by this package: (K, 2) int64, sorted by a, b.
 
     The grid points are (a, b) = (grid * i, grid * j) for integers i, j, in CIE Lab (D65,
-    :func:`splitbrain.color.rgb_to_lab`), found by a sweep of all 2^24 8-bit sRGB colours in
-    chunks of 4M (2-4 s on two CPU cores once, then cached per grid; a copy is returned).
+    :func:`splitbrain.color.rgb_to_lab`), found by a sweep of all 2^24 8-bit sRGB colours (2-4 s
+    once, then cached per grid; a copy is returned).
 
     Rules:
-        "corners" (default): keep every grid point that is a corner of a grid cell
-            [grid*i, grid*(i+1)) x [grid*j, grid*(j+1)) containing the ab of at least one 8-bit
-            sRGB colour, i.e. keep (A, B) when some colour has A - grid <= a < A + grid and
-            B - grid <= b < B + grid: the bins a colour can be softly encoded to by bilinear
-            interpolation between grid points.
+        "corners" (default): keep (A, B) when some colour has A - grid <= a < A + grid and
+            B - grid <= b < B + grid (a corner of a grid cell holding a colour): the bins a colour
+            can be softly encoded to by bilinear interpolation between grid points.
         "nearest": keep the grid points that some colour rounds to (round(a / grid) * grid,
             round(b / grid) * grid).
 
     With grid 10: "corners" gives 309 points, every one of them in the published 313 bins
     (:meth:`GamutQuantizer.published`); the published set has 4 more, (40, 90), (100, -90),
     (100, -10) and (100, 0), whose neighbouring cells hold no 8-bit sRGB colour. "nearest"
-    gives 261 points, all among the published ones. A 2048-level sampling of the RGB cube's
-    faces finds the same cells as the 8-bit sweep. The test that produced the published 313 is
-    undocumented.
+    gives 261 points, all among the published ones.
     """
     check_positive_int(grid, "grid")
     if rule not in GAMUT_RULES:
@@ -548,15 +521,6 @@ def rebalancing_weights(prior: torch.Tensor, centres: torch.Tensor, lam: float =
 
 
 # Perceptual quantization error
-def _as_unit_rgb(rgb: torch.Tensor, name: str) -> torch.Tensor:
-    check_image_batch(rgb, name, channels=3)
-    if rgb.dtype == torch.uint8:
-        return rgb.double() / 255.0
-    if not rgb.is_floating_point():
-        raise ValueError(f"{name} must be uint8 in [0, 255] or float in [0, 1], got dtype {rgb.dtype}")
-    return rgb.double()
-
-
 def delta_e_2000(rgb1: torch.Tensor, rgb2: torch.Tensor) -> torch.Tensor:
     """Mean CIEDE2000 colour difference per image of two (N, 3, H, W) sRGB batches of the same shape.
 
@@ -567,7 +531,7 @@ def delta_e_2000(rgb1: torch.Tensor, rgb2: torch.Tensor) -> torch.Tensor:
     """
     import colour  # imported here: colour-science is slow to import and only this needs it
 
-    first, second = _as_unit_rgb(rgb1, "rgb1"), _as_unit_rgb(rgb2, "rgb2")
+    first, second = _unit_rgb(rgb1, "rgb1", torch.float64), _unit_rgb(rgb2, "rgb2", torch.float64)
     if first.shape != second.shape:
         raise ValueError(f"rgb1 and rgb2 must have the same shape, got {tuple(first.shape)} and {tuple(second.shape)}")
     lab1, lab2 = (rgb_to_lab(unit.cpu()).permute(0, 2, 3, 1).numpy() for unit in (first, second))  # (N, H, W, 3)
@@ -627,7 +591,7 @@ def quantization_error(rgb: torch.Tensor, quantizer: str | Quantizer = "lab", gr
     space = get_color_space(space or "lab")
     if upsample not in ("nearest", "bilinear"):
         raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {upsample!r}")
-    unit_rgb = _as_unit_rgb(rgb, "rgb").float()
+    unit_rgb = _unit_rgb(rgb, "rgb", torch.float32)
     group1, group2 = space.split(space.from_rgb(unit_rgb))
     if quantizer.channels != group2.shape[1]:
         raise ValueError(f"quantizer must have {group2.shape[1]} channels for group 2 of {space.name!r}, "

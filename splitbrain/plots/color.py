@@ -14,11 +14,11 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .._checks import check_image_batch
 from . import BOOK_COLUMN_INCHES, panel_axes
 from ..color import (
     POSTER_A_RANGE,
     POSTER_B_RANGE,
+    _unit_rgb,
     ab_plane,
     in_srgb_gamut,
     lab_to_rgb,
@@ -51,23 +51,18 @@ def lab_axis_colormap(channel: str, lightness: float = 70.0, limit: float = 100.
 
 
 # Figures
-def _as_unit_rgb(rgb: torch.Tensor, name: str = "rgb") -> torch.Tensor:
-    """(3, H, W) uint8 or float -> (3, H, W) float64 in [0, 1]."""
-    check_image_batch(rgb, name, channels=3, allow_unbatched=True)
-    if rgb.dim() == 4:
-        if rgb.shape[0] != 1:
-            raise ValueError(f"{name} must be one image, (3, H, W) or (1, 3, H, W), got shape {tuple(rgb.shape)}")
-        rgb = rgb[0]
-    if rgb.dtype == torch.uint8:
-        return rgb.double() / 255.0
-    if not rgb.is_floating_point():
-        raise ValueError(f"{name} must be uint8 or float, got dtype {rgb.dtype}")
-    return rgb.double().clamp(0.0, 1.0)
-
-
 def _to_numpy_image(rgb: torch.Tensor) -> np.ndarray:
     """(3, H, W) float in [0, 1] -> (H, W, 3) numpy for imshow."""
     return rgb.permute(1, 2, 0).cpu().numpy()
+
+
+def _panel_figure(count: int, columns: int, row_inches: float, extra_inches: float = 0.0,
+                  **subplot_kw) -> tuple[Figure, list]:
+    """A figure as wide as the book's column with ``count`` panels in rows of at most ``columns``
+    (:func:`panel_axes`), ``row_inches`` a row plus ``extra_inches`` (e.g. a legend): (figure, axes)."""
+    rows = -(-count // min(columns, count))
+    fig = Figure(figsize=(BOOK_COLUMN_INCHES, row_inches * rows + extra_inches), layout="constrained")
+    return fig, panel_axes(fig, count, columns=columns, **subplot_kw)
 
 
 def _draw_box(ax, a_range, b_range, label: str | None = "poster's a/b box") -> None:
@@ -80,8 +75,7 @@ def plot_srgb_gamut(levels: int = 17, a_range=POSTER_A_RANGE, b_range=POSTER_B_R
     """The sRGB cube seen in CIE Lab: three views of :func:`srgb_cube_samples` (``levels**3`` colours).
 
     Panels: a 3-D scatter (a*, b*, L*) across the top; below it the top view (a*, b*) with the
-    poster's a/b box dashed, and a side view (a*, L*). Each point is drawn in its own colour. The
-    figure is as wide as the book's column: three panels in one row were shrunk to half size.
+    poster's a/b box dashed, and a side view (a*, L*). Each point is drawn in its own colour.
     """
     rgb = srgb_cube_samples(levels)
     lab = rgb_to_lab(rgb.T.reshape(3, 1, -1))[:, 0].T.numpy()  # (M, 3)
@@ -126,9 +120,7 @@ def plot_ab_slices(lightness_values: Sequence[float] = (25.0, 50.0, 75.0), step:
         raise ValueError("lightness_values must hold at least one L* value, got an empty sequence")
     a_low, a_high, b_low, b_high = (float(v) for v in extent)
     columns = min(3, len(lightness_values))
-    rows = -(-len(lightness_values) // columns)
-    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 2.35 * rows + 0.45), layout="constrained")
-    axes = panel_axes(fig, len(lightness_values), columns=columns, sharex=True, sharey=True)
+    fig, axes = _panel_figure(len(lightness_values), columns, 2.35, 0.45, sharex=True, sharey=True)
     for ax, lightness in zip(axes, lightness_values):
         lab = ab_plane(lightness, (a_low, a_high), (b_low, b_high), step)
         reachable = in_srgb_gamut(lab)
@@ -158,9 +150,8 @@ def plot_reachable_fraction(lightness: Sequence[float] | torch.Tensor, fractions
     lightness = np.asarray(lightness, dtype=np.float64).reshape(-1)
     fractions = np.asarray(fractions, dtype=np.float64).reshape(-1)
     if lightness.shape != fractions.shape or lightness.size == 0:
-        raise ValueError(
-            f"lightness and fractions must be non-empty and of equal length, got {lightness.size} and {fractions.size}"
-        )
+        raise ValueError(f"lightness and fractions must be non-empty and of equal length, "
+                         f"got {lightness.size} and {fractions.size}")
     fig = Figure(figsize=(6, 3.6), layout="constrained")
     ax = fig.subplots()
     ax.plot(lightness, 100 * fractions, color="tab:blue")
@@ -186,7 +177,10 @@ def plot_channel_split(rgb: torch.Tensor, colour_lightness: float = 70.0) -> Fig
 
     ``rgb`` is (3, H, W) (or (1, 3, H, W)) sRGB, uint8 in [0, 255] or float in [0, 1].
     """
-    rgb = _as_unit_rgb(rgb)
+    rgb = _unit_rgb(rgb, "rgb", torch.float64, allow_unbatched=True).clamp(0.0, 1.0)
+    if rgb.dim() == 4 and rgb.shape[0] != 1:
+        raise ValueError(f"rgb must be one image, (3, H, W) or (1, 3, H, W), got shape {tuple(rgb.shape)}")
+    rgb = rgb.reshape(rgb.shape[-3:])
     lab = rgb_to_lab(rgb)
     colour_only = lab.clone()
     colour_only[0] = colour_lightness
@@ -229,19 +223,16 @@ def plot_correlation_matrices(matrices: dict[str, torch.Tensor | np.ndarray],
         raise ValueError("matrices must hold at least one correlation matrix, got none")
     channel_names = channel_names or {}
     cmap, vmin = ("Blues", 0.0) if absolute else ("RdBu_r", -1.0)
-    fig = Figure(figsize=(BOOK_COLUMN_INCHES, 3.2 * -(-len(matrices) // 2)), layout="constrained")
-    axes = panel_axes(fig, len(matrices), columns=2)
+    fig, axes = _panel_figure(len(matrices), 2, 3.2)
     for ax, (title, matrix) in zip(axes, matrices.items()):
         matrix = np.asarray(matrix, dtype=np.float64)
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
             raise ValueError(f"matrices[{title!r}] must be square (C, C), got shape {matrix.shape}")
         names = list(channel_names.get(title, ("R", "G", "B")))[: matrix.shape[0]]
         ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=1.0)
-        for i in range(matrix.shape[0]):
-            for j in range(matrix.shape[1]):
-                colour = "white" if abs(matrix[i, j]) > 0.6 else "black"
-                text = f"{matrix[i, j]:.2f}" if absolute else f"{matrix[i, j]:+.2f}"
-                ax.text(j, i, text, ha="center", va="center", color=colour)
+        for (i, j), value in np.ndenumerate(matrix):
+            colour = "white" if abs(value) > 0.6 else "black"
+            ax.text(j, i, f"{value:.2f}" if absolute else f"{value:+.2f}", ha="center", va="center", color=colour)
         ax.set_xticks(range(len(names)), names)
         ax.set_yticks(range(len(names)), names)
         ax.set_title(title)

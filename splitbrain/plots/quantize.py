@@ -13,10 +13,10 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .._checks import check_image_batch, check_positive_int
-from ..color import POSTER_A_RANGE, POSTER_B_RANGE, lab_to_rgb
-from . import BOOK_COLUMN_INCHES, grid_cell_inches, panel_axes, wrap_to
-from .color import _draw_box
+from .._checks import check_positive_int
+from ..color import POSTER_A_RANGE, POSTER_B_RANGE, _unit_rgb, lab_to_rgb
+from . import BOOK_COLUMN_INCHES, grid_cell_inches, wrap_to
+from .color import _draw_box, _panel_figure, _to_numpy_image
 
 __all__ = ["centre_colours", "class_map_colours", "plot_bin_centres", "plot_class_occupancy", "plot_image_table",
            "plot_prediction_decoding", "plot_class_maps", "plot_image_ranges", "plot_per_image_statistics",
@@ -70,12 +70,6 @@ def _ab_axes(ax, title: str, limit: float = 120.0) -> None:
     ax.axvline(0, color="grey", linewidth=0.4)
 
 
-def _ab_panels(fig: Figure, count: int) -> tuple[list, float]:
-    """``count`` ab-plane panels, at most three a row across the column, and each one's width in inches."""
-    columns = min(3, count)
-    return panel_axes(fig, count, columns=columns), BOOK_COLUMN_INCHES / columns
-
-
 def _inner_labels_off(axes) -> None:
     """Only the first panel of a row names b*: the panels share the ab plane's scale."""
     for ax in axes:
@@ -83,24 +77,24 @@ def _inner_labels_off(axes) -> None:
             ax.set_ylabel("")
 
 
-def _ab_figure(count: int, legend: bool) -> Figure:
-    columns = min(3, count)
-    side = BOOK_COLUMN_INCHES / columns
-    rows = -(-count // columns)
-    return Figure(figsize=(BOOK_COLUMN_INCHES, (side + 0.45) * rows + (0.35 if legend else 0.0)),
-                  layout="constrained")
+def _ab_figure(count: int, legend: bool) -> tuple[Figure, list, float]:
+    """A figure of ``count`` ab-plane panels, at most three a row across the column, with room
+    below for a legend if asked: (figure, axes, each panel's width in inches)."""
+    side = BOOK_COLUMN_INCHES / min(3, count)
+    fig, axes = _panel_figure(count, 3, side + 0.45, 0.35 if legend else 0.0)
+    return fig, axes, side
 
 
-def _legend_below(fig: Figure, axes) -> None:
+def _legend_below(fig: Figure, axes, ncols: int = 2) -> None:
     """One legend below the panels for every labelled artist of ``axes`` (each label once):
-    inside a panel it would cover points."""
+    inside a panel it would cover data."""
     entries = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             entries.setdefault(label, handle)
     if entries:
-        fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncols=min(len(entries), 2),
-                   fontsize="small")
+        fig.legend(list(entries.values()), list(entries), loc="outside lower center",
+                   ncols=min(len(entries), ncols), fontsize="small")
 
 
 def plot_bin_centres(sets: Mapping[str, object], lightness: float = 65.0, reachable: Mapping[str, object] | None = None,
@@ -120,17 +114,14 @@ def plot_bin_centres(sets: Mapping[str, object], lightness: float = 65.0, reacha
     if not sets:
         raise ValueError("sets must hold at least one bin set, got none")
     reachable = reachable or {}
-    fig = _ab_figure(len(sets), legend=True)
-    axes, side = _ab_panels(fig, len(sets))
+    fig, axes, side = _ab_figure(len(sets), legend=True)
     marker_size = marker_size * min(1.0, side / 4.2) ** 2  # the same share of a narrower panel
     for ax, (title, centres) in zip(axes, sets.items()):
         centres = _as_ab_points(centres, f"sets[{title!r}]")
         colours = centre_colours(centres, lightness)
-        mask = np.ones(len(centres), dtype=bool)
-        if title in reachable:
-            mask = np.asarray(reachable[title], dtype=bool).reshape(-1)
-            if mask.shape != (len(centres),):
-                raise ValueError(f"reachable[{title!r}] must have shape ({len(centres)},), got {mask.shape}")
+        mask = np.asarray(reachable.get(title, np.ones(len(centres))), dtype=bool).reshape(-1)
+        if mask.shape != (len(centres),):
+            raise ValueError(f"reachable[{title!r}] must have shape ({len(centres)},), got {mask.shape}")
         ax.scatter(centres[mask, 0], centres[mask, 1], c=colours[mask], s=marker_size,
                    edgecolors="black", linewidths=0.3)
         if (~mask).any():
@@ -143,8 +134,7 @@ def plot_bin_centres(sets: Mapping[str, object], lightness: float = 65.0, reacha
             low, high = centres.min(axis=0), centres.max(axis=0)
             half = 0.5 * float(max(high - low)) * 1.15 + 1.0
             middle = (low + high) / 2
-            ax.set_xlim(middle[0] - half, middle[0] + half)
-            ax.set_ylim(middle[1] - half, middle[1] + half)
+            ax.set(xlim=(middle[0] - half, middle[0] + half), ylim=(middle[1] - half, middle[1] + half))
     if not zoom:
         _inner_labels_off(axes)
     _legend_below(fig, axes)
@@ -162,8 +152,7 @@ def plot_class_occupancy(sets: Mapping[str, tuple[object, object]], lightness: f
     """
     if not sets:
         raise ValueError("sets must hold at least one (centres, distribution) pair, got none")
-    fig = _ab_figure(len(sets), legend=False)
-    axes, side = _ab_panels(fig, len(sets))
+    fig, axes, side = _ab_figure(len(sets), legend=False)
     marker_scale = marker_scale * min(1.0, side / 4.2) ** 2
     for ax, (title, (centres, distribution)) in zip(axes, sets.items()):
         centres = _as_ab_points(centres, f"sets[{title!r}] centres")
@@ -178,17 +167,6 @@ def plot_class_occupancy(sets: Mapping[str, tuple[object, object]], lightness: f
         _ab_axes(ax, f"{wrap_to(title, side)}\n{int(used.sum())} of {len(centres)} used")
     _inner_labels_off(axes)
     return fig
-
-
-def _as_unit_images(images, name: str) -> torch.Tensor:
-    if not isinstance(images, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor (N, 3, H, W), got {type(images).__name__}")
-    check_image_batch(images, name, channels=3)
-    if images.dtype == torch.uint8:
-        return images.float() / 255.0
-    if not images.is_floating_point():
-        raise ValueError(f"{name} must be uint8 or float, got dtype {images.dtype}")
-    return images.float().clamp(0.0, 1.0)
 
 
 def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", max_images: int = 6,
@@ -209,7 +187,8 @@ def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", m
     check_positive_int(max_images, "max_images")
     if not images:
         raise ValueError("images must hold at least one entry, got none")
-    tensors = {label: _as_unit_images(x, f"images[{label!r}]") for label, x in images.items()}
+    tensors = {label: _unit_rgb(x, f"images[{label!r}]", torch.float32).clamp(0.0, 1.0)
+               for label, x in images.items()}
     counts = {x.shape[0] for x in tensors.values()}
     if len(counts) != 1:
         raise ValueError(f"every entry of images must hold the same number of images, got {sorted(counts)}")
@@ -220,21 +199,14 @@ def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", m
     titles = 2 if layout == "columns" or image_titles is not None else 0  # lines of titles above the top row
     fig = Figure(figsize=(cell * cols + 0.45, cell * rows + 0.2 + 0.2 * titles), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
-    for e, (label, x) in enumerate(tensors.items()):
-        for i in range(count):
-            ax = axes[e, i] if layout == "rows" else axes[i, e]
-            ax.imshow(x[i].permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
+    grid = axes if layout == "rows" else axes.T  # grid[e, i]: image i of entry e
+    for row, (label, x) in zip(grid, tensors.items()):
+        (row[0].set_ylabel if layout == "rows" else row[0].set_title)(wrap_to(label, cell))
+        for ax, image in zip(row, x):
+            ax.imshow(_to_numpy_image(image), interpolation="nearest")
             ax.set(xticks=[], yticks=[])
-            if layout == "rows" and i == 0:
-                ax.set_ylabel(wrap_to(label, cell))
-            if layout == "columns" and i == 0:
-                ax.set_title(wrap_to(label, cell))
-    if image_titles is not None:
-        for i, title in enumerate(list(image_titles)[:count]):
-            if layout == "rows":
-                axes[0, i].set_title(wrap_to(title, cell))
-            else:
-                axes[i, 0].set_ylabel(wrap_to(title, cell))
+    for ax, title in zip(grid[0], image_titles if image_titles is not None else ()):
+        (ax.set_title if layout == "rows" else ax.set_ylabel)(wrap_to(title, cell))
     return fig
 
 
@@ -275,13 +247,12 @@ def plot_prediction_decoding(probabilities, quantizer, target_class: int | None 
     for k, (label, (a, b)) in enumerate(zip(decoded, ab_values)):
         heat.scatter([a], [b], marker=markers[k % len(markers)], s=90, color=colours[k],
                      edgecolors="black", linewidths=1.0, label=f"{label}", zorder=3)
+        swatches.add_patch(Rectangle((k, 0), 0.9, 1, color=colours[k]))
+        swatches.text(k + 0.45, -0.08, f"{label}\n({a:.0f}, {b:.0f})", ha="center", va="top",
+                      fontsize="small")
     heat.set(xlabel="a*", ylabel="b*", title=wrap_to(title, 0.55 * BOOK_COLUMN_INCHES))
     if target_class is not None or decoded:  # below the panels: inside the heat map it covers cells
         fig.legend(*heat.get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize="small")
-
-    for k, (label, (a, b)) in enumerate(zip(decoded, ab_values)):
-        swatches.add_patch(Rectangle((k, 0), 0.9, 1, color=colours[k]))
-        swatches.text(k + 0.45, -0.08, f"{label}\n({a:.0f}, {b:.0f})", ha="center", va="top", fontsize="small")
     swatches.set(xlim=(-0.1, max(len(decoded), 1)), ylim=(-0.45, 1.05), title=f"decoded colours\nat L* = {lightness:g}")
     swatches.set_axis_off()
     return fig
@@ -300,7 +271,7 @@ def plot_class_maps(images: torch.Tensor, maps: Mapping[str, tuple[torch.Tensor,
         maps: title -> (classes (M, h, w) integers, colours (M, h, w, 3) sRGB in [0, 1]).
         row_titles: one label per image.
     """
-    images = _as_unit_images(images, "images")
+    images = _unit_rgb(images, "images", torch.float32).clamp(0.0, 1.0)
     count = images.shape[0]
     if row_titles is not None and len(row_titles) != count:
         raise ValueError(f"row_titles must have one entry per image ({count}), got {len(row_titles)}")
@@ -314,7 +285,7 @@ def plot_class_maps(images: torch.Tensor, maps: Mapping[str, tuple[torch.Tensor,
     fig = Figure(figsize=(cell * (1 + len(maps)) + 0.45, (cell + 0.4) * count + 0.2), layout="constrained")
     axes = fig.subplots(count, 1 + len(maps), squeeze=False)
     for r in range(count):
-        axes[r, 0].imshow(images[r].permute(1, 2, 0).cpu().numpy())
+        axes[r, 0].imshow(_to_numpy_image(images[r]))
         axes[r, 0].set_ylabel(wrap_to(row_titles[r] if row_titles is not None else f"image {r}", cell))
         for c, (title, (m, colours)) in enumerate(maps.items(), start=1):
             axes[r, c].imshow(np.clip(colours[r], 0.0, 1.0), interpolation="nearest")
@@ -350,16 +321,13 @@ def plot_image_ranges(ranges: torch.Tensor, a_range: Sequence[float] = POSTER_A_
                                   alpha=0.35, linewidth=0.8))
     _draw_box(boxes, tuple(a_range), tuple(b_range))
     _ab_axes(boxes, wrap_to(f"ab range of {min(len(r), max_boxes)} images (blue) vs the fixed box", half))
-    width_a = (r[:, 0, 1] - r[:, 0, 0]) / (a_range[1] - a_range[0])
-    width_b = (r[:, 1, 1] - r[:, 1, 0]) / (b_range[1] - b_range[0])
-    edges = np.linspace(0, 1, 21)
-    hist.hist(100 * width_a, bins=100 * edges, alpha=0.6, label="a*", color="tab:pink")
-    hist.hist(100 * width_b, bins=100 * edges, alpha=0.6, label="b*", color="tab:olive")
+    widths = (r[..., 1] - r[..., 0]).T  # (2, N): each image's a* and b* range width
+    for width, box, name, colour in zip(widths, (a_range, b_range), ("a*", "b*"), ("tab:pink", "tab:olive")):
+        share = width / (box[1] - box[0])
+        hist.hist(100 * share, bins=100 * np.linspace(0, 1, 21), alpha=0.6, label=name, color=colour)
     hist.set(xlabel=wrap_to("image's range as a share of the fixed box's width (%)", half), ylabel="images",
              title=wrap_to("how much of each axis one image spans", half))
-    handles, labels = boxes.get_legend_handles_labels()  # below the panels, where no box or bar is
-    more = hist.get_legend_handles_labels()
-    fig.legend(handles + more[0], labels + more[1], loc="outside lower center", ncols=3, fontsize="small")
+    _legend_below(fig, [boxes, hist], ncols=3)
     return fig
 
 
@@ -367,8 +335,7 @@ def plot_per_image_statistics(stats: Mapping[str, tuple[torch.Tensor, torch.Tens
                               cells: int | None = None) -> Figure:
     """Histograms over images of the classes each uses and of their entropy.
 
-    One legend for both panels, below them: inside a panel it would cover the tallest bars,
-    which sit wherever the data puts them.
+    One legend, below both panels: inside one it would cover the tallest bars.
 
     Args:
         stats: label -> (distinct (N,), entropy in bits (N,)) (e.g.
@@ -385,20 +352,17 @@ def plot_per_image_statistics(stats: Mapping[str, tuple[torch.Tensor, torch.Tens
     used_ax, entropy_ax = fig.subplots(1, 2)
     half = BOOK_COLUMN_INCHES / 2
     for label, (distinct, entropy) in stats.items():
-        distinct = np.asarray(torch.as_tensor(distinct).cpu(), dtype=np.float64)
-        entropy = np.asarray(torch.as_tensor(entropy).cpu(), dtype=np.float64)
+        distinct, entropy = _as_vector(distinct), _as_vector(entropy)
         used_ax.hist(distinct, bins=np.linspace(0.5, top + 0.5, 26), alpha=0.6,
                      label=f"{label} (mean {distinct.mean():.1f} classes, {entropy.mean():.2f} bits)")
         entropy_ax.hist(entropy, bins=np.linspace(0, ceiling, 26), alpha=0.6)
     used_ax.set(xlabel=wrap_to(f"distinct classes in one image (of {num_classes})", half), ylabel="images",
                 title="classes used per image")
-    entropy_ax.axvline(ceiling, color="black", linestyle="--", linewidth=0.8)
+    entropy_ax.axvline(ceiling, color="black", linestyle="--", linewidth=0.8,
+                       label=f"ceiling: log2 {top} = {ceiling:.2f} bits")
     entropy_ax.set(xlabel=wrap_to("entropy of the image's class histogram (bits)", half), ylabel="images",
                    title=wrap_to("how evenly one image spreads over its classes", half))
-    handles, labels = used_ax.get_legend_handles_labels()
-    handles.append(entropy_ax.lines[-1])
-    labels.append(f"ceiling: log2 {top} = {ceiling:.2f} bits")
-    fig.legend(handles, labels, loc="outside lower center", ncols=1, fontsize="small")
+    _legend_below(fig, [used_ax, entropy_ax], ncols=1)
     return fig
 
 
@@ -423,8 +387,7 @@ def plot_class_histograms(distributions: Mapping[str, object], bins: tuple[int, 
     norm = LogNorm(vmin=min(smallest, 1e-3), vmax=1.0)
     columns = min(2, len(grids))
     side = (BOOK_COLUMN_INCHES - 1.0) / columns
-    fig = Figure(figsize=(BOOK_COLUMN_INCHES, (side + 0.9) * -(-len(grids) // columns)), layout="constrained")
-    axes = panel_axes(fig, len(grids), columns=columns)
+    fig, axes = _panel_figure(len(grids), columns, side + 0.9)
     for ax, (title, grid) in zip(axes, grids.items()):
         shown = ax.imshow(grid, origin="lower", cmap="viridis", norm=norm)
         xlabel, ylabel = axis_labels.get(title, ("a* bin", "b* bin"))
