@@ -77,10 +77,8 @@ def spatial_ops(model: nn.Module) -> list[dict]:
     kinds = {nn.Conv2d: "conv", nn.MaxPool2d: "max pool", nn.AvgPool2d: "avg pool"}
     for stage_name, stage in trunk.stages.items():
         for name, module in stage.named_modules():
-            if "downsample" in name.split("."):
-                continue
             kind = kinds.get(type(module))
-            if kind is None:
+            if kind is None or "downsample" in name.split("."):
                 continue
             ops.append(dict(layer=stage_name, op=f"{stage_name}.{name}" if name else stage_name, type=kind,
                             kernel=_as_int(module.kernel_size), stride=_as_int(module.stride),
@@ -124,18 +122,11 @@ def compare_with_reference(rows: Sequence[Mapping[str, Any]], reference: Sequenc
         if name not in ours:
             raise ValueError(f"rows must contain the reference layer {name!r}, got layers {list(ours)}")
         mine = ours[name]
+        differs = [letter for letter, key in columns.items() if mine[key] != reported[letter]]
         out: dict[str, Any] = {"layer": name}
-        differs = []
         for letter, key in columns.items():
-            value, paper = mine[key], reported[letter]
-            if value == paper:
-                out[letter] = value
-            else:
-                out[letter] = f"{value} (paper: {paper})"
-                differs.append(letter)
-        out["equal"] = not differs
-        out["differs"] = ", ".join(differs)
-        result.append(out)
+            out[letter] = f"{mine[key]} (paper: {reported[letter]})" if letter in differs else mine[key]
+        result.append({**out, "equal": not differs, "differs": ", ".join(differs)})
     return result
 
 

@@ -54,11 +54,6 @@ def _check_pair_of_positive_ints(value, name: str) -> tuple[int, int]:
     return (int(value[0]), int(value[1]))
 
 
-def _conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
-    """Output side of a convolution or pooling with these settings (PyTorch's floor rule)."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
 def _conv_bn_relu(in_channels: int, out_channels: int, kernel: int, stride: int = 1, padding: int = 0,
                   dilation: int = 1) -> nn.Sequential:
     """Conv (no bias: BatchNorm follows) -> BatchNorm -> ReLU."""
@@ -182,16 +177,13 @@ class Trunk(nn.Module):
         """Side of the trunk's output map for a square input of side ``input_size``."""
         size = input_size
         for kernel, stride, padding, dilation in cls._size_ops(stem):
-            size = _conv_out(size, kernel, stride, padding, dilation)
+            size = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1  # PyTorch's floor rule
         return size
 
     @classmethod
     def choose_stem(cls, input_size: int, grid: int) -> str:
         """The first stem of ``STEMS`` whose output map is >= grid wide, else the last one."""
-        for stem in cls.STEMS:
-            if cls.map_size(stem, input_size) >= grid:
-                return stem
-        return cls.STEMS[-1]
+        return next((stem for stem in cls.STEMS if cls.map_size(stem, input_size) >= grid), cls.STEMS[-1])
 
     @property
     def out_channels(self) -> int:
@@ -199,10 +191,8 @@ class Trunk(nn.Module):
 
     def resolve_layer(self, layer: str) -> str:
         """Canonical name of a feature layer (aliases resolved); ValueError if unknown."""
-        if isinstance(layer, str) and layer in self.feature_layers:
-            return layer
-        if isinstance(layer, str) and layer in self.layer_aliases:
-            return self.layer_aliases[layer]
+        if isinstance(layer, str) and (layer in self.feature_layers or layer in self.layer_aliases):
+            return self.layer_aliases.get(layer, layer)
         valid = ", ".join(repr(name) for name in self.feature_layers + tuple(self.layer_aliases))
         raise ValueError(f"layer must be one of {valid} for {self.arch}, got {layer!r}")
 
@@ -609,10 +599,6 @@ class DenoisingAutoencoder(nn.Module):
         return self.encoder.features(x, layer, max_dim)
 
 
-def _first_spatial_op(module: nn.Module):
-    return next((m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d))), None)
-
-
 def _as_int(value):
     return value[0] if isinstance(value, tuple) else value
 
@@ -626,7 +612,7 @@ def _trunk_rows(trunk: Trunk, input_size: int) -> list[dict]:
             zeros = torch.zeros(1, trunk.in_channels, input_size, input_size, device=next(trunk.parameters()).device)
             for name, output in trunk.walk(zeros):
                 stage = trunk.stages[name]
-                op = _first_spatial_op(stage)
+                op = next(m for m in stage.modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d)))
                 rows.append(dict(layer=name, channels=output.shape[1], spatial=output.shape[-1],
                                  kernel=_as_int(op.kernel_size), stride=_as_int(op.stride),
                                  dilation=_as_int(op.dilation), padding=_as_int(op.padding),

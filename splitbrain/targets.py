@@ -98,18 +98,14 @@ class CrossChannelTargets:
         """
         n, _, height, width = rgb.shape
         block = n if rgb.device.type != "cpu" else max(1, CPU_BLOCK_PIXELS // (height * width))
-        if block >= n:
-            values = self.space.from_rgb(rgb)
-            return self.space.normalize(values), F.adaptive_avg_pool2d(values, self.grid)
-        inputs = pooled = None
-        for start in range(0, n, block):
-            values = self.space.from_rgb(rgb[start:start + block])
-            if inputs is None:
-                inputs = values.new_empty((n, *values.shape[1:]))
-                pooled = values.new_empty((n, values.shape[1], self.grid, self.grid))
-            inputs[start:start + block] = self.space.normalize(values)
-            pooled[start:start + block] = F.adaptive_avg_pool2d(values, self.grid)
-        return inputs, pooled
+        inputs, pooled = [], []
+        for part in rgb.split(block):
+            values = self.space.from_rgb(part)
+            inputs.append(self.space.normalize(values))
+            pooled.append(F.adaptive_avg_pool2d(values, self.grid))
+        if len(inputs) == 1:  # the whole batch at once: no copy
+            return inputs[0], pooled[0]
+        return torch.cat(inputs), torch.cat(pooled)
 
 
 def build_targets(space_name: str, grid: int = 12, bins1: int = 100, bins2: int = 10) -> CrossChannelTargets:

@@ -15,13 +15,14 @@ from matplotlib.patches import Rectangle
 
 from .._checks import check_image_batch, check_positive_int
 from ..models import SplitBrainNet
-from ..quantize import downsample
 from . import BOOK_COLUMN_INCHES
 
 __all__ = ["plot_split_pair", "plot_grouped_weights", "plot_receptive_field_growth", "plot_receptive_fields_on_grid"]
 
 
 def _image(x: torch.Tensor) -> np.ndarray:
+    """(3, H, W) uint8 in [0, 255] or float in [0, 1] -> (H, W, 3) float array in [0, 1] for imshow."""
+    x = x.float() / 255 if x.dtype == torch.uint8 else x
     return x.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
@@ -45,12 +46,11 @@ def plot_split_pair(rgb: torch.Tensor, model: SplitBrainNet, targets, colour_lig
     pipeline (:func:`splitbrain.targets.build_targets`) with the model's grid.
     """
     check_image_batch(rgb, "rgb", channels=3, allow_unbatched=True)
-    rgb = rgb.reshape(1, *rgb.shape[-3:])
     space = targets.space
     if space.channel_names != ("L", "a", "b"):
         raise ValueError(f"targets must be a Lab pipeline, got colour space {space.name!r}")
-    device = next(model.parameters()).device
-    batch = targets.prepare(rgb.to(device))
+    rgb = rgb.reshape(1, *rgb.shape[-3:]).to(next(model.parameters()).device)
+    batch = targets.prepare(rgb)
     was_training = model.training
     model.eval()
     try:
@@ -58,11 +58,8 @@ def plot_split_pair(rgb: torch.Tensor, model: SplitBrainNet, targets, colour_lig
             logits1, logits2 = model(batch.x1, batch.x2)
     finally:
         model.train(was_training)
-    lab = space.from_rgb(rgb.to(device))
-    ranges2 = None
-    if targets.quantizer2.per_image_ranges:
-        ranges2 = targets.quantizer2.image_ranges(downsample(lab[:, 1:], targets.grid))
-    ab_grid = targets.quantizer2.decode(batch.t2, ranges=ranges2)
+    lab = space.from_rgb(rgb)
+    ab_grid = targets.quantizer2.decode(batch.t2, ranges=batch.ranges2)
     l_grid = targets.quantizer1.decode(batch.t1)
 
     def at_lightness(ab: torch.Tensor) -> np.ndarray:
@@ -72,8 +69,7 @@ def plot_split_pair(rgb: torch.Tensor, model: SplitBrainNet, targets, colour_lig
     size, grid = rgb.shape[-1], targets.grid
     fig = Figure(figsize=(BOOK_COLUMN_INCHES, 4.9), layout="constrained")
     axes = fig.subplot_mosaic([["image", "in1", "out1"], ["image", "in2", "out2"]], width_ratios=[1.2, 1, 1])
-    image = rgb[0].float() / 255 if rgb.dtype == torch.uint8 else rgb[0]
-    axes["image"].imshow(_image(image))
+    axes["image"].imshow(_image(rgb[0]))
     _grid_lines(axes["image"], size, grid)
     small = {"fontsize": "small"}  # a column of three panels leaves each about 1.7 in
     axes["image"].set_title(f"input image\n3 × {rgb.shape[-2]} × {size}\n(lines: the {grid} × {grid}\ntarget grid)",
@@ -129,13 +125,11 @@ def plot_grouped_weights(in_channels: int, out_channels: int) -> Figure:
         ax.set_xlabel(f"input channel\n(0 to {in_channels - 1})")
         ax.set_ylabel(f"output channel (0 to {out_channels - 1})")
         ax.set_title(f"{title}\n{kernels:,} kernels")
-    axes[1].text(half_in + half_in / 2, half_out / 2, "no weights:\nhalf 2 never\nreads half 1",
-                 ha="center", va="center", fontsize="small")
-    axes[1].text(half_in / 2, half_out + half_out / 2, "no weights:\nhalf 1 never\nreads half 2",
-                 ha="center", va="center", fontsize="small")
-    axes[1].text(half_in / 2, half_out / 2, "half 1", ha="center", va="center", color="white", fontsize="large")
-    axes[1].text(half_in + half_in / 2, half_out + half_out / 2, "half 2", ha="center", va="center",
-                 color="white", fontsize="large")
+    notes = {(1, 0): "no weights:\nhalf 2 never\nreads half 1",  # (column, row) of a block: its text
+             (0, 1): "no weights:\nhalf 1 never\nreads half 2", (0, 0): "half 1", (1, 1): "half 2"}
+    for (i, j), text in notes.items():
+        style = {"color": "white", "fontsize": "large"} if i == j else {"fontsize": "small"}
+        axes[1].text((i + 0.5) * half_in, (j + 0.5) * half_out, text, ha="center", va="center", **style)
     return fig
 
 
@@ -285,11 +279,10 @@ def plot_receptive_fields_on_grid(rgb: torch.Tensor, fields: Sequence[Mapping[st
     if not (0 <= row < grid and 0 <= column < grid):
         raise ValueError(f"cell must be a (row, column) inside the {grid} x {grid} grid, got {cell!r}")
     image = rgb.reshape(rgb.shape[-3:])
-    image = image.float() / 255 if image.dtype == torch.uint8 else image
     size = image.shape[-1]
     step = size / grid
     centre_y, centre_x = (row + 0.5) * step - 0.5, (column + 0.5) * step - 0.5
-    margin = max([f["rf"] for f in fields] + [0]) / 2 - min(centre_x, centre_y, size - centre_x, size - centre_y)
+    margin = max((f["rf"] for f in fields), default=0) / 2 - min(centre_x, centre_y, size - centre_x, size - centre_y)
     margin = max(margin, 0) + 4
     fig = Figure(figsize=(BOOK_COLUMN_INCHES - 0.1, 4.9), layout="constrained")  # the legend's frame juts out
     ax = fig.subplots()
