@@ -7,7 +7,7 @@ of broadcasting silently into a wrong answer.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Collection, Sequence
 
 import torch
 
@@ -35,6 +35,12 @@ def check_image_batch(x: torch.Tensor, name: str, channels: int | None = None, a
                          f"got shape {tuple(x.shape)}{hint}")
     if check_finite and x.is_floating_point() and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
+
+
+def check_one_of(value: object, name: str, choices: Collection, where: str = "") -> None:
+    """Raise ValueError unless ``value`` is in ``choices`` (a dict: its keys); ``where`` follows the list."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}{where}, got {value!r}")
 
 
 def check_positive_int(value: int, name: str) -> None:

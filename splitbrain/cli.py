@@ -29,17 +29,6 @@ DESCRIPTION = """\
 Split-brain autoencoders (Zhang, Isola, Efros 2017): self-supervised pretraining by
 cross-channel prediction, with the poster's per-image rescaled Lab bins.
 
-  pretrain   train a split-brain network (or the denoising-autoencoder baseline) without labels
-  probe      linear probes on the frozen features of a checkpoint, layer by layer
-  finetune   add a classifier on the last layer and train everything with labels
-  evaluate   probe + the same probe on a random network (the floor) + fine-tune
-  table      the poster's Table 1 from the JSON records under results/
-  reproduce  run a named experiment grid (resumable; one JSON record per run)
-  margin     time to margin: pretrain with a recipe, probe it beside its random init
-  report     print or write a grid's results section of the README
-  book       execute the chapters and build the HTML book (`splitbrain book build`)
-  weights    write a finished run's network as a shipped pretrained network
-
 Presets: smoke (CPU, seconds), cpu (CPU, minutes), colab (one T4 GPU, STL-10 96x96),
 paper (the poster's setup), auto (colab with a GPU, else cpu)."""
 
@@ -97,17 +86,17 @@ def _model_options(parser: argparse.ArgumentParser, for_eval: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
     from .about import __version__
 
+    with_examples = dict(epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog=PROG, description=DESCRIPTION, **with_examples)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     commands.required = True
 
     pretrain = commands.add_parser("pretrain", help="self-supervised pretraining (no labels)",
                                    description="Pretrain a split-brain network (or the DAE baseline) without labels.",
-                                   epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   **with_examples)
     _common(pretrain, "the run folder, --out")
     _model_options(pretrain, for_eval=False)
     pretrain.add_argument("--out", help="run directory for checkpoint.pt and metrics.jsonl")
@@ -121,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("finetune", "fine-tune with a classifier on the last layer"),
                        ("evaluate", "probe + random-init probe (the floor) + fine-tune")):
         sub = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
-                                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                  **with_examples)
         _common(sub, f"the checkpoint's folder; {OTHER_RECORDS} for --random-init without --checkpoint "
                      f"or for a shipped network")
         _model_options(sub, for_eval=True)

@@ -10,18 +10,17 @@ from typing import Callable, Sequence
 PROG = "splitbrain"
 
 
-def fail(message: str, status: int = 2):
-    """Print ``splitbrain: error: <message>`` on one line to stderr and exit with ``status``."""
-    one_line = " ".join(str(message).split())
-    print(f"{PROG}: error: {one_line}", file=sys.stderr)
-    raise SystemExit(status)
+def _print_error(message: object) -> None:
+    """Print ``splitbrain: error: <message>`` on one line to stderr."""
+    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse with a one-line error: ``splitbrain: error: ...`` (no usage dump)."""
 
     def error(self, message: str):  # noqa: D401 - argparse API
-        fail(message)
+        _print_error(message)
+        raise SystemExit(2)
 
 
 def reporting_errors(action: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -34,8 +33,7 @@ def reporting_errors(action: Callable[[argparse.Namespace], int], args: argparse
     except (ValueError, OSError, FloatingPointError, ImportError) as error:
         # ValueError covers CheckpointMismatchError and RunExistsError; OSError covers
         # MissingDatasetError and the writers' disk-full and permission errors.
-        one_line = " ".join(str(error).split())
-        print(f"{PROG}: error: {one_line}", file=sys.stderr)
+        _print_error(error)
         return 2
 
 

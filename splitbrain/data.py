@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from ._checks import check_positive_int
+from ._checks import check_one_of, check_positive_int
 from .imagefolder import BadImageError, _named, _report_scan, image_key, inspect_images, scan_image_folder
 from .images import decode_rgb
 from .vocabulary import BAD_IMAGE_POLICIES, DATASET_NAMES
@@ -116,8 +116,7 @@ def default_root() -> str:
 def dataset_present(name: str, root: str | os.PathLike | None = None) -> bool:
     """True when every split's files of ``name`` (a dataset of :data:`DOWNLOAD_SIZES`) are in
     ``root`` (default :func:`default_root`); reads nothing but the folder listing."""
-    if name not in DOWNLOAD_SIZES:
-        raise ValueError(f"name must be one of {tuple(DOWNLOAD_SIZES)}, got {name!r}")
+    check_one_of(name, "name", DOWNLOAD_SIZES)
     folder, files = (_STL10_FOLDER, _STL10_FILES) if name == "stl10" else (_CIFAR10_FOLDER, _CIFAR10_FILES)
     folder = os.path.join(root or default_root(), folder)
     return all(os.path.isfile(os.path.join(folder, f)) for split in files.values() for f in split if f)
@@ -167,11 +166,9 @@ def split_indices(n_or_labels: int | Sequence[int] | np.ndarray, fractions: Mapp
     for label in np.unique(labels):
         items = rng.permutation(np.flatnonzero(labels == label))
         counts = _largest_remainder(shares, len(items), rng)
-        start = 0
-        for part, count in enumerate(counts):
-            members[part].append(items[start : start + count])
-            start += count
-            positions[part].append((np.arange(count) + 0.5) / max(count, 1))
+        for part, chosen in enumerate(np.split(items, np.cumsum(counts))[:-1]):  # the last piece is unused
+            members[part].append(chosen)
+            positions[part].append((np.arange(len(chosen)) + 0.5) / max(len(chosen), 1))
 
     parts = {}
     for name, chosen, places in zip(names, members, positions):
@@ -244,9 +241,6 @@ class _STL10Store:
         self.count = os.path.getsize(path) // _STL10_IMAGE_BYTES
         self._array: np.ndarray | None = None
 
-    def __len__(self) -> int:
-        return self.count
-
     def __getitem__(self, index: int) -> torch.Tensor:
         if self._array is None:
             self._array = np.memmap(self.path, dtype=np.uint8, mode="r", shape=(self.count, 3, 96, 96))
@@ -262,9 +256,6 @@ class _ArrayStore:
     def __init__(self, array: np.ndarray):
         self.array = array
 
-    def __len__(self) -> int:
-        return len(self.array)
-
     def __getitem__(self, index: int) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(self.array[index].transpose(2, 0, 1)))
 
@@ -274,9 +265,6 @@ class _FileStore:
 
     def __init__(self, paths: Sequence[str]):
         self.paths = list(paths)
-
-    def __len__(self) -> int:
-        return len(self.paths)
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return decode_rgb(self.paths[index])
@@ -352,8 +340,7 @@ def embedded_region_box(photo_shape: Sequence[int], split: str) -> tuple[int, in
     The photo is cut once across its longer side (the width when H == W): the first
     ``1 - EMBEDDED_HELD_OUT_FRACTION`` of that side is ``"train"``, the rest ``"test"``.
     """
-    if split not in DATASET_SPLITS["embedded"]:
-        raise ValueError(f"split must be one of {DATASET_SPLITS['embedded']} for 'embedded', got {split!r}")
+    check_one_of(split, "split", DATASET_SPLITS["embedded"], " for 'embedded'")
     height, width = int(photo_shape[0]), int(photo_shape[1])
     along_width = width >= height
     side = width if along_width else height
@@ -391,8 +378,7 @@ class EmbeddedPhotos(Dataset):
 
     def __init__(self, split: str = "train", image_size: int = 96, augment: bool | None = None,
                  length: int | None = None, seed: int = 0, photo_scale: float = 4.0):
-        if split not in DATASET_SPLITS["embedded"]:
-            raise ValueError(f"split must be one of {DATASET_SPLITS['embedded']} for 'embedded', got {split!r}")
+        check_one_of(split, "split", DATASET_SPLITS["embedded"], " for 'embedded'")
         check_positive_int(image_size, "image_size")
         length = EMBEDDED_DEFAULT_LENGTH[split] if length is None else length
         check_positive_int(length, "length")
@@ -475,12 +461,12 @@ def _load_stl10(root: str, split: str, download: bool):
                                   f"    {command}")
     if len(files) == 2:
         labels = np.fromfile(files[1], dtype=np.uint8).astype(np.int64) - 1
-        if len(labels) != len(store) or labels.min() < 0 or labels.max() >= len(STL10_CLASSES):
+        if len(labels) != store.count or labels.min() < 0 or labels.max() >= len(STL10_CLASSES):
             raise MissingDatasetError(f"{files[1]} does not match {files[0]} ({len(labels)} labels in 1..10 expected "
-                                      f"for {len(store)} images); delete {folder} and fetch it again with\n"
+                                      f"for {store.count} images); delete {folder} and fetch it again with\n"
                                       f"    {command}")
     else:
-        labels = np.full(len(store), -1, dtype=np.int64)
+        labels = np.full(store.count, -1, dtype=np.int64)
     classes = STL10_CLASSES
     class_file = os.path.join(folder, "class_names.txt")
     if os.path.isfile(class_file):
@@ -529,11 +515,11 @@ def _load_folder(root: str, bad_images: str = "skip"):
     good = [(path, label, digest) for (path, label), (why, digest) in zip(scan.files, inspected) if not why]
     if not good:
         raise MissingDatasetError(f"no image under {root} decodes; expected an ImageFolder tree root/<class>/<image>")
+    paths, labels, digests = zip(*good)
     prefix = len(os.path.join(root, ""))  # every path is root joined with its relative path
-    names = [path[prefix:] for path, _, _ in good]
-    keys = np.array([image_key(name, digest) for name, (_, _, digest) in zip(names, good)], dtype=np.int64)
-    labels = np.array([label for _, label, _ in good], dtype=np.int64)
-    return _FileStore([path for path, _, _ in good]), labels, scan.classes, keys, names
+    names = [path[prefix:] for path in paths]
+    keys = np.array([image_key(name, digest) for name, digest in zip(names, digests)], dtype=np.int64)
+    return _FileStore(paths), np.array(labels, dtype=np.int64), scan.classes, keys, names
 
 
 def build_dataset(name: str, root: str | os.PathLike | None = None, split: str = "train", image_size: int = 96,
@@ -563,41 +549,32 @@ def build_dataset(name: str, root: str | os.PathLike | None = None, split: str =
         ValueError: unknown name or split, or bad sizes.
         MissingDatasetError: the files are not there (the message says how to fetch them).
     """
-    if name not in DATASET_NAMES:
-        raise ValueError(f"name must be one of {DATASET_NAMES}, got {name!r}")
+    check_one_of(name, "name", DATASET_NAMES)
     splits = DATASET_SPLITS[name]
     if name == "folder" and fractions is not None:
         splits = ("all",) + tuple(fractions)
-    if split not in splits:
-        raise ValueError(f"split must be one of {splits} for dataset {name!r}, got {split!r}")
+    check_one_of(split, "split", splits, f" for dataset {name!r}")
     check_positive_int(image_size, "image_size")
     if length is not None:
         check_positive_int(length, "length")
     if name == "embedded":
         return EmbeddedPhotos(split, image_size=image_size, augment=augment, length=length, seed=seed)
 
+    if name == "folder" and root is None:
+        raise ValueError("root is required for name='folder': the ImageFolder tree root/<class>/<image>")
+    root = os.path.abspath(os.path.expanduser(os.fspath(default_root() if root is None else root)))
     if name == "folder":
-        if root is None:
-            raise ValueError("root is required for name='folder': the ImageFolder tree root/<class>/<image>")
-        root = os.path.abspath(os.path.expanduser(os.fspath(root)))
-        if bad_images not in BAD_IMAGE_POLICIES:
-            raise ValueError(f"bad_images must be one of {BAD_IMAGE_POLICIES}, got {bad_images!r}")
+        check_one_of(bad_images, "bad_images", BAD_IMAGE_POLICIES)
         store, labels, classes, keys, names = _load_folder(root, bad_images)
     else:
-        root = os.path.abspath(os.path.expanduser(os.fspath(default_root() if root is None else root)))
         loader = _load_stl10 if name == "stl10" else _load_cifar10
         (store, labels, classes), keys, names = loader(root, split, download), None, None
-    if name == "folder" and split != "all":
-        indices = split_indices(labels, FOLDER_FRACTIONS if fractions is None else fractions, seed)[split][:length]
-    else:
-        indices = split_indices(labels, {"all": 1.0}, seed, max_counts=length)["all"]
-
+    fractions = FOLDER_FRACTIONS if fractions is None else fractions
+    parts = fractions if name == "folder" and split != "all" else {split: 1.0}
+    indices = np.sort(split_indices(labels, parts, seed)[split][:length])
     augment = split not in EVALUATION_SPLITS if augment is None else bool(augment)
-    indices = np.sort(indices)
     if in_memory and isinstance(store, _FileStore):
-        store, labels = [store[int(i)] for i in indices], labels[indices]  # decoded uint8 (3, H, W) tensors
-        keys, names = (None, None) if keys is None else (keys[indices], [names[i] for i in indices])
-        indices = np.arange(len(indices))
+        store = {int(i): store[int(i)] for i in indices}  # index -> decoded uint8 (3, H, W) tensor
     return ImageDataset(store, labels, indices, classes, image_transform(image_size, augment, resize),
                         name=name, split=split, image_size=image_size, augment=augment, seed=seed, root=root,
                         item_keys=keys, item_names=names)

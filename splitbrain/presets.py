@@ -25,6 +25,8 @@ a bad field raises ``ValueError`` naming the field and what was expected.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -109,14 +111,13 @@ def _integer(minimum: int) -> Callable[[Any, str], None]:
     return check
 
 
-def _number(low: float, high: float | None = None, low_open: bool = False) -> Callable[[Any, str], None]:
+def _number(low: float, high: float = math.inf, low_open: bool = False) -> Callable[[Any, str], None]:
+    """A number in ``(low, high]`` if ``low_open`` else ``[low, high]`` (NaN fails every comparison)."""
+    bound = (f"> {low}" if low_open else f">= {low}") + (f" and <= {high}" if high < math.inf else "")
+
     def check(value: Any, name: str) -> None:
-        ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and value == value
-              and (value > low if low_open else value >= low) and (high is None or value <= high))
-        if not ok:
-            bound = f"> {low}" if low_open else f">= {low}"
-            if high is not None:
-                bound += f" and <= {high}"
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not (value > low if low_open else value >= low) or not value <= high):
             raise ValueError(f"{name} must be a number {bound}, got {value!r}")
     return check
 
@@ -155,7 +156,7 @@ def _check_data_root(config) -> None:
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """Everything one pretraining run needs. Defaults are the ``smoke`` preset.
+    """Everything one pretraining run needs (the presets: :func:`get_preset`).
 
     Model: ``method`` "splitbrain" (two halves predicting each other's channel group) or "dae"
     (the denoising-autoencoder baseline); ``width`` "full" (each half as wide as a whole network,
@@ -304,8 +305,8 @@ def parse_trial(trial: str) -> tuple[str, float]:
     try:
         value = float(rate)
     except ValueError:
-        value = float("nan")
-    if head not in FINETUNE_HEADS or not value > 0 or value == float("inf"):
+        value = math.nan
+    if head not in FINETUNE_HEADS or not 0 < value < math.inf:
         raise ValueError(f"finetune_trials must hold 'head:learning rate' settings with head in {FINETUNE_HEADS} and "
                          f"a rate > 0, got {trial!r}")
     return head, value
@@ -313,7 +314,7 @@ def parse_trial(trial: str) -> tuple[str, float]:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Everything one linear-probe or fine-tuning run needs. Defaults are the ``smoke`` preset.
+    """Everything one linear-probe or fine-tuning run needs (the presets: :func:`get_eval_preset`).
 
     Data: labelled images of ``data`` at ``image_size``, the dataset's probe-training and
     evaluation splits (``data.STANDARD_SPLITS``; an ImageFolder's parts are fixed by
@@ -411,11 +412,8 @@ class EvalConfig:
                 parse_trial(trial)
 
     def to_dict(self) -> dict[str, Any]:
-        """The configuration as a JSON-friendly dict."""
-        d = dataclasses.asdict(self)
-        d["layers"] = list(self.layers) if self.layers is not None else None
-        d["finetune_trials"] = list(self.finetune_trials) if self.finetune_trials is not None else None
-        return d
+        """The configuration as a JSON-friendly dict (``layers`` and ``finetune_trials`` as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
 def differing_fields(saved: Mapping[str, Any], wanted: Mapping[str, Any], config_class,
@@ -424,11 +422,8 @@ def differing_fields(saved: Mapping[str, Any], wanted: Mapping[str, Any], config
     ``config_class`` whose values differ between two stored configuration dicts, among ``only``
     (default every field) less ``ignore``; empty when they agree. A field a dict lacks counts as
     its default; values compare as JSON (a tuple equals the list it is stored as)."""
-    import json
-
     defaults = {f.name: f.default for f in dataclasses.fields(config_class) if f.default is not dataclasses.MISSING}
-    names = set(defaults) if only is None else set(only)
-    names -= set(ignore)
+    names = (set(defaults) if only is None else set(only)) - set(ignore)
 
     def value(config: Mapping[str, Any], name: str) -> str:
         return json.dumps(config.get(name, defaults.get(name)), sort_keys=True)
@@ -479,8 +474,7 @@ def get_eval_preset(name: str, **overrides: Any) -> EvalConfig:
 
 def _convert(field: dataclasses.Field, text: str, cls) -> Any:
     """Parse ``text`` by the annotated type of ``cls``'s ``field``: ``bool``, ``int``, ``float``,
-    ``str``, a tuple of names or of numbers written with commas, or any of these ``| None``
-    ("none" gives None)."""
+    ``str``, a tuple of names written with commas, or any of these ``| None`` ("none" gives None)."""
     hint = typing.get_type_hints(cls)[field.name]
     options = typing.get_args(hint) or (hint,)
     kinds = [kind for kind in options if kind is not type(None)]
@@ -493,15 +487,8 @@ def _convert(field: dataclasses.Field, text: str, cls) -> Any:
         if lowered in ("0", "false", "no", "off"):
             return False
         raise ValueError(f"{field.name} must be true or false, got {text!r}")
-    tuples = [kind for kind in kinds if typing.get_origin(kind) is tuple]
-    if tuples:
-        parts = tuple(part.strip() for part in text.split(",") if part.strip())
-        if typing.get_args(tuples[0])[0] is float:
-            try:
-                return tuple(float(part) for part in parts)
-            except ValueError:
-                raise ValueError(f"{field.name} must be numbers separated by commas, got {text!r}") from None
-        return parts
+    if any(typing.get_origin(kind) is tuple for kind in kinds):
+        return tuple(part.strip() for part in text.split(",") if part.strip())
     for kind, article in ((int, "an integer"), (float, "a number")):
         if kind in kinds:
             try:

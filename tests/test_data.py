@@ -314,6 +314,7 @@ def test_folder_in_memory_gives_the_same_items_as_reading_the_files(tmp_path):
         memory = build_dataset("folder", root=tmp_path, split=split, image_size=16, augment=augment, seed=2,
                                in_memory=True)
         assert len(memory) == len(files) and np.array_equal(memory.labels, files.labels)
+        assert np.array_equal(memory.indices, files.indices) and memory.item_names == files.item_names
         torch.manual_seed(0)
         read = [files[i] for i in range(len(files))]
         torch.manual_seed(0)
