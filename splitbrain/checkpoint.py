@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from .files import atomic_write, atomic_write_text
-from .presets import DAE_FIELDS, MODEL_FIELDS, PretrainConfig, differing_fields
+from .presets import DAE_FIELDS, MODEL_FIELDS, PretrainConfig, differing_fields, fields_with_role
 
 CHECKPOINT_NAME = "checkpoint.pt"
 METRICS_NAME = "metrics.jsonl"
@@ -54,9 +54,9 @@ def read_pretraining_manifest(path: str | os.PathLike) -> dict[str, Any] | None:
     manifest = saved.get("pretrained_on") if isinstance(saved, dict) else None
     if manifest is None:
         return None
-    wrong = [name for name, kind in _MANIFEST_FIELDS.items()
-             if not isinstance(manifest.get(name) if isinstance(manifest, dict) else None, kind)]
-    keys = manifest.get("image_keys") if isinstance(manifest, dict) else None
+    fields = manifest if isinstance(manifest, dict) else {}
+    wrong = [name for name, kind in _MANIFEST_FIELDS.items() if not isinstance(fields.get(name), kind)]
+    keys = fields.get("image_keys")
     if keys is not None and not (isinstance(keys, torch.Tensor) and keys.dtype == torch.int64 and keys.dim() == 1):
         wrong.append("image_keys")
     if wrong:
@@ -150,19 +150,15 @@ def check_checkpoint(checkpoint: Any, source: str = "checkpoint") -> PretrainCon
         value = checkpoint[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise CheckpointError(f"{source}: its {key} must be an integer >= 0, got {value!r}")
-    config = _checked_config(checkpoint["config"], source)
-    _check_weights(checkpoint["model"], config, source)
-    return config
-
-
-def _checked_config(values: Any, source: str) -> PretrainConfig:
-    """The PretrainConfig ``values`` describe (its sizes within :data:`~splitbrain.presets.SIZE_LIMITS`)."""
+    values = checkpoint["config"]
     if not isinstance(values, dict):
         raise CheckpointError(f"{source}: its config must be a mapping, got {type(values).__name__}")
     try:
-        return config_from_dict(values)
+        config = config_from_dict(values)
     except (ValueError, TypeError) as error:
         raise CheckpointError(f"{source}: its config is not valid ({error})") from None
+    _check_weights(checkpoint["model"], config, source)
+    return config
 
 
 def _check_weights(weights: Any, config: PretrainConfig, source: str) -> None:
@@ -202,8 +198,6 @@ def check_resumable(saved: dict[str, Any], wanted: dict[str, Any], source: str =
     value under the new name); only ``epochs`` may change, under the "step" schedule, whose state
     does not depend on the total.
     """
-    from .presets import fields_with_role
-
     check_compatible(saved, wanted, source)
     extendable = saved.get("lr_schedule", "step") == "step" and wanted.get("lr_schedule", "step") == "step"
     differ = differing_fields(saved, wanted, PretrainConfig, only=fields_with_role(PretrainConfig, "recipe"),
@@ -230,8 +224,7 @@ def model_from_checkpoint(checkpoint: dict[str, Any] | str | os.PathLike, device
 
 def config_from_dict(values: dict[str, Any]) -> PretrainConfig:
     """A PretrainConfig from a stored dict, ignoring keys this version does not know."""
-    known = {f for f in PretrainConfig.__dataclass_fields__}
-    return PretrainConfig(**{k: v for k, v in values.items() if k in known})
+    return PretrainConfig(**{k: v for k, v in values.items() if k in PretrainConfig.__dataclass_fields__})
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:

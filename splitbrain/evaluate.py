@@ -20,8 +20,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from .checkpoint import read_pretraining_manifest
 from .color import ColorSpace, get_color_space
 from .files import check_writable_folder
+from .leaks import check_unseen
 from .models import DenoisingAutoencoder, SplitBrainNet, pool_features
 from .presets import EvalConfig, PretrainConfig
 from .results import make_record, model_entry, write_record
@@ -187,7 +189,6 @@ def train_linear_classifier(features: torch.Tensor, labels: torch.Tensor, num_cl
                             recipe: ProbeRecipe = ProbeRecipe(), device: torch.device | str = "cpu") -> nn.Linear:
     """Softmax regression on (N, D) features as ``recipe`` says; the trained ``nn.Linear``, in eval mode.
     The weights start at zero, so the result depends only on the data and ``recipe.seed``."""
-    device = torch.device(device)
     n, dim = features.shape
     if labels.shape != (n,):
         raise ValueError(f"labels must have shape ({n},), got {tuple(labels.shape)}")
@@ -365,9 +366,6 @@ def evaluation_datasets(config: EvalConfig, datasets: tuple[Dataset, Dataset, in
     or more among the labelled images and, for the network of the checkpoint ``pretrained_from``, no
     image it was pretrained on in either split (:func:`splitbrain.leaks.check_unseen`). Otherwise a
     one-line ValueError (SplitLeakError for an overlap) before any work."""
-    from .checkpoint import read_pretraining_manifest
-    from .leaks import check_unseen
-
     train_set, test_set, num_classes = datasets or build_eval_datasets(config)
     check_two_classes(train_set, num_classes, config)
     if pretrained_from is not None:
@@ -452,7 +450,7 @@ def linear_probe(config: EvalConfig, model: nn.Module, pretrain_config: Pretrain
     held_out, test_images = score_probes(extractor, evaluation_loader(test_set, config, device), probes, device,
                                          config.max_dim, amp_dtype, config.progress)
     for layer in layers:
-        per_layer[layer] = {**per_layer[layer], **held_out[layer]}
+        per_layer[layer].update(held_out[layer])
         if config.verbose:
             scores = per_layer[layer]
             print(f"probe {layer:>7}: validation top-1 {scores['val_top1']:.4f}  held-out top-1 {scores['top1']:.4f}  "

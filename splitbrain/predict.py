@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_image_batch, check_positive_int
+from .checkpoint import load_checkpoint
 from .color import ColorSpace, get_color_space
 from .models import DenoisingAutoencoder, corrupt, recompute_batchnorm_statistics
 from .presets import MACHINERY_FIELDS, differing_fields
@@ -32,9 +33,8 @@ UPSAMPLE_MODES = ("bilinear", "nearest")
 # checks and batching
 
 
-def _check_decoding(mode: str, temperature: float, upsample: str | None = None) -> None:
-    check_decoding(mode, temperature)
-    if upsample is not None and upsample not in UPSAMPLE_MODES:
+def _check_upsample(upsample: str) -> None:
+    if upsample not in UPSAMPLE_MODES:
         raise ValueError(f"upsample must be one of {UPSAMPLE_MODES}, got {upsample!r}")
 
 
@@ -43,16 +43,21 @@ def _model_device(model: nn.Module) -> torch.device:
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
-def _prepared(model: nn.Module, targets, rgb: torch.Tensor, batch_size: int) -> Iterable[tuple[torch.Tensor, Any]]:
-    """(images on the model's device, their ``targets.prepare`` Batch) per ``batch_size`` images of
-    ``rgb``; the model, ``rgb`` and ``batch_size`` are checked at once, the batches made lazily."""
-    if not (hasattr(model, "half1") and hasattr(model, "half2")):
-        raise ValueError(f"model must be a split-brain pair with half1 and half2, got {type(model).__name__}")
+def _chunks(model: nn.Module, rgb: torch.Tensor, batch_size: int) -> Iterable[torch.Tensor]:
+    """``rgb`` (N, 3, H, W) in pieces of ``batch_size`` images on the model's device; ``rgb`` and
+    ``batch_size`` are checked at once, the pieces moved lazily."""
     check_image_batch(rgb, "rgb", channels=3)
     check_positive_int(batch_size, "batch_size")
     device = _model_device(model)
-    chunks = (images.to(device) for images in rgb.split(batch_size))
-    return ((chunk, targets.prepare(chunk)) for chunk in chunks)
+    return (images.to(device) for images in rgb.split(batch_size))
+
+
+def _prepared(model: nn.Module, targets, rgb: torch.Tensor, batch_size: int) -> Iterable[tuple[torch.Tensor, Any]]:
+    """(images on the model's device, their ``targets.prepare`` Batch) per :func:`_chunks` piece;
+    the split-brain pair ``model`` is checked at once."""
+    if not (hasattr(model, "half1") and hasattr(model, "half2")):
+        raise ValueError(f"model must be a split-brain pair with half1 and half2, got {type(model).__name__}")
+    return ((chunk, targets.prepare(chunk)) for chunk in _chunks(model, rgb, batch_size))
 
 
 @contextmanager
@@ -79,7 +84,7 @@ def decode_group2(logits: torch.Tensor, targets, ranges: torch.Tensor | None = N
     ``ranges``: (N, 2, 2) per-image (low, high) of group 2 for rescaled bins (``Batch.ranges2``),
     None for fixed bins. ``mode``: "annealed" (Zhang et al. 2016, ``temperature``), "mean" or "centre".
     """
-    _check_decoding(mode, temperature)
+    check_decoding(mode, temperature)
     check_image_batch(logits, "logits", channels=targets.quantizer2.num_classes)
     if getattr(targets.quantizer2, "per_image_ranges", False) and ranges is None:
         raise ValueError("ranges must be the per-image (N, 2, 2) ranges (Batch.ranges2) for rescaled bins")
@@ -92,7 +97,7 @@ def combine_with_group1(group2: torch.Tensor, rgb: torch.Tensor, targets, upsamp
     "nearest" blocks). Returns (N, 3, H, W) float32 sRGB in [0, 1] (out-of-gamut colours clipped),
     on ``rgb``'s device.
     """
-    _check_decoding("centre", 1.0, upsample)
+    _check_upsample(upsample)
     check_image_batch(rgb, "rgb", channels=3)
     check_image_batch(group2, "group2", channels=2)
     if group2.shape[0] != rgb.shape[0]:
@@ -116,7 +121,8 @@ def colorize(model: nn.Module, targets, rgb: torch.Tensor, mode: str = "annealed
     by default. Returns (N, 3, H, W) float32 sRGB in [0, 1] on the CPU.
     """
     batches = _prepared(model, targets, rgb, batch_size)
-    _check_decoding(mode, temperature, upsample)
+    check_decoding(mode, temperature)
+    _check_upsample(upsample)
     images = []
     with _eval_mode(model):
         for chunk, batch in batches:
@@ -134,7 +140,7 @@ def predict_lightness(model: nn.Module, targets, rgb: torch.Tensor, mode: str = 
     with ``quantize.downsample`` of the true L*).
     """
     batches = _prepared(model, targets, rgb, batch_size)
-    _check_decoding(mode, temperature)
+    check_decoding(mode, temperature)
     maps = []
     with _eval_mode(model):
         for _, batch in batches:
@@ -186,12 +192,8 @@ def refresh_batchnorm(model: nn.Module, targets, rgb: torch.Tensor, batch_size: 
     (in place; returned) from ``rgb`` (N, 3, H, W) uint8 training images: "precise BN", see
     :func:`splitbrain.models.recompute_batchnorm_statistics`. Use the training batch size.
     """
-
-    def forward(prepared: tuple[torch.Tensor, Any]) -> None:
-        _, batch = prepared
-        model(batch.x1, batch.x2)
-
-    return recompute_batchnorm_statistics(model, _prepared(model, targets, rgb, batch_size), forward)
+    batches = (batch for _, batch in _prepared(model, targets, rgb, batch_size))
+    return recompute_batchnorm_statistics(model, batches, lambda batch: model(batch.x1, batch.x2))
 
 
 def matching_checkpoint(path: str | os.PathLike, config, ignore: Iterable[str] = MACHINERY_FIELDS) -> Path | None:
@@ -201,17 +203,12 @@ def matching_checkpoint(path: str | os.PathLike, config, ignore: Iterable[str] =
     fields of :mod:`splitbrain.presets`: output folder, device, precision) equals the checkpoint's;
     "finished": it was saved after ``config.epochs`` epochs. A missing or unreadable file gives None.
     """
-    from .checkpoint import load_checkpoint
-
-    path = Path(path)
-    if not path.is_file():
-        return None
     try:
         checkpoint = load_checkpoint(path)
-    except ValueError:
+    except (FileNotFoundError, ValueError):
         return None
     differ = differing_fields(checkpoint.get("config", {}), config.to_dict(), type(config), ignore=ignore)
-    return path if not differ and int(checkpoint.get("epoch", -1)) == config.epochs else None
+    return Path(path) if not differ and int(checkpoint.get("epoch", -1)) == config.epochs else None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -222,6 +219,12 @@ def as_image_batch(rgb: torch.Tensor, name: str = "rgb") -> torch.Tensor:
     """(N, 3, H, W) from an image (3, H, W) or a batch, checked."""
     check_image_batch(rgb, name, channels=3, allow_unbatched=True)
     return rgb.reshape(-1, *rgb.shape[-3:])
+
+
+def _shown(space: ColorSpace, x: torch.Tensor) -> torch.Tensor:
+    """Network inputs ``x`` (N, 3, H, W) in ``space``'s normalised units -> float32 sRGB in [0, 1]
+    on the CPU (out-of-gamut colours clipped)."""
+    return space.to_rgb(space.denormalize(x)).clamp(0, 1).float().cpu()
 
 
 def corrupt_for_display(rgb: torch.Tensor, noise: str, level: float, space: str | ColorSpace = "rgb",
@@ -236,11 +239,10 @@ def corrupt_for_display(rgb: torch.Tensor, noise: str, level: float, space: str 
     then converted back and clipped. In RGB, masked pixels are mid-grey, salt white, pepper black.
     """
     space = get_color_space(space)
-    batch = as_image_batch(rgb).cpu()
-    clean = space.inputs(batch)
+    clean = space.inputs(as_image_batch(rgb).cpu())
     generator = torch.Generator().manual_seed(seed)
     noisy = corrupt(clean, noise, level, value_range=(-1.0, 1.0), generator=generator)
-    return space.to_rgb(space.denormalize(noisy)).clamp(0, 1)
+    return _shown(space, noisy)
 
 
 @torch.no_grad()
@@ -257,19 +259,13 @@ def reconstruction_examples(model: DenoisingAutoencoder, rgb: torch.Tensor, spac
     if not isinstance(model, DenoisingAutoencoder):
         raise ValueError(f"model must be a DenoisingAutoencoder, got {type(model).__name__}")
     space = get_color_space(space)
-    device = next(model.parameters()).device
-    batch = as_image_batch(rgb).to(device)
-    clean = space.inputs(batch)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    noisy = model.corrupt(clean, generator=generator)
+    device = _model_device(model)
+    clean = space.inputs(as_image_batch(rgb).to(device))
+    noisy = model.corrupt(clean, generator=torch.Generator(device=device).manual_seed(seed))
     with _eval_mode(model):
         restored = model(noisy)
-
-    def to_rgb(x: torch.Tensor) -> torch.Tensor:
-        return space.to_rgb(space.denormalize(x)).clamp(0, 1).float().cpu()
-
-    return {"clean": to_rgb(clean), "corrupted": to_rgb(noisy), "reconstructed": to_rgb(restored),
-            "mse_corrupted": float(((noisy - clean) ** 2).mean()),
+    return {"clean": _shown(space, clean), "corrupted": _shown(space, noisy),
+            "reconstructed": _shown(space, restored), "mse_corrupted": float(((noisy - clean) ** 2).mean()),
             "mse_reconstructed": float(((restored - clean) ** 2).mean())}
 
 
@@ -281,9 +277,6 @@ def refresh_dae_batchnorm(model: DenoisingAutoencoder, rgb: torch.Tensor, space:
     """
     if not isinstance(model, DenoisingAutoencoder):
         raise ValueError(f"model must be a DenoisingAutoencoder, got {type(model).__name__}")
-    check_image_batch(rgb, "rgb", channels=3)
-    check_positive_int(batch_size, "batch_size")
+    chunks = _chunks(model, rgb, batch_size)
     space = get_color_space(space)
-    device = _model_device(model)
-    return recompute_batchnorm_statistics(model, rgb.split(batch_size),
-                                          lambda chunk: model(space.inputs(chunk.to(device))))
+    return recompute_batchnorm_statistics(model, chunks, lambda chunk: model(space.inputs(chunk)))

@@ -42,9 +42,11 @@ from tqdm import tqdm
 from .checkpoint import (CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, CheckpointMismatchError, MetricsLog,
                          RunExistsError, atomic_torch_save, check_resumable, checkpoint_state, load_checkpoint,
                          read_metrics)
+from .color import get_color_space
 from .files import atomic_write_text, check_writable_folder
 from .models import build_model, build_targets_for
 from .presets import WARMUP_FRACTION, PretrainConfig
+from .quantize import rebalancing_weights
 from .results import make_record, model_entry, write_record
 from .runfolder import held_run_folder, read_json_object
 from .schedule import warmup_cosine
@@ -188,20 +190,17 @@ def estimate_class_weights(targets, loader: DataLoader, device: torch.device, ba
     per-image (rescaled) bins, whose centres are not in Lab units or move per image, unsmoothed.
     Under torchrun the counts of all processes are summed, so every process uses the same weights.
     """
-    from .quantize import rebalancing_weights
-
-    k2, k1 = targets.num_classes
-    counts1 = torch.zeros(k1, dtype=torch.float64, device=device)
-    counts2 = torch.zeros(k2, dtype=torch.float64, device=device)
+    quantizers = (targets.quantizer1, targets.quantizer2)
+    class_counts = [torch.zeros(q.num_classes, dtype=torch.float64, device=device) for q in quantizers]
     for rgb, _ in itertools.islice(loader, batches):
         batch = targets.prepare(rgb.to(device))
-        counts1 += torch.bincount(batch.t1.flatten(), minlength=k1)
-        counts2 += torch.bincount(batch.t2.flatten(), minlength=k2)
-    if dist.is_available() and dist.is_initialized():
-        dist.all_reduce(counts1)
-        dist.all_reduce(counts2)
+        for counts, classes in zip(class_counts, (batch.t1, batch.t2)):
+            counts += torch.bincount(classes.flatten(), minlength=counts.numel())
     weights = []
-    for quantizer, counts in ((targets.quantizer1, counts1.cpu()), (targets.quantizer2, counts2.cpu())):
+    for quantizer, counts in zip(quantizers, class_counts):
+        if dist.is_available() and dist.is_initialized():
+            dist.all_reduce(counts)
+        counts = counts.cpu()
         lab_bins = targets.space.name == "lab" and not getattr(quantizer, "per_image_ranges", False)
         centres = quantizer.centres() if lab_bins else torch.zeros(counts.numel(), 1)
         weights.append(rebalancing_weights(counts, centres, sigma=5.0 if lab_bins else 0.0).float().to(device))
@@ -331,8 +330,6 @@ def build_objective(config: PretrainConfig, model: nn.Module, targets, loader: D
     weights or measures them on the first batches, which draws from the random streams: it runs
     here, in the same place for every run."""
     if config.method == "dae":
-        from .color import get_color_space
-
         return DenoisingObjective(get_color_space(config.color_space), model.corrupt, config.channels_last)
     class_weights = None
     if config.loss == "rebalanced":
@@ -445,7 +442,7 @@ def train_one_epoch(trainer: Trainer, epoch: int, log: MetricsLog, start_time: f
     bar = tqdm(total=trainer.steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
                disable=tqdm_disable(config.progress, trainer.ctx.is_main), dynamic_ncols=True)
     watch = LossWatch(trainer.device, lambda step, value: divergence(trainer, epoch, step, value))
-    for rgb, _ in trainer.loader:
+    for rgb, _ in itertools.islice(trainer.loader, trainer.steps_per_epoch):
         loss, parts = forward_backward(trainer.train_model, objective, rgb.to(trainer.device, non_blocking=True),
                                        trainer.amp_dtype, trainer.scaler)
         optimizer_step(optimizer, trainer.scaler)
@@ -470,8 +467,6 @@ def train_one_epoch(trainer: Trainer, epoch: int, log: MetricsLog, start_time: f
                        **dict(zip(objective.parts, values[1:])), "lr": optimizer.param_groups[0]["lr"],
                        "images_per_s": speed, "wall_s": now - start_time})
             bar.set_postfix(loss=f"{values[0]:.3f}", img_s=f"{speed:.0f}")
-        if steps_done == trainer.steps_per_epoch:
-            break
     bar.close()
     watch.flush()
     if trainer.schedule_unit == "epoch":

@@ -167,8 +167,6 @@ def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike |
     """Write the weights-only file of a finished run's ``checkpoint`` as ``<folder>/<name>.pt``
     (default folder: the shipped networks'). ValueError for a ``name`` that is not a plain file
     name or weights that are not finite; FileExistsError when the file exists, unless ``force``."""
-    import torch
-
     from .checkpoint import atomic_torch_save, checkpoint_state, load_checkpoint
     from .networks import check_finite
 
@@ -181,7 +179,7 @@ def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike |
     slim = checkpoint_state(saved["config"], saved["model"], saved["epoch"], saved["step"],
                             pretrained_on=saved.get("pretrained_on"))  # so probes of it can still refuse leaks
     atomic_torch_save(slim, path, replace=force)
-    torch.load(path, weights_only=True)  # readable the way pretrained() reads it
+    load_checkpoint(path)  # readable the way pretrained() reads it
     return path
 
 
