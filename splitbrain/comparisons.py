@@ -59,12 +59,8 @@ def grid_counts(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
 def choose_grid(records: Sequence[Mapping[str, Any]], preferred: Sequence[str] = ()) -> str | None:
     """The first grid of ``preferred`` that has records, else the one with most records (None if none)."""
     counts = grid_counts(records)
-    for name in preferred:
-        if counts.get(name):
-            return name
-    if not counts:
-        return None
-    return max(counts, key=lambda name: (counts[name], name))
+    return next((name for name in preferred if counts.get(name)),
+                max(counts, key=lambda name: (counts[name], name), default=None))
 
 
 def headline_rows(records: Sequence[Mapping[str, Any]], grid: str, kinds: Sequence[str] = ("splitbrain",)
@@ -163,15 +159,14 @@ def side_by_side_rows(poster_rows: Sequence[Mapping[str, Any]], records: Sequenc
     (random-init floors, supervised ceilings, other DAEs), with "poster" empty.
     """
     summary = [row for row in summarize(records) if row["grid"] == grid] if grid else []
-    gap_key = f"gap_{score}" if f"gap_{score}" in (summary[0] if summary else {}) else "gap_probe_top1"
+    gap_key = f"gap_{score}" if score in ("probe_top1", "finetune_top1") else "gap_probe_top1"
 
     def ours(row: Mapping[str, Any] | None) -> dict[str, str]:
         if row is None or row.get(score) is None:
             return {"ours": "", "seeds": "", "gap": ""}
-        gap = row.get(gap_key)
-        return {"ours": format_mean_std(100 * row[score], None if row[f"{score}_std"] is None
-                                        else 100 * row[f"{score}_std"], digits=1) + "%",
-                "seeds": str(row["n"]), "gap": "" if gap is None else format_points(gap, row.get(f"{gap_key}_std"))}
+        gap, gap_std = row[gap_key], row[f"{gap_key}_std"]
+        return {"ours": format_mean_std(row[score], row[f"{score}_std"], scale=100, digits=1) + "%",
+                "seeds": str(row["n"]), "gap": "" if gap is None else format_points(gap, gap_std)}
 
     used: set[tuple[str, str]] = set()
     rows = []
@@ -239,38 +234,28 @@ def layer_statistics(records: Sequence[Mapping[str, Any]], grid: str, arch: str,
     (fractions) at the layers every seed probed; the latest record per seed counts."""
     if score not in ("top1", "top5"):
         raise ValueError(f"score must be 'top1' or 'top5', got {score!r}")
-    per_method: dict[str, dict[int, Mapping[str, Any]]] = {}
     latest = latest_by((r for r in records if r.get("kind") == "run" and r.get("grid") == grid
                         and r["model"].get("arch") == arch), lambda r: (r["method"], r.get("seed")))
-    for (method, seed), record in latest.items():
-        per_method.setdefault(method, {})[seed] = record
     summary = {row["method"]: row for row in summarize(records) if row["grid"] == grid and row["arch"] == arch}
     out = {}
     for method, row in summary.items():
-        by_seed = per_method[method]
-        probed = [set(r["metrics"]["probe"]["layers"]) for r in by_seed.values()]
-        layers = [layer for layer in next(iter(by_seed.values()))["metrics"]["probe"]["layers"]
-                  if all(layer in seen for seen in probed)]  # the layers every seed probed
+        probes = [r["metrics"]["probe"]["layers"] for (name, _), r in latest.items() if name == method]
+        common = [layer for layer in probes[0] if all(layer in probe for probe in probes)]
         label = f"{row['label']}, {SPACE_LABELS.get(row['color_space'], row['color_space'])}"
-        out[label] = {layer: mean_std([float(r["metrics"]["probe"]["layers"][layer][score]) for r in by_seed.values()])
-                      for layer in layers}
+        out[label] = {layer: mean_std([float(probe[layer][score]) for probe in probes]) for layer in common}
     return out
 
 
 def layer_table_rows(records: Sequence[Mapping[str, Any]], grid: str, arch: str) -> list[dict[str, str]]:
     """The linear probe at every layer of (``grid``, ``arch``), one row per method: {"method": label,
     "<layer>": "top-1 ± std (top-5 ± std)"} in %, mean and sample std over seeds."""
+    def percent(mean_and_std: tuple[float, float | None]) -> str:
+        return format_mean_std(*mean_and_std, scale=100, digits=1)
+
     top1 = layer_statistics(records, grid, arch, "top1")
     top5 = layer_statistics(records, grid, arch, "top5")
-    rows = []
-    for label, stats in top1.items():
-        row = {"method": label}
-        for layer, (mean, std) in stats.items():
-            mean5, std5 = top5[label][layer]
-            row[layer] = (f"{format_mean_std(mean, std, scale=100, digits=1)} "
-                          f"({format_mean_std(mean5, std5, scale=100, digits=1)})")
-        rows.append(row)
-    return rows
+    return [{"method": label, **{layer: f"{percent(stats[layer])} ({percent(top5[label][layer])})"
+                                 for layer in stats}} for label, stats in top1.items()]
 
 
 def binomial_standard_error(accuracy: float, count: int) -> float:
@@ -296,7 +281,6 @@ def floor_rows(scores: Mapping[str, float], floor: float, band: float = 0.0) -> 
 
 
 def _join(items: Sequence[str]) -> str:
-    items = list(items)
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
@@ -324,11 +308,10 @@ def floor_sentence(rows: Sequence[Mapping[str, Any]], band: float = 0.0) -> str:
         chosen = groups[verdict]
         if not chosen:
             continue
-        text = text.replace("{it}", "it" if parts else "the random-init floor")
         every = len(chosen) == len(rows) and len(rows) > 1
         who = _join([r["label"] for r in chosen]) + (" all" if every else "")
-        s = "s" if len(chosen) == 1 else ""
-        parts.append(f"{who} {text.format(s=s)} {_points_span([r['gap'] for r in chosen])}.")
+        verb = text.format(s="s" if len(chosen) == 1 else "", it="it" if parts else "the random-init floor")
+        parts.append(f"{who} {verb} {_points_span([r['gap'] for r in chosen])}.")
     if groups["within"]:
         chosen = groups["within"]
         verb = "is" if len(chosen) == 1 else "are"

@@ -38,7 +38,7 @@ import sys
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterable, Mapping, NamedTuple, Sequence
 
 from .files import atomic_write_text
 from .tables import pipe_table
@@ -173,7 +173,7 @@ def write_record(record: Mapping[str, Any], directory: str | os.PathLike = "resu
         name = f"{record['kind']}-{record_label(record)}-{stamp}-{uuid.uuid4().hex[:6]}.json"
     elif not name or Path(name).name != name:
         raise ValueError(f"name must be a plain file name, got {name!r}")
-    text = json.dumps(_jsonable(record), indent=2, sort_keys=False) + "\n"
+    text = json.dumps(_jsonable(record), indent=2) + "\n"
     return atomic_write_text(Path(directory) / name, text)
 
 
@@ -195,21 +195,19 @@ class _Missing:
 _MISSING = _Missing()
 
 
-class _Value:
+class _Value(NamedTuple):
     """A leaf of the schema: ``accepts(value)`` says whether ``value`` fits, ``expected`` says what fits."""
-
-    def __init__(self, expected: str, accepts: Callable[[Any], bool]):
-        self.expected, self.accepts = expected, accepts
-
-
-class _Optional:
-    def __init__(self, schema: Any):
-        self.schema = schema
+    expected: str
+    accepts: Callable[[Any], bool]
 
 
-class _EachOf:
-    def __init__(self, schema: Any, container: type = dict):
-        self.schema, self.container = schema, container
+class _Optional(NamedTuple):
+    schema: Any
+
+
+class _EachOf(NamedTuple):
+    schema: Any
+    container: type = dict
 
 
 def _finite(value: Any) -> bool:
@@ -291,9 +289,10 @@ RECORD_SCHEMAS: dict[str, dict[str, Any]] = {
                            "changes": _Optional({"pretrain": _Optional(_MAPPING), "evaluate": _Optional(_MAPPING)}),
                            "reference_images_per_s": _Optional(_REFERENCE_SPEEDS)}},
 }
-"""Per record kind, what it adds to the fields every record has (its ``config`` and ``metrics``
-fields, and the grid fields of a "run" record)."""
-_LABEL_COUNT_SCHEMA = {"metrics": {"probe": {"val_top1": _SCORE}, "finetune": _Optional({"val_top1": _SCORE})}}
+"""Per record kind, its fields beside those every record has, or in their place (its ``config`` and
+``metrics``, and the grid fields of a "run" record)."""
+_LABEL_COUNT_METRICS = {**RECORD_SCHEMAS["run"]["metrics"], "probe": {**_PROBE, "val_top1": _SCORE},
+                        "finetune": _Optional({**_FINETUNE, "val_top1": _SCORE})}
 """A run with a label count chose between its probe and its fine-tuning on validation: both carry it."""
 
 
@@ -325,29 +324,14 @@ def _fail(source: str, field: str, expected: str, value: Any) -> None:
     raise RecordError(f"{source}: field {field} must be {expected}, got {shown}")
 
 
-def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``extra``'s fields added; a field both give as mappings merges field by field."""
-    merged = dict(base)
-    for name, schema in extra.items():
-        inner = merged.get(name)
-        inner_map = inner.schema if isinstance(inner, _Optional) else inner
-        schema_map = schema.schema if isinstance(schema, _Optional) else schema
-        if isinstance(inner_map, dict) and isinstance(schema_map, dict) and inner_map and schema_map:
-            both = _merged(inner_map, schema_map)
-            merged[name] = _Optional(both) if isinstance(schema, _Optional) else both
-        else:
-            merged[name] = schema
-    return merged
-
-
 def validate_record(record: Mapping[str, Any], source: str = "record") -> None:
     """Check ``record`` against the schema of its kind (:data:`RECORD_SCHEMAS`): types, finite
     numbers, scores in [0, 1], times that parse; RecordError naming ``source`` (its file) and the
     first field that is missing or does not fit."""
     _check_value(record.get("kind", _MISSING), _COMMON_SCHEMA["kind"], "kind", source)
-    schema = _merged(_COMMON_SCHEMA, RECORD_SCHEMAS[record["kind"]])
+    schema = {**_COMMON_SCHEMA, **RECORD_SCHEMAS[record["kind"]]}
     if record["kind"] == "run" and record.get("labels_per_class") is not None:
-        schema = _merged(schema, _LABEL_COUNT_SCHEMA)
+        schema["metrics"] = _LABEL_COUNT_METRICS
     _check_value(record, schema, "", source)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -77,17 +78,11 @@ class Table:
         return [[cell(row, key) for key in columns] for row in self.rows]
 
     def _repr_html_(self) -> str:
-        columns = self._columns()
-        parts = ['<table class="table">']
-        if self.caption:
-            parts.append(f"<caption>{html.escape(self.caption)}</caption>")
-        parts.append("<thead><tr>" + "".join(f"<th>{html.escape(self._header(k))}</th>" for k in columns)
-                     + "</tr></thead><tbody>")
-        for row in self.cells():
-            cells = "".join(f"<td>{html.escape(unbroken_figures(cell))}</td>" for cell in row)
-            parts.append(f"<tr>{cells}</tr>")
-        parts.append("</tbody></table>")
-        return "".join(parts)
+        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        head = "".join(f"<th>{html.escape(self._header(k))}</th>" for k in self._columns())
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(unbroken_figures(cell))}</td>" for cell in row)
+                       + "</tr>" for row in self.cells())
+        return f'<table class="table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
     def to_markdown(self) -> str:
         """A pipe table (Markdown / MyST)."""
@@ -128,9 +123,6 @@ def read_reference_csv(path: str | Path) -> list[dict]:
 
 def reference_sources(path: str | Path) -> list[str]:
     """The text after ``# source:`` on the comment lines of a reference CSV, in order."""
-    sources = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#") and stripped[1:].strip().lower().startswith("source:"):
-            sources.append(stripped[1:].strip()[len("source:"):].strip())
-    return sources
+    found = (re.match(r"\s*#\s*source:(.*)", line, re.IGNORECASE)
+             for line in Path(path).read_text(encoding="utf-8").splitlines())
+    return [match[1].strip() for match in found if match]

@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..presets import DATASETS, MACHINERY_FIELDS, get_eval_preset, get_preset
 from ..results import record_time
+from ..tables import pipe_table
 from .recipes import DEFAULT_RECIPE, RECIPES
 
 
@@ -72,10 +73,9 @@ def trial_configs(args: argparse.Namespace):
     changes = overrides(args)
     data = args.data or recipe.pretrain.get("data", "folder")
     name = args.name or f"{args.recipe}-seed{args.seed}"
-    common = dict(data=data, data_root=args.data_root, seed=args.seed, progress=bool(args.progress))
-    pretrain_fields = {**recipe.pretrain, **common, **changes["pretrain"]}
-    config = get_preset("cpu", **{**pretrain_fields, "out": str(Path(args.runs) / name), "record_dir": None,
-                                  "log_every": 50})
+    config = get_preset("cpu", **{**recipe.pretrain, "data": data, "data_root": args.data_root,
+                                  "seed": args.seed, "progress": bool(args.progress), **changes["pretrain"],
+                                  "out": str(Path(args.runs) / name), "record_dir": None, "log_every": 50})
     eval_config = get_eval_preset("cpu", data=config.data, data_root=config.data_root, image_size=config.image_size,
                                   seed=config.seed, split_seed=config.split_seed, record_dir=None, verbose=False,
                                   progress=bool(args.progress), **{**recipe.evaluate, **changes["evaluate"]})
@@ -216,7 +216,8 @@ def margin_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _changes_text(changes: Mapping[str, Mapping[str, Any]]) -> str:
+def _changes_text(record: Mapping[str, Any]) -> str:
+    changes = record["metrics"].get("changes", {})
     parts = [f"{k}={v}" for part in ("pretrain", "evaluate") for k, v in changes.get(part, {}).items()]
     return ", ".join(f"`{p}`" for p in parts) if parts else "as named"
 
@@ -232,24 +233,22 @@ def margin_table(records: Iterable[Mapping[str, Any]]) -> str:
     records = [r for r in records if r.get("kind") == "margin"]
     if not records:
         return "No margin records yet."
-    lines = ["| trial | recipe | changed | images seen | minutes | images/s (reference step fp32 / bf16) | "
-             "probe top-1 (layer) | random init | gap |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for record, row in zip(sorted(records, key=record_time), margin_rows(records)):
-        lines.append(f"| {row['name']} | {row['recipe']} | {_changes_text(record['metrics'].get('changes', {}))} | "
-                     f"{row['images_seen']:,} | {row['minutes']:.1f} | {row['images_per_s']:.0f} "
-                     f"({_reference_text(record)}) | "
-                     f"{100 * row['top1']:.1f}% ({row['layer']}) | {100 * row['random_top1']:.1f}% | "
-                     f"{row['gap_points']:+.1f} |")
+    header = ("trial", "recipe", "changed", "images seen", "minutes", "images/s (reference step fp32 / bf16)",
+              "probe top-1 (layer)", "random init", "gap")
+    table = pipe_table(header, [
+        [row["name"], row["recipe"], _changes_text(record), f"{row['images_seen']:,}",
+         f"{row['minutes']:.1f}", f"{row['images_per_s']:.0f} ({_reference_text(record)})",
+         f"{100 * row['top1']:.1f}% ({row['layer']})", f"{100 * row['random_top1']:.1f}%",
+         f"{row['gap_points']:+.1f}"]
+        for record, row in zip(sorted(records, key=record_time), margin_rows(records))])
     machines = sorted({f"{r['hardware'].get('cpu') or 'an unknown CPU'} ({r['hardware'].get('torch_threads', '?')} "
                        f"threads)" for r in records})
     splits = sorted({(r["metrics"]["probe"]["train_images"], r["metrics"]["probe"]["val_images"],
                       r["metrics"]["probe"]["test_images"]) for r in records})
-    lines += ["", f"Minutes are pretraining only (the sum of the epochs' times), on {' / '.join(machines)}. "
-                  f"Probe: classifiers trained on {' / '.join(f'{s[0]:,}' for s in splits)} labelled images, the layer "
-                  f"chosen on {' / '.join(f'{s[1]:,}' for s in splits)} validation images, top-1 on "
-                  f"{' / '.join(f'{s[2]:,}' for s in splits)} held-out images."]
-    return "\n".join(lines) + "\n"
+    train, val, test = (" / ".join(f"{n:,}" for n in sizes) for sizes in zip(*splits))
+    return (f"{table}\n\nMinutes are pretraining only (the sum of the epochs' times), on "
+            f"{' / '.join(machines)}. Probe: classifiers trained on {train} labelled images, the layer "
+            f"chosen on {val} validation images, top-1 on {test} held-out images.\n")
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -64,15 +64,18 @@ def _difference_sentence(difference: Mapping[str, Any] | None) -> str:
     return text + f"more than two standard errors from zero, {side} the poster's rescaled-Lab advantage."
 
 
+def _gap_words(row: Mapping[str, Any]) -> str:
+    return f"{_method_words(row)} {format_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}"
+
+
 def _arch_sentences(rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]], grid: str,
                     arch: str) -> str:
     label = ARCH_LABELS.get(arch, arch)
-    mine = [row for row in rows if row["arch"] == arch and row["kind"] != "random"]
-    gapped = [row for row in mine if row["gap_probe_top1"] is not None]
+    gapped = [row for row in rows
+              if row["arch"] == arch and row["kind"] != "random" and row["gap_probe_top1"] is not None]
     if not gapped:
         return f"{label}: no pretrained run has a random-init floor of the same seed yet, so there is no gap to report."
-    parts = [f"{_method_words(row)} {format_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}"
-             for row in gapped if row["kind"] == "splitbrain"]
+    parts = [_gap_words(row) for row in gapped if row["kind"] == "splitbrain"]
     runs = [r for r in records if r.get("model", {}).get("arch") == arch]
     layers = Counter(r["metrics"]["probe"]["best_layer"] for r in runs)
     sentence = (f"{label} (probe layer " + ", ".join(f"{layer} in {n}" for layer, n in layers.most_common())
@@ -81,15 +84,11 @@ def _arch_sentences(rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping
     daes = [row for row in gapped if row["kind"] == "dae"]
     if daes:
         below = sum(row["gap_probe_top1"] < 0 for row in daes)
-        sentence += ("; " if parts else ": ") + ", ".join(
-            f"{_method_words(row)} {format_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}" for row in daes)
+        sentence += ("; " if parts else ": ") + ", ".join(map(_gap_words, daes))
         sentence += (" (no DAE method below the floor on average)" if below == 0 else
                      f" ({below} of {len(daes)} DAE methods below the floor on average)")
-    for row in gapped:
-        if row["kind"] == "supervised":
-            sentence += f"; {_method_words(row)} {format_points(row['gap_probe_top1'], row['gap_probe_top1_std'])}"
-    sentence += ". " + _difference_sentence(rescaled_minus_lab(records, grid, arch))
-    return sentence
+    sentence += "".join(f"; {_gap_words(row)}" for row in gapped if row["kind"] == "supervised")
+    return sentence + ". " + _difference_sentence(rescaled_minus_lab(records, grid, arch))
 
 
 def missing_runs(records: Sequence[Mapping[str, Any]], grid: str) -> dict[tuple[str, str], list[int]]:
@@ -111,6 +110,12 @@ def stale_runs(records: Sequence[Mapping[str, Any]], grid: str) -> list[str]:
 
     return sorted(str(r.get("run_id", "")).partition("/")[2] for r in records
                   if r.get("grid") == grid and not is_current(r))
+
+
+def _stale_lines(records: Sequence[Mapping[str, Any]], grid: str) -> list[str]:
+    stale = stale_runs(records, grid)
+    return [f"{len(stale)} of these records were made under an older configuration of the grid "
+            f"(`splitbrain reproduce` re-runs them): {', '.join(stale)}.", ""] if stale else []
 
 
 def _run_seconds(record: Mapping[str, Any], count_pretraining: bool) -> float | None:
@@ -163,7 +168,8 @@ def label_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     run yet and the wall time."""
     from ..label_curve import curve_points, curve_sentences, curve_table, gap_table, is_current, network_label
 
-    lines = [_budget_line(grid), ""] if grid in GRIDS else []
+    spec = GRIDS.get(grid)
+    lines = [_budget_line(grid), ""] if spec else []
     archs = [arch for arch in ARCH_LABELS if any(r["model"]["arch"] == arch for r in records)]
     for arch in archs:
         points = curve_points(records, grid, arch)
@@ -179,7 +185,7 @@ def label_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
                   ""]
     done = {(r["model"]["arch"], r.get("method"), r.get("labels_per_class"), r.get("seed")) for r in records}
     missing: dict[tuple[str, str], dict[int, list[int]]] = {}
-    for run in GRIDS[grid].runs() if grid in GRIDS else ():
+    for run in spec.runs() if spec else ():
         if (run.arch, run.method.name, run.labels_per_class, run.seed) not in done:
             network = network_label({"method": run.method.kind, "color_space": run.method.color_space})
             missing.setdefault((run.arch, network), {}).setdefault(run.labels_per_class, []).append(run.seed)
@@ -189,12 +195,9 @@ def label_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
             f"{ARCH_LABELS.get(arch, arch)} {network}, " + ", ".join(
                 f"{labels} per class (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})"
                 for labels, seeds in by_count.items()) for (arch, network), by_count in missing.items()) + ".", ""]
-    stale = stale_runs(records, grid)
-    if stale:
-        lines += [f"{len(stale)} of these records were made under an older configuration of the grid "
-                  f"(`splitbrain reproduce` re-runs them): {', '.join(stale)}.", ""]
+    lines += _stale_lines(records, grid)
     current = [r for r in records if is_current(r)]  # the runs the tables count
-    lines += _wall_time_lines(current, archs, GRIDS[grid].networks_from if grid in GRIDS else None)
+    lines += _wall_time_lines(current, archs, spec.networks_from if spec else None)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -223,26 +226,22 @@ def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     lines = [format_summary(rows), "", *("- " + _arch_sentences(rows, records, grid, arch) for arch in archs), ""]
     finetune_stds = [row["finetune_top1_std"] for row in rows if row["finetune_top1_std"] is not None]
     if finetune_stds:
-        lines.append(f"Fine-tuning top-1 spreads over seeds run from {100 * min(finetune_stds):.1f} to "
-                     f"{100 * max(finetune_stds):.1f} points.")
-        lines.append("")
+        lines += [f"Fine-tuning top-1 spreads over seeds run from {100 * min(finetune_stds):.1f} to "
+                  f"{100 * max(finetune_stds):.1f} points.", ""]
         below, compared = finetunes_below_random_probe(records)
         if compared:
-            lines += [f"{below} of {compared} fine-tuned networks score below the linear probe of their own "
-                      f"architecture at random initialisation (Lab, same seed): a fine-tuning that loses to a probe of "
-                      f"random features has not trained, so these fine-tuning columns say nothing about pretraining."
-                      if below > compared / 2 else
-                      f"{below} of {compared} fine-tuned networks score below the linear probe of their own "
-                      f"architecture at random initialisation (Lab, same seed).", ""]
+            sentence = (f"{below} of {compared} fine-tuned networks score below the linear probe of their "
+                        "own architecture at random initialisation (Lab, same seed)")
+            if below > compared / 2:
+                sentence += (": a fine-tuning that loses to a probe of random features has not trained, so "
+                             "these fine-tuning columns say nothing about pretraining")
+            lines += [sentence + ".", ""]
     unvalidated = sum(not validated_probe(r["metrics"]["probe"]) for r in records)
     if unvalidated:
         lines += [f"{unvalidated} of these records predate the validation protocol: their probe's layer was chosen "
                   f"on the held-out images it is scored on, which flatters every row (chapter 6 explains why); "
                   f"`splitbrain reproduce` probes them again.", ""]
-    stale = stale_runs(records, grid)
-    if stale:
-        lines += [f"{len(stale)} of these records were made under an older configuration of the grid "
-                  f"(`splitbrain reproduce` re-runs them): {', '.join(stale)}.", ""]
+    lines += _stale_lines(records, grid)
     missing = missing_runs(records, grid)
     if missing:
         lines += [f"Not run yet ({sum(len(seeds) for seeds in missing.values())} of the grid's runs): "

@@ -19,6 +19,7 @@ __all__ = ["plot_layer_curves", "plot_headline", "plot_label_curve"]
 
 _ZHANG_SHOWN = ("ImageNet labels (supervised)", "Split-Brain (cl,cl)", "Lab -> Lab autoencoder",
                 "Gaussian (random) init")
+"""The methods of Zhang et al.'s Table 2 that :func:`plot_layer_curves` draws."""
 
 
 def _line_style(label: str) -> dict[str, Any]:
@@ -39,8 +40,7 @@ def _line_style(label: str) -> dict[str, Any]:
 
 def plot_layer_curves(zhang_rows: Sequence[Mapping[str, Any]],
                       ours: Mapping[str, Mapping[str, tuple[float, float | None]]] | None = None,
-                      ours_title: str = "", chance: float | None = None,
-                      shown: Sequence[str] = _ZHANG_SHOWN) -> Figure:
+                      ours_title: str = "", chance: float | None = None) -> Figure:
     """Linear-probe top-1 by layer: Zhang et al.'s Table 2 (top) and ours (below it, if given).
 
     Each panel is as wide as the book's column, its legend to its right, where no line runs.
@@ -53,7 +53,6 @@ def plot_layer_curves(zhang_rows: Sequence[Mapping[str, Any]],
             there is more than one seed), or None.
         ours_title: our panel's title (dataset, architecture).
         chance: 1 / classes of our task, drawn as a dotted line on our panel.
-        shown: which of Zhang's methods to draw.
     """
     if not zhang_rows and not ours:
         raise ValueError("plot_layer_curves needs Zhang et al.'s rows, our statistics or both")
@@ -64,7 +63,7 @@ def plot_layer_curves(zhang_rows: Sequence[Mapping[str, Any]],
         holder = figures.pop(0)
         ax = holder.subplots()
         for row in zhang_rows:
-            if row["method"] not in shown:
+            if row["method"] not in _ZHANG_SHOWN:
                 continue
             layers = [k for k in row if k.startswith("conv")]
             ax.plot(layers, [row[k] for k in layers], label=row["method"],
@@ -98,14 +97,14 @@ def plot_layer_curves(zhang_rows: Sequence[Mapping[str, Any]],
 
 
 def plot_headline(points: Mapping[str, Mapping[int, float]], floors: Mapping[str, float] | None = None,
-                  ceiling: float | None = None, title: str = "", ylabel: str = "held-out probe top-1 (%)") -> Figure:
+                  ceiling: float | None = None, title: str = "") -> Figure:
     """The headline figure: one column per method, each seed a point, the seeds' mean a bar.
 
     Args:
         points: method label -> {seed: score (fraction)}, in the order drawn.
         floors: label -> the random-init floor's mean (fraction), each a dashed horizontal line.
         ceiling: the probe of the supervised network's features (mean, fraction), a dotted line.
-        title, ylabel: the axes' title and y label.
+        title: the axes' title.
     """
     fig = Figure(figsize=(min(BOOK_COLUMN_INCHES, max(5.0, 1.25 * len(points) + 2.0)), 4.4), layout="constrained")
     ax = fig.subplots()
@@ -120,7 +119,7 @@ def plot_headline(points: Mapping[str, Mapping[int, float]], floors: Mapping[str
     if ceiling is not None:
         ax.axhline(100 * ceiling, color="grey", ls=":", lw=1.5, label="supervised features, probed")
     ax.set_xticks(range(len(points)), list(points), rotation=20, ha="right")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel("held-out probe top-1 (%)")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     if floors or ceiling is not None:  # below the axes, where no method's points can fall
@@ -143,8 +142,8 @@ def plot_label_curve(points: Sequence[Mapping[str, Any]], title: str = "") -> Fi
         mine = [p for p in points if p["label"] == label]
         color = "black" if label.lower().startswith("random") else f"C{index}"
         counts = sorted({p["labels"] for p in mine})
+        xs = [p["labels"] for p in mine]
         for stage, style, marker, name in (("finetune", "-", "o", "fine-tuned"), ("probe", "--", "^", "linear probe")):
-            xs = [p["labels"] for p in mine]
             ax.scatter(xs, [100 * p[f"{stage}_top1"] for p in mine], color=color, marker=marker, s=18, alpha=0.6,
                        zorder=3)
             means = [100 * statistics.fmean(p[f"{stage}_top1"] for p in mine if p["labels"] == n) for n in counts]
