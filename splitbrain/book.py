@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -54,7 +55,7 @@ def toc_files(toc_path: Path) -> list[str]:
             for item in node:
                 walk(item)
 
-    walk({key: value for key, value in toc.items() if key != "root"})
+    walk(toc)  # its "root" is a plain name, not a {"file": ...} entry
     return found
 
 
@@ -84,8 +85,6 @@ def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | 
     ``seed``: injected as the chapters' ``SEED``. ``seen`` receives, per executed notebook, the
     numbers its ``glue(..., seen=...)`` calls recorded: {name: {"what": description, "value": number}}.
     """
-    import os
-
     import papermill
 
     from .notebook import SEEN_VALUES_ENV

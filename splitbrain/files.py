@@ -6,7 +6,6 @@ file or the complete new one exists.
 """
 from __future__ import annotations
 
-import glob
 import os
 import re
 import tempfile
@@ -24,7 +23,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], rep
     temp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        remove_leftovers(path)
+        remove_leftovers_in(path.parent, path.name)
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
         os.chmod(temp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         with os.fdopen(handle, "wb") as stream:
@@ -58,23 +57,13 @@ def is_leftover(name: str) -> bool:
     return bool(_LEFTOVER.fullmatch(name)) or (name.startswith(WRITE_CHECK_PREFIX) and name.endswith(".tmp"))
 
 
-def remove_leftovers(path: Path) -> list[Path]:
-    """Remove the temporary files that writers of ``path`` killed mid-write left beside it (those
-    whose process no longer runs); returns what was removed."""
-    return _remove_dead(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"), path.name)
-
-
-def remove_leftovers_in(folder: Path) -> list[Path]:
-    """Remove every temporary file of :func:`atomic_write` in ``folder`` whose writer no longer
-    runs (a killed writer of a file with a unique name leaves one no later write removes)."""
-    return _remove_dead(folder.glob(".*.tmp"))
-
-
-def _remove_dead(candidates, target: str | None = None) -> list[Path]:
+def remove_leftovers_in(folder: Path, name: str | None = None) -> list[Path]:
+    """Remove the temporary files of :func:`atomic_write` in ``folder`` (only those writing ``name``,
+    if given) whose writer was killed mid-write and no longer runs; returns what was removed."""
     removed = []
-    for temp in candidates:
+    for temp in folder.glob(".*.tmp"):
         match = _LEFTOVER.fullmatch(temp.name)
-        if match and (target is None or match.group(1) == target) and not _running(int(match.group(2))):
+        if match and (name is None or match.group(1) == name) and not _running(int(match.group(2))):
             temp.unlink(missing_ok=True)
             removed.append(temp)
     return removed

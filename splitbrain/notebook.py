@@ -13,11 +13,15 @@ image sizes and networks; unset, nothing changes.
 """
 from __future__ import annotations
 
+import json
+import numbers
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
+from .files import atomic_write_text
 from .presets import resolve_preset_name
 from .runtime import seed_everything
 
@@ -30,9 +34,8 @@ class ChapterContext:
     """What a chapter needs to know about where it runs. ``data``: the configuration fields the
     chapter adds to a pretraining preset's (``{"download": True}`` to fetch the preset's dataset,
     ``{"data": "embedded"}`` when it is missing and no download was asked for; empty for a chapter
-    that does not read its preset's dataset); ``eval_data``: the same for an evaluation preset. Under ``$SPLITBRAIN_CAP`` both also hold the capped counts
-    (pretraining: ``train_length``, ``batch_size``, ``max_steps_per_epoch``, ``epochs``; evaluation:
-    ``max_train_images``, ``max_test_images``, ``probe_epochs``, ``finetune_epochs``), and ``cap`` is N."""
+    that does not read its preset's dataset); ``eval_data``: the same for an evaluation preset.
+    Under ``$SPLITBRAIN_CAP`` both also hold :func:`cap_fields`, and ``cap`` is N."""
 
     preset: str
     device: torch.device
@@ -131,18 +134,12 @@ def glue(name: str, value, seen: str | None = None) -> None:
 
 
 def _record_seen(name: str, value, what: str) -> None:
-    import json
-    import numbers
-    import os
-
-    from .files import atomic_write_text
-
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"glue({name!r}, seen=...) needs a number, got {type(value).__name__}")
     path = os.environ.get(SEEN_VALUES_ENV)
     if not path:
         return
-    seen = json.loads(open(path).read()) if os.path.exists(path) else {}
+    seen = json.loads(Path(path).read_text()) if os.path.exists(path) else {}
     seen[name] = {"what": what, "value": float(value)}
     atomic_write_text(path, json.dumps(seen, indent=1) + "\n")
 

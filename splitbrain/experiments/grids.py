@@ -47,8 +47,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .._checks import check_positive_int
 from ..presets import (ARCHITECTURES, COLOR_SPACE_NAMES, FINETUNE_RECIPE, NOISES, WIDTHS, EvalConfig, PretrainConfig,
                        get_eval_preset, get_preset)
+from .recipes import RECIPES
 
 METHOD_KINDS = ("splitbrain", "dae", "random", "supervised")
 """What a method does before the probes: split-brain / DAE pretraining, nothing, or supervised training."""
@@ -57,6 +59,16 @@ DAE_NOISE_LEVELS: dict[str, float] = {"masking": 0.25, "salt_pepper": 0.05, "gau
 """Noise level of each DAE baseline: a pixel probability (masking, salt-and-pepper) or the
 Gaussian standard deviation, in normalised [-1, 1] input units."""
 
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
+
+
+def _check_archs(archs) -> None:
+    for arch in archs:
+        if arch not in ARCHITECTURES:
+            raise ValueError(f"archs must be among {ARCHITECTURES}, got {arch!r}")
 
 
 @dataclass(frozen=True)
@@ -78,8 +90,7 @@ class Method:
     width: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name or "/" in self.name:
-            raise ValueError(f"name must be a non-empty string without '/', got {self.name!r}")
+        _check_name(self.name)
         if self.kind not in METHOD_KINDS:
             raise ValueError(f"kind must be one of {METHOD_KINDS}, got {self.kind!r}")
         if self.color_space not in COLOR_SPACE_NAMES:
@@ -199,11 +210,8 @@ class Grid:
     networks_from: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name or "/" in self.name:
-            raise ValueError(f"name must be a non-empty string without '/', got {self.name!r}")
-        for arch in tuple(self.archs) + tuple(self.arch_pretrain):
-            if arch not in ARCHITECTURES:
-                raise ValueError(f"archs must be among {ARCHITECTURES}, got {arch!r}")
+        _check_name(self.name)
+        _check_archs(tuple(self.archs) + tuple(self.arch_pretrain))
         names = [method.name for method in self.methods]
         if not names or len(set(names)) != len(names):
             raise ValueError(f"methods must be non-empty with distinct names, got {names}")
@@ -216,8 +224,7 @@ class Grid:
         if not self.labels or any(n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1)
                                   for n in self.labels):
             raise ValueError(f"labels must be positive integers or None, got {self.labels!r}")
-        if isinstance(self.supervised_epochs, bool) or not isinstance(self.supervised_epochs, int) or self.supervised_epochs < 1:
-            raise ValueError(f"supervised_epochs must be a positive integer, got {self.supervised_epochs!r}")
+        check_positive_int(self.supervised_epochs, "supervised_epochs")
         # Build one configuration of each kind now, so a bad override fails at definition time.
         for run in self.runs()[: len(self.methods) * len(self.labels) * len(self.seeds)]:
             self.eval_config(run, data_root="data-root" if self.needs_data_root else None)
@@ -226,14 +233,10 @@ class Grid:
             self.pretrain_config(probe, data_root="data-root" if self.needs_data_root else None)
 
     def runs(self, archs: tuple[str, ...] | None = None) -> list[Run]:
-        """Every run, architecture-major, then method, then seed (the execution order).
-
-        ``archs`` replaces the grid's architectures (e.g. to add "fcalexnet").
-        """
+        """Every run, architecture-major, then method, then seed (the execution order); ``archs``
+        replaces the grid's architectures (e.g. to add "fcalexnet")."""
         archs = self.archs if archs is None else tuple(archs)
-        for arch in archs:
-            if arch not in ARCHITECTURES:
-                raise ValueError(f"archs must be among {ARCHITECTURES}, got {arch!r}")
+        _check_archs(archs)
         return [Run(self.name, arch, method, seed, labels) for arch in archs for method in self.methods
                 for seed in self.seeds for labels in self.labels]
 
@@ -275,10 +278,8 @@ class Grid:
 
 FIRST_FINETUNER = dict(finetune_optimizer="adam", finetune_schedule="constant", finetune_warmup=0.0, finetune_lr=1e-3,
                        finetune_weight_decay=0.0, finetune_crop_padding=0)
-"""The fine-tuning of the grids recorded before the trained recipe (Adam at a constant 1e-3,
-flips only, a few epochs), kept so that their records still match their grids."""
+"""The CPU grids' fine-tuning (Adam at a constant 1e-3, flips only), not the trained recipe's."""
 
-CIFAR_CPU_PRETRAIN_EPOCHS = 3
 CIFAR_CPU_PRETRAIN_IMAGES = 20_480
 """Images drawn per pretraining epoch in ``cifar-cpu`` (160 steps of 128, from the 30,000)."""
 
@@ -293,7 +294,7 @@ _CIFAR_CPU = Grid(
     pretrain_preset="cpu",
     eval_preset="cpu",
     pretrain=dict(data="folder", image_size=32, grid=8, batch_size=128, lr=1e-3, lr_decay=0.5,
-                  epochs=CIFAR_CPU_PRETRAIN_EPOCHS, max_steps_per_epoch=CIFAR_CPU_PRETRAIN_IMAGES // 128,
+                  epochs=3, max_steps_per_epoch=CIFAR_CPU_PRETRAIN_IMAGES // 128,
                   device="cpu", log_every=20),
     evaluate=dict(data="folder", image_size=32, max_train_images=10_000, max_test_images=10_000,
                   probe_epochs=30, **FIRST_FINETUNER, finetune_epochs=2, finetune_batch_size=64, device="cpu"),
@@ -327,31 +328,27 @@ the split-brain pair's 14 epochs: per 32 px image its forward + backward costs 2
 pair's 0.65 GFLOP on SimpleNet (3.4x) and 3.69 against 1.67 on FC-ResNet18 (2.2x), as the
 budget's FLOP counter counts them (the tests check the match)."""
 
-
-def _cifar_recipe_grid() -> Grid:
-    from .recipes import RECIPES
-
-    recipe = dict(RECIPES["cifar-20min"].pretrain)
-    return Grid(
-        name="cifar-recipe",
-        description="CIFAR-10 JPEGs (ImageFolder, 32 px), the 20-minute CPU recipe: 30k pretraining / 10k "
-                    "probe-training (2k of them validate) / 10k held-out images; SimpleNet and FC-ResNet18; "
-                    "split-brain RGB/Lab/rescaled Lab, the compute- and width-matched salt-and-pepper DAE, "
-                    "random init, supervised; seeds 0-2",
-        archs=("simplenet", "fcresnet18"),
-        methods=(splitbrain_method("rgb"), splitbrain_method("lab"), splitbrain_method("rescaled_lab"),
-                 Method("dae-salt_pepper-full", "dae", "rgb", "salt_pepper", DAE_NOISE_LEVELS["salt_pepper"], "full"),
-                 random_method("lab"), random_method("rgb"), supervised_method("lab")),
-        seeds=(0, 1, 2),
-        pretrain_preset="cpu",
-        eval_preset="cpu",
-        pretrain=dict(recipe, data="folder", device="cpu", log_every=50),
-        method_pretrain={(arch, "dae-salt_pepper-full"): dict(epochs=epochs) for arch, epochs in CIFAR_RECIPE_DAE_EPOCHS.items()},
-        evaluate=dict(data="folder", image_size=32, max_train_images=10_000, max_test_images=10_000,
-                      probe_epochs=30, **FIRST_FINETUNER, finetune_epochs=0, device="cpu"),
-        supervised_epochs=30,
-        needs_data_root=True,
-    )
+_CIFAR_RECIPE = Grid(
+    name="cifar-recipe",
+    description="CIFAR-10 JPEGs (ImageFolder, 32 px), the 20-minute CPU recipe: 30k pretraining / 10k "
+                "probe-training (2k of them validate) / 10k held-out images; SimpleNet and FC-ResNet18; "
+                "split-brain RGB/Lab/rescaled Lab, the compute- and width-matched salt-and-pepper DAE, "
+                "random init, supervised; seeds 0-2",
+    archs=("simplenet", "fcresnet18"),
+    methods=(splitbrain_method("rgb"), splitbrain_method("lab"), splitbrain_method("rescaled_lab"),
+             dae_method("salt_pepper", width="full"), random_method("lab"), random_method("rgb"),
+             supervised_method("lab")),
+    seeds=(0, 1, 2),
+    pretrain_preset="cpu",
+    eval_preset="cpu",
+    pretrain=dict(RECIPES["cifar-20min"].pretrain, data="folder", device="cpu", log_every=50),
+    method_pretrain={(arch, "dae-salt_pepper-full"): dict(epochs=epochs)
+                     for arch, epochs in CIFAR_RECIPE_DAE_EPOCHS.items()},
+    evaluate=dict(data="folder", image_size=32, max_train_images=10_000, max_test_images=10_000,
+                  probe_epochs=30, **FIRST_FINETUNER, finetune_epochs=0, device="cpu"),
+    supervised_epochs=30,
+    needs_data_root=True,
+)
 
 
 LABELS_PER_CLASS = (25, 100, 400, 800)
@@ -393,28 +390,26 @@ in batches of 128 at 32 px under bfloat16 autocast, validation top-1 measured at
 every run, each setting of the count's :data:`LABEL_GRID_TRIALS` tried and the best on validation kept."""
 
 
-def _label_efficiency_grid() -> Grid:
-    recipe = GRIDS["cifar-recipe"]
-    return Grid(
-        name="label-efficiency",
-        description="cifar-recipe's pretrained networks (no new pretraining) probed and fine-tuned with 25, 100, "
-                    "400 and 800 labels per class (seeded subsets of the 8k fit images; the 2k validation images "
-                    "choose the probe's layer and the fine-tuning's learning rate, the 10k held-out images only "
-                    "report); split-brain Lab and rescaled Lab against random init; seeds 0-2 paired with "
-                    "pretraining",
-        archs=("simplenet",),
-        methods=(splitbrain_method("lab"), splitbrain_method("rescaled_lab"), random_method("lab")),
-        seeds=(0, 1, 2),
-        pretrain_preset=recipe.pretrain_preset,
-        eval_preset=recipe.eval_preset,
-        # finetune_epochs > 0 makes the runner fine-tune; each count's finetune_images sets the budget
-        evaluate={**recipe.evaluate, **LABEL_GRID_FINETUNE, "finetune_epochs": FINETUNE_EPOCHS},
-        labels=LABELS_PER_CLASS,
-        label_evaluate={n: {"finetune_images": finetune_budget(n), "finetune_trials": LABEL_GRID_TRIALS[n]}
-                        for n in LABELS_PER_CLASS},
-        networks_from="cifar-recipe",
-        needs_data_root=True,
-    )
+_LABEL_EFFICIENCY = Grid(
+    name="label-efficiency",
+    description="cifar-recipe's pretrained networks (no new pretraining) probed and fine-tuned with 25, 100, "
+                "400 and 800 labels per class (seeded subsets of the 8k fit images; the 2k validation images "
+                "choose the probe's layer and the fine-tuning's learning rate, the 10k held-out images only "
+                "report); split-brain Lab and rescaled Lab against random init; seeds 0-2 paired with "
+                "pretraining",
+    archs=("simplenet",),
+    methods=(splitbrain_method("lab"), splitbrain_method("rescaled_lab"), random_method("lab")),
+    seeds=(0, 1, 2),
+    pretrain_preset=_CIFAR_RECIPE.pretrain_preset,
+    eval_preset=_CIFAR_RECIPE.eval_preset,
+    # finetune_epochs > 0 makes the runner fine-tune; each count's finetune_images sets the budget
+    evaluate={**_CIFAR_RECIPE.evaluate, **LABEL_GRID_FINETUNE, "finetune_epochs": FINETUNE_EPOCHS},
+    labels=LABELS_PER_CLASS,
+    label_evaluate={n: {"finetune_images": finetune_budget(n), "finetune_trials": LABEL_GRID_TRIALS[n]}
+                    for n in LABELS_PER_CLASS},
+    networks_from="cifar-recipe",
+    needs_data_root=True,
+)
 
 
 _EMBEDDED_CPU = Grid(
@@ -460,10 +455,9 @@ _SMOKE = Grid(
                   finetune_epochs=1, finetune_batch_size=20, feature_batch_size=40, device="cpu"),
 )
 
-GRIDS: dict[str, Grid] = {grid.name: grid for grid in (_cifar_recipe_grid(), _CIFAR_CPU, _CIFAR_QUICK, _EMBEDDED_CPU,
-                                                       _STL10_COLAB, _SMOKE)}
+GRIDS: dict[str, Grid] = {grid.name: grid for grid in (_CIFAR_RECIPE, _CIFAR_CPU, _CIFAR_QUICK, _EMBEDDED_CPU,
+                                                       _STL10_COLAB, _SMOKE, _LABEL_EFFICIENCY)}
 """The named grids, by name."""
-GRIDS["label-efficiency"] = _label_efficiency_grid()
 
 
 def get_grid(name: str) -> Grid:

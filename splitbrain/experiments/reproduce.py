@@ -42,7 +42,8 @@ from ..files import atomic_write_text, check_writable_folder
 from ..locks import folder_lock
 from .grids import GRIDS, Grid, Run, get_grid
 from ..presets import FINETUNE_ONLY_FIELDS, MACHINERY_FIELDS, EvalConfig, PretrainConfig, differing_fields
-from ..results import make_record, write_record
+from ..results import (_jsonable, format_summary, load_records, make_record, model_entry, summarize,
+                       write_record)
 from ..runfolder import read_json_object
 
 RUN_STATES = ("finished", "stale", "partial", "pending")
@@ -205,8 +206,6 @@ def _load_stage(path: Path, key: dict[str, Any], ignore: Mapping[str, frozenset[
 
 
 def _save_stage(path: Path, key: dict[str, Any], metrics: Mapping[str, Any], wall_time_s: float) -> dict[str, Any]:
-    from ..results import _jsonable
-
     stage = _jsonable({"key": key, "metrics": dict(metrics), "wall_time_s": wall_time_s})
     atomic_write_text(path, json.dumps(stage, indent=2) + "\n")
     return stage
@@ -296,19 +295,17 @@ def _evaluate_stage(kind: str, config, source, random_init: bool, path: Path, ke
 def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir: str | Path = "results",
                 runs_dir: str | Path = "runs", progress: bool = False, verbose: bool = False) -> Path:
     """Run (or resume) every stage of ``run`` and write its record; returns the record's path."""
-    from ..results import model_entry
-
     directory = run_directory(run, runs_dir)
     directory.mkdir(parents=True, exist_ok=True)
     network_directory = run_directory(grid.network_run(run), runs_dir)  # ``directory`` unless networks_from
     network_config, eval_config, supervised_config = run_configs(grid, run, data_root, str(network_directory),
                                                                  progress, verbose)
     method = run.method
+    configs = _config_entry(network_config, eval_config, supervised_config)
     # Each stage's key: every configuration its result depends on (upstream stages included).
-    pretrain_key = {"pretrain": fingerprint(network_config.to_dict())}
-    if supervised_config is not None:
-        pretrain_key["supervised"] = fingerprint(supervised_config.to_dict())
-    eval_key = {**pretrain_key, "evaluate": fingerprint(eval_config.to_dict())}
+    pretrain_key = {part: fingerprint(configs[part]) for part in ("pretrain", "supervised")
+                    if configs[part] is not None}
+    eval_key = {**pretrain_key, "evaluate": fingerprint(configs["evaluate"])}
 
     stages: dict[str, dict[str, Any]] = {}
     source: str | PretrainConfig  # what the probe and the fine-tuning evaluate
@@ -351,8 +348,8 @@ def execute_run(grid: Grid, run: Run, data_root: str | None = None, results_dir:
     model = {**model_entry(network_config, random_init=method.kind == "random"), "method": method.kind}
     seconds = {name: float(stage["wall_time_s"]) for name, stage in stages.items()}
     record = make_record(
-        "run", _config_entry(network_config, eval_config, supervised_config), metrics, model=model, seed=run.seed,
-        wall_time_s=sum(seconds.values()), pretrain_config=network_config.to_dict(),
+        "run", configs, metrics, model=model, seed=run.seed,
+        wall_time_s=sum(seconds.values()), pretrain_config=configs["pretrain"],
         extra={"grid": grid.name, "run_id": run.run_id, "method": method.name, "labels_per_class": run.labels_per_class,
                "stages": seconds, "run_dir": str(directory), "status": "complete"})
     return write_record(record, Path(results_dir) / grid.name, name=f"{run.name}.json")
@@ -381,7 +378,14 @@ def run_grid(grid: str | Grid, data_root: str | None = None, results_dir: str | 
         if not dry_run and any(state != "finished" for state in states):
             held.enter_context(held_grid_folders(grid, data_root, results_dir, runs_dir))
             states = [run_state(run, results_dir, runs_dir, grid, data_root) for run in runs]  # now nobody else writes
-        return _run_in_order(grid, runs, states, data_root, results_dir, runs_dir, dry_run, progress, verbose)
+        if verbose:
+            counts = ", ".join(f"{states.count(s)} {s}" for s in RUN_STATES if states.count(s))
+            print(f"grid {grid.name}: {len(runs)} runs ({counts})", flush=True)
+            if dry_run:
+                print(f"  {grid.description}", flush=True)
+        return [_run_one(grid, run, state, f"[{index}/{len(runs)}]", data_root, results_dir, runs_dir,
+                         dry_run, progress, verbose)
+                for index, (run, state) in enumerate(zip(runs, states), start=1)]
 
 
 @contextmanager
@@ -401,36 +405,25 @@ def held_grid_folders(grid: Grid, data_root: str | None, results_dir: str | Path
         yield
 
 
-def _run_in_order(grid: Grid, runs: Sequence[Run], states: Sequence[str], data_root: str | None,
-                  results_dir: str | Path, runs_dir: str | Path, dry_run: bool, progress: bool, verbose: bool
-                  ) -> list[RunStatus]:
-    """:func:`run_grid`'s listing and runs, the runs in ``states`` (their states) not finished executed."""
+def _run_one(grid: Grid, run: Run, state: str, position: str, data_root: str | None, results_dir: str | Path,
+             runs_dir: str | Path, dry_run: bool, progress: bool, verbose: bool) -> RunStatus:
+    """List ``run`` (in ``state``), or execute it unless it is finished (``position``: "[i/n]")."""
+    if dry_run or state == "finished":
+        if verbose:
+            print(f"  {state:>8}  {run.run_id}", flush=True)
+        return RunStatus(run.run_id, state, False, record_path(run, results_dir))
     if verbose:
-        counts = ", ".join(f"{states.count(s)} {s}" for s in RUN_STATES if states.count(s))
-        print(f"grid {grid.name}: {len(runs)} runs ({counts})", flush=True)
-        if dry_run:
-            print(f"  {grid.description}", flush=True)
-    statuses = []
-    for index, (run, state) in enumerate(zip(runs, states), start=1):
-        path = record_path(run, results_dir)
-        if dry_run or state == "finished":
-            if verbose:
-                print(f"  {state:>8}  {run.run_id}", flush=True)
-            statuses.append(RunStatus(run.run_id, state, False, path))
-            continue
-        if verbose:
-            print(f"[{index}/{len(runs)}] {run.run_id} ({state})", flush=True)
-        start = time.perf_counter()
-        path = execute_run(grid, run, data_root, results_dir, runs_dir, progress=progress, verbose=verbose)
-        seconds = time.perf_counter() - start
-        if verbose:
-            record = read_json_object(path) or {}
-            probe, tuned = record.get("metrics", {}).get("probe") or {}, record.get("metrics", {}).get("finetune") or {}
-            tuned_text = f", finetune top-1 {tuned['top1']:.4f}" if "top1" in tuned else ""
-            print(f"    probe top-1 {probe.get('top1', float('nan')):.4f} ({probe.get('best_layer')}){tuned_text}; "
-                  f"{seconds:.0f} s -> {path}", flush=True)
-        statuses.append(RunStatus(run.run_id, state, True, path, seconds))
-    return statuses
+        print(f"{position} {run.run_id} ({state})", flush=True)
+    start = time.perf_counter()
+    path = execute_run(grid, run, data_root, results_dir, runs_dir, progress=progress, verbose=verbose)
+    seconds = time.perf_counter() - start
+    if verbose:
+        metrics = (read_json_object(path) or {}).get("metrics", {})
+        probe, tuned = metrics.get("probe") or {}, metrics.get("finetune") or {}
+        tuned_text = f", finetune top-1 {tuned['top1']:.4f}" if "top1" in tuned else ""
+        print(f"    probe top-1 {probe.get('top1', float('nan')):.4f} ({probe.get('best_layer')})"
+              f"{tuned_text}; {seconds:.0f} s -> {path}", flush=True)
+    return RunStatus(run.run_id, state, True, path, seconds)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -448,8 +441,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the grid the parsed ``args`` describe, then print the summary of its records."""
-    from ..results import format_summary, load_records, summarize
-
     archs = tuple(a.strip() for a in args.archs.split(",") if a.strip()) if args.archs else None
     run_grid(args.grid, data_root=args.data_root, results_dir=args.results, runs_dir=args.runs, only=args.only,
              dry_run=args.dry_run, archs=archs, progress=args.progress)

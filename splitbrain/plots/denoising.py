@@ -133,10 +133,8 @@ def plot_probe_by_layer(scores: Mapping[str, Mapping[str, float]], chance: float
     fig = Figure(figsize=(BOOK_COLUMN_INCHES, 4.0), layout="constrained")
     ax = fig.subplots()
     for label, by_layer in scores.items():
-        layers = list(by_layer)
-        values = [100 * by_layer[layer] for layer in layers]
         style = dict(color="black", ls="--") if label == floor_label else {}
-        ax.plot(layers, values, marker="o", label=label, **style)
+        ax.plot(list(by_layer), [100 * top1 for top1 in by_layer.values()], marker="o", label=label, **style)
     if chance is not None:
         ax.axhline(100 * chance, color="grey", ls=":", lw=1)
         ax.text(0.0, 100 * chance, "chance", va="bottom", fontsize="small", color="grey")

@@ -67,9 +67,8 @@ def plot_loss_curves(records: Sequence[Mapping[str, Any]], part_names: Mapping[s
 
 
 def _log_spacing(steps: Sequence[Mapping[str, Any]]) -> int:
-    if len(steps) < 2:
-        return int(steps[0]["step"]) if steps else 1
-    return int(steps[1]["step"] - steps[0]["step"])
+    """Steps between logged records (``steps`` non-empty): the first two's gap, or the only one's step."""
+    return int(steps[1]["step"] - steps[0]["step"] if len(steps) > 1 else steps[0]["step"])
 
 
 def _as_display(x: torch.Tensor, label: str) -> tuple[np.ndarray, bool]:
