@@ -28,6 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+# The modules that import torch are imported where they are used, so that importing this one
+# (the book builder does) stays light.
+from .chapter_times import runtime_records
+from .files import atomic_write_text
+from .label_curve import curve_points, curve_rows, paired_gaps
+from .results import SHIPPED_RESULTS, SPACE_LABELS, format_seeds, load_records, mean_std, method_label
+from .tables import read_reference_csv
+
 ANSWER_RECORD = Path("answers") / "exercises.json"
 """The answers' record, in a results folder."""
 PRESET = "cpu"
@@ -38,6 +46,14 @@ SOURCE_LABELS = {"computed": "Worked out", "record": "From the records",
                  "direction": "Direction only (no recorded run gives the number)"}
 CHAPTERS = ("01_color_spaces", "02_quantization", "03_rescaled_bins", "04_architectures", "05_pretraining",
             "06_probes_and_finetuning", "07_denoising_baseline", "08_results")
+CH2_CROPS, CH2_ERROR_CROPS = 400, 60
+"""Chapter 2's crops under ``cpu``: for the class statistics, and the first ones for CIEDE2000."""
+CH3_CROPS, CH3_ERROR_CROPS, DEMO_CROP = 500, 60, 2
+"""Chapter 3's crops under ``cpu``, as chapter 2's, and the crop its demonstration tints."""
+CH8_GRIDS = ["cifar-recipe", "cifar-cpu", "stl10-colab", "embedded-cpu", "cifar-quick"]
+"""The grids chapter 8 reads, in order of preference."""
+CORNERS = {(0, 0, 0): "black", (1, 1, 1): "white", (1, 0, 0): "red", (0, 1, 0): "green", (0, 0, 1): "blue",
+           (1, 1, 0): "yellow", (1, 0, 1): "magenta", (0, 1, 1): "cyan"}
 
 
 @dataclass(frozen=True)
@@ -48,15 +64,6 @@ class Answer:
     source: str
     text: str
     compute: Callable[[], dict[str, Any]]
-
-
-# ---------------------------------------------------------------------------------------------
-# Shared inputs, each built once.
-
-def _shipped() -> Path:
-    from .results import SHIPPED_RESULTS
-
-    return SHIPPED_RESULTS
 
 
 @functools.lru_cache(maxsize=None)
@@ -72,14 +79,9 @@ def _hex(rgb) -> str:
     return "#" + "".join(f"{round(255 * float(v)):02X}" for v in rgb)
 
 
-CORNERS = {(0, 0, 0): "black", (1, 1, 1): "white", (1, 0, 0): "red", (0, 1, 0): "green", (0, 0, 1): "blue",
-           (1, 1, 0): "yellow", (1, 0, 1): "magenta", (0, 1, 1): "cyan"}
-
-
 def _name(rgb) -> str:
     """A cube corner's name, else the colour's hex code."""
-    key = tuple(round(float(v), 6) for v in rgb)
-    return CORNERS.get(key, _hex(rgb)) if all(v in (0.0, 1.0) for v in key) else _hex(rgb)
+    return CORNERS.get(tuple(round(float(v), 6) for v in rgb), _hex(rgb))
 
 
 @functools.lru_cache(maxsize=None)
@@ -93,53 +95,82 @@ def _photos():
             for name, photo in zip(EMBEDDED_PHOTOS, load_embedded_photos())}
 
 
-@functools.lru_cache(maxsize=None)
-def _crops(count: int, image_size: int = 96):
-    """The first ``count`` crops chapters 2 and 3 take from the embedded photographs (uint8)."""
+def _images(dataset, count: int | None = None):
+    """The first ``count`` (default: all) images of ``dataset``, stacked."""
     import torch
 
+    return torch.stack([dataset[i][0] for i in range(len(dataset) if count is None else count)])
+
+
+@functools.lru_cache(maxsize=None)
+def _crops(count: int):
+    """The first ``count`` crops (N, 3, 96, 96) chapters 2 and 3 take from the embedded photographs (uint8)."""
     from .data import build_dataset
 
-    dataset = build_dataset("embedded", split="train", image_size=image_size, augment=False, length=count)
-    return torch.stack([dataset[i][0] for i in range(len(dataset))])
+    return _images(build_dataset("embedded", split="train", image_size=96, augment=False, length=count))
 
 
-def _chapter_crops(crops: int, error_crops: int, show: int = 5):
-    crops_ = _crops(crops)
-    return crops_, crops_[:max(error_crops, show)]
+@functools.lru_cache(maxsize=None)
+def _split_lab(count: int):
+    """(L\\* (N, 1, S, S), ab (N, 2, S, S)) of the first ``count`` crops, in Lab units."""
+    from .color import get_color_space
+
+    space = get_color_space("lab")
+    return space.split(space.from_rgb(_crops(count)))
+
+
+def _targets(count: int, quantizer):
+    """The first ``count`` crops' ab on the 12 x 12 target grid: (classes (N, 12, 12), ranges)."""
+    from .quantize import downsample_targets
+
+    return downsample_targets(_split_lab(count)[1], quantizer, grid=12)
+
+
+def _prior(count: int, quantizer):
+    """The class frequencies (K,) of the first ``count`` crops' ab targets, summing to 1."""
+    from .quantize import class_distribution
+
+    return class_distribution(_targets(count, quantizer)[0], quantizer.num_classes)
+
+
+def _classes_per_crop(classes) -> float:
+    """How many distinct classes a crop's target (N, 12, 12) uses, on average."""
+    return float(sum(int(c.unique().numel()) for c in classes) / len(classes))
 
 
 @functools.lru_cache(maxsize=None)
 def _run_records():
     from .comparisons import collect_run_records
 
-    return tuple(collect_run_records(_shipped()))
+    return tuple(collect_run_records(SHIPPED_RESULTS))
+
+
+def _zhang_table() -> dict[str, dict]:
+    """Zhang et al.'s Table 2 (ImageNet linear probes): method -> {"conv1".."conv5": top-1 %}."""
+    path = SHIPPED_RESULTS / "reference" / "zhang2017_table2_imagenet_linear.csv"
+    return {row["method"]: row for row in read_reference_csv(path)}
 
 
 @functools.lru_cache(maxsize=None)
 def _seen() -> dict:
     """notebook stem -> name -> {"what", "values", "preset", "seeds"} of the ``cpu`` run-time record."""
-    from .chapter_times import runtime_records
-
-    record = next((r for r in runtime_records(_shipped()) if r["preset"] == PRESET), None)
+    record = next((r for r in runtime_records(SHIPPED_RESULTS) if r["preset"] == PRESET), None)
     if record is None:
         return {}
     return {Path(notebook).stem: {name: {**item, "seeds": record["seeds"]} for name, item in values.items()}
             for notebook, values in record["seen"].items()}
 
 
-def _seen_range(chapter: str, name: str, prefix: str) -> dict[str, Any]:
-    """{prefix_low, prefix_high, prefix_seeds}: a "you should see" number's range over the seeds."""
-    from .results import format_seeds
+def _seen_ranges(chapter: str, prefixes: dict[str, str]) -> dict[str, Any]:
+    """{prefix_low, prefix_high, prefix_seeds} for each "you should see" number ``name`` of
+    ``prefixes`` (name -> prefix): its range over the seeds."""
+    out: dict[str, Any] = {}
+    for name, prefix in prefixes.items():
+        item = _seen()[chapter][name]
+        out.update({f"{prefix}_low": min(item["values"]), f"{prefix}_high": max(item["values"]),
+                    f"{prefix}_seeds": format_seeds(item["seeds"])})
+    return out
 
-    item = _seen()[chapter][name]
-    seeds = item["seeds"]
-    return {f"{prefix}_low": min(item["values"]), f"{prefix}_high": max(item["values"]),
-            f"{prefix}_seeds": format_seeds(seeds)}
-
-
-# ---------------------------------------------------------------------------------------------
-# Chapter 1: colour spaces
 
 def ch1_slices() -> dict[str, Any]:
     from .color import POSTER_A_RANGE, POSTER_B_RANGE, reachable_fractions
@@ -158,10 +189,9 @@ def ch1_slices() -> dict[str, Any]:
 def ch1_saturated() -> dict[str, Any]:
     cube, lab = _cube()
     chroma = lab[:, 1:].norm(dim=1)
-    order = chroma.argsort(descending=True)
-    best = int(order[0])
-    corner_rows = [i for i in range(len(cube)) if all(float(v) in (0.0, 1.0) for v in cube[i])]
-    second = max((i for i in corner_rows if _name(cube[i]) != _name(cube[best])), key=lambda i: float(chroma[i]))
+    best = int(chroma.argmax())
+    corners = ((cube == 0) | (cube == 1)).all(dim=1).nonzero().flatten().tolist()
+    second = max((i for i in corners if _name(cube[i]) != _name(cube[best])), key=lambda i: float(chroma[i]))
     return {"colour": _name(cube[best]), "chroma": float(chroma[best]), "lightness": float(lab[best, 0]),
             "second": _name(cube[second]), "second_chroma": float(chroma[second]),
             "second_lightness": float(lab[second, 0]), "levels": 64}
@@ -176,9 +206,8 @@ def ch1_box() -> dict[str, Any]:
         low, high = int(lab[:, axis].argmin()), int(lab[:, axis].argmax())
         out.update({f"{key}_min": float(lab[low, axis]), f"{key}_max": float(lab[high, axis]),
                     f"{key}_min_corner": _name(cube[low]), f"{key}_max_corner": _name(cube[high])})
-    out.update({"poster_a_low": POSTER_A_RANGE[0], "poster_a_high": POSTER_A_RANGE[1],
-                "poster_b_low": POSTER_B_RANGE[0], "poster_b_high": POSTER_B_RANGE[1]})
-    return out
+    return {**out, "poster_a_low": POSTER_A_RANGE[0], "poster_a_high": POSTER_A_RANGE[1],
+            "poster_b_low": POSTER_B_RANGE[0], "poster_b_high": POSTER_B_RANGE[1]}
 
 
 def ch1_other_spaces() -> dict[str, Any]:
@@ -188,22 +217,24 @@ def ch1_other_spaces() -> dict[str, Any]:
 
     from .color import channel_correlation, get_color_space
 
+    def coupling(values, brightness: int) -> float:
+        """Mean |r| of the brightness channel with the two others."""
+        r = channel_correlation(values).abs()
+        first, second = (c for c in range(3) if c != brightness)
+        return float((r[brightness, first] + r[brightness, second]) / 2)
+
     lab_space = get_color_space("lab")
-    spaces = {"ycbcr": rgb2ycbcr, "hsv": rgb2hsv}
+    spaces = {"ycbcr": (rgb2ycbcr, 0), "hsv": (rgb2hsv, 2)}  # brightness: Y first, V last
     sums = {"ycbcr": [], "hsv": [], "lab": []}
     for photo in _photos().values():
         image = photo.permute(1, 2, 0).numpy().astype(np.float64) / 255
-        for name, convert in spaces.items():
+        for name, (convert, brightness) in spaces.items():
             values = torch.from_numpy(np.ascontiguousarray(convert(image).transpose(2, 0, 1)))
-            r = channel_correlation(values).abs()
-            # brightness channel: Y (first) for YCbCr, V (last) for HSV
-            sums[name].append(float((r[0, 1] + r[0, 2]) / 2) if name == "ycbcr" else float((r[2, 0] + r[2, 1]) / 2))
-        r = channel_correlation(lab_space.from_rgb(photo)).abs()
-        sums["lab"].append(float((r[0, 1] + r[0, 2]) / 2))
+            sums[name].append(coupling(values, brightness))
+        sums["lab"].append(coupling(lab_space.from_rgb(photo), 0))
     means = {name: sum(values) / len(values) for name, values in sums.items()}
     labels = {"ycbcr": "YCbCr", "hsv": "HSV", "lab": "Lab"}
-    return {"ycbcr": means["ycbcr"], "hsv": means["hsv"], "lab": means["lab"], "photos": len(_photos()),
-            "best": labels[min(means, key=means.get)]}
+    return {**means, "photos": len(_photos()), "best": labels[min(means, key=means.get)]}
 
 
 def ch1_halves() -> dict[str, Any]:
@@ -231,33 +262,18 @@ def ch1_halves() -> dict[str, Any]:
     return {"grey_r": edge_correlation(grey), "flat_r": edge_correlation(flat)}
 
 
-# ---------------------------------------------------------------------------------------------
-# Chapter 2: quantization (cpu: 400 crops for the class statistics, 60 for CIEDE2000)
-
-CH2_CROPS, CH2_ERROR_CROPS = 400, 60
-
-
-def _used(crops, quantizer) -> int:
-    from .color import get_color_space
-    from .quantize import class_distribution, downsample_targets
-
-    space = get_color_space("lab")
-    _, ab = space.split(space.from_rgb(crops))
-    classes, _ = downsample_targets(ab, quantizer, grid=12)
-    return int((class_distribution(classes, quantizer.num_classes) > 0).sum())
-
-
 def ch2_bins() -> dict[str, Any]:
     from .quantize import delta_e_2000, poster_quantizers, quantization_error
 
-    crops, error_crops = _chapter_crops(CH2_CROPS, CH2_ERROR_CROPS)
+    crops = _crops(CH2_CROPS)
+    error_crops = crops[:CH2_ERROR_CROPS]
     _, lab = _cube()
     out: dict[str, Any] = {"crops": len(crops), "error_crops": len(error_crops)}
     for bins in (10, 16, 25):
         quantizer = poster_quantizers("lab", bins2=bins)[1]
         reachable = int(quantizer.encode(lab[:, 1:].T.reshape(1, 2, -1, 1).float()).unique().numel())
         out.update({f"classes_{bins}": quantizer.num_classes, f"reachable_{bins}": reachable,
-                    f"used_{bins}": _used(crops, quantizer),
+                    f"used_{bins}": int((_prior(CH2_CROPS, quantizer) > 0).sum()),
                     f"pixel_{bins}": quantization_error(error_crops, quantizer, space="lab").mean,
                     f"grid_{bins}": quantization_error(error_crops, quantizer, grid=12, space="lab").mean})
     downsampled = quantization_error(error_crops, "lab", grid=12).downsampled
@@ -265,32 +281,19 @@ def ch2_bins() -> dict[str, Any]:
     return out
 
 
-def _ch2_prior():
-    """Chapter 2's crops, the Lab space, the poster's ab quantizer and the crops' class
-    frequencies on the 12 x 12 target grid (shape ``(100,)``, summing to 1)."""
-    from .color import get_color_space
-    from .quantize import class_distribution, downsample_targets, poster_quantizers
-
-    crops, _ = _chapter_crops(CH2_CROPS, CH2_ERROR_CROPS)
-    space = get_color_space("lab")
-    quantizer = poster_quantizers("lab")[1]
-    _, ab = space.split(space.from_rgb(crops))
-    classes, _ = downsample_targets(ab, quantizer, grid=12)
-    return crops, space, quantizer, class_distribution(classes, quantizer.num_classes)
-
-
 def ch2_temperature() -> dict[str, Any]:
-    import torch
     import torch.nn.functional as F
 
-    from .quantize import delta_e_2000, downsample, example_logits
+    from .color import get_color_space
+    from .quantize import delta_e_2000, downsample, example_logits, poster_quantizers
 
-    crops, space, quantizer, prior = _ch2_prior()
-    shown = crops[:5]
+    space, quantizer = get_color_space("lab"), poster_quantizers("lab")[1]
+    shown = _crops(CH2_CROPS)[:5]
     values = space.from_rgb(shown)
     lightness, _ = space.split(values)
     small = downsample(values, 12)
-    logits = example_logits(small[:, 1:], quantizer.centres(), prior, sigma=10.0, prior_weight=0.5)
+    logits = example_logits(small[:, 1:], quantizer.centres(), _prior(CH2_CROPS, quantizer), sigma=10.0,
+                            prior_weight=0.5)
     target = space.to_rgb(space.merge(lightness, F.interpolate(small[:, 1:], size=96)))
     temperatures = [round(0.05 * k, 2) for k in range(1, 21)]
     errors = []
@@ -298,7 +301,7 @@ def ch2_temperature() -> dict[str, Any]:
         decoded = quantizer.decode(logits, mode="annealed", temperature=t)
         image = space.to_rgb(space.merge(lightness, F.interpolate(decoded, size=96)))
         errors.append(float(delta_e_2000(target, image).mean()))
-    best = min(range(len(errors)), key=errors.__getitem__)
+    best = errors.index(min(errors))
     return {"t_best": temperatures[best], "error_best": errors[best], "error_low": errors[0],
             "error_high": errors[-1], "error_038": errors[temperatures.index(0.4)],
             "shown": len(shown), "steps": len(temperatures)}
@@ -307,7 +310,7 @@ def ch2_temperature() -> dict[str, Any]:
 def ch2_nearest() -> dict[str, Any]:
     from .quantize import GamutQuantizer, quantization_error
 
-    _, error_crops = _chapter_crops(CH2_CROPS, CH2_ERROR_CROPS)
+    error_crops = _crops(CH2_CROPS)[:CH2_ERROR_CROPS]
     nearest, corners = GamutQuantizer.derived(rule="nearest"), GamutQuantizer.derived()
     out: dict[str, Any] = {"nearest": nearest.num_classes, "corners": corners.num_classes,
                            "error_crops": len(error_crops)}
@@ -321,7 +324,7 @@ def ch2_lightness_bins() -> dict[str, Any]:
     from .color import get_color_space
     from .quantize import UniformQuantizer, delta_e_2000, poster_quantizers, quantization_error
 
-    _, error_crops = _chapter_crops(CH2_CROPS, CH2_ERROR_CROPS)
+    error_crops = _crops(CH2_CROPS)[:CH2_ERROR_CROPS]
     space = get_color_space("lab")
     lab = space.from_rgb(error_crops)
     lightness, ab = space.split(lab)
@@ -336,10 +339,10 @@ def ch2_lightness_bins() -> dict[str, Any]:
 
 
 def ch2_rebalancing() -> dict[str, Any]:
-    from .quantize import rebalancing_weights
+    from .quantize import poster_quantizers, rebalancing_weights
 
-    _, _, quantizer, prior = _ch2_prior()
-    centres = quantizer.centres()
+    quantizer = poster_quantizers("lab")[1]
+    prior, centres = _prior(CH2_CROPS, quantizer), quantizer.centres()
     weights = rebalancing_weights(prior, centres)
     common = int(prior.argmax())
     used = prior > 0
@@ -351,33 +354,28 @@ def ch2_rebalancing() -> dict[str, Any]:
             "capped": int((~used).sum()), "used": int(used.sum())}
 
 
-# ---------------------------------------------------------------------------------------------
-# Chapter 3: rescaled bins (cpu: 500 crops, 60 for CIEDE2000; the demonstration uses crop 2)
-
-CH3_CROPS, CH3_ERROR_CROPS, DEMO_CROP = 500, 60, 2
-
-
 def _demo_versions(kind: str):
     """The demonstration crop's Lab versions: original and tinted (``kind`` "lab": the chapter's
-    shift in Lab; "rgb": the tinted Lab sent to sRGB and back) and saturated (x 1.5)."""
+    shift in Lab; "rgb": the tinted Lab sent to sRGB and back; "rgb8": stored as an 8-bit image
+    and read back) and saturated (x 1.5)."""
     import torch
 
     from .color import get_color_space
 
     space = get_color_space("lab")
-    crops, _ = _chapter_crops(CH3_CROPS, CH3_ERROR_CROPS)
-    original = space.from_rgb(crops[DEMO_CROP:DEMO_CROP + 1]).double()
+    original = space.from_rgb(_crops(CH3_CROPS)[DEMO_CROP:DEMO_CROP + 1]).double()
     lightness, ab = space.split(original)
     shift = torch.tensor([15.0, -20.0], dtype=torch.float64).view(1, 2, 1, 1)
     tinted = space.merge(lightness, ab + shift)
     if kind == "rgb":
         tinted = space.from_rgb(space.to_rgb(tinted).clamp(0, 1)).double()
-    elif kind == "rgb8":  # the tinted crop stored as an 8-bit image
+    elif kind == "rgb8":
         tinted = space.from_rgb((255 * space.to_rgb(tinted).clamp(0, 1)).round().to(torch.uint8)).double()
     return torch.cat([original, tinted, space.merge(lightness, ab * 1.5)])
 
 
 def _changed(versions, quantizer) -> tuple[int, int]:
+    """How many of the 144 target cells change class: tinted, saturated against the original."""
     from .color import get_color_space
     from .quantize import downsample_targets
 
@@ -387,36 +385,28 @@ def _changed(versions, quantizer) -> tuple[int, int]:
 
 
 def ch3_margin() -> dict[str, Any]:
-    from .color import get_color_space
-    from .quantize import RescaledQuantizer, downsample_targets
+    from .quantize import RescaledQuantizer
 
-    space = get_color_space("lab")
-    crops, _ = _chapter_crops(CH3_CROPS, CH3_ERROR_CROPS)
-    _, ab = space.split(space.from_rgb(crops))
     versions = _demo_versions("lab")
-    out: dict[str, Any] = {"crops": len(crops)}
+    out: dict[str, Any] = {"crops": len(_crops(CH3_CROPS))}
     for key, margin in (("m001", 0.01), ("m1", 1.0), ("m10", 10.0)):
         quantizer = RescaledQuantizer([10, 10], margin=margin)
-        classes, ranges = downsample_targets(ab, quantizer, grid=12)
+        classes, ranges = _targets(CH3_CROPS, quantizer)
         flattest = int((ranges[:, :, 1] - ranges[:, :, 0]).sum(dim=1).argmin())
         out[f"saturation_{key}"] = _changed(versions, quantizer)[1]
         out[f"flat_{key}"] = int(classes[flattest].unique().numel())
-        out[f"mean_{key}"] = float(sum(int(c.unique().numel()) for c in classes) / len(classes))
+        out[f"mean_{key}"] = _classes_per_crop(classes)
     return out
 
 
 def ch3_lightness() -> dict[str, Any]:
-    from .color import get_color_space
     from .quantize import RescaledQuantizer, downsample_targets, poster_quantizers
 
-    space = get_color_space("lab")
-    crops, _ = _chapter_crops(CH3_CROPS, CH3_ERROR_CROPS)
-    lightness, _ = space.split(space.from_rgb(crops))
+    lightness, _ = _split_lab(CH3_CROPS)
     fixed, _ = downsample_targets(lightness, poster_quantizers("lab")[0], grid=12)
     rescaled, ranges = downsample_targets(lightness, RescaledQuantizer([100]), grid=12)
     means = lightness.mean(dim=(1, 2, 3))
-    return {"fixed_used": float(sum(int(c.unique().numel()) for c in fixed) / len(fixed)),
-            "rescaled_used": float(sum(int(c.unique().numel()) for c in rescaled) / len(rescaled)),
+    return {"fixed_used": _classes_per_crop(fixed), "rescaled_used": _classes_per_crop(rescaled),
             "mean_low": float(means.min()), "mean_high": float(means.max()),
             "range_median": float((ranges[:, 0, 1] - ranges[:, 0, 0]).median())}
 
@@ -436,18 +426,13 @@ def ch3_rgb_tint() -> dict[str, Any]:
 def ch3_rebalancing() -> dict[str, Any]:
     import torch
 
-    from .color import get_color_space
-    from .quantize import class_distribution, downsample_targets, poster_quantizers, rebalancing_weights
+    from .quantize import poster_quantizers, rebalancing_weights
 
-    space = get_color_space("lab")
-    crops, _ = _chapter_crops(CH3_CROPS, CH3_ERROR_CROPS)
-    _, ab = space.split(space.from_rgb(crops))
     out: dict[str, Any] = {}
     bin_units = torch.stack(torch.meshgrid(torch.arange(10.0), torch.arange(10.0), indexing="ij"), -1).reshape(-1, 2)
     for key, space_name in (("fixed", "lab"), ("rescaled", "rescaled_lab")):
         quantizer = poster_quantizers(space_name)[1]
-        classes, _ = downsample_targets(ab, quantizer, grid=12)
-        prior = class_distribution(classes, 100)
+        prior = _prior(CH3_CROPS, quantizer)
         # global bins smooth over their centres (5 ab units); rescaled ones have no fixed centres: none
         weights = (rebalancing_weights(prior, quantizer.centres()) if key == "fixed"
                    else rebalancing_weights(prior, bin_units, sigma=0.0))
@@ -459,30 +444,23 @@ def ch3_rebalancing() -> dict[str, Any]:
 
 def ch3_ranking() -> dict[str, Any]:
     from .quantize import poster_quantizers, quantization_error
-    from .results import SPACE_LABELS as labels
 
-    _, error_crops = _chapter_crops(CH3_CROPS, CH3_ERROR_CROPS)
+    error_crops = _crops(CH3_CROPS)[:CH3_ERROR_CROPS]
     out: dict[str, Any] = {"error_crops": len(error_crops)}
-    for key, kwargs in (("nearest", {}), ("bilinear", {"upsample": "bilinear"}), ("bins16", {"bins2": 16})):
-        errors = {}
-        for space in labels:
-            quantizer = poster_quantizers(space, bins2=kwargs.get("bins2", 10))[1]
-            errors[space] = quantization_error(error_crops, quantizer, grid=12, space=space,
-                                               upsample=kwargs.get("upsample", "nearest")).mean
-            out[f"{key}_{space}"] = errors[space]
-        out[f"{key}_order"] = " < ".join(labels[s] for s in sorted(errors, key=errors.get))
+    for key, bins, upsample in (("nearest", 10, "nearest"), ("bilinear", 10, "bilinear"),
+                                ("bins16", 16, "nearest")):
+        errors = {space: quantization_error(error_crops, poster_quantizers(space, bins2=bins)[1], grid=12,
+                                            space=space, upsample=upsample).mean for space in SPACE_LABELS}
+        out.update({f"{key}_{space}": error for space, error in errors.items()})
+        out[f"{key}_order"] = " < ".join(SPACE_LABELS[s] for s in sorted(errors, key=errors.get))
     return out
 
-
-# ---------------------------------------------------------------------------------------------
-# Chapter 4: architectures
 
 def ch4_receptive() -> dict[str, Any]:
     from .architecture import stage_receptive_fields
     from .models import build_trunk
 
-    trunk = build_trunk("simplenet", input_size=96, stem="stride2")
-    rows = stage_receptive_fields(trunk)
+    rows = stage_receptive_fields(build_trunk("simplenet", input_size=96, stem="stride2"))
     out: dict[str, Any] = {f"{row['layer']}_rf": row["rf"] for row in rows}
     out.update({f"{row['layer']}_jump": row["jump"] for row in rows})
     out["cells"] = rows[-1]["rf"] / (96 / 12)
@@ -550,72 +528,58 @@ def ch4_imagenet_stem() -> dict[str, Any]:
     for key, stem in (("maxpool", "imagenet"), ("chosen", None)):
         trunk = build_trunk("fcresnet18", input_size=180, grid=12, stem=stem)
         side = type(trunk).map_size(trunk.stem, 180)
+        last = stage_receptive_fields(trunk)[-1]
         out.update({f"{key}_stem": trunk.stem, f"{key}_map": side, f"{key}_head": _head_action(side, 12),
-                    f"{key}_rf": stage_receptive_fields(trunk)[-1]["rf"],
-                    f"{key}_jump": stage_receptive_fields(trunk)[-1]["jump"]})
+                    f"{key}_rf": last["rf"], f"{key}_jump": last["jump"]})
     return out
 
-
-# ---------------------------------------------------------------------------------------------
-# Chapter 5: pretraining (what needs no training is computed; the rest is read from the records)
 
 def ch5_seen() -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, prefix in (("delta_e_first", "first"), ("delta_e_last", "last"), ("fresh_loss1", "loss1"),
-                         ("fresh_loss2", "loss2"), ("improved_percent", "improved")):
-        out.update(_seen_range("05_pretraining", name, prefix))
-    return out
+    return _seen_ranges("05_pretraining", {"delta_e_first": "first", "delta_e_last": "last",
+                                           "fresh_loss1": "loss1", "fresh_loss2": "loss2",
+                                           "improved_percent": "improved"})
 
 
 def ch5_entropy() -> dict[str, Any]:
-    import torch
-
     from .data import STANDARD_SPLITS, build_dataset
-    from .runtime import seed_everything
-    from .train import build_pretrain_dataset
+    from .models import build_targets_for
     from .predict import prior_cross_entropy
     from .presets import get_preset
-    from .models import build_targets_for
+    from .runtime import seed_everything
+    from .train import build_pretrain_dataset
 
     config = get_preset(PRESET, seed=0, out="runs/answers", progress=False)
     targets = build_targets_for(config)
-    heldout_set = build_dataset(config.data, root=config.data_root, split=STANDARD_SPLITS[config.data].evaluate,
-                                image_size=config.image_size, augment=False, download=False, length=200,
-                                seed=config.split_seed)
-    heldout = torch.stack([heldout_set[i][0] for i in range(len(heldout_set))])
+    heldout = _images(build_dataset(config.data, root=config.data_root, image_size=config.image_size,
+                                    split=STANDARD_SPLITS[config.data].evaluate, augment=False,
+                                    download=False, length=200, seed=config.split_seed))
     train_set = build_pretrain_dataset(config)
     seed_everything(0)  # the training crops' augmentation draws random numbers
-    train = torch.stack([train_set[i][0] for i in range(len(train_set))])
+    train = _images(train_set)
     held, trained = prior_cross_entropy(targets, heldout), prior_cross_entropy(targets, train)
     return {"held1": held["loss1"], "held2": held["loss2"], "train1": trained["loss1"], "train2": trained["loss2"],
             "heldout": len(heldout), "train": len(train)}
 
 
-# ---------------------------------------------------------------------------------------------
-# Chapter 6: probes and fine-tuning
-
 def ch6_seen() -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, prefix in (("probe_gap", "probe_gap"), ("finetune_gap", "finetune_gap"),
-                         ("shipped_top1", "shipped"), ("shipped_gap", "shipped_gap")):
-        out.update(_seen_range("06_probes_and_finetuning", name, prefix))
-    return out
+    return _seen_ranges("06_probes_and_finetuning", {"probe_gap": "probe_gap", "finetune_gap": "finetune_gap",
+                                                     "shipped_top1": "shipped", "shipped_gap": "shipped_gap"})
 
 
 def ch6_epochs() -> dict[str, Any]:
-    from .results import load_records
+    trials = {Path(r["path"]).stem: r["metrics"]
+              for r in load_records(SHIPPED_RESULTS / "label-search", kind="finetune")}
 
-    trials = {Path(r["path"]).stem: r["metrics"] for r in load_records(_shipped() / "label-search", kind="finetune")}
+    def trial(network: str, epochs: int) -> dict:
+        return trials[f"{network}-l800-last0.1-e{epochs}"]
+
     out: dict[str, Any] = {}
     for network in ("lab", "random"):
         for epochs in (60, 120):
-            metrics = trials[f"{network}-l800-last0.1-e{epochs}"]
-            out[f"{network}_{epochs}"] = 100 * metrics["top1"]
-            out[f"{network}_{epochs}_val"] = 100 * metrics["val_top1"]
-        out[f"{network}_epochs"] = [trials[f"{network}-l800-last0.1-e{e}"]["images_seen"]
-                                    // trials[f"{network}-l800-last0.1-e{e}"]["train_images"] for e in (60, 120)]
-    out["epochs_short"], out["epochs_long"] = out.pop("lab_epochs")
-    out.pop("random_epochs")
+            out[f"{network}_{epochs}"] = 100 * trial(network, epochs)["top1"]
+            out[f"{network}_{epochs}_val"] = 100 * trial(network, epochs)["val_top1"]
+    for key, epochs in (("epochs_short", 60), ("epochs_long", 120)):
+        out[key] = trial("lab", epochs)["images_seen"] // trial("lab", epochs)["train_images"]
     out["gap_60"], out["gap_120"] = out["lab_60"] - out["random_60"], out["lab_120"] - out["random_120"]
     out["towards"] = "the random start" if out["gap_120"] < out["gap_60"] else "the pretrained start"
     rose = out["lab_120_val"] > out["lab_60_val"] and out["random_120_val"] > out["random_60_val"]
@@ -630,10 +594,7 @@ def ch6_epochs() -> dict[str, Any]:
 
 
 def ch6_halves() -> dict[str, Any]:
-    from .tables import read_reference_csv
-
-    rows = {row["method"]: row for row in read_reference_csv(_shipped() / "reference"
-                                                            / "zhang2017_table2_imagenet_linear.csv")}
+    rows = _zhang_table()
     out: dict[str, Any] = {}
     for key, method in (("l_ab", "L -> ab (cl)"), ("ab_l", "ab -> L (cl)"), ("both", "Split-Brain (cl,cl)"),
                         ("random", "Gaussian (random) init")):
@@ -651,19 +612,14 @@ def ch6_layers() -> dict[str, Any]:
     best = max(layers, key=layers.get)
     chosen = record["metrics"]["probe"]["best_layer"]
     return {"chosen": chosen, "chosen_top1": 100 * layers[chosen], "best": best, "best_top1": 100 * layers[best],
-            **_seen_range("06_probes_and_finetuning", "shipped_top1", "shipped")}
+            **_seen_ranges("06_probes_and_finetuning", {"shipped_top1": "shipped"})}
 
 
 def ch6_few_labels() -> dict[str, Any]:
-    from .label_curve import curve_points, paired_gaps
-
     gap = next(g for g in paired_gaps(curve_points(_run_records(), arch="simplenet"), "lab") if g["labels"] == 25)
     return {"gap25_mean": 100 * gap["finetune"], "gap25_std": 100 * (gap["finetune_std"] or 0.0),
             "gap25_n": gap["n"], **ch6_seen()}
 
-
-# ---------------------------------------------------------------------------------------------
-# Chapter 7: the denoising-autoencoder baseline
 
 def ch7_masking() -> dict[str, Any]:
     import torch
@@ -676,7 +632,7 @@ def ch7_masking() -> dict[str, Any]:
 
     config = get_eval_preset(PRESET, max_train_images=600, max_test_images=300, seed=0, progress=False, verbose=False)
     _, test_set, _ = build_eval_datasets(config)
-    held_out = torch.stack([test_set[i][0] for i in range(6)])
+    held_out = _images(test_set, 6)
     clean = get_color_space("rgb").inputs(as_image_batch(held_out))
     out: dict[str, Any] = {"square": float((clean ** 2).mean()), "images": len(held_out)}
     for key, level in (("p25", 0.25), ("p75", 0.75)):
@@ -702,12 +658,11 @@ def ch7_lab_extremes() -> dict[str, Any]:
 
 def ch7_width() -> dict[str, Any]:
     from .models import DenoisingAutoencoder, count_parameters
-    from .results import mean_std
 
     out: dict[str, Any] = {}
     for width in ("half", "full"):
         dae = DenoisingAutoencoder("simplenet", width=width, input_size=32, grid=8)
-        out[f"{width}_encoder"] = count_parameters(dae.encoder) if hasattr(dae, "encoder") else count_parameters(dae)
+        out[f"{width}_encoder"] = count_parameters(dae.encoder)
     records = [r for r in _run_records() if r.get("grid") == "cifar-quick" and r["model"]["arch"] == "simplenet"]
     for key, run in (("dae_half", "simplenet-dae-salt_pepper-seed"), ("dae_full", "simplenet-dae-salt_pepper-full-seed"),
                      ("floor_half", "simplenet-random-rgb-seed")):
@@ -719,8 +674,6 @@ def ch7_width() -> dict[str, Any]:
 
 
 def ch7_best_layer() -> dict[str, Any]:
-    from .results import SPACE_LABELS, method_label
-
     grid = "cifar-recipe"
     rises: dict[str, list[float]] = {}
     for record in _run_records():
@@ -741,17 +694,8 @@ def ch7_best_layer() -> dict[str, Any]:
 
 
 def ch7_seen() -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, prefix in (("probe_floor_top1", "floor"), ("probe_band_points", "band"),
-                         ("probe_top1_splitbrain", "splitbrain")):
-        out.update(_seen_range("07_denoising_baseline", name, prefix))
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Chapter 8: results (all from the records, as the chapter reads them)
-
-CH8_GRIDS = ["cifar-recipe", "cifar-cpu", "stl10-colab", "embedded-cpu", "cifar-quick"]
+    return _seen_ranges("07_denoising_baseline", {"probe_floor_top1": "floor", "probe_band_points": "band",
+                                                  "probe_top1_splitbrain": "splitbrain"})
 
 
 def _ch8_grid() -> str:
@@ -760,12 +704,16 @@ def _ch8_grid() -> str:
     return choose_grid(_run_records(), CH8_GRIDS)
 
 
-def ch8_shipped() -> dict[str, Any]:
+def _ch8_scores(method: str) -> dict[int, float]:
+    """Seed -> probe top-1 (a fraction) of SimpleNet ``method`` in chapter 8's grid."""
     from .comparisons import seed_scores
 
-    grid = _ch8_grid()
-    return {"grid": grid, "lab_seed0": 100 * seed_scores(_run_records(), grid, "simplenet", "lab", "probe_top1")[0],
-            **_seen_range("08_results", "gap_cifar10-simplenet-lab", "embedded_gap")}
+    return seed_scores(_run_records(), _ch8_grid(), "simplenet", method, "probe_top1")
+
+
+def ch8_shipped() -> dict[str, Any]:
+    return {"grid": _ch8_grid(), "lab_seed0": 100 * _ch8_scores("lab")[0],
+            **_seen_ranges("08_results", {"gap_cifar10-simplenet-lab": "embedded_gap"})}
 
 
 def ch8_seeds() -> dict[str, Any]:
@@ -779,12 +727,7 @@ def ch8_seeds() -> dict[str, Any]:
 
 
 def ch8_paired() -> dict[str, Any]:
-    from .comparisons import seed_scores
-    from .results import mean_std
-
-    grid = _ch8_grid()
-    method = seed_scores(_run_records(), grid, "simplenet", "lab", "probe_top1")
-    floor = seed_scores(_run_records(), grid, "simplenet", "random-lab", "probe_top1")
+    method, floor = _ch8_scores("lab"), _ch8_scores("random-lab")
     seeds = sorted(set(method) & set(floor))
     _, method_std = mean_std([100 * method[s] for s in seeds])
     _, floor_std = mean_std([100 * floor[s] for s in seeds])
@@ -797,8 +740,6 @@ def ch8_paired() -> dict[str, Any]:
 
 
 def ch8_labels() -> dict[str, Any]:
-    from .label_curve import curve_points, curve_rows
-
     rows = curve_rows(curve_points(_run_records(), arch="simplenet"))
     out: dict[str, Any] = {"counts": ", ".join(str(c) for c in sorted({r["labels"] for r in rows}))}
     for key, method in (("lab", "lab"), ("random", "random-lab")):
@@ -819,7 +760,6 @@ def ch8_layers() -> dict[str, Any]:
 
     grid = _ch8_grid()
     stats = layer_statistics(list(_run_records()), grid, "simplenet")
-    out: dict[str, Any] = {"grid": grid}
     lines = []
     for label, floor_label in (("Split-brain, RGB", "Random init, RGB"), ("Split-brain, Lab", "Random init, Lab"),
                                ("Split-brain, rescaled Lab", "Random init, Lab"),
@@ -832,21 +772,14 @@ def ch8_layers() -> dict[str, Any]:
         widest = max(gaps, key=gaps.get)
         lines.append(f"{label}: best at {best} ({100 * layers[best][0]:.1f}%), widest gap at {widest} "
                      f"({100 * gaps[widest]:+.1f} points)")
-    out["lines"] = "; ".join(lines)
-    from .tables import read_reference_csv
-
-    zhang = {row["method"]: row for row in read_reference_csv(_shipped() / "reference"
-                                                             / "zhang2017_table2_imagenet_linear.csv")}
+    zhang = _zhang_table()
     ours, floor = zhang["Split-Brain (cl,cl)"], zhang["Gaussian (random) init"]
-    layers = [f"conv{i}" for i in range(1, 6)]
-    out["zhang_best"] = max(layers, key=lambda layer: float(ours[layer]))
-    out["zhang_widest"] = max(layers, key=lambda layer: float(ours[layer]) - float(floor[layer]))
-    out["zhang_gap"] = float(ours[out["zhang_widest"]]) - float(floor[out["zhang_widest"]])
-    return out
+    conv = [f"conv{i}" for i in range(1, 6)]
+    best = max(conv, key=lambda layer: float(ours[layer]))
+    widest = max(conv, key=lambda layer: float(ours[layer]) - float(floor[layer]))
+    return {"grid": grid, "lines": "; ".join(lines), "zhang_best": best, "zhang_widest": widest,
+            "zhang_gap": float(ours[widest]) - float(floor[widest])}
 
-
-# ---------------------------------------------------------------------------------------------
-# The answers, chapter by chapter, in the exercises' order.
 
 ANSWERS: dict[str, list[Answer]] = {
     "01_color_spaces": [
@@ -1092,9 +1025,6 @@ ANSWERS: dict[str, list[Answer]] = {
 }
 
 
-# ---------------------------------------------------------------------------------------------
-# The record and the page
-
 def compute_answers(chapters: Sequence[str] = CHAPTERS) -> dict[str, Any]:
     """{"preset", "chapters": {chapter: [{"exercise", "source", "values"}]}}: every answer's numbers."""
     return {"preset": PRESET,
@@ -1104,7 +1034,7 @@ def compute_answers(chapters: Sequence[str] = CHAPTERS) -> dict[str, Any]:
 
 def read_answers(results: Path | None = None) -> dict[str, Any] | None:
     """The stored answers' record of ``results`` (default: the shipped results), None when absent."""
-    path = (_shipped() if results is None else results) / ANSWER_RECORD
+    path = (SHIPPED_RESULTS if results is None else results) / ANSWER_RECORD
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -1140,13 +1070,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     record = compute_answers(args.chapter or CHAPTERS)
     if args.write:
-        from .files import atomic_write_text
-
-        if args.chapter:
+        if args.chapter:  # merged into the stored record, in the chapters' order
             stored = read_answers() or {"preset": PRESET, "chapters": {}}
-            record = {**stored, "chapters": {**stored["chapters"], **record["chapters"]}}
-            record["chapters"] = {c: record["chapters"][c] for c in CHAPTERS if c in record["chapters"]}
-        print(f"answers written to {atomic_write_text(_shipped() / ANSWER_RECORD, json.dumps(record, indent=2) + chr(10))}")
+            chapters = {**stored["chapters"], **record["chapters"]}
+            record = {**stored, "chapters": {c: chapters[c] for c in CHAPTERS if c in chapters}}
+        path = atomic_write_text(SHIPPED_RESULTS / ANSWER_RECORD, json.dumps(record, indent=2) + "\n")
+        print(f"answers written to {path}")
     for chapter in record["chapters"]:
         print(f"\n{chapter}")
         for i, text in enumerate(answer_texts(chapter, record), 1):
