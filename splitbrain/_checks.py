@@ -7,9 +7,15 @@ of broadcasting silently into a wrong answer.
 from __future__ import annotations
 
 import math
-from typing import Collection, Sequence
+import numbers
+from typing import Sequence
 
 import torch
+
+from .vocabulary import check_one_of  # on the ground floor, so that the configurations use it too
+
+__all__ = ["check_image_batch", "check_int", "check_number", "check_one_of", "check_positive_int",
+           "check_positive_number", "check_ranges"]
 
 
 def check_image_batch(x: torch.Tensor, name: str, channels: int | None = None, allow_unbatched: bool = False,
@@ -37,23 +43,32 @@ def check_image_batch(x: torch.Tensor, name: str, channels: int | None = None, a
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
-def check_one_of(value: object, name: str, choices: Collection, where: str = "") -> None:
-    """Raise ValueError unless ``value`` is in ``choices`` (a dict: its keys); ``where`` follows the list."""
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {tuple(choices)}{where}, got {value!r}")
+def check_int(value: object, name: str, minimum: int = 0) -> int:
+    """``value`` as an int if it is an integer (numpy's too, bools not) >= ``minimum``, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return int(value)
 
 
-def check_positive_int(value: int, name: str) -> None:
-    """Raise ValueError unless ``value`` is an int > 0 (bools are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def check_positive_int(value: object, name: str) -> int:
+    """``value`` as an int if it is an integer > 0 (see :func:`check_int`), else ValueError."""
+    return check_int(value, name, 1)
 
 
-def check_positive_number(value: float, name: str) -> float:
-    """``value`` as a float if it is a finite number > 0 (bools are rejected), else ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+def check_number(value: object, name: str, minimum: float = 0.0, inclusive: bool = False) -> float:
+    """``value`` as a float if it is a finite number (bools are rejected) > ``minimum`` (>= when
+    ``inclusive``), else ValueError."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
+            or not (value >= minimum if inclusive else value > minimum)):
+        bound = f"{'>=' if inclusive else '>'} {minimum:g}"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
     return float(value)
+
+
+def check_positive_number(value: object, name: str) -> float:
+    """``value`` as a float if it is a finite number > 0 (see :func:`check_number`), else ValueError."""
+    return check_number(value, name)
 
 
 def check_ranges(low: Sequence[float], high: Sequence[float], name: str = "low/high") -> None:

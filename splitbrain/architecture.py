@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_positive_int
+from ._checks import check_int, check_positive_int
 from .models import (TRUNKS, DenoisingAutoencoder, SplitBrainHalf, SplitBrainNet, _as_int, _check_arch, _trunk_of,
                      build_trunk, count_parameters, layer_table)
 
@@ -21,11 +20,7 @@ TABLE6_COLUMNS: dict[str, str] = {
 
 
 def _op_int(op: Mapping[str, Any], key: str, index: int, default: int | None, minimum: int) -> int:
-    value = op.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else "an integer >= 0"
-        raise ValueError(f"ops[{index}]['{key}'] must be {kind}, got {value!r}")
-    return int(value)
+    return check_int(op.get(key, default), f"ops[{index}]['{key}']", minimum)
 
 
 def receptive_fields(ops: Sequence[Mapping[str, Any]]) -> list[dict]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from ._checks import check_int
 from .files import atomic_write, atomic_write_text
 from .presets import DAE_FIELDS, MODEL_FIELDS, PretrainConfig, differing_fields, fields_with_role
 
@@ -146,10 +147,11 @@ def check_checkpoint(checkpoint: Any, source: str = "checkpoint") -> PretrainCon
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
     if missing:
         raise CheckpointError(f"{source} holds no {', '.join(missing)}: it is not a complete splitbrain checkpoint")
-    for key in ("epoch", "step"):
-        value = checkpoint[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise CheckpointError(f"{source}: its {key} must be an integer >= 0, got {value!r}")
+    try:
+        for key in ("epoch", "step"):
+            check_int(checkpoint[key], f"its {key}")
+    except ValueError as error:
+        raise CheckpointError(f"{source}: {error}") from None
     values = checkpoint["config"]
     if not isinstance(values, dict):
         raise CheckpointError(f"{source}: its config must be a mapping, got {type(values).__name__}")
@@ -184,10 +186,7 @@ def check_compatible(saved: dict[str, Any], wanted: dict[str, Any], source: str 
     """Raise CheckpointMismatchError unless the model-defining fields of the config dicts agree
     (only the keys ``wanted`` has are compared)."""
     fields = [f for f in MODEL_FIELDS + (DAE_FIELDS if saved.get("method") == "dae" else ()) if f in wanted]
-    differ = differing_fields(saved, wanted, PretrainConfig, only=fields)
-    if differ:
-        pairs = ", ".join(f"{f}={saved[f]!r} (asked: {wanted[f]!r})" for f in differ)
-        raise CheckpointMismatchError(f"{source} was trained with {pairs}; it cannot be used for this configuration")
+    _check_agree(saved, wanted, source, "it cannot be used for this configuration", only=fields)
 
 
 def check_resumable(saved: dict[str, Any], wanted: dict[str, Any], source: str = "checkpoint") -> None:
@@ -200,12 +199,21 @@ def check_resumable(saved: dict[str, Any], wanted: dict[str, Any], source: str =
     """
     check_compatible(saved, wanted, source)
     extendable = saved.get("lr_schedule", "step") == "step" and wanted.get("lr_schedule", "step") == "step"
-    differ = differing_fields(saved, wanted, PretrainConfig, only=fields_with_role(PretrainConfig, "recipe"),
-                              ignore=("epochs",) if extendable else ())
+    advice = "resume with its values, or start a new run in another folder (--out)"
+    _check_agree(saved, wanted, source, advice, only=fields_with_role(PretrainConfig, "recipe"),
+                 ignore=("epochs",) if extendable else ())
+
+
+def _check_agree(saved: dict[str, Any], wanted: dict[str, Any], source: str, advice: str, **which) -> None:
+    """CheckpointMismatchError naming both values of every field that differs (:func:`differing_fields`
+    of ``which``: ``only``, ``ignore``), then ``advice``."""
+    differ = differing_fields(saved, wanted, PretrainConfig, **which)
     if differ:
-        pairs = ", ".join(f"{f}={saved[f]!r} (asked: {wanted[f]!r})" for f in differ)
-        raise CheckpointMismatchError(f"{source} was trained with {pairs}; resume with its values, "
-                                      f"or start a new run in another folder (--out)")
+        def shown(config: dict[str, Any], name: str) -> Any:  # a field an older checkpoint lacks is its default
+            return config.get(name, getattr(PretrainConfig, name, None))
+
+        pairs = ", ".join(f"{f}={shown(saved, f)!r} (asked: {shown(wanted, f)!r})" for f in differ)
+        raise CheckpointMismatchError(f"{source} was trained with {pairs}; {advice}")
 
 
 def model_from_checkpoint(checkpoint: dict[str, Any] | str | os.PathLike, device="cpu"):

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 from .command import PROG, OneLineParser, reporting_errors
 from .presets import (ARCHITECTURES, COLOR_SPACE_NAMES, DATASETS, METHODS, PRESET_NAMES, EvalConfig, PretrainConfig,
                       get_eval_preset, get_preset, parse_overrides, resolve_preset_name)
+from .vocabulary import check_one_of
 
 RUNS_FOLDER = Path("runs")
 """Where runs go by default (``runs/<name>``), relative to the working directory."""
@@ -239,8 +240,7 @@ def _grid_eval_config(args: argparse.Namespace, overrides: dict[str, Any]) -> Ev
 
     grid = get_grid(args.grid)
     labels, seed = args.labels_per_class, overrides.get("seed", 0)
-    if labels not in grid.labels:
-        raise ValueError(f"--labels-per-class must be one of {grid.labels} for grid {grid.name}, got {labels}")
+    check_one_of(labels, "--labels-per-class", grid.labels, f" for grid {grid.name}")
     space = _checkpoint(args)["config"]["color_space"] if args.checkpoint else (args.color_space or "lab")
     wanted = f"random-{space}" if args.random_init else space
     method = next((m for m in grid.methods if m.name == wanted), grid.methods[0])

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ._checks import check_image_batch, check_positive_int, check_positive_number
+from ._checks import check_image_batch, check_one_of, check_positive_int, check_positive_number
 
 __all__ = ["RGB_TO_XYZ", "D65_WHITE", "rgb_to_lab", "lab_to_rgb", "ColorSpace", "COLOR_SPACES", "get_color_space"]
 
@@ -301,9 +301,7 @@ def get_color_space(name: str | ColorSpace) -> ColorSpace:
     """The :class:`ColorSpace` called ``name``, one of "lab", "rescaled_lab", "rgb" (a ColorSpace is returned as is)."""
     if isinstance(name, ColorSpace):
         return name
-    if not isinstance(name, str) or name not in COLOR_SPACES:
-        raise ValueError(f"name must be one of {', '.join(map(repr, COLOR_SPACES))}, got {name!r}")
-    return COLOR_SPACES[name]
+    return COLOR_SPACES[check_one_of(name, "name", COLOR_SPACES)]
 
 
 # Which Lab colours exist in sRGB (chapter 1)

@@ -12,9 +12,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ._checks import check_positive_int
-from .results import (ARCH_LABELS, SPACE_LABELS, format_mean_std, format_points, latest_by, load_records, machine_names,
-                      mean_std, summarize)
+from ._checks import check_one_of, check_positive_int
+from .results import (ARCH_LABELS, SPACE_LABELS, SUMMARY_SCORES, format_mean_std, format_points, latest_by,
+                      load_records, machine_names, mean_std, summarize)
 
 
 POSTER_ARCHITECTURES: dict[str, str] = {"FCAlexNet": "fcalexnet", "ResNet 18": "fcresnet18",
@@ -100,9 +100,7 @@ def seed_scores(records: Sequence[Mapping[str, Any]], grid: str, arch: str, meth
                 score: str = "finetune_top1") -> dict[int, float]:
     """seed -> ``score`` of the runs of (``grid``, ``arch``, ``method``); the latest record per seed
     (seeds whose record lacks the stage, as in a probe-only grid, are left out)."""
-    stage, _, key = score.partition("_")
-    if stage not in ("probe", "finetune") or key not in ("top1", "top5"):
-        raise ValueError(f"score must be one of probe_top1, probe_top5, finetune_top1, finetune_top5, got {score!r}")
+    stage, _, key = check_one_of(score, "score", SUMMARY_SCORES).partition("_")
     latest = latest_by((r for r in records if r.get("kind") == "run" and r.get("grid") == grid
                         and r.get("method") == method and r.get("model", {}).get("arch") == arch),
                        lambda r: r.get("seed"))
@@ -232,8 +230,7 @@ def layer_statistics(records: Sequence[Mapping[str, Any]], grid: str, arch: str,
     """Probe ``score`` ("top1" or "top5") per layer for every method of (``grid``, ``arch``):
     "<method label>, <image space>" -> {layer: (mean, sample std over seeds or None for one)}
     (fractions) at the layers every seed probed; the latest record per seed counts."""
-    if score not in ("top1", "top5"):
-        raise ValueError(f"score must be 'top1' or 'top5', got {score!r}")
+    check_one_of(score, "score", ("top1", "top5"))
     latest = latest_by((r for r in records if r.get("kind") == "run" and r.get("grid") == grid
                         and r["model"].get("arch") == arch), lambda r: (r["method"], r.get("seed")))
     summary = {row["method"]: row for row in summarize(records) if row["grid"] == grid and row["arch"] == arch}

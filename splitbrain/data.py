@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from ._checks import check_one_of, check_positive_int
+from ._checks import check_int, check_number, check_one_of, check_positive_int
 from .imagefolder import BadImageError, _named, _report_scan, image_key, inspect_images, scan_image_folder
 from .images import decode_rgb
 from .vocabulary import BAD_IMAGE_POLICIES, DATASET_NAMES
@@ -141,9 +141,7 @@ def split_indices(n_or_labels: int | Sequence[int] | np.ndarray, fractions: Mapp
     prefix. Returns part name -> int64 array of item indices.
     """
     if isinstance(n_or_labels, (int, np.integer)) and not isinstance(n_or_labels, bool):
-        if n_or_labels < 0:
-            raise ValueError(f"n_or_labels: an item count must be >= 0, got {n_or_labels}")
-        labels = np.zeros(int(n_or_labels), dtype=np.int64)
+        labels = np.zeros(check_int(n_or_labels, "n_or_labels"), dtype=np.int64)
     else:
         labels = np.asarray(n_or_labels)
         if labels.ndim != 1 or (labels.size and not np.issubdtype(labels.dtype, np.integer)):
@@ -382,10 +380,8 @@ class EmbeddedPhotos(Dataset):
         check_positive_int(image_size, "image_size")
         length = EMBEDDED_DEFAULT_LENGTH[split] if length is None else length
         check_positive_int(length, "length")
-        if not (math.isfinite(photo_scale) and photo_scale >= 1):
-            raise ValueError(f"photo_scale must be a finite number >= 1, got {photo_scale!r}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        check_number(photo_scale, "photo_scale", 1, inclusive=True)
+        check_int(seed, "seed")
         self.name = "embedded"
         self.split = split
         self.image_size = image_size
@@ -602,8 +598,7 @@ def build_loader(dataset: Dataset, batch_size: int, train: bool, num_workers: in
     ``loader.sampler.set_epoch(epoch)`` every epoch, or every epoch repeats the first one's order.
     """
     check_positive_int(batch_size, "batch_size")
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-        raise ValueError(f"num_workers must be a non-negative integer, got {num_workers!r}")
+    check_int(num_workers, "num_workers")
     drop_last = bool(train) if drop_last is None else bool(drop_last)
     generator = torch.Generator().manual_seed(seed)
     sampler = None

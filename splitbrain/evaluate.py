@@ -61,7 +61,7 @@ class FeatureExtractor(nn.Module):
         wanted = {self.model.resolve_layer(layer): layer for layer in layers}
         deepest = max(wanted, key=self.feature_layers.index)
         per_layer: dict[str, list[torch.Tensor]] = {layer: [] for layer in wanted.values()}
-        with torch.autocast(rgb.device.type, enabled=False):  # colour conversion stays float32
+        with autocast(rgb.device, None):  # colour conversion stays float32
             inputs = self.prepare(rgb)
         for trunk, x in zip(self.trunks, inputs):
             for name, activation in trunk.walk(x, until=deepest):

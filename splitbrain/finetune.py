@@ -54,7 +54,7 @@ from .evaluate import (
     training_rows,
 )
 from .files import check_writable_folder
-from .models import recompute_batchnorm_statistics
+from .models import eval_mode, recompute_batchnorm_statistics
 from .presets import EvalConfig, PretrainConfig, parse_trial
 from .runtime import autocast, resolve_amp, resolve_device, seed_everything, tqdm_disable
 from .schedule import warmup_cosine
@@ -229,20 +229,17 @@ def stack_images(dataset: Dataset, rows: torch.Tensor) -> tuple[torch.Tensor, to
     return torch.stack([image for image, _ in items]), torch.as_tensor([label for _, label in items])
 
 
-@torch.no_grad()
 def predict_logits(classifier: nn.Module, batches: Iterable, device: torch.device,
                    amp_dtype: torch.dtype | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Eval-mode logits (N, K) float32 and labels (N,) of (uint8 images, labels) batches; the
     classifier's train/eval mode is restored afterwards."""
-    was_training = classifier.training
-    classifier.eval()
     logits, labels = [], []
-    for rgb, y in batches:
-        rgb = rgb.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        with autocast(device, amp_dtype):
-            logits.append(classifier(rgb).float().cpu())
-        labels.append(torch.as_tensor(y).long())
-    classifier.train(was_training)
+    with eval_mode(classifier):
+        for rgb, y in batches:
+            rgb = rgb.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            with autocast(device, amp_dtype):
+                logits.append(classifier(rgb).float().cpu())
+            labels.append(torch.as_tensor(y).long())
     return torch.cat(logits), torch.cat(labels)
 
 

@@ -20,14 +20,16 @@ through :func:`resize_to_grid`. Baseline: :class:`DenoisingAutoencoder`.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import BasicBlock, conv1x1
 
-from ._checks import check_image_batch, check_positive_int
+from ._checks import check_image_batch, check_one_of, check_positive_int
+from .quantize import upsample_map
 from .targets import CrossChannelTargets, build_targets
 from .vocabulary import ARCHITECTURES, NOISE_TYPES, WIDTHS
 
@@ -39,11 +41,23 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
-def _check_choice(value, name: str, choices: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        valid = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name} must be one of {valid}, got {value!r}")
-    return value
+def model_device(model: nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (the CPU for a model without parameters)."""
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+@contextmanager
+def eval_mode(model: nn.Module, training: bool = False):
+    """``model`` in eval mode (train mode if ``training``) and without gradients for a block; its
+    train/eval mode is restored afterwards."""
+    was_training = model.training
+    model.train(training)
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
 
 
 def _check_pair_of_positive_ints(value, name: str) -> tuple[int, int]:
@@ -88,7 +102,7 @@ def resize_to_grid(x: torch.Tensor, grid: int) -> torch.Tensor:
         return x
     if h >= grid and w >= grid:
         return F.adaptive_avg_pool2d(x, grid)
-    return F.interpolate(x, size=(grid, grid), mode="bilinear", align_corners=False)
+    return upsample_map(x, (grid, grid), "bilinear")
 
 
 def feature_pool_size(channels: int, max_dim: int = DEFAULT_MAX_DIM) -> int:
@@ -119,19 +133,16 @@ def recompute_batchnorm_statistics(model: nn.Module, batches: Iterable,
     if not norms:
         return model
     momenta = [m.momentum for m in norms]
-    was_training = model.training
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # a cumulative average: every batch counts the same
-    model.train()
     try:
-        with torch.no_grad():
+        with eval_mode(model, training=True):  # batch statistics, no gradients
             for batch in batches:
                 forward(batch)
     finally:
         for norm, momentum in zip(norms, momenta):
             norm.momentum = momentum
-        model.train(was_training)
     return model
 
 
@@ -156,13 +167,13 @@ class Trunk(nn.Module):
     def __init__(self, in_channels: int, width: str, input_size: int, grid: int, stem: str | None):
         super().__init__()
         check_positive_int(in_channels, "in_channels")
-        _check_choice(width, "width", WIDTHS)
+        check_one_of(width, "width", WIDTHS)
         check_positive_int(input_size, "input_size")
         check_positive_int(grid, "grid")
         if grid > input_size:
             raise ValueError(f"grid must not exceed input_size, got grid={grid}, input_size={input_size}")
         self.in_channels, self.width, self.input_size, self.grid = in_channels, width, input_size, grid
-        self.stem = self.choose_stem(input_size, grid) if stem is None else _check_choice(stem, "stem", self.STEMS)
+        self.stem = self.choose_stem(input_size, grid) if stem is None else check_one_of(stem, "stem", self.STEMS)
         self.widths = self.FULL_WIDTHS if width == "full" else tuple(c // 2 for c in self.FULL_WIDTHS)
         self.stages = nn.ModuleDict()
         self.layer_channels: dict[str, int] = {}
@@ -191,10 +202,8 @@ class Trunk(nn.Module):
 
     def resolve_layer(self, layer: str) -> str:
         """Canonical name of a feature layer (aliases resolved); ValueError if unknown."""
-        if isinstance(layer, str) and (layer in self.feature_layers or layer in self.layer_aliases):
-            return self.layer_aliases.get(layer, layer)
-        valid = ", ".join(repr(name) for name in self.feature_layers + tuple(self.layer_aliases))
-        raise ValueError(f"layer must be one of {valid} for {self.arch}, got {layer!r}")
+        check_one_of(layer, "layer", self.feature_layers + tuple(self.layer_aliases), f" for {self.arch}")
+        return self.layer_aliases.get(layer, layer)
 
     def walk(self, x: torch.Tensor, until: str | None = None) -> Iterator[tuple[str, torch.Tensor]]:
         """(stage name, output (N, C, h, w)) of every stage in order, stopping after the stage
@@ -379,7 +388,7 @@ TRUNKS: dict[str, type[Trunk]] = {"simplenet": SimpleNet, "fcalexnet": FCAlexNet
 
 
 def _check_arch(arch) -> str:
-    return _check_choice(arch.lower() if isinstance(arch, str) else arch, "arch", ARCHITECTURES)
+    return check_one_of(arch.lower() if isinstance(arch, str) else arch, "arch", ARCHITECTURES)
 
 
 def build_trunk(arch: str, in_channels: int = 1, width: str = "half", input_size: int = 96, grid: int = 12,
@@ -503,7 +512,7 @@ def corrupt(x: torch.Tensor, noise: str, level: float, value_range: tuple[float,
     - "gaussian": every value gets independent N(0, level^2) noise added.
     At level 0 the copy equals ``x``. ``generator`` (on x's device) makes the noise reproducible.
     """
-    _check_choice(noise, "noise", NOISE_TYPES)
+    check_one_of(noise, "noise", NOISE_TYPES)
     level = _check_noise_level(noise, level)
     check_image_batch(x, "x", check_finite=False)
     if level == 0:
@@ -543,7 +552,7 @@ class DenoisingAutoencoder(nn.Module):
                  width: str = "full", input_size: int = 96, grid: int = 12, in_channels: int = 3,
                  value_range: tuple[float, float] = (-1.0, 1.0), stem: str | None = None):
         super().__init__()
-        self.noise = _check_choice(noise, "noise", NOISE_TYPES)
+        self.noise = check_one_of(noise, "noise", NOISE_TYPES)
         self.noise_level = _check_noise_level(noise, noise_level)
         low, high = value_range
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
@@ -581,7 +590,7 @@ class DenoisingAutoencoder(nn.Module):
         check_image_batch(x, "x", channels=self.in_channels, check_finite=False)
         out = self.decoder(self.encoder(x))
         if out.shape[-2:] != x.shape[-2:]:
-            out = F.interpolate(out, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            out = upsample_map(out, tuple(x.shape[-2:]), "bilinear")
         return out
 
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -605,20 +614,15 @@ def _as_int(value):
 
 def _trunk_rows(trunk: Trunk, input_size: int) -> list[dict]:
     rows = []
-    was_training = trunk.training
-    trunk.eval()
-    try:
-        with torch.no_grad():
-            zeros = torch.zeros(1, trunk.in_channels, input_size, input_size, device=next(trunk.parameters()).device)
-            for name, output in trunk.walk(zeros):
-                stage = trunk.stages[name]
-                op = next(m for m in stage.modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d)))
-                rows.append(dict(layer=name, channels=output.shape[1], spatial=output.shape[-1],
-                                 kernel=_as_int(op.kernel_size), stride=_as_int(op.stride),
-                                 dilation=_as_int(op.dilation), padding=_as_int(op.padding),
-                                 params=count_parameters(stage)))
-    finally:
-        trunk.train(was_training)
+    with eval_mode(trunk):
+        zeros = torch.zeros(1, trunk.in_channels, input_size, input_size, device=model_device(trunk))
+        for name, output in trunk.walk(zeros):
+            stage = trunk.stages[name]
+            op = next(m for m in stage.modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d)))
+            rows.append(dict(layer=name, channels=output.shape[1], spatial=output.shape[-1],
+                             kernel=_as_int(op.kernel_size), stride=_as_int(op.stride),
+                             dilation=_as_int(op.dilation), padding=_as_int(op.padding),
+                             params=count_parameters(stage)))
     return rows
 
 
@@ -674,7 +678,7 @@ NOISE_NAMES: dict[str, str] = {"masking": "masking", "salt_pepper": "salt-and-pe
 
 def level_label(noise: str, level: float) -> str:
     """The noise level as text: a pixel fraction ("p = 25%") or a standard deviation ("σ = 0.1")."""
-    _check_choice(noise, "noise", NOISE_TYPES)
+    check_one_of(noise, "noise", NOISE_TYPES)
     return f"σ = {level:g}" if noise == "gaussian" else f"p = {100 * level:g}%"
 
 

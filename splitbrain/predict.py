@@ -11,7 +11,6 @@ extent and predicts where within it each cell lies.
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -19,28 +18,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_image_batch, check_positive_int
+from ._checks import check_image_batch, check_one_of, check_positive_int
 from .checkpoint import load_checkpoint
 from .color import ColorSpace, get_color_space
-from .models import DenoisingAutoencoder, corrupt, recompute_batchnorm_statistics
+from .models import DenoisingAutoencoder, corrupt, eval_mode, model_device, recompute_batchnorm_statistics
 from .presets import MACHINERY_FIELDS, differing_fields
-from .quantize import ANNEALED_TEMPERATURE, check_decoding, class_distribution, upsample_map
-
-UPSAMPLE_MODES = ("bilinear", "nearest")
+from .quantize import ANNEALED_TEMPERATURE, UPSAMPLE_MODES, check_decoding, class_distribution, upsample_map
 
 
 # ----------------------------------------------------------------------------------------------
 # checks and batching
-
-
-def _check_upsample(upsample: str) -> None:
-    if upsample not in UPSAMPLE_MODES:
-        raise ValueError(f"upsample must be one of {UPSAMPLE_MODES}, got {upsample!r}")
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 def _chunks(model: nn.Module, rgb: torch.Tensor, batch_size: int) -> Iterable[torch.Tensor]:
@@ -48,7 +35,7 @@ def _chunks(model: nn.Module, rgb: torch.Tensor, batch_size: int) -> Iterable[to
     ``batch_size`` are checked at once, the pieces moved lazily."""
     check_image_batch(rgb, "rgb", channels=3)
     check_positive_int(batch_size, "batch_size")
-    device = _model_device(model)
+    device = model_device(model)
     return (images.to(device) for images in rgb.split(batch_size))
 
 
@@ -58,18 +45,6 @@ def _prepared(model: nn.Module, targets, rgb: torch.Tensor, batch_size: int) -> 
     if not (hasattr(model, "half1") and hasattr(model, "half2")):
         raise ValueError(f"model must be a split-brain pair with half1 and half2, got {type(model).__name__}")
     return ((chunk, targets.prepare(chunk)) for chunk in _chunks(model, rgb, batch_size))
-
-
-@contextmanager
-def _eval_mode(model: nn.Module):
-    """``model`` in eval mode and without gradients for a block; its train/eval mode restored after."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield model
-    finally:
-        model.train(was_training)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -97,7 +72,7 @@ def combine_with_group1(group2: torch.Tensor, rgb: torch.Tensor, targets, upsamp
     "nearest" blocks). Returns (N, 3, H, W) float32 sRGB in [0, 1] (out-of-gamut colours clipped),
     on ``rgb``'s device.
     """
-    _check_upsample(upsample)
+    check_one_of(upsample, "upsample", UPSAMPLE_MODES)
     check_image_batch(rgb, "rgb", channels=3)
     check_image_batch(group2, "group2", channels=2)
     if group2.shape[0] != rgb.shape[0]:
@@ -122,9 +97,9 @@ def colorize(model: nn.Module, targets, rgb: torch.Tensor, mode: str = "annealed
     """
     batches = _prepared(model, targets, rgb, batch_size)
     check_decoding(mode, temperature)
-    _check_upsample(upsample)
+    check_one_of(upsample, "upsample", UPSAMPLE_MODES)
     images = []
-    with _eval_mode(model):
+    with eval_mode(model):
         for chunk, batch in batches:
             group2 = decode_group2(model.half1(batch.x1), targets, batch.ranges2, mode, temperature)
             images.append(combine_with_group1(group2, chunk, targets, upsample).float().cpu())
@@ -142,7 +117,7 @@ def predict_lightness(model: nn.Module, targets, rgb: torch.Tensor, mode: str = 
     batches = _prepared(model, targets, rgb, batch_size)
     check_decoding(mode, temperature)
     maps = []
-    with _eval_mode(model):
+    with eval_mode(model):
         for _, batch in batches:
             logits = model.half2(batch.x2).float()
             maps.append(targets.quantizer1.decode(logits, mode=mode, temperature=temperature).float().cpu())
@@ -158,7 +133,7 @@ def pretext_cross_entropy(model: nn.Module, targets, rgb: torch.Tensor, batch_si
     batches = _prepared(model, targets, rgb, batch_size)
     sums = torch.zeros(2, dtype=torch.float64)
     count = 0
-    with _eval_mode(model):
+    with eval_mode(model):
         for _, batch in batches:
             logits1, logits2 = model(batch.x1, batch.x2)
             sums[0] += float(F.cross_entropy(logits1.float(), batch.t2, reduction="sum"))
@@ -259,10 +234,10 @@ def reconstruction_examples(model: DenoisingAutoencoder, rgb: torch.Tensor, spac
     if not isinstance(model, DenoisingAutoencoder):
         raise ValueError(f"model must be a DenoisingAutoencoder, got {type(model).__name__}")
     space = get_color_space(space)
-    device = _model_device(model)
+    device = model_device(model)
     clean = space.inputs(as_image_batch(rgb).to(device))
     noisy = model.corrupt(clean, generator=torch.Generator(device=device).manual_seed(seed))
-    with _eval_mode(model):
+    with eval_mode(model):
         restored = model(noisy)
     return {"clean": _shown(space, clean), "corrupted": _shown(space, noisy),
             "reconstructed": _shown(space, restored), "mse_corrupted": float(((noisy - clean) ** 2).mean()),

@@ -25,6 +25,7 @@ a bad field raises ``ValueError`` naming the field and what was expected.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import typing
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .vocabulary import (ARCHITECTURES, BAD_IMAGE_POLICIES, COLOR_SPACE_NAMES, DATASET_NAMES as DATASETS,
-                         NOISE_TYPES as NOISES, WIDTHS)
+                         NOISE_TYPES as NOISES, WIDTHS, check_one_of)
 
 METHODS = ("splitbrain", "dae")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
@@ -60,8 +61,7 @@ FIELD_ROLES = {
 def _field(role: str, default: Any, check: Callable[[Any, str], None] | None = None) -> Any:
     """A configuration field whose role (a key of :data:`FIELD_ROLES`) and value check
     (``check(value, name)``, raising ValueError naming the field) are kept in its metadata."""
-    if role not in FIELD_ROLES:
-        raise ValueError(f"role must be one of {tuple(FIELD_ROLES)}, got {role!r}")
+    check_one_of(role, "role", FIELD_ROLES)
     return dataclasses.field(default=default, metadata={"role": role, "check": check})
 
 
@@ -86,10 +86,7 @@ SIZE_LIMITS = {"bins1": 4096, "bins2": 64, "grid": 1024, "image_size": 8192}
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[Any, str], None]:
-    def check(value: Any, name: str) -> None:
-        if value not in choices:
-            raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return check
+    return functools.partial(check_one_of, choices=choices)
 
 
 def _optional(check: Callable[[Any, str], None]) -> Callable[[Any, str], None]:
@@ -269,8 +266,7 @@ _PRETRAIN_PRESETS: dict[str, dict[str, Any]] = {
 
 def resolve_preset_name(name: str) -> str:
     """``auto`` -> ``colab`` when CUDA is available, else ``cpu``; other names pass through."""
-    if name not in PRESET_NAMES:
-        raise ValueError(f"preset must be one of {PRESET_NAMES}, got {name!r}")
+    check_one_of(name, "preset", PRESET_NAMES)
     if name != "auto":
         return name
     import torch

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_image_batch, check_positive_int, check_positive_number, check_ranges
+from ._checks import (check_image_batch, check_number, check_one_of, check_positive_int,
+                      check_positive_number, check_ranges)
 from .color import ColorSpace, _unit_rgb, get_color_space, rgb_to_lab
 
 DECODE_MODES = ("centre", "mean", "annealed")
@@ -28,6 +29,7 @@ ANNEALED_TEMPERATURE = 0.38  # Zhang et al. 2016, annealed-mean decoding
 DEFAULT_GRID = 12  # the target grid of the paper and the poster
 PUBLISHED_GAMUT_FILE = "zhang2016_ab_gamut_313.npy"
 GAMUT_RULES = ("corners", "nearest")
+UPSAMPLE_MODES = ("nearest", "bilinear")  # how a grid is brought back to the image (:func:`upsample_map`)
 _SRGB_AB_BOUND = 130.0  # |a|, |b| of every sRGB colour is below this (about 108 at most)
 
 
@@ -40,8 +42,7 @@ def _check_float_batch(x: torch.Tensor, name: str, channels: int) -> None:
 
 def check_decoding(mode: str, temperature: float) -> None:
     """ValueError unless ``mode`` is one of :data:`DECODE_MODES` and ``temperature`` a finite number > 0."""
-    if mode not in DECODE_MODES:
-        raise ValueError(f"mode must be one of {DECODE_MODES}, got {mode!r}")
+    check_one_of(mode, "mode", DECODE_MODES)
     check_positive_number(temperature, "temperature")
 
 
@@ -60,14 +61,12 @@ def _check_classes(y: torch.Tensor, num_classes: int, name: str = "y") -> None:
 def _as_bins(bins: int | Sequence[int], channels: int | None, name: str = "bins") -> tuple[int, ...]:
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
         bins = (bins,) * (1 if channels is None else channels)
-    bins = tuple(int(count) if isinstance(count, np.integer) else count for count in bins)
+    bins = tuple(bins)
     if len(bins) == 0:
         raise ValueError(f"{name} must name at least one channel, got an empty sequence")
     if channels is not None and len(bins) != channels:
         raise ValueError(f"{name} must have one entry per channel ({channels}), got {len(bins)}")
-    for i, count in enumerate(bins):
-        check_positive_int(count, f"{name}[{i}]")
-    return bins
+    return tuple(check_positive_int(count, f"{name}[{i}]") for i, count in enumerate(bins))
 
 
 def _as_floats(values: float | Sequence[float], name: str) -> tuple[float, ...]:
@@ -410,8 +409,7 @@ def derived_gamut_points(grid: int = 10, rule: str = "corners") -> np.ndarray:
     gives 261 points, all among the published ones.
     """
     check_positive_int(grid, "grid")
-    if rule not in GAMUT_RULES:
-        raise ValueError(f"rule must be one of {GAMUT_RULES}, got {rule!r}")
+    check_one_of(rule, "rule", GAMUT_RULES)
     return _derived_points(grid, rule).copy()
 
 
@@ -488,9 +486,7 @@ def smooth_distribution(prior: torch.Tensor, centres: torch.Tensor, sigma: float
     normalised prior.
     """
     prior, centres = _check_prior_centres(prior, centres)
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
-    if sigma == 0:
+    if check_number(sigma, "sigma", inclusive=True) == 0:
         return prior
     kernel = torch.exp(-torch.cdist(centres, centres) ** 2 / (2 * sigma**2))  # kernel[q, j]
     kernel = kernel / kernel.sum(dim=0, keepdim=True)
@@ -589,8 +585,7 @@ def quantization_error(rgb: torch.Tensor, quantizer: str | Quantizer = "lab", gr
     elif not isinstance(quantizer, Quantizer):
         raise ValueError(f"quantizer must be a colour space name or a Quantizer, got {type(quantizer).__name__}")
     space = get_color_space(space or "lab")
-    if upsample not in ("nearest", "bilinear"):
-        raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {upsample!r}")
+    check_one_of(upsample, "upsample", UPSAMPLE_MODES)
     unit_rgb = _unit_rgb(rgb, "rgb", torch.float32)
     group1, group2 = space.split(space.from_rgb(unit_rgb))
     if quantizer.channels != group2.shape[1]:
@@ -615,7 +610,7 @@ def quantization_error(rgb: torch.Tensor, quantizer: str | Quantizer = "lab", gr
 
 
 def upsample_map(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
-    """A grid of values (N, C, g, g) brought to ``size`` (H, W): "nearest" repeats each cell,
+    """A map of values (N, C, g, g) brought to ``size`` (H, W): "nearest" repeats each cell,
     anything else interpolates bilinearly (half-pixel centres, ``align_corners=False``)."""
     if mode == "nearest":
         return F.interpolate(x, size=size, mode="nearest")

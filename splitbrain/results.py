@@ -42,6 +42,7 @@ from typing import Any, Callable, Hashable, Iterable, Mapping, NamedTuple, Seque
 
 from .files import atomic_write_text
 from .tables import pipe_table
+from .vocabulary import check_one_of
 
 RECORD_KINDS = ("pretrain", "probe", "finetune", "run", "margin")
 
@@ -128,8 +129,7 @@ def make_record(kind: str, config: Mapping[str, Any], metrics: Mapping[str, Any]
                 seed: int, wall_time_s: float, pretrain_config: Mapping[str, Any] | None = None,
                 extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Assemble a record (see the module docstring) with provenance filled in."""
-    if kind not in RECORD_KINDS:
-        raise ValueError(f"kind must be one of {RECORD_KINDS}, got {kind!r}")
+    check_one_of(kind, "kind", RECORD_KINDS)
     from .about import __version__
 
     record = {"kind": kind, "model": dict(model), "config": dict(config),

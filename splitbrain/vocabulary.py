@@ -1,5 +1,5 @@
 """The package's names for things, written once: every module that builds, configures or labels
-one of them imports its tuple from here, and this module imports nothing."""
+one of them imports its tuple from here, with :func:`check_one_of`; this module imports nothing."""
 
 ARCHITECTURES = ("simplenet", "fcalexnet", "fcresnet18")
 """The trunks (:mod:`splitbrain.models`)."""
@@ -15,3 +15,15 @@ DATASET_NAMES = ("embedded", "stl10", "cifar10", "folder")
 BAD_IMAGE_POLICIES = ("skip", "fail")
 """What a folder dataset does with a file that does not decode: leave it out (counted, and the
 first few named in one line on stderr) or stop with an error naming it."""
+
+
+def check_one_of(value: object, name: str, choices: tuple | dict, where: str = ""):
+    """``value`` if it is in ``choices`` (a dict: its keys), else ValueError naming ``name``;
+    ``where`` follows the list of choices."""
+    try:
+        found = value in choices
+    except TypeError:  # an unhashable value is no key of a dict
+        found = False
+    if not found:
+        raise ValueError(f"{name} must be one of {tuple(choices)}{where}, got {value!r}")
+    return value

@@ -22,6 +22,7 @@ from typing import Sequence
 
 from .about import RAW_URL
 from .files import atomic_write
+from .vocabulary import check_one_of
 
 PRETRAINED_FOLDER = "results/pretrained"
 """Where the shipped networks live, relative to the repository root (and to ``RAW_URL``)."""
@@ -78,9 +79,7 @@ def locate(name: str, cache_dir: str | os.PathLike | None = None, download: bool
     """
     from .data import default_root
 
-    if name not in PRETRAINED:
-        raise ValueError(f"name must be one of {tuple(PRETRAINED)}, got {name!r}")
-    expected = PRETRAINED[name].sha256
+    expected = PRETRAINED[check_one_of(name, "name", PRETRAINED)].sha256
     cached = Path(cache_dir if cache_dir is not None else default_root()) / "pretrained" / f"{name}.pt"
     for candidate in (shipped_file(name), cached):
         if candidate.is_file():
@@ -129,9 +128,7 @@ def probe_config(name: str, data_root: str | os.PathLike | None = None, download
     """
     from .experiments.grids import get_grid
 
-    if name not in PRETRAINED:
-        raise ValueError(f"name must be one of {tuple(PRETRAINED)}, got {name!r}")
-    record = Path(PRETRAINED[name].record)
+    record = Path(PRETRAINED[check_one_of(name, "name", PRETRAINED)].record)
     grid = get_grid(record.parent.name)
     run = next(run for run in grid.runs() if run.name == record.stem)
     data = {"data_root": os.fspath(data_root)} if data_root is not None else {"data": "cifar10", "download": download}

@@ -260,7 +260,7 @@ def test_color_space_registry():
 
 @pytest.mark.parametrize("name", ["hsv", "LAB", "", None])
 def test_get_color_space_rejects_unknown_names(name):
-    with pytest.raises(ValueError, match=r"name must be one of 'lab', 'rescaled_lab', 'rgb'"):
+    with pytest.raises(ValueError, match=r"name must be one of \('lab', 'rescaled_lab', 'rgb'\)"):
         get_color_space(name)
 
 

@@ -3,9 +3,11 @@ or overwritten, and every fault ends in one clear line, never a traceback."""
 import hashlib
 
 import pytest
+import torch
 
 from splitbrain.checkpoint import CheckpointMismatchError, RunExistsError
 from splitbrain.cli import main
+from splitbrain.presets import PretrainConfig
 from splitbrain.train import pretrain
 from test_cli import assert_one_line_error, run
 from test_train import tiny
@@ -454,3 +456,13 @@ def test_a_link_to_nothing_in_an_image_folder_is_skipped_too(tmp_path, capsys):
     (tmp_path / "tree" / "bee" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
     dataset = build_dataset("folder", root=tmp_path / "tree", split="all", image_size=16)
     assert len(dataset) == good and "skipped 5 of" in capsys.readouterr().err
+
+
+def test_a_field_an_older_checkpoint_lacks_reads_as_its_default_in_the_mismatch_message(tmp_path):
+    pretrain(tiny(tmp_path, epochs=1))
+    path = tmp_path / "run" / "checkpoint.pt"
+    checkpoint = torch.load(path, weights_only=False)
+    del checkpoint["config"]["lr_decay"]  # as saved before the field existed
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointMismatchError, match=f"lr_decay={PretrainConfig.lr_decay!r} \\(asked: 0.5\\)"):
+        pretrain(tiny(tmp_path, epochs=2, lr_decay=0.5), resume=True)

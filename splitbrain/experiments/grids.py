@@ -47,7 +47,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .._checks import check_positive_int
+from .._checks import check_int, check_one_of, check_positive_int
 from ..presets import (ARCHITECTURES, COLOR_SPACE_NAMES, FINETUNE_RECIPE, NOISES, WIDTHS, EvalConfig, PretrainConfig,
                        get_eval_preset, get_preset)
 from .recipes import RECIPES
@@ -91,10 +91,8 @@ class Method:
 
     def __post_init__(self) -> None:
         _check_name(self.name)
-        if self.kind not in METHOD_KINDS:
-            raise ValueError(f"kind must be one of {METHOD_KINDS}, got {self.kind!r}")
-        if self.color_space not in COLOR_SPACE_NAMES:
-            raise ValueError(f"color_space must be one of {COLOR_SPACE_NAMES}, got {self.color_space!r}")
+        check_one_of(self.kind, "kind", METHOD_KINDS)
+        check_one_of(self.color_space, "color_space", COLOR_SPACE_NAMES)
         if self.kind == "dae" and (self.noise not in NOISES or self.noise_level is None):
             raise ValueError(f"a 'dae' method needs noise in {NOISES} and a noise_level, got {self.noise!r}, {self.noise_level!r}")
         if self.width is not None and self.width not in WIDTHS:
@@ -215,8 +213,10 @@ class Grid:
         names = [method.name for method in self.methods]
         if not names or len(set(names)) != len(names):
             raise ValueError(f"methods must be non-empty with distinct names, got {names}")
-        if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
-            raise ValueError(f"seeds must be non-negative integers, got {self.seeds!r}")
+        if not self.seeds:
+            raise ValueError(f"seeds must not be empty, got {self.seeds!r}")
+        for i, seed in enumerate(self.seeds):
+            check_int(seed, f"seeds[{i}]")
         unknown = [key for key in self.method_evaluate if key[0] not in names or key[1] not in self.labels]
         if unknown or any(count not in self.labels for count in self.label_evaluate):
             raise ValueError(f"method_evaluate / label_evaluate name methods or label counts the grid lacks: "
@@ -462,6 +462,4 @@ GRIDS: dict[str, Grid] = {grid.name: grid for grid in (_CIFAR_RECIPE, _CIFAR_CPU
 
 def get_grid(name: str) -> Grid:
     """The grid called ``name`` (one of :data:`GRIDS`)."""
-    if name not in GRIDS:
-        raise ValueError(f"grid must be one of {tuple(GRIDS)}, got {name!r}")
-    return GRIDS[name]
+    return GRIDS[check_one_of(name, "grid", GRIDS)]

@@ -95,6 +95,7 @@ def reference_speed(config, amp: str) -> float:
     import torch
 
     from ..models import build_model, build_targets_for
+    from ..runtime import resolve_amp
     from ..train import SplitBrainObjective, forward_backward, optimizer_step
 
     state = torch.get_rng_state()
@@ -105,7 +106,7 @@ def reference_speed(config, amp: str) -> float:
     objective = SplitBrainObjective(targets, channels_last=config.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
-    amp_dtype = torch.bfloat16 if amp == "bf16" else None
+    amp_dtype = resolve_amp(amp, torch.device("cpu"))
     rgb = torch.randint(0, 256, (config.batch_size, 3, config.image_size, config.image_size), dtype=torch.uint8)
 
     def step() -> None:

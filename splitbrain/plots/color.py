@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from . import BOOK_COLUMN_INCHES, panel_axes
+from .._checks import check_one_of
 from ..color import (
     POSTER_A_RANGE,
     POSTER_B_RANGE,
@@ -40,8 +41,7 @@ def lab_axis_colormap(channel: str, lightness: float = 70.0, limit: float = 100.
     ``channel`` is "a" (green to magenta) or "b" (blue to yellow); t runs from -limit to +limit.
     Returns a 256-entry :class:`~matplotlib.colors.ListedColormap` (out-of-gamut ends are clipped).
     """
-    if channel not in ("a", "b"):
-        raise ValueError(f"channel must be 'a' or 'b', got {channel!r}")
+    check_one_of(channel, "channel", ("a", "b"))
     values = torch.linspace(-float(limit), float(limit), 256, dtype=torch.float64)
     lab = torch.zeros(3, 1, 256, dtype=torch.float64)
     lab[0] = lightness

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .._checks import check_image_batch, check_positive_int
-from ..models import SplitBrainNet
+from ..models import SplitBrainNet, eval_mode, model_device
 from . import BOOK_COLUMN_INCHES
 
 __all__ = ["plot_split_pair", "plot_grouped_weights", "plot_receptive_field_growth", "plot_receptive_fields_on_grid"]
@@ -49,15 +49,10 @@ def plot_split_pair(rgb: torch.Tensor, model: SplitBrainNet, targets, colour_lig
     space = targets.space
     if space.channel_names != ("L", "a", "b"):
         raise ValueError(f"targets must be a Lab pipeline, got colour space {space.name!r}")
-    rgb = rgb.reshape(1, *rgb.shape[-3:]).to(next(model.parameters()).device)
+    rgb = rgb.reshape(1, *rgb.shape[-3:]).to(model_device(model))
     batch = targets.prepare(rgb)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            logits1, logits2 = model(batch.x1, batch.x2)
-    finally:
-        model.train(was_training)
+    with eval_mode(model):
+        logits1, logits2 = model(batch.x1, batch.x2)
     lab = space.from_rgb(rgb)
     ab_grid = targets.quantizer2.decode(batch.t2, ranges=batch.ranges2)
     l_grid = targets.quantizer1.decode(batch.t1)

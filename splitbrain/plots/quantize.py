@@ -13,7 +13,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .._checks import check_positive_int
+from .._checks import check_one_of, check_positive_int
 from ..color import POSTER_A_RANGE, POSTER_B_RANGE, _unit_rgb, lab_to_rgb
 from . import BOOK_COLUMN_INCHES, grid_cell_inches, wrap_to
 from .color import _draw_box, _panel_figure, _to_numpy_image
@@ -182,8 +182,7 @@ def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", m
         cell_size: inches per image, at most: the table is no wider than the book's column, and
             labels are broken between words to fit their image.
     """
-    if layout not in ("rows", "columns"):
-        raise ValueError(f"layout must be 'rows' or 'columns', got {layout!r}")
+    check_one_of(layout, "layout", ("rows", "columns"))
     check_positive_int(max_images, "max_images")
     if not images:
         raise ValueError("images must hold at least one entry, got none")
