@@ -33,7 +33,8 @@ from typing import Any, Callable, Sequence
 from .chapter_times import runtime_records
 from .files import atomic_write_text
 from .label_curve import curve_points, curve_rows, paired_gaps
-from .results import SHIPPED_RESULTS, SPACE_LABELS, format_seeds, load_records, mean_std, method_label
+from .results import SPACE_LABELS, format_seeds, load_records, mean_std, method_label
+from . import results as _results  # its SHIPPED_RESULTS read at call time, so a test can point it elsewhere
 from .tables import read_reference_csv
 
 ANSWER_RECORD = Path("answers") / "exercises.json"
@@ -142,19 +143,19 @@ def _classes_per_crop(classes) -> float:
 def _run_records():
     from .comparisons import collect_run_records
 
-    return tuple(collect_run_records(SHIPPED_RESULTS))
+    return tuple(collect_run_records(_results.SHIPPED_RESULTS))
 
 
 def _zhang_table() -> dict[str, dict]:
     """Zhang et al.'s Table 2 (ImageNet linear probes): method -> {"conv1".."conv5": top-1 %}."""
-    path = SHIPPED_RESULTS / "reference" / "zhang2017_table2_imagenet_linear.csv"
+    path = _results.SHIPPED_RESULTS / "reference" / "zhang2017_table2_imagenet_linear.csv"
     return {row["method"]: row for row in read_reference_csv(path)}
 
 
 @functools.lru_cache(maxsize=None)
 def _seen() -> dict:
     """notebook stem -> name -> {"what", "values", "preset", "seeds"} of the ``cpu`` run-time record."""
-    record = next((r for r in runtime_records(SHIPPED_RESULTS) if r["preset"] == PRESET), None)
+    record = next((r for r in runtime_records(_results.SHIPPED_RESULTS) if r["preset"] == PRESET), None)
     if record is None:
         return {}
     return {Path(notebook).stem: {name: {**item, "seeds": record["seeds"]} for name, item in values.items()}
@@ -568,7 +569,7 @@ def ch6_seen() -> dict[str, Any]:
 
 def ch6_epochs() -> dict[str, Any]:
     trials = {Path(r["path"]).stem: r["metrics"]
-              for r in load_records(SHIPPED_RESULTS / "label-search", kind="finetune")}
+              for r in load_records(_results.SHIPPED_RESULTS / "label-search", kind="finetune")}
 
     def trial(network: str, epochs: int) -> dict:
         return trials[f"{network}-l800-last0.1-e{epochs}"]
@@ -1034,7 +1035,7 @@ def compute_answers(chapters: Sequence[str] = CHAPTERS) -> dict[str, Any]:
 
 def read_answers(results: Path | None = None) -> dict[str, Any] | None:
     """The stored answers' record of ``results`` (default: the shipped results), None when absent."""
-    path = (SHIPPED_RESULTS if results is None else results) / ANSWER_RECORD
+    path = (_results.SHIPPED_RESULTS if results is None else results) / ANSWER_RECORD
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -1074,7 +1075,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stored = read_answers() or {"preset": PRESET, "chapters": {}}
             chapters = {**stored["chapters"], **record["chapters"]}
             record = {**stored, "chapters": {c: chapters[c] for c in CHAPTERS if c in chapters}}
-        path = atomic_write_text(SHIPPED_RESULTS / ANSWER_RECORD, json.dumps(record, indent=2) + "\n")
+        path = atomic_write_text(_results.SHIPPED_RESULTS / ANSWER_RECORD, json.dumps(record, indent=2) + "\n")
         print(f"answers written to {path}")
     for chapter in record["chapters"]:
         print(f"\n{chapter}")

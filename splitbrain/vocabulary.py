@@ -22,7 +22,7 @@ def check_one_of(value: object, name: str, choices: tuple | dict, where: str = "
     ``where`` follows the list of choices."""
     try:
         found = value in choices
-    except TypeError:  # an unhashable value is no key of a dict
+    except (TypeError, ValueError):  # an unhashable value (no key of a dict), an array (no truth value)
         found = False
     if not found:
         raise ValueError(f"{name} must be one of {tuple(choices)}{where}, got {value!r}")

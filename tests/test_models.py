@@ -1,6 +1,7 @@
 """Tests of splitbrain.models: shapes, Table 6, widths, parameter counts, features, DAE noise, learning."""
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -395,6 +396,9 @@ def test_bad_construction_arguments():
         SplitBrainNet("vgg16")
     with pytest.raises(ValueError, match="width"):
         SplitBrainNet("simplenet", width="double")
+    for unhashable in (["half"], np.array([1, 2])):  # no key, no truth value: still the named error
+        with pytest.raises(ValueError, match="width must be one of"):
+            SplitBrainNet("simplenet", width=unhashable)
     with pytest.raises(ValueError, match="grid"):
         SplitBrainNet("simplenet", grid=40, input_size=32)
     with pytest.raises(ValueError, match="grid"):
