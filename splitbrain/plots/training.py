@@ -25,7 +25,7 @@ def plot_loss_curves(records: Sequence[Mapping[str, Any]], part_names: Mapping[s
                      heldout: Mapping[str, Mapping[str, float]] | None = None,
                      title: str = "pretraining loss per half") -> Figure:
     """Each half's cross-entropy against the training step, one panel per half, the second
-    below the first (side by side, they were shrunk to fit the book's column).
+    below the first (at full width of the book's column).
 
     Args:
         records: the lines of ``metrics.jsonl`` (:func:`splitbrain.train.read_metrics`): "step"
