@@ -502,7 +502,8 @@ def format_mean_std(mean: float | None, std: float | None, scale: float = 1.0, d
     """"0.6123 ± 0.0051" (``std`` None: the mean alone; ``mean`` None: "")."""
     if mean is None:
         return ""
-    text = f"{mean * scale:+.{digits}f}" if sign else f"{mean * scale:.{digits}f}"
+    value = round(mean * scale, digits) + 0.0  # a mean that rounds to zero shows no minus sign
+    text = f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
     return text if std is None else f"{text} ± {std * scale:.{digits}f}"
 
 

@@ -165,6 +165,8 @@ def test_format_mean_std():
     assert format_mean_std(0.61234, 0.0051) == "0.6123 ± 0.0051"
     assert format_mean_std(0.61234, None) == "0.6123"
     assert format_mean_std(0.1, 0.01, scale=100, digits=1, sign=True) == "+10.0 ± 1.0"
+    assert format_mean_std(-0.0004, 0.005, scale=100, digits=1, sign=True) == "+0.0 ± 0.5"  # no "-0.0"
+    assert format_mean_std(-0.0004, None, scale=100, digits=1) == "0.0"
     assert format_mean_std(None, None) == ""
 
 
