@@ -269,12 +269,9 @@ def floor_rows(scores: Mapping[str, float], floor: float, band: float = 0.0) -> 
     and ``verdict`` "above", "below" or "within" (``|gap| <= band``, e.g. two standard errors)."""
     if band < 0:
         raise ValueError(f"band must be >= 0, got {band!r}")
-    rows = []
-    for label, top1 in scores.items():
-        gap = float(top1) - float(floor)
-        verdict = "above" if gap > band else "below" if gap < -band else "within"
-        rows.append({"label": label, "top1": float(top1), "gap": gap, "verdict": verdict})
-    return rows
+    gaps = {label: float(top1) - float(floor) for label, top1 in scores.items()}
+    return [{"label": label, "top1": float(scores[label]), "gap": gap,
+             "verdict": "above" if gap > band else "below" if gap < -band else "within"} for label, gap in gaps.items()]
 
 
 def _join(items: Sequence[str]) -> str:

@@ -99,15 +99,10 @@ def hardware_info() -> dict[str, Any]:
 # writing and reading
 
 
-def machine_name(hardware: Mapping[str, Any] | None) -> str:
-    """A record's machine in words: "<GPU name, else CPU model> (<n> CPU cores)"."""
-    hardware = hardware or {}
-    return f"{hardware.get('cuda_device') or hardware.get('cpu')} ({hardware.get('cpu_count')} CPU cores)"
-
-
 def machine_names(records: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The distinct machines of ``records`` (:func:`machine_name`), sorted."""
-    return sorted({machine_name(record.get("hardware")) for record in records})
+    """The distinct machines of ``records`` in words, sorted: "<GPU name, else CPU model> (<n> CPU cores)"."""
+    machines = [record.get("hardware") or {} for record in records]
+    return sorted({f"{m.get('cuda_device') or m.get('cpu')} ({m.get('cpu_count')} CPU cores)" for m in machines})
 
 
 def _jsonable(value: Any) -> Any:
@@ -380,16 +375,6 @@ def read_json_file(path: Path) -> Any:
 _REPORTED_SKIPS: set[tuple[str, tuple[str, ...]]] = set()
 
 
-def _report_skipped(directory: Path, skipped: list[str]) -> None:
-    """One line on stderr counting the records left out of ``directory`` (once per process for the same ones)."""
-    key = (str(directory.resolve()), tuple(skipped))
-    if key in _REPORTED_SKIPS:
-        return
-    _REPORTED_SKIPS.add(key)
-    print(f"splitbrain: skipped {len(skipped)} malformed record(s) under {directory}: {skipped[0]}"
-          + (f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""), file=sys.stderr, flush=True)
-
-
 def load_records(directory: str | os.PathLike = "results", kind: str | None = None,
                  skip_malformed: bool = False) -> list[dict[str, Any]]:
     """Every record ``*.json`` directly under ``directory`` (sorted by file name; none for a
@@ -398,7 +383,8 @@ def load_records(directory: str | os.PathLike = "results", kind: str | None = No
     JSON files without a ``kind`` are not records and are passed over. An entry that is not a
     readable regular file (a folder, a link to nothing, a FIFO or a device, never opened), a file
     that is not valid JSON, or a record that breaks the schema is a RecordError naming the file
-    (and the field), or, with ``skip_malformed``, left out and counted in one line on stderr.
+    (and the field), or, with ``skip_malformed``, left out and counted in one line on stderr (once
+    per process for the same folder and records).
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -418,8 +404,10 @@ def load_records(directory: str | os.PathLike = "results", kind: str | None = No
         if kind is None or record["kind"] == kind:
             record.setdefault("path", str(path))
             records.append(record)
-    if skipped:
-        _report_skipped(directory, skipped)
+    if skipped and (key := (str(directory.resolve()), tuple(skipped))) not in _REPORTED_SKIPS:
+        _REPORTED_SKIPS.add(key)
+        print(f"splitbrain: skipped {len(skipped)} malformed record(s) under {directory}: {skipped[0]}"
+              + (f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""), file=sys.stderr, flush=True)
     return records
 
 
@@ -544,13 +532,6 @@ METHOD_KINDS_ORDER = ("splitbrain", "dae", "supervised", "random")
 SUMMARY_SCORES = ("probe_top1", "probe_top5", "finetune_top1", "finetune_top5")
 
 
-def _run_scores(record: Mapping[str, Any]) -> dict[str, float | None]:
-    """A run record's probe and fine-tuning top-1 / top-5 (None for a stage the grid does not run)."""
-    metrics = record["metrics"]
-    return {f"{stage}_{k}": float(metrics[stage][k]) if metrics.get(stage) else None
-            for stage in ("probe", "finetune") for k in ("top1", "top5")}
-
-
 def method_label(model: Mapping[str, Any]) -> str:
     """How a summary names a run's method: "Split-brain", "DAE S&P 5%", "Random init", "Supervised"."""
     kind = model.get("method")
@@ -587,7 +568,9 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for (grid, arch, method, labels), by_seed in groups.items():
         model = next(iter(by_seed.values()))["model"]
-        scores = {seed: _run_scores(record) for seed, record in by_seed.items()}
+        # per seed, the scores of SUMMARY_SCORES (None for a stage the grid does not run)
+        scores = {seed: {f"{stage}_{k}": float(r["metrics"][stage][k]) if r["metrics"].get(stage) else None
+                         for stage in ("probe", "finetune") for k in ("top1", "top5")} for seed, r in by_seed.items()}
         row: dict[str, Any] = {
             "grid": grid, "arch": arch, "method": method, "labels_per_class": labels, "kind": model.get("method"),
             "color_space": model.get("color_space"), "width": model.get("width"), "label": method_label(model),

@@ -20,7 +20,7 @@ import statistics
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..comparisons import paired_difference
 from ..sections import write_section
@@ -91,17 +91,20 @@ def _arch_sentences(rows: Sequence[Mapping[str, Any]], records: Sequence[Mapping
     return sentence + ". " + _difference_sentence(rescaled_minus_lab(records, grid, arch))
 
 
-def missing_runs(records: Sequence[Mapping[str, Any]], grid: str) -> dict[tuple[str, str], list[int]]:
-    """(arch, method) -> seeds of the runs ``grid`` defines that have no record (empty for an
-    unknown grid name)."""
-    if grid not in GRIDS:
-        return {}
-    done = {(r.get("model", {}).get("arch"), r.get("method"), r.get("seed")) for r in records if r.get("grid") == grid}
-    missing: dict[tuple[str, str], list[int]] = {}
-    for run in GRIDS[grid].runs():
-        if (run.arch, run.method.name, run.seed) not in done:
-            missing.setdefault((run.arch, run.method.name), []).append(run.seed)
-    return missing
+def _missing_lines(records: Sequence[Mapping[str, Any]], grid: str, name_of: Callable[[Any], str]) -> list[str]:
+    """A line (and a blank one) naming the runs ``grid`` defines that have no record in ``records``,
+    by architecture, ``name_of(run)`` and label count; none when every run has one or the grid is unknown."""
+    done = {(r["model"]["arch"], r.get("method"), r.get("labels_per_class"), r.get("seed")) for r in records}
+    missing: dict[tuple[str, str], dict[int | None, list[int]]] = {}
+    for run in GRIDS[grid].runs() if grid in GRIDS else ():
+        if (run.arch, run.method.name, run.labels_per_class, run.seed) not in done:
+            missing.setdefault((run.arch, name_of(run)), {}).setdefault(run.labels_per_class, []).append(run.seed)
+    parts = [f"{ARCH_LABELS.get(arch, arch)} {name}" + "".join(
+        ("" if labels is None else f", {labels} per class")
+        + f" (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})" for labels, seeds in by_count.items())
+        for (arch, name), by_count in missing.items()]
+    count = sum(len(seeds) for by_count in missing.values() for seeds in by_count.values())
+    return [f"Not run yet ({count} of the grid's runs): " + "; ".join(parts) + ".", ""] if parts else []
 
 
 def stale_runs(records: Sequence[Mapping[str, Any]], grid: str) -> list[str]:
@@ -183,18 +186,8 @@ def label_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
                   gap_table(points), curve_sentences(points), "",
                   f"Fine-tuning settings (head:learning rate) chosen on validation, in how many runs: {settings}.",
                   ""]
-    done = {(r["model"]["arch"], r.get("method"), r.get("labels_per_class"), r.get("seed")) for r in records}
-    missing: dict[tuple[str, str], dict[int, list[int]]] = {}
-    for run in spec.runs() if spec else ():
-        if (run.arch, run.method.name, run.labels_per_class, run.seed) not in done:
-            network = network_label({"method": run.method.kind, "color_space": run.method.color_space})
-            missing.setdefault((run.arch, network), {}).setdefault(run.labels_per_class, []).append(run.seed)
-    if missing:
-        count = sum(len(seeds) for by_count in missing.values() for seeds in by_count.values())
-        lines += [f"Not run yet ({count} of the grid's runs): " + "; ".join(
-            f"{ARCH_LABELS.get(arch, arch)} {network}, " + ", ".join(
-                f"{labels} per class (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})"
-                for labels, seeds in by_count.items()) for (arch, network), by_count in missing.items()) + ".", ""]
+    lines += _missing_lines(records, grid, lambda run: network_label({"method": run.method.kind,
+                                                                     "color_space": run.method.color_space}))
     lines += _stale_lines(records, grid)
     current = [r for r in records if is_current(r)]  # the runs the tables count
     lines += _wall_time_lines(current, archs, spec.networks_from if spec else None)
@@ -242,11 +235,7 @@ def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
                   f"on the held-out images it is scored on, which flatters every row (chapter 6 explains why); "
                   f"`splitbrain reproduce` probes them again.", ""]
     lines += _stale_lines(records, grid)
-    missing = missing_runs(records, grid)
-    if missing:
-        lines += [f"Not run yet ({sum(len(seeds) for seeds in missing.values())} of the grid's runs): "
-                  + "; ".join(f"{ARCH_LABELS.get(arch, arch)} {method} (seed{'s' if len(seeds) > 1 else ''} "
-                              f"{', '.join(map(str, seeds))})" for (arch, method), seeds in missing.items()) + ".", ""]
+    lines += _missing_lines(records, grid, lambda run: run.method.name)
     lines += _wall_time_lines(records, archs)
     return "\n".join(lines).rstrip() + "\n"
 
