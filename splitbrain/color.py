@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ._checks import check_image_batch, check_one_of, check_positive_int, check_positive_number
+from ._checks import check_image_batch, check_int, check_one_of, check_positive_number
 
 __all__ = ["RGB_TO_XYZ", "D65_WHITE", "rgb_to_lab", "lab_to_rgb", "ColorSpace", "COLOR_SPACES", "get_color_space"]
 
@@ -40,7 +40,9 @@ _RGB_DTYPES = (torch.uint8, torch.float32, torch.float64)
 _FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
-def _check_dtype(x: torch.Tensor, name: str, allowed: tuple[torch.dtype, ...]) -> None:
+def _check_image(x: torch.Tensor, name: str, allowed: tuple[torch.dtype, ...], check_finite: bool = True) -> None:
+    """ValueError unless ``x`` is an (N, 3, H, W) or (3, H, W) image of an ``allowed`` dtype."""
+    check_image_batch(x, name, channels=3, allow_unbatched=True, check_finite=check_finite)
     if x.dtype not in allowed:
         names = ", ".join(str(d).replace("torch.", "") for d in allowed)
         raise ValueError(f"{name} must have dtype {names}, got {str(x.dtype).replace('torch.', '')}")
@@ -137,8 +139,7 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     ValueError on a wrong rank, a channel count other than 3 (e.g. channels-last input), an empty
     tensor, NaN/inf, or a dtype other than uint8/float32/float64.
     """
-    check_image_batch(rgb, "rgb", channels=3, allow_unbatched=True)
-    _check_dtype(rgb, "rgb", _RGB_DTYPES)
+    _check_image(rgb, "rgb", _RGB_DTYPES)
     if rgb.dtype == torch.uint8:
         return _uint8_rgb_to_lab(rgb)
     linear = _srgb_decode(rgb)
@@ -159,8 +160,7 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     Raises ValueError on a wrong rank, a channel count other than 3, an empty tensor, NaN/inf, or
     a dtype other than float32/float64.
     """
-    check_image_batch(lab, "lab", channels=3, allow_unbatched=True)
-    _check_dtype(lab, "lab", _FLOAT_DTYPES)
+    _check_image(lab, "lab", _FLOAT_DTYPES)
     lightness, a, b = lab.unbind(-3)
     fy = (lightness + 16.0) / 116.0
     xyz = torch.stack([_lab_f_inverse(fy + a / 500.0), _lab_f_inverse(fy), _lab_f_inverse(fy - b / 200.0)], dim=-3)
@@ -171,8 +171,7 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
 
 def _rgb_to_float(rgb: torch.Tensor) -> torch.Tensor:
     """Validated sRGB as float in [0, 1]: uint8 -> float32 / 255, float32/float64 unchanged."""
-    check_image_batch(rgb, "rgb", channels=3, allow_unbatched=True)
-    _check_dtype(rgb, "rgb", _RGB_DTYPES)
+    _check_image(rgb, "rgb", _RGB_DTYPES)
     return rgb.float() / 255.0 if rgb.dtype == torch.uint8 else rgb
 
 
@@ -189,8 +188,7 @@ def _unit_rgb(rgb: torch.Tensor, name: str, dtype: torch.dtype, allow_unbatched:
 
 
 def _clip_rgb(x: torch.Tensor) -> torch.Tensor:
-    check_image_batch(x, "x", channels=3, allow_unbatched=True)
-    _check_dtype(x, "x", _FLOAT_DTYPES)
+    _check_image(x, "x", _FLOAT_DTYPES)
     return x.clamp(0.0, 1.0)
 
 
@@ -277,8 +275,7 @@ class ColorSpace:
         return x * scale + shift
 
     def _affine(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        check_image_batch(x, "x", channels=3, allow_unbatched=True, check_finite=False)
-        _check_dtype(x, "x", _FLOAT_DTYPES)
+        _check_image(x, "x", _FLOAT_DTYPES, check_finite=False)
         shift = torch.tensor(self.norm_shift, dtype=x.dtype, device=x.device).view(3, 1, 1)
         scale = torch.tensor(self.norm_scale, dtype=x.dtype, device=x.device).view(3, 1, 1)
         return shift, scale
@@ -395,9 +392,7 @@ def srgb_cube_samples(levels: int = 17) -> torch.Tensor:
     Every channel takes ``levels`` evenly spaced values from 0 to 1 (``levels`` >= 2), so the
     cube's corners (black, white, the primaries and secondaries) are included.
     """
-    check_positive_int(levels, "levels")
-    if levels < 2:
-        raise ValueError(f"levels must be >= 2 (0 and 1 are both sampled), got {levels}")
+    check_int(levels, "levels", 2)
     values = torch.linspace(0.0, 1.0, levels, dtype=torch.float64)
     return torch.cartesian_prod(values, values, values)
 

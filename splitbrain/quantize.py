@@ -377,24 +377,12 @@ def _srgb_ab_occupancy(grid: int) -> tuple[frozenset, frozenset]:
     return frozenset(map(tuple, cells)), frozenset(map(tuple, nearest))
 
 
-@functools.lru_cache(maxsize=16)
-def _derived_points(grid: int, rule: str) -> np.ndarray:
-    cells, nearest = _srgb_ab_occupancy(grid)
-    if rule == "corners":
-        indices = {(i + di, j + dj) for i, j in cells for di in (0, 1) for dj in (0, 1)}
-    else:
-        indices = set(nearest)
-    points = np.array(sorted(indices), dtype=np.int64).reshape(-1, 2) * grid
-    points.setflags(write=False)
-    return points
-
-
 def derived_gamut_points(grid: int = 10, rule: str = "corners") -> np.ndarray:
     """ab grid points of the sRGB gamut, derived by this package: (K, 2) int64, sorted by a, b.
 
     The grid points are (a, b) = (grid * i, grid * j) for integers i, j, in CIE Lab (D65,
     :func:`splitbrain.color.rgb_to_lab`), found by a sweep of all 2^24 8-bit sRGB colours (2-4 s
-    once, then cached per grid; a copy is returned).
+    once, then cached per grid).
 
     Rules:
         "corners" (default): keep (A, B) when some colour has A - grid <= a < A + grid and
@@ -410,7 +398,12 @@ def derived_gamut_points(grid: int = 10, rule: str = "corners") -> np.ndarray:
     """
     check_positive_int(grid, "grid")
     check_one_of(rule, "rule", GAMUT_RULES)
-    return _derived_points(grid, rule).copy()
+    cells, nearest = _srgb_ab_occupancy(grid)
+    if rule == "corners":
+        indices = {(i + di, j + dj) for i, j in cells for di in (0, 1) for dj in (0, 1)}
+    else:
+        indices = set(nearest)
+    return np.array(sorted(indices), dtype=np.int64).reshape(-1, 2) * grid
 
 
 # Target grid

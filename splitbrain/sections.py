@@ -43,11 +43,11 @@ def replace_section(text: str, name: str, section: str, kind: str = "report") ->
     holds one of them (the file could not be rewritten next time).
     """
     head, _, tail = _split(text, name, kind)
-    if any(marker in section for marker in _markers(name, kind)):
-        raise ValueError(f"section must not hold the markers {_markers(name, kind)!r}")
+    start, end = _markers(name, kind)
+    if start in section or end in section:
+        raise ValueError(f"section must not hold the markers {(start, end)!r}")
     newline = "\r\n" if "\r\n" in text else "\n"
     body = section.rstrip().replace("\r\n", "\n").replace("\n", newline)
-    start, end = _markers(name, kind)
     return f"{head}{start}{newline}{body}{newline}{end}{tail}"
 
 
