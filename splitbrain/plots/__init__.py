@@ -1,4 +1,5 @@
-"""Matplotlib figures the chapters show, one module per topic; every function returns a Figure."""
+"""Matplotlib figures the chapters show, one module per topic: every ``plot_*`` function returns a
+:class:`matplotlib.figure.Figure` and shows nothing itself."""
 from __future__ import annotations
 
 import math
@@ -27,8 +28,7 @@ def panel_axes(fig, count: int, columns: int = 2, **subplot_kw) -> list:
     would be shrunk to the column and its labels with it); the last row's unused places are left
     empty. ``subplot_kw`` goes to :meth:`Figure.subplots` (e.g. ``sharex``)."""
     columns = max(1, min(columns, count))
-    axes = fig.subplots(math.ceil(count / columns), columns, squeeze=False, **subplot_kw).flat
-    axes = list(axes)
+    axes = list(fig.subplots(math.ceil(count / columns), columns, squeeze=False, **subplot_kw).flat)
     for ax in axes[count:]:
         ax.remove()
     return axes[:count]

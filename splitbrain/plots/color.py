@@ -1,8 +1,6 @@
 """Figures of chapter 1 (colour spaces): the sRGB gamut in Lab, ab slices, the reachable
 fraction of the poster's a/b box, an image's channels and their correlations. The numbers behind
 them (which Lab colours exist in sRGB, channel correlations) are in :mod:`splitbrain.color`.
-
-Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself.
 """
 from __future__ import annotations
 
@@ -52,8 +50,9 @@ def lab_axis_colormap(channel: str, lightness: float = 70.0, limit: float = 100.
 
 # Figures
 def _to_numpy_image(rgb: torch.Tensor) -> np.ndarray:
-    """(3, H, W) float in [0, 1] -> (H, W, 3) numpy for imshow."""
-    return rgb.permute(1, 2, 0).cpu().numpy()
+    """(3, H, W) uint8 in [0, 255] or float in [0, 1] -> (H, W, 3) array in [0, 1] for imshow (clipped)."""
+    rgb = rgb.float() / 255 if rgb.dtype == torch.uint8 else rgb
+    return rgb.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
 def _panel_figure(count: int, columns: int, row_inches: float, extra_inches: float = 0.0,

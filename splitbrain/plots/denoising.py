@@ -1,7 +1,5 @@
 """Figures of chapter 7 (the denoising-autoencoder baseline): corruptions, reconstructions, loss
 curves and probes by layer; corrupting and reconstructing come from :mod:`splitbrain.predict`.
-
-Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself.
 """
 from __future__ import annotations
 
@@ -13,6 +11,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .._checks import check_positive_int
 from . import BOOK_COLUMN_INCHES, grid_cell_inches, wrap_to
+from .color import _to_numpy_image
 from ..color import ColorSpace, get_color_space
 from ..models import NOISE_NAMES, level_label
 from ..predict import as_image_batch, corrupt_for_display
@@ -21,7 +20,7 @@ __all__ = ["plot_corruptions", "plot_reconstructions", "plot_loss_curves", "plot
 
 
 def _show(ax, image: torch.Tensor) -> None:
-    ax.imshow(image.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
+    ax.imshow(_to_numpy_image(image), interpolation="nearest")
     ax.set(xticks=[], yticks=[])
 
 
@@ -45,9 +44,8 @@ def plot_corruptions(rgb: torch.Tensor, noises: Sequence[str], levels: Sequence[
     cell = grid_cell_inches(columns, margin=0.4, largest=1.9)
     fig = Figure(figsize=(cell * columns + 0.4, (cell + 0.15) * len(noises) + 0.5), layout="constrained")
     axes = fig.subplots(len(noises), columns, squeeze=False)
-    clean = image[0].float() / 255 if image.dtype == torch.uint8 else image[0]
     for row, noise in enumerate(noises):
-        _show(axes[row, 0], clean)
+        _show(axes[row, 0], image[0])
         axes[row, 0].set_title("clean", fontsize="small")
         axes[row, 0].set_ylabel(NOISE_NAMES[noise], fontsize="medium")
         for column, level in enumerate(levels, start=1):

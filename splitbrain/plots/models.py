@@ -1,7 +1,5 @@
 """Figures of chapter 4 (architectures): the split pair on one image, grouped weights, receptive
 fields growing and on the target grid. The numbers behind them are in :mod:`splitbrain.architecture`.
-
-Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself.
 """
 from __future__ import annotations
 
@@ -16,14 +14,9 @@ from matplotlib.patches import Rectangle
 from .._checks import check_image_batch, check_positive_int
 from ..models import SplitBrainNet, eval_mode, model_device
 from . import BOOK_COLUMN_INCHES
+from .color import _to_numpy_image
 
 __all__ = ["plot_split_pair", "plot_grouped_weights", "plot_receptive_field_growth", "plot_receptive_fields_on_grid"]
-
-
-def _image(x: torch.Tensor) -> np.ndarray:
-    """(3, H, W) uint8 in [0, 255] or float in [0, 1] -> (H, W, 3) float array in [0, 1] for imshow."""
-    x = x.float() / 255 if x.dtype == torch.uint8 else x
-    return x.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
 def _grid_lines(ax, size: float, grid: int, colour: str = "white", alpha: float = 0.5) -> None:
@@ -59,12 +52,12 @@ def plot_split_pair(rgb: torch.Tensor, model: SplitBrainNet, targets, colour_lig
 
     def at_lightness(ab: torch.Tensor) -> np.ndarray:
         lightness = torch.full_like(ab[:, :1], colour_lightness)
-        return _image(space.to_rgb(torch.cat([lightness, ab], 1))[0])
+        return _to_numpy_image(space.to_rgb(torch.cat([lightness, ab], 1))[0])
 
     size, grid = rgb.shape[-1], targets.grid
     fig = Figure(figsize=(BOOK_COLUMN_INCHES, 4.9), layout="constrained")
     axes = fig.subplot_mosaic([["image", "in1", "out1"], ["image", "in2", "out2"]], width_ratios=[1.2, 1, 1])
-    axes["image"].imshow(_image(rgb[0]))
+    axes["image"].imshow(_to_numpy_image(rgb[0]))
     _grid_lines(axes["image"], size, grid)
     small = {"fontsize": "small"}  # a column of three panels leaves each about 1.7 in
     axes["image"].set_title(f"input image\n3 × {rgb.shape[-2]} × {size}\n(lines: the {grid} × {grid}\ntarget grid)",
@@ -282,7 +275,7 @@ def plot_receptive_fields_on_grid(rgb: torch.Tensor, fields: Sequence[Mapping[st
     fig = Figure(figsize=(BOOK_COLUMN_INCHES - 0.1, 4.9), layout="constrained")  # the legend's frame juts out
     ax = fig.subplots()
     ax.add_patch(Rectangle((-margin, -margin), size + 2 * margin, size + 2 * margin, facecolor="#d9d9d9", zorder=0))
-    ax.imshow(_image(image), extent=(-0.5, size - 0.5, size - 0.5, -0.5), zorder=1)
+    ax.imshow(_to_numpy_image(image), extent=(-0.5, size - 0.5, size - 0.5, -0.5), zorder=1)
     _grid_lines(ax, size, grid, alpha=0.35)
     ax.add_patch(Rectangle((column * step - 0.5, row * step - 0.5), step, step, fill=False, edgecolor="yellow",
                            lw=2, zorder=3, label=f"target cell ({step:g} px)",

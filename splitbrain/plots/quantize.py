@@ -1,7 +1,6 @@
 """Figures of chapters 2 and 3 (quantization, rescaled bins) and their display colours.
 
-Bins and their statistics come from :mod:`splitbrain.quantize`; this module draws them. Every
-``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself.
+Bins and their statistics come from :mod:`splitbrain.quantize`; this module draws them.
 """
 from __future__ import annotations
 
@@ -170,7 +169,7 @@ def plot_class_occupancy(sets: Mapping[str, tuple[object, object]], lightness: f
 
 
 def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", max_images: int = 6,
-                     image_titles: Sequence[str] | None = None, cell_size: float = 1.9) -> Figure:
+                     cell_size: float = 1.9) -> Figure:
     """Images side by side: each entry of ``images`` is one row (or one column) of the table.
 
     Args:
@@ -178,7 +177,6 @@ def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", m
             same N images (e.g. "original", "downsampled 12x12", "reconstruction"), of which the
             first ``max_images`` are shown.
         layout: "rows" (one row per entry, images along it) or "columns".
-        image_titles: optional titles of the images (along the other direction).
         cell_size: inches per image, at most: the table is no wider than the book's column, and
             labels are broken between words to fit their image.
     """
@@ -186,8 +184,7 @@ def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", m
     check_positive_int(max_images, "max_images")
     if not images:
         raise ValueError("images must hold at least one entry, got none")
-    tensors = {label: _unit_rgb(x, f"images[{label!r}]", torch.float32).clamp(0.0, 1.0)
-               for label, x in images.items()}
+    tensors = {label: _unit_rgb(x, f"images[{label!r}]", torch.float32) for label, x in images.items()}
     counts = {x.shape[0] for x in tensors.values()}
     if len(counts) != 1:
         raise ValueError(f"every entry of images must hold the same number of images, got {sorted(counts)}")
@@ -195,7 +192,7 @@ def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", m
     entries = len(tensors)
     rows, cols = (entries, count) if layout == "rows" else (count, entries)
     cell = grid_cell_inches(cols, margin=0.45, largest=cell_size)
-    titles = 2 if layout == "columns" or image_titles is not None else 0  # lines of titles above the top row
+    titles = 2 if layout == "columns" else 0  # lines of titles above the top row
     fig = Figure(figsize=(cell * cols + 0.45, cell * rows + 0.2 + 0.2 * titles), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     grid = axes if layout == "rows" else axes.T  # grid[e, i]: image i of entry e
@@ -204,8 +201,6 @@ def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", m
         for ax, image in zip(row, x):
             ax.imshow(_to_numpy_image(image), interpolation="nearest")
             ax.set(xticks=[], yticks=[])
-    for ax, title in zip(grid[0], image_titles if image_titles is not None else ()):
-        (ax.set_title if layout == "rows" else ax.set_ylabel)(wrap_to(title, cell))
     return fig
 
 
@@ -270,7 +265,7 @@ def plot_class_maps(images: torch.Tensor, maps: Mapping[str, tuple[torch.Tensor,
         maps: title -> (classes (M, h, w) integers, colours (M, h, w, 3) sRGB in [0, 1]).
         row_titles: one label per image.
     """
-    images = _unit_rgb(images, "images", torch.float32).clamp(0.0, 1.0)
+    images = _unit_rgb(images, "images", torch.float32)
     count = images.shape[0]
     if row_titles is not None and len(row_titles) != count:
         raise ValueError(f"row_titles must have one entry per image ({count}), got {len(row_titles)}")

@@ -2,8 +2,6 @@
 the ceiling), the probe layer by layer beside Zhang et al.'s, and the label-efficiency curve (also
 chapter 6's). The rows behind them come from :mod:`splitbrain.comparisons` and
 :mod:`splitbrain.label_curve`.
-
-Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself.
 """
 from __future__ import annotations
 
@@ -58,10 +56,9 @@ def plot_layer_curves(zhang_rows: Sequence[Mapping[str, Any]],
         raise ValueError("plot_layer_curves needs Zhang et al.'s rows, our statistics or both")
     panels = bool(zhang_rows) + bool(ours)
     fig = Figure(figsize=(BOOK_COLUMN_INCHES, 3.4 * panels), layout="constrained")
-    figures = list(np.atleast_1d(fig.subfigures(panels, 1))) if panels > 1 else [fig]
+    holders = list(fig.subfigures(panels, 1)) if panels > 1 else [fig]
     if zhang_rows:
-        holder = figures.pop(0)
-        ax = holder.subplots()
+        ax = holders[0].subplots()
         for row in zhang_rows:
             if row["method"] not in _ZHANG_SHOWN:
                 continue
@@ -71,13 +68,9 @@ def plot_layer_curves(zhang_rows: Sequence[Mapping[str, Any]],
         ax.axhline(0.1, color="grey", ls=":", lw=1)
         ax.set_title(wrap_to("Zhang et al. 2017, Table 2: ImageNet, FC-AlexNet (1000 classes, chance 0.1%)",
                              0.55 * BOOK_COLUMN_INCHES))
-        ax.set_xlabel("layer (frozen features)")
         ax.set_ylabel("top-1 (%)")
-        ax.grid(alpha=0.3)
-        holder.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize="small")
     if ours:
-        holder = figures.pop(0)
-        ax = holder.subplots()
+        ax = holders[-1].subplots()
         spread = any(std is not None for stats in ours.values() for _, std in stats.values())
         for label, stats in ours.items():
             layers = list(stats)
@@ -89,8 +82,10 @@ def plot_layer_curves(zhang_rows: Sequence[Mapping[str, Any]],
             ax.axhline(100 * chance, color="grey", ls=":", lw=1)
             ax.text(0.0, 100 * chance, "chance", va="bottom", fontsize="small", color="grey")
         ax.set_title(wrap_to(ours_title or "this book", 0.55 * BOOK_COLUMN_INCHES))
-        ax.set_xlabel("layer (frozen features)")
         ax.set_ylabel("held-out top-1 (%)\n" + ("mean ± std over seeds" if spread else "one seed"))
+    for holder in holders:
+        ax = holder.axes[0]
+        ax.set_xlabel("layer (frozen features)")
         ax.grid(alpha=0.3)
         holder.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize="small")
     return fig

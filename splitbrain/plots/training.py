@@ -1,7 +1,5 @@
 """Figures of chapters 5 and 6 (pretraining, probes and fine-tuning): loss curves, prediction
 grids, probe accuracy per layer and accuracy bars. The predictions come from :mod:`splitbrain.predict`.
-
-Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` and shows nothing itself.
 """
 from __future__ import annotations
 
@@ -45,9 +43,10 @@ def plot_loss_curves(records: Sequence[Mapping[str, Any]], part_names: Mapping[s
     fig = Figure(figsize=(BOOK_COLUMN_INCHES, 5.6), layout="constrained")
     axes = fig.subplots(2, 1, sharex=True)
     for ax, key, colour in zip(axes, ("loss1", "loss2"), HALF_COLOURS):
-        if steps:
+        if steps:  # logged every `spacing` steps: the first two's gap, or the only one's step
+            spacing = int(steps[1]["step"] - steps[0]["step"] if len(steps) > 1 else steps[0]["step"])
             ax.plot([r["step"] for r in steps], [r[key] for r in steps], color=colour, lw=1.0, alpha=0.6,
-                    label=f"every {_log_spacing(steps)} steps")
+                    label=f"every {spacing} steps")
         if epochs:
             ax.plot([r["step"] for r in epochs], [r[key] for r in epochs], "o-", color=colour, ms=5, lw=1.5,
                     label="epoch mean")
@@ -64,11 +63,6 @@ def plot_loss_curves(records: Sequence[Mapping[str, Any]], part_names: Mapping[s
     axes[-1].set_xlabel("training step (grey lines: epoch ends)")
     fig.suptitle(title)
     return fig
-
-
-def _log_spacing(steps: Sequence[Mapping[str, Any]]) -> int:
-    """Steps between logged records (``steps`` non-empty): the first two's gap, or the only one's step."""
-    return int(steps[1]["step"] - steps[0]["step"] if len(steps) > 1 else steps[0]["step"])
 
 
 def _as_display(x: torch.Tensor, label: str) -> tuple[np.ndarray, bool]:
