@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 
-from .vocabulary import check_one_of  # on the ground floor, so that the configurations use it too
+from .vocabulary import check_int, check_one_of  # on the ground floor, so that the configurations use them too
 
 __all__ = ["check_image_batch", "check_int", "check_number", "check_one_of", "check_positive_int",
            "check_positive_number", "check_ranges"]
@@ -41,14 +41,6 @@ def check_image_batch(x: torch.Tensor, name: str, channels: int | None = None, a
                          f"got shape {tuple(x.shape)}{hint}")
     if check_finite and x.is_floating_point() and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
-
-
-def check_int(value: object, name: str, minimum: int = 0) -> int:
-    """``value`` as an int if it is an integer (numpy's too, bools not) >= ``minimum``, else ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
-    return int(value)
 
 
 def check_positive_int(value: object, name: str) -> int:

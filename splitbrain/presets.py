@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .vocabulary import (ARCHITECTURES, BAD_IMAGE_POLICIES, COLOR_SPACE_NAMES, DATASET_NAMES as DATASETS,
-                         NOISE_TYPES as NOISES, WIDTHS, check_one_of)
+                         NOISE_TYPES as NOISES, WIDTHS, check_int, check_one_of)
 
 METHODS = ("splitbrain", "dae")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
@@ -58,9 +58,10 @@ FIELD_ROLES = {
 }
 
 
-def _field(role: str, default: Any, check: Callable[[Any, str], None] | None = None) -> Any:
+def _field(role: str, default: Any, check: Callable[[Any, str], Any] | None = None) -> Any:
     """A configuration field whose role (a key of :data:`FIELD_ROLES`) and value check
-    (``check(value, name)``, raising ValueError naming the field) are kept in its metadata."""
+    (``check(value, name)``, raising ValueError naming the field; what it returns, unless None,
+    is the value kept) are kept in its metadata."""
     check_one_of(role, "role", FIELD_ROLES)
     return dataclasses.field(default=default, metadata={"role": role, "check": check})
 
@@ -68,13 +69,6 @@ def _field(role: str, default: Any, check: Callable[[Any, str], None] | None = N
 def fields_with_role(cls, *roles: str) -> tuple[str, ...]:
     """The names of ``cls``'s fields whose role is one of ``roles``, in declaration order."""
     return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("role") in roles)
-
-
-def _check_fields(config) -> None:
-    """Every field's own check, in declaration order."""
-    for f in dataclasses.fields(config):
-        if f.metadata["check"] is not None:
-            f.metadata["check"](getattr(config, f.name), f.name)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -89,22 +83,20 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any, str], None]:
     return functools.partial(check_one_of, choices=choices)
 
 
-def _optional(check: Callable[[Any, str], None]) -> Callable[[Any, str], None]:
+def _optional(check: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
     """None, or a value that passes ``check``."""
-    def optional_check(value: Any, name: str) -> None:
-        if value is not None:
-            check(value, name)
+    def optional_check(value: Any, name: str) -> Any:
+        return None if value is None else check(value, name)
     return optional_check
 
 
-def _integer(minimum: int) -> Callable[[Any, str], None]:
-    """An int >= ``minimum`` (and within :data:`SIZE_LIMITS`)."""
-    def check(value: Any, name: str) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-            raise ValueError(f"{name} must be {kind}, got {value!r}")
+def _integer(minimum: int) -> Callable[[Any, str], int]:
+    """An integer >= ``minimum`` (:func:`~splitbrain.vocabulary.check_int`) within :data:`SIZE_LIMITS`, as an int."""
+    def check(value: Any, name: str) -> int:
+        value = check_int(value, name, minimum)
         if value > SIZE_LIMITS.get(name, value):
             raise ValueError(f"{name}={value} is more than this package builds (at most {SIZE_LIMITS[name]})")
+        return value
     return check
 
 
@@ -142,9 +134,22 @@ def _optional_path(value: Any, name: str) -> None:
         raise ValueError(f"{name} must be a string path or None, got {value!r}")
 
 
-def _check_data_root(config) -> None:
-    if config.data == "folder" and not config.data_root:
-        raise ValueError("data_root must name a folder of class subfolders when data='folder'")
+class _Configuration:
+    """What both configurations share: on construction, every field's own check in declaration
+    order, then a folder dataset's need of its folder; :meth:`to_dict`."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            check = f.metadata["check"]
+            value = None if check is None else check(getattr(self, f.name), f.name)
+            if value is not None:
+                object.__setattr__(self, f.name, value)
+        if self.data == "folder" and not self.data_root:
+            raise ValueError("data_root must name a folder of class subfolders when data='folder'")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as a JSON-friendly dict (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -152,7 +157,7 @@ def _check_data_root(config) -> None:
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
+class PretrainConfig(_Configuration):
     """Everything one pretraining run needs (the presets: :func:`get_preset`).
 
     Model: ``method`` "splitbrain" (two halves predicting each other's channel group) or "dae"
@@ -224,14 +229,9 @@ class PretrainConfig:
     record_dir: str | None = _field("machinery", None)
 
     def __post_init__(self) -> None:
-        _check_fields(self)
-        _check_data_root(self)
+        super().__post_init__()
         if self.grid > self.image_size:
             raise ValueError(f"grid must be <= image_size, got grid={self.grid}, image_size={self.image_size}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as a JSON-friendly dict."""
-        return dataclasses.asdict(self)
 
 
 WARMUP_FRACTION = 0.05
@@ -253,10 +253,9 @@ _PRETRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "colab": dict(arch="simplenet", width="full", data="stl10", download=True, image_size=96, train_length=100_000,
                   grid=12, epochs=4, batch_size=128, lr=1e-3, lr_decay=0.5, device="auto", amp="auto",
                   channels_last=True, num_workers=2, log_every=50),
-    # STL-10's unlabelled images stand in for the NYU course set. Heavy: to keep a 12x12 output
-    # at 96 px the ResNet keeps full resolution in layer1 (about 11 GMAC per image forward for the
-    # pair, 60 GFLOP forward + backward in benchmarks/budget.py): 6 PFLOP per epoch, at least
-    # 1.5 min per epoch at the T4's fp16 peak.
+    # Heavy: to keep a 12x12 output at 96 px the ResNet keeps full resolution in layer1 (about 11
+    # GMAC per image forward for the pair, 60 GFLOP forward + backward in benchmarks/budget.py):
+    # 6 PFLOP per epoch, at least 1.5 min per epoch at the T4's fp16 peak.
     "paper": dict(arch="fcresnet18", width="full", color_space="rescaled_lab", data="stl10", download=True,
                   image_size=96, train_length=100_000, grid=12, bins1=100, bins2=10, epochs=5, batch_size=64,
                   lr=1e-4, lr_decay=0.1, weight_decay=0.0, device="auto", amp="auto", channels_last=True,
@@ -280,8 +279,7 @@ def _build(cls, table: dict[str, dict[str, Any]], name: str, overrides: dict[str
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid fields: {sorted(fields)}")
-    config = cls(**table[resolved])
-    return dataclasses.replace(config, **overrides) if overrides else config
+    return cls(**{**table[resolved], **overrides})
 
 
 def get_preset(name: str, **overrides: Any) -> PretrainConfig:
@@ -309,7 +307,7 @@ def parse_trial(trial: str) -> tuple[str, float]:
 
 
 @dataclass(frozen=True)
-class EvalConfig:
+class EvalConfig(_Configuration):
     """Everything one linear-probe or fine-tuning run needs (the presets: :func:`get_eval_preset`).
 
     Data: labelled images of ``data`` at ``image_size``, the dataset's probe-training and
@@ -392,8 +390,7 @@ class EvalConfig:
     record_dir: str | None = _field("machinery", None)
 
     def __post_init__(self) -> None:
-        _check_fields(self)
-        _check_data_root(self)
+        super().__post_init__()
         if self.layers is not None:
             if (isinstance(self.layers, str) or not all(isinstance(layer, str) for layer in self.layers)
                     or not self.layers):
@@ -406,10 +403,6 @@ class EvalConfig:
             object.__setattr__(self, "finetune_trials", tuple(self.finetune_trials))
             for trial in self.finetune_trials:
                 parse_trial(trial)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as a JSON-friendly dict (``layers`` and ``finetune_trials`` as lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
 def differing_fields(saved: Mapping[str, Any], wanted: Mapping[str, Any], config_class,

@@ -1,5 +1,7 @@
 """The package's names for things, written once: every module that builds, configures or labels
-one of them imports its tuple from here, with :func:`check_one_of`; this module imports nothing."""
+one of them imports its tuple from here, with :func:`check_one_of`; :func:`check_int` is the
+package's one rule for integers. This module imports nothing of the package."""
+import numbers
 
 ARCHITECTURES = ("simplenet", "fcalexnet", "fcresnet18")
 """The trunks (:mod:`splitbrain.models`)."""
@@ -27,3 +29,11 @@ def check_one_of(value: object, name: str, choices: tuple | dict, where: str = "
     if not found:
         raise ValueError(f"{name} must be one of {tuple(choices)}{where}, got {value!r}")
     return value
+
+
+def check_int(value: object, name: str, minimum: int = 0) -> int:
+    """``value`` as an int if it is an integer (numpy's too, bools not) >= ``minimum``, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return int(value)
