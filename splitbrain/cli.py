@@ -64,7 +64,8 @@ def _common(parser: argparse.ArgumentParser, records_default: str) -> None:
     parser.add_argument("--data", choices=DATASETS,
                         help="dataset: embedded photographs, stl10, cifar10, or an image folder")
     parser.add_argument("--data-root", help="dataset directory (for --data folder: root/<class>/<image>)")
-    parser.add_argument("--download", action="store_true", help="let torchvision download STL-10 / CIFAR-10 if missing")
+    parser.add_argument("--download", action="store_true", default=None,
+                        help="let torchvision download STL-10 / CIFAR-10 if missing")
     parser.add_argument("--image-size", type=int, help="square crop side in pixels")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
@@ -170,9 +171,8 @@ def _finish_overrides(args: argparse.Namespace, overrides: dict[str, Any], cls) 
 
 
 def _pretrain_config(args: argparse.Namespace) -> PretrainConfig:
-    overrides = _given(args, *_DATA_OPTIONS, "method", "arch", "color_space", "out", "epochs", "batch_size", "lr")
-    if args.download:
-        overrides["download"] = True
+    overrides = _given(args, *_DATA_OPTIONS, "download", "method", "arch", "color_space", "out", "epochs",
+                       "batch_size", "lr")
     config = get_preset(args.preset, **_finish_overrides(args, overrides, PretrainConfig))
     if "out" not in overrides:
         preset = resolve_preset_name(args.preset)
@@ -249,31 +249,28 @@ def _grid_eval_config(args: argparse.Namespace, overrides: dict[str, Any]) -> Ev
     return grid.eval_config(run, **changes)
 
 
-def _eval_config(args: argparse.Namespace, epochs_field: str | None) -> EvalConfig:
-    """The evaluation configuration the options give, its record going beside the checkpoint's run."""
-    config = _eval_config_asked(args, epochs_field)
-    return _records_beside(args, config, _evaluated_run(args) or OTHER_RECORDS)
-
-
-def _eval_config_asked(args: argparse.Namespace, epochs_field: str | None) -> EvalConfig:
+def _eval_config(args: argparse.Namespace, epochs_field: str) -> EvalConfig:
+    """The evaluation configuration the options give (``--epochs`` sets ``epochs_field``), its record
+    going beside the checkpoint's run."""
     overrides = _given(args, *_DATA_OPTIONS, "labels_per_class")
     if args.grid:
-        return _grid_eval_config(args, _finish_overrides(args, overrides, EvalConfig))
-    if args.checkpoint:
-        # By default, evaluate on the dataset and at the image size of pretraining.
-        saved = _checkpoint(args)["config"]
-        if "data" not in overrides:
-            overrides["data"] = saved["data"]
-            if "data_root" not in overrides and saved.get("data_root"):
-                overrides["data_root"] = saved["data_root"]
-        overrides.setdefault("image_size", saved["image_size"])
-    if args.download:
-        overrides["download"] = True
-    if epochs_field and args.epochs is not None:
-        overrides[epochs_field] = args.epochs
-    if getattr(args, "layers", None):
-        overrides["layers"] = tuple(layer.strip() for layer in args.layers.split(",") if layer.strip())
-    return get_eval_preset(args.preset, **_finish_overrides(args, overrides, EvalConfig))
+        config = _grid_eval_config(args, _finish_overrides(args, overrides, EvalConfig))
+    else:
+        if args.checkpoint:
+            # By default, evaluate on the dataset and at the image size of pretraining.
+            saved = _checkpoint(args)["config"]
+            if "data" not in overrides:
+                overrides["data"] = saved["data"]
+                if "data_root" not in overrides and saved.get("data_root"):
+                    overrides["data_root"] = saved["data_root"]
+            overrides.setdefault("image_size", saved["image_size"])
+        overrides.update(_given(args, "download"))
+        if args.epochs is not None:
+            overrides[epochs_field] = args.epochs
+        if getattr(args, "layers", None):
+            overrides["layers"] = tuple(layer.strip() for layer in args.layers.split(",") if layer.strip())
+        config = get_eval_preset(args.preset, **_finish_overrides(args, overrides, EvalConfig))
+    return _records_beside(args, config, _evaluated_run(args) or OTHER_RECORDS)
 
 
 def _checkpoint(args: argparse.Namespace) -> dict[str, Any]:
@@ -315,25 +312,18 @@ def _print_eval(result, label: str) -> None:
         print(f"record: {result.record_path}")
 
 
-def _evaluate_once(args: argparse.Namespace, evaluation, epochs_field: str, label: str) -> int:
-    """``evaluation`` (linear_probe or finetune) of the network the options name, printed."""
-    with _holding_evaluated_run(args):
-        config = _eval_config(args, epochs_field)
-        subject = _subject(args, config.seed)
-        _print_eval(evaluation(config, **subject), label + (" (random init)" if subject["random_init"] else ""))
-    return 0
-
-
-def cmd_probe(args: argparse.Namespace) -> int:
+def cmd_probe_or_finetune(args: argparse.Namespace) -> int:
+    """A linear probe (``probe``) or fine-tuning (``finetune``) of the network the options name, printed."""
     from .evaluate import linear_probe
-
-    return _evaluate_once(args, linear_probe, "probe_epochs", "probe")
-
-
-def cmd_finetune(args: argparse.Namespace) -> int:
     from .finetune import finetune
 
-    return _evaluate_once(args, finetune, "finetune_epochs", "finetune")
+    evaluation = linear_probe if args.command == "probe" else finetune
+    with _holding_evaluated_run(args):
+        config = _eval_config(args, f"{args.command}_epochs")
+        subject = _subject(args, config.seed)
+        label = args.command + (" (random init)" if subject["random_init"] else "")
+        _print_eval(evaluation(config, **subject), label)
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -380,7 +370,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"pretrain": cmd_pretrain, "probe": cmd_probe, "finetune": cmd_finetune,
+COMMANDS = {"pretrain": cmd_pretrain, "probe": cmd_probe_or_finetune, "finetune": cmd_probe_or_finetune,
             "evaluate": cmd_evaluate, "table": cmd_table}
 
 TOOLS = {

@@ -43,7 +43,6 @@ prints it, the README explains each grid beside its results); ``smoke`` is the t
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -63,12 +62,6 @@ Gaussian standard deviation, in normalised [-1, 1] input units."""
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not name or "/" in name:
         raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
-
-
-def _check_archs(archs) -> None:
-    for arch in archs:
-        if arch not in ARCHITECTURES:
-            raise ValueError(f"archs must be among {ARCHITECTURES}, got {arch!r}")
 
 
 @dataclass(frozen=True)
@@ -119,11 +112,11 @@ def splitbrain_method(color_space: str) -> Method:
     return Method(color_space, "splitbrain", color_space)
 
 
-def dae_method(noise: str, level: float | None = None, width: str | None = None) -> Method:
-    """The DAE baseline in RGB with ``noise`` at ``level`` (default :data:`DAE_NOISE_LEVELS`), at
-    the grid's width or at ``width`` (then named ``dae-<noise>-<width>``)."""
+def dae_method(noise: str, width: str | None = None) -> Method:
+    """The DAE baseline in RGB with ``noise`` at its level of :data:`DAE_NOISE_LEVELS`, at the
+    grid's width or at ``width`` (then named ``dae-<noise>-<width>``)."""
     name = f"dae-{noise}" if width is None else f"dae-{noise}-{width}"
-    return Method(name, "dae", "rgb", noise, DAE_NOISE_LEVELS[noise] if level is None else level, width)
+    return Method(name, "dae", "rgb", noise, DAE_NOISE_LEVELS[noise], width)
 
 
 def random_method(color_space: str) -> Method:
@@ -175,12 +168,11 @@ class Run:
 class Grid:
     """A named experiment grid: every (arch, method, seed) combination is one :class:`Run`.
 
-    pretrain_preset / eval_preset: the presets configurations start from; ``pretrain`` /
-    ``evaluate``: overrides applied on top (PretrainConfig / EvalConfig fields); ``arch_pretrain`` /
-    ``method_pretrain``: further PretrainConfig overrides for one architecture / one (architecture,
-    method name). ``supervised_epochs``: epochs of the
-    supervised ceiling's training. ``needs_data_root``: the dataset has no default location (an
-    ImageFolder tree).
+    ``preset``: the preset both configurations start from (:func:`get_preset`,
+    :func:`get_eval_preset`); ``pretrain`` / ``evaluate``: overrides applied on top (PretrainConfig /
+    EvalConfig fields); ``method_pretrain``: further PretrainConfig overrides for one (architecture,
+    method name). ``supervised_epochs``: epochs of the supervised ceiling's training (the
+    fine-tuning recipe). ``needs_data_root``: the dataset has no default location (an ImageFolder tree).
 
     ``labels``: labelled images per class the runs' probes and fine-tuning train on, one run per
     count (None: all of them). ``label_evaluate`` / ``method_evaluate``: EvalConfig overrides for
@@ -194,11 +186,9 @@ class Grid:
     archs: tuple[str, ...]
     methods: tuple[Method, ...]
     seeds: tuple[int, ...]
-    pretrain_preset: str
-    eval_preset: str
+    preset: str
     pretrain: Mapping[str, Any] = field(default_factory=dict)
     evaluate: Mapping[str, Any] = field(default_factory=dict)
-    arch_pretrain: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     method_pretrain: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
     supervised_epochs: int = 1
     needs_data_root: bool = False
@@ -209,7 +199,6 @@ class Grid:
 
     def __post_init__(self) -> None:
         _check_name(self.name)
-        _check_archs(tuple(self.archs) + tuple(self.arch_pretrain))
         names = [method.name for method in self.methods]
         if not names or len(set(names)) != len(names):
             raise ValueError(f"methods must be non-empty with distinct names, got {names}")
@@ -225,18 +214,21 @@ class Grid:
                                   for n in self.labels):
             raise ValueError(f"labels must be positive integers or None, got {self.labels!r}")
         check_positive_int(self.supervised_epochs, "supervised_epochs")
-        # Build one configuration of each kind now, so a bad override fails at definition time.
-        for run in self.runs()[: len(self.methods) * len(self.labels) * len(self.seeds)]:
-            self.eval_config(run, data_root="data-root" if self.needs_data_root else None)
+        # Build one configuration of each kind now, so a bad override or architecture fails at definition time.
+        runs = self.runs()
+        data_root = "data-root" if self.needs_data_root else None
+        for run in runs[: len(self.methods) * len(self.labels) * len(self.seeds)]:
+            self.eval_config(run, data_root)
         if self.networks_from is None:
-            probe = Run(self.name, self.archs[0], self.methods[0], self.seeds[0])
-            self.pretrain_config(probe, data_root="data-root" if self.needs_data_root else None)
+            self.pretrain_config(runs[0], data_root)
 
     def runs(self, archs: tuple[str, ...] | None = None) -> list[Run]:
         """Every run, architecture-major, then method, then seed (the execution order); ``archs``
         replaces the grid's architectures (e.g. to add "fcalexnet")."""
         archs = self.archs if archs is None else tuple(archs)
-        _check_archs(archs)
+        for arch in archs:
+            if arch not in ARCHITECTURES:
+                raise ValueError(f"archs must be among {ARCHITECTURES}, got {arch!r}")
         return [Run(self.name, arch, method, seed, labels) for arch in archs for method in self.methods
                 for seed in self.seeds for labels in self.labels]
 
@@ -251,12 +243,12 @@ class Grid:
         ``networks_from`` that grid's configuration of :meth:`network_run`."""
         if self.networks_from is not None:
             return get_grid(self.networks_from).pretrain_config(self.network_run(run), data_root, out)
-        overrides = {**self.pretrain, **self.arch_pretrain.get(run.arch, {}), **self.method_pretrain.get((run.arch, run.method.name), {}),
+        overrides = {**self.pretrain, **self.method_pretrain.get((run.arch, run.method.name), {}),
                      **run.method.pretrain_overrides(),
                      "arch": run.arch, "seed": run.seed, "out": out, "record_dir": None}
         if data_root is not None:
             overrides["data_root"] = str(data_root)
-        return get_preset(self.pretrain_preset, **overrides)
+        return get_preset(self.preset, **overrides)
 
     def eval_config(self, run: Run, data_root: str | None = None, **changes: Any) -> EvalConfig:
         """The probe and fine-tuning configuration for ``run`` (records are written by the runner),
@@ -266,11 +258,7 @@ class Grid:
                      "seed": run.seed, "labels_per_class": run.labels_per_class, "record_dir": None}
         if data_root is not None:
             overrides["data_root"] = str(data_root)
-        return get_eval_preset(self.eval_preset, **{**overrides, **changes})
-
-    def supervised_config(self, run: Run, data_root: str | None = None) -> EvalConfig:
-        """The supervised ceiling's training: the fine-tuning recipe for ``supervised_epochs``."""
-        return dataclasses.replace(self.eval_config(run, data_root), finetune_epochs=self.supervised_epochs)
+        return get_eval_preset(self.preset, **{**overrides, **changes})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -291,8 +279,7 @@ _CIFAR_CPU = Grid(
     archs=("simplenet", "fcresnet18"),
     methods=ALL_METHODS,
     seeds=(0, 1, 2),
-    pretrain_preset="cpu",
-    eval_preset="cpu",
+    preset="cpu",
     pretrain=dict(data="folder", image_size=32, grid=8, batch_size=128, lr=1e-3, lr_decay=0.5,
                   epochs=3, max_steps_per_epoch=CIFAR_CPU_PRETRAIN_IMAGES // 128,
                   device="cpu", log_every=20),
@@ -312,8 +299,7 @@ _CIFAR_QUICK = Grid(
     archs=("simplenet", "fcresnet18"),
     methods=ALL_METHODS + (dae_method("salt_pepper", width="full"),),
     seeds=(0, 1, 2),
-    pretrain_preset="cpu",
-    eval_preset="cpu",
+    preset="cpu",
     pretrain=dict(data="folder", image_size=32, grid=8, batch_size=128, lr=1e-3, lr_decay=0.5,
                   epochs=2, max_steps_per_epoch=CIFAR_QUICK_PRETRAIN_IMAGES // 128, device="cpu", log_every=16),
     evaluate=dict(data="folder", image_size=32, max_train_images=5_000, max_test_images=5_000, probe_epochs=30,
@@ -339,8 +325,7 @@ _CIFAR_RECIPE = Grid(
              dae_method("salt_pepper", width="full"), random_method("lab"), random_method("rgb"),
              supervised_method("lab")),
     seeds=(0, 1, 2),
-    pretrain_preset="cpu",
-    eval_preset="cpu",
+    preset="cpu",
     pretrain=dict(RECIPES["cifar-20min"].pretrain, data="folder", device="cpu", log_every=50),
     method_pretrain={(arch, "dae-salt_pepper-full"): dict(epochs=epochs)
                      for arch, epochs in CIFAR_RECIPE_DAE_EPOCHS.items()},
@@ -400,8 +385,7 @@ _LABEL_EFFICIENCY = Grid(
     archs=("simplenet",),
     methods=(splitbrain_method("lab"), splitbrain_method("rescaled_lab"), random_method("lab")),
     seeds=(0, 1, 2),
-    pretrain_preset=_CIFAR_RECIPE.pretrain_preset,
-    eval_preset=_CIFAR_RECIPE.eval_preset,
+    preset=_CIFAR_RECIPE.preset,
     # finetune_epochs > 0 makes the runner fine-tune; each count's finetune_images sets the budget
     evaluate={**_CIFAR_RECIPE.evaluate, **LABEL_GRID_FINETUNE, "finetune_epochs": FINETUNE_EPOCHS},
     labels=LABELS_PER_CLASS,
@@ -418,8 +402,7 @@ _EMBEDDED_CPU = Grid(
     archs=("simplenet", "fcresnet18"),
     methods=ALL_METHODS,
     seeds=(0, 1, 2),
-    pretrain_preset="cpu",
-    eval_preset="cpu",
+    preset="cpu",
     pretrain=dict(data="embedded", image_size=32, grid=8, train_length=1024, batch_size=64, epochs=2,
                   lr=1e-3, lr_decay=0.5, device="cpu", log_every=8),
     evaluate=dict(data="embedded", image_size=32, max_train_images=500, max_test_images=250, probe_epochs=20,
@@ -434,8 +417,7 @@ _STL10_COLAB = Grid(
     archs=("simplenet", "fcresnet18", "fcalexnet"),
     methods=ALL_METHODS,
     seeds=(0, 1, 2),
-    pretrain_preset="colab",
-    eval_preset="colab",
+    preset="colab",
     pretrain=dict(data="stl10"),
     evaluate=dict(data="stl10"),
     supervised_epochs=80,
@@ -447,8 +429,7 @@ _SMOKE = Grid(
     archs=("simplenet",),
     methods=(splitbrain_method("lab"), random_method("lab")),
     seeds=(0,),
-    pretrain_preset="smoke",
-    eval_preset="smoke",
+    preset="smoke",
     pretrain=dict(image_size=16, grid=4, train_length=32, batch_size=16, epochs=2, max_steps_per_epoch=2,
                   device="cpu", log_every=1),
     evaluate=dict(image_size=16, max_train_images=40, max_test_images=20, probe_epochs=3, layers=("conv1", "conv5"),

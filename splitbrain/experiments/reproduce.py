@@ -172,7 +172,7 @@ def run_configs(grid: Grid, run: Run, data_root: str | None = None, out: str = "
     the run directory, ``verbose`` the pretraining's log lines."""
     network = dataclasses.replace(grid.pretrain_config(run, data_root, out=out), progress=progress, verbose=verbose)
     evaluate = dataclasses.replace(grid.eval_config(run, data_root), progress=progress, verbose=False)
-    supervised = (dataclasses.replace(grid.supervised_config(run, data_root), progress=progress, verbose=False)
+    supervised = (dataclasses.replace(evaluate, finetune_epochs=grid.supervised_epochs)
                   if run.method.kind == "supervised" else None)
     return network, evaluate, supervised
 
@@ -249,9 +249,8 @@ def shipped_network(run: Run, network_config, directory: Path) -> Path | None:
 
     if (directory / CHECKPOINT_NAME).is_file():
         return None
-    made_here = f"results/{run.grid}/{run.name}.json"
     for name, weights in PRETRAINED.items():
-        if weights.record == made_here:
+        if weights.record == record_path(run).as_posix():
             try:
                 path = locate(name, download=False)
             except (FileNotFoundError, ValueError):
