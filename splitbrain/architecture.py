@@ -89,12 +89,10 @@ def stage_receptive_fields(model: nn.Module) -> list[dict]:
     """
     trunk = _trunk_of(model)
     fields = receptive_fields(spatial_ops(trunk))
-    rows, previous = [], {"rf": 1, "jump": 1, "start": 0.0}
-    for stage_name in trunk.stages:
+    rows = []
+    for stage_name in trunk.stages:  # every stage has a conv or a pool
         mine = [f for f in fields if f["layer"] == stage_name]
-        last = mine[-1] if mine else previous
-        rows.append(dict(layer=stage_name, ops=len(mine), rf=last["rf"], jump=last["jump"], start=last["start"]))
-        previous = last
+        rows.append(dict(layer=stage_name, ops=len(mine), **{key: mine[-1][key] for key in ("rf", "jump", "start")}))
     return rows
 
 
@@ -118,10 +116,9 @@ def compare_with_reference(rows: Sequence[Mapping[str, Any]], reference: Sequenc
             raise ValueError(f"rows must contain the reference layer {name!r}, got layers {list(ours)}")
         mine = ours[name]
         differs = [letter for letter, key in columns.items() if mine[key] != reported[letter]]
-        out: dict[str, Any] = {"layer": name}
-        for letter, key in columns.items():
-            out[letter] = f"{mine[key]} (paper: {reported[letter]})" if letter in differs else mine[key]
-        result.append({**out, "equal": not differs, "differs": ", ".join(differs)})
+        cells = {letter: f"{mine[key]} (paper: {reported[letter]})" if letter in differs else mine[key]
+                 for letter, key in columns.items()}
+        result.append({"layer": name, **cells, "equal": not differs, "differs": ", ".join(differs)})
     return result
 
 

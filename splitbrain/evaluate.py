@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from .checkpoint import read_pretraining_manifest
 from .color import ColorSpace, get_color_space
+from .data import STANDARD_SPLITS, build_dataset, split_indices
 from .files import check_writable_folder
 from .leaks import check_unseen
 from .models import DenoisingAutoencoder, SplitBrainNet, pool_features
@@ -98,15 +99,13 @@ class AutoencoderFeatures(FeatureExtractor):
         return (self.space.inputs(rgb),)
 
 
-_EXTRACTORS = {SplitBrainNet: SplitBrainFeatures, DenoisingAutoencoder: AutoencoderFeatures}
-
-
 def feature_extractor(model: nn.Module, color_space: str | ColorSpace) -> FeatureExtractor:
     """The :class:`FeatureExtractor` for ``model`` (a SplitBrainNet or a DenoisingAutoencoder)."""
     space = get_color_space(color_space)
-    for kind, extractor in _EXTRACTORS.items():
-        if isinstance(model, kind):
-            return extractor(model, space)
+    if isinstance(model, SplitBrainNet):
+        return SplitBrainFeatures(model, space)
+    if isinstance(model, DenoisingAutoencoder):
+        return AutoencoderFeatures(model, space)
     raise ValueError(f"model must be a SplitBrainNet or a DenoisingAutoencoder, got {type(model).__name__}")
 
 
@@ -159,12 +158,6 @@ def standardization(train: torch.Tensor, eps: float = 1e-6) -> tuple[torch.Tenso
     mean = train.mean(dim=0, keepdim=True)
     std = train.std(dim=0, keepdim=True)
     return mean, torch.where(std < eps, torch.ones_like(std), std)
-
-
-def standardize(train: torch.Tensor, *others: torch.Tensor, eps: float = 1e-6) -> tuple[torch.Tensor, ...]:
-    """Standardise ``train`` (N, D) and ``others`` with ``train``'s mean and std; constant features are only centred."""
-    mean, std = standardization(train, eps)
-    return tuple((x.float() - mean) / std for x in (train, *others))
 
 
 @dataclass(frozen=True)
@@ -273,8 +266,6 @@ def validation_part(labels: torch.Tensor, fraction: float, seed: int) -> tuple[t
     Both are sorted int64 index tensors. When classes are so small that stratified rounding
     leaves the validation part empty, the split ignores the classes (tiny smoke-test sets).
     """
-    from .data import split_indices
-
     shares = {"fit": 1.0 - fraction, "val": fraction}
     parts = split_indices(labels.numpy(), shares, seed)
     if len(parts["val"]) == 0:
@@ -348,8 +339,6 @@ def build_eval_datasets(config: EvalConfig) -> tuple[Dataset, Dataset, int]:
 
     Both are centre-cropped (fixed crops for "embedded"): fine-tuning augments its batches itself.
     """
-    from .data import STANDARD_SPLITS, build_dataset
-
     splits = STANDARD_SPLITS[config.data]
     common = dict(root=config.data_root, image_size=config.image_size, download=config.download, seed=config.split_seed,
                   bad_images=config.bad_images)

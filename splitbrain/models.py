@@ -90,8 +90,7 @@ def _init_weights(module: nn.Module) -> None:
 def _init_linear_output(conv: nn.Conv2d) -> None:
     """Output convs (class logits, reconstructions) get unit-gain fan_in init: outputs start O(1)."""
     nn.init.kaiming_normal_(conv.weight, mode="fan_in", nonlinearity="linear")
-    if conv.bias is not None:
-        nn.init.zeros_(conv.bias)
+    nn.init.zeros_(conv.bias)
 
 
 def resize_to_grid(x: torch.Tensor, grid: int) -> torch.Tensor:
@@ -207,19 +206,15 @@ class Trunk(nn.Module):
 
     def walk(self, x: torch.Tensor, until: str | None = None) -> Iterator[tuple[str, torch.Tensor]]:
         """(stage name, output (N, C, h, w)) of every stage in order, stopping after the stage
-        ``until`` (a stage name or a feature-layer alias; None: the last). Runs in the caller's
-        train/eval and grad mode and checks nothing."""
-        last = until if until is None or until in self.stages else self.resolve_layer(until)
+        ``until`` (None: the last). Runs in the caller's train/eval and grad mode and checks nothing."""
         for name, stage in self.stages.items():
             x = stage(x)
             yield name, x
-            if name == last:
+            if name == until:
                 return
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_image_batch(x, "x", channels=self.in_channels, check_finite=False)
-        *_, (_, x) = self.walk(x)
-        return x
+        return self.activation(x, self.feature_layers[-1])  # every trunk's last stage is a feature layer
 
     def activation(self, x: torch.Tensor, layer: str) -> torch.Tensor:
         """Output (N, C_layer, h, w) of feature layer ``layer`` (or an alias), running only the
@@ -369,14 +364,12 @@ class FCResNet18(Trunk):
         _init_weights(self)
 
     @staticmethod
-    def _make_layer(in_planes: int, planes: int, stride: int, blocks: int = 2) -> nn.Sequential:
-        """torchvision's ResNet._make_layer for BasicBlock, with free widths."""
+    def _make_layer(in_planes: int, planes: int, stride: int) -> nn.Sequential:
+        """torchvision's ResNet._make_layer for two BasicBlocks, with free widths."""
         downsample = None
         if stride != 1 or in_planes != planes:
             downsample = nn.Sequential(conv1x1(in_planes, planes, stride), nn.BatchNorm2d(planes))
-        layers = [BasicBlock(in_planes, planes, stride, downsample)]
-        layers += [BasicBlock(planes, planes) for _ in range(blocks - 1)]
-        return nn.Sequential(*layers)
+        return nn.Sequential(BasicBlock(in_planes, planes, stride, downsample), BasicBlock(planes, planes))
 
     @classmethod
     def _size_ops(cls, stem):
@@ -641,13 +634,6 @@ def _trunk_of(model: nn.Module) -> Trunk:
                      f"got {type(model).__name__}")
 
 
-def _half_rows(half: SplitBrainHalf, input_size: int) -> list[dict]:
-    rows = _trunk_rows(half.trunk, input_size)
-    rows.append(dict(layer="classifier", channels=half.num_classes, spatial=half.grid, kernel=1, stride=1,
-                     dilation=1, padding=0, params=count_parameters(half.classifier)))
-    return rows
-
-
 def layer_table(model: nn.Module, input_size: int) -> list[dict]:
     """Per-stage output shapes of a model for a square input of side ``input_size``.
 
@@ -662,13 +648,15 @@ def layer_table(model: nn.Module, input_size: int) -> list[dict]:
     check_positive_int(input_size, "input_size")
     if isinstance(model, SplitBrainNet):
         table = []
-        for row1, row2 in zip(_half_rows(model.half1, input_size), _half_rows(model.half2, input_size)):
+        for row1, row2 in zip(layer_table(model.half1, input_size), layer_table(model.half2, input_size)):
             channels = (row1["channels"], row2["channels"])
             table.append({**row1, "channels": sum(channels), "channels_per_half": channels,
                           "params": row1["params"] + row2["params"]})
         return table
     if isinstance(model, SplitBrainHalf):
-        return _half_rows(model, input_size)
+        return _trunk_rows(model.trunk, input_size) + [dict(
+            layer="classifier", channels=model.num_classes, spatial=model.grid, kernel=1, stride=1, dilation=1,
+            padding=0, params=count_parameters(model.classifier))]
     return _trunk_rows(_trunk_of(model), input_size)
 
 

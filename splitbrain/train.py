@@ -43,6 +43,7 @@ from .checkpoint import (CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, CheckpointM
                          RunExistsError, atomic_torch_save, check_resumable, checkpoint_state, load_checkpoint,
                          read_metrics)
 from .color import get_color_space
+from .data import STANDARD_SPLITS, build_dataset, seed_worker
 from .files import atomic_write_text, check_writable_folder
 from .models import build_model, build_targets_for
 from .presets import WARMUP_FRACTION, PretrainConfig
@@ -53,8 +54,6 @@ from .schedule import warmup_cosine
 from .runtime import (DistributedContext, all_reduce_mean, autocast, capture_rng_state, epoch_seed, init_distributed,
                       resolve_amp, resolve_device, restore_rng_state, seed_everything, tqdm_disable)
 
-PRIOR_BATCHES = 8  # batches used to measure the class prior of the rebalanced loss
-
 
 # ----------------------------------------------------------------------------------------------
 # Data
@@ -62,8 +61,6 @@ PRIOR_BATCHES = 8  # batches used to measure the class prior of the rebalanced l
 
 def build_pretrain_dataset(config: PretrainConfig) -> Dataset:
     """The images of ``config.data``'s pretraining split (``data.STANDARD_SPLITS``); labels are ignored."""
-    from .data import STANDARD_SPLITS, build_dataset
-
     return build_dataset(config.data, root=config.data_root, split=STANDARD_SPLITS[config.data].pretrain,
                          image_size=config.image_size, augment=config.augment, download=config.download,
                          length=config.train_length if config.data == "embedded" else None, seed=config.split_seed,
@@ -78,8 +75,6 @@ def build_train_loader(dataset: Dataset, config: PretrainConfig, ctx: Distribute
     (seed, epoch) after ``set_epoch``. Workers are not persistent, so their seeds are drawn
     afresh from the loader's generator, re-seeded every epoch (see :func:`seed_epoch`).
     """
-    from .data import seed_worker
-
     if config.batch_size % ctx.world_size:
         raise ValueError(f"batch_size must be divisible by the number of processes: batch_size={config.batch_size}, "
                          f"processes={ctx.world_size} (batch_size is the global batch)")
@@ -183,8 +178,8 @@ class DenoisingObjective:
         return ""
 
 
-def estimate_class_weights(targets, loader: DataLoader, device: torch.device, batches: int = PRIOR_BATCHES):
-    """Rebalancing weights (w1 (K1,), w2 (K2,)) float32 from the classes of a few batches.
+def estimate_class_weights(targets, loader: DataLoader, device: torch.device, batches: int = 8):
+    """Rebalancing weights (w1 (K1,), w2 (K2,)) float32 from the classes of the first ``batches`` batches.
 
     Fixed Lab bins are smoothed with sigma 5 in Lab units (Zhang et al. 2016); RGB bins and
     per-image (rescaled) bins, whose centres are not in Lab units or move per image, unsmoothed.
