@@ -157,7 +157,7 @@ def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
-_DATA_OPTIONS = ("data", "data_root", "image_size", "seed", "device", "num_workers")
+_DATA_OPTIONS = ("data", "data_root", "download", "image_size", "seed", "device", "num_workers")
 
 
 def _finish_overrides(args: argparse.Namespace, overrides: dict[str, Any], cls) -> dict[str, Any]:
@@ -171,8 +171,7 @@ def _finish_overrides(args: argparse.Namespace, overrides: dict[str, Any], cls) 
 
 
 def _pretrain_config(args: argparse.Namespace) -> PretrainConfig:
-    overrides = _given(args, *_DATA_OPTIONS, "download", "method", "arch", "color_space", "out", "epochs",
-                       "batch_size", "lr")
+    overrides = _given(args, *_DATA_OPTIONS, "method", "arch", "color_space", "out", "epochs", "batch_size", "lr")
     config = get_preset(args.preset, **_finish_overrides(args, overrides, PretrainConfig))
     if "out" not in overrides:
         preset = resolve_preset_name(args.preset)
@@ -264,7 +263,6 @@ def _eval_config(args: argparse.Namespace, epochs_field: str) -> EvalConfig:
                 if "data_root" not in overrides and saved.get("data_root"):
                     overrides["data_root"] = saved["data_root"]
             overrides.setdefault("image_size", saved["image_size"])
-        overrides.update(_given(args, "download"))
         if args.epochs is not None:
             overrides[epochs_field] = args.epochs
         if getattr(args, "layers", None):

@@ -72,7 +72,6 @@ def combine_with_group1(group2: torch.Tensor, rgb: torch.Tensor, targets, upsamp
     "nearest" blocks). Returns (N, 3, H, W) float32 sRGB in [0, 1] (out-of-gamut colours clipped),
     on ``rgb``'s device.
     """
-    check_one_of(upsample, "upsample", UPSAMPLE_MODES)
     check_image_batch(rgb, "rgb", channels=3)
     check_image_batch(group2, "group2", channels=2)
     if group2.shape[0] != rgb.shape[0]:

@@ -603,9 +603,9 @@ def quantization_error(rgb: torch.Tensor, quantizer: str | Quantizer = "lab", gr
 
 
 def upsample_map(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
-    """A map of values (N, C, g, g) brought to ``size`` (H, W): "nearest" repeats each cell,
-    anything else interpolates bilinearly (half-pixel centres, ``align_corners=False``)."""
-    if mode == "nearest":
+    """A map of values (N, C, g, g) brought to ``size`` (H, W): ``mode`` "nearest" repeats each cell,
+    "bilinear" interpolates (half-pixel centres, ``align_corners=False``)."""
+    if check_one_of(mode, "upsample", UPSAMPLE_MODES) == "nearest":
         return F.interpolate(x, size=size, mode="nearest")
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 

@@ -207,6 +207,9 @@ def test_grid_option_takes_the_grids_configuration_for_a_label_count(capsys):
     expected = grid.eval_config(Run(grid.name, "simplenet", random_lab, 1, 100), data_root="tree", finetune_images=64)
     assert cli._eval_config(args, "finetune_epochs") == expected
     assert expected.labels_per_class == 100 and expected.finetune_trials == grid.label_evaluate[100]["finetune_trials"]
+    args = build_parser().parse_args(["probe", "--random-init", "--grid", "label-efficiency", "--labels-per-class",
+                                      "25", "--data", "cifar10", "--download", "--no-record"])
+    assert cli._eval_config(args, "probe_epochs").download  # --download counts under --grid too
     status, _, err = run(["finetune", "--random-init", "--grid", "label-efficiency", "--labels-per-class", "50",
                           "--data-root", "tree"], capsys)
     assert_one_line_error(status, err, "--labels-per-class must be one of (25, 100, 400, 800)")

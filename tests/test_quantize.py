@@ -459,3 +459,13 @@ def test_bad_input_raises_value_error_naming_the_argument(case):
 def test_unknown_colour_space_raises_value_error():
     with pytest.raises(ValueError):
         poster_quantizers("hsv")
+
+
+def test_upsample_map_repeats_or_interpolates_and_names_a_bad_mode():
+    grid = torch.arange(4.0).reshape(1, 1, 2, 2)
+    blocks = grid.repeat_interleave(2, -1).repeat_interleave(2, -2)
+    assert torch.equal(quantize.upsample_map(grid, (4, 4), "nearest"), blocks)
+    smooth = torch.nn.functional.interpolate(grid, size=(4, 4), mode="bilinear", align_corners=False)
+    assert torch.allclose(quantize.upsample_map(grid, (4, 4), "bilinear"), smooth)
+    with pytest.raises(ValueError, match=r"upsample must be one of \('nearest', 'bilinear'\), got 'cubic'"):
+        quantize.upsample_map(grid, (4, 4), "cubic")
