@@ -252,6 +252,10 @@ def _eval_config(args: argparse.Namespace, epochs_field: str) -> EvalConfig:
     """The evaluation configuration the options give (``--epochs`` sets ``epochs_field``), its record
     going beside the checkpoint's run."""
     overrides = _given(args, *_DATA_OPTIONS, "labels_per_class")
+    if args.epochs is not None:
+        overrides[epochs_field] = args.epochs
+    if getattr(args, "layers", None):
+        overrides["layers"] = tuple(layer.strip() for layer in args.layers.split(",") if layer.strip())
     if args.grid:
         config = _grid_eval_config(args, _finish_overrides(args, overrides, EvalConfig))
     else:
@@ -263,10 +267,6 @@ def _eval_config(args: argparse.Namespace, epochs_field: str) -> EvalConfig:
                 if "data_root" not in overrides and saved.get("data_root"):
                     overrides["data_root"] = saved["data_root"]
             overrides.setdefault("image_size", saved["image_size"])
-        if args.epochs is not None:
-            overrides[epochs_field] = args.epochs
-        if getattr(args, "layers", None):
-            overrides["layers"] = tuple(layer.strip() for layer in args.layers.split(",") if layer.strip())
         config = get_eval_preset(args.preset, **_finish_overrides(args, overrides, EvalConfig))
     return _records_beside(args, config, _evaluated_run(args) or OTHER_RECORDS)
 

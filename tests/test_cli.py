@@ -208,8 +208,10 @@ def test_grid_option_takes_the_grids_configuration_for_a_label_count(capsys):
     assert cli._eval_config(args, "finetune_epochs") == expected
     assert expected.labels_per_class == 100 and expected.finetune_trials == grid.label_evaluate[100]["finetune_trials"]
     args = build_parser().parse_args(["probe", "--random-init", "--grid", "label-efficiency", "--labels-per-class",
-                                      "25", "--data", "cifar10", "--download", "--no-record"])
-    assert cli._eval_config(args, "probe_epochs").download  # --download counts under --grid too
+                                      "25", "--data", "cifar10", "--download", "--epochs", "3", "--layers", "conv2",
+                                      "--no-record"])
+    config = cli._eval_config(args, "probe_epochs")  # the options count under --grid too
+    assert config.download and config.probe_epochs == 3 and config.layers == ("conv2",)
     status, _, err = run(["finetune", "--random-init", "--grid", "label-efficiency", "--labels-per-class", "50",
                           "--data-root", "tree"], capsys)
     assert_one_line_error(status, err, "--labels-per-class must be one of (25, 100, 400, 800)")
