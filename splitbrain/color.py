@@ -206,6 +206,10 @@ class ColorSpace:
         per_image_ranges: True only for "rescaled_lab": group 2 (a, b) is binned between each
             image's own min and max instead of ``value_ranges``.
         norm_shift, norm_scale: per channel, ``normalize(x) = (x - norm_shift) / norm_scale``.
+        from_rgb: sRGB (N, 3, H, W), uint8 in [0, 255] or float in [0, 1] -> this space's values:
+            Lab (:func:`rgb_to_lab`) or RGB floats in [0, 1], float32 for uint8 input, else the
+            input dtype.
+        to_rgb: this space's values (N, 3, H, W) float -> sRGB float in [0, 1] (out-of-gamut clipped).
         groups: channel indices of group 1 and group 2, ((0,), (1, 2)).
     """
 
@@ -215,8 +219,8 @@ class ColorSpace:
     per_image_ranges: bool
     norm_shift: tuple[float, float, float]
     norm_scale: tuple[float, float, float]
-    _from_rgb: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
-    _to_rgb: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
+    from_rgb: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
+    to_rgb: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
     groups: tuple[tuple[int, ...], tuple[int, ...]] = ((0,), (1, 2))
 
     def __post_init__(self) -> None:
@@ -234,15 +238,6 @@ class ColorSpace:
         space's values normalised to about [-1, 1] (:meth:`normalize`), float32 whatever the
         input's dtype (the networks' weights are float32; autocast lowers it where asked)."""
         return self.normalize(self.from_rgb(rgb)).float()
-
-    def from_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
-        """sRGB (N, 3, H, W), uint8 in [0, 255] or float in [0, 1] -> this space's values: Lab
-        (:func:`rgb_to_lab`) or RGB floats in [0, 1], float32 for uint8 input, else the input dtype."""
-        return self._from_rgb(rgb)
-
-    def to_rgb(self, x: torch.Tensor) -> torch.Tensor:
-        """This space's values (N, 3, H, W) float -> sRGB float in [0, 1] (out-of-gamut clipped)."""
-        return self._to_rgb(x)
 
     def split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, 3, H, W) -> (group 1 (N, c1, H, W), group 2 (N, c2, H, W)), views of ``x``."""
@@ -283,14 +278,14 @@ class ColorSpace:
 
 _LAB_RANGES = ((0.0, 101.0), (-87.0, 99.0), (-108.0, 95.0))
 _LAB_SPACE = dict(channel_names=("L", "a", "b"), value_ranges=_LAB_RANGES, norm_shift=(50.0, 0.0, 0.0),
-                  norm_scale=(50.0, 110.0, 110.0), _from_rgb=rgb_to_lab, _to_rgb=lab_to_rgb)
+                  norm_scale=(50.0, 110.0, 110.0), from_rgb=rgb_to_lab, to_rgb=lab_to_rgb)
 
 COLOR_SPACES: dict[str, ColorSpace] = {
     "lab": ColorSpace(name="lab", per_image_ranges=False, **_LAB_SPACE),
     "rescaled_lab": ColorSpace(name="rescaled_lab", per_image_ranges=True, **_LAB_SPACE),
     "rgb": ColorSpace(name="rgb", channel_names=("R", "G", "B"), value_ranges=((0.0, 1.01),) * 3,
                       per_image_ranges=False, norm_shift=(0.5, 0.5, 0.5), norm_scale=(0.5, 0.5, 0.5),
-                      _from_rgb=_rgb_to_float, _to_rgb=_clip_rgb),
+                      from_rgb=_rgb_to_float, to_rgb=_clip_rgb),
 }
 
 

@@ -312,12 +312,8 @@ class ImageDataset(Dataset):
 def load_embedded_photos() -> tuple[np.ndarray, ...]:
     """The embedded photographs as read-only uint8 arrays (H, W, 3), in :data:`EMBEDDED_PHOTOS` order."""
     import skimage.data
+    from sklearn.datasets import load_sample_image
 
-    try:
-        from sklearn.datasets import load_sample_image
-    except ImportError as error:
-        raise ImportError("the embedded dataset needs scikit-learn for two of its photographs: "
-                          "pip install scikit-learn") from error
     photos = []
     for name in EMBEDDED_PHOTOS:
         if name == "motorcycle":
@@ -463,12 +459,7 @@ def _load_stl10(root: str, split: str, download: bool):
                                       f"    {command}")
     else:
         labels = np.full(store.count, -1, dtype=np.int64)
-    classes = STL10_CLASSES
-    class_file = os.path.join(folder, "class_names.txt")
-    if os.path.isfile(class_file):
-        with open(class_file) as f:
-            classes = tuple(line.strip() for line in f if line.strip()) or STL10_CLASSES
-    return store, labels, classes
+    return store, labels, STL10_CLASSES
 
 
 def _load_cifar10(root: str, split: str, download: bool):

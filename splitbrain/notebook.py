@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from .files import atomic_write_text
-from .presets import resolve_preset_name
+from .presets import get_eval_preset, get_preset, resolve_preset_name
 from .runtime import seed_everything
 
 CAP_ENV = "SPLITBRAIN_CAP"
@@ -63,8 +63,6 @@ def cap_fields(preset: str, cap: int) -> tuple[dict, dict]:
     """(pretraining fields, evaluation fields) that cap ``preset``'s work at ``cap`` images per pass,
     2 pretraining epochs, 2 probe and 1 fine-tuning epochs; never above the preset's own values,
     and nothing else (data, image sizes, networks, colour space) changes."""
-    from .presets import get_eval_preset, get_preset
-
     pretrain, evaluation = get_preset(preset), get_eval_preset(preset)
     train_length = min(pretrain.train_length, cap)
     batch_size = min(pretrain.batch_size, train_length)
@@ -91,7 +89,6 @@ def chapter_setup(preset: str = "auto", seed: int = 0, device: str = "auto", dow
     the chapter does not read the preset's dataset, so nothing is chosen or said.
     """
     from .data import DOWNLOAD_SIZES, dataset_present, default_root
-    from .presets import get_eval_preset, get_preset
 
     name = resolve_preset_name(preset)
     dataset = get_preset(name).data
@@ -129,19 +126,16 @@ def glue(name: str, value, seen: str | None = None) -> None:
     """Keep ``value`` under ``name`` for :func:`prose`. ``seen`` (a few words, e.g. "probe gap over
     random init, points") marks a number a student should see, recorded for the instructors' page."""
     GLUED[name] = value
-    if seen is not None:
-        _record_seen(name, value, seen)
-
-
-def _record_seen(name: str, value, what: str) -> None:
+    if seen is None:
+        return
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"glue({name!r}, seen=...) needs a number, got {type(value).__name__}")
     path = os.environ.get(SEEN_VALUES_ENV)
     if not path:
         return
-    seen = json.loads(Path(path).read_text()) if os.path.exists(path) else {}
-    seen[name] = {"what": what, "value": float(value)}
-    atomic_write_text(path, json.dumps(seen, indent=1) + "\n")
+    recorded = json.loads(Path(path).read_text()) if os.path.exists(path) else {}
+    recorded[name] = {"what": seen, "value": float(value)}
+    atomic_write_text(path, json.dumps(recorded, indent=1) + "\n")
 
 
 def prose(template: str) -> None:
