@@ -146,14 +146,6 @@ def model_entry(config, random_init: bool = False) -> dict[str, Any]:
     return entry
 
 
-def record_label(record: Mapping[str, Any]) -> str:
-    """A short file-name-safe label: method-arch-space-seed."""
-    model = record.get("model", {})
-    parts = [model.get("method", "model"), model.get("arch", "arch"), model.get("color_space", "space"),
-             "random" if model.get("random_init") else None, f"seed{record.get('seed', 0)}"]
-    return "-".join(str(p) for p in parts if p)
-
-
 SHIPPED_RESULTS = Path(__file__).resolve().parent / "records"
 """The repository's ``results/`` folder as the package ships it: the grids' run records, the
 reference tables (``reference/``) and the pretrained networks (``pretrained/``). In a clone a
@@ -162,10 +154,13 @@ link to ``results/``; an installed package (a wheel, Colab) holds a copy as pack
 
 def write_record(record: Mapping[str, Any], directory: str | os.PathLike = "results", name: str | None = None) -> Path:
     """Write ``record`` atomically as ``directory/name`` (replacing a file of that name; default a
-    new unique ``<kind>-<label>-<timestamp>-<id>.json``); returns its path."""
+    new unique ``<kind>-<method>-<arch>-<space>[-random]-seed<seed>-<timestamp>-<id>.json``); returns its path."""
     if name is None:
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        name = f"{record['kind']}-{record_label(record)}-{stamp}-{uuid.uuid4().hex[:6]}.json"
+        model = record.get("model", {})
+        parts = [model.get("method", "model"), model.get("arch", "arch"), model.get("color_space", "space"),
+                 "random" if model.get("random_init") else None, f"seed{record.get('seed', 0)}"]
+        label = "-".join(str(p) for p in parts if p)
+        name = f"{record['kind']}-{label}-{_dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}.json"
     elif not name or Path(name).name != name:
         raise ValueError(f"name must be a plain file name, got {name!r}")
     text = json.dumps(_jsonable(record), indent=2) + "\n"

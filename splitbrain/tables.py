@@ -62,8 +62,8 @@ class Table:
             return list(self.columns)
         return list(self.rows[0].keys()) if self.rows else []
 
-    def _header(self, key: str) -> str:
-        return (self.headers or {}).get(key, key)
+    def _headers(self) -> list[str]:
+        return [(self.headers or {}).get(key, key) for key in self._columns()]
 
     def cells(self) -> list[list[str]]:
         """The formatted cells, one list per row."""
@@ -79,19 +79,18 @@ class Table:
 
     def _repr_html_(self) -> str:
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
-        head = "".join(f"<th>{html.escape(self._header(k))}</th>" for k in self._columns())
+        head = "".join(f"<th>{html.escape(header)}</th>" for header in self._headers())
         body = "".join("<tr>" + "".join(f"<td>{html.escape(unbroken_figures(cell))}</td>" for cell in row)
                        + "</tr>" for row in self.cells())
         return f'<table class="table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
     def to_markdown(self) -> str:
         """A pipe table (Markdown / MyST)."""
-        return pipe_table([self._header(k) for k in self._columns()], self.cells())
+        return pipe_table(self._headers(), self.cells())
 
     def __repr__(self) -> str:
-        columns = self._columns()
-        table = [[self._header(k) for k in columns]] + self.cells()
-        widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
+        table = [self._headers()] + self.cells()
+        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
         lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in table]
         return "\n".join(([self.caption] if self.caption else []) + lines)
 

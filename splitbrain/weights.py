@@ -151,14 +151,6 @@ def probe_shipped(name: str, config, datasets=None, cache_dir: str | os.PathLike
                                         random_init=True, datasets=datasets)}
 
 
-def check_name(name: str) -> str:
-    """``name`` if it is a plain file name (:data:`PLAIN_NAME`), else ValueError."""
-    if not PLAIN_NAME.fullmatch(name) or ".." in name:
-        raise ValueError(f"NAME must be a plain file name (letters, digits, '.', '_' and '-', not starting with '.', "
-                         f"no '..' and no '/'), got {name!r}")
-    return name
-
-
 def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike | None = None,
            force: bool = False) -> Path:
     """Write the weights-only file of a finished run's ``checkpoint`` as ``<folder>/<name>.pt``
@@ -167,7 +159,9 @@ def export(checkpoint: str | os.PathLike, name: str, folder: str | os.PathLike |
     from .checkpoint import atomic_torch_save, checkpoint_state, load_checkpoint
     from .networks import check_finite
 
-    name = check_name(name)
+    if not PLAIN_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"NAME must be a plain file name (letters, digits, '.', '_' and '-', not starting with '.', "
+                         f"no '..' and no '/'), got {name!r}")
     path = (Path(folder) if folder is not None else shipped_file(name).parent) / f"{name}.pt"
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists: give another NAME, or --force to replace it")

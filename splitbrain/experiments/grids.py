@@ -164,6 +164,11 @@ class Run:
         return f"{self.grid}/{self.name}"
 
 
+def _data_root(data_root: str | None) -> dict[str, str]:
+    """A configuration's ``data_root`` override: none for None (the preset's stays)."""
+    return {} if data_root is None else {"data_root": str(data_root)}
+
+
 @dataclass(frozen=True)
 class Grid:
     """A named experiment grid: every (arch, method, seed) combination is one :class:`Run`.
@@ -245,9 +250,7 @@ class Grid:
             return get_grid(self.networks_from).pretrain_config(self.network_run(run), data_root, out)
         overrides = {**self.pretrain, **self.method_pretrain.get((run.arch, run.method.name), {}),
                      **run.method.pretrain_overrides(),
-                     "arch": run.arch, "seed": run.seed, "out": out, "record_dir": None}
-        if data_root is not None:
-            overrides["data_root"] = str(data_root)
+                     "arch": run.arch, "seed": run.seed, "out": out, "record_dir": None, **_data_root(data_root)}
         return get_preset(self.preset, **overrides)
 
     def eval_config(self, run: Run, data_root: str | None = None, **changes: Any) -> EvalConfig:
@@ -256,9 +259,7 @@ class Grid:
         overrides = {**self.evaluate, **self.label_evaluate.get(run.labels_per_class, {}),
                      **self.method_evaluate.get((run.method.name, run.labels_per_class), {}),
                      "seed": run.seed, "labels_per_class": run.labels_per_class, "record_dir": None}
-        if data_root is not None:
-            overrides["data_root"] = str(data_root)
-        return get_eval_preset(self.preset, **{**overrides, **changes})
+        return get_eval_preset(self.preset, **{**overrides, **_data_root(data_root), **changes})
 
 
 # ----------------------------------------------------------------------------------------------

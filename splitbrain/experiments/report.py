@@ -30,6 +30,11 @@ from .grids import GRIDS
 from .reproduce import validated_probe
 
 
+def _archs(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The architectures of ``records``, in :data:`~splitbrain.results.ARCH_LABELS`' order."""
+    return [arch for arch in ARCH_LABELS if any(r["model"]["arch"] == arch for r in records)]
+
+
 def _method_words(row: Mapping[str, Any]) -> str:
     if row["kind"] == "splitbrain":
         return SPACE_LABELS.get(row["color_space"], row["color_space"])
@@ -121,14 +126,6 @@ def _stale_lines(records: Sequence[Mapping[str, Any]], grid: str) -> list[str]:
             f"(`splitbrain reproduce` re-runs them): {', '.join(stale)}.", ""] if stale else []
 
 
-def _run_seconds(record: Mapping[str, Any], count_pretraining: bool) -> float | None:
-    """A record's wall time, less its pretraining stage where that was another grid's work."""
-    if record.get("wall_time_s") is None:
-        return None
-    borrowed = 0.0 if count_pretraining else float((record.get("stages") or {}).get("pretrain") or 0.0)
-    return float(record["wall_time_s"]) - borrowed
-
-
 def _wall_time_lines(records: Sequence[Mapping[str, Any]], archs: Sequence[str],
                      networks_from: str | None = None) -> list[str]:
     """One line per architecture: the spread of its runs' wall times. ``networks_from``: the grid
@@ -136,9 +133,11 @@ def _wall_time_lines(records: Sequence[Mapping[str, Any]], archs: Sequence[str],
     lines = []
     for arch in archs:
         arch_records = [r for r in records if r["model"]["arch"] == arch]
-        seconds = (_run_seconds(r, networks_from is None) for r in arch_records)
-        minutes = sorted(s / 60 for s in seconds if s is not None)
-        untimed = len(arch_records) - len(minutes)
+        timed = [r for r in arch_records if r.get("wall_time_s") is not None]
+        borrowed = [0.0 if networks_from is None else float((r.get("stages") or {}).get("pretrain") or 0.0)
+                    for r in timed]
+        minutes = sorted((float(r["wall_time_s"]) - seconds) / 60 for r, seconds in zip(timed, borrowed))
+        untimed = len(arch_records) - len(timed)
         machines = machine_names(arch_records)
         if len(minutes) > 1:
             spread = (f"{len(minutes)} runs, {minutes[0]:.1f} to {minutes[-1]:.1f} minutes each (median "
@@ -171,9 +170,8 @@ def label_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     run yet and the wall time."""
     from ..label_curve import curve_points, curve_sentences, curve_table, gap_table, is_current, network_label
 
-    spec = GRIDS.get(grid)
-    lines = [_budget_line(grid), ""] if spec else []
-    archs = [arch for arch in ARCH_LABELS if any(r["model"]["arch"] == arch for r in records)]
+    lines = [_budget_line(grid), ""]
+    archs = _archs(records)
     for arch in archs:
         points = curve_points(records, grid, arch)
         chosen = Counter((p["label"], p["setting"]) for p in points)
@@ -190,7 +188,7 @@ def label_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
                                                                      "color_space": run.method.color_space}))
     lines += _stale_lines(records, grid)
     current = [r for r in records if is_current(r)]  # the runs the tables count
-    lines += _wall_time_lines(current, archs, spec.networks_from if spec else None)
+    lines += _wall_time_lines(current, archs, GRIDS[grid].networks_from)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -215,7 +213,7 @@ def grid_report(records: Sequence[Mapping[str, Any]], grid: str) -> str:
     if grid in GRIDS and GRIDS[grid].labels != (None,):
         return label_report(records, grid)
     rows = summarize(records)
-    archs = [arch for arch in ARCH_LABELS if any(row["arch"] == arch for row in rows)]
+    archs = _archs(records)
     lines = [format_summary(rows), "", *("- " + _arch_sentences(rows, records, grid, arch) for arch in archs), ""]
     finetune_stds = [row["finetune_top1_std"] for row in rows if row["finetune_top1_std"] is not None]
     if finetune_stds:
