@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from ._checks import check_int, check_positive_int
-from .models import (TRUNKS, DenoisingAutoencoder, SplitBrainHalf, SplitBrainNet, _as_int, _check_arch, _trunk_of,
-                     build_trunk, count_parameters, layer_table)
+from .models import (TRUNKS, DenoisingAutoencoder, SplitBrainHalf, SplitBrainNet, _check_arch, _op_geometry,
+                     _trunk_of, build_trunk, count_parameters, layer_table)
 
 
 TABLE6_COLUMNS: dict[str, str] = {
@@ -76,8 +76,7 @@ def spatial_ops(model: nn.Module) -> list[dict]:
             if kind is None or "downsample" in name.split("."):
                 continue
             ops.append(dict(layer=stage_name, op=f"{stage_name}.{name}" if name else stage_name, type=kind,
-                            kernel=_as_int(module.kernel_size), stride=_as_int(module.stride),
-                            dilation=_as_int(getattr(module, "dilation", 1)), padding=_as_int(module.padding)))
+                            **_op_geometry(module)))
     return ops
 
 

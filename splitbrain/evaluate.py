@@ -356,15 +356,6 @@ def evaluation_datasets(config: EvalConfig, datasets: tuple[Dataset, Dataset, in
     image it was pretrained on in either split (:func:`splitbrain.leaks.check_unseen`). Otherwise a
     one-line ValueError (SplitLeakError for an overlap) before any work."""
     train_set, test_set, num_classes = datasets or build_eval_datasets(config)
-    check_two_classes(train_set, num_classes, config)
-    if pretrained_from is not None:
-        check_unseen(read_pretraining_manifest(pretrained_from), {"probe-training": train_set, "held-out": test_set},
-                     f"checkpoint {pretrained_from}")
-    return train_set, test_set, num_classes
-
-
-def check_two_classes(train_set: Dataset, num_classes: int, config: EvalConfig) -> None:
-    """ValueError unless the labelled images ``train_set`` (of ``num_classes`` classes) hold two classes or more."""
     where = config.data_root if config.data == "folder" else config.data
     if num_classes < 2:
         names = ", ".join(map(str, getattr(train_set, "classes", ())))
@@ -375,6 +366,10 @@ def check_two_classes(train_set: Dataset, num_classes: int, config: EvalConfig) 
     if present < 2:
         raise ValueError(f"the probe-training images of {where} hold {present} of its {num_classes} classes: a probe "
                          f"or a fine-tuning needs at least two; add images to the other classes")
+    if pretrained_from is not None:
+        check_unseen(read_pretraining_manifest(pretrained_from), {"probe-training": train_set, "held-out": test_set},
+                     f"checkpoint {pretrained_from}")
+    return train_set, test_set, num_classes
 
 
 def evaluation_loader(dataset: Dataset, config: EvalConfig, device: torch.device) -> DataLoader:

@@ -601,8 +601,12 @@ class DenoisingAutoencoder(nn.Module):
         return self.encoder.features(x, layer, max_dim)
 
 
-def _as_int(value):
-    return value[0] if isinstance(value, tuple) else value
+def _op_geometry(op: nn.Module) -> dict[str, int]:
+    """``kernel``, ``stride``, ``dilation`` (1 for average pooling) and ``padding`` of a convolution
+    or pooling, the height values (every op here is square)."""
+    values = (op.kernel_size, op.stride, getattr(op, "dilation", 1), op.padding)
+    return {key: value[0] if isinstance(value, tuple) else value
+            for key, value in zip(("kernel", "stride", "dilation", "padding"), values)}
 
 
 def _trunk_rows(trunk: Trunk, input_size: int) -> list[dict]:
@@ -612,9 +616,7 @@ def _trunk_rows(trunk: Trunk, input_size: int) -> list[dict]:
         for name, output in trunk.walk(zeros):
             stage = trunk.stages[name]
             op = next(m for m in stage.modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d)))
-            rows.append(dict(layer=name, channels=output.shape[1], spatial=output.shape[-1],
-                             kernel=_as_int(op.kernel_size), stride=_as_int(op.stride),
-                             dilation=_as_int(op.dilation), padding=_as_int(op.padding),
+            rows.append(dict(layer=name, channels=output.shape[1], spatial=output.shape[-1], **_op_geometry(op),
                              params=count_parameters(stage)))
     return rows
 

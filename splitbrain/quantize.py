@@ -34,10 +34,10 @@ _SRGB_AB_BOUND = 130.0  # |a|, |b| of every sRGB colour is below this (about 108
 
 
 # Shared checks
-def _check_float_batch(x: torch.Tensor, name: str, channels: int) -> None:
-    check_image_batch(x, name, channels=channels)
+def _check_float_batch(x: torch.Tensor, channels: int | None) -> None:
+    check_image_batch(x, "x", channels=channels)
     if not x.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor of channel values, got dtype {x.dtype}")
+        raise ValueError(f"x must be a floating-point tensor of channel values, got dtype {x.dtype}")
 
 
 def check_decoding(mode: str, temperature: float) -> None:
@@ -58,15 +58,15 @@ def _check_classes(y: torch.Tensor, num_classes: int, name: str = "y") -> None:
         raise ValueError(f"{name} class indices must lie in [0, {num_classes}), got values in [{low}, {high}]")
 
 
-def _as_bins(bins: int | Sequence[int], channels: int | None, name: str = "bins") -> tuple[int, ...]:
+def _as_bins(bins: int | Sequence[int], channels: int | None) -> tuple[int, ...]:
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
         bins = (bins,) * (1 if channels is None else channels)
     bins = tuple(bins)
     if len(bins) == 0:
-        raise ValueError(f"{name} must name at least one channel, got an empty sequence")
+        raise ValueError("bins must name at least one channel, got an empty sequence")
     if channels is not None and len(bins) != channels:
-        raise ValueError(f"{name} must have one entry per channel ({channels}), got {len(bins)}")
-    return tuple(check_positive_int(count, f"{name}[{i}]") for i, count in enumerate(bins))
+        raise ValueError(f"bins must have one entry per channel ({channels}), got {len(bins)}")
+    return tuple(check_positive_int(count, f"bins[{i}]") for i, count in enumerate(bins))
 
 
 def _as_floats(values: float | Sequence[float], name: str) -> tuple[float, ...]:
@@ -92,7 +92,7 @@ class Quantizer:
 
     def image_ranges(self, x: torch.Tensor) -> torch.Tensor | None:
         """Per-image (low, high) of each channel, (N, C, 2); None for fixed bins."""
-        _check_float_batch(x, "x", self.channels)
+        _check_float_batch(x, self.channels)
         return None
 
     def centres(self, ranges: torch.Tensor | None = None) -> torch.Tensor:  # pragma: no cover
@@ -197,7 +197,7 @@ class _PerChannelBins(Quantizer):
         ``ranges``: per-image (N, C, 2) (low, high) for per-image bins, None for fixed bins
         (a :class:`RescaledQuantizer` computes them from ``x`` when None).
         """
-        _check_float_batch(x, "x", self.channels)
+        _check_float_batch(x, self.channels)
         if ranges is None and self.per_image_ranges:
             ranges = self.image_ranges(x)
         index = self._bin_indices(x, self._checked_ranges(ranges, x.shape[0]))
@@ -263,7 +263,7 @@ class RescaledQuantizer(_PerChannelBins):
 
     def image_ranges(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) float -> (N, C, 2): (min, max + margin) of each image and channel."""
-        _check_float_batch(x, "x", self.channels)
+        _check_float_batch(x, self.channels)
         x = x.detach()
         return torch.stack([x.amin(dim=(2, 3)), x.amax(dim=(2, 3)) + self.margin], dim=-1)
 
@@ -333,7 +333,7 @@ class GamutQuantizer(Quantizer):
 
     def encode(self, x: torch.Tensor, ranges: torch.Tensor | None = None, chunk: int = 16384) -> torch.Tensor:
         """(N, C, H, W) float -> (N, H, W) long index of the nearest point."""
-        _check_float_batch(x, "x", self.channels)
+        _check_float_batch(x, self.channels)
         self._checked_ranges(ranges, x.shape[0])
         n, c, h, w = x.shape
         dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
@@ -415,7 +415,7 @@ def downsample(x: torch.Tensor, grid: int = DEFAULT_GRID) -> torch.Tensor:
     used skimage's anti-aliased resize instead (a Gaussian prefilter and interpolation), which
     gives slightly smoother values.
     """
-    _check_float_batch(x, "x", None)
+    _check_float_batch(x, None)
     check_positive_int(grid, "grid")
     height, width = x.shape[-2:]
     if grid > min(height, width):
@@ -455,7 +455,14 @@ def _normalised(values, name: str) -> torch.Tensor:
     return p / p.sum()
 
 
-def _check_prior_centres(prior: torch.Tensor, centres: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def smooth_distribution(prior: torch.Tensor, centres: torch.Tensor, sigma: float = 5.0) -> torch.Tensor:
+    """Gaussian-smooth a distribution over bins: (K,) float64 summing to 1.
+
+    Each bin's mass is spread over the bins with weights exp(-|c_q - c_j|^2 / (2 sigma^2)),
+    normalised per source bin, so mass is preserved. ``centres`` (K, C) are in the channels'
+    units (ab units for colour bins; Zhang et al. 2016 use sigma = 5). sigma = 0 returns the
+    normalised prior.
+    """
     prior = torch.as_tensor(prior, dtype=torch.float64)
     centres = torch.as_tensor(centres, dtype=torch.float64).to(prior.device)
     if prior.dim() != 1 or prior.numel() == 0:
@@ -467,18 +474,7 @@ def _check_prior_centres(prior: torch.Tensor, centres: torch.Tensor) -> tuple[to
                          f"got shape {tuple(centres.shape)}")
     if not bool(torch.isfinite(centres).all()):
         raise ValueError("centres contains NaN or infinite values")
-    return _normalised(prior, "prior"), centres
-
-
-def smooth_distribution(prior: torch.Tensor, centres: torch.Tensor, sigma: float = 5.0) -> torch.Tensor:
-    """Gaussian-smooth a distribution over bins: (K,) float64 summing to 1.
-
-    Each bin's mass is spread over the bins with weights exp(-|c_q - c_j|^2 / (2 sigma^2)),
-    normalised per source bin, so mass is preserved. ``centres`` (K, C) are in the channels'
-    units (ab units for colour bins; Zhang et al. 2016 use sigma = 5). sigma = 0 returns the
-    normalised prior.
-    """
-    prior, centres = _check_prior_centres(prior, centres)
+    prior = _normalised(prior, "prior")
     if check_number(sigma, "sigma", inclusive=True) == 0:
         return prior
     kernel = torch.exp(-torch.cdist(centres, centres) ** 2 / (2 * sigma**2))  # kernel[q, j]
