@@ -602,8 +602,7 @@ class DenoisingAutoencoder(nn.Module):
 
 
 def _op_geometry(op: nn.Module) -> dict[str, int]:
-    """``kernel``, ``stride``, ``dilation`` (1 for average pooling) and ``padding`` of a convolution
-    or pooling, the height values (every op here is square)."""
+    """``kernel``, ``stride``, ``dilation`` (1 for an average pool) and ``padding`` of a square conv or pool."""
     values = (op.kernel_size, op.stride, getattr(op, "dilation", 1), op.padding)
     return {key: value[0] if isinstance(value, tuple) else value
             for key, value in zip(("kernel", "stride", "dilation", "padding"), values)}
