@@ -212,9 +212,11 @@ class FittedProbe:
 
     @torch.no_grad()
     def logits(self, features: torch.Tensor) -> torch.Tensor:
-        """Class scores (N, K) on the CPU for raw features (N, D) of any float dtype."""
+        """Class scores (N, K) on the CPU for raw features (N, D) of any float dtype, on any device
+        (standardised and classified on the classifier's device)."""
         device = self.classifier.weight.device
-        return self.classifier(((features.float() - self.mean) / self.std).to(device)).cpu()
+        x = features.float().to(device)
+        return self.classifier((x - self.mean.to(device)) / self.std.to(device)).cpu()
 
 
 def fit_probe(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: int, val_x: torch.Tensor,

@@ -211,3 +211,16 @@ def test_training_rows_keep_the_validation_part_whatever_the_label_count():
         assert torch.bincount(labels[subset]).tolist() == [count] * 5
     with pytest.raises(ValueError, match="labels_per_class=81 exceeds the 80"):
         training_rows(labels, get_eval_preset("smoke", labels_per_class=81))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("probe_device", ["cpu", "cuda"])
+def test_a_probe_scores_features_from_the_gpu(probe_device):
+    # The held-out features come straight off the GPU batch by batch (score_probes), while the
+    # standardisation was computed from features cached on the CPU.
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 8, generator=generator), torch.randint(0, 3, (64,), generator=generator)
+    probe, _ = fit_probe(x, y, 3, x, y, ProbeRecipe(epochs=2), device=probe_device)
+    on_gpu = probe.logits(x.cuda())
+    assert on_gpu.device.type == "cpu"
+    assert torch.allclose(on_gpu, probe.logits(x), atol=1e-5)
