@@ -77,8 +77,8 @@ def stage(root: Path, staging: Path) -> None:
             shutil.copytree(root / name, staging / name)
 
 
-def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | None = None,
-                      seed: int | None = None, seen: dict | None = None) -> dict:
+def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | None,
+                      seed: int, seen: dict) -> dict:
     """Execute each chapter with papermill into ``staging``; returns {notebook: seconds}.
 
     With ``only``, the chapters whose names match none of its keys are staged unexecuted.
@@ -89,7 +89,7 @@ def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | 
 
     from .notebook import SEEN_VALUES_ENV
 
-    parameters = {"PRESET": preset, **({"SEED": seed} if seed is not None else {})}
+    parameters = {"PRESET": preset, "SEED": seed}
     durations = {}
     for notebook in chapter_notebooks(root):
         target = staging / notebook
@@ -109,12 +109,11 @@ def execute_notebooks(root: Path, staging: Path, preset: str, only: list[str] | 
         finally:
             del os.environ[SEEN_VALUES_ENV]
         durations[notebook.as_posix()] = round(time.perf_counter() - start, 2)
-        if seen is not None:
-            seen[notebook.as_posix()] = json.loads(seen_file.read_text()) if seen_file.exists() else {}
+        seen[notebook.as_posix()] = json.loads(seen_file.read_text()) if seen_file.exists() else {}
         seen_file.unlink(missing_ok=True)
         hide_injected_parameters(target)
-        seed_text = f", seed {seed}" if seed is not None else ""
-        print(f"executed {notebook} (preset {preset}{seed_text}) in {durations[notebook.as_posix()]:.1f} s", flush=True)
+        print(f"executed {notebook} (preset {preset}, seed {seed}) in {durations[notebook.as_posix()]:.1f} s",
+              flush=True)
     return durations
 
 

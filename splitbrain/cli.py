@@ -195,8 +195,8 @@ def _evaluated_run(args: argparse.Namespace) -> Path | None:
 
     if not args.checkpoint:
         return None
-    folder, shipped = Path(args.checkpoint).parent, SHIPPED_RESULTS.resolve()
-    return None if shipped == folder.resolve() or shipped in folder.resolve().parents else folder
+    folder = Path(args.checkpoint).parent
+    return None if folder.resolve().is_relative_to(SHIPPED_RESULTS.resolve()) else folder
 
 
 def _holding_evaluated_run(args: argparse.Namespace):

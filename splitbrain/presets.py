@@ -306,6 +306,21 @@ def parse_trial(trial: str) -> tuple[str, float]:
     return head, value
 
 
+def _layer_names(value: Any, name: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not all(isinstance(layer, str) for layer in value) or not value:
+        raise ValueError(f"{name} must be None or a non-empty tuple of layer names, got {value!r}")
+    return tuple(value)
+
+
+def _trials(value: Any, name: str) -> tuple[str, ...]:
+    if isinstance(value, (str, bytes)) or not value:
+        raise ValueError(f"{name} must be None or a non-empty tuple of 'head:learning rate' settings, got {value!r}")
+    value = tuple(value)
+    for trial in value:
+        parse_trial(trial)
+    return value
+
+
 @dataclass(frozen=True)
 class EvalConfig(_Configuration):
     """Everything one linear-probe or fine-tuning run needs (the presets: :func:`get_eval_preset`).
@@ -354,7 +369,7 @@ class EvalConfig(_Configuration):
     image_size: int = _field("recipe", 32, _POSITIVE)
     max_train_images: int | None = _field("recipe", None, _OPTIONAL_POSITIVE)
     max_test_images: int | None = _field("recipe", None, _OPTIONAL_POSITIVE)
-    layers: tuple[str, ...] | None = _field("recipe", None)
+    layers: tuple[str, ...] | None = _field("recipe", None, _optional(_layer_names))
     max_dim: int = _field("recipe", 9216, _POSITIVE)
     probe_val_fraction: float = _field("recipe", 0.2, _number(0.0, 0.5, low_open=True))
     probe_epochs: int = _field("recipe", 30, _COUNT)
@@ -376,7 +391,7 @@ class EvalConfig(_Configuration):
     finetune_head_layer: str | None = _field("finetune", None, _optional(_text("None or a layer name")))
     finetune_crop_padding: int = _field("finetune", 0, _COUNT)
     finetune_val_points: int = _field("finetune", 1, _POSITIVE)
-    finetune_trials: tuple[str, ...] | None = _field("finetune", None)
+    finetune_trials: tuple[str, ...] | None = _field("finetune", None, _optional(_trials))
     labels_per_class: int | None = _field("recipe", None, _OPTIONAL_POSITIVE)
     feature_batch_size: int = _field("machinery", 128, _POSITIVE)
     seed: int = _field("recipe", 0, _COUNT)
@@ -388,21 +403,6 @@ class EvalConfig(_Configuration):
     progress: bool | None = _field("machinery", None, _optional(_flag))
     verbose: bool = _field("machinery", True, _flag)
     record_dir: str | None = _field("machinery", None)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.layers is not None:
-            if (isinstance(self.layers, str) or not all(isinstance(layer, str) for layer in self.layers)
-                    or not self.layers):
-                raise ValueError(f"layers must be None or a non-empty tuple of layer names, got {self.layers!r}")
-            object.__setattr__(self, "layers", tuple(self.layers))
-        if self.finetune_trials is not None:
-            if isinstance(self.finetune_trials, (str, bytes)) or not self.finetune_trials:
-                raise ValueError(f"finetune_trials must be None or a non-empty tuple of 'head:learning rate' settings, "
-                                 f"got {self.finetune_trials!r}")
-            object.__setattr__(self, "finetune_trials", tuple(self.finetune_trials))
-            for trial in self.finetune_trials:
-                parse_trial(trial)
 
 
 def differing_fields(saved: Mapping[str, Any], wanted: Mapping[str, Any], config_class,
@@ -492,7 +492,7 @@ def parse_overrides(pairs: Sequence[str], cls) -> dict[str, Any]:
     naming an unknown field or a malformed pair or value."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     overrides = {}
-    for pair in pairs or ():
+    for pair in pairs:
         if "=" not in pair:
             raise ValueError(f"--set expects FIELD=VALUE, got {pair!r}")
         name, value = pair.split("=", 1)
