@@ -34,6 +34,25 @@ def panel_axes(fig, count: int, columns: int = 2, **subplot_kw) -> list:
     return axes[:count]
 
 
+def legend_below(fig, axes, ncols: int = 2) -> None:
+    """One legend below the panels for every labelled artist of ``axes`` (each label once, at
+    most ``ncols`` a row): inside a panel it would cover data."""
+    entries = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    if entries:
+        fig.legend(list(entries.values()), list(entries), loc="outside lower center",
+                   ncols=min(len(entries), ncols), fontsize="small")
+
+
+def chance_line(ax, chance: float | None) -> None:
+    """Chance (a fraction, drawn in %) as a dotted grey line named at its left end; nothing for None."""
+    if chance is not None:
+        ax.axhline(100 * chance, color="grey", ls=":", lw=1)
+        ax.text(0.0, 100 * chance, "chance", va="bottom", fontsize="small", color="grey")
+
+
 def wrap_to(text: str, inches: float, points: float = 10.0) -> str:
     """``text`` broken between words into lines about ``inches`` wide at ``points`` (DejaVu
     Sans averages 0.6 em a character), for a title or label over a narrow panel; an equation such

@@ -12,7 +12,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from . import BOOK_COLUMN_INCHES, panel_axes
+from . import BOOK_COLUMN_INCHES, legend_below, panel_axes
 from .._checks import check_one_of
 from ..color import (
     POSTER_A_RANGE,
@@ -53,6 +53,12 @@ def _to_numpy_image(rgb: torch.Tensor) -> np.ndarray:
     """(3, H, W) uint8 in [0, 255] or float in [0, 1] -> (H, W, 3) array in [0, 1] for imshow (clipped)."""
     rgb = rgb.float() / 255 if rgb.dtype == torch.uint8 else rgb
     return rgb.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
+def _show(ax, image: torch.Tensor) -> None:
+    """``image`` (:func:`_to_numpy_image`) pixel by pixel, without ticks."""
+    ax.imshow(_to_numpy_image(image), interpolation="nearest")
+    ax.set(xticks=[], yticks=[])
 
 
 def _panel_figure(count: int, columns: int, row_inches: float, extra_inches: float = 0.0,
@@ -96,7 +102,7 @@ def plot_srgb_gamut(levels: int = 17, a_range=POSTER_A_RANGE, b_range=POSTER_B_R
     _draw_box(top, a_range, b_range)
     top.set(xlabel="a*  (green <-> red)", ylabel="b*  (blue <-> yellow)", title="seen from above:\nthe ab plane")
     top.set_aspect("equal")
-    lower.legend(*top.get_legend_handles_labels(), loc="outside lower center", fontsize="small")
+    legend_below(lower, [top])
 
     by_b = np.argsort(-np.abs(b))
     side.scatter(a[by_b], lightness[by_b], c=colours[by_b], s=4)
@@ -134,7 +140,7 @@ def plot_ab_slices(lightness_values: Sequence[float] = (25.0, 50.0, 75.0), step:
         ax.axvline(0, color="black", linewidth=0.4)
     for ax in axes[::columns]:
         ax.set_ylabel("b*")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize="small")
+    legend_below(fig, axes)
     return fig
 
 

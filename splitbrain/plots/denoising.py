@@ -10,18 +10,13 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .._checks import check_positive_int
-from . import BOOK_COLUMN_INCHES, grid_cell_inches, wrap_to
-from .color import _to_numpy_image
+from . import BOOK_COLUMN_INCHES, chance_line, grid_cell_inches, wrap_to
+from .color import _show
 from ..color import ColorSpace, get_color_space
 from ..models import NOISE_NAMES, level_label
 from ..predict import as_image_batch, corrupt_for_display
 
 __all__ = ["plot_corruptions", "plot_reconstructions", "plot_loss_curves", "plot_probe_by_layer"]
-
-
-def _show(ax, image: torch.Tensor) -> None:
-    ax.imshow(_to_numpy_image(image), interpolation="nearest")
-    ax.set(xticks=[], yticks=[])
 
 
 def plot_corruptions(rgb: torch.Tensor, noises: Sequence[str], levels: Sequence[float],
@@ -133,9 +128,7 @@ def plot_probe_by_layer(scores: Mapping[str, Mapping[str, float]], chance: float
     for label, by_layer in scores.items():
         style = dict(color="black", ls="--") if label == floor_label else {}
         ax.plot(list(by_layer), [100 * top1 for top1 in by_layer.values()], marker="o", label=label, **style)
-    if chance is not None:
-        ax.axhline(100 * chance, color="grey", ls=":", lw=1)
-        ax.text(0.0, 100 * chance, "chance", va="bottom", fontsize="small", color="grey")
+    chance_line(ax, chance)
     ax.set_xlabel("layer (frozen features, average-pooled)")
     ax.set_ylabel("held-out top-1 (%)")
     ax.set_title(wrap_to("Linear probe at every layer: DAE features against the random-init floor",

@@ -14,8 +14,8 @@ from matplotlib.patches import Rectangle
 
 from .._checks import check_one_of, check_positive_int
 from ..color import POSTER_A_RANGE, POSTER_B_RANGE, _unit_rgb, lab_to_rgb
-from . import BOOK_COLUMN_INCHES, grid_cell_inches, wrap_to
-from .color import _draw_box, _panel_figure, _to_numpy_image
+from . import BOOK_COLUMN_INCHES, grid_cell_inches, legend_below, wrap_to
+from .color import _draw_box, _panel_figure, _show, _to_numpy_image
 
 __all__ = ["centre_colours", "class_map_colours", "plot_bin_centres", "plot_class_occupancy", "plot_image_table",
            "plot_prediction_decoding", "plot_class_maps", "plot_image_ranges", "plot_per_image_statistics",
@@ -84,18 +84,6 @@ def _ab_figure(count: int, legend: bool) -> tuple[Figure, list, float]:
     return fig, axes, side
 
 
-def _legend_below(fig: Figure, axes, ncols: int = 2) -> None:
-    """One legend below the panels for every labelled artist of ``axes`` (each label once):
-    inside a panel it would cover data."""
-    entries = {}
-    for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            entries.setdefault(label, handle)
-    if entries:
-        fig.legend(list(entries.values()), list(entries), loc="outside lower center",
-                   ncols=min(len(entries), ncols), fontsize="small")
-
-
 def plot_bin_centres(sets: Mapping[str, object], lightness: float = 65.0, reachable: Mapping[str, object] | None = None,
                      box: bool = True, marker_size: float = 40.0, zoom: bool = False) -> Figure:
     """Bin centres on the ab plane, one panel per bin set, each centre in its own colour.
@@ -136,7 +124,7 @@ def plot_bin_centres(sets: Mapping[str, object], lightness: float = 65.0, reacha
             ax.set(xlim=(middle[0] - half, middle[0] + half), ylim=(middle[1] - half, middle[1] + half))
     if not zoom:
         _inner_labels_off(axes)
-    _legend_below(fig, axes)
+    legend_below(fig, axes)
     return fig
 
 
@@ -199,8 +187,7 @@ def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", m
     for row, (label, x) in zip(grid, tensors.items()):
         (row[0].set_ylabel if layout == "rows" else row[0].set_title)(wrap_to(label, cell))
         for ax, image in zip(row, x):
-            ax.imshow(_to_numpy_image(image), interpolation="nearest")
-            ax.set(xticks=[], yticks=[])
+            _show(ax, image)
     return fig
 
 
@@ -245,8 +232,7 @@ def plot_prediction_decoding(probabilities, quantizer, target_class: int | None 
         swatches.text(k + 0.45, -0.08, f"{label}\n({a:.0f}, {b:.0f})", ha="center", va="top",
                       fontsize="small")
     heat.set(xlabel="a*", ylabel="b*", title=wrap_to(title, 0.55 * BOOK_COLUMN_INCHES))
-    if target_class is not None or decoded:  # below the panels: inside the heat map it covers cells
-        fig.legend(*heat.get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize="small")
+    legend_below(fig, [heat], ncols=4)
     swatches.set(xlim=(-0.1, max(len(decoded), 1)), ylim=(-0.45, 1.05), title=f"decoded colours\nat L* = {lightness:g}")
     swatches.set_axis_off()
     return fig
@@ -321,7 +307,7 @@ def plot_image_ranges(ranges: torch.Tensor, a_range: Sequence[float] = POSTER_A_
         hist.hist(100 * share, bins=100 * np.linspace(0, 1, 21), alpha=0.6, label=name, color=colour)
     hist.set(xlabel=wrap_to("image's range as a share of the fixed box's width (%)", half), ylabel="images",
              title=wrap_to("how much of each axis one image spans", half))
-    _legend_below(fig, [boxes, hist], ncols=3)
+    legend_below(fig, [boxes, hist], ncols=3)
     return fig
 
 
@@ -356,7 +342,7 @@ def plot_per_image_statistics(stats: Mapping[str, tuple[torch.Tensor, torch.Tens
                        label=f"ceiling: log2 {top} = {ceiling:.2f} bits")
     entropy_ax.set(xlabel=wrap_to("entropy of the image's class histogram (bits)", half), ylabel="images",
                    title=wrap_to("how evenly one image spreads over its classes", half))
-    _legend_below(fig, [used_ax, entropy_ax], ncols=1)
+    legend_below(fig, [used_ax, entropy_ax], ncols=1)
     return fig
 
 

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import BOOK_COLUMN_INCHES, wrap_to
+from . import BOOK_COLUMN_INCHES, chance_line, legend_below, wrap_to
 
 __all__ = ["plot_layer_curves", "plot_headline", "plot_label_curve"]
 
@@ -78,9 +78,7 @@ def plot_layer_curves(zhang_rows: Sequence[Mapping[str, Any]],
             errors = [0.0 if stats[k][1] is None else 100 * stats[k][1] for k in layers]
             ax.errorbar(layers, means, yerr=errors if spread else None, capsize=3, label=label,
                         **{"marker": "o", **_line_style(label)})
-        if chance is not None:
-            ax.axhline(100 * chance, color="grey", ls=":", lw=1)
-            ax.text(0.0, 100 * chance, "chance", va="bottom", fontsize="small", color="grey")
+        chance_line(ax, chance)
         ax.set_title(wrap_to(ours_title or "this book", 0.55 * BOOK_COLUMN_INCHES))
         ax.set_ylabel("held-out top-1 (%)\n" + ("mean ± std over seeds" if spread else "one seed"))
     for holder in holders:
@@ -151,6 +149,5 @@ def plot_label_curve(points: Sequence[Mapping[str, Any]], title: str = "") -> Fi
     ax.set_ylabel("held-out top-1 (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    if points:
-        fig.legend(fontsize="small", loc="outside lower center", ncols=2)
+    legend_below(fig, [ax])
     return fig

@@ -10,7 +10,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .._checks import check_positive_int
-from . import BOOK_COLUMN_INCHES, grid_cell_inches, wrap_to
+from . import BOOK_COLUMN_INCHES, grid_cell_inches, legend_below, wrap_to
 
 __all__ = ["plot_loss_curves", "plot_prediction_grid", "plot_probe_curves", "plot_accuracy_bars"]
 
@@ -147,10 +147,7 @@ def plot_probe_curves(results: Mapping[str, Mapping[str, Mapping[str, float]]], 
         ax.set_xlabel("layer (shallow to deep)")
         ax.set_ylabel(f"held-out {name} accuracy (%)")
         ax.set_title(name)
-    # one legend below both panels (the networks' colours are the same in each): inside a panel
-    # as narrow as half the column it covers points
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 2), fontsize="small")
+    legend_below(fig, axes)  # the networks' colours are the same in both panels
     fig.suptitle(title)
     return fig
 
