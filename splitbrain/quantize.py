@@ -649,7 +649,7 @@ def class_statistics(classes: torch.Tensor, num_classes: int) -> tuple[torch.Ten
     if classes.dim() != 3:
         raise ValueError(f"classes must be a non-empty (N, H, W) tensor, got shape {tuple(classes.shape)}")
     flat = classes.reshape(classes.shape[0], -1).long()
-    counts = torch.zeros(flat.shape[0], num_classes, dtype=torch.float64)
+    counts = torch.zeros(flat.shape[0], num_classes, dtype=torch.float64, device=flat.device)
     counts.scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.float64))
     p = counts / counts.sum(dim=1, keepdim=True)
     entropy = -(torch.where(p > 0, p * p.clamp_min(1e-300).log2(), torch.zeros_like(p))).sum(dim=1)
@@ -668,8 +668,8 @@ def example_logits(ab: torch.Tensor, centres: torch.Tensor, prior: torch.Tensor,
     decoding rules on realistic, uncertain predictions.
     """
     check_image_batch(ab, "ab", channels=2)
-    centres = torch.as_tensor(centres, dtype=torch.float64)
-    prior = torch.as_tensor(prior, dtype=torch.float64).reshape(-1)
+    centres = torch.as_tensor(centres, dtype=torch.float64, device=ab.device)
+    prior = torch.as_tensor(prior, dtype=torch.float64, device=ab.device).reshape(-1)
     if centres.dim() != 2 or centres.shape[1] != 2 or prior.numel() != centres.shape[0]:
         raise ValueError(f"centres must be (K, 2) and prior (K,), "
                          f"got shapes {tuple(centres.shape)} and {tuple(prior.shape)}")

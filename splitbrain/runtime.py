@@ -68,11 +68,12 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``mode`` on ``device`` (None: full float32). "auto": bf16 on GPUs
-    that support it, fp16 on older ones (a T4), float32 on the CPU."""
+    that compute in it (compute capability 8.0 and later), fp16 on older ones (a T4, 7.5, only
+    emulates bf16, slowly), float32 on the CPU."""
     if mode == "off" or (mode == "auto" and device.type != "cuda"):
         return None
     if mode == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
     if mode == "fp16" and device.type != "cuda":
         raise ValueError("amp='fp16' needs a CUDA device; use amp='bf16' or 'off' on the CPU")
     return torch.bfloat16 if mode == "bf16" else torch.float16

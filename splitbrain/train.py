@@ -241,7 +241,7 @@ class LossWatch:
         self.flush()
         self.host.copy_(loss, non_blocking=self.cuda)
         if self.copied is not None:
-            self.copied.record()
+            self.copied.record(torch.cuda.current_stream(loss.device))  # the copy's stream, not cuda:0's
         self.pending_step = step
 
     def flush(self) -> None:

@@ -469,3 +469,14 @@ def test_upsample_map_repeats_or_interpolates_and_names_a_bad_mode():
     assert torch.allclose(quantize.upsample_map(grid, (4, 4), "bilinear"), smooth)
     with pytest.raises(ValueError, match=r"upsample must be one of \('nearest', 'bilinear'\), got 'cubic'"):
         quantize.upsample_map(grid, (4, 4), "cubic")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_class_statistics_and_example_logits_stay_on_the_inputs_device():
+    classes = torch.randint(0, 5, (2, 4, 4))
+    distinct, entropy = quantize.class_statistics(classes.cuda(), 5)
+    assert distinct.device.type == "cuda" and torch.equal(distinct.cpu(), quantize.class_statistics(classes, 5)[0])
+    centres, prior = torch.tensor([[0.0, 0.0], [10.0, 10.0]]), torch.tensor([0.5, 0.5])
+    ab = torch.zeros(1, 2, 3, 3)
+    logits = quantize.example_logits(ab.cuda(), centres, prior)
+    assert torch.allclose(logits.cpu(), quantize.example_logits(ab, centres, prior))

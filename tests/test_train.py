@@ -249,3 +249,17 @@ def test_cosine_schedule_warms_up_then_decays_to_zero_over_the_whole_run(tmp_pat
     assert step_unit == "epoch" and isinstance(step_scheduler, torch.optim.lr_scheduler.StepLR)
     with pytest.raises(ValueError, match="lr_schedule"):
         tiny(tmp_path, "bad", lr_schedule="linear")
+
+
+@pytest.mark.parametrize("capability, expected", [((7, 5), torch.float16), ((8, 0), torch.bfloat16),
+                                                  ((9, 0), torch.bfloat16)])
+def test_auto_precision_is_fp16_where_a_gpu_only_emulates_bf16(monkeypatch, capability, expected):
+    # A T4 (7.5) reports bf16 as "supported" (emulated, slowly): "auto" must still give fp16 there.
+    from splitbrain.runtime import resolve_amp
+
+    asked = []
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: asked.append(device) or capability)
+    assert resolve_amp("auto", torch.device("cuda", 1)) == expected
+    assert asked == [torch.device("cuda", 1)]  # the run's GPU, not the current one
+    assert resolve_amp("auto", torch.device("cpu")) is None and resolve_amp("off", torch.device("cuda", 0)) is None
