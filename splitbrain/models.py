@@ -214,14 +214,16 @@ class Trunk(nn.Module):
                 return
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activation(x, self.feature_layers[-1])  # every trunk's last stage is a feature layer
+        return self._run(x, None)  # no layer name to resolve on the training step's path
 
     def activation(self, x: torch.Tensor, layer: str) -> torch.Tensor:
         """Output (N, C_layer, h, w) of feature layer ``layer`` (or an alias), running only the
         stages up to it, in the caller's train/eval mode."""
-        name = self.resolve_layer(layer)
+        return self._run(x, self.resolve_layer(layer))
+
+    def _run(self, x: torch.Tensor, until: str | None) -> torch.Tensor:
         check_image_batch(x, "x", channels=self.in_channels, check_finite=False)
-        *_, (_, x) = self.walk(x, until=name)
+        *_, (_, x) = self.walk(x, until=until)
         return x
 
     def feature_dim(self, layer: str, max_dim: int = DEFAULT_MAX_DIM) -> int:
