@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import torch
+
 BOOK_DPI = 110
 """The dpi the chapters draw and save figures at (:func:`splitbrain.notebook.chapter_setup`)."""
 
@@ -32,6 +35,18 @@ def panel_axes(fig, count: int, columns: int = 2, **subplot_kw) -> list:
     for ax in axes[count:]:
         ax.remove()
     return axes[:count]
+
+
+def image_array(rgb: torch.Tensor) -> np.ndarray:
+    """(3, H, W) uint8 in [0, 255] or float in [0, 1] -> (H, W, 3) array in [0, 1] for imshow (clipped)."""
+    rgb = rgb.float() / 255 if rgb.dtype == torch.uint8 else rgb
+    return rgb.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
+def show_image(ax, image: torch.Tensor) -> None:
+    """``image`` (:func:`image_array`) pixel by pixel, without ticks."""
+    ax.imshow(image_array(image), interpolation="nearest")
+    ax.set(xticks=[], yticks=[])
 
 
 def legend_below(fig, axes, ncols: int = 2) -> None:

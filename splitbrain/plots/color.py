@@ -12,7 +12,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from . import BOOK_COLUMN_INCHES, legend_below, panel_axes
+from . import BOOK_COLUMN_INCHES, image_array, legend_below, panel_axes
 from .._checks import check_one_of
 from ..color import (
     POSTER_A_RANGE,
@@ -49,18 +49,6 @@ def lab_axis_colormap(channel: str, lightness: float = 70.0, limit: float = 100.
 
 
 # Figures
-def _to_numpy_image(rgb: torch.Tensor) -> np.ndarray:
-    """(3, H, W) uint8 in [0, 255] or float in [0, 1] -> (H, W, 3) array in [0, 1] for imshow (clipped)."""
-    rgb = rgb.float() / 255 if rgb.dtype == torch.uint8 else rgb
-    return rgb.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-
-
-def _show(ax, image: torch.Tensor) -> None:
-    """``image`` (:func:`_to_numpy_image`) pixel by pixel, without ticks."""
-    ax.imshow(_to_numpy_image(image), interpolation="nearest")
-    ax.set(xticks=[], yticks=[])
-
-
 def _panel_figure(count: int, columns: int, row_inches: float, extra_inches: float = 0.0,
                   **subplot_kw) -> tuple[Figure, list]:
     """A figure as wide as the book's column with ``count`` panels in rows of at most ``columns``
@@ -131,7 +119,7 @@ def plot_ab_slices(lightness_values: Sequence[float] = (25.0, 50.0, 75.0), step:
         reachable = in_srgb_gamut(lab)
         image = lab_to_rgb(lab)
         image[:, ~reachable] = _UNREACHABLE_GREY
-        ax.imshow(_to_numpy_image(image), origin="lower", extent=(a_low, a_high, b_low, b_high),
+        ax.imshow(image_array(image), origin="lower", extent=(a_low, a_high, b_low, b_high),
                   interpolation="nearest")
         _draw_box(ax, a_range, b_range)
         share = reachable_fraction(lightness, a_range, b_range, step)
@@ -194,7 +182,7 @@ def plot_channel_split(rgb: torch.Tensor, colour_lightness: float = 70.0) -> Fig
 
     fig = Figure(figsize=(BOOK_COLUMN_INCHES, 3.7), layout="constrained")
     axes = fig.subplots(2, 4)
-    axes[0, 0].imshow(_to_numpy_image(rgb))
+    axes[0, 0].imshow(image_array(rgb))
     axes[0, 0].set_title("image")
     for ax, channel, name in zip(axes[0, 1:], rgb, ("R", "G", "B")):
         ax.imshow(channel.numpy(), cmap="gray", vmin=0.0, vmax=1.0)
@@ -204,7 +192,7 @@ def plot_channel_split(rgb: torch.Tensor, colour_lightness: float = 70.0) -> Fig
     for ax, channel, name in zip(axes[1, 1:3], lab[1:], ("a", "b")):
         ax.imshow(channel.numpy(), cmap=lab_axis_colormap(name), vmin=-limit, vmax=limit)
         ax.set_title(f"{name}*\n(-{limit:.0f} to {limit:.0f})")
-    axes[1, 3].imshow(_to_numpy_image(colour_only))
+    axes[1, 3].imshow(image_array(colour_only))
     axes[1, 3].set_title(f"a*, b* alone\n(L* = {colour_lightness:g})")
     for ax in axes.flat:
         ax.set(xticks=[], yticks=[])

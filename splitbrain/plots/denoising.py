@@ -10,8 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .._checks import check_positive_int
-from . import BOOK_COLUMN_INCHES, chance_line, grid_cell_inches, wrap_to
-from .color import _show
+from . import BOOK_COLUMN_INCHES, chance_line, grid_cell_inches, show_image, wrap_to
 from ..color import ColorSpace, get_color_space
 from ..models import NOISE_NAMES, level_label
 from ..predict import as_image_batch, corrupt_for_display
@@ -40,11 +39,11 @@ def plot_corruptions(rgb: torch.Tensor, noises: Sequence[str], levels: Sequence[
     fig = Figure(figsize=(cell * columns + 0.4, (cell + 0.15) * len(noises) + 0.5), layout="constrained")
     axes = fig.subplots(len(noises), columns, squeeze=False)
     for row, noise in enumerate(noises):
-        _show(axes[row, 0], image[0])
+        show_image(axes[row, 0], image[0])
         axes[row, 0].set_title("clean", fontsize="small")
         axes[row, 0].set_ylabel(NOISE_NAMES[noise], fontsize="medium")
         for column, level in enumerate(levels, start=1):
-            _show(axes[row, column], corrupt_for_display(image, noise, level, space, seed)[0])
+            show_image(axes[row, column], corrupt_for_display(image, noise, level, space, seed)[0])
             axes[row, column].set_title(level_label(noise, level), fontsize="small")
     name = get_color_space(space).name
     where = f"{name.upper()} (masking: grey, salt: white, pepper: black)" if name == "rgb" else name
@@ -69,13 +68,13 @@ def plot_reconstructions(examples: Mapping[str, Mapping[str, Any]], max_images: 
     fig = Figure(figsize=(cell * count + 1.6, (cell + 0.1) * rows + 0.6), layout="constrained")
     axes = fig.subplots(rows, count, squeeze=False)
     for column in range(count):
-        _show(axes[0, column], first["clean"][column])
+        show_image(axes[0, column], first["clean"][column])
     axes[0, 0].set_ylabel("clean", fontsize="small")
     for index, (label, result) in enumerate(examples.items()):
         noisy_row, restored_row = 1 + 2 * index, 2 + 2 * index
         for column in range(count):
-            _show(axes[noisy_row, column], result["corrupted"][column])
-            _show(axes[restored_row, column], result["reconstructed"][column])
+            show_image(axes[noisy_row, column], result["corrupted"][column])
+            show_image(axes[restored_row, column], result["reconstructed"][column])
         axes[noisy_row, 0].set_ylabel(f"{wrap_to(label, cell + 0.1, points=8.3)}\ninput", fontsize="small")
         axes[restored_row, 0].set_ylabel("output", fontsize="small")
         axes[noisy_row, count // 2].set_title(

@@ -13,8 +13,7 @@ from matplotlib.patches import Rectangle
 
 from .._checks import check_image_batch, check_positive_int
 from ..models import SplitBrainNet, eval_mode, model_device
-from . import BOOK_COLUMN_INCHES
-from .color import _to_numpy_image
+from . import BOOK_COLUMN_INCHES, image_array
 
 __all__ = ["plot_split_pair", "plot_grouped_weights", "plot_receptive_field_growth", "plot_receptive_fields_on_grid"]
 
@@ -52,12 +51,12 @@ def plot_split_pair(rgb: torch.Tensor, model: SplitBrainNet, targets, colour_lig
 
     def at_lightness(ab: torch.Tensor) -> np.ndarray:
         lightness = torch.full_like(ab[:, :1], colour_lightness)
-        return _to_numpy_image(space.to_rgb(torch.cat([lightness, ab], 1))[0])
+        return image_array(space.to_rgb(torch.cat([lightness, ab], 1))[0])
 
     size, grid = rgb.shape[-1], targets.grid
     fig = Figure(figsize=(BOOK_COLUMN_INCHES, 4.9), layout="constrained")
     axes = fig.subplot_mosaic([["image", "in1", "out1"], ["image", "in2", "out2"]], width_ratios=[1.2, 1, 1])
-    axes["image"].imshow(_to_numpy_image(rgb[0]))
+    axes["image"].imshow(image_array(rgb[0]))
     _grid_lines(axes["image"], size, grid)
     small = {"fontsize": "small"}  # a column of three panels leaves each about 1.7 in
     axes["image"].set_title(f"input image\n3 × {rgb.shape[-2]} × {size}\n(lines: the {grid} × {grid}\ntarget grid)",
@@ -275,7 +274,7 @@ def plot_receptive_fields_on_grid(rgb: torch.Tensor, fields: Sequence[Mapping[st
     fig = Figure(figsize=(BOOK_COLUMN_INCHES - 0.1, 4.9), layout="constrained")  # the legend's frame juts out
     ax = fig.subplots()
     ax.add_patch(Rectangle((-margin, -margin), size + 2 * margin, size + 2 * margin, facecolor="#d9d9d9", zorder=0))
-    ax.imshow(_to_numpy_image(image), extent=(-0.5, size - 0.5, size - 0.5, -0.5), zorder=1)
+    ax.imshow(image_array(image), extent=(-0.5, size - 0.5, size - 0.5, -0.5), zorder=1)
     _grid_lines(ax, size, grid, alpha=0.35)
     ax.add_patch(Rectangle((column * step - 0.5, row * step - 0.5), step, step, fill=False, edgecolor="yellow",
                            lw=2, zorder=3, label=f"target cell ({step:g} px)",

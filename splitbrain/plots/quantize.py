@@ -14,8 +14,8 @@ from matplotlib.patches import Rectangle
 
 from .._checks import check_one_of, check_positive_int
 from ..color import POSTER_A_RANGE, POSTER_B_RANGE, _unit_rgb, lab_to_rgb
-from . import BOOK_COLUMN_INCHES, grid_cell_inches, legend_below, wrap_to
-from .color import _draw_box, _panel_figure, _show, _to_numpy_image
+from . import BOOK_COLUMN_INCHES, grid_cell_inches, image_array, legend_below, show_image, wrap_to
+from .color import _draw_box, _panel_figure
 
 __all__ = ["centre_colours", "class_map_colours", "plot_bin_centres", "plot_class_occupancy", "plot_image_table",
            "plot_prediction_decoding", "plot_class_maps", "plot_image_ranges", "plot_per_image_statistics",
@@ -187,7 +187,7 @@ def plot_image_table(images: Mapping[str, torch.Tensor], layout: str = "rows", m
     for row, (label, x) in zip(grid, tensors.items()):
         (row[0].set_ylabel if layout == "rows" else row[0].set_title)(wrap_to(label, cell))
         for ax, image in zip(row, x):
-            _show(ax, image)
+            show_image(ax, image)
     return fig
 
 
@@ -265,7 +265,7 @@ def plot_class_maps(images: torch.Tensor, maps: Mapping[str, tuple[torch.Tensor,
     fig = Figure(figsize=(cell * (1 + len(maps)) + 0.45, (cell + 0.4) * count + 0.2), layout="constrained")
     axes = fig.subplots(count, 1 + len(maps), squeeze=False)
     for r in range(count):
-        axes[r, 0].imshow(_to_numpy_image(images[r]))
+        axes[r, 0].imshow(image_array(images[r]))
         axes[r, 0].set_ylabel(wrap_to(row_titles[r] if row_titles is not None else f"image {r}", cell))
         for c, (title, (m, colours)) in enumerate(maps.items(), start=1):
             axes[r, c].imshow(np.clip(colours[r], 0.0, 1.0), interpolation="nearest")
